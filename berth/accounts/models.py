@@ -1,0 +1,38 @@
+"""Namespaces (users and organizations) and user accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from berth.db.base import Base, now_ms
+
+
+class Namespace(Base):
+    """A name repositories live under: a user's own namespace or an organization."""
+
+    __tablename__ = "namespaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "user" | "org"
+    enabled: Mapped[bool] = mapped_column(default=True)
+    tag_expiration_s: Mapped[int] = mapped_column(default=1209600)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    namespace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("namespaces.id", ondelete="CASCADE"), unique=True
+    )
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    kind: Mapped[str] = mapped_column(String(16), default="user")  # "user" | "robot"
+    superuser: Mapped[bool] = mapped_column(default=False)  # in addition to SUPER_USERS
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+    last_accessed: Mapped[int | None] = mapped_column()

@@ -1,0 +1,90 @@
+"""Composition roots: ``create_services`` and ``create_app`` build everything from Settings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from berth.auth.access import AccessPolicy
+from berth.auth.service import AuthService
+from berth.config import Settings, parse_duration
+from berth.db.session import Database
+from berth.events.recorder import EventRecorder
+from berth.registry.service import Registry
+from berth.storage.base import BlobStorage
+from berth.storage.factory import create_storage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    storage: BlobStorage
+    events: EventRecorder
+    auth: AuthService
+    registry: Registry
+
+    async def start(self) -> None:
+        await self.auth.load_keys()
+        self.events.start()
+
+    async def close(self) -> None:
+        await self.events.stop()
+        await self.storage.close()
+        await self.db.dispose()
+
+
+def create_services(settings: Settings) -> Services:
+    raw = settings.raw
+    db = Database(settings.db_url)
+    storage = create_storage(settings.storage.driver, settings.storage.args)
+    events = EventRecorder(db)
+    library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
+    tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+    auth = AuthService(
+        db,
+        server_hostname=settings.server_hostname,
+        issuer=raw.INSTANCE_SERVICE_KEY_SERVICE,
+        secret_key=settings.secret_key,
+        database_secret_key=settings.database_secret_key,
+        super_users=settings.super_users,
+        policy=AccessPolicy(anonymous_access=raw.FEATURE_ANONYMOUS_ACCESS),
+        library_namespace=library,
+        token_ttl_s=settings.token_ttl_s,
+        create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
+        create_namespace_on_push=raw.CREATE_NAMESPACE_ON_PUSH,
+        default_tag_expiration_s=tag_expiration,
+    )
+    registry = Registry(
+        db,
+        storage,
+        events,
+        library_namespace=library,
+        max_manifest_bytes=settings.max_manifest_bytes,
+        redirect=settings.storage_redirect,
+        read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
+        create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
+        default_tag_expiration_s=tag_expiration,
+    )
+    return Services(settings, db, storage, events, auth, registry)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    from berth.http.v2.routes import v2_routes
+
+    svc = services or create_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.close()
+
+    app = Starlette(routes=v2_routes(svc), lifespan=lifespan)
+    app.state.services = svc
+    return app

@@ -1,0 +1,55 @@
+"""Password hashing (argon2id) with a small verified-credentials cache.
+
+argon2 is deliberately slow (~30 ms); registry clients that use HTTP Basic on every request
+would pay that per blob. A verified (user, password) pair is remembered, keyed by a salted
+hash of the pair, for a short time; a password change clears the entry on the next miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class VerifiedCache:
+    def __init__(self, secret: str, ttl_s: float = 60.0, max_entries: int = 4096) -> None:
+        self._key = secret.encode()
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._entries: dict[bytes, tuple[float, str]] = {}
+
+    def _k(self, username: str, password: str, password_hash: str) -> bytes:
+        msg = f"{username}\0{password}\0{password_hash}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).digest()
+
+    def hit(self, username: str, password: str, password_hash: str) -> bool:
+        k = self._k(username, password, password_hash)
+        entry = self._entries.get(k)
+        return entry is not None and entry[0] > time.monotonic()
+
+    def remember(self, username: str, password: str, password_hash: str) -> None:
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[self._k(username, password, password_hash)] = (
+            time.monotonic() + self._ttl,
+            username,
+        )

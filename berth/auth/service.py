@@ -1,0 +1,257 @@
+"""Authentication for /v2: HTTP Basic, registry bearer tokens and the token endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from berth.accounts.models import User
+from berth.auth.access import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
+from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken
+from berth.auth.models import SigningKey
+from berth.auth.passwords import VerifiedCache, verify_password
+from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
+from berth.db.base import now_ms
+from berth.db.session import Database
+from berth.registry.errors import NameInvalid
+from berth.registry.repositories import (
+    RepoName,
+    create_repository,
+    parse_repo_name,
+    repository_facts,
+)
+
+_SCOPE_RE = re.compile(
+    r"^repository:(?P<name>[a-zA-Z0-9._/:-]+?)"
+    r":(?P<actions>(?:push|pull|delete|\*)(?:,(?:push|pull|delete|\*))*)$"
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling /v2 and how: a principal, plus token claims when a bearer was sent."""
+
+    principal: Principal
+    claims: TokenClaims | None = None
+
+    @property
+    def via_token(self) -> bool:
+        return self.claims is not None
+
+
+@dataclass(frozen=True)
+class ScopeRequest:
+    raw_name: str
+    repo: RepoName
+    actions: frozenset[str]
+
+
+class AuthService:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        server_hostname: str,
+        issuer: str,
+        secret_key: str,
+        database_secret_key: str,
+        super_users: frozenset[str],
+        policy: AccessPolicy,
+        library_namespace: str | None,
+        token_ttl_s: int,
+        create_private: bool,
+        create_namespace_on_push: bool,
+        default_tag_expiration_s: int,
+    ) -> None:
+        self.db = db
+        self.server_hostname = server_hostname
+        self.keyring = KeyRing(issuer=issuer, audience=server_hostname)
+        self.fernet = fernet_for(database_secret_key)
+        self.super_users = super_users
+        self.policy = policy
+        self.library = library_namespace
+        self.token_ttl_s = token_ttl_s
+        self.create_private = create_private
+        self.create_namespace_on_push = create_namespace_on_push
+        self.default_tag_expiration_s = default_tag_expiration_s
+        self.verified = VerifiedCache(secret_key)
+        self._last_reload = 0.0
+
+    # ---- signing keys ------------------------------------------------------------------
+    async def load_keys(self, *, create: bool = True) -> None:
+        async with self.db.read() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(SigningKey)
+                        .where(SigningKey.retired_at.is_(None))
+                        .order_by(SigningKey.created_at.desc())
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if not rows and create:
+            await self.rotate_keys()
+            return
+        self.keyring.install(
+            [KeyMaterial(r.kid, self.fernet.decrypt(r.private_key), r.public_key) for r in rows]
+        )
+        self._last_reload = time.monotonic()
+
+    async def rotate_keys(self) -> str:
+        """Add a new signing key; older keys keep verifying tokens until retired."""
+        key = generate_key()
+        assert key.private_pem is not None
+        async with self.db.write() as s:
+            s.add(
+                SigningKey(
+                    kid=key.kid,
+                    private_key=self.fernet.encrypt(key.private_pem),
+                    public_key=key.public_pem,
+                    created_at=now_ms(),
+                )
+            )
+        await self.load_keys(create=False)
+        return key.kid
+
+    # ---- callers -----------------------------------------------------------------------
+    async def authenticate_basic(self, username: str, password: str) -> Principal:
+        async with self.db.read() as s:
+            user = (
+                await s.execute(
+                    select(
+                        User.username, User.password_hash, User.enabled, User.kind, User.superuser
+                    ).where(User.username == username)
+                )
+            ).first()
+        if user is None or not user.password_hash:
+            raise InvalidCredentials()
+        if not self.verified.hit(username, password, user.password_hash):
+            if not verify_password(user.password_hash, password):
+                raise InvalidCredentials()
+            self.verified.remember(username, password, user.password_hash)
+        if not user.enabled:
+            raise InvalidCredentials("User account is disabled")
+        return Principal(
+            kind=user.kind,
+            name=user.username,
+            is_superuser=user.superuser or user.username in self.super_users,
+        )
+
+    def parse_basic(self, header: str) -> tuple[str, str]:
+        try:
+            raw = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
+        except (IndexError, binascii.Error, UnicodeDecodeError) as e:
+            raise InvalidCredentials("Invalid Basic credentials") from e
+        username, sep, password = raw.partition(":")
+        if not sep:
+            raise InvalidCredentials("Invalid Basic credentials")
+        return username, password
+
+    async def caller(self, authorization: str | None) -> Caller:
+        """Resolve the Authorization header of a /v2 request."""
+        if not authorization:
+            return Caller(ANONYMOUS)
+        scheme = authorization.split(" ", 1)[0].lower()
+        if scheme == "bearer":
+            token = authorization[7:].strip()
+            claims = await self.verify_token(token)
+            principal = self._principal_from_claims(claims)
+            return Caller(principal, claims)
+        if scheme == "basic":
+            return Caller(await self.authenticate_basic(*self.parse_basic(authorization)))
+        raise InvalidToken("Unsupported authorization scheme")
+
+    async def verify_token(self, token: str) -> TokenClaims:
+        kid = KeyRing.kid_of(token)
+        if not self.keyring.knows(kid) and time.monotonic() - self._last_reload > 1.0:
+            await self.load_keys(create=False)  # a key made by another replica
+        return self.keyring.verify(token)
+
+    def _principal_from_claims(self, claims: TokenClaims) -> Principal:
+        subject = claims.subject
+        if subject == "(anonymous)":
+            return ANONYMOUS
+        kind = "robot" if "+" in subject else "user"
+        superuser = bool(claims.context.get("superuser")) or subject in self.super_users
+        return Principal(kind=kind, name=subject, is_superuser=superuser)
+
+    # ---- decisions ---------------------------------------------------------------------
+    async def decide(
+        self, principal: Principal, repo: RepoName, wanted: frozenset[str]
+    ) -> Decision:
+        async with self.db.read() as s:
+            facts = await repository_facts(s, repo)
+        return self.policy.decide(principal, facts, wanted)
+
+    async def allowed(self, caller: Caller, repo: RepoName, action: str) -> bool:
+        """May ``caller`` perform ``action`` on ``repo`` (the only check /v2 handlers make)."""
+        if caller.claims is not None:
+            return action in caller.claims.actions_for(repo.full)
+        decision = await self.decide(caller.principal, repo, frozenset({action}))
+        return action in decision.actions
+
+    # ---- token endpoint ----------------------------------------------------------------
+    def parse_scopes(self, scopes: list[str]) -> list[ScopeRequest]:
+        out = []
+        for scope in scopes:
+            for part in scope.split(" "):
+                if not part:
+                    continue
+                m = _SCOPE_RE.match(part)
+                if not m:
+                    raise InvalidScope(part)
+                raw = m.group("name")
+                name = raw
+                if name.startswith(self.server_hostname + "/"):
+                    name = name[len(self.server_hostname) + 1 :]
+                try:
+                    repo = parse_repo_name(name, library=self.library)
+                except NameInvalid as e:
+                    raise InvalidScope(part) from e
+                actions = frozenset(m.group("actions").split(","))
+                if "delete" in actions:  # distribution's spelling of Quay's "*"
+                    actions = (actions - {"delete"}) | {"*"}
+                out.append(ScopeRequest(raw, repo, actions & ALL_ACTIONS))
+        return out
+
+    async def issue_token(
+        self, principal: Principal, *, service: str | None, scopes: list[ScopeRequest]
+    ) -> str:
+        access = []
+        for req in scopes:
+            decision = await self.decide(principal, req.repo, req.actions)
+            if decision.create:
+                async with self.db.write() as s:
+                    await create_repository(
+                        s,
+                        req.repo,
+                        is_public=not self.create_private,
+                        create_namespace=principal.is_superuser or self.create_namespace_on_push,
+                        namespace_expiration_s=self.default_tag_expiration_s,
+                    )
+            access.append(
+                {
+                    "type": "repository",
+                    "name": req.repo.full,
+                    "actions": sorted(decision.actions),
+                }
+            )
+        return self.keyring.issue(
+            principal.subject,
+            access,
+            audience=service or self.server_hostname,
+            ttl_s=self.token_ttl_s,
+            context={
+                "version": 2,
+                "entity_kind": principal.kind if not principal.is_anonymous else "anonymous",
+                "entity_reference": principal.name,
+                "superuser": principal.is_superuser,
+            },
+        )

@@ -1,0 +1,267 @@
+"""``berth`` subcommands. Each composes what it needs from Settings, like the server does.
+
+Contract forms (operators' scripts call these):
+  berth serve [--config FILE] [--host H] [--port P] [--data-dir D]
+  berth config validate FILE
+  berth db upgrade [--config F | --data-dir D]
+  berth admin create-user NAME [--superuser] [--password-stdin] [--config F | --data-dir D]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from berth.config import ConfigError, Settings, load_settings
+
+
+def _settings(
+    config: str | None, data_dir: str | None, env: dict[str, str] | None = None
+) -> Settings:
+    merged = dict(os.environ)
+    merged.update(env or {})
+    try:
+        return load_settings(config, data_dir=data_dir, env=merged)
+    except ConfigError as e:
+        click.echo("berth: the configuration has problems:", err=True)
+        for problem in e.problems:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(2) from e
+
+
+def _config_options(f: Any) -> Any:
+    f = click.option(
+        "--data-dir",
+        "data_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Data directory of the embedded default (SQLite, blobs, secrets).",
+    )(f)
+    f = click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Quay-style config.yaml.",
+    )(f)
+    return f
+
+
+@click.group()
+@click.version_option(package_name="berth")
+def main() -> None:
+    """Berth: a container image registry that speaks Quay's API."""
+
+
+# ---- serve -------------------------------------------------------------------------------
+@main.command()
+@_config_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=None, type=int, help="Server worker processes.")
+def serve(
+    config: str | None, data_dir: str | None, host: str, port: int, workers: int | None
+) -> None:
+    """Run the registry (embedded defaults when no config is given)."""
+    env: dict[str, str] = {}
+    hostname_set = "SERVER_HOSTNAME" in _config_keys(config) or any(
+        k in os.environ for k in ("BERTH_SERVER_HOSTNAME", "QUAY_SERVER_HOSTNAME")
+    )
+    if not hostname_set:
+        shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        env["BERTH_SERVER_HOSTNAME"] = f"{shown}:{port}"
+    settings = _settings(config, data_dir, env)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    from berth.db.migrate import upgrade
+
+    asyncio.run(upgrade(settings.db_url))
+    login_hint = asyncio.run(_first_run_admin(settings))
+
+    n_workers = workers or settings.workers
+    click.echo(
+        f"Berth registry at {settings.base_url}  (listening on {host}:{port}, "
+        f"{n_workers} worker{'s' if n_workers != 1 else ''})"
+    )
+    click.echo(f"  data:     {settings.data_dir}")
+    click.echo(f"  database: {_redact(settings.db_url)}")
+    click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
+    click.echo(login_hint)
+    sys.stdout.flush()
+
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    os.environ["BERTH_SERVE_OPTIONS"] = json.dumps(
+        {
+            "config": str(settings.config_path) if settings.config_path else None,
+            "data_dir": str(settings.data_dir),
+            "env": env,
+        }
+    )
+    Granian(
+        "berth.http.asgi:create_from_env",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=n_workers,
+        loop=Loops.uvloop,
+        log_access=False,
+        backlog=2048,
+        respawn_failed_workers=True,
+    ).serve()
+
+
+def _config_keys(config: str | None) -> set[str]:
+    if not config:
+        return set()
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(config).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return set()
+    return set(data) if isinstance(data, dict) else set()
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
+
+
+async def _first_run_admin(settings: Settings) -> str:
+    """On an empty instance, create a superuser ``admin`` and say how to log in."""
+    from berth.accounts.services import AccountService
+    from berth.db.session import Database
+
+    db = Database(settings.db_url, pool_size=1)
+    try:
+        accounts = AccountService(db)
+        host = settings.server_hostname
+        tls = "" if settings.url_scheme == "https" else " --tls-verify=false"
+        if await accounts.count_users() == 0 and settings.config_path is None:
+            password = secrets.token_urlsafe(18)
+            await accounts.create_user("admin", password, superuser=True)
+            secret_file = settings.data_dir / "initial-admin-password"
+            secret_file.write_text(password + "\n")
+            secret_file.chmod(0o600)
+            return (
+                f"  first start: created superuser 'admin' (password in {secret_file})\n"
+                f"  log in:   podman login{tls} -u admin -p {password} {host}"
+            )
+        if await accounts.count_users() == 0:
+            return "  no users yet: berth admin create-user NAME --superuser " + (
+                f"--config {settings.config_path}" if settings.config_path else ""
+            )
+        return f"  log in:   podman login{tls} -u <user> {host}"
+    finally:
+        await db.dispose()
+
+
+# ---- config ------------------------------------------------------------------------------
+@main.group()
+def config() -> None:
+    """Configuration tools."""
+
+
+@config.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def config_validate(file: str) -> None:
+    """Check a config.yaml and report every problem at once."""
+    try:
+        settings = load_settings(file, env={}, persist_secrets=False)
+    except ConfigError as e:
+        click.echo(f"{file}: {len(e.problems)} problem{'s' if len(e.problems) != 1 else ''}")
+        for problem in e.problems:
+            click.echo(f"  - {problem}")
+        raise SystemExit(1) from e
+    click.echo(f"{file}: OK")
+    click.echo(f"  SERVER_HOSTNAME: {settings.server_hostname}")
+    click.echo(f"  database:        {_redact(settings.db_url)}")
+    click.echo(f"  storage:         {settings.storage.name} ({settings.storage.driver})")
+
+
+# ---- db ----------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@_config_options
+def db_upgrade(config: str | None, data_dir: str | None) -> None:
+    """Apply schema migrations up to the newest."""
+    from berth.db.migrate import current_revision, upgrade
+
+    settings = _settings(config, data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    before = asyncio.run(current_revision(settings.db_url))
+    asyncio.run(upgrade(settings.db_url))
+    after = asyncio.run(current_revision(settings.db_url))
+    click.echo(f"database at revision {after} (was {before or 'empty'})")
+
+
+# ---- admin -------------------------------------------------------------------------------
+@main.group()
+def admin() -> None:
+    """Administration (works while the server runs)."""
+
+
+@admin.command("create-user")
+@click.argument("name")
+@click.option("--superuser", is_flag=True, help="Give the user superuser rights.")
+@click.option("--email", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_config_options
+def create_user(
+    name: str,
+    superuser: bool,
+    email: str | None,
+    password_stdin: bool,
+    config: str | None,
+    data_dir: str | None,
+) -> None:
+    """Create a user (with its own namespace)."""
+    from berth.accounts.errors import AccountError
+    from berth.accounts.services import AccountService
+    from berth.db.migrate import upgrade
+    from berth.db.session import Database
+
+    settings = _settings(config, data_dir)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        generated = False
+    else:
+        password = secrets.token_urlsafe(18)
+        generated = True
+
+    async def go() -> None:
+        await upgrade(settings.db_url)
+        db = Database(settings.db_url, pool_size=1)
+        try:
+            await AccountService(db).create_user(name, password, email=email, superuser=superuser)
+        finally:
+            await db.dispose()
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(go())
+    except AccountError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    click.echo(f"created {'superuser' if superuser else 'user'} {name}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,329 @@
+"""Typed settings parsed once from Quay's ``config.yaml`` keys.
+
+The file format is Quay's: upper-case keys (``SERVER_HOSTNAME``, ``DB_URI``,
+``DISTRIBUTED_STORAGE_CONFIG``, ``FEATURE_*`` ...). Berth-only keys are prefixed
+``BERTH_``. Load order: built-in defaults, then the YAML file, then the JSON object
+in ``QUAY_OVERRIDE_CONFIG`` (as Quay does), then single ``BERTH_<KEY>`` or
+``QUAY_<KEY>`` environment variables (values parsed as YAML scalars/JSON).
+
+``load_settings`` reports every problem at once (``ConfigError.problems``), each
+naming its key, so ``berth config validate`` can print them all and a bad config
+never starts half a server. There is no module-level settings instance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from berth.storage.factory import validate_storage_args
+
+_DURATION_RE = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int) -> int:
+    """Quay duration strings (``30s``, ``2d``, ``3w``) to seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _DURATION_RE.match(str(value).strip())
+    if not m:
+        raise ValueError(f"invalid duration {value!r} (expected e.g. 30s, 1h, 2d, 3w)")
+    return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    name: str
+    driver: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class QuayConfig(BaseModel):
+    """The keys Berth understands, with Quay's names and defaults (unknown keys are kept)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    SERVER_HOSTNAME: str = "localhost:5000"
+    PREFERRED_URL_SCHEME: str = "http"
+    EXTERNAL_TLS_TERMINATION: bool = False
+    DB_URI: str | None = None
+    DB_CONNECTION_ARGS: dict[str, Any] = Field(default_factory=dict)
+    DISTRIBUTED_STORAGE_CONFIG: dict[str, list[Any]] | None = None
+    DISTRIBUTED_STORAGE_PREFERENCE: list[str] | None = None
+    DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: list[str] = Field(default_factory=list)
+    SUPER_USERS: list[str] = Field(default_factory=list)
+    SECRET_KEY: str | None = None
+    DATABASE_SECRET_KEY: str | None = None
+    AUTHENTICATION_TYPE: str = "Database"
+    INSTANCE_SERVICE_KEY_SERVICE: str = "quay"
+    REGISTRY_STATE: str = "normal"
+    DISABLE_PUSHES: bool = False
+    V2_PAGINATION_SIZE: int = 50
+    LIBRARY_NAMESPACE: str = "library"
+    CREATE_PRIVATE_REPO_ON_PUSH: bool = True
+    CREATE_NAMESPACE_ON_PUSH: bool = False
+    DEFAULT_TAG_EXPIRATION: str = "2w"
+    TAG_EXPIRATION_OPTIONS: list[str] = Field(
+        default_factory=lambda: ["0s", "1d", "1w", "2w", "4w"]
+    )
+    BUILDLOGS_REDIS: dict[str, Any] | None = None
+    USER_EVENTS_REDIS: dict[str, Any] | None = None
+
+    FEATURE_ANONYMOUS_ACCESS: bool = True
+    FEATURE_PUBLIC_CATALOG: bool = False
+    FEATURE_USER_CREATION: bool = True
+    FEATURE_USER_INITIALIZE: bool = False
+    FEATURE_LIBRARY_SUPPORT: bool = True
+    FEATURE_EXTENDED_REPOSITORY_NAMES: bool = True
+    FEATURE_REFERRERS_API: bool = True
+    FEATURE_GENERAL_OCI_SUPPORT: bool = True
+    FEATURE_SUPER_USERS: bool = True
+    FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+
+    # Berth-only keys
+    BERTH_DATA_DIR: str | None = None
+    BERTH_WORKERS: int | None = None
+    BERTH_STORAGE_REDIRECT: bool = False
+    BERTH_MAX_MANIFEST_BYTES: int = 4 * 1024 * 1024
+    BERTH_MAX_CHUNK_BYTES: int | None = None
+    BERTH_UPLOAD_EXPIRY: str = "1d"
+    BERTH_TOKEN_TTL: int = 3600
+    BERTH_RUN_WORKERS_IN_PROCESS: bool = True
+    BERTH_REDIS: dict[str, Any] | None = None
+
+    @field_validator("PREFERRED_URL_SCHEME")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if v not in ("http", "https"):
+            raise ValueError("must be http or https")
+        return v
+
+    @field_validator("REGISTRY_STATE")
+    @classmethod
+    def _state(cls, v: str) -> str:
+        if v not in ("normal", "readonly"):
+            raise ValueError("must be normal or readonly")
+        return v
+
+    @field_validator("DB_URI")
+    @classmethod
+    def _db(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^(sqlite|postgresql|postgres)(\+\w+)?://", v):
+            raise ValueError("must be a sqlite:/// or postgresql:// URI")
+        return v
+
+    @field_validator("DEFAULT_TAG_EXPIRATION", "BERTH_UPLOAD_EXPIRY")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @field_validator("TAG_EXPIRATION_OPTIONS")
+    @classmethod
+    def _durations(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parse_duration(item)
+        return v
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs, resolved: paths absolute, secrets present, URIs async."""
+
+    raw: QuayConfig
+    data_dir: Path
+    db_url: str  # SQLAlchemy async URL
+    storage: StorageLocation
+    server_hostname: str
+    url_scheme: str
+    secret_key: str
+    database_secret_key: str
+    super_users: frozenset[str]
+    max_manifest_bytes: int
+    upload_expiry_s: int
+    token_ttl_s: int
+    workers: int
+    run_workers_in_process: bool
+    storage_redirect: bool
+    config_path: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url_scheme}://{self.server_hostname}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    def feature(self, name: str) -> bool:
+        return bool(getattr(self.raw, f"FEATURE_{name}", False))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as e:
+        raise ConfigError([f"{path}: file not found"]) from e
+    except yaml.YAMLError as e:
+        raise ConfigError([f"{path}: not valid YAML: {e}"]) from e
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping of KEY: value"])
+    return data
+
+
+def _env_overrides(env: dict[str, str], known: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    override = env.get("QUAY_OVERRIDE_CONFIG")
+    if override:
+        try:
+            out.update(json.loads(override))
+        except json.JSONDecodeError as e:
+            raise ConfigError([f"QUAY_OVERRIDE_CONFIG: not valid JSON: {e}"]) from e
+    for key, value in env.items():
+        for prefix in ("BERTH_", "QUAY_"):
+            if key.startswith(prefix):
+                name = key if key in known else key[len(prefix) :]
+                if name in known and name != "QUAY_OVERRIDE_CONFIG":
+                    out[name] = yaml.safe_load(value)
+    return out
+
+
+def _async_db_url(uri: str) -> str:
+    if uri.startswith("sqlite"):
+        return re.sub(r"^sqlite(\+\w+)?://", "sqlite+aiosqlite://", uri)
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", uri)
+
+
+def _storage_location(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> StorageLocation:
+    if not cfg.DISTRIBUTED_STORAGE_CONFIG:
+        return StorageLocation(
+            "default", "LocalStorage", {"storage_path": str(data_dir / "storage")}
+        )
+    names = list(cfg.DISTRIBUTED_STORAGE_CONFIG)
+    preference = cfg.DISTRIBUTED_STORAGE_PREFERENCE or names
+    for name in preference:
+        if name not in cfg.DISTRIBUTED_STORAGE_CONFIG:
+            problems.append(
+                f"DISTRIBUTED_STORAGE_PREFERENCE: {name!r} is not a key of "
+                "DISTRIBUTED_STORAGE_CONFIG"
+            )
+    chosen = next((n for n in preference if n in cfg.DISTRIBUTED_STORAGE_CONFIG), names[0])
+    entry = cfg.DISTRIBUTED_STORAGE_CONFIG[chosen]
+    if (
+        not isinstance(entry, list)
+        or len(entry) != 2
+        or not isinstance(entry[0], str)
+        or not isinstance(entry[1], dict)
+    ):
+        problems.append(f"DISTRIBUTED_STORAGE_CONFIG.{chosen}: must be [DriverName, {{arguments}}]")
+        return StorageLocation(chosen, "LocalStorage", {})
+    driver, args = entry[0], dict(entry[1])
+    if driver == "LocalStorage" and "storage_path" in args:
+        path = Path(args["storage_path"])
+        if not path.is_absolute():
+            args["storage_path"] = str(data_dir / path)
+    for problem in validate_storage_args(driver, args):
+        problems.append(f"DISTRIBUTED_STORAGE_CONFIG.{chosen}: {problem}")
+    return StorageLocation(chosen, driver, args)
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    persist_secrets: bool = True,
+) -> Settings:
+    """Parse the config once. Raises ConfigError listing every problem found."""
+    env = dict(os.environ) if env is None else env
+    path = Path(config_path).resolve() if config_path else None
+    data: dict[str, Any] = _read_yaml(path) if path else {}
+    known = set(QuayConfig.model_fields)
+    data.update(_env_overrides(env, known))
+
+    problems: list[str] = []
+    try:
+        cfg = QuayConfig.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{loc}: {err['msg']}")
+        raise ConfigError(problems) from e
+
+    if data_dir is None:
+        data_dir = cfg.BERTH_DATA_DIR or (path.parent / "data" if path else Path("./berth-data"))
+    ddir = Path(data_dir).resolve()
+
+    storage = _storage_location(cfg, ddir, problems)
+    if cfg.AUTHENTICATION_TYPE != "Database":
+        problems.append(
+            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet (only Database)"
+        )
+    if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
+        for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
+            if not getattr(cfg, key):
+                problems.append(f"{key}: required with a shared database (replicas must agree)")
+    if problems:
+        raise ConfigError(problems)
+
+    db_uri = cfg.DB_URI or f"sqlite:///{ddir / 'berth.db'}"
+    secret_key = cfg.SECRET_KEY or _persisted_secret(ddir, "secret_key", persist_secrets)
+    db_secret = cfg.DATABASE_SECRET_KEY or _persisted_secret(
+        ddir, "database_secret_key", persist_secrets
+    )
+    workers = cfg.BERTH_WORKERS or max(1, os.cpu_count() or 1)
+    return Settings(
+        raw=cfg,
+        data_dir=ddir,
+        db_url=_async_db_url(db_uri),
+        storage=storage,
+        server_hostname=cfg.SERVER_HOSTNAME,
+        url_scheme=cfg.PREFERRED_URL_SCHEME,
+        secret_key=secret_key,
+        database_secret_key=db_secret,
+        super_users=frozenset(cfg.SUPER_USERS),
+        max_manifest_bytes=cfg.BERTH_MAX_MANIFEST_BYTES,
+        upload_expiry_s=parse_duration(cfg.BERTH_UPLOAD_EXPIRY),
+        token_ttl_s=cfg.BERTH_TOKEN_TTL,
+        workers=workers,
+        run_workers_in_process=cfg.BERTH_RUN_WORKERS_IN_PROCESS,
+        storage_redirect=cfg.BERTH_STORAGE_REDIRECT,
+        config_path=path,
+    )
+
+
+def _persisted_secret(data_dir: Path, name: str, persist: bool) -> str:
+    """Embedded mode: generate a secret once and keep it in the data dir."""
+    target = data_dir / "secrets" / name
+    if target.exists():
+        return target.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    if persist:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(value)
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, target)  # first writer wins if two processes race
+        except FileExistsError:
+            value = target.read_text().strip()
+        finally:
+            tmp.unlink(missing_ok=True)
+    return value

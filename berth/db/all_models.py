@@ -1,0 +1,10 @@
+"""Import every model module so Base.metadata is complete (for Alembic and tests)."""
+
+from berth.accounts import models as accounts_models  # noqa: F401
+from berth.auth import models as auth_models  # noqa: F401
+from berth.db import jobs_model  # noqa: F401
+from berth.db.base import Base
+from berth.events import models as events_models  # noqa: F401
+from berth.registry import models as registry_models  # noqa: F401
+
+metadata = Base.metadata

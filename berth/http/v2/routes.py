@@ -1,0 +1,557 @@
+"""The registry protocol: OCI Distribution 1.1 and Docker Registry HTTP API v2.
+
+Repository names may contain slashes, so one route takes the whole path and the tail
+(``/manifests/<ref>``, ``/blobs/uploads/<id>`` ...) picks the handler. Handlers only parse
+HTTP, ask ``AuthService.allowed`` and call the registry services.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from berth.auth.access import ANONYMOUS, Action
+from berth.auth.errors import AuthError, InvalidCredentials
+from berth.auth.service import Caller
+from berth.events.recorder import Actor
+from berth.http.v2.errors import API_VERSION, error_response, translate
+from berth.oci import mediatypes as mt
+from berth.registry.errors import (
+    BlobUploadInvalid,
+    DigestInvalid,
+    NameUnknown,
+    RegistryError,
+    SizeInvalid,
+)
+from berth.registry.manifests import CatalogScope
+from berth.registry.repositories import RepoName
+
+if TYPE_CHECKING:
+    from berth.app import Services
+
+Handler = Callable[[Request, "Ctx", re.Match[str]], Awaitable[Response]]
+
+_TAIL = [
+    ("GET", re.compile(r"^(?P<name>.+)/tags/list$"), "tags"),
+    ("GET", re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), "referrers"),
+    ("*", re.compile(r"^(?P<name>.+)/manifests/(?P<ref>[^/]+)$"), "manifest"),
+    ("*", re.compile(r"^(?P<name>.+)/blobs/uploads/?$"), "upload_start"),
+    ("*", re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<upload>[^/]+)$"), "upload"),
+    ("*", re.compile(r"^(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), "blob"),
+]
+
+_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class Ctx:
+    """Per-request context: the services, the caller and the repository name."""
+
+    __slots__ = ("caller", "repo", "svc")
+
+    def __init__(self, svc: Services, caller: Caller, repo: RepoName) -> None:
+        self.svc = svc
+        self.caller = caller
+        self.repo = repo
+
+    def actor(self, request: Request) -> Actor:
+        p = self.caller.principal
+        return Actor(
+            name=p.name,
+            kind="token" if p.is_anonymous and self.caller.via_token else p.kind,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+
+
+def _json(
+    data: object,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json",
+) -> Response:
+    return Response(
+        orjson.dumps(data),
+        status_code=status,
+        media_type=media_type,
+        headers={**API_VERSION, **(headers or {})},
+    )
+
+
+def _empty(status: int, headers: dict[str, str]) -> Response:
+    return Response(b"", status_code=status, headers={**API_VERSION, **headers})
+
+
+def _range_header(size: int) -> str:
+    return f"0-{max(size - 1, 0)}"
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        from berth.registry.errors import TooLarge
+
+        raise TooLarge(f"body is larger than {limit} bytes", {"size": int(declared)})
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            from berth.registry.errors import TooLarge
+
+            raise TooLarge(f"body is larger than {limit} bytes", {"size": total})
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+class V2:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        s = svc.settings
+        self.realm = f"{s.base_url}/v2/auth"
+        self.service = s.server_hostname
+        raw = s.raw
+        self.page_size = max(raw.V2_PAGINATION_SIZE, 100)
+        self.public_catalog = raw.FEATURE_PUBLIC_CATALOG
+        self.anonymous_access = raw.FEATURE_ANONYMOUS_ACCESS
+
+    # ---- auth helpers -------------------------------------------------------------------
+    def challenge(self, scope: str | None = None, error: str | None = None) -> str:
+        value = f'Bearer realm="{self.realm}",service="{self.service}"'
+        if scope:
+            value += f',scope="{scope}"'
+        if error:
+            value += f',error="{error}"'
+        return value
+
+    async def require(self, request: Request, ctx: Ctx, action: str) -> Response | None:
+        """None when allowed; otherwise the 401/403 answer."""
+        if await self.svc.auth.allowed(ctx.caller, ctx.repo, action):
+            return None
+        wanted = (
+            "pull" if action == Action.PULL else ("pull,push" if action == Action.PUSH else "*")
+        )
+        scope = f"repository:{ctx.repo.full}:{wanted}"
+        if ctx.caller.principal.is_anonymous or ctx.caller.via_token:
+            return error_response(
+                "UNAUTHORIZED",
+                "authentication required",
+                [{"Type": "repository", "Name": ctx.repo.full, "Action": wanted}],
+                headers={
+                    "WWW-Authenticate": self.challenge(
+                        scope, "insufficient_scope" if ctx.caller.via_token else None
+                    )
+                },
+            )
+        return error_response(
+            "DENIED",
+            "requested access to the resource is denied",
+            {"repository": ctx.repo.full, "action": wanted},
+        )
+
+    # ---- entry points ------------------------------------------------------------------
+    async def base(self, request: Request) -> Response:
+        try:
+            caller = await self.svc.auth.caller(request.headers.get("authorization"))
+        except AuthError as e:
+            return translate(e, self.challenge()) or error_response("UNAUTHORIZED", str(e))
+        if caller.principal.is_anonymous and not caller.via_token:
+            return error_response(
+                "UNAUTHORIZED",
+                "authentication required",
+                headers={"WWW-Authenticate": self.challenge()},
+            )
+        return _json({})
+
+    async def token(self, request: Request) -> Response:
+        auth = self.svc.auth
+        params = request.query_params
+        try:
+            scopes = auth.parse_scopes(params.getlist("scope"))
+            header = request.headers.get("authorization")
+            if header and header.lower().startswith("basic "):
+                principal = await auth.authenticate_basic(*auth.parse_basic(header))
+            elif header:
+                raise InvalidCredentials("Unsupported authorization scheme")
+            else:
+                if not scopes:
+                    raise InvalidCredentials("authentication required")
+                if not self.anonymous_access:
+                    raise InvalidCredentials("anonymous access is disabled")
+                principal = ANONYMOUS
+            token = await auth.issue_token(principal, service=params.get("service"), scopes=scopes)
+        except (AuthError, RegistryError) as e:
+            return translate(e, self.challenge()) or error_response("UNAUTHORIZED", str(e))
+        return _json({"token": token})
+
+    async def catalog(self, request: Request) -> Response:
+        try:
+            caller = await self.svc.auth.caller(request.headers.get("authorization"))
+        except AuthError as e:
+            return translate(e, self.challenge()) or error_response("UNAUTHORIZED", str(e))
+        p = caller.principal
+        if p.is_superuser:
+            scope = CatalogScope(everything=True)
+        else:
+            scope = CatalogScope(
+                namespaces=frozenset({p.name}) if p.name and p.kind == "user" else frozenset(),
+                public=self.public_catalog,
+            )
+        try:
+            n = self._page_n(request, self.page_size)
+        except RegistryError as e:
+            return translate(e) or error_response("INVALID_REQUEST", str(e))
+        last = request.query_params.get("last")
+        names, more = await self.svc.registry.manifests.catalog(scope, n=n, last=last)
+        headers = {}
+        if more and names:
+            q = urllib.parse.urlencode({"n": n, "last": names[-1]})
+            headers["Link"] = f'</v2/_catalog?{q}>; rel="next"'
+        return _json({"repositories": names}, headers=headers)
+
+    @staticmethod
+    def _page_n(request: Request, default: int | None, cap: int | None = None) -> int | None:
+        raw = request.query_params.get("n")
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit():
+            raise RegistryError("n must be a non-negative integer")
+        n = int(raw)
+        limit = cap if cap is not None else default
+        return min(n, limit) if limit is not None else n
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        found = _route(request.method, path)
+        if found is None:
+            return error_response("NAME_UNKNOWN", "unknown route", {"path": path}, status=404)
+        m, kind = found
+        try:
+            repo = self.svc.registry.name(m.group("name"))
+        except RegistryError as e:
+            return translate(e) or error_response("NAME_INVALID", str(e))
+        try:
+            caller = await self.svc.auth.caller(request.headers.get("authorization"))
+        except AuthError as e:
+            scope = f"repository:{repo.full}:pull"
+            return translate(e, self.challenge(scope)) or error_response("UNAUTHORIZED", str(e))
+        ctx = Ctx(self.svc, caller, repo)
+        handler: Handler = getattr(self, f"h_{kind}")
+        try:
+            return await handler(request, ctx, m)
+        except ClientDisconnect:
+            return Response(b"", status_code=400)
+        except (RegistryError, AuthError) as e:
+            resp = translate(e, self.challenge())
+            if resp is None:
+                raise
+            return resp
+        except Exception as e:
+            resp = translate(e)
+            if resp is None:
+                raise
+            return resp
+
+    # ---- tags and referrers ------------------------------------------------------------
+    async def h_tags(self, request: Request, ctx: Ctx, _m: re.Match[str]) -> Response:
+        if denied := await self.require(request, ctx, Action.PULL):
+            return denied
+        n = self._page_n(request, None, cap=10000)
+        last = request.query_params.get("last")
+        repo = await self.svc.registry.repository(ctx.repo)
+        names, more = await self.svc.registry.manifests.list_tags(repo, n=n, last=last)
+        headers = {}
+        if more and names:
+            q = urllib.parse.urlencode({"n": n, "last": names[-1]})
+            headers["Link"] = f'</v2/{ctx.repo.full}/tags/list?{q}>; rel="next"'
+        return _json({"name": ctx.repo.full, "tags": names}, headers=headers)
+
+    async def h_referrers(self, request: Request, ctx: Ctx, m: re.Match[str]) -> Response:
+        if denied := await self.require(request, ctx, Action.PULL):
+            return denied
+        repo = await self.svc.registry.repository(ctx.repo)
+        artifact_type = request.query_params.get("artifactType")
+        items = await self.svc.registry.manifests.referrers(
+            repo, m.group("digest"), artifact_type=artifact_type
+        )
+        headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+        return _json(
+            {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": items},
+            headers=headers,
+            media_type=mt.OCI_INDEX,
+        )
+
+    # ---- manifests ---------------------------------------------------------------------
+    async def h_manifest(self, request: Request, ctx: Ctx, m: re.Match[str]) -> Response:
+        ref = m.group("ref")
+        registry = self.svc.registry
+        if request.method in ("GET", "HEAD"):
+            if denied := await self.require(request, ctx, Action.PULL):
+                return denied
+            actor = ctx.actor(request) if request.method == "GET" else None
+            data = await registry.manifests.get(ctx.repo, ref, actor=actor)
+            headers = {
+                **API_VERSION,
+                "Docker-Content-Digest": data.digest,
+                "ETag": f'"{data.digest}"',
+                "Content-Length": str(len(data.content)),
+            }
+            body = b"" if request.method == "HEAD" else data.content
+            return Response(body, media_type=data.media_type, headers=headers)
+        if request.method == "PUT":
+            if denied := await self.require(request, ctx, Action.PUSH):
+                return denied
+            body = await _read_limited(request, registry.manifests.max_bytes)
+            repo = await registry.repository_for_push(
+                ctx.repo, create=True, create_namespace=ctx.caller.principal.is_superuser
+            )
+            result = await registry.manifests.put(
+                repo, ref, body, request.headers.get("content-type"), actor=ctx.actor(request)
+            )
+            headers = {
+                "Location": f"/v2/{ctx.repo.full}/manifests/{result.digest}",
+                "Docker-Content-Digest": result.digest,
+            }
+            if result.subject:
+                headers["OCI-Subject"] = result.subject
+            return _empty(201, headers)
+        if request.method == "DELETE":
+            if denied := await self.require(request, ctx, Action.DELETE):
+                return denied
+            repo = await registry.repository_for_push(ctx.repo, create=False)
+            await registry.manifests.delete(repo, ref, actor=ctx.actor(request))
+            return _empty(202, {})
+        return _method_not_allowed()
+
+    # ---- blobs -------------------------------------------------------------------------
+    async def h_blob(self, request: Request, ctx: Ctx, m: re.Match[str]) -> Response:
+        registry = self.svc.registry
+        digest = m.group("digest")
+        if request.method in ("GET", "HEAD"):
+            if denied := await self.require(request, ctx, Action.PULL):
+                return denied
+            repo = await registry.repository(ctx.repo)
+            if request.method == "HEAD":
+                info = await registry.blobs.stat(repo, digest)
+                return _empty(
+                    200,
+                    {
+                        "Content-Length": str(info.size),
+                        "Docker-Content-Digest": info.digest,
+                        "Content-Type": "application/octet-stream",
+                        "Accept-Ranges": "bytes",
+                    },
+                )
+            dl = await registry.blobs.download(repo, digest)
+            headers = {
+                **API_VERSION,
+                "Docker-Content-Digest": dl.digest,
+                "Accept-Ranges": "bytes",
+            }
+            if dl.redirect_url:
+                return RedirectResponse(dl.redirect_url, status_code=307, headers=headers)
+            if dl.local_path:
+                try:
+                    st = os.stat(dl.local_path)
+                except FileNotFoundError:
+                    st = None
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    return FileResponse(
+                        dl.local_path,
+                        stat_result=st,
+                        media_type="application/octet-stream",
+                        headers=headers,
+                    )
+            return self._stream_blob(request, dl.digest, dl.size, headers)
+        if request.method == "DELETE":
+            if denied := await self.require(request, ctx, Action.DELETE):
+                return denied
+            repo = await registry.repository_for_push(ctx.repo, create=False)
+            await registry.blobs.delete(repo, digest)
+            return _empty(202, {})
+        return _method_not_allowed()
+
+    def _stream_blob(
+        self, request: Request, digest: str, size: int, headers: dict[str, str]
+    ) -> Response:
+        offset, length, status = 0, size, 200
+        rng = request.headers.get("range")
+        if rng:
+            m = _RANGE.match(rng.strip())
+            if m and (m.group(1) or m.group(2)):
+                if m.group(1):
+                    offset = int(m.group(1))
+                    end = int(m.group(2)) if m.group(2) else size - 1
+                else:
+                    offset = max(size - int(m.group(2)), 0)
+                    end = size - 1
+                end = min(end, size - 1)
+                if offset >= size or end < offset:
+                    return _empty(416, {"Content-Range": f"bytes */{size}"})
+                length, status = end - offset + 1, 206
+                headers = {**headers, "Content-Range": f"bytes {offset}-{end}/{size}"}
+        headers = {**headers, "Content-Length": str(length)}
+        stream = self.svc.registry.blobs.stream(digest, offset, length)
+        return StreamingResponse(
+            stream, status_code=status, media_type="application/octet-stream", headers=headers
+        )
+
+    # ---- uploads -----------------------------------------------------------------------
+    def _upload_headers(self, ctx: Ctx, upload_id: str, size: int) -> dict[str, str]:
+        return {
+            "Location": f"/v2/{ctx.repo.full}/blobs/uploads/{upload_id}",
+            "Docker-Upload-UUID": upload_id,
+            "Range": _range_header(size),
+        }
+
+    async def h_upload_start(self, request: Request, ctx: Ctx, _m: re.Match[str]) -> Response:
+        if request.method != "POST":
+            return _method_not_allowed()
+        if denied := await self.require(request, ctx, Action.PUSH):
+            return denied
+        registry = self.svc.registry
+        repo = await registry.repository_for_push(
+            ctx.repo, create=True, create_namespace=ctx.caller.principal.is_superuser
+        )
+        q = request.query_params
+        mount, source = q.get("mount"), q.get("from")
+        if mount and source:
+            mounted = await self._mount(ctx, repo, mount, source)
+            if mounted is not None:
+                return mounted
+        if digest := q.get("digest"):
+            info = await registry.blobs.put_monolithic(repo, digest, _body(request))
+            return _empty(
+                201,
+                {
+                    "Location": f"/v2/{ctx.repo.full}/blobs/{info.digest}",
+                    "Docker-Content-Digest": info.digest,
+                },
+            )
+        upload = await registry.blobs.start_upload(repo)
+        return _empty(202, self._upload_headers(ctx, upload.id, upload.size))
+
+    async def _mount(self, ctx: Ctx, repo, digest: str, source: str) -> Response | None:  # type: ignore[no-untyped-def]
+        registry = self.svc.registry
+        try:
+            source_name = registry.name(source)
+        except RegistryError:
+            return None
+        if not await self.svc.auth.allowed(ctx.caller, source_name, Action.PULL):
+            return None  # not readable: fall back to a normal upload
+        source_repo = await registry.find(source_name)
+        if source_repo is None:
+            return None
+        info = await registry.blobs.mount(repo, digest, source_repo)
+        if info is None:
+            return None
+        return _empty(
+            201,
+            {
+                "Location": f"/v2/{ctx.repo.full}/blobs/{info.digest}",
+                "Docker-Content-Digest": info.digest,
+            },
+        )
+
+    async def h_upload(self, request: Request, ctx: Ctx, m: re.Match[str]) -> Response:
+        upload_id = m.group("upload")
+        registry = self.svc.registry
+        if denied := await self.require(request, ctx, Action.PUSH):
+            return denied
+        repo = await registry.repository_for_push(ctx.repo, create=False)
+        if request.method == "GET":
+            info = await registry.blobs.upload_status(repo, upload_id)
+            return _empty(204, self._upload_headers(ctx, info.id, info.size))
+        if request.method == "PATCH":
+            start, end = _content_range(request)
+            info = await registry.blobs.append(
+                repo, upload_id, _body(request), start=start, end=end
+            )
+            return _empty(202, self._upload_headers(ctx, info.id, info.size))
+        if request.method == "PUT":
+            digest = request.query_params.get("digest")
+            if not digest:
+                raise DigestInvalid("the digest query parameter is required", {})
+            start, end = _content_range(request)
+            has_body = request.headers.get("content-length") not in (None, "0") or (
+                "chunked" in request.headers.get("transfer-encoding", "")
+            )
+            info = await registry.blobs.finish(
+                repo,
+                upload_id,
+                digest,
+                _body(request) if has_body else None,
+                start=start,
+                end=end,
+            )
+            return _empty(
+                201,
+                {
+                    "Location": f"/v2/{ctx.repo.full}/blobs/{info.digest}",
+                    "Docker-Content-Digest": info.digest,
+                    "Content-Length": "0",
+                },
+            )
+        if request.method == "DELETE":
+            await registry.blobs.cancel(repo, upload_id)
+            return _empty(204, {})
+        return _method_not_allowed()
+
+
+def _route(method: str, path: str) -> tuple[re.Match[str], str] | None:
+    for allowed, pattern, kind in _TAIL:
+        if allowed not in ("*", method) and not (allowed == "GET" and method == "HEAD"):
+            continue
+        if m := pattern.match(path):
+            return m, kind
+    return None
+
+
+def _content_range(request: Request) -> tuple[int | None, int | None]:
+    value = request.headers.get("content-range")
+    if not value:
+        return None, None
+    m = _CONTENT_RANGE.match(value.strip())
+    if not m:
+        raise BlobUploadInvalid("malformed Content-Range", {"Content-Range": value})
+    start, end = int(m.group(1)), int(m.group(2))
+    if end < start:
+        raise BlobUploadInvalid("Content-Range ends before it starts", {"Content-Range": value})
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) != end - start + 1:
+        raise SizeInvalid("Content-Length does not match Content-Range", {"Content-Range": value})
+    return start, end
+
+
+def _method_not_allowed() -> Response:
+    return error_response("UNSUPPORTED", "method not allowed", status=405)
+
+
+def v2_routes(svc: Services) -> list[Route]:
+    v2 = V2(svc)
+    methods = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]
+    return [
+        Route("/v2/", v2.base, methods=["GET", "HEAD"]),
+        Route("/v2", v2.base, methods=["GET", "HEAD"]),
+        Route("/v2/auth", v2.token, methods=["GET"]),
+        Route("/v2/_catalog", v2.catalog, methods=["GET"]),
+        Route("/v2/{path:path}", v2.dispatch, methods=methods),
+    ]
+
+
+__all__ = ["NameUnknown", "v2_routes"]

@@ -1,0 +1,311 @@
+"""Blobs and upload sessions.
+
+Upload state machine: created -> receiving (each chunk must start at the current size,
+else 416 and nothing changes) -> committed (digest verified, blob linked into the
+repository) | cancelled | expired (purged by a job).
+
+Bytes stream straight to the storage driver, hashed on the way; no database connection is
+held while they flow. The running hash lives in this process keyed by (upload, size):
+when the next chunk or the final PUT lands on another process or replica, the driver
+re-reads the staged bytes to verify the digest instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.db.base import now_ms
+from berth.db.session import Database
+from berth.oci.digest import InvalidDigest, UnsupportedDigest, new_hasher, parse_digest
+from berth.registry import sql
+from berth.registry.errors import (
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    RangeInvalid,
+    SizeInvalid,
+    Unsupported,
+)
+from berth.registry.models import Blob, RepositoryBlob, Upload
+from berth.registry.repositories import RepoRow
+from berth.storage.base import BlobNotFound, BlobStorage, DigestMismatch, UploadNotFound
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlobDownload:
+    digest: str
+    size: int
+    local_path: str | None
+    redirect_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    id: str
+    size: int
+
+
+def check_digest(value: str) -> str:
+    try:
+        return str(parse_digest(value))
+    except UnsupportedDigest as e:
+        raise Unsupported(f"unsupported digest algorithm: {value}", {"digest": value}) from e
+    except InvalidDigest as e:
+        raise DigestInvalid(f"invalid digest: {value}", {"digest": value}) from e
+
+
+class _Hashing:
+    """Feeds a hasher while passing chunks through; counts bytes."""
+
+    def __init__(self, source: AsyncIterable[bytes], hasher: Any, limit: int | None) -> None:
+        self.source = source
+        self.hasher = hasher
+        self.size = 0
+        self.limit = limit
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        async for chunk in self.source:
+            if not chunk:
+                continue
+            self.size += len(chunk)
+            if self.limit is not None and self.size > self.limit:
+                raise SizeInvalid("chunk is larger than the allowed maximum", {})
+            self.hasher.update(chunk)
+            yield chunk
+
+
+class HasherCache:
+    """In-process running hashes of uploads, keyed by upload id, valid at one size."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._items: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._max = max_entries
+
+    def take(self, upload_id: str, size: int) -> Any | None:
+        item = self._items.pop(upload_id, None)
+        if item is None:
+            return new_hasher("sha256") if size == 0 else None
+        return item[1] if item[0] == size else None
+
+    def put(self, upload_id: str, size: int, hasher: Any) -> None:
+        self._items[upload_id] = (size, hasher)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+
+    def drop(self, upload_id: str) -> None:
+        self._items.pop(upload_id, None)
+
+
+class BlobService:
+    def __init__(self, db: Database, storage: BlobStorage, *, redirect: bool) -> None:
+        self.db = db
+        self.storage = storage
+        self.redirect = redirect
+        self.hashers = HasherCache()
+
+    # ---- reads -------------------------------------------------------------------------
+    async def stat(self, repo: RepoRow, digest: str) -> BlobInfo:
+        digest = check_digest(digest)
+        async with self.db.read() as s:
+            size = await sql.linked_blob_size(s, repo.id, digest)
+        if size is None:
+            raise BlobUnknown("blob unknown to registry", {"digest": digest})
+        return BlobInfo(digest, size)
+
+    async def download(self, repo: RepoRow, digest: str) -> BlobDownload:
+        info = await self.stat(repo, digest)
+        url = await self.storage.redirect_url(info.digest) if self.redirect else None
+        return BlobDownload(info.digest, info.size, self.storage.local_path(info.digest), url)
+
+    def stream(self, digest: str, offset: int = 0, length: int | None = None):  # type: ignore[no-untyped-def]
+        return self.storage.read_blob(digest, offset, length)
+
+    # ---- uploads -----------------------------------------------------------------------
+    async def start_upload(self, repo: RepoRow) -> UploadInfo:
+        upload_id = uuid.uuid4().hex
+        state = await self.storage.create_upload(upload_id)
+        async with self.db.write() as s:
+            s.add(Upload(id=upload_id, repository_id=repo.id, size=0, storage_state=state))
+        return UploadInfo(upload_id, 0)
+
+    async def _load_upload(self, repo: RepoRow, upload_id: str) -> Upload:
+        async with self.db.read() as s:
+            row = await s.get(Upload, upload_id)
+        if row is None or row.repository_id != repo.id:
+            raise BlobUploadUnknown("blob upload unknown to registry", {"upload": upload_id})
+        return row
+
+    async def upload_status(self, repo: RepoRow, upload_id: str) -> UploadInfo:
+        row = await self._load_upload(repo, upload_id)
+        return UploadInfo(row.id, row.size)
+
+    async def append(
+        self,
+        repo: RepoRow,
+        upload_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        max_bytes: int | None = None,
+    ) -> UploadInfo:
+        row = await self._load_upload(repo, upload_id)
+        if start is not None and start != row.size:
+            raise RangeInvalid(
+                f"chunk starts at {start} but the upload has {row.size} bytes", row.size
+            )
+        hasher = self.hashers.take(upload_id, row.size)
+        feed = _Hashing(chunks, hasher if hasher is not None else _NullHasher(), max_bytes)
+        try:
+            state, new_size = await self.storage.append_upload(
+                upload_id, row.storage_state, row.size, feed
+            )
+        except UploadNotFound as e:
+            raise BlobUploadUnknown("blob upload unknown to registry", {"upload": upload_id}) from e
+        if end is not None and start is not None and new_size != end + 1:
+            # Content-Range promised other bytes than arrived: keep the old state.
+            raise RangeInvalid(
+                f"Content-Range ends at {end} but {new_size - row.size} bytes arrived", row.size
+            )
+        async with self.db.write() as s:
+            result = await s.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.size == row.size)
+                .values(size=new_size, storage_state=state, updated_at=now_ms())
+            )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise RangeInvalid("the upload was changed by a concurrent request", row.size)
+        if hasher is not None:
+            self.hashers.put(upload_id, new_size, hasher)
+        return UploadInfo(upload_id, new_size)
+
+    async def finish(
+        self,
+        repo: RepoRow,
+        upload_id: str,
+        digest: str,
+        chunks: AsyncIterable[bytes] | None,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> BlobInfo:
+        digest = check_digest(digest)
+        if chunks is not None:
+            await self.append(repo, upload_id, chunks, start=start, end=end)
+        row = await self._load_upload(repo, upload_id)
+        hasher = self.hashers.take(upload_id, row.size)
+        self.hashers.drop(upload_id)
+        verify = True
+        if hasher is not None and digest.startswith("sha256:"):
+            if f"sha256:{hasher.hexdigest()}" != digest:
+                await self._discard(upload_id, row.storage_state)
+                raise DigestInvalid(
+                    "provided digest did not match uploaded content", {"digest": digest}
+                )
+            verify = False
+        try:
+            size = await self.storage.commit_upload(
+                upload_id, row.storage_state, digest, verify=verify
+            )
+        except DigestMismatch as e:
+            await self._discard(upload_id, row.storage_state)
+            raise DigestInvalid(
+                "provided digest did not match uploaded content", {"digest": digest}
+            ) from e
+        except UploadNotFound as e:
+            raise BlobUploadUnknown("blob upload unknown to registry", {"upload": upload_id}) from e
+        async with self.db.write() as s:
+            await self._link(s, repo.id, digest, size)
+            await s.execute(sql.delete_upload(upload_id))
+        return BlobInfo(digest, size)
+
+    async def _discard(self, upload_id: str, state: dict) -> None:
+        await self.storage.abort_upload(upload_id, state)
+        async with self.db.write() as s:
+            await s.execute(sql.delete_upload(upload_id))
+
+    async def cancel(self, repo: RepoRow, upload_id: str) -> None:
+        row = await self._load_upload(repo, upload_id)
+        self.hashers.drop(upload_id)
+        await self._discard(upload_id, row.storage_state)
+
+    async def put_monolithic(
+        self, repo: RepoRow, digest: str, chunks: AsyncIterable[bytes]
+    ) -> BlobInfo:
+        digest = check_digest(digest)
+        try:
+            size = await self.storage.write_blob(digest, chunks)
+        except DigestMismatch as e:
+            raise DigestInvalid(
+                "provided digest did not match uploaded content", {"digest": digest}
+            ) from e
+        async with self.db.write() as s:
+            await self._link(s, repo.id, digest, size)
+        return BlobInfo(digest, size)
+
+    async def mount(self, repo: RepoRow, digest: str, source: RepoRow) -> BlobInfo | None:
+        """Link a blob of ``source`` into ``repo``; None when the source lacks it."""
+        digest = check_digest(digest)
+        async with self.db.write() as s:
+            size = await sql.linked_blob_size(s, source.id, digest)
+            if size is None:
+                return None
+            await self._link(s, repo.id, digest, size)
+        return BlobInfo(digest, size)
+
+    async def delete(self, repo: RepoRow, digest: str) -> None:
+        """Unlink a blob from a repository; storage is freed by garbage collection."""
+        digest = check_digest(digest)
+        async with self.db.write() as s:
+            blob_id = await sql.linked_blob_id(s, repo.id, digest)
+            if blob_id is None:
+                raise BlobUnknown("blob unknown to registry", {"digest": digest})
+            await s.execute(sql.unlink_blob(repo.id, blob_id))
+
+    @staticmethod
+    async def _link(s: AsyncSession, repository_id: int, digest: str, size: int) -> int:
+        blob_id = (await s.execute(select(Blob.id).where(Blob.digest == digest))).scalar()
+        if blob_id is None:
+            await sql.insert_ignore(
+                s, Blob, {"digest": digest, "size": size, "created_at": now_ms()}, ["digest"]
+            )
+            blob_id = (await s.execute(select(Blob.id).where(Blob.digest == digest))).scalar_one()
+        stamp = now_ms()
+        await sql.upsert(
+            s,
+            RepositoryBlob,
+            {"repository_id": repository_id, "blob_id": blob_id, "linked_at": stamp},
+            ["repository_id", "blob_id"],
+            {"linked_at": stamp},
+        )
+        return blob_id
+
+
+class _NullHasher:
+    def update(self, _data: bytes) -> None:
+        return None
+
+
+__all__ = [
+    "BlobDownload",
+    "BlobInfo",
+    "BlobNotFound",
+    "BlobService",
+    "BlobUploadInvalid",
+    "UploadInfo",
+    "check_digest",
+]

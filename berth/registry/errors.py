@@ -1,0 +1,82 @@
+"""Registry domain errors. Each carries the OCI error code it becomes at the /v2 edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RegistryError(Exception):
+    code = "UNKNOWN"
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail if detail is not None else {}
+
+
+class NameInvalid(RegistryError):
+    code = "NAME_INVALID"
+
+
+class NameUnknown(RegistryError):
+    code = "NAME_UNKNOWN"
+
+
+class BlobUnknown(RegistryError):
+    code = "BLOB_UNKNOWN"
+
+
+class BlobUploadUnknown(RegistryError):
+    code = "BLOB_UPLOAD_UNKNOWN"
+
+
+class BlobUploadInvalid(RegistryError):
+    code = "BLOB_UPLOAD_INVALID"
+
+
+class RangeInvalid(BlobUploadInvalid):
+    """A chunk that does not start where the upload ends (416)."""
+
+    def __init__(self, message: str, current_size: int) -> None:
+        super().__init__(message, {"size": current_size})
+        self.current_size = current_size
+
+
+class DigestInvalid(RegistryError):
+    code = "DIGEST_INVALID"
+
+
+class SizeInvalid(RegistryError):
+    code = "SIZE_INVALID"
+
+
+class ManifestInvalid(RegistryError):
+    code = "MANIFEST_INVALID"
+
+
+class ManifestUnknown(RegistryError):
+    code = "MANIFEST_UNKNOWN"
+
+
+class ManifestBlobUnknown(RegistryError):
+    code = "MANIFEST_BLOB_UNKNOWN"
+
+
+class TagInvalid(RegistryError):
+    code = "TAG_INVALID"
+
+
+class Unsupported(RegistryError):
+    code = "UNSUPPORTED"
+
+
+class Denied(RegistryError):
+    code = "DENIED"
+
+
+class RepositoryReadOnly(Denied):
+    """Pushes refused: repository state is READ_ONLY/MIRROR, or the registry is read-only."""
+
+
+class TooLarge(RegistryError):
+    code = "SIZE_INVALID"

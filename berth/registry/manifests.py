@@ -1,0 +1,525 @@
+"""Manifests, tags, referrers and the catalog.
+
+A manifest is visible by digest while a live tag points at it (pushes by digest get a
+hidden tag) or while it is a child of a manifest that a live tag points at. Deleting by
+digest ends every tag pointing at the manifest; deleting by tag ends that tag. Ended tag
+rows stay for history and time-machine restore; garbage collection frees content later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, exists, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.accounts.models import Namespace
+from berth.db.base import now_ms
+from berth.db.session import Database
+from berth.events.recorder import Actor, EventRecorder
+from berth.oci import mediatypes as mt
+from berth.oci.digest import digest_of
+from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
+from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
+from berth.oci.names import is_valid_tag, referrers_tag
+from berth.registry import sql
+from berth.registry.blobs import check_digest
+from berth.registry.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    TagInvalid,
+    TooLarge,
+    Unsupported,
+)
+from berth.registry.models import (
+    Blob,
+    Manifest,
+    ManifestBlob,
+    ManifestChild,
+    Repository,
+    RepositoryBlob,
+    Tag,
+)
+from berth.registry.repositories import RepoName, RepoRow
+from berth.storage.base import BlobStorage
+
+EMPTY_JSON = mt.EMPTY_JSON
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestData:
+    digest: str
+    media_type: str
+    content: bytes
+    subject: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    digest: str
+    subject: str | None
+    created_repository: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogScope:
+    """Which repositories a caller may see in the catalog."""
+
+    everything: bool = False
+    namespaces: frozenset[str] = frozenset()
+    public: bool = False
+
+
+def _alive(now: int) -> Any:
+    return or_(Tag.end_ts.is_(None), Tag.end_ts > now)
+
+
+def _is_digest(reference: str) -> bool:
+    return ":" in reference
+
+
+class ManifestService:
+    def __init__(
+        self,
+        db: Database,
+        storage: BlobStorage,
+        events: EventRecorder,
+        *,
+        max_manifest_bytes: int,
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.events = events
+        self.max_bytes = max_manifest_bytes
+
+    # ---- reads -------------------------------------------------------------------------
+    async def get(
+        self, repo: RepoName, reference: str, *, actor: Actor | None = None
+    ) -> ManifestData:
+        """One indexed query: namespace -> repository -> tag/manifest."""
+        now = now_ms()
+        base = (
+            select(Manifest.digest, Manifest.media_type, Manifest.content, Manifest.subject_digest)
+            .join(Repository, Repository.id == Manifest.repository_id)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(Namespace.name == repo.namespace, Repository.name == repo.name)
+        )
+        if _is_digest(reference):
+            digest = check_digest(reference)
+            parent = Tag.__table__.alias("parent_tag")
+            visible = or_(
+                exists().where(Tag.manifest_id == Manifest.id, _alive(now)),
+                exists()
+                .select_from(
+                    ManifestChild.__table__.join(
+                        parent, parent.c.manifest_id == ManifestChild.parent_id
+                    )
+                )
+                .where(
+                    ManifestChild.child_id == Manifest.id,
+                    or_(parent.c.end_ts.is_(None), parent.c.end_ts > now),
+                ),
+            )
+            stmt = base.where(Manifest.digest == digest, visible)
+        else:
+            if not is_valid_tag(reference):
+                raise TagInvalid("invalid tag", {"tag": reference})
+            stmt = (
+                base.join(Tag, Tag.manifest_id == Manifest.id)
+                .where(Tag.name == reference, Tag.hidden.is_(False), _alive(now))
+                .order_by(Tag.start_ts.desc())
+                .limit(1)
+            )
+        async with self.db.read() as s:
+            row = (await s.execute(stmt)).first()
+            if row is None:
+                await self._raise_unknown(s, repo, reference)
+        data = ManifestData(row[0], row[1], row[2], row[3])
+        if actor is not None:
+            self.events.record(
+                "pull_repo",
+                repo,
+                actor,
+                tag=None if _is_digest(reference) else reference,
+                digest=data.digest,
+            )
+        return data
+
+    async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> None:
+        from berth.registry.repositories import find_repository
+
+        if await find_repository(s, repo) is None:
+            raise NameUnknown("repository name not known to registry", {"name": repo.full})
+        raise ManifestUnknown("manifest unknown", {"reference": reference})
+
+    async def list_tags(
+        self, repo: RepoRow, *, n: int | None, last: str | None
+    ) -> tuple[list[str], bool]:
+        now = now_ms()
+        stmt = (
+            select(Tag.name)
+            .where(Tag.repository_id == repo.id, Tag.hidden.is_(False), _alive(now))
+            .group_by(Tag.name)
+            .order_by(Tag.name)
+        )
+        if last:
+            stmt = stmt.where(Tag.name > last)
+        if n is not None:
+            stmt = stmt.limit(n + 1)
+        async with self.db.read() as s:
+            names = list((await s.execute(stmt)).scalars())
+        if n is not None and len(names) > n:
+            return names[:n], True
+        return names, False
+
+    async def referrers(
+        self, repo: RepoRow, subject: str, *, artifact_type: str | None
+    ) -> list[dict[str, Any]]:
+        subject = check_digest(subject)
+        now = now_ms()
+        stmt = (
+            select(
+                Manifest.digest,
+                Manifest.media_type,
+                Manifest.artifact_type,
+                Manifest.size,
+                Manifest.annotations,
+            )
+            .where(
+                Manifest.repository_id == repo.id,
+                Manifest.subject_digest == subject,
+                exists().where(Tag.manifest_id == Manifest.id, _alive(now)),
+            )
+            .order_by(Manifest.created_at, Manifest.id)
+        )
+        async with self.db.read() as s:
+            rows = (await s.execute(stmt)).all()
+            fallback = (
+                await s.execute(
+                    select(Manifest.content, Manifest.media_type)
+                    .join(Tag, Tag.manifest_id == Manifest.id)
+                    .where(
+                        Tag.repository_id == repo.id,
+                        Tag.name == referrers_tag(subject),
+                        _alive(now),
+                    )
+                    .limit(1)
+                )
+            ).first()
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for digest, media_type, art, size, notes in rows:
+            desc: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
+            if art:
+                desc["artifactType"] = art
+            if notes:
+                desc["annotations"] = notes
+            out.append(desc)
+            seen.add(digest)
+        if fallback is not None and fallback[1] == mt.OCI_INDEX:
+            # Referrers pushed by clients using the tag schema (sha256-<hex> index).
+            try:
+                index = orjson.loads(fallback[0])
+                for desc in index.get("manifests") or []:
+                    if isinstance(desc, dict) and desc.get("digest") not in seen:
+                        out.append(desc)
+                        seen.add(desc.get("digest"))
+            except orjson.JSONDecodeError:
+                pass
+        if artifact_type is not None:
+            out = [d for d in out if d.get("artifactType") == artifact_type]
+        return out
+
+    async def catalog(
+        self, scope: CatalogScope, *, n: int, last: str | None
+    ) -> tuple[list[str], bool]:
+        stmt = (
+            select(Namespace.name, Repository.name)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .order_by(Namespace.name, Repository.name)
+            .limit(n + 1)
+        )
+        if not scope.everything:
+            conds = []
+            if scope.namespaces:
+                conds.append(Namespace.name.in_(scope.namespaces))
+            if scope.public:
+                conds.append(Repository.is_public.is_(True))
+            if not conds:
+                return [], False
+            stmt = stmt.where(or_(*conds))
+        if last:
+            ns, _, name = last.partition("/")
+            stmt = stmt.where(tuple_(Namespace.name, Repository.name) > tuple_(ns, name))
+        async with self.db.read() as s:
+            rows = (await s.execute(stmt)).all()
+        names = [f"{ns}/{name}" for ns, name in rows]
+        if len(names) > n:
+            return names[:n], True
+        return names, False
+
+    # ---- writes ------------------------------------------------------------------------
+    def parse(self, body: bytes, content_type: str | None) -> ParsedManifest:
+        if len(body) > self.max_bytes:
+            raise TooLarge(f"manifest is larger than {self.max_bytes} bytes", {"size": len(body)})
+        try:
+            return parse_manifest(body, content_type)
+        except ManifestUnsupported as e:
+            raise Unsupported(e.message, e.detail) from e
+        except OciManifestInvalid as e:
+            raise ManifestInvalid(e.message, e.detail) from e
+
+    async def put(
+        self,
+        repo: RepoRow,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        *,
+        actor: Actor | None = None,
+    ) -> PutResult:
+        parsed = self.parse(body, content_type)
+        by_digest = _is_digest(reference)
+        if by_digest:
+            wanted = check_digest(reference)
+            algorithm = wanted.split(":", 1)[0]
+            digest = digest_of(body, algorithm)
+            if digest != wanted:
+                raise DigestInvalid(
+                    "manifest digest did not match the reference",
+                    {"reference": wanted, "digest": digest},
+                )
+        else:
+            if not is_valid_tag(reference):
+                raise TagInvalid("invalid tag", {"tag": reference})
+            digest = digest_of(body)
+        if any(d.digest == mt.EMPTY_JSON_DIGEST for d in parsed.blob_descriptors()):
+            await self._ensure_empty_blob()
+
+        async with self.db.write() as s:
+            await s.execute(select(Repository.id).where(Repository.id == repo.id).with_for_update())
+            manifest_id = await self._store(s, repo, digest, body, parsed)
+            now = now_ms()
+            if by_digest:
+                await self._hidden_tag(s, repo.id, digest, manifest_id, now)
+            else:
+                await self._set_tag(s, repo.id, reference, manifest_id, now)
+            if parsed.manifests:
+                # Children now live through their index: their digest-push tags can go.
+                await s.execute(
+                    update(Tag)
+                    .where(
+                        Tag.repository_id == repo.id,
+                        Tag.hidden.is_(True),
+                        Tag.end_ts.is_(None),
+                        Tag.manifest_id.in_(
+                            select(ManifestChild.child_id).where(
+                                ManifestChild.parent_id == manifest_id
+                            )
+                        ),
+                    )
+                    .values(end_ts=now)
+                )
+        if actor is not None:
+            self.events.record(
+                "push_repo",
+                RepoName(repo.namespace, repo.name),
+                actor,
+                tag=None if by_digest else reference,
+                digest=digest,
+            )
+        return PutResult(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _ensure_empty_blob(self) -> None:
+        async def body():  # type: ignore[no-untyped-def]
+            yield EMPTY_JSON
+
+        await self.storage.write_blob(mt.EMPTY_JSON_DIGEST, body())
+        async with self.db.write() as s:
+            await sql.insert_ignore(
+                s,
+                Blob,
+                {"digest": mt.EMPTY_JSON_DIGEST, "size": len(EMPTY_JSON), "created_at": now_ms()},
+                ["digest"],
+            )
+
+    async def _store(
+        self, s: AsyncSession, repo: RepoRow, digest: str, body: bytes, parsed: ParsedManifest
+    ) -> int:
+        existing = (
+            await s.execute(
+                select(Manifest.id).where(
+                    Manifest.repository_id == repo.id, Manifest.digest == digest
+                )
+            )
+        ).scalar()
+        if existing is not None:
+            return existing
+
+        blobs = parsed.blob_descriptors()
+        wanted = {d.digest for d in blobs}
+        found: dict[str, tuple[int, int]] = {}
+        if wanted:
+            rows = await s.execute(
+                select(Blob.digest, Blob.id, Blob.size)
+                .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
+                .where(RepositoryBlob.repository_id == repo.id, Blob.digest.in_(wanted))
+            )
+            found = {d: (i, size) for d, i, size in rows}
+            if mt.EMPTY_JSON_DIGEST in wanted and mt.EMPTY_JSON_DIGEST not in found:
+                empty = (
+                    await s.execute(select(Blob.id).where(Blob.digest == mt.EMPTY_JSON_DIGEST))
+                ).scalar()
+                if empty is not None:
+                    await sql.insert_ignore(
+                        s,
+                        RepositoryBlob,
+                        {"repository_id": repo.id, "blob_id": empty, "linked_at": now_ms()},
+                        ["repository_id", "blob_id"],
+                    )
+                    found[mt.EMPTY_JSON_DIGEST] = (empty, len(EMPTY_JSON))
+        missing = [d.digest for d in blobs if d.digest not in found]
+        children = parsed.child_digests()
+        child_ids: dict[str, int] = {}
+        if children:
+            rows = await s.execute(
+                select(Manifest.digest, Manifest.id).where(
+                    Manifest.repository_id == repo.id, Manifest.digest.in_(set(children))
+                )
+            )
+            child_ids = dict(rows.all())
+            missing += [d for d in children if d not in child_ids]
+        if missing:
+            raise ManifestBlobUnknown(
+                "manifest references content unknown to the repository",
+                {"missing": list(dict.fromkeys(missing))},
+            )
+        wrong = [
+            {"digest": d.digest, "declared": d.size, "actual": found[d.digest][1]}
+            for d in blobs
+            if found[d.digest][1] != d.size
+        ]
+        if wrong:
+            raise ManifestInvalid(
+                "descriptor sizes do not match the stored blobs", {"sizes": wrong}
+            )
+
+        row = Manifest(
+            repository_id=repo.id,
+            digest=digest,
+            media_type=parsed.media_type,
+            artifact_type=parsed.artifact_type,
+            subject_digest=parsed.subject.digest if parsed.subject else None,
+            annotations=parsed.annotations or None,
+            content=body,
+            size=len(body),
+            created_at=now_ms(),
+        )
+        s.add(row)
+        await s.flush()
+        if found:
+            await s.execute(
+                ManifestBlob.__table__.insert(),
+                [{"manifest_id": row.id, "blob_id": i} for i, _ in found.values()],
+            )
+        if child_ids:
+            await s.execute(
+                ManifestChild.__table__.insert(),
+                [{"parent_id": row.id, "child_id": i} for i in set(child_ids.values())],
+            )
+        return row.id
+
+    async def _set_tag(
+        self, s: AsyncSession, repository_id: int, name: str, manifest_id: int, now: int
+    ) -> None:
+        current = (
+            await s.execute(
+                select(Tag.id, Tag.manifest_id).where(
+                    Tag.repository_id == repository_id,
+                    Tag.name == name,
+                    Tag.hidden.is_(False),
+                    _alive(now),
+                )
+            )
+        ).all()
+        if len(current) == 1 and current[0][1] == manifest_id:
+            return
+        if current:
+            await s.execute(
+                update(Tag).where(Tag.id.in_([c[0] for c in current])).values(end_ts=now)
+            )
+        s.add(Tag(repository_id=repository_id, name=name, manifest_id=manifest_id, start_ts=now))
+
+    async def _hidden_tag(
+        self, s: AsyncSession, repository_id: int, digest: str, manifest_id: int, now: int
+    ) -> None:
+        present = (
+            await s.execute(
+                select(Tag.id)
+                .where(
+                    Tag.repository_id == repository_id,
+                    Tag.manifest_id == manifest_id,
+                    _alive(now),
+                )
+                .limit(1)
+            )
+        ).scalar()
+        if present is None:
+            s.add(
+                Tag(
+                    repository_id=repository_id,
+                    name=digest,
+                    manifest_id=manifest_id,
+                    start_ts=now,
+                    hidden=True,
+                )
+            )
+
+    async def delete(self, repo: RepoRow, reference: str, *, actor: Actor | None = None) -> None:
+        now = now_ms()
+        async with self.db.write() as s:
+            if _is_digest(reference):
+                digest = check_digest(reference)
+                manifest_id = (
+                    await s.execute(
+                        select(Manifest.id).where(
+                            Manifest.repository_id == repo.id, Manifest.digest == digest
+                        )
+                    )
+                ).scalar()
+                ended = 0
+                if manifest_id is not None:
+                    result = await s.execute(
+                        update(Tag)
+                        .where(Tag.manifest_id == manifest_id, _alive(now))
+                        .values(end_ts=now)
+                    )
+                    ended = result.rowcount  # type: ignore[attr-defined]
+                if not ended:
+                    raise ManifestUnknown("manifest unknown", {"digest": digest})
+                kind, tag = "delete_manifest", None
+            else:
+                result = await s.execute(
+                    update(Tag)
+                    .where(
+                        and_(
+                            Tag.repository_id == repo.id,
+                            Tag.name == reference,
+                            Tag.hidden.is_(False),
+                            _alive(now),
+                        )
+                    )
+                    .values(end_ts=now)
+                )
+                if not result.rowcount:  # type: ignore[attr-defined]
+                    raise ManifestUnknown("manifest unknown", {"tag": reference})
+                kind, tag, digest = "delete_tag", reference, None
+        if actor is not None:
+            self.events.record(
+                kind, RepoName(repo.namespace, repo.name), actor, tag=tag, digest=digest
+            )

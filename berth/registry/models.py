@@ -1,0 +1,125 @@
+"""Repositories, content-addressed blobs, manifests, tags and upload sessions.
+
+Reference graph (what garbage collection walks):
+  tag -> manifest -> (manifest_blobs) -> blob
+                  -> (manifest_children) -> manifest      (index -> per-platform manifests)
+  repository_blobs: a blob uploaded or mounted into a repository; makes it pullable there
+  and, with ``linked_at``, protects fresh uploads from collection for the grace period.
+A blob row is referenced iff some manifest_blobs or repository_blobs row points at it: the
+link tables are the exact reference count.
+
+Tags are never updated in place: moving or deleting a tag ends its row (``end_ts``) and a
+move inserts a new row. A tag is alive while ``end_ts`` is NULL or in the future (a future
+``end_ts`` is an expiration), so history and time-machine restore need no extra table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from berth.db.base import Base, now_ms
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    is_public: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="NORMAL")  # NORMAL|READ_ONLY|MIRROR
+    kind: Mapped[str] = mapped_column(String(16), default="image")
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class Blob(Base):
+    __tablename__ = "blobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(200), unique=True)
+    size: Mapped[int] = mapped_column()
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class RepositoryBlob(Base):
+    __tablename__ = "repository_blobs"
+    __table_args__ = (Index("ix_repository_blobs_blob_id", "blob_id"),)
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), primary_key=True)
+    linked_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class Manifest(Base):
+    __tablename__ = "manifests"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "digest"),
+        Index("ix_manifests_subject", "repository_id", "subject_digest"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(255))
+    artifact_type: Mapped[str | None] = mapped_column(String(255))
+    subject_digest: Mapped[str | None] = mapped_column(String(200))
+    annotations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column()  # manifest bytes + referenced blobs (deduplicated)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class ManifestBlob(Base):
+    __tablename__ = "manifest_blobs"
+    __table_args__ = (Index("ix_manifest_blobs_blob_id", "blob_id"),)
+
+    manifest_id: Mapped[int] = mapped_column(
+        ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), primary_key=True)
+
+
+class ManifestChild(Base):
+    __tablename__ = "manifest_children"
+    __table_args__ = (Index("ix_manifest_children_child_id", "child_id"),)
+
+    parent_id: Mapped[int] = mapped_column(
+        ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_id: Mapped[int] = mapped_column(ForeignKey("manifests.id"), primary_key=True)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (
+        Index("ix_tags_lookup", "repository_id", "name", "end_ts"),
+        Index("ix_tags_manifest_id", "manifest_id"),
+        Index("ix_tags_end_ts", "end_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifests.id"))
+    start_ts: Mapped[int] = mapped_column(default=now_ms)
+    end_ts: Mapped[int | None] = mapped_column()
+    hidden: Mapped[bool] = mapped_column(default=False)
+    reversion: Mapped[bool] = mapped_column(default=False)
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    size: Mapped[int] = mapped_column(default=0)
+    storage_state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+    updated_at: Mapped[int] = mapped_column(default=now_ms, index=True)

@@ -1,0 +1,140 @@
+"""Repository lookup and creation, and the one place pushes are refused for state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.accounts.models import Namespace
+from berth.auth.access import RepositoryFacts
+from berth.db.base import now_ms
+from berth.oci.names import InvalidName, is_valid_namespace, split_repository
+from berth.registry.errors import NameInvalid, NameUnknown, RepositoryReadOnly
+from berth.registry.models import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class RepoName:
+    namespace: str
+    name: str
+
+    @property
+    def full(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRow:
+    id: int
+    namespace: str
+    name: str
+    is_public: bool
+    state: str
+
+
+def parse_repo_name(raw: str, *, library: str | None) -> RepoName:
+    """``org/team/app`` -> (org, team/app); ``busybox`` -> (library, busybox) when enabled."""
+    if "/" not in raw and library and raw:
+        raw = f"{library}/{raw}"
+    try:
+        namespace, name = split_repository(raw)
+    except InvalidName as e:
+        raise NameInvalid(str(e), {"name": raw}) from e
+    if not is_valid_namespace(namespace):
+        raise NameInvalid(
+            f"invalid namespace {namespace!r}: 2-255 characters of a-z, 0-9 and . _ -",
+            {"name": raw},
+        )
+    return RepoName(namespace, name)
+
+
+_REPO_COLUMNS = (
+    Repository.id,
+    Namespace.name,
+    Repository.name,
+    Repository.is_public,
+    Repository.state,
+)
+
+
+async def find_repository(session: AsyncSession, repo: RepoName) -> RepoRow | None:
+    row = (
+        await session.execute(
+            select(*_REPO_COLUMNS)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(Namespace.name == repo.namespace, Repository.name == repo.name)
+        )
+    ).first()
+    return RepoRow(*row) if row else None
+
+
+async def get_repository(session: AsyncSession, repo: RepoName) -> RepoRow:
+    found = await find_repository(session, repo)
+    if found is None:
+        raise NameUnknown("repository name not known to registry", {"name": repo.full})
+    return found
+
+
+async def repository_facts(session: AsyncSession, repo: RepoName) -> RepositoryFacts:
+    row = (
+        await session.execute(
+            select(Namespace.id, Namespace.enabled, Repository.is_public, Repository.state)
+            .select_from(Namespace)
+            .outerjoin(
+                Repository,
+                (Repository.namespace_id == Namespace.id) & (Repository.name == repo.name),
+            )
+            .where(Namespace.name == repo.namespace)
+        )
+    ).first()
+    if row is None:
+        return RepositoryFacts(repo.namespace, repo.name, exists=False, namespace_exists=False)
+    _, enabled, is_public, state = row
+    return RepositoryFacts(
+        repo.namespace,
+        repo.name,
+        exists=state is not None,
+        is_public=bool(is_public),
+        state=state or "NORMAL",
+        namespace_enabled=bool(enabled),
+    )
+
+
+async def create_repository(
+    session: AsyncSession,
+    repo: RepoName,
+    *,
+    is_public: bool = False,
+    create_namespace: bool = False,
+    namespace_expiration_s: int = 1209600,
+) -> RepoRow:
+    """Create (or return) a repository; the namespace must exist unless create_namespace."""
+    ns = (
+        await session.execute(select(Namespace).where(Namespace.name == repo.namespace))
+    ).scalar_one_or_none()
+    if ns is None:
+        if not create_namespace:
+            raise NameUnknown("namespace not known to registry", {"namespace": repo.namespace})
+        ns = Namespace(name=repo.namespace, kind="org", tag_expiration_s=namespace_expiration_s)
+        session.add(ns)
+        await session.flush()
+    existing = await find_repository(session, repo)
+    if existing:
+        return existing
+    row = Repository(namespace_id=ns.id, name=repo.name, is_public=is_public, created_at=now_ms())
+    session.add(row)
+    await session.flush()
+    return RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state)
+
+
+def ensure_writable(repo: RepoRow, *, registry_read_only: bool) -> None:
+    """Pushes and deletes are refused here and only here."""
+    if registry_read_only:
+        raise RepositoryReadOnly("the registry is in read-only mode", {"is_readonly": True})
+    if repo.state != "NORMAL":
+        raise RepositoryReadOnly(
+            f"repository is in {repo.state} state and cannot be written",
+            {"is_readonly": True, "state": repo.state},
+        )

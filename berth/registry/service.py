@@ -1,0 +1,73 @@
+"""The registry facade the /v2 edge talks to: repositories, blobs, uploads, manifests."""
+
+from __future__ import annotations
+
+from berth.db.session import Database
+from berth.events.recorder import EventRecorder
+from berth.registry.blobs import BlobService
+from berth.registry.manifests import ManifestService
+from berth.registry.repositories import (
+    RepoName,
+    RepoRow,
+    create_repository,
+    ensure_writable,
+    find_repository,
+    get_repository,
+    parse_repo_name,
+)
+from berth.storage.base import BlobStorage
+
+
+class Registry:
+    def __init__(
+        self,
+        db: Database,
+        storage: BlobStorage,
+        events: EventRecorder,
+        *,
+        library_namespace: str | None,
+        max_manifest_bytes: int,
+        redirect: bool,
+        read_only: bool,
+        create_private: bool,
+        default_tag_expiration_s: int,
+    ) -> None:
+        self.db = db
+        self.library = library_namespace
+        self.read_only = read_only
+        self.create_private = create_private
+        self.default_tag_expiration_s = default_tag_expiration_s
+        self.blobs = BlobService(db, storage, redirect=redirect)
+        self.manifests = ManifestService(db, storage, events, max_manifest_bytes=max_manifest_bytes)
+
+    def name(self, raw: str) -> RepoName:
+        return parse_repo_name(raw, library=self.library)
+
+    async def repository(self, repo: RepoName) -> RepoRow:
+        async with self.db.read() as s:
+            return await get_repository(s, repo)
+
+    async def find(self, repo: RepoName) -> RepoRow | None:
+        async with self.db.read() as s:
+            return await find_repository(s, repo)
+
+    async def repository_for_push(
+        self, repo: RepoName, *, create: bool, create_namespace: bool = False
+    ) -> RepoRow:
+        """The repository a write goes to, created when allowed; refuses non-NORMAL states."""
+        async with self.db.read() as s:
+            row = await find_repository(s, repo)
+        if row is None and create:
+            async with self.db.write() as s:
+                row = await create_repository(
+                    s,
+                    repo,
+                    is_public=not self.create_private,
+                    create_namespace=create_namespace,
+                    namespace_expiration_s=self.default_tag_expiration_s,
+                )
+        if row is None:
+            async with self.db.read() as s:
+                row = await get_repository(s, repo)
+        ensure_writable(row, registry_read_only=self.read_only)
+        return row

@@ -1,0 +1,64 @@
+"""Queries shared by the registry services (kept here so the hot ones are easy to index-check)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Delete, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.registry.models import Blob, RepositoryBlob, Upload
+
+
+def _insert_for(s: AsyncSession):  # type: ignore[no-untyped-def]
+    return postgresql.insert if s.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def insert_ignore(
+    s: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
+) -> None:
+    stmt = _insert_for(s)(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    await s.execute(stmt)
+
+
+async def upsert(
+    s: AsyncSession,
+    model: Any,
+    values: dict[str, Any],
+    conflict: list[str],
+    update: dict[str, Any],
+) -> None:
+    stmt = _insert_for(s)(model).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=update)
+    await s.execute(stmt)
+
+
+async def linked_blob_size(s: AsyncSession, repository_id: int, digest: str) -> int | None:
+    return (
+        await s.execute(
+            select(Blob.size)
+            .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
+            .where(RepositoryBlob.repository_id == repository_id, Blob.digest == digest)
+        )
+    ).scalar()
+
+
+async def linked_blob_id(s: AsyncSession, repository_id: int, digest: str) -> int | None:
+    return (
+        await s.execute(
+            select(Blob.id)
+            .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
+            .where(RepositoryBlob.repository_id == repository_id, Blob.digest == digest)
+        )
+    ).scalar()
+
+
+def unlink_blob(repository_id: int, blob_id: int) -> Delete:
+    return delete(RepositoryBlob).where(
+        RepositoryBlob.repository_id == repository_id, RepositoryBlob.blob_id == blob_id
+    )
+
+
+def delete_upload(upload_id: str) -> Delete:
+    return delete(Upload).where(Upload.id == upload_id)
