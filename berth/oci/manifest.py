@@ -208,10 +208,16 @@ def _resolve_media_type(doc: dict[str, Any], content_type: str | None) -> str:
     )
 
 
+# Content-Types some clients send for any JSON body: they say nothing about the manifest kind.
+_GENERIC_CONTENT_TYPES = frozenset({"application/json", "application/octet-stream", "text/plain"})
+
+
 def _header_media_type(content_type: str | None) -> str | None:
     if not content_type:
         return None
     main = content_type.split(";", 1)[0].strip().lower()
+    if main in _GENERIC_CONTENT_TYPES:
+        return None
     return main or None
 
 

@@ -413,7 +413,9 @@ class ManifestService:
             repository_id=repo.id,
             digest=digest,
             media_type=parsed.media_type,
-            artifact_type=parsed.artifact_type,
+            # Referrers spec: a referrer without artifactType reports its config media type.
+            artifact_type=parsed.artifact_type
+            or (parsed.config.media_type if parsed.subject and parsed.config else None),
             subject_digest=parsed.subject.digest if parsed.subject else None,
             annotations=parsed.annotations or None,
             content=body,
