@@ -11,11 +11,14 @@ from starlette.applications import Starlette
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.config import Settings, parse_duration
+from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
+from berth.registry import tasks as registry_tasks
 from berth.registry.service import Registry
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
+from berth.worker.runner import JobRunner, Schedule
 
 
 @dataclass
@@ -26,15 +29,39 @@ class Services:
     events: EventRecorder
     auth: AuthService
     registry: Registry
+    jobs: JobQueue
+    runner: JobRunner
 
-    async def start(self) -> None:
+    async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
         self.events.start()
+        if self.settings.run_workers_in_process if run_jobs is None else run_jobs:
+            self.runner.start()
 
     async def close(self) -> None:
+        await self.runner.stop()
         await self.events.stop()
         await self.storage.close()
         await self.db.dispose()
+
+
+def _job_runner(
+    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue
+) -> JobRunner:
+    """Every job kind and schedule, in one place."""
+
+    async def purge_uploads(_payload: dict[str, object]) -> None:
+        await registry_tasks.purge_expired_uploads(db, storage, expiry_s=settings.upload_expiry_s)
+
+    async def prune_jobs(_payload: dict[str, object]) -> None:
+        await jobs.prune(older_than_ms=86_400_000)
+
+    handlers = {"purge_expired_uploads": purge_uploads, "prune_jobs": prune_jobs}
+    schedules = [
+        Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
+        Schedule("prune_jobs", every_s=3600),
+    ]
+    return JobRunner(jobs, handlers, schedules)
 
 
 def create_services(settings: Settings) -> Services:
@@ -69,7 +96,9 @@ def create_services(settings: Settings) -> Services:
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
     )
-    return Services(settings, db, storage, events, auth, registry)
+    jobs = JobQueue(db)
+    runner = _job_runner(settings, db, storage, jobs)
+    return Services(settings, db, storage, events, auth, registry, jobs, runner)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:

@@ -167,6 +167,34 @@ async def _first_run_admin(settings: Settings) -> str:
         await db.dispose()
 
 
+# ---- worker ------------------------------------------------------------------------------
+@main.command()
+@_config_options
+def worker(config: str | None, data_dir: str | None) -> None:
+    """Run background jobs (distributed deployment: next to the servers)."""
+    import signal
+
+    from berth.app import create_services
+    from berth.db.migrate import upgrade
+
+    settings = _settings(config, data_dir)
+
+    async def go() -> None:
+        await upgrade(settings.db_url)
+        svc = create_services(settings)
+        await svc.start(run_jobs=True)
+        click.echo(f"berth worker {svc.runner.worker_id}: running jobs")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        click.echo("stopping: finishing the job in hand")
+        await svc.close()
+
+    asyncio.run(go())
+
+
 # ---- config ------------------------------------------------------------------------------
 @main.group()
 def config() -> None:
