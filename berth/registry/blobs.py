@@ -18,7 +18,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
@@ -37,6 +37,8 @@ from berth.registry.errors import (
 from berth.registry.models import Blob, RepositoryBlob, Upload
 from berth.registry.repositories import RepoRow
 from berth.storage.base import BlobNotFound, BlobStorage, DigestMismatch, UploadNotFound
+
+APPEND_LEASE_MS = 15 * 60 * 1000  # longest a single chunk may take to arrive
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,30 +170,57 @@ class BlobService:
             raise RangeInvalid(
                 f"chunk starts at {start} but the upload has {row.size} bytes", row.size
             )
+        await self._lease(upload_id, row.size)
         hasher = self.hashers.take(upload_id, row.size)
         feed = _Hashing(chunks, hasher if hasher is not None else _NullHasher(), max_bytes)
+        new_size = row.size
         try:
             state, new_size = await self.storage.append_upload(
                 upload_id, row.storage_state, row.size, feed
             )
+            if end is not None and start is not None and new_size != end + 1:
+                # Content-Range promised other bytes than arrived: keep the old state.
+                raise RangeInvalid(
+                    f"Content-Range ends at {end} but {new_size - row.size} bytes arrived",
+                    row.size,
+                )
         except UploadNotFound as e:
+            await self._release(upload_id)
             raise BlobUploadUnknown("blob upload unknown to registry", {"upload": upload_id}) from e
-        if end is not None and start is not None and new_size != end + 1:
-            # Content-Range promised other bytes than arrived: keep the old state.
-            raise RangeInvalid(
-                f"Content-Range ends at {end} but {new_size - row.size} bytes arrived", row.size
-            )
+        except BaseException:
+            await self._release(upload_id)
+            raise
         async with self.db.write() as s:
             result = await s.execute(
                 update(Upload)
                 .where(Upload.id == upload_id, Upload.size == row.size)
-                .values(size=new_size, storage_state=state, updated_at=now_ms())
+                .values(size=new_size, storage_state=state, updated_at=now_ms(), busy_until=None)
             )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise RangeInvalid("the upload was changed by a concurrent request", row.size)
+            raise RangeInvalid("the upload was changed while this chunk arrived", row.size)
         if hasher is not None:
             self.hashers.put(upload_id, new_size, hasher)
         return UploadInfo(upload_id, new_size)
+
+    async def _lease(self, upload_id: str, size: int) -> None:
+        """Take the session's append lease, or refuse: two chunks never write at once."""
+        now = now_ms()
+        async with self.db.write() as s:
+            result = await s.execute(
+                update(Upload)
+                .where(
+                    Upload.id == upload_id,
+                    Upload.size == size,
+                    or_(Upload.busy_until.is_(None), Upload.busy_until < now),
+                )
+                .values(busy_until=now + APPEND_LEASE_MS)
+            )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise RangeInvalid("another chunk of this upload is being written", size)
+
+    async def _release(self, upload_id: str) -> None:
+        async with self.db.write() as s:
+            await s.execute(update(Upload).where(Upload.id == upload_id).values(busy_until=None))
 
     async def finish(
         self,
@@ -207,6 +236,15 @@ class BlobService:
         if chunks is not None:
             await self.append(repo, upload_id, chunks, start=start, end=end)
         row = await self._load_upload(repo, upload_id)
+        await self._lease(upload_id, row.size)
+        try:
+            return await self._commit(repo, row, digest)
+        except BaseException:
+            await self._release(upload_id)
+            raise
+
+    async def _commit(self, repo: RepoRow, row: Upload, digest: str) -> BlobInfo:
+        upload_id = row.id
         hasher = self.hashers.take(upload_id, row.size)
         self.hashers.drop(upload_id)
         verify = True

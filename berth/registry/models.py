@@ -121,5 +121,8 @@ class Upload(Base):
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     size: Mapped[int] = mapped_column(default=0)
     storage_state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Lease held while a chunk streams in: appends to one session never overlap, even
+    # across processes and replicas; a crashed writer's lease simply runs out.
+    busy_until: Mapped[int | None] = mapped_column()
     created_at: Mapped[int] = mapped_column(default=now_ms)
     updated_at: Mapped[int] = mapped_column(default=now_ms, index=True)

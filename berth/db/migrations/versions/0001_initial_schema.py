@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 23:21:35.871438
+Create Date: 2026-11-22 23:31:55.411483
 """
 
 import sqlalchemy as sa
@@ -220,6 +220,9 @@ def upgrade() -> None:
         ),
         sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("storage_state", sa.JSON(), nullable=False),
+        sa.Column(
+            "busy_until", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
