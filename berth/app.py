@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
@@ -102,6 +103,7 @@ def create_services(settings: Settings) -> Services:
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    from berth.http.limits import HeaderLimit
     from berth.http.v2.routes import v2_routes
 
     svc = services or create_services(settings)
@@ -114,6 +116,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         finally:
             await svc.close()
 
-    app = Starlette(routes=v2_routes(svc), lifespan=lifespan)
+    app = Starlette(
+        routes=v2_routes(svc),
+        lifespan=lifespan,
+        middleware=[Middleware(HeaderLimit)],
+    )
     app.state.services = svc
     return app
