@@ -75,10 +75,16 @@ class AccessPolicy:
         )
         granted: set[str] = set()
         if (
+            # Owners may "pull" a repository that doesn't exist yet: they learn NAME_UNKNOWN;
+            # everyone else learns nothing about the namespace.
             Action.PULL in requested
-            and repo.exists
             and (
-                owner or (repo.is_public and (self.anonymous_access or not principal.is_anonymous))
+                owner
+                or (
+                    repo.exists
+                    and repo.is_public
+                    and (self.anonymous_access or not principal.is_anonymous)
+                )
             )
         ):
             granted.add(Action.PULL)

@@ -365,7 +365,8 @@ class V2:
             }
             if dl.redirect_url:
                 return RedirectResponse(dl.redirect_url, status_code=307, headers=headers)
-            if dl.local_path:
+            if dl.local_path and "range" not in request.headers:
+                # Whole blob: the server sends the file itself (ASGI pathsend), zero-copy.
                 try:
                     st = os.stat(dl.local_path)
                 except FileNotFoundError:
