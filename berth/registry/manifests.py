@@ -27,6 +27,7 @@ from berth.oci.names import is_valid_tag, referrers_tag
 from berth.registry import sql
 from berth.registry.blobs import check_digest
 from berth.registry.errors import (
+    Denied,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
@@ -79,6 +80,22 @@ def _alive(now: int) -> Any:
     return or_(Tag.end_ts.is_(None), Tag.end_ts > now)
 
 
+def _visible(now: int) -> Any:
+    """A manifest is served by digest while a live tag points at it or at an index listing it."""
+    parent = Tag.__table__.alias("parent_tag")
+    return or_(
+        exists().where(Tag.manifest_id == Manifest.id, _alive(now)),
+        exists()
+        .select_from(
+            ManifestChild.__table__.join(parent, parent.c.manifest_id == ManifestChild.parent_id)
+        )
+        .where(
+            ManifestChild.child_id == Manifest.id,
+            or_(parent.c.end_ts.is_(None), parent.c.end_ts > now),
+        ),
+    )
+
+
 def _is_digest(reference: str) -> bool:
     return ":" in reference
 
@@ -111,21 +128,7 @@ class ManifestService:
         )
         if _is_digest(reference):
             digest = check_digest(reference)
-            parent = Tag.__table__.alias("parent_tag")
-            visible = or_(
-                exists().where(Tag.manifest_id == Manifest.id, _alive(now)),
-                exists()
-                .select_from(
-                    ManifestChild.__table__.join(
-                        parent, parent.c.manifest_id == ManifestChild.parent_id
-                    )
-                )
-                .where(
-                    ManifestChild.child_id == Manifest.id,
-                    or_(parent.c.end_ts.is_(None), parent.c.end_ts > now),
-                ),
-            )
-            stmt = base.where(Manifest.digest == digest, visible)
+            stmt = base.where(Manifest.digest == digest, _visible(now))
         else:
             if not is_valid_tag(reference):
                 raise TagInvalid("invalid tag", {"tag": reference})
@@ -193,7 +196,7 @@ class ManifestService:
             .where(
                 Manifest.repository_id == repo.id,
                 Manifest.subject_digest == subject,
-                exists().where(Tag.manifest_id == Manifest.id, _alive(now)),
+                _visible(now),
             )
             .order_by(Manifest.created_at, Manifest.id)
         )
@@ -482,6 +485,21 @@ class ManifestService:
                 )
             )
 
+    @staticmethod
+    async def _live_parents(s: AsyncSession, manifest_id: int, now: int) -> list[str]:
+        parent = Manifest.__table__.alias("parent")
+        rows = await s.execute(
+            select(parent.c.digest)
+            .select_from(ManifestChild)
+            .join(parent, parent.c.id == ManifestChild.parent_id)
+            .where(
+                ManifestChild.child_id == manifest_id,
+                exists().where(Tag.manifest_id == parent.c.id, _alive(now)),
+            )
+            .distinct()
+        )
+        return sorted(rows.scalars())
+
     async def delete(self, repo: RepoRow, reference: str, *, actor: Actor | None = None) -> None:
         now = now_ms()
         async with self.db.write() as s:
@@ -496,6 +514,13 @@ class ManifestService:
                 ).scalar()
                 ended = 0
                 if manifest_id is not None:
+                    parents = await self._live_parents(s, manifest_id, now)
+                    if parents:
+                        raise Denied(
+                            "manifest is part of an index that is still tagged; delete or "
+                            "untag the index first",
+                            {"digest": digest, "indexes": parents},
+                        )
                     result = await s.execute(
                         update(Tag)
                         .where(Tag.manifest_id == manifest_id, _alive(now))

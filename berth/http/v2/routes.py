@@ -29,6 +29,7 @@ from berth.registry.errors import (
     BlobUploadInvalid,
     DigestInvalid,
     NameUnknown,
+    RangeInvalid,
     RegistryError,
     SizeInvalid,
 )
@@ -478,8 +479,14 @@ class V2:
         if request.method == "GET":
             info = await registry.blobs.upload_status(repo, upload_id)
             return _empty(204, self._upload_headers(ctx, info.id, info.size))
+        if request.method in ("PATCH", "PUT"):
+            try:
+                start, end = _content_range(request)
+            except BlobUploadInvalid as e:
+                # Spec: a malformed Content-Range is a 416, like an out-of-order chunk.
+                info = await registry.blobs.upload_status(repo, upload_id)
+                raise RangeInvalid(e.message, info.size) from e
         if request.method == "PATCH":
-            start, end = _content_range(request)
             info = await registry.blobs.append(
                 repo, upload_id, _body(request), start=start, end=end
             )
@@ -488,7 +495,6 @@ class V2:
             digest = request.query_params.get("digest")
             if not digest:
                 raise DigestInvalid("the digest query parameter is required", {})
-            start, end = _content_range(request)
             has_body = request.headers.get("content-length") not in (None, "0") or (
                 "chunked" in request.headers.get("transfer-encoding", "")
             )
