@@ -155,10 +155,11 @@ def seaweed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         f"-master.port={master}",
         f"-master.port.grpc={master_grpc}",
         "-master.telemetry=false",
-        "-master.volumeSizeLimitMB=256",
+        "-master.volumeSizeLimitMB=32",  # small volumes: each new bucket grows several
+        "-master.volumePreallocate=false",
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
-        "-volume.max=64",
+        "-volume.max=2000",  # many buckets in one test session
         "-volume.preStopSeconds=0",
         "-filer",
         f"-filer.port={filer}",
