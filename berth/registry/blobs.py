@@ -12,9 +12,11 @@ re-reads the staged bytes to verify the digest instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
+from berth.db.process import holder_alive, process_identity
 from berth.db.session import Database
 from berth.oci.digest import InvalidDigest, UnsupportedDigest, new_hasher, parse_digest
 from berth.registry import sql
@@ -38,7 +41,8 @@ from berth.registry.models import Blob, RepositoryBlob, Upload
 from berth.registry.repositories import RepoRow
 from berth.storage.base import BlobNotFound, BlobStorage, DigestMismatch, UploadNotFound
 
-APPEND_LEASE_MS = 15 * 60 * 1000  # longest a single chunk may take to arrive
+LEASE_MS = 30_000  # renewed every LEASE_MS/3 while a request writes an upload
+HOLDER = process_identity()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,57 +174,82 @@ class BlobService:
             raise RangeInvalid(
                 f"chunk starts at {start} but the upload has {row.size} bytes", row.size
             )
-        await self._lease(upload_id, row.size)
-        hasher = self.hashers.take(upload_id, row.size)
-        feed = _Hashing(chunks, hasher if hasher is not None else _NullHasher(), max_bytes)
-        new_size = row.size
-        try:
-            state, new_size = await self.storage.append_upload(
-                upload_id, row.storage_state, row.size, feed
-            )
+        async with self._lease(upload_id, row.size):
+            hasher = self.hashers.take(upload_id, row.size)
+            feed = _Hashing(chunks, hasher if hasher is not None else _NullHasher(), max_bytes)
+            try:
+                state, new_size = await self.storage.append_upload(
+                    upload_id, row.storage_state, row.size, feed
+                )
+            except UploadNotFound as e:
+                raise BlobUploadUnknown(
+                    "blob upload unknown to registry", {"upload": upload_id}
+                ) from e
             if end is not None and start is not None and new_size != end + 1:
                 # Content-Range promised other bytes than arrived: keep the old state.
                 raise RangeInvalid(
                     f"Content-Range ends at {end} but {new_size - row.size} bytes arrived",
                     row.size,
                 )
-        except UploadNotFound as e:
-            await self._release(upload_id)
-            raise BlobUploadUnknown("blob upload unknown to registry", {"upload": upload_id}) from e
-        except BaseException:
-            await self._release(upload_id)
-            raise
-        async with self.db.write() as s:
-            result = await s.execute(
-                update(Upload)
-                .where(Upload.id == upload_id, Upload.size == row.size)
-                .values(size=new_size, storage_state=state, updated_at=now_ms(), busy_until=None)
-            )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise RangeInvalid("the upload was changed while this chunk arrived", row.size)
+            async with self.db.write() as s:
+                result = await s.execute(
+                    update(Upload)
+                    .where(Upload.id == upload_id, Upload.size == row.size)
+                    .values(size=new_size, storage_state=state, updated_at=now_ms())
+                )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise RangeInvalid("the upload was changed while this chunk arrived", row.size)
         if hasher is not None:
             self.hashers.put(upload_id, new_size, hasher)
         return UploadInfo(upload_id, new_size)
 
-    async def _lease(self, upload_id: str, size: int) -> None:
-        """Take the session's append lease, or refuse: two chunks never write at once."""
+    @contextlib.asynccontextmanager
+    async def _lease(self, upload_id: str, size: int) -> AsyncIterator[None]:
+        """Hold the session's write lease: two requests never write one upload at once.
+
+        The lease is short and renewed while the work runs, so one left by a crashed
+        replica runs out within LEASE_MS; one left by a dead process on this host is
+        taken over at once (a restarted server resumes uploads immediately).
+        """
         now = now_ms()
+        free = or_(Upload.busy_until.is_(None), Upload.busy_until < now)
         async with self.db.write() as s:
+            holder = (
+                await s.execute(select(Upload.busy_by).where(Upload.id == upload_id))
+            ).scalar()
+            if holder is not None and holder != HOLDER and not holder_alive(holder):
+                free = or_(free, Upload.busy_by == holder)
             result = await s.execute(
                 update(Upload)
-                .where(
-                    Upload.id == upload_id,
-                    Upload.size == size,
-                    or_(Upload.busy_until.is_(None), Upload.busy_until < now),
-                )
-                .values(busy_until=now + APPEND_LEASE_MS)
+                .where(Upload.id == upload_id, Upload.size == size, free)
+                .values(busy_until=now + LEASE_MS, busy_by=HOLDER)
             )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise RangeInvalid("another chunk of this upload is being written", size)
+            raise RangeInvalid("another request is writing this upload", size)
 
-    async def _release(self, upload_id: str) -> None:
-        async with self.db.write() as s:
-            await s.execute(update(Upload).where(Upload.id == upload_id).values(busy_until=None))
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(LEASE_MS / 3000)
+                async with self.db.write() as s:
+                    await s.execute(
+                        update(Upload)
+                        .where(Upload.id == upload_id, Upload.busy_by == HOLDER)
+                        .values(busy_until=now_ms() + LEASE_MS)
+                    )
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            async with self.db.write() as s:
+                await s.execute(
+                    update(Upload)
+                    .where(Upload.id == upload_id, Upload.busy_by == HOLDER)
+                    .values(busy_until=None, busy_by=None)
+                )
 
     async def finish(
         self,
@@ -236,12 +265,8 @@ class BlobService:
         if chunks is not None:
             await self.append(repo, upload_id, chunks, start=start, end=end)
         row = await self._load_upload(repo, upload_id)
-        await self._lease(upload_id, row.size)
-        try:
+        async with self._lease(upload_id, row.size):
             return await self._commit(repo, row, digest)
-        except BaseException:
-            await self._release(upload_id)
-            raise
 
     async def _commit(self, repo: RepoRow, row: Upload, digest: str) -> BlobInfo:
         upload_id = row.id

@@ -124,5 +124,6 @@ class Upload(Base):
     # Lease held while a chunk streams in: appends to one session never overlap, even
     # across processes and replicas; a crashed writer's lease simply runs out.
     busy_until: Mapped[int | None] = mapped_column()
+    busy_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[int] = mapped_column(default=now_ms)
     updated_at: Mapped[int] = mapped_column(default=now_ms, index=True)

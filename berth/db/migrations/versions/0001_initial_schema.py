@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 23:31:55.411483
+Create Date: 2026-11-22 23:54:04.287212
 """
 
 import sqlalchemy as sa
@@ -223,6 +223,7 @@ def upgrade() -> None:
         sa.Column(
             "busy_until", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("busy_by", sa.String(length=255), nullable=True),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
