@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -10,6 +11,8 @@ from starlette.responses import Response
 from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
 from berth.registry.errors import RangeInvalid, RegistryError, TooLarge
 from berth.storage.base import StorageUnavailable
+
+log = logging.getLogger("berth.http.v2")
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 
@@ -82,5 +85,6 @@ def translate(exc: Exception, challenge: str | None = None) -> Response | None:
             "TOO_MANY_REQUESTS", str(exc), headers={"Retry-After": str(exc.retry_after)}
         )
     if isinstance(exc, StorageUnavailable):
+        log.warning("storage unavailable: %s", exc)
         return error_response("UNAVAILABLE", "storage is unavailable, retry later", status=503)
     return None
