@@ -16,6 +16,8 @@ from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
 from berth.registry import tasks as registry_tasks
+from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
+from berth.registry.manifests import ManifestData
 from berth.registry.service import Registry
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -65,6 +67,17 @@ def _job_runner(
     return JobRunner(jobs, handlers, schedules)
 
 
+def _manifest_cache(settings: Settings) -> ReadCache[ManifestData]:
+    """Embedded default: processes on one machine share generations through a mapped file.
+
+    A shared database may have writers on other machines; until a shared generation store
+    (Redis) is configured, every read there goes to the database.
+    """
+    if settings.is_sqlite:
+        return ReadCache(SharedFileGenerations(settings.data_dir / "cache" / "generations"))
+    return NoCache()
+
+
 def create_services(settings: Settings) -> Services:
     raw = settings.raw
     db = Database(settings.db_url)
@@ -90,6 +103,7 @@ def create_services(settings: Settings) -> Services:
         db,
         storage,
         events,
+        manifest_cache=_manifest_cache(settings),
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
         redirect=settings.storage_redirect,

@@ -78,8 +78,12 @@ class KeyRing:
         self._public = {k.kid: serialization.load_pem_public_key(k.public_pem) for k in keys}
         signing = next((k for k in keys if k.private_pem), None)
         self._signing = signing
+        # Our own key, stored Fernet-encrypted (authenticated): re-validating the RSA
+        # parameters would only cost ~60 ms at every start.
         self._signing_key = (
-            serialization.load_pem_private_key(signing.private_pem, password=None)
+            serialization.load_pem_private_key(
+                signing.private_pem, password=None, unsafe_skip_rsa_key_validation=True
+            )
             if signing and signing.private_pem
             else None
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, exists, or_, select, tuple_, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -26,6 +26,7 @@ from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manife
 from berth.oci.names import is_valid_tag, referrers_tag
 from berth.registry import sql
 from berth.registry.blobs import check_digest
+from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
     Denied,
     DigestInvalid,
@@ -108,41 +109,26 @@ class ManifestService:
         events: EventRecorder,
         *,
         max_manifest_bytes: int,
+        cache: ReadCache[ManifestData] | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.events = events
         self.max_bytes = max_manifest_bytes
+        self.cache: ReadCache[ManifestData] = cache if cache is not None else NoCache()
 
     # ---- reads -------------------------------------------------------------------------
     async def get(
         self, repo: RepoName, reference: str, *, actor: Actor | None = None
     ) -> ManifestData:
-        """One indexed query: namespace -> repository -> tag/manifest."""
-        now = now_ms()
-        base = (
-            select(Manifest.digest, Manifest.media_type, Manifest.content, Manifest.subject_digest)
-            .join(Repository, Repository.id == Manifest.repository_id)
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .where(Namespace.name == repo.namespace, Repository.name == repo.name)
-        )
-        if _is_digest(reference):
-            digest = check_digest(reference)
-            stmt = base.where(Manifest.digest == digest, _visible(now))
-        else:
-            if not is_valid_tag(reference):
-                raise TagInvalid("invalid tag", {"tag": reference})
-            stmt = (
-                base.join(Tag, Tag.manifest_id == Manifest.id)
-                .where(Tag.name == reference, Tag.hidden.is_(False), _alive(now))
-                .order_by(Tag.start_ts.desc())
-                .limit(1)
-            )
-        async with self.db.read() as s:
-            row = (await s.execute(stmt)).first()
-            if row is None:
-                await self._raise_unknown(s, repo, reference)
-        data = ManifestData(row[0], row[1], row[2], row[3])
+        """A cache hit, or one indexed query: namespace -> repository -> tag/manifest."""
+        repo_key = repo.full
+        data = self.cache.get(repo_key, reference)
+        if data is None:
+            generation = self.cache.generation(repo_key)
+            data, expires_ms = await self._query(repo, reference)
+            ttl = None if expires_ms is None else (expires_ms - now_ms()) / 1000
+            self.cache.put(repo_key, reference, data, generation, ttl_s=ttl)
         if actor is not None:
             self.events.record(
                 "pull_repo",
@@ -152,6 +138,55 @@ class ManifestService:
                 digest=data.digest,
             )
         return data
+
+    async def _query(self, repo: RepoName, reference: str) -> tuple[ManifestData, int | None]:
+        """The manifest and when the answer may change by itself (a tag's expiration)."""
+        now = now_ms()
+        columns = [Manifest.digest, Manifest.media_type, Manifest.content, Manifest.subject_digest]
+        if _is_digest(reference):
+            digest = check_digest(reference)
+            parent = Tag.__table__.alias("expiring_parent")
+            expiry = [
+                select(func.min(Tag.end_ts))
+                .where(Tag.manifest_id == Manifest.id, Tag.end_ts > now)
+                .scalar_subquery(),
+                select(func.min(parent.c.end_ts))
+                .select_from(
+                    ManifestChild.__table__.join(
+                        parent, parent.c.manifest_id == ManifestChild.parent_id
+                    )
+                )
+                .where(ManifestChild.child_id == Manifest.id, parent.c.end_ts > now)
+                .scalar_subquery(),
+            ]
+            stmt = self._base(repo, *columns, *expiry).where(
+                Manifest.digest == digest, _visible(now)
+            )
+        else:
+            if not is_valid_tag(reference):
+                raise TagInvalid("invalid tag", {"tag": reference})
+            stmt = (
+                self._base(repo, *columns, Tag.end_ts)
+                .join(Tag, Tag.manifest_id == Manifest.id)
+                .where(Tag.name == reference, Tag.hidden.is_(False), _alive(now))
+                .order_by(Tag.start_ts.desc())
+                .limit(1)
+            )
+        async with self.db.read() as s:
+            row = (await s.execute(stmt)).first()
+            if row is None:
+                await self._raise_unknown(s, repo, reference)
+        ends = [t for t in row[4:] if t is not None]
+        return ManifestData(row[0], row[1], row[2], row[3]), min(ends) if ends else None
+
+    @staticmethod
+    def _base(repo: RepoName, *columns: Any) -> Any:
+        return (
+            select(*columns)
+            .join(Repository, Repository.id == Manifest.repository_id)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(Namespace.name == repo.namespace, Repository.name == repo.name)
+        )
 
     async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> None:
         from berth.registry.repositories import find_repository
@@ -241,27 +276,25 @@ class ManifestService:
     async def catalog(
         self, scope: CatalogScope, *, n: int, last: str | None
     ) -> tuple[list[str], bool]:
-        stmt = (
-            select(Namespace.name, Repository.name)
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .order_by(Namespace.name, Repository.name)
-            .limit(n + 1)
-        )
+        """Repository names in lexical order of the full name, paged on its index."""
+        stmt = select(Repository.full_name).order_by(Repository.full_name).limit(n + 1)
         if not scope.everything:
             conds = []
             if scope.namespaces:
-                conds.append(Namespace.name.in_(scope.namespaces))
+                conds.append(
+                    Repository.namespace_id.in_(
+                        select(Namespace.id).where(Namespace.name.in_(scope.namespaces))
+                    )
+                )
             if scope.public:
                 conds.append(Repository.is_public.is_(True))
             if not conds:
                 return [], False
             stmt = stmt.where(or_(*conds))
         if last:
-            ns, _, name = last.partition("/")
-            stmt = stmt.where(tuple_(Namespace.name, Repository.name) > tuple_(ns, name))
+            stmt = stmt.where(Repository.full_name > last)
         async with self.db.read() as s:
-            rows = (await s.execute(stmt)).all()
-        names = [f"{ns}/{name}" for ns, name in rows]
+            names = list((await s.execute(stmt)).scalars())
         if len(names) > n:
             return names[:n], True
         return names, False
@@ -328,6 +361,7 @@ class ManifestService:
                     )
                     .values(end_ts=now)
                 )
+        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
         if actor is not None:
             self.events.record(
                 "push_repo",
@@ -546,6 +580,7 @@ class ManifestService:
                 if not result.rowcount:  # type: ignore[attr-defined]
                     raise ManifestUnknown("manifest unknown", {"tag": reference})
                 kind, tag, digest = "delete_tag", reference, None
+        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
         if actor is not None:
             self.events.record(
                 kind, RepoName(repo.namespace, repo.name), actor, tag=tag, digest=digest

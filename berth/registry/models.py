@@ -30,6 +30,8 @@ class Repository(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
+    # "namespace/name", kept for the catalog: sorted and paged by the full name, on an index.
+    full_name: Mapped[str] = mapped_column(String(512), unique=True)
     is_public: Mapped[bool] = mapped_column(default=False)
     state: Mapped[str] = mapped_column(String(16), default="NORMAL")  # NORMAL|READ_ONLY|MIRROR
     kind: Mapped[str] = mapped_column(String(16), default="image")

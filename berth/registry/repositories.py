@@ -123,7 +123,13 @@ async def create_repository(
     existing = await find_repository(session, repo)
     if existing:
         return existing
-    row = Repository(namespace_id=ns.id, name=repo.name, is_public=is_public, created_at=now_ms())
+    row = Repository(
+        namespace_id=ns.id,
+        name=repo.name,
+        full_name=repo.full,
+        is_public=is_public,
+        created_at=now_ms(),
+    )
     session.add(row)
     await session.flush()
     return RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
 from berth.registry.blobs import BlobService
-from berth.registry.manifests import ManifestService
+from berth.registry.cache import ReadCache
+from berth.registry.manifests import ManifestData, ManifestService
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -31,6 +32,7 @@ class Registry:
         read_only: bool,
         create_private: bool,
         default_tag_expiration_s: int,
+        manifest_cache: ReadCache[ManifestData] | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -38,7 +40,9 @@ class Registry:
         self.create_private = create_private
         self.default_tag_expiration_s = default_tag_expiration_s
         self.blobs = BlobService(db, storage, redirect=redirect)
-        self.manifests = ManifestService(db, storage, events, max_manifest_bytes=max_manifest_bytes)
+        self.manifests = ManifestService(
+            db, storage, events, max_manifest_bytes=max_manifest_bytes, cache=manifest_cache
+        )
 
     def name(self, raw: str) -> RepoName:
         return parse_repo_name(raw, library=self.library)

@@ -414,3 +414,19 @@ async def test_anonymous_pull_of_public_repository_without_token(
         resp = await registry.client(None).get("/v2/alice/public/manifests/v1")
     assert resp.status_code == 200
     assert resp.content == pushed.manifest
+
+
+async def test_registry_catalog_scope_is_refused_as_quay_does(
+    registry: Berth, alice: Client
+) -> None:
+    """Quay cannot issue ``registry:catalog:*`` (400 "Unable to decode repository and
+    actions"); catalog calls work with a scope-less login token instead."""
+    await alice.push_image("alice/app", "v1")
+    resp = await alice.token("registry:catalog:*")
+    assert_error(resp, 400, "INVALID_REQUEST")
+    login = await alice.token()
+    assert login.status_code == 200, login.text
+    token = login.json()["token"]
+    listing = await registry.http.get("/v2/_catalog", headers={"Authorization": f"Bearer {token}"})
+    assert listing.status_code == 200
+    assert listing.json() == {"repositories": ["alice/app"]}

@@ -431,3 +431,19 @@ async def test_referrers_are_per_repository(registry: Berth, alice: Client) -> N
     assert (await referrers(alice, "alice/one", subject.digest)).json()["manifests"] == []
     listed = await referrers(alice, "alice/two", subject.digest)
     assert [d["digest"] for d in listed.json()["manifests"]] == [digest_of(other)]
+
+
+async def test_catalog_is_in_lexical_order_of_full_names(
+    registry: Berth, alice: Client, root: Client
+) -> None:
+    """The catalog (like distribution's, and like tags/list) is sorted by the full name, and
+    ``last`` continues after that name in the same order: namespace ``alice-x`` ('-' < '/')
+    comes before ``alice/...``."""
+    await alice.push_image("alice/a1", "v1")
+    await root.push_image("alice-x/tool", "v1")
+    await root.push_image("alice.dev/x", "v1")
+    su = registry.client("root", basic=True)
+    names = (await su.get("/v2/_catalog")).json()["repositories"]
+    assert names == sorted(names)
+    after = (await su.get("/v2/_catalog", params={"last": "alice-x/tool"})).json()
+    assert after["repositories"] == [n for n in sorted(names) if n > "alice-x/tool"]

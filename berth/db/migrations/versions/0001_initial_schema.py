@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 23:54:04.287212
+Create Date: 2026-11-23 00:09:29.410891
 """
 
 import sqlalchemy as sa
@@ -113,6 +113,7 @@ def upgrade() -> None:
             "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("full_name", sa.String(length=512), nullable=False),
         sa.Column("is_public", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -127,6 +128,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_repositories")),
+        sa.UniqueConstraint("full_name", name=op.f("uq_repositories_full_name")),
         sa.UniqueConstraint("namespace_id", "name", name=op.f("uq_repositories_namespace_id_name")),
     )
     op.create_table(
