@@ -92,7 +92,9 @@ def create_services(settings: Settings) -> Services:
         secret_key=settings.secret_key,
         database_secret_key=settings.database_secret_key,
         super_users=settings.super_users,
-        policy=AccessPolicy(anonymous_access=raw.FEATURE_ANONYMOUS_ACCESS),
+        policy=AccessPolicy(
+            anonymous_access=raw.FEATURE_ANONYMOUS_ACCESS, open_registry=raw.BERTH_OPEN_REGISTRY
+        ),
         library_namespace=library,
         token_ttl_s=settings.token_ttl_s,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,

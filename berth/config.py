@@ -105,6 +105,7 @@ class QuayConfig(BaseModel):
     BERTH_TOKEN_TTL: int = 3600
     BERTH_RUN_WORKERS_IN_PROCESS: bool = True
     BERTH_REDIS: dict[str, Any] | None = None
+    BERTH_OPEN_REGISTRY: bool = False
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod

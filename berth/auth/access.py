@@ -62,14 +62,24 @@ class Decision:
 
 
 class AccessPolicy:
-    def __init__(self, *, anonymous_access: bool) -> None:
+    def __init__(self, *, anonymous_access: bool, open_registry: bool = False) -> None:
         self.anonymous_access = anonymous_access
+        # BERTH_OPEN_REGISTRY: everyone, anonymous included, may do everything (like CNCF
+        # distribution without auth); for throwaway CI registries and conformance runs.
+        self.open_registry = open_registry
 
     def decide(
         self, principal: Principal, repo: RepositoryFacts, requested: frozenset[str]
     ) -> Decision:
         if not repo.namespace_enabled:
             return Decision(frozenset())
+        if self.open_registry:
+            granted = set(requested & ALL_ACTIONS)
+            if repo.exists and repo.state != "NORMAL":
+                granted -= {Action.PUSH, Action.DELETE}
+            if not repo.exists:
+                granted.discard(Action.DELETE)
+            return Decision(frozenset(granted), create=Action.PUSH in granted and not repo.exists)
         owner = principal.is_superuser or (
             principal.kind == "user" and principal.name == repo.namespace
         )

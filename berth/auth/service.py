@@ -233,7 +233,9 @@ class AuthService:
                         s,
                         req.repo,
                         is_public=not self.create_private,
-                        create_namespace=principal.is_superuser or self.create_namespace_on_push,
+                        create_namespace=principal.is_superuser
+                        or self.create_namespace_on_push
+                        or self.policy.open_registry,
                         namespace_expiration_s=self.default_tag_expiration_s,
                     )
             access.append(

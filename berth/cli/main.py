@@ -94,6 +94,8 @@ def serve(
     click.echo(f"  database: {_redact(settings.db_url)}")
     click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
     click.echo(login_hint)
+    if settings.raw.BERTH_OPEN_REGISTRY:
+        click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     sys.stdout.flush()
 
     from granian import Granian

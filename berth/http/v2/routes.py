@@ -130,6 +130,7 @@ class V2:
         self.page_size = max(raw.V2_PAGINATION_SIZE, 100)
         self.public_catalog = raw.FEATURE_PUBLIC_CATALOG
         self.anonymous_access = raw.FEATURE_ANONYMOUS_ACCESS
+        self.open = raw.BERTH_OPEN_REGISTRY
 
     # ---- auth helpers -------------------------------------------------------------------
     def challenge(self, scope: str | None = None, error: str | None = None) -> str:
@@ -171,7 +172,7 @@ class V2:
             caller = await self.svc.auth.caller(request.headers.get("authorization"))
         except AuthError as e:
             return translate(e, self.challenge()) or error_response("UNAUTHORIZED", str(e))
-        if caller.principal.is_anonymous and not caller.via_token:
+        if caller.principal.is_anonymous and not caller.via_token and not self.open:
             return error_response(
                 "UNAUTHORIZED",
                 "authentication required",
@@ -206,7 +207,7 @@ class V2:
         except AuthError as e:
             return translate(e, self.challenge()) or error_response("UNAUTHORIZED", str(e))
         p = caller.principal
-        if p.is_superuser:
+        if p.is_superuser or self.open:
             scope = CatalogScope(everything=True)
         else:
             scope = CatalogScope(
@@ -319,7 +320,9 @@ class V2:
                 return denied
             body = await _read_limited(request, registry.manifests.max_bytes)
             repo = await registry.repository_for_push(
-                ctx.repo, create=True, create_namespace=ctx.caller.principal.is_superuser
+                ctx.repo,
+                create=True,
+                create_namespace=ctx.caller.principal.is_superuser or self.open,
             )
             result = await registry.manifests.put(
                 repo, ref, body, request.headers.get("content-type"), actor=ctx.actor(request)
@@ -428,7 +431,7 @@ class V2:
             return denied
         registry = self.svc.registry
         repo = await registry.repository_for_push(
-            ctx.repo, create=True, create_namespace=ctx.caller.principal.is_superuser
+            ctx.repo, create=True, create_namespace=ctx.caller.principal.is_superuser or self.open
         )
         q = request.query_params
         mount, source = q.get("mount"), q.get("from")
