@@ -100,6 +100,7 @@ def create_services(settings: Settings) -> Services:
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         create_namespace_on_push=raw.CREATE_NAMESPACE_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
+        allow_catalog_scope=raw.BERTH_ALLOW_CATALOG_SCOPE,
     )
     registry = Registry(
         db,

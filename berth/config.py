@@ -106,6 +106,7 @@ class QuayConfig(BaseModel):
     BERTH_RUN_WORKERS_IN_PROCESS: bool = True
     BERTH_REDIS: dict[str, Any] | None = None
     BERTH_OPEN_REGISTRY: bool = False
+    BERTH_ALLOW_CATALOG_SCOPE: bool = False
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod

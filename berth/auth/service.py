@@ -67,6 +67,7 @@ class AuthService:
         create_private: bool,
         create_namespace_on_push: bool,
         default_tag_expiration_s: int,
+        allow_catalog_scope: bool = False,
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -80,6 +81,9 @@ class AuthService:
         self.create_namespace_on_push = create_namespace_on_push
         self.default_tag_expiration_s = default_tag_expiration_s
         self.verified = VerifiedCache(secret_key)
+        # Quay answers 400 to ``registry:catalog:*``; BERTH_ALLOW_CATALOG_SCOPE accepts it
+        # (crane and other go-containerregistry clients ask for it).
+        self.allow_catalog_scope = allow_catalog_scope
         self._last_reload = 0.0
 
     # ---- signing keys ------------------------------------------------------------------
@@ -204,6 +208,8 @@ class AuthService:
             for part in scope.split(" "):
                 if not part:
                     continue
+                if part == "registry:catalog:*" and self.allow_catalog_scope:
+                    continue  # the catalog is filtered by identity; nothing to grant
                 m = _SCOPE_RE.match(part)
                 if not m:
                     raise InvalidScope(part)

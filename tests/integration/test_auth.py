@@ -430,3 +430,30 @@ async def test_registry_catalog_scope_is_refused_as_quay_does(
     listing = await registry.http.get("/v2/_catalog", headers={"Authorization": f"Bearer {token}"})
     assert listing.status_code == 200
     assert listing.json() == {"repositories": ["alice/app"]}
+
+
+async def test_catalog_scope_accepted_when_configured(registry_config: dict, tmp_path) -> None:
+    """BERTH_ALLOW_CATALOG_SCOPE: crane's ``registry:catalog:*`` gets a token (nothing granted
+    by it) and the catalog answers by identity."""
+    import httpx
+
+    from berth.app import create_app
+    from berth.config import load_settings
+    from tests.conftest import write_config
+    from tests.integration.conftest import BASE_URL
+
+    settings = load_settings(
+        write_config(tmp_path, {**registry_config, "BERTH_ALLOW_CATALOG_SCOPE": True}), env={}
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
+        alice = Client(http, "alice")
+        await alice.push_image("alice/app", "v1")
+        resp = await alice.token("registry:catalog:*")
+        assert resp.status_code == 200, resp.text
+        token = resp.json()["token"]
+        listing = await http.get("/v2/_catalog", headers={"Authorization": f"Bearer {token}"})
+        assert listing.json() == {"repositories": ["alice/app"]}
