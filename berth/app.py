@@ -5,22 +5,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
+from berth.auth.tokens import fernet_for
 from berth.config import Settings, parse_duration
 from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
+from berth.orgs import services as org_services
+from berth.orgs.services import OrgService
+from berth.permissions.services import PermissionService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
-from berth.registry.manifests import ManifestData
 from berth.registry.service import Registry
+from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
+from berth.teams.services import TeamService
 from berth.worker.runner import JobRunner, Schedule
 
 
@@ -34,6 +40,10 @@ class Services:
     registry: Registry
     jobs: JobQueue
     runner: JobRunner
+    orgs: OrgService
+    teams: TeamService
+    robots: RobotService
+    permissions: PermissionService
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -59,7 +69,16 @@ def _job_runner(
     async def prune_jobs(_payload: dict[str, object]) -> None:
         await jobs.prune(older_than_ms=86_400_000)
 
-    handlers = {"purge_expired_uploads": purge_uploads, "prune_jobs": prune_jobs}
+    async def delete_namespace(payload: dict[str, object]) -> None:
+        namespace_id = payload["namespace_id"]
+        assert isinstance(namespace_id, int)
+        await org_services.delete_namespace(db, namespace_id)
+
+    handlers = {
+        "purge_expired_uploads": purge_uploads,
+        "prune_jobs": prune_jobs,
+        org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+    }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule("prune_jobs", every_s=3600),
@@ -67,7 +86,7 @@ def _job_runner(
     return JobRunner(jobs, handlers, schedules)
 
 
-def _manifest_cache(settings: Settings) -> ReadCache[ManifestData]:
+def _read_cache(settings: Settings) -> ReadCache[Any]:
     """Embedded default: processes on one machine share generations through a mapped file.
 
     A shared database may have writers on other machines; until a shared generation store
@@ -106,7 +125,7 @@ def create_services(settings: Settings) -> Services:
         db,
         storage,
         events,
-        manifest_cache=_manifest_cache(settings),
+        read_cache=_read_cache(settings),
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
         redirect=settings.storage_redirect,
@@ -116,14 +135,39 @@ def create_services(settings: Settings) -> Services:
     )
     jobs = JobQueue(db)
     runner = _job_runner(settings, db, storage, jobs)
-    return Services(settings, db, storage, events, auth, registry, jobs, runner)
+    return Services(
+        settings,
+        db,
+        storage,
+        events,
+        auth,
+        registry,
+        jobs,
+        runner,
+        orgs=OrgService(
+            db,
+            default_tag_expiration_s=tag_expiration,
+            tag_expiration_options=frozenset(
+                parse_duration(v) for v in raw.TAG_EXPIRATION_OPTIONS
+            ),
+        ),
+        teams=TeamService(
+            db,
+            require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
+            and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
+        ),
+        robots=RobotService(db, fernet_for(settings.database_secret_key)),
+        permissions=PermissionService(db),
+    )
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    from berth.http.api.v1.app import api_v1_routes, create_api
     from berth.http.limits import HeaderLimit
     from berth.http.v2.routes import v2_routes
 
     svc = services or create_services(settings)
+    api = create_api(svc)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -134,9 +178,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await svc.close()
 
     app = Starlette(
-        routes=v2_routes(svc),
+        routes=[*v2_routes(svc), *api_v1_routes(svc, api=api)],
         lifespan=lifespan,
         middleware=[Middleware(HeaderLimit)],
     )
     app.state.services = svc
+    app.state.api = api
     return app

@@ -11,11 +11,14 @@ the file lock. PostgreSQL uses one pool for both.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -51,6 +54,39 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     return engine
 
 
+def _sqlite_path(url: str) -> str:
+    return make_url(url).database or ":memory:"
+
+
+class FileLock:
+    """An exclusive advisory lock on a file, shared by every process on this machine."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    async def acquire(self) -> None:
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
@@ -58,11 +94,13 @@ class Database:
         if self.is_sqlite:
             self.read_engine = _sqlite_engine(url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(url, immediate=True, pool_size=1)
+            self._lock: FileLock | None = FileLock(_sqlite_path(url) + ".writelock")
         else:
             self.read_engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
             )
             self.write_engine = self.read_engine
+            self._lock = None
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -73,10 +111,24 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        async with self._write() as session, session.begin():
-            yield session
+        if self._lock is None:
+            async with self._write() as session, session.begin():
+                yield session
+            return
+        # In-process writers queue on the one-connection pool; processes queue on an
+        # advisory file lock, which wakes the next writer at once (SQLite's own busy
+        # handler polls with growing sleeps).
+        async with self._write() as session:
+            await self._lock.acquire()
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                self._lock.release()
 
     async def dispose(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()

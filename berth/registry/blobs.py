@@ -28,17 +28,19 @@ from berth.db.process import holder_alive, process_identity
 from berth.db.session import Database
 from berth.oci.digest import InvalidDigest, UnsupportedDigest, new_hasher, parse_digest
 from berth.registry import sql
+from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
     BlobUnknown,
     BlobUploadInvalid,
     BlobUploadUnknown,
     DigestInvalid,
+    NameUnknown,
     RangeInvalid,
     SizeInvalid,
     Unsupported,
 )
 from berth.registry.models import Blob, RepositoryBlob, Upload
-from berth.registry.repositories import RepoRow
+from berth.registry.repositories import RepoName, RepoRow, find_repository
 from berth.storage.base import BlobNotFound, BlobStorage, DigestMismatch, UploadNotFound
 
 LEASE_MS = 30_000  # renewed every LEASE_MS/3 while a request writes an upload
@@ -117,22 +119,40 @@ class HasherCache:
 
 
 class BlobService:
-    def __init__(self, db: Database, storage: BlobStorage, *, redirect: bool) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: BlobStorage,
+        *,
+        redirect: bool,
+        cache: ReadCache[Any] | None = None,
+    ) -> None:
         self.db = db
         self.storage = storage
         self.redirect = redirect
         self.hashers = HasherCache()
+        self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
 
     # ---- reads -------------------------------------------------------------------------
-    async def stat(self, repo: RepoRow, digest: str) -> BlobInfo:
+    async def stat(self, repo: RepoName, digest: str) -> BlobInfo:
+        """A cache hit, or one indexed query from the names to the blob's size."""
         digest = check_digest(digest)
-        async with self.db.read() as s:
-            size = await sql.linked_blob_size(s, repo.id, digest)
+        key = f"blob:{digest}"
+        size = self.cache.get(repo.full, key)
         if size is None:
-            raise BlobUnknown("blob unknown to registry", {"digest": digest})
+            generation = self.cache.generation(repo.full)
+            async with self.db.read() as s:
+                size = await sql.named_blob_size(s, repo.namespace, repo.name, digest)
+                if size is None:
+                    if await find_repository(s, repo) is None:
+                        raise NameUnknown(
+                            "repository name not known to registry", {"name": repo.full}
+                        )
+                    raise BlobUnknown("blob unknown to registry", {"digest": digest})
+            self.cache.put(repo.full, key, size, generation)
         return BlobInfo(digest, size)
 
-    async def download(self, repo: RepoRow, digest: str) -> BlobDownload:
+    async def download(self, repo: RepoName, digest: str) -> BlobDownload:
         info = await self.stat(repo, digest)
         url = await self.storage.redirect_url(info.digest) if self.redirect else None
         return BlobDownload(info.digest, info.size, self.storage.local_path(info.digest), url)
@@ -338,6 +358,7 @@ class BlobService:
             if blob_id is None:
                 raise BlobUnknown("blob unknown to registry", {"digest": digest})
             await s.execute(sql.unlink_blob(repo.id, blob_id))
+        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
 
     @staticmethod
     async def _link(s: AsyncSession, repository_id: int, digest: str, size: int) -> int:

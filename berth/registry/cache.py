@@ -111,6 +111,10 @@ class ReadCache(Generic[V]):
         self.hits = 0
         self.misses = 0
 
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0
+
     def generation(self, repo_key: str) -> int:
         """Read before querying; pass the result to ``put``."""
         return self.generations.current(repo_key)

@@ -8,6 +8,7 @@ rows stay for history and time-machine restore; garbage collection frees content
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,7 @@ from berth.registry.models import (
     RepositoryBlob,
     Tag,
 )
-from berth.registry.repositories import RepoName, RepoRow
+from berth.registry.repositories import RepoName, RepoRow, find_repository
 from berth.storage.base import BlobStorage
 
 EMPTY_JSON = mt.EMPTY_JSON
@@ -75,6 +76,7 @@ class CatalogScope:
     everything: bool = False
     namespaces: frozenset[str] = frozenset()
     public: bool = False
+    visible: Any = None  # a condition on Repository (the caller's readable repositories)
 
 
 def _alive(now: int) -> Any:
@@ -189,31 +191,72 @@ class ManifestService:
         )
 
     async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> None:
-        from berth.registry.repositories import find_repository
-
-        if await find_repository(s, repo) is None:
-            raise NameUnknown("repository name not known to registry", {"name": repo.full})
+        await self._require_repository(s, repo)
         raise ManifestUnknown("manifest unknown", {"reference": reference})
 
     async def list_tags(
-        self, repo: RepoRow, *, n: int | None, last: str | None
+        self, repo: RepoName, *, n: int | None, last: str | None
     ) -> tuple[list[str], bool]:
+        """Live tag names in order, after ``last``, at most ``n`` (and whether more exist).
+
+        With a cache the repository's whole sorted list is kept until it changes (or a tag
+        in it expires), so every page is a slice; without one each page is one range query.
+        """
+        names: list[str] | None = self.cache.get(repo.full, "tags")
+        if names is None and not self.cache.enabled:
+            return await self._tags_page(repo, n=n, last=last)
+        if names is None:
+            generation = self.cache.generation(repo.full)
+            names, expires_ms = await self._all_tags(repo)
+            ttl = None if expires_ms is None else (expires_ms - now_ms()) / 1000
+            self.cache.put(repo.full, "tags", names, generation, ttl_s=ttl)
+        start = bisect.bisect_right(names, last) if last else 0
+        stop = len(names) if n is None else start + n
+        return names[start:stop], stop < len(names)
+
+    def _tag_rows(self, repo: RepoName, *columns: Any) -> Any:
         now = now_ms()
-        stmt = (
-            select(Tag.name)
-            .where(Tag.repository_id == repo.id, Tag.hidden.is_(False), _alive(now))
-            .group_by(Tag.name)
-            .order_by(Tag.name)
+        return (
+            select(*columns)
+            .join(Repository, Repository.id == Tag.repository_id)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(
+                Namespace.name == repo.namespace,
+                Repository.name == repo.name,
+                Tag.hidden.is_(False),
+                _alive(now),
+            )
         )
+
+    async def _all_tags(self, repo: RepoName) -> tuple[list[str], int | None]:
+        stmt = self._tag_rows(repo, Tag.name, func.min(Tag.end_ts)).group_by(Tag.name)
+        async with self.db.read() as s:
+            rows = (await s.execute(stmt)).all()
+            if not rows:
+                await self._require_repository(s, repo)
+        ends = [end for _, end in rows if end is not None]
+        return sorted(name for name, _ in rows), min(ends) if ends else None
+
+    async def _tags_page(
+        self, repo: RepoName, *, n: int | None, last: str | None
+    ) -> tuple[list[str], bool]:
+        stmt = self._tag_rows(repo, Tag.name).group_by(Tag.name).order_by(Tag.name)
         if last:
             stmt = stmt.where(Tag.name > last)
         if n is not None:
             stmt = stmt.limit(n + 1)
         async with self.db.read() as s:
             names = list((await s.execute(stmt)).scalars())
+            if not names:
+                await self._require_repository(s, repo)
         if n is not None and len(names) > n:
             return names[:n], True
         return names, False
+
+    @staticmethod
+    async def _require_repository(s: AsyncSession, repo: RepoName) -> None:
+        if await find_repository(s, repo) is None:
+            raise NameUnknown("repository name not known to registry", {"name": repo.full})
 
     async def referrers(
         self, repo: RepoRow, subject: str, *, artifact_type: str | None
@@ -288,6 +331,8 @@ class ManifestService:
                 )
             if scope.public:
                 conds.append(Repository.is_public.is_(True))
+            if scope.visible is not None:
+                conds.append(scope.visible)
             if not conds:
                 return [], False
             stmt = stmt.where(or_(*conds))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
-from berth.registry.manifests import ManifestData, ManifestService
+from berth.registry.manifests import ManifestService
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -32,16 +34,16 @@ class Registry:
         read_only: bool,
         create_private: bool,
         default_tag_expiration_s: int,
-        manifest_cache: ReadCache[ManifestData] | None = None,
+        read_cache: ReadCache[Any] | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
         self.read_only = read_only
         self.create_private = create_private
         self.default_tag_expiration_s = default_tag_expiration_s
-        self.blobs = BlobService(db, storage, redirect=redirect)
+        self.blobs = BlobService(db, storage, redirect=redirect, cache=read_cache)
         self.manifests = ManifestService(
-            db, storage, events, max_manifest_bytes=max_manifest_bytes, cache=manifest_cache
+            db, storage, events, max_manifest_bytes=max_manifest_bytes, cache=read_cache
         )
 
     def name(self, raw: str) -> RepoName:

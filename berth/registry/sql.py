@@ -8,7 +8,8 @@ from sqlalchemy import Delete, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.registry.models import Blob, RepositoryBlob, Upload
+from berth.accounts.models import Namespace
+from berth.registry.models import Blob, Repository, RepositoryBlob, Upload
 
 
 def _insert_for(s: AsyncSession):  # type: ignore[no-untyped-def]
@@ -50,6 +51,22 @@ async def linked_blob_id(s: AsyncSession, repository_id: int, digest: str) -> in
             select(Blob.id)
             .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
             .where(RepositoryBlob.repository_id == repository_id, Blob.digest == digest)
+        )
+    ).scalar()
+
+
+async def named_blob_size(
+    s: AsyncSession, namespace: str, repository: str, digest: str
+) -> int | None:
+    return (
+        await s.execute(
+            select(Blob.size)
+            .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
+            .join(Repository, Repository.id == RepositoryBlob.repository_id)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(
+                Namespace.name == namespace, Repository.name == repository, Blob.digest == digest
+            )
         )
     ).scalar()
 

@@ -33,7 +33,6 @@ from berth.registry.errors import (
     RegistryError,
     SizeInvalid,
 )
-from berth.registry.manifests import CatalogScope
 from berth.registry.repositories import RepoName
 
 if TYPE_CHECKING:
@@ -187,7 +186,10 @@ class V2:
             scopes = auth.parse_scopes(params.getlist("scope"))
             header = request.headers.get("authorization")
             if header and header.lower().startswith("basic "):
-                principal = await auth.authenticate_basic(*auth.parse_basic(header))
+                username, password = auth.parse_basic(header)
+                principal = await auth.authenticate_basic(
+                    username, password, ip=request.client.host if request.client else None
+                )
             elif header:
                 raise InvalidCredentials("Unsupported authorization scheme")
             else:
@@ -206,14 +208,7 @@ class V2:
             caller = await self.svc.auth.caller(request.headers.get("authorization"))
         except AuthError as e:
             return translate(e, self.challenge()) or error_response("UNAUTHORIZED", str(e))
-        p = caller.principal
-        if p.is_superuser or self.open:
-            scope = CatalogScope(everything=True)
-        else:
-            scope = CatalogScope(
-                namespaces=frozenset({p.name}) if p.name and p.kind == "user" else frozenset(),
-                public=self.public_catalog,
-            )
+        scope = self.svc.auth.catalog_scope(caller.principal, public=self.public_catalog)
         try:
             n = self._page_n(request, self.page_size)
         except RegistryError as e:
@@ -275,8 +270,7 @@ class V2:
             return denied
         n = self._page_n(request, None, cap=10000)
         last = request.query_params.get("last")
-        repo = await self.svc.registry.repository(ctx.repo)
-        names, more = await self.svc.registry.manifests.list_tags(repo, n=n, last=last)
+        names, more = await self.svc.registry.manifests.list_tags(ctx.repo, n=n, last=last)
         headers = {}
         if more and names:
             q = urllib.parse.urlencode({"n": n, "last": names[-1]})
@@ -349,9 +343,8 @@ class V2:
         if request.method in ("GET", "HEAD"):
             if denied := await self.require(request, ctx, Action.PULL):
                 return denied
-            repo = await registry.repository(ctx.repo)
             if request.method == "HEAD":
-                info = await registry.blobs.stat(repo, digest)
+                info = await registry.blobs.stat(ctx.repo, digest)
                 return _empty(
                     200,
                     {
@@ -361,7 +354,7 @@ class V2:
                         "Accept-Ranges": "bytes",
                     },
                 )
-            dl = await registry.blobs.download(repo, digest)
+            dl = await registry.blobs.download(ctx.repo, digest)
             headers = {
                 **API_VERSION,
                 "Docker-Content-Digest": dl.digest,
