@@ -94,6 +94,13 @@ class QuayConfig(BaseModel):
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+    FEATURE_DIRECT_LOGIN: bool = True
+    FEATURE_APP_SPECIFIC_TOKENS: bool = True
+    APP_SPECIFIC_TOKEN_EXPIRATION: str | None = None
+    FRESH_LOGIN_TIMEOUT: str = "10m"
+    SESSION_TIMEOUT: str = "31d"
+    SESSION_COOKIE_NAME: str = "_csrf_token"
+    BROWSER_API_CALLS_XHR_ONLY: bool = True
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -131,7 +138,9 @@ class QuayConfig(BaseModel):
             raise ValueError("must be a sqlite:/// or postgresql:// URI")
         return v
 
-    @field_validator("DEFAULT_TAG_EXPIRATION", "BERTH_UPLOAD_EXPIRY")
+    @field_validator(
+        "DEFAULT_TAG_EXPIRATION", "BERTH_UPLOAD_EXPIRY", "FRESH_LOGIN_TIMEOUT", "SESSION_TIMEOUT"
+    )
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)

@@ -36,3 +36,5 @@ class User(Base):
     superuser: Mapped[bool] = mapped_column(default=False)  # in addition to SUPER_USERS
     created_at: Mapped[int] = mapped_column(default=now_ms)
     last_accessed: Mapped[int | None] = mapped_column()
+    # Browser sessions carry this; sign-out rotates it, ending every session of the user.
+    session_uuid: Mapped[str | None] = mapped_column(String(36))

@@ -5,6 +5,7 @@ from berth.auth import models as auth_models  # noqa: F401
 from berth.db import jobs_model  # noqa: F401
 from berth.db.base import Base
 from berth.events import models as events_models  # noqa: F401
+from berth.oauth import models as oauth_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,48 @@
+"""Assembly of /api/v1: the API's services, every route module, the fallback 404."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute
+
+from berth.accounts.services import AccountService
+from berth.config import parse_duration
+from berth.http.api.v1 import apptokens, meta, superuser, users, web
+from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
+from berth.http.api.v1.session import SessionCodec
+from berth.oauth.services import OAuthService
+
+if TYPE_CHECKING:
+    from berth.app import Services
+
+RouteModule = Callable[[ApiApp], list[ApiRoute]]
+MODULES: tuple[RouteModule, ...] = (
+    users.routes,
+    superuser.routes,
+    apptokens.routes,
+    meta.routes,
+    web.routes,
+)
+
+
+def create_api(svc: Services) -> ApiApp:
+    raw = svc.settings.raw
+    return ApiApp(
+        svc=svc,
+        accounts=AccountService(
+            svc.db, default_tag_expiration_s=parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+        ),
+        oauth=OAuthService(svc.db, svc.auth.fernet),
+        codec=SessionCodec(svc.settings.secret_key, max_age_s=parse_duration(raw.SESSION_TIMEOUT)),
+    )
+
+
+def api_v1_routes(
+    svc: Services, *, api: ApiApp | None = None, extra: tuple[RouteModule, ...] = ()
+) -> list[BaseRoute]:
+    """Every /api/v1 route (plus ``extra`` modules from other features), then the 404."""
+    api = api or create_api(svc)
+    table = [r for module in (*MODULES, *extra) for r in module(api)]
+    return [*build_routes(api, table), *fallback_routes()]

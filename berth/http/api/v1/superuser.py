@@ -1,0 +1,221 @@
+"""``/superuser/users/``: list, create (generated password), get, update, delete."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+import orjson
+from cryptography.fernet import InvalidToken
+from starlette.responses import Response
+
+from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
+from berth.accounts.services import UserRecord
+from berth.auth.tokens import fernet_for
+from berth.http.api.v1.errors import invalid_request, json_response, not_found
+from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
+from berth.http.api.v1.views import superuser_user_view
+
+GENERATED_PASSWORD_LENGTH = 32
+MAX_LIMIT = 100
+
+CREATE_USER = {
+    "type": "object",
+    "required": ["username"],
+    "properties": {"username": {"type": "string"}, "email": {"type": "string"}},
+}
+UPDATE_USER = {
+    "type": "object",
+    "properties": {
+        "password": {"type": "string"},
+        "email": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "superuser": {"type": "boolean"},
+    },
+}
+
+
+def generate_password() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(GENERATED_PASSWORD_LENGTH))
+
+
+def _view(api: ApiApp, user: UserRecord) -> dict[str, object]:
+    return superuser_user_view(user, super_user=api.is_superuser_account(user))
+
+
+def _page_token(api: ApiApp, after_id: int) -> str:
+    return (
+        fernet_for("berth-page:" + api.settings.secret_key)
+        .encrypt(orjson.dumps({"after": after_id}))
+        .decode()
+    )
+
+
+def _page_start(api: ApiApp, token: str | None) -> int:
+    """An undecryptable or expired token is the first page, as in Quay."""
+    if not token:
+        return 0
+    try:
+        raw = fernet_for("berth-page:" + api.settings.secret_key).decrypt(
+            token.encode(), ttl=2 * 86400
+        )
+        return int(orjson.loads(raw)["after"])
+    except (InvalidToken, ValueError, KeyError, TypeError):
+        return 0
+
+
+async def _target(ctx: Ctx) -> UserRecord:
+    user = await ctx.api.accounts.get_user(ctx.params["username"])
+    if user is None or user.kind != "user":
+        raise not_found()
+    return user
+
+
+async def list_users(ctx: Ctx) -> Response:
+    ctx.require_superuser()
+    limit = ctx.query_int("limit")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise invalid_request(f"limit must be between 1 and {MAX_LIMIT}")
+    after = _page_start(ctx.api, ctx.query("next_page")) if limit else 0
+    users = await ctx.api.accounts.list_users(
+        include_disabled=ctx.query_bool("disabled", True),
+        after_id=after,
+        limit=limit + 1 if limit else None,
+    )
+    body: dict[str, object] = {}
+    if limit and len(users) > limit:
+        users = users[:limit]
+        body["next_page"] = _page_token(ctx.api, users[-1].id)
+    return json_response({"users": [_view(ctx.api, u) for u in users], **body})
+
+
+async def create_user(ctx: Ctx) -> Response:
+    ctx.require_superuser()
+    if ctx.api.raw.AUTHENTICATION_TYPE != "Database":
+        raise invalid_request("Cannot create a user in a non-database auth system")
+    body = await ctx.body(CREATE_USER)
+    password = generate_password()
+    try:
+        created = await ctx.api.accounts.create_user(
+            body["username"], password, email=body.get("email")
+        )
+    except NamespaceTaken as e:
+        raise invalid_request("Requested username already exists") from e
+    except InvalidUsername as e:
+        raise invalid_request(str(e)) from e
+    await ctx.api.audit(
+        ctx, "user_create", {"username": created.username}, namespace=created.username
+    )
+    return json_response(
+        {
+            "username": created.username,
+            "email": created.email,
+            "password": password,
+            "encrypted_password": ctx.api.encrypted_password(password),
+        }
+    )
+
+
+async def get_user(ctx: Ctx) -> Response:
+    ctx.require_superuser()
+    return json_response(_view(ctx.api, await _target(ctx)))
+
+
+async def update_user(ctx: Ctx) -> Response:
+    ctx.require_superuser()
+    user = await _target(ctx)
+    if ctx.api.is_superuser_account(user):
+        raise invalid_request("Cannot update a superuser")
+    body = await ctx.body(UPDATE_USER)
+    if "password" in body and ctx.api.raw.AUTHENTICATION_TYPE != "Database":
+        raise invalid_request("Cannot change password in non-database auth system")
+    try:
+        updated = await ctx.api.accounts.update_user(
+            user.id,
+            email=body.get("email"),
+            password=body.get("password"),
+            enabled=body.get("enabled"),
+            superuser=body.get("superuser"),
+        )
+    except InvalidPassword as e:
+        raise invalid_request(str(e)) from e
+    meta = {"username": user.username}
+    if "enabled" in body:
+        kind = "user_enable" if body["enabled"] else "user_disable"
+        await ctx.api.audit(ctx, kind, meta, namespace=user.username)
+    if "password" in body:
+        await ctx.api.audit(ctx, "user_change_password", meta, namespace=user.username)
+    if "email" in body:
+        await ctx.api.audit(ctx, "user_change_email", meta, namespace=user.username)
+    view = _view(ctx.api, updated)
+    if "password" in body:
+        view["encrypted_password"] = ctx.api.encrypted_password(body["password"])
+    return json_response(view)
+
+
+async def delete_user(ctx: Ctx) -> Response:
+    ctx.require_superuser()
+    user = await _target(ctx)
+    if ctx.api.is_superuser_account(user):
+        raise invalid_request("Cannot delete a superuser")
+    await ctx.api.accounts.mark_user_for_deletion(user.username)
+    await ctx.api.audit(ctx, "user_delete", {"username": user.username}, namespace=user.username)
+    return Response(status_code=204)
+
+
+def routes(api: ApiApp) -> list[ApiRoute]:
+    if not api.raw.FEATURE_SUPER_USERS:
+        return []
+    sc = ("super:user",)
+    return [
+        ApiRoute(
+            "GET",
+            "/superuser/users/",
+            list_users,
+            "Returns a list of all users in the system.",
+            tag="superuser",
+            scopes=sc,
+            query=(
+                Param("disabled", "boolean", "If false, only enabled users will be returned."),
+                Param("limit", "integer", "Limit to the number of results to return per page."),
+                Param("next_page", "string", "The page token for the next page"),
+            ),
+        ),
+        ApiRoute(
+            "POST",
+            "/superuser/users/",
+            create_user,
+            "Creates a new user.",
+            tag="superuser",
+            scopes=sc,
+            body=CREATE_USER,
+            body_name="CreateInstallUser",
+        ),
+        ApiRoute(
+            "GET",
+            "/superuser/users/{username}",
+            get_user,
+            "Returns information about the specified user.",
+            tag="superuser",
+            scopes=sc,
+        ),
+        ApiRoute(
+            "PUT",
+            "/superuser/users/{username}",
+            update_user,
+            "Updates information about the specified user.",
+            tag="superuser",
+            scopes=sc,
+            body=UPDATE_USER,
+            body_name="UpdateUser",
+        ),
+        ApiRoute(
+            "DELETE",
+            "/superuser/users/{username}",
+            delete_user,
+            "Deletes the specified user.",
+            tag="superuser",
+            scopes=sc,
+        ),
+    ]

@@ -1,0 +1,318 @@
+"""The current user, sign-in/out, sign-up, other users, and ``user/initialize``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from berth.accounts.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
+from berth.accounts.services import check_password_rules
+from berth.auth.errors import InvalidCredentials, TooManyAttempts
+from berth.http.api.v1.errors import (
+    MessageError,
+    invalid_request,
+    json_response,
+    not_found,
+    requires_auth,
+)
+from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
+from berth.http.api.v1.views import user_summary, user_view
+from berth.oauth.services import ALL_SCOPES
+
+INITIALIZE_TOKEN_TTL_S = 9000
+
+SIGNIN = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "username": {"type": "string"},
+        "password": {"type": "string"},
+        "invite_code": {"type": "string"},
+    },
+}
+NEW_USER = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "username": {"type": "string"},
+        "password": {"type": "string"},
+        "email": {"type": "string"},
+        "invite_code": {"type": "string"},
+        "recaptcha_response": {"type": "string"},
+    },
+}
+UPDATE_USER = {
+    "type": "object",
+    "properties": {
+        "password": {"type": "string"},
+        "invoice_email": {"type": "boolean"},
+        "email": {"type": "string"},
+        "tag_expiration_s": {"type": "integer", "minimum": 0},
+        "username": {"type": "string"},
+        "invoice_email_address": {"type": ["string", "null"]},
+        "given_name": {"type": ["string", "null"]},
+        "family_name": {"type": ["string", "null"]},
+        "company": {"type": ["string", "null"]},
+        "location": {"type": ["string", "null"]},
+    },
+}
+INITIALIZE = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "username": {"type": "string"},
+        "password": {"type": "string"},
+        "email": {"type": "string"},
+        "access_token": {"type": "boolean"},
+    },
+}
+
+
+async def _me_view(ctx: Ctx) -> dict[str, Any]:
+    user = ctx.caller.user
+    assert user is not None
+    orgs = await ctx.api.organizations_of(user) if ctx.caller.has_scope("user:admin") else []
+    super_user = ctx.caller.is_superuser if ctx.api.raw.FEATURE_SUPER_USERS else None
+    return user_view(user, organizations=orgs, super_user=super_user)
+
+
+async def get_user(ctx: Ctx) -> Response:
+    if ctx.caller.user is None or not ctx.caller.has_scope("user:read"):
+        raise requires_auth(session_required=False)
+    if ctx.caller.user.kind != "user":
+        raise requires_auth(session_required=False)
+    return json_response(await _me_view(ctx))
+
+
+async def _login(ctx: Ctx, user_id: int) -> None:
+    generation = await ctx.api.accounts.session_uuid(user_id)
+    ctx.set_session(ctx.ensure_session().with_login(user_id, generation))
+
+
+async def signin(ctx: Ctx) -> Response:
+    body = await ctx.body(SIGNIN)
+    username, password = body["username"], body["password"]
+    try:
+        principal = await ctx.api.svc.auth.authenticate_basic(username, password)
+    except TooManyAttempts as e:
+        problem = MessageError(429, str(e))
+        problem.headers = {"Retry-After": str(e.retry_after)}  # type: ignore[attr-defined]
+        raise problem from e
+    except InvalidCredentials as e:
+        return json_response(
+            {"needsEmailVerification": False, "invalidCredentials": True, "message": e.reason},
+            403,
+        )
+    user = await ctx.api.accounts.get_user(username)
+    if principal.kind != "user" or user is None or user.kind != "user":
+        return json_response(
+            {
+                "needsEmailVerification": False,
+                "invalidCredentials": True,
+                "message": "Invalid Username or Password",
+            },
+            403,
+        )
+    await _login(ctx, user.id)
+    return json_response({"success": True})
+
+
+async def signout(ctx: Ctx) -> Response:
+    if ctx.caller.user is not None:
+        await ctx.api.accounts.end_sessions(ctx.caller.user.id)
+    ctx.set_session(None)
+    return json_response({"success": True})
+
+
+async def create_user(ctx: Ctx) -> Response:
+    body = await ctx.body(NEW_USER)
+    try:
+        check_password_rules(body["password"])
+        created = await ctx.api.accounts.create_user(
+            body["username"], body["password"], email=body.get("email")
+        )
+    except NamespaceTaken as e:
+        raise invalid_request("The username already exists") from e
+    except (InvalidUsername, InvalidPassword) as e:
+        raise invalid_request(str(e)) from e
+    await _login(ctx, created.id)
+    user = await ctx.api.accounts.get_user_by_id(created.id)
+    assert user is not None
+    ctx.caller = ctx.caller.__class__(
+        "session", user, None, None, ctx.session, ctx.api.is_superuser_account(user)
+    )
+    return json_response(await _me_view(ctx))
+
+
+async def update_user(ctx: Ctx) -> Response:
+    user = ctx.require_user("user:admin")
+    ctx.require_fresh_login()
+    body = await ctx.body(UPDATE_USER)
+    if "username" in body and body["username"] != user.username:
+        raise invalid_request("Changing the username is not supported")
+    try:
+        updated = await ctx.api.accounts.update_user(
+            user.id, email=body.get("email"), password=body.get("password")
+        )
+    except InvalidPassword as e:
+        raise invalid_request(str(e)) from e
+    ctx.caller = ctx.caller.__class__(
+        ctx.caller.kind,
+        updated,
+        ctx.caller.scopes,
+        ctx.caller.grant,
+        ctx.caller.session,
+        ctx.caller.superuser_account,
+    )
+    if "password" in body:
+        await ctx.api.audit(ctx, "user_change_password", {"username": user.username})
+    if "email" in body:
+        await ctx.api.audit(ctx, "user_change_email", {"username": user.username})
+    return json_response(await _me_view(ctx))
+
+
+async def delete_user(ctx: Ctx) -> Response:
+    user = ctx.require_user("user:admin")
+    ctx.require_fresh_login()
+    if ctx.caller.superuser_account:
+        raise invalid_request("Cannot delete a superuser")
+    await ctx.api.accounts.mark_user_for_deletion(user.username)
+    ctx.set_session(None)
+    return Response(status_code=204)
+
+
+async def get_other_user(ctx: Ctx) -> Response:
+    user = await ctx.api.accounts.get_user(ctx.params["username"])
+    if user is None or user.kind != "user":
+        raise not_found()
+    return json_response(user_summary(user))
+
+
+async def initialize(ctx: Ctx) -> Response:
+    """First user of an empty instance (outside the API blueprint: no CSRF, no OAuth)."""
+    api = ctx.api
+    if api.raw.AUTHENTICATION_TYPE != "Database":
+        raise MessageError(400, "Cannot initialize user in a non-database auth system")
+    body = await ctx.body(INITIALIZE)
+    if not await api.accounts.instance_is_empty():
+        raise MessageError(400, "Cannot initialize user in a non-empty database")
+    try:
+        check_password_rules(body["password"])
+        created = await api.accounts.create_user(
+            body["username"], body["password"], email=body.get("email")
+        )
+    except AccountError as e:
+        raise MessageError(400, f"Failed to initialize user: {e}") from e
+    result: dict[str, Any] = {
+        "username": created.username,
+        "email": created.email,
+        "encrypted_password": api.encrypted_password(body["password"]),
+    }
+    if body.get("access_token"):
+        app = await api.oauth.create_application(
+            created.username,
+            "automation",
+            client_id=created.username,
+            description="Application token generated via /api/v1/user/initialize",
+        )
+        issued = await api.oauth.issue_token(
+            app, created.id, ALL_SCOPES, INITIALIZE_TOKEN_TTL_S, name="initialize"
+        )
+        result["access_token"] = issued.token
+    await _login(ctx, created.id)
+    return json_response(result)
+
+
+def routes(api: ApiApp) -> list[ApiRoute]:
+    raw = api.raw
+    out = [
+        ApiRoute(
+            "GET",
+            "/user/",
+            get_user,
+            "Get user information for the authenticated user.",
+            tag="user",
+            anon_allowed=True,
+            scopes=("user:read",),
+        ),
+        ApiRoute(
+            "PUT",
+            "/user/",
+            update_user,
+            "Update a users details such as password or email.",
+            tag="user",
+            internal=True,
+            body=UPDATE_USER,
+            body_name="UpdateUser",
+            scopes=("user:admin",),
+        ),
+        ApiRoute(
+            "DELETE",
+            "/user/",
+            delete_user,
+            "Deletes the current user.",
+            tag="user",
+            internal=True,
+            scopes=("user:admin",),
+        ),
+        ApiRoute(
+            "POST",
+            "/signout",
+            signout,
+            "Request that the current user be signed out.",
+            tag="user",
+            internal=True,
+        ),
+        ApiRoute(
+            "GET",
+            "/users/{username}",
+            get_other_user,
+            "Get user information for the specified user.",
+            tag="user",
+        ),
+    ]
+    if raw.FEATURE_DIRECT_LOGIN:
+        out.append(
+            ApiRoute(
+                "POST",
+                "/signin",
+                signin,
+                "Sign in the user with the specified credentials.",
+                tag="user",
+                anon_allowed=True,
+                internal=True,
+                readonly_exempt=True,
+                body=SIGNIN,
+                body_name="SigninUser",
+            )
+        )
+    out.append(
+        ApiRoute(
+            "POST",
+            "/user/",
+            create_user,
+            "Create a new user.",
+            tag="user",
+            internal=True,
+            body=NEW_USER,
+            body_name="NewUser",
+            enabled=raw.FEATURE_DIRECT_LOGIN and raw.FEATURE_USER_CREATION,
+        )
+    )
+    if raw.FEATURE_USER_INITIALIZE:
+        out.append(
+            ApiRoute(
+                "POST",
+                "/user/initialize",
+                initialize,
+                "Create the first user of an empty instance.",
+                tag="user",
+                anon_allowed=True,
+                internal=True,
+                body=INITIALIZE,
+                csrf=False,
+                oauth=False,
+            )
+        )
+    return out
