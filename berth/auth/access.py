@@ -2,11 +2,20 @@
 
 ``AccessPolicy.decide`` answers which registry actions (``pull``, ``push``, ``*``) a principal
 has on a repository, and whether it may create it. Every path that grants access (the token
-endpoint, HTTP Basic on /v2) asks this and nothing else.
+endpoint, HTTP Basic on /v2, the API's repository checks) asks this and nothing else.
 
-Interim rule until organizations, teams and permissions land: a user may do everything in
-its own namespace, superusers everywhere, anyone may pull a public repository (when
-FEATURE_ANONYMOUS_ACCESS), anonymous callers nothing else.
+It is pure: the facts it decides on (repository state and visibility, the principal's
+repository role and its team role in the namespace) come from one indexed query,
+``berth.permissions.services.access_facts``. Quay's rules:
+
+* repository role: namespace owner (user namespaces) and org ``admin`` teams -> admin;
+  otherwise the strongest of the direct permission and the permissions of the principal's
+  teams. Superusers are admin everywhere.
+* pull: read role, or a public repository (anonymous callers only with
+  FEATURE_ANONYMOUS_ACCESS).
+* push: write role and state NORMAL; a missing repository needs create rights on the
+  namespace (own user namespace, org team role ``creator`` or ``admin``, superuser).
+* ``*`` (delete): admin role and state NORMAL.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ class Action(StrEnum):
 
 
 ALL_ACTIONS = frozenset(a.value for a in Action)
+_RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Principal:
     kind: str  # "user" | "robot" | "anonymous"
     name: str | None = None
     is_superuser: bool = False
+    user_id: int | None = None
 
     @property
     def subject(self) -> str:
@@ -38,13 +49,17 @@ class Principal:
     def is_anonymous(self) -> bool:
         return self.kind == "anonymous"
 
+    @property
+    def is_robot(self) -> bool:
+        return self.kind == "robot"
+
 
 ANONYMOUS = Principal(kind="anonymous")
 
 
 @dataclass(frozen=True)
 class RepositoryFacts:
-    """What the policy needs to know about a repository (None fields: it doesn't exist)."""
+    """What the policy needs to know about a repository and the principal's roles there."""
 
     namespace: str
     name: str
@@ -53,12 +68,49 @@ class RepositoryFacts:
     state: str = "NORMAL"
     namespace_exists: bool = True
     namespace_enabled: bool = True
+    namespace_id: int | None = None
+    namespace_kind: str | None = None  # "user" | "org"
+    repository_id: int | None = None
+    repo_role: str | None = None  # direct or team permission: read | write | admin
+    org_role: str | None = None  # strongest team role in the namespace: member|creator|admin
 
 
 @dataclass(frozen=True)
 class Decision:
     actions: frozenset[str]
     create: bool = False  # push allowed because the principal may create the repository
+
+
+def owns_namespace(principal: Principal, facts: RepositoryFacts) -> bool:
+    return (
+        principal.kind == "user"
+        and principal.name == facts.namespace
+        and (facts.namespace_kind in (None, "user"))
+    )
+
+
+def is_namespace_admin(principal: Principal, facts: RepositoryFacts) -> bool:
+    return (
+        principal.is_superuser
+        or owns_namespace(principal, facts)
+        or (facts.namespace_kind == "org" and facts.org_role == "admin")
+    )
+
+
+def may_create(principal: Principal, facts: RepositoryFacts) -> bool:
+    """Create rights on the namespace: its owner, org teams ``creator``/``admin``, superusers."""
+    return is_namespace_admin(principal, facts) or (
+        facts.namespace_kind == "org" and facts.org_role == "creator"
+    )
+
+
+def repository_role(principal: Principal, facts: RepositoryFacts) -> str | None:
+    """The principal's role on the repository, ignoring visibility (None: no role)."""
+    if principal.is_anonymous:
+        return None
+    if is_namespace_admin(principal, facts):
+        return "admin"
+    return facts.repo_role if facts.exists else None
 
 
 class AccessPolicy:
@@ -80,32 +132,28 @@ class AccessPolicy:
             if not repo.exists:
                 granted.discard(Action.DELETE)
             return Decision(frozenset(granted), create=Action.PUSH in granted and not repo.exists)
-        owner = principal.is_superuser or (
-            principal.kind == "user" and principal.name == repo.namespace
-        )
+        role = _RANK[repository_role(principal, repo)]
         granted: set[str] = set()
-        if (
-            # Owners may "pull" a repository that doesn't exist yet: they learn NAME_UNKNOWN;
-            # everyone else learns nothing about the namespace.
-            Action.PULL in requested
-            and (
-                owner
-                or (
-                    repo.exists
-                    and repo.is_public
-                    and (self.anonymous_access or not principal.is_anonymous)
-                )
-            )
-        ):
-            granted.add(Action.PULL)
-        create = False
-        if Action.PUSH in requested and owner:
+        if Action.PULL in requested:
             if repo.exists:
-                if repo.state == "NORMAL":
+                if role >= 1 or (
+                    repo.is_public and (self.anonymous_access or not principal.is_anonymous)
+                ):
+                    granted.add(Action.PULL)
+            elif is_namespace_admin(principal, repo) and repo.namespace_exists:
+                # Namespace admins may "pull" a repository that doesn't exist yet: they
+                # learn NAME_UNKNOWN; everyone else learns nothing about the namespace.
+                granted.add(Action.PULL)
+        create = False
+        if Action.PUSH in requested:
+            if repo.exists:
+                if role >= 2 and repo.state == "NORMAL":
                     granted.add(Action.PUSH)
-            elif repo.namespace_exists or principal.is_superuser:
+            elif (repo.namespace_exists and may_create(principal, repo)) or (
+                principal.is_superuser
+            ):
                 granted.add(Action.PUSH)
                 create = True
-        if Action.DELETE in requested and owner and repo.exists and repo.state == "NORMAL":
+        if Action.DELETE in requested and role >= 3 and repo.exists and repo.state == "NORMAL":
             granted.add(Action.DELETE)
         return Decision(frozenset(granted), create)

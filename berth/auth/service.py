@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import User
 from berth.auth.access import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
-from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken
+from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
+from berth.auth.limits import IpFailureLimiter, backoff_remaining_s
 from berth.auth.models import SigningKey
 from berth.auth.passwords import VerifiedCache, verify_password
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.permissions.services import access_facts, repository_created, visible_repositories
 from berth.registry.errors import NameInvalid
+from berth.registry.manifests import CatalogScope
 from berth.registry.repositories import (
     RepoName,
+    RepoRow,
     create_repository,
     parse_repo_name,
-    repository_facts,
 )
+from berth.robots.services import verify_robot_token
+
+# A special Basic username (``$oauthtoken``, ``$app``, ``$token``) -> a validator that takes
+# the password and returns the principal or raises InvalidCredentials.
+SpecialLogin = Callable[[str], Awaitable[Principal]]
 
 _SCOPE_RE = re.compile(
     r"^repository:(?P<name>[a-zA-Z0-9._/:-]+?)"
@@ -85,6 +96,12 @@ class AuthService:
         # (crane and other go-containerregistry clients ask for it).
         self.allow_catalog_scope = allow_catalog_scope
         self._last_reload = 0.0
+        self.special_logins: dict[str, SpecialLogin] = {}
+        self.ip_limiter = IpFailureLimiter()
+
+    def register_special_login(self, username: str, validator: SpecialLogin) -> None:
+        """Plug in a validator for a special username (e.g. ``$oauthtoken``, ``$app``)."""
+        self.special_logins[username] = validator
 
     # ---- signing keys ------------------------------------------------------------------
     async def load_keys(self, *, create: bool = True) -> None:
@@ -125,28 +142,91 @@ class AuthService:
         return key.kid
 
     # ---- callers -----------------------------------------------------------------------
-    async def authenticate_basic(self, username: str, password: str) -> Principal:
+    async def authenticate_basic(
+        self, username: str, password: str, *, ip: str | None = None
+    ) -> Principal:
+        """Quay's credential rules: ``ns+robot`` with its token, special usernames
+        (``special_logins``: ``$oauthtoken``, ``$app`` ...), else a user and its password,
+        refused while the login backoff of that user or the failure limit of ``ip`` runs."""
+        self.ip_limiter.check(ip)
+        special = self.special_logins.get(username)
+        if special is not None:
+            try:
+                return await special(password)
+            except InvalidCredentials:
+                self.ip_limiter.failed(ip)
+                raise
+        if "+" in username:
+            return await self._authenticate_robot(username, password, ip)
+        return await self._authenticate_user(username, password, ip)
+
+    async def _authenticate_robot(self, username: str, token: str, ip: str | None) -> Principal:
+        async with self.db.read() as s:
+            robot = await verify_robot_token(s, username, token)
+        if robot is None:
+            self.ip_limiter.failed(ip)
+            raise InvalidCredentials("Invalid robot account or token")
+        if not robot.enabled:
+            raise InvalidCredentials("Robot account is disabled")
+        return Principal(kind="robot", name=robot.name, user_id=robot.user_id)
+
+    async def _authenticate_user(self, username: str, password: str, ip: str | None) -> Principal:
         async with self.db.read() as s:
             user = (
                 await s.execute(
                     select(
-                        User.username, User.password_hash, User.enabled, User.kind, User.superuser
-                    ).where(User.username == username)
+                        User.id,
+                        User.username,
+                        User.password_hash,
+                        User.enabled,
+                        User.kind,
+                        User.superuser,
+                        User.invalid_login_attempts,
+                        User.last_invalid_login,
+                    ).where(User.username == username, User.kind == "user")
                 )
             ).first()
         if user is None or not user.password_hash:
+            self.ip_limiter.failed(ip)
             raise InvalidCredentials()
+        retry = backoff_remaining_s(user.invalid_login_attempts, user.last_invalid_login)
+        if retry > 0:
+            raise TooManyAttempts(math.ceil(retry))
         if not self.verified.hit(username, password, user.password_hash):
             if not verify_password(user.password_hash, password):
+                self.ip_limiter.failed(ip)
+                await self._login_failed(user.id)
                 raise InvalidCredentials()
             self.verified.remember(username, password, user.password_hash)
+        if user.invalid_login_attempts:
+            await self._login_succeeded(user.id)
         if not user.enabled:
             raise InvalidCredentials("User account is disabled")
         return Principal(
             kind=user.kind,
             name=user.username,
             is_superuser=user.superuser or user.username in self.super_users,
+            user_id=user.id,
         )
+
+    async def _login_failed(self, user_id: int) -> None:
+        async with self.db.write() as s:
+            await s.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(
+                    invalid_login_attempts=User.invalid_login_attempts + 1,
+                    last_invalid_login=now_ms(),
+                )
+            )
+
+    async def _login_succeeded(self, user_id: int) -> None:
+        async with self.db.write() as s:
+            await s.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(invalid_login_attempts=0, last_invalid_login=None)
+            )
 
     def parse_basic(self, header: str) -> tuple[str, str]:
         try:
@@ -158,7 +238,7 @@ class AuthService:
             raise InvalidCredentials("Invalid Basic credentials")
         return username, password
 
-    async def caller(self, authorization: str | None) -> Caller:
+    async def caller(self, authorization: str | None, *, ip: str | None = None) -> Caller:
         """Resolve the Authorization header of a /v2 request."""
         if not authorization:
             return Caller(ANONYMOUS)
@@ -169,7 +249,8 @@ class AuthService:
             principal = self._principal_from_claims(claims)
             return Caller(principal, claims)
         if scheme == "basic":
-            return Caller(await self.authenticate_basic(*self.parse_basic(authorization)))
+            username, password = self.parse_basic(authorization)
+            return Caller(await self.authenticate_basic(username, password, ip=ip))
         raise InvalidToken("Unsupported authorization scheme")
 
     async def verify_token(self, token: str) -> TokenClaims:
@@ -191,7 +272,7 @@ class AuthService:
         self, principal: Principal, repo: RepoName, wanted: frozenset[str]
     ) -> Decision:
         async with self.db.read() as s:
-            facts = await repository_facts(s, repo)
+            facts = await access_facts(s, repo, principal)
         return self.policy.decide(principal, facts, wanted)
 
     async def allowed(self, caller: Caller, repo: RepoName, action: str) -> bool:
@@ -199,7 +280,36 @@ class AuthService:
         if caller.claims is not None:
             return action in caller.claims.actions_for(repo.full)
         decision = await self.decide(caller.principal, repo, frozenset({action}))
+        if decision.create and action == "push":
+            # HTTP Basic on /v2: create the repository now, as the token endpoint would,
+            # so the creator's permissions and the default permissions apply.
+            await self.create_repository(caller.principal, repo)
         return action in decision.actions
+
+    async def create_repository(self, principal: Principal, repo: RepoName) -> None:
+        """Create a repository for a push by ``principal`` (its creator)."""
+
+        async def created(session: AsyncSession, row: RepoRow) -> None:
+            await repository_created(session, row.id, principal)
+
+        async with self.db.write() as s:
+            await create_repository(
+                s,
+                repo,
+                is_public=not self.create_private,
+                create_namespace=principal.is_superuser
+                or self.create_namespace_on_push
+                or self.policy.open_registry,
+                namespace_expiration_s=self.default_tag_expiration_s,
+                on_create=created,
+            )
+
+    def catalog_scope(self, principal: Principal, *, public: bool) -> CatalogScope:
+        """The repositories ``principal`` sees in /v2/_catalog."""
+        if principal.is_superuser or self.policy.open_registry:
+            return CatalogScope(everything=True)
+        visible = None if principal.is_anonymous else visible_repositories(principal.subject)
+        return CatalogScope(public=public, visible=visible)
 
     # ---- token endpoint ----------------------------------------------------------------
     def parse_scopes(self, scopes: list[str]) -> list[ScopeRequest]:
@@ -234,16 +344,7 @@ class AuthService:
         for req in scopes:
             decision = await self.decide(principal, req.repo, req.actions)
             if decision.create:
-                async with self.db.write() as s:
-                    await create_repository(
-                        s,
-                        req.repo,
-                        is_public=not self.create_private,
-                        create_namespace=principal.is_superuser
-                        or self.create_namespace_on_push
-                        or self.policy.open_registry,
-                        namespace_expiration_s=self.default_tag_expiration_s,
-                    )
+                await self.create_repository(principal, req.repo)
             access.append(
                 {
                     "type": "repository",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -109,8 +110,12 @@ async def create_repository(
     is_public: bool = False,
     create_namespace: bool = False,
     namespace_expiration_s: int = 1209600,
+    on_create: Callable[[AsyncSession, RepoRow], Awaitable[None]] | None = None,
 ) -> RepoRow:
-    """Create (or return) a repository; the namespace must exist unless create_namespace."""
+    """Create (or return) a repository; the namespace must exist unless create_namespace.
+
+    ``on_create`` runs in the same transaction for a repository created by this call (the
+    creator's permissions, default permissions and the audit record)."""
     ns = (
         await session.execute(select(Namespace).where(Namespace.name == repo.namespace))
     ).scalar_one_or_none()
@@ -132,7 +137,10 @@ async def create_repository(
     )
     session.add(row)
     await session.flush()
-    return RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state)
+    created = RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state)
+    if on_create is not None:
+        await on_create(session, created)
+    return created
 
 
 def ensure_writable(repo: RepoRow, *, registry_read_only: bool) -> None:

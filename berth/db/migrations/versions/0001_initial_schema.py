@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 00:22:57.915564
+Create Date: 2026-11-23 00:23:02.100737
 """
 
 import sqlalchemy as sa
@@ -79,6 +79,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_jobs_dedupe_key"), ["dedupe_key"], unique=False)
 
     op.create_table(
+        "log_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("namespace", sa.String(length=255), nullable=True),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("repository", sa.String(length=255), nullable=True),
+        sa.Column(
+            "performer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("performer", sa.String(length=255), nullable=True),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_log_entries")),
+    )
+    with op.batch_alter_table("log_entries", schema=None) as batch_op:
+        batch_op.create_index("ix_log_entries_created", ["created_at"], unique=False)
+        batch_op.create_index(
+            "ix_log_entries_namespace_created", ["namespace_id", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_log_entries_performer_created", ["performer_id", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_log_entries_repository_created", ["repository_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "namespaces",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -87,6 +122,7 @@ def upgrade() -> None:
         sa.Column(
             "tag_expiration_s", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column("email", sa.String(length=255), nullable=True),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -106,36 +142,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
-    op.create_table(
-        "oauth_applications",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("client_id", sa.String(length=255), nullable=False),
-        sa.Column("client_secret", sa.String(length=255), nullable=False),
-        sa.Column("redirect_uri", sa.Text(), nullable=False),
-        sa.Column("application_uri", sa.Text(), nullable=False),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("avatar_email", sa.String(length=255), nullable=True),
-        sa.Column(
-            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["namespace_id"],
-            ["namespaces.id"],
-            name=op.f("fk_oauth_applications_namespace_id_namespaces"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_applications")),
-        sa.UniqueConstraint("client_id", name=op.f("uq_oauth_applications_client_id")),
-    )
-    with op.batch_alter_table("oauth_applications", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_oauth_applications_namespace_id"), ["namespace_id"], unique=False
-        )
-
     op.create_table(
         "repositories",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -162,6 +168,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("namespace_id", "name", name=op.f("uq_repositories_namespace_id_name")),
     )
     op.create_table(
+        "teams",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_teams_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_teams")),
+        sa.UniqueConstraint("namespace_id", "name", name=op.f("uq_teams_namespace_id_name")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("username", sa.String(length=255), nullable=False),
@@ -179,7 +206,16 @@ def upgrade() -> None:
         sa.Column(
             "last_accessed", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column("session_uuid", sa.String(length=36), nullable=True),
+        sa.Column(
+            "invalid_login_attempts",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "last_invalid_login",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
         sa.ForeignKeyConstraint(
             ["namespace_id"],
             ["namespaces.id"],
@@ -190,38 +226,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("namespace_id", name=op.f("uq_users_namespace_id")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
-    op.create_table(
-        "app_specific_tokens",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("uuid", sa.String(length=36), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("title", sa.String(length=255), nullable=False),
-        sa.Column("token_name", sa.String(length=60), nullable=False),
-        sa.Column("token_secret", sa.LargeBinary(), nullable=False),
-        sa.Column(
-            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "expires_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "last_accessed", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_app_specific_tokens_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_app_specific_tokens")),
-        sa.UniqueConstraint("token_name", name=op.f("uq_app_specific_tokens_token_name")),
-        sa.UniqueConstraint("uuid", name=op.f("uq_app_specific_tokens_uuid")),
-    )
-    with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_app_specific_tokens_user_id"), ["user_id"], unique=False
-        )
-
     op.create_table(
         "manifests",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -255,49 +259,60 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "oauth_access_tokens",
+        "prototypes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column(
-            "application_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("token_name", sa.String(length=20), nullable=False),
-        sa.Column("token_code_hash", sa.String(length=64), nullable=False),
-        sa.Column("scope", sa.Text(), nullable=False),
         sa.Column(
-            "expires_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+            "activating_user_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
         ),
+        sa.Column(
+            "delegate_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "delegate_team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column(
-            "last_accessed", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        sa.CheckConstraint(
+            "(delegate_user_id IS NULL) != (delegate_team_id IS NULL)",
+            name=op.f("ck_prototypes_one_delegate"),
         ),
         sa.ForeignKeyConstraint(
-            ["application_id"],
-            ["oauth_applications.id"],
-            name=op.f("fk_oauth_access_tokens_application_id_oauth_applications"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
+            ["activating_user_id"],
             ["users.id"],
-            name=op.f("fk_oauth_access_tokens_user_id_users"),
+            name=op.f("fk_prototypes_activating_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_access_tokens")),
-        sa.UniqueConstraint("token_name", name=op.f("uq_oauth_access_tokens_token_name")),
-        sa.UniqueConstraint("uuid", name=op.f("uq_oauth_access_tokens_uuid")),
+        sa.ForeignKeyConstraint(
+            ["delegate_team_id"],
+            ["teams.id"],
+            name=op.f("fk_prototypes_delegate_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["delegate_user_id"],
+            ["users.id"],
+            name=op.f("fk_prototypes_delegate_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_prototypes_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prototypes")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_prototypes_uuid")),
     )
-    with op.batch_alter_table("oauth_access_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_oauth_access_tokens_application_id"), ["application_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_oauth_access_tokens_user_id"), ["user_id"], unique=False
-        )
+    with op.batch_alter_table("prototypes", schema=None) as batch_op:
+        batch_op.create_index("ix_prototypes_namespace_id", ["namespace_id"], unique=False)
 
     op.create_table(
         "repository_blobs",
@@ -321,6 +336,143 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("repository_blobs", schema=None) as batch_op:
         batch_op.create_index("ix_repository_blobs_blob_id", ["blob_id"], unique=False)
+
+    op.create_table(
+        "repository_permissions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.CheckConstraint(
+            "(user_id IS NULL) != (team_id IS NULL)",
+            name=op.f("ck_repository_permissions_one_delegate"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_repository_permissions_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_repository_permissions_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_repository_permissions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_repository_permissions")),
+        sa.UniqueConstraint(
+            "repository_id", "team_id", name=op.f("uq_repository_permissions_repository_id_team_id")
+        ),
+        sa.UniqueConstraint(
+            "repository_id", "user_id", name=op.f("uq_repository_permissions_repository_id_user_id")
+        ),
+    )
+    with op.batch_alter_table("repository_permissions", schema=None) as batch_op:
+        batch_op.create_index("ix_repository_permissions_team_id", ["team_id"], unique=False)
+        batch_op.create_index("ix_repository_permissions_user_id", ["user_id"], unique=False)
+
+    op.create_table(
+        "robot_accounts",
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("token_sha256", sa.String(length=64), nullable=False),
+        sa.Column("token_encrypted", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_robot_accounts_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_robot_accounts_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_robot_accounts")),
+    )
+    with op.batch_alter_table("robot_accounts", schema=None) as batch_op:
+        batch_op.create_index("ix_robot_accounts_namespace_id", ["namespace_id"], unique=False)
+
+    op.create_table(
+        "team_invites",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("email", sa.String(length=255), nullable=True),
+        sa.Column(
+            "inviter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["inviter_id"],
+            ["users.id"],
+            name=op.f("fk_team_invites_inviter_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_team_invites_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_team_invites_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_team_invites")),
+        sa.UniqueConstraint("code", name=op.f("uq_team_invites_code")),
+    )
+    with op.batch_alter_table("team_invites", schema=None) as batch_op:
+        batch_op.create_index("ix_team_invites_team_id", ["team_id"], unique=False)
+        batch_op.create_index("ix_team_invites_user_id", ["user_id"], unique=False)
+
+    op.create_table(
+        "team_members",
+        sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_team_members_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_team_members_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("team_id", "user_id", name=op.f("pk_team_members")),
+    )
+    with op.batch_alter_table("team_members", schema=None) as batch_op:
+        batch_op.create_index("ix_team_members_user_id", ["user_id"], unique=False)
 
     op.create_table(
         "uploads",
@@ -444,31 +596,48 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_uploads_updated_at"))
 
     op.drop_table("uploads")
+    with op.batch_alter_table("team_members", schema=None) as batch_op:
+        batch_op.drop_index("ix_team_members_user_id")
+
+    op.drop_table("team_members")
+    with op.batch_alter_table("team_invites", schema=None) as batch_op:
+        batch_op.drop_index("ix_team_invites_user_id")
+        batch_op.drop_index("ix_team_invites_team_id")
+
+    op.drop_table("team_invites")
+    with op.batch_alter_table("robot_accounts", schema=None) as batch_op:
+        batch_op.drop_index("ix_robot_accounts_namespace_id")
+
+    op.drop_table("robot_accounts")
+    with op.batch_alter_table("repository_permissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_repository_permissions_user_id")
+        batch_op.drop_index("ix_repository_permissions_team_id")
+
+    op.drop_table("repository_permissions")
     with op.batch_alter_table("repository_blobs", schema=None) as batch_op:
         batch_op.drop_index("ix_repository_blobs_blob_id")
 
     op.drop_table("repository_blobs")
-    with op.batch_alter_table("oauth_access_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_oauth_access_tokens_user_id"))
-        batch_op.drop_index(batch_op.f("ix_oauth_access_tokens_application_id"))
+    with op.batch_alter_table("prototypes", schema=None) as batch_op:
+        batch_op.drop_index("ix_prototypes_namespace_id")
 
-    op.drop_table("oauth_access_tokens")
+    op.drop_table("prototypes")
     with op.batch_alter_table("manifests", schema=None) as batch_op:
         batch_op.drop_index("ix_manifests_subject")
 
     op.drop_table("manifests")
-    with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_app_specific_tokens_user_id"))
-
-    op.drop_table("app_specific_tokens")
     op.drop_table("users")
+    op.drop_table("teams")
     op.drop_table("repositories")
-    with op.batch_alter_table("oauth_applications", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_oauth_applications_namespace_id"))
-
-    op.drop_table("oauth_applications")
     op.drop_table("signing_keys")
     op.drop_table("namespaces")
+    with op.batch_alter_table("log_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_log_entries_repository_created")
+        batch_op.drop_index("ix_log_entries_performer_created")
+        batch_op.drop_index("ix_log_entries_namespace_created")
+        batch_op.drop_index("ix_log_entries_created")
+
+    op.drop_table("log_entries")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_dedupe_key"))
         batch_op.drop_index("ix_jobs_claim")

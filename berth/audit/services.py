@@ -1,0 +1,118 @@
+"""Writing and reading usage-log records.
+
+``record`` adds the row to the caller's session: the log entry commits (or rolls back)
+with the action it describes. Kinds are Quay's ``LogEntryKind`` names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.audit.errors import UnknownLogKind
+from berth.audit.models import LogEntry
+from berth.db.base import now_ms
+
+LOG_KINDS = frozenset(
+    {
+        "create_repo", "delete_repo", "push_repo", "pull_repo", "change_repo_visibility",
+        "set_repo_description", "change_repo_state",
+        "add_repo_permission", "change_repo_permission", "delete_repo_permission",
+        "org_create", "org_delete", "org_change_email", "org_change_tag_expiration",
+        "org_create_team", "org_delete_team", "org_set_team_description", "org_set_team_role",
+        "org_add_team_member", "org_remove_team_member", "org_invite_team_member",
+        "org_delete_team_member_invite", "org_team_member_invite_accepted",
+        "org_team_member_invite_declined",
+        "create_prototype_permission", "modify_prototype_permission",
+        "delete_prototype_permission",
+        "create_robot", "delete_robot", "regenerate_robot_token",
+        "user_create", "user_delete", "user_disable", "user_enable", "user_change_email",
+        "user_change_password", "user_change_tag_expiration",
+        "login_success", "login_failure", "logout",
+        "create_application", "update_application", "delete_application",
+        "reset_application_client_secret", "create_app_specific_token",
+        "revoke_app_specific_token",
+        "create_tag", "move_tag", "delete_tag", "revert_tag", "change_tag_expiration",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Performer:
+    """Who did it: a user or robot (name and id) and from where."""
+
+    name: str | None
+    id: int | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    kind: str
+    namespace: str | None
+    repository: str | None
+    performer: str | None
+    ip: str | None
+    metadata: dict[str, Any]
+    created_at: int
+
+
+def record(
+    session: AsyncSession,
+    kind: str,
+    namespace: str | None,
+    performer: Performer | str | None,
+    repository: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    *,
+    namespace_id: int | None = None,
+    repository_id: int | None = None,
+) -> None:
+    """Add one log entry to ``session`` (written with the caller's transaction)."""
+    if kind not in LOG_KINDS:
+        raise UnknownLogKind(kind)
+    if isinstance(performer, str):
+        performer = Performer(performer)
+    session.add(
+        LogEntry(
+            kind=kind,
+            namespace_id=namespace_id,
+            namespace=namespace,
+            repository_id=repository_id,
+            repository=repository,
+            performer_id=performer.id if performer else None,
+            performer=performer.name if performer else None,
+            ip=performer.ip if performer else None,
+            meta=dict(metadata or {}),
+            created_at=now_ms(),
+        )
+    )
+
+
+async def list_logs(
+    session: AsyncSession,
+    *,
+    namespace: str | None = None,
+    repository: str | None = None,
+    performer: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> list[LogRecord]:
+    """Newest first."""
+    stmt = select(LogEntry).order_by(LogEntry.created_at.desc(), LogEntry.id.desc()).limit(limit)
+    if namespace is not None:
+        stmt = stmt.where(LogEntry.namespace == namespace)
+    if repository is not None:
+        stmt = stmt.where(LogEntry.repository == repository)
+    if performer is not None:
+        stmt = stmt.where(LogEntry.performer == performer)
+    if kind is not None:
+        stmt = stmt.where(LogEntry.kind == kind)
+    rows = (await session.execute(stmt)).scalars().all()
+    return [
+        LogRecord(r.kind, r.namespace, r.repository, r.performer, r.ip, r.meta, r.created_at)
+        for r in rows
+    ]

@@ -1,0 +1,310 @@
+"""Organizations: create, get, update, delete (as a job), membership questions.
+
+An organization is a namespace of kind "org". Its creator lands in the team ``owners``
+(role admin). A user's own namespace behaves like an organization where the user is admin.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.accounts.models import Namespace, User
+from berth.audit.services import Performer, record
+from berth.db.base import now_ms
+from berth.db.jobs import enqueue
+from berth.db.session import Database
+from berth.oci.names import is_valid_namespace
+from berth.orgs.errors import (
+    EmailTaken,
+    InvalidOrganizationName,
+    InvalidTagExpiration,
+    NamespaceNotFound,
+    NameTaken,
+    OrganizationNotFound,
+    UserNotFound,
+)
+from berth.registry.models import Repository
+from berth.teams.models import Team, TeamMember
+
+DELETE_NAMESPACE_JOB = "delete_namespace"
+OWNERS_TEAM = "owners"
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    id: int
+    name: str
+    email: str | None
+    tag_expiration_s: int
+    created_at: int
+
+
+# ---- lookups shared by the identity services ------------------------------------------
+async def find_namespace(s: AsyncSession, name: str) -> Namespace | None:
+    return (
+        await s.execute(select(Namespace).where(Namespace.name == name, Namespace.enabled))
+    ).scalar_one_or_none()
+
+
+async def get_namespace(s: AsyncSession, name: str) -> Namespace:
+    ns = await find_namespace(s, name)
+    if ns is None:
+        raise NamespaceNotFound(name)
+    return ns
+
+
+async def get_org(s: AsyncSession, name: str) -> Namespace:
+    ns = await find_namespace(s, name)
+    if ns is None or ns.kind != "org":
+        raise OrganizationNotFound(name)
+    return ns
+
+
+async def find_user(s: AsyncSession, username: str) -> User | None:
+    return (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+
+
+async def get_user(s: AsyncSession, username: str) -> User:
+    user = await find_user(s, username)
+    if user is None:
+        raise UserNotFound(username)
+    return user
+
+
+def performer_of(user: User | None, ip: str | None = None) -> Performer | None:
+    return Performer(user.username, user.id, ip) if user else None
+
+
+async def namespace_owner_id(s: AsyncSession, ns: Namespace) -> int | None:
+    """The user owning a user namespace (None for organizations)."""
+    if ns.kind != "user":
+        return None
+    return (await s.execute(select(User.id).where(User.namespace_id == ns.id))).scalar()
+
+
+async def team_role_in(s: AsyncSession, namespace_id: int, user_id: int) -> str | None:
+    """The strongest role among the user's teams in the organization (None: not a member)."""
+    roles = set(
+        (
+            await s.execute(
+                select(Team.role)
+                .join(TeamMember, TeamMember.team_id == Team.id)
+                .where(Team.namespace_id == namespace_id, TeamMember.user_id == user_id)
+            )
+        ).scalars()
+    )
+    for role in ("admin", "creator", "member"):
+        if role in roles:
+            return role
+    return None
+
+
+async def is_namespace_admin(s: AsyncSession, ns: Namespace, user_id: int) -> bool:
+    """Owner of a user namespace, or member of an admin team of an organization."""
+    if ns.kind == "user":
+        return await namespace_owner_id(s, ns) == user_id
+    return await team_role_in(s, ns.id, user_id) == "admin"
+
+
+async def is_org_member(s: AsyncSession, ns: Namespace, user_id: int) -> bool:
+    if ns.kind == "user":
+        return await namespace_owner_id(s, ns) == user_id
+    return await team_role_in(s, ns.id, user_id) is not None
+
+
+async def _name_taken(s: AsyncSession, name: str) -> bool:
+    ns = (await s.execute(select(Namespace.id).where(Namespace.name == name))).scalar()
+    user = (await s.execute(select(User.id).where(User.username == name))).scalar()
+    return ns is not None or user is not None
+
+
+async def _email_taken(s: AsyncSession, email: str, *, except_namespace: int | None) -> bool:
+    used_by_user = (
+        await s.execute(select(User.id).where(func.lower(User.email) == email.lower()).limit(1))
+    ).scalar()
+    stmt = select(Namespace.id).where(func.lower(Namespace.email) == email.lower())
+    if except_namespace is not None:
+        stmt = stmt.where(Namespace.id != except_namespace)
+    used_by_org = (await s.execute(stmt.limit(1))).scalar()
+    return used_by_user is not None or used_by_org is not None
+
+
+def _info(ns: Namespace) -> OrgInfo:
+    return OrgInfo(ns.id, ns.name, ns.email, ns.tag_expiration_s, ns.created_at)
+
+
+class OrgService:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        default_tag_expiration_s: int = 1209600,
+        tag_expiration_options: frozenset[int] = frozenset({0, 86400, 604800, 1209600, 2419200}),
+    ) -> None:
+        self.db = db
+        self.default_tag_expiration_s = default_tag_expiration_s
+        self.tag_expiration_options = tag_expiration_options
+
+    async def create(
+        self,
+        name: str,
+        *,
+        creator: str | None,
+        email: str | None = None,
+        ip: str | None = None,
+    ) -> OrgInfo:
+        """Create an organization; ``creator`` (a user) becomes a member of ``owners``."""
+        if not is_valid_namespace(name):
+            raise InvalidOrganizationName(name)
+        async with self.db.write() as s:
+            if await _name_taken(s, name):
+                raise NameTaken(name)
+            if email and await _email_taken(s, email, except_namespace=None):
+                raise EmailTaken(email)
+            user = await get_user(s, creator) if creator else None
+            ns = Namespace(
+                name=name,
+                kind="org",
+                email=email,
+                tag_expiration_s=self.default_tag_expiration_s,
+                created_at=now_ms(),
+            )
+            s.add(ns)
+            await s.flush()
+            owners = Team(namespace_id=ns.id, name=OWNERS_TEAM, role="admin", description="")
+            s.add(owners)
+            await s.flush()
+            if user is not None:
+                s.add(TeamMember(team_id=owners.id, user_id=user.id))
+            record(
+                s,
+                "org_create",
+                name,
+                performer_of(user, ip),
+                metadata={"email": email, "namespace": name},
+                namespace_id=ns.id,
+            )
+            await s.flush()
+            return _info(ns)
+
+    async def get(self, name: str) -> OrgInfo:
+        async with self.db.read() as s:
+            return _info(await get_org(s, name))
+
+    async def update(
+        self,
+        name: str,
+        *,
+        email: str | object | None = _UNSET,
+        tag_expiration_s: int | None = None,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> OrgInfo:
+        async with self.db.write() as s:
+            ns = await get_org(s, name)
+            user = await find_user(s, performer) if performer else None
+            who = performer_of(user, ip)
+            if email is not _UNSET and email != ns.email:
+                if (
+                    isinstance(email, str)
+                    and email
+                    and await _email_taken(s, email, except_namespace=ns.id)
+                ):
+                    raise EmailTaken(email)
+                old = ns.email
+                ns.email = email if isinstance(email, str) and email else None
+                record(
+                    s,
+                    "org_change_email",
+                    name,
+                    who,
+                    metadata={"email": ns.email, "old_email": old},
+                    namespace_id=ns.id,
+                )
+            if tag_expiration_s is not None and tag_expiration_s != ns.tag_expiration_s:
+                if tag_expiration_s not in self.tag_expiration_options:
+                    raise InvalidTagExpiration(tag_expiration_s)
+                ns.tag_expiration_s = tag_expiration_s
+                record(
+                    s,
+                    "org_change_tag_expiration",
+                    name,
+                    who,
+                    metadata={"tag_expiration": tag_expiration_s, "namespace": name},
+                    namespace_id=ns.id,
+                )
+            await s.flush()
+            return _info(ns)
+
+    async def delete(
+        self, name: str, *, performer: str | None = None, ip: str | None = None
+    ) -> None:
+        """Mark for deletion (the name is free at once) and enqueue the cleanup job."""
+        async with self.db.write() as s:
+            ns = await get_org(s, name)
+            user = await find_user(s, performer) if performer else None
+            await mark_namespace_deleted(s, ns)
+            record(
+                s, "org_delete", name, performer_of(user, ip), metadata={"namespace": name},
+                namespace_id=ns.id,
+            )  # fmt: skip
+
+    async def list_for_user(self, username: str) -> list[OrgInfo]:
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(Namespace)
+                    .join(Team, Team.namespace_id == Namespace.id)
+                    .join(TeamMember, TeamMember.team_id == Team.id)
+                    .join(User, User.id == TeamMember.user_id)
+                    .where(User.username == username, Namespace.enabled)
+                    .distinct()
+                    .order_by(Namespace.name)
+                )
+            ).scalars()
+            return [_info(ns) for ns in rows]
+
+
+async def mark_namespace_deleted(s: AsyncSession, ns: Namespace) -> None:
+    """Hide a namespace at once (its name and its repositories' names are free again) and
+    enqueue ``delete_namespace`` to remove its rows."""
+    marker = f"deleted-{uuid.uuid4().hex}"
+    ns.name = marker
+    ns.enabled = False
+    await s.flush()
+    await s.execute(
+        update(Repository)
+        .where(Repository.namespace_id == ns.id)
+        .values(full_name=marker + "/" + Repository.name, state="MARKED_FOR_DELETION")
+    )
+    await enqueue(s, DELETE_NAMESPACE_JOB, {"namespace_id": ns.id})
+
+
+async def delete_namespace(db: Database, namespace_id: int) -> None:
+    """The ``delete_namespace`` job: remove the namespace's repositories (their rows; blobs
+    are left to garbage collection), robots, teams and the namespace itself. Idempotent."""
+    from berth.robots.models import RobotAccount
+
+    async with db.write() as s:
+        ns = (
+            await s.execute(select(Namespace).where(Namespace.id == namespace_id))
+        ).scalar_one_or_none()
+        if ns is None:
+            return
+        if ns.enabled:  # re-enabled (not deleted): nothing to do
+            return
+        robot_ids = select(RobotAccount.user_id).where(RobotAccount.namespace_id == ns.id)
+        await s.execute(delete(User).where(User.id.in_(robot_ids)))
+        repo_ids = select(Repository.id).where(Repository.namespace_id == ns.id)
+        from berth.registry.models import Manifest, Tag
+
+        # Tags point at manifests without cascading; remove them first, then manifests.
+        await s.execute(delete(Tag).where(Tag.repository_id.in_(repo_ids)))
+        await s.execute(delete(Manifest).where(Manifest.repository_id.in_(repo_ids)))
+        await s.execute(delete(Repository).where(Repository.namespace_id == ns.id))
+        await s.execute(delete(Namespace).where(Namespace.id == ns.id))

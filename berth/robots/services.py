@@ -1,0 +1,309 @@
+"""Robot accounts (``ns+short``) of users and organizations, their tokens and the
+credential formats the UI offers (docker login, config.json, Kubernetes secret, rkt, Mesos)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import string
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.accounts.models import Namespace, User
+from berth.audit.services import record
+from berth.db.base import now_ms
+from berth.db.session import Database
+from berth.oci.names import is_valid_namespace
+from berth.orgs.services import find_user, get_namespace, performer_of
+from berth.robots.errors import InvalidDescription, InvalidRobotName, RobotExists, RobotNotFound
+from berth.robots.models import RobotAccount
+
+TOKEN_ALPHABET = string.ascii_uppercase + string.digits
+TOKEN_LENGTH = 64
+MAX_DESCRIPTION = 255
+
+
+def generate_token() -> str:
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def robot_username(namespace: str, short: str) -> str:
+    return f"{namespace}+{short}"
+
+
+def split_robot_username(name: str) -> tuple[str, str] | None:
+    namespace, sep, short = name.partition("+")
+    return (namespace, short) if sep and namespace and short else None
+
+
+@dataclass(frozen=True)
+class RobotRepoPermission:
+    repository: str  # name within the namespace
+    is_public: bool
+    role: str
+
+
+@dataclass(frozen=True)
+class RobotInfo:
+    id: int
+    name: str  # ns+short
+    namespace: str
+    short_name: str
+    description: str
+    created_at: int
+    last_accessed: int | None
+    token: str | None = None
+    teams: list[str] = field(default_factory=list)
+    permissions: list[RobotRepoPermission] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerifiedRobot:
+    user_id: int
+    name: str
+    enabled: bool
+
+
+class RobotService:
+    def __init__(self, db: Database, fernet: Fernet) -> None:
+        self.db = db
+        self.fernet = fernet
+
+    def _encrypt(self, token: str) -> bytes:
+        return self.fernet.encrypt(token.encode())
+
+    def _decrypt(self, data: bytes) -> str:
+        return self.fernet.decrypt(data).decode()
+
+    async def _get(
+        self, s: AsyncSession, namespace: str, short: str
+    ) -> tuple[User, RobotAccount, Namespace]:
+        ns = await get_namespace(s, namespace)
+        name = robot_username(namespace, short)
+        row = (
+            await s.execute(
+                select(User, RobotAccount)
+                .join(RobotAccount, RobotAccount.user_id == User.id)
+                .where(User.username == name, RobotAccount.namespace_id == ns.id)
+            )
+        ).first()
+        if row is None:
+            raise RobotNotFound(name)
+        return row[0], row[1], ns
+
+    def _info(self, user: User, robot: RobotAccount, namespace: str, *, token: bool) -> RobotInfo:
+        return RobotInfo(
+            id=user.id,
+            name=user.username,
+            namespace=namespace,
+            short_name=user.username.partition("+")[2],
+            description=robot.description,
+            created_at=robot.created_at,
+            last_accessed=user.last_accessed,
+            token=self._decrypt(robot.token_encrypted) if token else None,
+        )
+
+    async def create(
+        self,
+        namespace: str,
+        short: str,
+        *,
+        description: str = "",
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> RobotInfo:
+        if not is_valid_namespace(short):
+            raise InvalidRobotName(short)
+        description = description or ""
+        if len(description) > MAX_DESCRIPTION:
+            raise InvalidDescription()
+        name = robot_username(namespace, short)
+        token = generate_token()
+        async with self.db.write() as s:
+            ns = await get_namespace(s, namespace)
+            if await find_user(s, name) is not None:
+                raise RobotExists(name)
+            user = User(username=name, kind="robot", enabled=True, created_at=now_ms())
+            s.add(user)
+            await s.flush()
+            robot = RobotAccount(
+                user_id=user.id,
+                namespace_id=ns.id,
+                description=description,
+                token_sha256=token_digest(token),
+                token_encrypted=self._encrypt(token),
+                created_at=now_ms(),
+            )
+            s.add(robot)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            record(
+                s, "create_robot", namespace, who,
+                metadata={"robot": name, "description": description,
+                          "unstructured_metadata": {}},
+                namespace_id=ns.id,
+            )  # fmt: skip
+            await s.flush()
+            return self._info(user, robot, namespace, token=True)
+
+    async def get(self, namespace: str, short: str, *, with_token: bool = True) -> RobotInfo:
+        async with self.db.read() as s:
+            user, robot, _ = await self._get(s, namespace, short)
+            return self._info(user, robot, namespace, token=with_token)
+
+    async def regenerate(
+        self, namespace: str, short: str, *, performer: str | None = None, ip: str | None = None
+    ) -> RobotInfo:
+        """A new token; the old one stops working at once (logins compare the stored hash)."""
+        token = generate_token()
+        async with self.db.write() as s:
+            user, robot, ns = await self._get(s, namespace, short)
+            robot.token_sha256 = token_digest(token)
+            robot.token_encrypted = self._encrypt(token)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            record(
+                s, "regenerate_robot_token", namespace, who, metadata={"robot": user.username},
+                namespace_id=ns.id,
+            )  # fmt: skip
+            await s.flush()
+            return self._info(user, robot, namespace, token=True)
+
+    async def delete(
+        self, namespace: str, short: str, *, performer: str | None = None, ip: str | None = None
+    ) -> None:
+        async with self.db.write() as s:
+            user, _robot, ns = await self._get(s, namespace, short)
+            name = user.username
+            await s.delete(user)  # cascades: robot row, team memberships, permissions
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            record(s, "delete_robot", namespace, who, metadata={"robot": name}, namespace_id=ns.id)
+
+    async def list(
+        self, namespace: str, *, with_token: bool = False, with_permissions: bool = False
+    ) -> list[RobotInfo]:
+        from berth.permissions.models import RepositoryPermission
+        from berth.registry.models import Repository
+        from berth.teams.models import Team, TeamMember
+
+        async with self.db.read() as s:
+            ns = await get_namespace(s, namespace)
+            rows = (
+                await s.execute(
+                    select(User, RobotAccount)
+                    .join(RobotAccount, RobotAccount.user_id == User.id)
+                    .where(RobotAccount.namespace_id == ns.id)
+                    .order_by(User.username)
+                )
+            ).all()
+            out = []
+            for user, robot in rows:
+                info = self._info(user, robot, namespace, token=with_token)
+                if with_permissions:
+                    teams = (
+                        await s.execute(
+                            select(Team.name)
+                            .join(TeamMember, TeamMember.team_id == Team.id)
+                            .where(TeamMember.user_id == user.id)
+                            .order_by(Team.name)
+                        )
+                    ).scalars()
+                    perms = (
+                        await s.execute(
+                            select(Repository.name, Repository.is_public, RepositoryPermission.role)
+                            .join(Repository, Repository.id == RepositoryPermission.repository_id)
+                            .where(RepositoryPermission.user_id == user.id)
+                            .order_by(Repository.name)
+                        )
+                    ).all()
+                    info.teams.extend(teams)
+                    info.permissions.extend(RobotRepoPermission(*p) for p in perms)
+                out.append(info)
+            return out
+
+    async def permissions(self, namespace: str, short: str) -> list[RobotRepoPermission]:
+        """Direct repository permissions of the robot (Quay's robot permissions view)."""
+        from berth.permissions.models import RepositoryPermission
+        from berth.registry.models import Repository
+
+        async with self.db.read() as s:
+            user, _robot, _ = await self._get(s, namespace, short)
+            rows = (
+                await s.execute(
+                    select(Repository.name, Repository.is_public, RepositoryPermission.role)
+                    .join(Repository, Repository.id == RepositoryPermission.repository_id)
+                    .where(RepositoryPermission.user_id == user.id)
+                    .order_by(Repository.name)
+                )
+            ).all()
+            return [RobotRepoPermission(*r) for r in rows]
+
+
+async def verify_robot_token(s: AsyncSession, username: str, token: str) -> VerifiedRobot | None:
+    """The robot ``ns+short`` when ``token`` is its current token (constant-time compare)."""
+    row = (
+        await s.execute(
+            select(User.id, User.username, User.enabled, RobotAccount.token_sha256)
+            .join(RobotAccount, RobotAccount.user_id == User.id)
+            .join(Namespace, Namespace.id == RobotAccount.namespace_id)
+            .where(User.username == username, User.kind == "robot", Namespace.enabled)
+        )
+    ).first()
+    if row is None:
+        return None
+    if not hmac.compare_digest(row.token_sha256, token_digest(token)):
+        return None
+    return VerifiedRobot(row.id, row.username, bool(row.enabled))
+
+
+# ---- credential formats for the UI -----------------------------------------------------
+def credential_formats(name: str, token: str, server_hostname: str) -> dict[str, str]:
+    """The ways Quay's UI offers to use a robot's credentials, as text to copy."""
+    auth = base64.b64encode(f"{name}:{token}".encode()).decode()
+    config = {"auths": {server_hostname: {"auth": auth, "email": ""}}}
+    config_json = json.dumps(config, indent=2)
+    secret_name = name.replace("+", "-").replace("_", "-").lower() + "-pull-secret"
+    dockerconfig_b64 = base64.b64encode(json.dumps(config).encode()).decode()
+    kubernetes = (
+        "apiVersion: v1\n"
+        "kind: Secret\n"
+        "metadata:\n"
+        f"  name: {secret_name}\n"
+        "data:\n"
+        f"  .dockerconfigjson: {dockerconfig_b64}\n"
+        "type: kubernetes.io/dockerconfigjson\n"
+    )
+    rkt = (
+        "{\n"
+        '  "rktKind": "auth",\n'
+        '  "rktVersion": "v1",\n'
+        f'  "domains": ["{server_hostname}"],\n'
+        '  "type": "basic",\n'
+        '  "credentials": {\n'
+        f'    "user": "{name}",\n'
+        f'    "password": "{token}"\n'
+        "  }\n"
+        "}\n"
+    )
+    mesos = (
+        f"{config_json}\n"
+        "# Mesos: put this file in a tarball as .docker/config.json and fetch it with the task:\n"
+        "#   tar czf docker.tar.gz .docker\n"
+        '#   "uris": ["file:///etc/docker.tar.gz"]\n'
+    )
+    return {
+        "docker_login": f"docker login -u='{name}' -p='{token}' {server_hostname}",
+        "podman_login": f"podman login -u='{name}' -p='{token}' {server_hostname}",
+        "docker_config": config_json + "\n",
+        "kubernetes_secret": kubernetes,
+        "rkt": rkt,
+        "mesos": mesos,
+    }

@@ -1,0 +1,439 @@
+"""Teams: create/update/delete, members (robots join at once, users are invited unless
+already in the organization), invitations accepted or declined by the invitee."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.accounts.models import User
+from berth.audit.services import Performer, record
+from berth.db.session import Database
+from berth.oci.names import is_valid_namespace
+from berth.orgs.services import find_user, get_org, get_user, is_org_member, performer_of
+from berth.robots.models import RobotAccount
+from berth.teams.errors import (
+    AlreadyMember,
+    InvalidTeamMember,
+    InvalidTeamName,
+    InvalidTeamRole,
+    InviteNotFound,
+    LastAdminTeam,
+    TeamNotFound,
+)
+from berth.teams.models import Team, TeamInvite, TeamMember
+
+TEAM_ROLES = ("member", "creator", "admin")
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    id: int
+    org: str
+    name: str
+    role: str
+    description: str
+    member_count: int = 0
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """A team member or a pending invite (``invited``; ``email`` for an e-mail invite)."""
+
+    name: str | None
+    is_robot: bool
+    invited: bool
+    email: str | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    code: str
+    org: str
+    team: str
+    username: str | None
+    email: str | None
+    inviter: str | None
+
+
+async def get_team(s: AsyncSession, org_id: int, org_name: str, name: str) -> Team:
+    team = (
+        await s.execute(select(Team).where(Team.namespace_id == org_id, Team.name == name))
+    ).scalar_one_or_none()
+    if team is None:
+        raise TeamNotFound(org_name, name)
+    return team
+
+
+async def _admin_team_ids(s: AsyncSession, org_id: int, user_id: int) -> set[int]:
+    return set(
+        (
+            await s.execute(
+                select(Team.id)
+                .join(TeamMember, TeamMember.team_id == Team.id)
+                .where(
+                    Team.namespace_id == org_id,
+                    Team.role == "admin",
+                    TeamMember.user_id == user_id,
+                )
+            )
+        ).scalars()
+    )
+
+
+async def _is_member(s: AsyncSession, team_id: int, user_id: int) -> bool:
+    row = await s.execute(
+        select(TeamMember.user_id).where(
+            TeamMember.team_id == team_id, TeamMember.user_id == user_id
+        )
+    )
+    return row.scalar() is not None
+
+
+class TeamService:
+    def __init__(self, db: Database, *, require_invite: bool = True) -> None:
+        self.db = db
+        # FEATURE_MAILING and FEATURE_REQUIRE_TEAM_INVITE: humans who are not yet members
+        # of the organization are invited rather than added.
+        self.require_invite = require_invite
+
+    async def create_or_update(
+        self,
+        org: str,
+        name: str,
+        *,
+        role: str,
+        description: str | None = None,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> tuple[TeamInfo, bool]:
+        """Create the team or change its role/description; True when it was created."""
+        if not is_valid_namespace(name):
+            raise InvalidTeamName(name)
+        if role not in TEAM_ROLES:
+            raise InvalidTeamRole(role)
+        async with self.db.write() as s:
+            ns = await get_org(s, org)
+            user = await find_user(s, performer) if performer else None
+            who = performer_of(user, ip)
+            team = (
+                await s.execute(select(Team).where(Team.namespace_id == ns.id, Team.name == name))
+            ).scalar_one_or_none()
+            created = team is None
+            if team is None:
+                team = Team(namespace_id=ns.id, name=name, role=role, description=description or "")
+                s.add(team)
+                await s.flush()
+                record(s, "org_create_team", org, who, metadata={"team": name}, namespace_id=ns.id)
+            else:
+                if role != team.role:
+                    if team.role == "admin" and user is not None:
+                        admin_teams = await _admin_team_ids(s, ns.id, user.id)
+                        if admin_teams == {team.id}:
+                            raise LastAdminTeam(name)
+                    team.role = role
+                    record(
+                        s, "org_set_team_role", org, who,
+                        metadata={"team": name, "role": role}, namespace_id=ns.id,
+                    )  # fmt: skip
+                if description is not None and description != team.description:
+                    team.description = description
+                    record(
+                        s, "org_set_team_description", org, who,
+                        metadata={"team": name, "description": description}, namespace_id=ns.id,
+                    )  # fmt: skip
+            await s.flush()
+            return await self._info(s, org, team), created
+
+    async def _info(self, s: AsyncSession, org: str, team: Team) -> TeamInfo:
+        count = (
+            await s.execute(
+                select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team.id)
+            )
+        ).scalar_one()
+        return TeamInfo(team.id, org, team.name, team.role, team.description, int(count))
+
+    async def get(self, org: str, name: str) -> TeamInfo:
+        async with self.db.read() as s:
+            ns = await get_org(s, org)
+            return await self._info(s, org, await get_team(s, ns.id, org, name))
+
+    async def list(self, org: str) -> list[TeamInfo]:
+        async with self.db.read() as s:
+            ns = await get_org(s, org)
+            teams = (
+                await s.execute(select(Team).where(Team.namespace_id == ns.id).order_by(Team.name))
+            ).scalars()
+            return [await self._info(s, org, t) for t in teams]
+
+    async def delete(
+        self, org: str, name: str, *, performer: str | None = None, ip: str | None = None
+    ) -> None:
+        async with self.db.write() as s:
+            ns = await get_org(s, org)
+            team = await get_team(s, ns.id, org, name)
+            user = await find_user(s, performer) if performer else None
+            if (
+                team.role == "admin"
+                and user is not None
+                and await _admin_team_ids(s, ns.id, user.id) == {team.id}
+            ):
+                raise LastAdminTeam(name)
+            await s.delete(team)
+            record(
+                s, "org_delete_team", org, performer_of(user, ip), metadata={"team": name},
+                namespace_id=ns.id,
+            )  # fmt: skip
+
+    async def add_member(
+        self,
+        org: str,
+        team_name: str,
+        member: str,
+        *,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> MemberInfo:
+        """Robots of the organization and users already in it join at once; other users
+        are invited (``invited=True``) and join when they accept."""
+        async with self.db.write() as s:
+            ns = await get_org(s, org)
+            team = await get_team(s, ns.id, org, team_name)
+            user = await find_user(s, member)
+            if user is None:
+                raise InvalidTeamMember("Unknown user", member=member)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            is_robot = user.kind == "robot"
+            if is_robot:
+                robot_ns = (
+                    await s.execute(
+                        select(RobotAccount.namespace_id).where(RobotAccount.user_id == user.id)
+                    )
+                ).scalar()
+                if robot_ns != ns.id:
+                    raise InvalidTeamMember(
+                        "Cannot add the specified robot to this team, as it is not a member "
+                        "of the organization",
+                        member=member,
+                    )
+            if await _is_member(s, team.id, user.id):
+                raise AlreadyMember(member, team_name)
+            direct = is_robot or not self.require_invite or await is_org_member(s, ns, user.id)
+            if direct:
+                s.add(TeamMember(team_id=team.id, user_id=user.id))
+                await s.execute(
+                    delete(TeamInvite).where(
+                        TeamInvite.team_id == team.id, TeamInvite.user_id == user.id
+                    )
+                )
+                record(
+                    s, "org_add_team_member", org, who,
+                    metadata={"member": member, "team": team_name}, namespace_id=ns.id,
+                )  # fmt: skip
+                return MemberInfo(member, is_robot, invited=False)
+            invite = (
+                await s.execute(
+                    select(TeamInvite).where(
+                        TeamInvite.team_id == team.id, TeamInvite.user_id == user.id
+                    )
+                )
+            ).scalar_one_or_none()
+            if invite is None:
+                invite = TeamInvite(
+                    team_id=team.id,
+                    user_id=user.id,
+                    inviter_id=who.id if who else None,
+                    code=secrets.token_urlsafe(32),
+                )
+                s.add(invite)
+            record(
+                s, "org_invite_team_member", org, who,
+                metadata={"user": member, "member": member, "team": team_name},
+                namespace_id=ns.id,
+            )  # fmt: skip
+            await s.flush()
+            return MemberInfo(member, False, invited=True, code=invite.code)
+
+    async def invite_email(
+        self,
+        org: str,
+        team_name: str,
+        email: str,
+        *,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> MemberInfo:
+        async with self.db.write() as s:
+            ns = await get_org(s, org)
+            team = await get_team(s, ns.id, org, team_name)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            invite = (
+                await s.execute(
+                    select(TeamInvite).where(
+                        TeamInvite.team_id == team.id, TeamInvite.email == email
+                    )
+                )
+            ).scalar_one_or_none()
+            if invite is None:
+                invite = TeamInvite(
+                    team_id=team.id,
+                    email=email,
+                    inviter_id=who.id if who else None,
+                    code=secrets.token_urlsafe(32),
+                )
+                s.add(invite)
+            record(
+                s, "org_invite_team_member", org, who,
+                metadata={"email": email, "member": email, "team": team_name},
+                namespace_id=ns.id,
+            )  # fmt: skip
+            await s.flush()
+            return MemberInfo(None, False, invited=True, email=email, code=invite.code)
+
+    async def remove_member(
+        self,
+        org: str,
+        team_name: str,
+        member: str,
+        *,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> None:
+        """Remove a member, or cancel a pending invite (by username or e-mail)."""
+        async with self.db.write() as s:
+            ns = await get_org(s, org)
+            team = await get_team(s, ns.id, org, team_name)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            user = await find_user(s, member)
+            if user is not None and await _is_member(s, team.id, user.id):
+                await s.execute(
+                    delete(TeamMember).where(
+                        TeamMember.team_id == team.id, TeamMember.user_id == user.id
+                    )
+                )
+                record(
+                    s, "org_remove_team_member", org, who,
+                    metadata={"member": member, "team": team_name}, namespace_id=ns.id,
+                )  # fmt: skip
+                return
+            cond = TeamInvite.user_id == user.id if user is not None else TeamInvite.email == member
+            result = await s.execute(delete(TeamInvite).where(TeamInvite.team_id == team.id, cond))
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise InvalidTeamMember(
+                    f"{member} is not a member of team {team_name}", member=member
+                )
+            record(
+                s, "org_delete_team_member_invite", org, who,
+                metadata={"user": member, "team": team_name}, namespace_id=ns.id,
+            )  # fmt: skip
+
+    async def members(
+        self, org: str, team_name: str, *, include_pending: bool = False
+    ) -> list[MemberInfo]:
+        async with self.db.read() as s:
+            ns = await get_org(s, org)
+            team = await get_team(s, ns.id, org, team_name)
+            rows = (
+                await s.execute(
+                    select(User.username, User.kind)
+                    .join(TeamMember, TeamMember.user_id == User.id)
+                    .where(TeamMember.team_id == team.id)
+                    .order_by(User.username)
+                )
+            ).all()
+            out = [MemberInfo(name, kind == "robot", invited=False) for name, kind in rows]
+            if include_pending:
+                invites = (
+                    await s.execute(
+                        select(TeamInvite.code, TeamInvite.email, User.username)
+                        .outerjoin(User, User.id == TeamInvite.user_id)
+                        .where(TeamInvite.team_id == team.id)
+                        .order_by(TeamInvite.id)
+                    )
+                ).all()
+                out += [
+                    MemberInfo(username, False, invited=True, email=email, code=code)
+                    for code, email, username in invites
+                ]
+            return out
+
+    async def invites_for(self, username: str) -> list[InviteInfo]:
+        """Pending invites addressed to the user (by account or by its e-mail)."""
+        async with self.db.read() as s:
+            user = await get_user(s, username)
+            return await self._invites(s, user)
+
+    async def _invites(self, s: AsyncSession, user: User) -> list[InviteInfo]:
+        from berth.accounts.models import Namespace
+
+        cond = TeamInvite.user_id == user.id
+        if user.email:
+            cond = cond | (func.lower(TeamInvite.email) == user.email.lower())
+        inviter = User.__table__.alias("inviter")
+        rows = (
+            await s.execute(
+                select(
+                    TeamInvite.code, Namespace.name, Team.name, TeamInvite.email, inviter.c.username
+                )
+                .join(Team, Team.id == TeamInvite.team_id)
+                .join(Namespace, Namespace.id == Team.namespace_id)
+                .outerjoin(inviter, inviter.c.id == TeamInvite.inviter_id)
+                .where(cond, Namespace.enabled)
+                .order_by(TeamInvite.id)
+            )
+        ).all()
+        return [
+            InviteInfo(code, org, team, user.username, email, by)
+            for code, org, team, email, by in rows
+        ]
+
+    async def _claim(self, s: AsyncSession, code: str, user: User) -> tuple[TeamInvite, Team, str]:
+        from berth.accounts.models import Namespace
+
+        invite = (
+            await s.execute(select(TeamInvite).where(TeamInvite.code == code))
+        ).scalar_one_or_none()
+        if invite is None:
+            raise InviteNotFound()
+        mine = invite.user_id == user.id or (
+            invite.user_id is None
+            and invite.email is not None
+            and user.email is not None
+            and invite.email.lower() == user.email.lower()
+        )
+        if not mine:
+            raise InviteNotFound()
+        team = (await s.execute(select(Team).where(Team.id == invite.team_id))).scalar_one()
+        org = (
+            await s.execute(select(Namespace.name).where(Namespace.id == team.namespace_id))
+        ).scalar_one()
+        return invite, team, org
+
+    async def accept_invite(self, code: str, username: str, *, ip: str | None = None) -> InviteInfo:
+        async with self.db.write() as s:
+            user = await get_user(s, username)
+            invite, team, org = await self._claim(s, code, user)
+            if not await _is_member(s, team.id, user.id):
+                s.add(TeamMember(team_id=team.id, user_id=user.id))
+            await s.delete(invite)
+            record(
+                s, "org_team_member_invite_accepted", org, Performer(user.username, user.id, ip),
+                metadata={"member": username, "team": team.name, "inviter": None},
+                namespace_id=team.namespace_id,
+            )  # fmt: skip
+            return InviteInfo(code, org, team.name, username, invite.email, None)
+
+    async def decline_invite(self, code: str, username: str, *, ip: str | None = None) -> None:
+        async with self.db.write() as s:
+            user = await get_user(s, username)
+            invite, team, org = await self._claim(s, code, user)
+            await s.delete(invite)
+            record(
+                s, "org_team_member_invite_declined", org, Performer(user.username, user.id, ip),
+                metadata={"member": username, "team": team.name},
+                namespace_id=team.namespace_id,
+            )  # fmt: skip

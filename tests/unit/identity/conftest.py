@@ -1,0 +1,67 @@
+"""A real SQLite database with every model, and the identity services over it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import update
+
+from berth.accounts.models import Namespace, User
+from berth.accounts.services import AccountService
+from berth.auth.tokens import fernet_for
+from berth.db.all_models import metadata
+from berth.db.session import Database
+from berth.orgs.services import OrgService
+from berth.permissions.services import PermissionService
+from berth.robots.services import RobotService
+from berth.teams.services import TeamService
+
+CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("password-123")
+
+
+@dataclass
+class Identity:
+    db: Database
+    accounts: AccountService
+    orgs: OrgService
+    teams: TeamService
+    robots: RobotService
+    permissions: PermissionService
+
+    async def user(self, name: str, *, email: str | None = None) -> int:
+        """A user with its namespace and password ``password-123`` (cheap argon2 cost: the
+        hashing cost is not what these tests are about)."""
+        async with self.db.write() as s:
+            ns = Namespace(name=name, kind="user")
+            s.add(ns)
+            await s.flush()
+            user = User(username=name, namespace_id=ns.id, email=email, password_hash=CHEAP_HASH)
+            s.add(user)
+            await s.flush()
+            return user.id
+
+    async def disable(self, name: str) -> None:
+        async with self.db.write() as s:
+            await s.execute(update(User).where(User.username == name).values(enabled=False))
+
+
+@pytest.fixture
+async def identity(tmp_path: Path) -> AsyncIterator[Identity]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}")
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    try:
+        yield Identity(
+            db,
+            AccountService(db),
+            OrgService(db),
+            TeamService(db),
+            RobotService(db, fernet_for("test-database-secret")),
+            PermissionService(db),
+        )
+    finally:
+        await db.dispose()
