@@ -1,0 +1,3 @@
+from berth.bench.cli import bench
+
+bench(prog_name="berth bench")

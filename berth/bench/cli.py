@@ -1,0 +1,94 @@
+"""The ``berth bench`` command (registered on the ``berth`` group by the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from berth.bench.runner import BenchOptions
+from berth.bench.runner import run_bench as _run_bench
+
+__all__ = ["BenchOptions", "bench", "run_bench"]
+
+
+def run_bench(options: BenchOptions) -> int:
+    """Run the benchmark described by ``options``; returns the process exit status."""
+    return _run_bench(options)
+
+
+def _pair(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        small, large = (int(v) for v in value.split(","))
+    except ValueError as e:
+        raise click.BadParameter("expected SMALL,LARGE, e.g. 1000,100000") from e
+    if not 0 < small < large:
+        raise click.BadParameter("expected 0 < SMALL < LARGE")
+    return small, large
+
+
+@click.command("bench")
+@click.option(
+    "--deployment",
+    type=click.Choice(["embedded", "distributed"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: SQLite + filesystem; distributed: PostgreSQL + SeaweedFS S3.",
+)
+@click.option("--quick", is_flag=True, help="Small smoke run (minutes); docs are not updated.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench-results"),
+    show_default=True,
+    help="Directory for <timestamp>.json.",
+)
+@click.option(
+    "--docs/--no-docs",
+    default=None,
+    help="Regenerate docs/performance.md's table and docs/img/performance.svg "
+    "(default: on for full runs and --from-json, off for --quick).",
+)
+@click.option(
+    "--docs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The docs directory to update (default: docs/ of this checkout).",
+)
+@click.option(
+    "--from-json",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Measure nothing: re-report an earlier results file.",
+)
+@click.option(
+    "--growth-tags",
+    callback=_pair,
+    default=None,
+    metavar="SMALL,LARGE",
+    help="Tag counts of the cost growth check (default 1000,100000; quick 100,2000).",
+)
+@click.option(
+    "--growth-repos",
+    callback=_pair,
+    default=None,
+    metavar="SMALL,LARGE",
+    help="Repository counts of the cost growth check (default 1000,10000; quick 100,1000).",
+)
+@click.option("--skip-growth", is_flag=True, help="Skip the cost growth check.")
+@click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
+@click.option(
+    "--regbench-arg",
+    "regbench_args",
+    multiple=True,
+    help="Extra argument for regbench, repeatable (e.g. --regbench-arg=--reps=5).",
+)
+@click.option("--keep", is_flag=True, help="Keep the temporary directory (servers' data and logs).")
+@click.option("--check", is_flag=True, help="Exit with status 1 when a target is missed.")
+def bench(**kwargs: object) -> None:
+    """Measure Berth against CNCF distribution side by side (regbench) on this machine."""
+    raise SystemExit(run_bench(BenchOptions(**kwargs)))  # type: ignore[arg-type]
