@@ -37,6 +37,8 @@ class User(Base):
     superuser: Mapped[bool] = mapped_column(default=False)  # in addition to SUPER_USERS
     created_at: Mapped[int] = mapped_column(default=now_ms)
     last_accessed: Mapped[int | None] = mapped_column()
+    # Browser sessions carry this; sign-out rotates it, ending every session of the user.
+    session_uuid: Mapped[str | None] = mapped_column(String(36))
     # Login backoff (Quay's verify_user): consecutive wrong passwords and when the last was.
     invalid_login_attempts: Mapped[int] = mapped_column(default=0)
     last_invalid_login: Mapped[int | None] = mapped_column()

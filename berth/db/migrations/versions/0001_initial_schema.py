@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 00:23:02.100737
+Create Date: 2026-11-23 00:24:11.981093
 """
 
 import sqlalchemy as sa
@@ -143,6 +143,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
     op.create_table(
+        "oauth_applications",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("client_id", sa.String(length=255), nullable=False),
+        sa.Column("client_secret", sa.String(length=255), nullable=False),
+        sa.Column("redirect_uri", sa.Text(), nullable=False),
+        sa.Column("application_uri", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("avatar_email", sa.String(length=255), nullable=True),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_oauth_applications_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_applications")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_oauth_applications_client_id")),
+    )
+    with op.batch_alter_table("oauth_applications", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_oauth_applications_namespace_id"), ["namespace_id"], unique=False
+        )
+
+    op.create_table(
         "repositories",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -206,6 +236,7 @@ def upgrade() -> None:
         sa.Column(
             "last_accessed", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("session_uuid", sa.String(length=36), nullable=True),
         sa.Column(
             "invalid_login_attempts",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -226,6 +257,38 @@ def upgrade() -> None:
         sa.UniqueConstraint("namespace_id", name=op.f("uq_users_namespace_id")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
+    op.create_table(
+        "app_specific_tokens",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("token_name", sa.String(length=60), nullable=False),
+        sa.Column("token_secret", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "expires_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "last_accessed", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_app_specific_tokens_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_app_specific_tokens")),
+        sa.UniqueConstraint("token_name", name=op.f("uq_app_specific_tokens_token_name")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_app_specific_tokens_uuid")),
+    )
+    with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_app_specific_tokens_user_id"), ["user_id"], unique=False
+        )
+
     op.create_table(
         "manifests",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -256,6 +319,51 @@ def upgrade() -> None:
     with op.batch_alter_table("manifests", schema=None) as batch_op:
         batch_op.create_index(
             "ix_manifests_subject", ["repository_id", "subject_digest"], unique=False
+        )
+
+    op.create_table(
+        "oauth_access_tokens",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column(
+            "application_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("token_name", sa.String(length=20), nullable=False),
+        sa.Column("token_code_hash", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column(
+            "expires_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "last_accessed", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["oauth_applications.id"],
+            name=op.f("fk_oauth_access_tokens_application_id_oauth_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_oauth_access_tokens_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_access_tokens")),
+        sa.UniqueConstraint("token_name", name=op.f("uq_oauth_access_tokens_token_name")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_oauth_access_tokens_uuid")),
+    )
+    with op.batch_alter_table("oauth_access_tokens", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_oauth_access_tokens_application_id"), ["application_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_oauth_access_tokens_user_id"), ["user_id"], unique=False
         )
 
     op.create_table(
@@ -622,13 +730,26 @@ def downgrade() -> None:
         batch_op.drop_index("ix_prototypes_namespace_id")
 
     op.drop_table("prototypes")
+    with op.batch_alter_table("oauth_access_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oauth_access_tokens_user_id"))
+        batch_op.drop_index(batch_op.f("ix_oauth_access_tokens_application_id"))
+
+    op.drop_table("oauth_access_tokens")
     with op.batch_alter_table("manifests", schema=None) as batch_op:
         batch_op.drop_index("ix_manifests_subject")
 
     op.drop_table("manifests")
+    with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_app_specific_tokens_user_id"))
+
+    op.drop_table("app_specific_tokens")
     op.drop_table("users")
     op.drop_table("teams")
     op.drop_table("repositories")
+    with op.batch_alter_table("oauth_applications", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oauth_applications_namespace_id"))
+
+    op.drop_table("oauth_applications")
     op.drop_table("signing_keys")
     op.drop_table("namespaces")
     with op.batch_alter_table("log_entries", schema=None) as batch_op:
