@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -122,9 +123,17 @@ async def create_repository(
     if ns is None:
         if not create_namespace:
             raise NameUnknown("namespace not known to registry", {"namespace": repo.namespace})
-        ns = Namespace(name=repo.namespace, kind="org", tag_expiration_s=namespace_expiration_s)
-        session.add(ns)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                ns = Namespace(
+                    name=repo.namespace, kind="org", tag_expiration_s=namespace_expiration_s
+                )
+                session.add(ns)
+                await session.flush()
+        except IntegrityError:  # created by a concurrent request (PostgreSQL)
+            ns = (
+                await session.execute(select(Namespace).where(Namespace.name == repo.namespace))
+            ).scalar_one()
     existing = await find_repository(session, repo)
     if existing:
         return existing
@@ -135,8 +144,16 @@ async def create_repository(
         is_public=is_public,
         created_at=now_ms(),
     )
-    session.add(row)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # Clients fetch tokens for one push in parallel; another request created it first.
+        raced = await find_repository(session, repo)
+        if raced is None:
+            raise
+        return raced
     created = RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state)
     if on_create is not None:
         await on_create(session, created)

@@ -457,3 +457,17 @@ async def test_catalog_scope_accepted_when_configured(registry_config: dict, tmp
         token = resp.json()["token"]
         listing = await http.get("/v2/_catalog", headers={"Authorization": f"Bearer {token}"})
         assert listing.json() == {"repositories": ["alice/app"]}
+
+
+async def test_parallel_tokens_for_a_new_repository_all_succeed(registry: Berth) -> None:
+    """podman asks for several push tokens at once for a repository that doesn't exist
+    yet: every request gets its token and exactly one repository is created."""
+    import asyncio
+
+    clients = [registry.client("alice") for _ in range(8)]
+    responses = await asyncio.gather(
+        *(c.token("repository:alice/raced:pull,push") for c in clients)
+    )
+    assert [r.status_code for r in responses] == [200] * 8
+    for r in responses:
+        assert token_access(r.json()["token"]) == {"alice/raced": {"pull", "push"}}
