@@ -11,7 +11,6 @@ from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTak
 from berth.accounts.models import Namespace, User
 from berth.auth.passwords import hash_password
 from berth.db.base import now_ms
-from berth.db.jobs import enqueue
 from berth.db.session import Database
 from berth.oci.names import is_valid_namespace
 
@@ -167,16 +166,16 @@ class AccountService:
             user = (await s.execute(select(User).where(User.username == username))).scalar()
             if user is None:
                 return None
-            tomb = f"deleted~{uuid.uuid4().hex}"
-            user.username = tomb
+            user.username = f"deleted~{uuid.uuid4().hex}"
             user.enabled = False
             user.session_uuid = str(uuid.uuid4())
             ns_id = user.namespace_id
-            if ns_id is not None:
-                await s.execute(
-                    update(Namespace).where(Namespace.id == ns_id).values(name=tomb, enabled=False)
-                )
-                await enqueue(s, "delete_namespace", {"namespace_id": ns_id})
+            ns = await s.get(Namespace, ns_id) if ns_id is not None else None
+            if ns is not None:
+                # renames it and its repositories, queues ``delete_namespace``
+                from berth.orgs.services import mark_namespace_deleted
+
+                await mark_namespace_deleted(s, ns)
             return ns_id
 
 

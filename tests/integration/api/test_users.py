@@ -399,3 +399,63 @@ async def test_implicit_grant_redirects_with_token(registry: Berth, session_clie
     csrf = await sign_in(other, "bob")
     r = await other.post("/oauth/authorizeapp", data={**form, "_csrf_token": csrf})
     assert r.status_code == 403
+
+
+async def test_implicit_grant_for_an_org_application(registry: Berth, session_client) -> None:  # type: ignore[no-untyped-def]
+    await registry.services.orgs.create("lab", creator="alice")
+    api = registry.app.state.api
+    app = await api.oauth.create_application("lab", "gen", redirect_uri=f"{BASE_URL}/cb")
+    form = {
+        "client_id": app.client_id,
+        "redirect_uri": f"{BASE_URL}/cb",
+        "response_type": "token",
+        "scope": "org:admin,repo:admin",
+        "state": "s1",
+    }
+    alice = session_client()
+    csrf = await sign_in(alice, "alice")
+    r = await alice.post("/oauth/authorizeapp", data={**form, "_csrf_token": csrf})
+    assert r.status_code == 302, r.text
+    assert r.headers["location"].startswith(
+        f"{BASE_URL}/cb?scope=org%3Aadmin%2Crepo%3Aadmin&state=s1#access_token="
+    )
+    bob = session_client()
+    csrf = await sign_in(bob, "bob")
+    r = await bob.post("/oauth/authorizeapp", data={**form, "_csrf_token": csrf})
+    assert r.status_code == 403
+    r = await alice.post(
+        "/oauth/authorizeapp",
+        data={**form, "redirect_uri": "https://evil.example/cb", "_csrf_token": csrf},
+    )
+    assert r.status_code in (400, 403)
+
+
+async def test_actions_write_usage_logs(registry: Berth, session_client) -> None:  # type: ignore[no-untyped-def]
+    await sign_in(session_client(), "alice")
+    csrf = (await (http := session_client()).get("/csrf_token")).json()["csrf_token"]
+    await http.post(
+        "/api/v1/signin",
+        json={"username": "alice", "password": "nope-nope"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    h = bearer(await oauth_token(registry, "root"))
+    r = await registry.http.post("/api/v1/superuser/users/", headers=h, json={"username": "dev"})
+    assert r.status_code == 200
+    r = await registry.http.put("/api/v1/superuser/users/dev", headers=h, json={"enabled": False})
+    assert r.status_code == 200
+    r = await registry.http.post(
+        "/api/v1/user/apptoken",
+        headers=bearer(await oauth_token(registry, "alice")),
+        json={"title": "ci"},
+    )
+    assert r.status_code == 200
+    async with registry.services.db.read() as s:
+        rows = (
+            await s.execute(text("SELECT kind, namespace, performer FROM log_entries ORDER BY id"))
+        ).all()
+    logs = [tuple(r) for r in rows]
+    assert ("login_success", "alice", "alice") in logs
+    assert ("login_failure", "alice", None) in logs
+    assert ("user_create", "dev", "root") in logs
+    assert ("user_disable", "dev", "root") in logs
+    assert ("create_app_specific_token", "alice", "alice") in logs

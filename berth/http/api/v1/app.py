@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
+from berth.accounts import hooks
 from berth.accounts.services import AccountService
 from berth.config import parse_duration
 from berth.http.api.v1 import apptokens, meta, superuser, users, web
@@ -29,7 +31,7 @@ MODULES: tuple[RouteModule, ...] = (
 
 def create_api(svc: Services) -> ApiApp:
     raw = svc.settings.raw
-    return ApiApp(
+    api = ApiApp(
         svc=svc,
         accounts=AccountService(
             svc.db, default_tag_expiration_s=parse_duration(raw.DEFAULT_TAG_EXPIRATION)
@@ -37,6 +39,9 @@ def create_api(svc: Services) -> ApiApp:
         oauth=OAuthService(svc.db, svc.auth.fernet),
         codec=SessionCodec(svc.settings.secret_key, max_age_s=parse_duration(raw.SESSION_TIMEOUT)),
     )
+    api.audit_sink = functools.partial(hooks.record_usage_log, svc.db)
+    api.namespace_admin = functools.partial(hooks.administers_namespace, svc.db)
+    return api
 
 
 def api_v1_routes(

@@ -79,6 +79,7 @@ class AuditRecord:
     kind: str
     namespace: str | None
     performer: str | None
+    performer_id: int | None
     ip: str | None
     metadata: dict[str, Any]
 
@@ -164,7 +165,7 @@ class ApiApp:
     routes: list[ApiRoute] = field(default_factory=list)
     # Hooks other features plug in (organizations, usage logs); harmless defaults until then.
     org_lister: Callable[[UserRecord], Awaitable[list[dict[str, Any]]]] | None = None
-    namespace_admin: Callable[[UserRecord, str], Awaitable[bool]] | None = None
+    namespace_admin: Callable[[int, str], Awaitable[bool]] | None = None
     audit_sink: Callable[[AuditRecord], Awaitable[None]] | None = None
 
     async def organizations_of(self, user: UserRecord) -> list[dict[str, Any]]:
@@ -175,7 +176,7 @@ class ApiApp:
         """May ``user`` administer ``namespace``? Its own always; orgs via the hook."""
         if namespace == user.username or self.is_superuser_account(user):
             return True
-        return await self.namespace_admin(user, namespace) if self.namespace_admin else False
+        return await self.namespace_admin(user.id, namespace) if self.namespace_admin else False
 
     async def audit(
         self,
@@ -184,16 +185,19 @@ class ApiApp:
         metadata: dict[str, Any],
         *,
         namespace: str | None = None,
+        performer: tuple[str, int] | None = None,
     ) -> None:
         """A usage-log record (Quay's log kinds), sent to the audit service when wired."""
         if self.audit_sink is None:
             return
         user = ctx.caller.user
+        name, uid = performer or ((user.username, user.id) if user else (None, None))
         await self.audit_sink(
             AuditRecord(
                 kind=kind,
-                namespace=namespace or (user.username if user else None),
-                performer=user.username if user else None,
+                namespace=namespace or name,
+                performer=name,
+                performer_id=uid,
                 ip=ctx.actor_ip,
                 metadata={
                     **metadata,

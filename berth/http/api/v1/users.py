@@ -93,29 +93,36 @@ async def _login(ctx: Ctx, user_id: int) -> None:
 async def signin(ctx: Ctx) -> Response:
     body = await ctx.body(SIGNIN)
     username, password = body["username"], body["password"]
+    meta = {"type": "quayauth", "useragent": ctx.request.headers.get("user-agent", "")}
     try:
-        principal = await ctx.api.svc.auth.authenticate_basic(username, password)
+        principal = await ctx.api.svc.auth.authenticate_basic(username, password, ip=ctx.actor_ip)
     except TooManyAttempts as e:
         problem = MessageError(429, str(e))
         problem.headers = {"Retry-After": str(e.retry_after)}  # type: ignore[attr-defined]
         raise problem from e
     except InvalidCredentials as e:
-        return json_response(
-            {"needsEmailVerification": False, "invalidCredentials": True, "message": e.reason},
-            403,
-        )
+        return await _signin_failed(ctx, username, e.reason, meta)
     user = await ctx.api.accounts.get_user(username)
     if principal.kind != "user" or user is None or user.kind != "user":
-        return json_response(
-            {
-                "needsEmailVerification": False,
-                "invalidCredentials": True,
-                "message": "Invalid Username or Password",
-            },
-            403,
-        )
+        return await _signin_failed(ctx, username, "Invalid Username or Password", meta)
     await _login(ctx, user.id)
+    await ctx.api.audit(
+        ctx, "login_success", meta, namespace=user.username, performer=(user.username, user.id)
+    )
     return json_response({"success": True})
+
+
+async def _signin_failed(ctx: Ctx, username: str, message: str, meta: dict[str, Any]) -> Response:
+    known = await ctx.api.accounts.get_user(username)
+    await ctx.api.audit(
+        ctx,
+        "login_failure",
+        {**meta, "username": username, "message": message},
+        namespace=known.username if known and known.kind == "user" else None,
+    )
+    return json_response(
+        {"needsEmailVerification": False, "invalidCredentials": True, "message": message}, 403
+    )
 
 
 async def signout(ctx: Ctx) -> Response:

@@ -1,0 +1,32 @@
+"""Adapters /api/v1 plugs into its hooks: usage-log records and namespace administration.
+
+They open their own unit of work, so the HTTP layer never touches SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from berth.audit.services import Performer, record
+from berth.db.session import Database
+from berth.orgs.services import find_namespace, is_namespace_admin
+
+
+async def record_usage_log(db: Database, rec: Any) -> None:
+    """Write one usage-log record (``rec``: kind, namespace, performer, performer_id, ip,
+    metadata) with Quay's log kinds."""
+    async with db.write() as s:
+        record(
+            s,
+            rec.kind,
+            rec.namespace,
+            Performer(rec.performer, rec.performer_id, rec.ip),
+            metadata=rec.metadata,
+        )
+
+
+async def administers_namespace(db: Database, user_id: int, namespace: str) -> bool:
+    """Owner of a user namespace, or in an admin team of an organization."""
+    async with db.read() as s:
+        ns = await find_namespace(s, namespace)
+        return ns is not None and await is_namespace_admin(s, ns, user_id)
