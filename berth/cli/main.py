@@ -98,28 +98,19 @@ def serve(
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     sys.stdout.flush()
 
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-
     os.environ["BERTH_SERVE_OPTIONS"] = json.dumps(
         {
             "config": str(settings.config_path) if settings.config_path else None,
             "data_dir": str(settings.data_dir),
             "env": env,
+            "host": host,
+            "port": port,
+            "workers": n_workers,
         }
     )
-    Granian(
-        "berth.http.asgi:create_from_env",
-        factory=True,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=n_workers,
-        loop=Loops.uvloop,
-        log_access=False,
-        backlog=2048,
-        respawn_failed_workers=True,
-    ).serve()
+    # Hand over to a fresh, slim master process: what the setup above imported (Alembic,
+    # SQLAlchemy, argon2) would otherwise stay resident for the server's lifetime.
+    os.execv(sys.executable, [sys.executable, "-m", "berth.http.serve"])  # noqa: S606
 
 
 def _config_keys(config: str | None) -> set[str]:

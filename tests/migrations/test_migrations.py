@@ -47,3 +47,12 @@ async def test_sqlite_from_empty_without_drift(tmp_path: Path) -> None:
 async def test_postgres_from_empty_without_drift(postgres_url: str) -> None:
     url = create_database(postgres_url, "migrations_check")
     await _check(url.replace("postgresql://", "postgresql+asyncpg://"))
+
+
+def test_head_revision_read_from_files_matches_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from berth.db.migrate import alembic_config, head_revision
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite:///unused.db"))
+    assert script.get_heads() == [head_revision()]
