@@ -30,3 +30,28 @@ async def administers_namespace(db: Database, user_id: int, namespace: str) -> b
     async with db.read() as s:
         ns = await find_namespace(s, namespace)
         return ns is not None and await is_namespace_admin(s, ns, user_id)
+
+
+async def organization_roles(db: Database, user_id: int) -> list[tuple[str, str | None, str]]:
+    """(name, email, strongest team role) of every organization the user is a member of."""
+    from sqlalchemy import select
+
+    from berth.accounts.models import Namespace
+    from berth.teams.models import Team, TeamMember
+
+    async with db.read() as s:
+        rows = (
+            await s.execute(
+                select(Namespace.name, Namespace.email, Team.role)
+                .join(Team, Team.namespace_id == Namespace.id)
+                .join(TeamMember, TeamMember.team_id == Team.id)
+                .where(TeamMember.user_id == user_id, Namespace.enabled, Namespace.kind == "org")
+                .order_by(Namespace.name)
+            )
+        ).all()
+    strongest: dict[str, tuple[str | None, str]] = {}
+    order = {"admin": 0, "creator": 1, "member": 2}
+    for name, email, role in rows:
+        if name not in strongest or order.get(role, 3) < order.get(strongest[name][1], 3):
+            strongest[name] = (email, role)
+    return [(name, email, role) for name, (email, role) in strongest.items()]

@@ -459,3 +459,17 @@ async def test_actions_write_usage_logs(registry: Berth, session_client) -> None
     assert ("user_create", "dev", "root") in logs
     assert ("user_disable", "dev", "root") in logs
     assert ("create_app_specific_token", "alice", "alice") in logs
+
+
+async def test_current_user_lists_organizations(registry: Berth) -> None:
+    await registry.services.orgs.create("lab", creator="alice")
+    r = await registry.http.get(
+        "/api/v1/user/", headers=bearer(await oauth_token(registry, "alice"))
+    )
+    orgs = r.json()["organizations"]
+    assert [o["name"] for o in orgs] == ["lab"]
+    assert orgs[0]["is_org_admin"] is True
+    assert orgs[0]["can_create_repo"] is True
+    assert orgs[0]["avatar"]["kind"] == "org"
+    r = await registry.http.get("/api/v1/user/", headers=bearer(await oauth_token(registry, "bob")))
+    assert r.json()["organizations"] == []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
 from berth.accounts import hooks
-from berth.accounts.services import AccountService
+from berth.accounts.services import AccountService, UserRecord
 from berth.config import parse_duration
 from berth.http.api.v1 import apptokens, meta, superuser, users, web
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.session import SessionCodec
+from berth.http.api.v1.views import org_summary
 from berth.oauth.services import OAuthService
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ def create_api(svc: Services) -> ApiApp:
     )
     api.audit_sink = functools.partial(hooks.record_usage_log, svc.db)
     api.namespace_admin = functools.partial(hooks.administers_namespace, svc.db)
+
+    async def organizations(user: UserRecord) -> list[dict[str, Any]]:
+        rows = await hooks.organization_roles(svc.db, user.id)
+        return [org_summary(name, email, role) for name, email, role in rows]
+
+    api.org_lister = organizations
     return api
 
 

@@ -90,3 +90,15 @@ def superuser_user_view(user: UserRecord, *, super_user: bool) -> dict[str, Any]
         "global_readonly_super_user": False,
         "enabled": user.enabled,
     }
+
+
+def org_summary(name: str, email: str | None, role: str) -> dict[str, Any]:
+    """An entry of ``organizations`` in ``GET /user/``."""
+    return {
+        "name": name,
+        "avatar": avatar(name, email, kind="org"),
+        "can_create_repo": role in ("admin", "creator"),
+        "public": False,
+        "is_org_admin": role == "admin",
+        "preferred_namespace": False,
+    }
