@@ -57,6 +57,12 @@ async def test_unknown_paths_and_methods(registry: Berth) -> None:
     r = await registry.http.patch("/api/v1/user/")
     assert r.status_code == 405
     assert r.json() == {"message": "The method is not allowed for the requested URL."}
+    assert r.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, POST, PUT"
+    r = await registry.http.options("/api/v1/user/")
+    assert r.status_code == 200
+    assert "PUT" in r.headers["allow"]
+    r = await registry.http.head("/api/v1/users/alice")
+    assert r.status_code == 200
 
 
 async def test_anonymous_user_is_401_with_session_required(registry: Berth) -> None:

@@ -509,12 +509,11 @@ def _endpoint(
         method = request.method
         route = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
         if route is None:
-            allowed = sorted(set(methods) | ({"HEAD"} if "GET" in methods else set()))
-            return json_response(
-                {"message": METHOD_NOT_ALLOWED_MESSAGE},
-                405,
-                {"Allow": ", ".join(sorted({*allowed, "OPTIONS"}))},
-            )
+            allowed = {*methods, "OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
+            allow = {"Allow": ", ".join(sorted(allowed))}
+            if method == "OPTIONS":  # Flask answers OPTIONS itself
+                return Response(status_code=200, headers=allow)
+            return json_response({"message": METHOD_NOT_ALLOWED_MESSAGE}, 405, allow)
         if not route.enabled:
             return json_response({"message": NOT_FOUND_MESSAGE}, 404)
         return await run(api, route, request)  # the server drops a HEAD body
