@@ -356,6 +356,18 @@ class Ctx:
             self.require_fresh_login()
         return self.caller.user
 
+    async def verify_csrf(self) -> None:
+        """Writes without an OAuth token must echo the session's CSRF token (header, query
+        ``_csrf_token`` or form field), else 403 ``{"error": ...}``."""
+        if self.caller.kind == "oauth":
+            return
+        form_token = None
+        ctype = self.request.headers.get("content-type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            form_token = (await self.form()).get("_csrf_token")
+        if not _csrf_ok(self, form_token):
+            raise AbortError(403, CSRF_MESSAGE)
+
     # ---- session -----------------------------------------------------------------------
     def set_session(self, session: SessionData | None) -> None:
         self.session = session
@@ -395,10 +407,7 @@ def _looks_like_browser(user_agent: str) -> bool:
 async def run(api: ApiApp, route: ApiRoute, request: Request) -> Response:
     ctx: Ctx | None = None
     try:
-        caller = await api.resolve(request, route) if route.csrf or route.oauth else None
-        ctx = Ctx(api, request, route, caller or ANONYMOUS_CALLER)
-        if caller is None:  # outside the API blueprint: the cookie still matters
-            ctx.session = api.codec.load(request.cookies.get(api.cookie_name))
+        ctx = Ctx(api, request, route, await api.resolve(request, route))
         method = request.method
         if (
             method not in SAFE_METHODS
@@ -406,13 +415,8 @@ async def run(api: ApiApp, route: ApiRoute, request: Request) -> Response:
             and not route.readonly_exempt
         ):
             raise MessageError(503, READ_ONLY_MESSAGE, is_readonly=True)
-        if route.csrf and method not in SAFE_METHODS and ctx.caller.kind != "oauth":
-            form_token = None
-            ctype = request.headers.get("content-type", "")
-            if ctype.startswith("application/x-www-form-urlencoded"):
-                form_token = (await ctx.form()).get("_csrf_token")
-            if not _csrf_ok(ctx, form_token):
-                raise AbortError(403, CSRF_MESSAGE)
+        if route.csrf and method not in SAFE_METHODS:
+            await ctx.verify_csrf()
         if (
             route.prefix == API_PREFIX
             and not route.anon_allowed

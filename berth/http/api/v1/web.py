@@ -30,6 +30,7 @@ async def authorize_app(ctx: Ctx) -> Response:
     user = ctx.caller.user
     if user is None or ctx.caller.kind != "session" or user.kind != "user":
         raise requires_auth()
+    await ctx.verify_csrf()
     form = await ctx.form()
     client_id = form.get("client_id", "")
     redirect_uri = form.get("redirect_uri", "")
@@ -76,6 +77,6 @@ async def local_app(ctx: Ctx) -> Response:
 def routes(api: ApiApp) -> list[ApiRoute]:
     return [
         ApiRoute("GET", "/csrf_token", csrf_token, prefix="", csrf=False, oauth=False),
-        ApiRoute("POST", "/oauth/authorizeapp", authorize_app, prefix="", oauth=False),
+        ApiRoute("POST", "/oauth/authorizeapp", authorize_app, prefix="", csrf=False, oauth=False),
         ApiRoute("GET", "/oauth/localapp", local_app, prefix="", csrf=False, oauth=False),
     ]
