@@ -284,5 +284,10 @@ def create_user(
         click.echo(f"password: {password}")
 
 
+from berth.cli.identity import register as _register_identity  # noqa: E402
+
+_register_identity(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -280,7 +280,7 @@ async def mark_namespace_deleted(s: AsyncSession, ns: Namespace) -> None:
     await s.execute(
         update(Repository)
         .where(Repository.namespace_id == ns.id)
-        .values(full_name=marker + "/" + Repository.name, state="MARKED_FOR_DELETION")
+        .values(full_name=marker + "/" + Repository.name)
     )
     await enqueue(s, DELETE_NAMESPACE_JOB, {"namespace_id": ns.id})
 

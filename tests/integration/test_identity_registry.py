@@ -4,10 +4,11 @@ created by push get their creator and default permissions, login backoff, org de
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from berth.accounts.models import User
 from berth.audit.services import list_logs
+from berth.db.base import now_ms
 from berth.registry.repositories import RepoName
 from tests.integration.conftest import OCI_MANIFEST, Berth, assert_error, token_access
 from tests.integration.identity_scenario import APP, PASSWORD, add_users, build
@@ -81,16 +82,33 @@ async def test_basic_auth_push_by_creator_makes_it_admin(registry: Berth) -> Non
 
 async def test_login_backoff_is_429_then_clears(registry: Berth) -> None:
     await add_users(registry, "carol")
+    db = registry.services.db
+
+    async def attempts() -> int:
+        async with db.read() as s:
+            q = select(User.invalid_login_attempts).where(User.username == "carol")
+            return int((await s.execute(q)).scalar_one())
+
     wrong = registry.client("carol", password="wrong-password")
     resp = await wrong.token("repository:carol/app:pull")
     assert_error(resp, 401, "UNAUTHORIZED")
+    assert await attempts() == 1
+    # After 4 consecutive failures the user is locked out for 0.5 * (2**4 - 1) = 7.5 s,
+    # even with the right password.
+    async with db.write() as s:
+        await s.execute(
+            update(User)
+            .where(User.username == "carol")
+            .values(invalid_login_attempts=4, last_invalid_login=now_ms())
+        )
     resp = await registry.client("carol", password=PASSWORD).token("repository:carol/app:pull")
     assert resp.status_code == 429
-    assert resp.headers["retry-after"] == "1"
-    async with registry.services.db.write() as s:
+    assert 7 <= int(resp.headers["retry-after"]) <= 8
+    async with db.write() as s:
         await s.execute(update(User).where(User.username == "carol").values(last_invalid_login=1))
     resp = await registry.client("carol", password=PASSWORD).token("repository:carol/app:pull")
     assert resp.status_code == 200
+    assert await attempts() == 0
 
 
 async def test_disabled_user_is_refused(registry: Berth) -> None:

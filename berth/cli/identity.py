@@ -1,0 +1,292 @@
+"""Identity subcommands: what automation (python-quay-tool) does, over the same services.
+
+  berth org create NAME [--email E] [--owner USER]
+  berth robot create NS NAME [--description D]
+  berth team create ORG NAME --role member|creator|admin [--description D]
+  berth team add-member ORG TEAM USER
+  berth prototype create ORG (--delegate-user U | --delegate-team T | --delegate-robot R)
+                         --role read|write|admin [--activating-user U]
+  berth repo set-permission NS/REPO (--user U | --team T | --robot R) --role read|write|admin
+  berth repo set-visibility NS/REPO public|private
+Each takes --config FILE or --data-dir DIR like the other commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from berth.cli.main import _config_options, _settings
+
+T = TypeVar("T")
+REPO_ROLES = click.Choice(["read", "write", "admin"])
+
+
+@dataclass
+class _Ctx:
+    orgs: Any
+    teams: Any
+    robots: Any
+    permissions: Any
+    library: str | None
+
+
+def _run(config: str | None, data_dir: str | None, work: Callable[[_Ctx], Awaitable[T]]) -> T:
+    """Open the database of the configured instance, run ``work``, report domain errors."""
+    from berth.auth.tokens import fernet_for
+    from berth.config import parse_duration
+    from berth.db.migrate import upgrade
+    from berth.db.session import Database
+    from berth.orgs.errors import IdentityError
+    from berth.orgs.services import OrgService
+    from berth.permissions.services import PermissionService
+    from berth.registry.errors import RegistryError
+    from berth.robots.services import RobotService
+    from berth.teams.services import TeamService
+
+    settings = _settings(config, data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    raw = settings.raw
+
+    async def go() -> T:
+        await upgrade(settings.db_url)
+        db = Database(settings.db_url, pool_size=1)
+        try:
+            ctx = _Ctx(
+                orgs=OrgService(
+                    db,
+                    default_tag_expiration_s=parse_duration(raw.DEFAULT_TAG_EXPIRATION),
+                    tag_expiration_options=frozenset(
+                        parse_duration(v) for v in raw.TAG_EXPIRATION_OPTIONS
+                    ),
+                ),
+                teams=TeamService(
+                    db,
+                    require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
+                    and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
+                ),
+                robots=RobotService(db, fernet_for(settings.database_secret_key)),
+                permissions=PermissionService(db),
+                library=raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None,
+            )
+            return await work(ctx)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except IdentityError as e:
+        click.echo(f"berth: {e.message}", err=True)
+        raise SystemExit(1) from e
+    except RegistryError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+
+
+def _repo(ctx: _Ctx, name: str) -> Any:
+    from berth.registry.repositories import parse_repo_name
+
+    return parse_repo_name(name, library=ctx.library)
+
+
+def _one_of(**options: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in options.items() if v]
+    if len(given) != 1:
+        names = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise click.UsageError(f"give exactly one of {names}")
+    return given[0]  # type: ignore[return-value]
+
+
+# ---- org ---------------------------------------------------------------------------------
+@click.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--email", default=None, help="Contact e-mail of the organization.")
+@click.option("--owner", default=None, help="User placed in the owners team (admin).")
+@_config_options
+def org_create(
+    name: str, email: str | None, owner: str | None, config: str | None, data_dir: str | None
+) -> None:
+    """Create an organization (with its owners team)."""
+    info = _run(config, data_dir, lambda c: c.orgs.create(name, creator=owner, email=email))
+    click.echo(f"created organization {info.name}")
+
+
+# ---- robot -------------------------------------------------------------------------------
+@click.group()
+def robot() -> None:
+    """Robot accounts."""
+
+
+@robot.command("create")
+@click.argument("namespace")
+@click.argument("name")
+@click.option("--description", default="", help="What the robot is for.")
+@_config_options
+def robot_create(
+    namespace: str, name: str, description: str, config: str | None, data_dir: str | None
+) -> None:
+    """Create NAMESPACE+NAME and print its token."""
+    info = _run(
+        config, data_dir, lambda c: c.robots.create(namespace, name, description=description)
+    )
+    click.echo(f"created robot {info.name}")
+    click.echo(f"token: {info.token}")
+
+
+# ---- team --------------------------------------------------------------------------------
+@click.group()
+def team() -> None:
+    """Teams of an organization."""
+
+
+@team.command("create")
+@click.argument("org_name", metavar="ORG")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["member", "creator", "admin"]), required=True)
+@click.option("--description", default=None)
+@_config_options
+def team_create(
+    org_name: str,
+    name: str,
+    role: str,
+    description: str | None,
+    config: str | None,
+    data_dir: str | None,
+) -> None:
+    """Create a team (or change its role and description)."""
+    info, created = _run(
+        config,
+        data_dir,
+        lambda c: c.teams.create_or_update(org_name, name, role=role, description=description),
+    )
+    click.echo(f"{'created' if created else 'updated'} team {org_name}/{info.name} ({info.role})")
+
+
+@team.command("add-member")
+@click.argument("org_name", metavar="ORG")
+@click.argument("team_name", metavar="TEAM")
+@click.argument("member", metavar="USER")
+@_config_options
+def team_add_member(
+    org_name: str, team_name: str, member: str, config: str | None, data_dir: str | None
+) -> None:
+    """Add a robot or org member to a team; other users are invited."""
+    info = _run(config, data_dir, lambda c: c.teams.add_member(org_name, team_name, member))
+    if info.invited:
+        click.echo(f"invited {member} to {org_name}/{team_name} (joins on accepting)")
+    else:
+        click.echo(f"added {member} to {org_name}/{team_name}")
+
+
+# ---- prototype ---------------------------------------------------------------------------
+@click.group()
+def prototype() -> None:
+    """Default permissions of an organization's new repositories."""
+
+
+@prototype.command("create")
+@click.argument("org_name", metavar="ORG")
+@click.option("--delegate-user", default=None)
+@click.option("--delegate-team", default=None)
+@click.option("--delegate-robot", default=None, help="ORG+NAME, or NAME within ORG.")
+@click.option("--role", type=REPO_ROLES, required=True)
+@click.option("--activating-user", default=None, help="Only for repositories this user creates.")
+@_config_options
+def prototype_create(
+    org_name: str,
+    delegate_user: str | None,
+    delegate_team: str | None,
+    delegate_robot: str | None,
+    role: str,
+    activating_user: str | None,
+    config: str | None,
+    data_dir: str | None,
+) -> None:
+    """Create a default permission."""
+    kind, who = _one_of(
+        delegate_user=delegate_user, delegate_team=delegate_team, delegate_robot=delegate_robot
+    )
+    if kind == "delegate_robot" and "+" not in who:
+        who = f"{org_name}+{who}"
+    info = _run(
+        config,
+        data_dir,
+        lambda c: c.permissions.create_prototype(
+            org_name,
+            role,
+            delegate_user=who if kind != "delegate_team" else None,
+            delegate_team=who if kind == "delegate_team" else None,
+            activating_user=activating_user,
+        ),
+    )
+    click.echo(
+        f"created default permission {info.id}: {info.delegate.kind} {info.delegate.name} "
+        f"gets {info.role}" + (f" when {activating_user} creates" if activating_user else "")
+    )
+
+
+# ---- repo --------------------------------------------------------------------------------
+@click.group()
+def repo() -> None:
+    """Repository permissions and visibility."""
+
+
+@repo.command("set-permission")
+@click.argument("name", metavar="NS/REPO")
+@click.option("--user", default=None)
+@click.option("--team", "team_name", default=None)
+@click.option("--robot", "robot_name", default=None, help="NS+NAME, or NAME within NS.")
+@click.option("--role", type=REPO_ROLES, required=True)
+@_config_options
+def repo_set_permission(
+    name: str,
+    user: str | None,
+    team_name: str | None,
+    robot_name: str | None,
+    role: str,
+    config: str | None,
+    data_dir: str | None,
+) -> None:
+    """Give a user, robot or team a role on a repository."""
+    kind, who = _one_of(user=user, team=team_name, robot=robot_name)
+
+    async def work(c: _Ctx) -> None:
+        target = _repo(c, name)
+        if kind == "team":
+            await c.permissions.set_team_permission(target, who, role)
+        else:
+            username = f"{target.namespace}+{who}" if kind == "robot" and "+" not in who else who
+            await c.permissions.set_user_permission(target, username, role)
+
+    _run(config, data_dir, work)
+    click.echo(f"{kind} {who} has {role} on {name}")
+
+
+@repo.command("set-visibility")
+@click.argument("name", metavar="NS/REPO")
+@click.argument("visibility", type=click.Choice(["public", "private"]))
+@_config_options
+def repo_set_visibility(
+    name: str, visibility: str, config: str | None, data_dir: str | None
+) -> None:
+    """Make a repository public or private."""
+
+    async def work(c: _Ctx) -> None:
+        await c.permissions.set_visibility(_repo(c, name), visibility == "public")
+
+    _run(config, data_dir, work)
+    click.echo(f"{name} is now {visibility}")
+
+
+def register(main: click.Group) -> None:
+    for group in (org, robot, team, prototype, repo):
+        main.add_command(group)
