@@ -36,6 +36,24 @@ _UNSET = object()
 
 
 @dataclass(frozen=True)
+class Membership:
+    """A user's standing in an organization (for views and permission checks)."""
+
+    is_admin: bool
+    is_member: bool
+    can_create_repo: bool
+    teams: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OrgMember:
+    name: str
+    is_robot: bool
+    teams: tuple[str, ...]
+    repositories: tuple[str, ...]  # repositories with a direct permission
+
+
+@dataclass(frozen=True)
 class OrgInfo:
     id: int
     name: str
@@ -253,6 +271,108 @@ class OrgService:
                 s, "org_delete", name, performer_of(user, ip), metadata={"namespace": name},
                 namespace_id=ns.id,
             )  # fmt: skip
+
+    async def membership(self, name: str, username: str | None) -> Membership:
+        """``username``'s standing in the organization (nothing for unknown users)."""
+        async with self.db.read() as s:
+            ns = await get_org(s, name)
+            user = await find_user(s, username) if username else None
+            if user is None:
+                return Membership(False, False, False, ())
+            rows = (
+                await s.execute(
+                    select(Team.name, Team.role)
+                    .join(TeamMember, TeamMember.team_id == Team.id)
+                    .where(Team.namespace_id == ns.id, TeamMember.user_id == user.id)
+                    .order_by(Team.name)
+                )
+            ).all()
+            roles = {role for _, role in rows}
+            return Membership(
+                is_admin="admin" in roles,
+                is_member=bool(rows),
+                can_create_repo=bool(roles & {"admin", "creator"}),
+                teams=tuple(team for team, _ in rows),
+            )
+
+    async def members(self, name: str, *, include_robots: bool = False) -> list[OrgMember]:
+        """Users in any team of the organization, or with a permission on one of its
+        repositories (robots only when asked), with their teams and direct repositories."""
+        from berth.permissions.models import RepositoryPermission
+
+        async with self.db.read() as s:
+            ns = await get_org(s, name)
+            teams = (
+                await s.execute(
+                    select(User.username, User.kind, Team.name)
+                    .join(TeamMember, TeamMember.user_id == User.id)
+                    .join(Team, Team.id == TeamMember.team_id)
+                    .where(Team.namespace_id == ns.id)
+                )
+            ).all()
+            repos = (
+                await s.execute(
+                    select(User.username, User.kind, Repository.name)
+                    .join(RepositoryPermission, RepositoryPermission.user_id == User.id)
+                    .join(Repository, Repository.id == RepositoryPermission.repository_id)
+                    .where(Repository.namespace_id == ns.id)
+                )
+            ).all()
+            kinds: dict[str, str] = {}
+            by_team: dict[str, set[str]] = {}
+            by_repo: dict[str, set[str]] = {}
+            for user, kind, team in teams:
+                kinds[user] = kind
+                by_team.setdefault(user, set()).add(team)
+            for user, kind, repo in repos:
+                kinds[user] = kind
+                by_repo.setdefault(user, set()).add(repo)
+            return [
+                OrgMember(
+                    user,
+                    kinds[user] == "robot",
+                    tuple(sorted(by_team.get(user, ()))),
+                    tuple(sorted(by_repo.get(user, ()))),
+                )
+                for user in sorted(kinds)
+                if include_robots or kinds[user] != "robot"
+            ]
+
+    async def remove_member(
+        self, name: str, member: str, *, performer: str | None = None, ip: str | None = None
+    ) -> None:
+        """Take ``member`` out of every team of the organization and drop its direct
+        permissions on the organization's repositories."""
+        from berth.permissions.models import RepositoryPermission
+
+        async with self.db.write() as s:
+            ns = await get_org(s, name)
+            user = await get_user(s, member)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            teams = (
+                await s.execute(
+                    select(Team.id, Team.name)
+                    .join(TeamMember, TeamMember.team_id == Team.id)
+                    .where(Team.namespace_id == ns.id, TeamMember.user_id == user.id)
+                )
+            ).all()
+            for team_id, team_name in teams:
+                await s.execute(
+                    delete(TeamMember).where(
+                        TeamMember.team_id == team_id, TeamMember.user_id == user.id
+                    )
+                )
+                record(
+                    s, "org_remove_team_member", name, who,
+                    metadata={"member": member, "team": team_name}, namespace_id=ns.id,
+                )  # fmt: skip
+            repo_ids = select(Repository.id).where(Repository.namespace_id == ns.id)
+            await s.execute(
+                delete(RepositoryPermission).where(
+                    RepositoryPermission.user_id == user.id,
+                    RepositoryPermission.repository_id.in_(repo_ids),
+                )
+            )
 
     async def list_for_user(self, username: str) -> list[OrgInfo]:
         async with self.db.read() as s:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from berth.db.base import Base, now_ms
@@ -17,6 +19,7 @@ class RobotAccount(Base):
     )
     namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
     description: Mapped[str] = mapped_column(Text, default="")
+    unstructured_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The token is shown again on request (as Quay does): Fernet-encrypted with
     # DATABASE_SECRET_KEY; logins compare its SHA-256 so no decryption is needed.
     token_sha256: Mapped[str] = mapped_column(String(64))

@@ -10,6 +10,7 @@ import json
 import secrets
 import string
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -63,6 +64,7 @@ class RobotInfo:
     created_at: int
     last_accessed: int | None
     token: str | None = None
+    unstructured_metadata: dict[str, Any] = field(default_factory=dict)
     teams: list[str] = field(default_factory=list)
     permissions: list[RobotRepoPermission] = field(default_factory=list)
 
@@ -111,6 +113,7 @@ class RobotService:
             created_at=robot.created_at,
             last_accessed=user.last_accessed,
             token=self._decrypt(robot.token_encrypted) if token else None,
+            unstructured_metadata=dict(robot.unstructured_metadata or {}),
         )
 
     async def create(
@@ -119,6 +122,7 @@ class RobotService:
         short: str,
         *,
         description: str = "",
+        unstructured_metadata: dict[str, Any] | None = None,
         performer: str | None = None,
         ip: str | None = None,
     ) -> RobotInfo:
@@ -140,6 +144,7 @@ class RobotService:
                 user_id=user.id,
                 namespace_id=ns.id,
                 description=description,
+                unstructured_metadata=dict(unstructured_metadata or {}),
                 token_sha256=token_digest(token),
                 token_encrypted=self._encrypt(token),
                 created_at=now_ms(),
@@ -149,7 +154,7 @@ class RobotService:
             record(
                 s, "create_robot", namespace, who,
                 metadata={"robot": name, "description": description,
-                          "unstructured_metadata": {}},
+                          "unstructured_metadata": dict(unstructured_metadata or {})},
                 namespace_id=ns.id,
             )  # fmt: skip
             await s.flush()

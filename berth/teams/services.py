@@ -361,6 +361,24 @@ class TeamService:
                 ]
             return out
 
+    async def repository_permissions(self, org: str, team_name: str) -> list[tuple[str, bool, str]]:
+        """(repository name, is_public, role) for each repository the team has a role on."""
+        from berth.permissions.models import RepositoryPermission
+        from berth.registry.models import Repository
+
+        async with self.db.read() as s:
+            ns = await get_org(s, org)
+            team = await get_team(s, ns.id, org, team_name)
+            rows = (
+                await s.execute(
+                    select(Repository.name, Repository.is_public, RepositoryPermission.role)
+                    .join(Repository, Repository.id == RepositoryPermission.repository_id)
+                    .where(RepositoryPermission.team_id == team.id)
+                    .order_by(Repository.name)
+                )
+            ).all()
+            return [(name, bool(public), role) for name, public, role in rows]
+
     async def invites_for(self, username: str) -> list[InviteInfo]:
         """Pending invites addressed to the user (by account or by its e-mail)."""
         async with self.db.read() as s:

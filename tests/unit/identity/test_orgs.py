@@ -110,3 +110,33 @@ async def test_delete_hides_at_once_and_the_job_removes_rows(identity: Identity)
         kinds = [log.kind for log in await list_logs(s)]
     assert "org_delete" in kinds
     assert [r.name for r in await identity.robots.list("acme")] == []
+
+
+async def test_membership_members_and_removal(identity: Identity) -> None:
+    for name in ("alice", "bob", "carol"):
+        await identity.user(name)
+    await identity.orgs.create("acme", creator="alice")
+    await identity.teams.create_or_update("acme", "builders", role="creator")
+    await identity.teams.add_member("acme", "builders", "alice")
+    await identity.robots.create("acme", "ci")
+    await identity.teams.add_member("acme", "builders", "acme+ci")
+    async with identity.db.write() as s:
+        await create_repository(s, RepoName("acme", "app"))
+    await identity.permissions.set_user_permission(RepoName("acme", "app"), "bob", "read")
+    alice = await identity.orgs.membership("acme", "alice")
+    assert (alice.is_admin, alice.is_member, alice.can_create_repo) == (True, True, True)
+    assert alice.teams == ("builders", "owners")
+    bob = await identity.orgs.membership("acme", "bob")
+    assert (bob.is_admin, bob.is_member, bob.can_create_repo) == (False, False, False)
+    assert (await identity.orgs.membership("acme", None)).is_member is False
+    members = await identity.orgs.members("acme")
+    assert [(m.name, m.teams, m.repositories) for m in members] == [
+        ("alice", ("builders", "owners"), ()),
+        ("bob", (), ("app",)),
+    ]
+    with_robots = await identity.orgs.members("acme", include_robots=True)
+    assert [m.name for m in with_robots] == ["acme+ci", "alice", "bob"]
+    await identity.orgs.remove_member("acme", "bob")
+    await identity.orgs.remove_member("acme", "acme+ci")
+    assert [m.name for m in await identity.orgs.members("acme", include_robots=True)] == ["alice"]
+    assert await identity.permissions.list_user_permissions(RepoName("acme", "app")) == []

@@ -23,7 +23,11 @@ TOKEN = re.compile(r"^[A-Z0-9]{64}$")
 async def test_create_get_regenerate_delete(identity: Identity) -> None:
     await identity.user("alice")
     await identity.orgs.create("acme", creator="alice")
-    robot = await identity.robots.create("acme", "ci", description="builds", performer="alice")
+    robot = await identity.robots.create(
+        "acme", "ci", description="builds", unstructured_metadata={"k": "v"}, performer="alice"
+    )
+    assert robot.unstructured_metadata == {"k": "v"}
+    assert (await identity.robots.get("acme", "ci")).unstructured_metadata == {"k": "v"}
     assert (robot.name, robot.short_name, robot.description) == ("acme+ci", "ci", "builds")
     assert robot.token is not None
     assert TOKEN.match(robot.token)

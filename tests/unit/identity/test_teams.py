@@ -117,3 +117,18 @@ async def test_last_admin_team_cannot_go(acme: Identity) -> None:
     await acme.teams.create_or_update("acme", "admins2", role="admin")
     await acme.teams.add_member("acme", "admins2", "alice")
     await acme.teams.create_or_update("acme", "owners", role="member", performer="alice")
+
+
+async def test_team_repository_permissions(acme: Identity) -> None:
+    from berth.registry.repositories import RepoName, create_repository
+
+    await acme.teams.create_or_update("acme", "devs", role="member")
+    async with acme.db.write() as s:
+        await create_repository(s, RepoName("acme", "app"))
+        await create_repository(s, RepoName("acme", "lib"), is_public=True)
+    await acme.permissions.set_team_permission(RepoName("acme", "lib"), "devs", "read")
+    await acme.permissions.set_team_permission(RepoName("acme", "app"), "devs", "write")
+    assert await acme.teams.repository_permissions("acme", "devs") == [
+        ("app", False, "write"),
+        ("lib", True, "read"),
+    ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 00:24:11.981093
+Create Date: 2026-11-23 00:40:39.787014
 """
 
 import sqlalchemy as sa
@@ -498,6 +498,7 @@ def upgrade() -> None:
             "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("unstructured_metadata", sa.JSON(), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
         sa.Column("token_encrypted", sa.LargeBinary(), nullable=False),
         sa.Column(
