@@ -129,6 +129,7 @@ class AccountService:
         password: str | None = None,
         enabled: bool | None = None,
         superuser: bool | None = None,
+        tag_expiration_s: int | None = None,
     ) -> UserRecord:
         values: dict[str, object] = {}
         if superuser is not None:
@@ -146,11 +147,14 @@ class AccountService:
                 raise LookupError(user_id)
             for key, value in values.items():
                 setattr(user, key, value)
-            if enabled is not None and user.namespace_id is not None:
+            ns_values: dict[str, object] = {}
+            if enabled is not None:
+                ns_values["enabled"] = enabled
+            if tag_expiration_s is not None:
+                ns_values["tag_expiration_s"] = tag_expiration_s
+            if ns_values and user.namespace_id is not None:
                 await s.execute(
-                    update(Namespace)
-                    .where(Namespace.id == user.namespace_id)
-                    .values(enabled=enabled)
+                    update(Namespace).where(Namespace.id == user.namespace_id).values(**ns_values)
                 )
         record = await self.get_user_by_id(user_id)
         assert record is not None

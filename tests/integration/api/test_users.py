@@ -130,6 +130,11 @@ async def test_change_password_and_email(registry: Berth) -> None:
     assert r.status_code == 200
     assert await v2_login(registry, "alice", "new-password-1") == 200
     assert await v2_login(registry, "alice", "alice-password") == 401
+    r = await registry.http.put("/api/v1/user/", headers=h, json={"tag_expiration_s": 86400})
+    assert r.status_code == 200
+    assert r.json()["tag_expiration_s"] == 86400
+    r = await registry.http.put("/api/v1/user/", headers=h, json={"tag_expiration_s": 5})
+    assert_problem(r, 400, "invalid_request", "Invalid tag expiration option")
 
 
 async def test_other_users(registry: Berth) -> None:

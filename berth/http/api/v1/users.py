@@ -9,6 +9,7 @@ from starlette.responses import Response
 from berth.accounts.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.accounts.services import check_password_rules
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
+from berth.config import parse_duration
 from berth.http.api.v1.errors import (
     MessageError,
     invalid_request,
@@ -158,9 +159,17 @@ async def update_user(ctx: Ctx) -> Response:
     body = await ctx.body(UPDATE_USER)
     if "username" in body and body["username"] != user.username:
         raise invalid_request("Changing the username is not supported")
+    expiration = body.get("tag_expiration_s")
+    if expiration is not None:
+        allowed = {parse_duration(v) for v in ctx.api.raw.TAG_EXPIRATION_OPTIONS}
+        if expiration not in allowed:
+            raise invalid_request("Invalid tag expiration option")
     try:
         updated = await ctx.api.accounts.update_user(
-            user.id, email=body.get("email"), password=body.get("password")
+            user.id,
+            email=body.get("email"),
+            password=body.get("password"),
+            tag_expiration_s=expiration,
         )
     except InvalidPassword as e:
         raise invalid_request(str(e)) from e
@@ -176,6 +185,12 @@ async def update_user(ctx: Ctx) -> Response:
         await ctx.api.audit(ctx, "user_change_password", {"username": user.username})
     if "email" in body:
         await ctx.api.audit(ctx, "user_change_email", {"username": user.username})
+    if expiration is not None:
+        await ctx.api.audit(
+            ctx,
+            "user_change_tag_expiration",
+            {"username": user.username, "tag_expiration": expiration},
+        )
     return json_response(await _me_view(ctx))
 
 
