@@ -28,10 +28,12 @@ def backoff_remaining_s(
 class IpFailureLimiter:
     """At most ``max_failures`` failed logins per address within ``window_s``; further
     attempts from that address are refused until the oldest failure leaves the window.
-    Kept per process (each replica counts its own)."""
+    Kept per process (each replica counts its own). Behind a reverse proxy the address
+    must be the client's (X-Forwarded-For handled at the edge), or the proxy's address
+    would share one budget; the default budget is generous for that reason."""
 
     def __init__(
-        self, *, max_failures: int = 30, window_s: float = 60.0, max_addresses: int = 10000
+        self, *, max_failures: int = 100, window_s: float = 60.0, max_addresses: int = 10000
     ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s

@@ -205,35 +205,32 @@ async def repository_created(
 async def _apply_prototypes(
     session: AsyncSession, repo: Repository, ns: Namespace, creator_id: int | None
 ) -> None:
+    applies = Prototype.activating_user_id.is_(None)
+    if creator_id is not None:
+        applies = or_(applies, Prototype.activating_user_id == creator_id)
     protos = (
-        await session.execute(
-            select(Prototype).where(
-                Prototype.namespace_id == ns.id,
-                or_(
-                    Prototype.activating_user_id.is_(None),
-                    Prototype.activating_user_id == creator_id
-                    if creator_id is not None
-                    else Prototype.activating_user_id.is_(None),
-                ),
-            )
-        )
+        await session.execute(select(Prototype).where(Prototype.namespace_id == ns.id, applies))
     ).scalars()
-    # Per delegate: a prototype for this activating user beats a general one.
+    # Per delegate: a prototype for this activating user beats a general one; between
+    # equals, the stronger role.
     chosen: dict[tuple[str, int], tuple[bool, str]] = {}
     for p in protos:
-        key = ("user", p.delegate_user_id) if p.delegate_user_id else ("team", p.delegate_team_id)
-        assert key[1] is not None
+        if p.delegate_user_id is not None:
+            key = ("user", p.delegate_user_id)
+        else:
+            assert p.delegate_team_id is not None
+            key = ("team", p.delegate_team_id)
         specific = p.activating_user_id is not None
-        have = chosen.get(key)  # type: ignore[arg-type]
+        have = chosen.get(key)
         if (
             have is None
             or (specific and not have[0])
             or (specific == have[0] and _RANK[p.role] > _RANK[have[1]])
         ):
-            chosen[key] = (specific, p.role)  # type: ignore[index]
+            chosen[key] = (specific, p.role)
     for (kind, delegate), (_specific, role) in sorted(chosen.items()):
         if kind == "user":
-            if delegate == creator_id:
+            if delegate == creator_id:  # the creator stays admin
                 continue
             await _set_user_role(session, repo.id, delegate, role)
         else:

@@ -185,3 +185,22 @@ async def test_visibility(acme: Identity) -> None:
     async with acme.db.read() as s:
         log = (await list_logs(s, kind="change_repo_visibility"))[0]
     assert log.metadata["visibility"] == "public"
+
+
+async def test_prototype_for_the_activating_user_beats_the_general_one(acme: Identity) -> None:
+    await acme.permissions.create_prototype(
+        "acme", "admin", delegate_user="carol", activating_user="bob"
+    )
+    await acme.permissions.create_prototype("acme", "read", delegate_user="carol")
+    await _create(acme, RepoName("acme", "by-bob"), "bob")
+    await _create(acme, RepoName("acme", "by-alice"), "alice")
+    by_bob = {
+        p.name: p.role
+        for p in await acme.permissions.list_user_permissions(RepoName("acme", "by-bob"))
+    }
+    by_alice = {
+        p.name: p.role
+        for p in await acme.permissions.list_user_permissions(RepoName("acme", "by-alice"))
+    }
+    assert by_bob == {"bob": "admin", "carol": "admin"}
+    assert by_alice == {"alice": "admin", "carol": "read"}
