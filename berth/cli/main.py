@@ -289,5 +289,18 @@ from berth.cli.identity import register as _register_identity  # noqa: E402
 _register_identity(main)
 
 
+@main.command(
+    "bench",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Benchmark Berth against CNCF distribution (see docs/performance.md)."""
+    from berth.bench.cli import bench as bench_command
+
+    bench_command.main(args=ctx.args, prog_name="berth bench", standalone_mode=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
