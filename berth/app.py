@@ -17,6 +17,7 @@ from berth.config import Settings, parse_duration
 from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
+from berth.oauth.logins import registry_logins
 from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
@@ -121,6 +122,9 @@ def create_services(settings: Settings) -> Services:
         default_tag_expiration_s=tag_expiration,
         allow_catalog_scope=raw.BERTH_ALLOW_CATALOG_SCOPE,
     )
+    for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
+        if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
+            auth.register_special_login(username, login)
     registry = Registry(
         db,
         storage,
@@ -147,9 +151,7 @@ def create_services(settings: Settings) -> Services:
         orgs=OrgService(
             db,
             default_tag_expiration_s=tag_expiration,
-            tag_expiration_options=frozenset(
-                parse_duration(v) for v in raw.TAG_EXPIRATION_OPTIONS
-            ),
+            tag_expiration_options=frozenset(parse_duration(v) for v in raw.TAG_EXPIRATION_OPTIONS),
         ),
         teams=TeamService(
             db,

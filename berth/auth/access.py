@@ -32,6 +32,7 @@ class Action(StrEnum):
 
 ALL_ACTIONS = frozenset(a.value for a in Action)
 _RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
+_CAP = {"none": 0, "read": 1, "write": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Principal:
     name: str | None = None
     is_superuser: bool = False
     user_id: int | None = None
+    # OAuth and app-token logins: the strongest repository role the token's scopes allow
+    # ("none", "read", "write", "admin"; None: the user's own roles, uncapped) and whether
+    # it may create repositories (``repo:create``).
+    role_cap: str | None = None
+    may_create_repos: bool = True
 
     @property
     def subject(self) -> str:
@@ -133,6 +139,8 @@ class AccessPolicy:
                 granted.discard(Action.DELETE)
             return Decision(frozenset(granted), create=Action.PUSH in granted and not repo.exists)
         role = _RANK[repository_role(principal, repo)]
+        if principal.role_cap is not None:
+            role = min(role, _CAP[principal.role_cap])
         granted: set[str] = set()
         if Action.PULL in requested:
             if repo.exists:
@@ -149,8 +157,8 @@ class AccessPolicy:
             if repo.exists:
                 if role >= 2 and repo.state == "NORMAL":
                     granted.add(Action.PUSH)
-            elif (repo.namespace_exists and may_create(principal, repo)) or (
-                principal.is_superuser
+            elif principal.may_create_repos and (
+                (repo.namespace_exists and may_create(principal, repo)) or principal.is_superuser
             ):
                 granted.add(Action.PUSH)
                 create = True

@@ -1,0 +1,72 @@
+"""Registry logins with OAuth tokens and app-specific tokens (``$oauthtoken``, ``$app``).
+
+The token's scopes cap the user's roles, as in Quay: ``repo:read`` pulls, ``repo:write``
+pushes, ``repo:admin`` deletes, ``repo:create`` creates repositories; superuser powers need
+``super:user``. An app-specific token acts with the user's full roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from berth.accounts.models import User
+from berth.auth.access import Principal
+from berth.auth.errors import InvalidCredentials
+from berth.db.session import Database
+from berth.oauth.services import (
+    APP_TOKEN_USERNAME,
+    OAUTHTOKEN_USERNAME,
+    validate_app_password,
+    validate_oauthtoken_password,
+)
+
+SpecialLogin = Callable[[str], Awaitable[Principal]]
+
+
+def role_cap(scopes: frozenset[str]) -> str:
+    for scope, cap in (("repo:admin", "admin"), ("repo:write", "write"), ("repo:read", "read")):
+        if scope in scopes:
+            return cap
+    return "none"
+
+
+async def _superuser(db: Database, user_id: int, super_users: frozenset[str]) -> bool:
+    async with db.read() as s:
+        row = (
+            await s.execute(select(User.username, User.superuser).where(User.id == user_id))
+        ).first()
+    return bool(row) and (row.superuser or row.username in super_users)
+
+
+def registry_logins(
+    db: Database, fernet: Fernet, super_users: frozenset[str]
+) -> dict[str, SpecialLogin]:
+    async def oauth(password: str) -> Principal:
+        grant = await validate_oauthtoken_password(db, OAUTHTOKEN_USERNAME, password)
+        if grant is None:
+            raise InvalidCredentials("Invalid OAuth access token")
+        return Principal(
+            kind="user",
+            name=grant.username,
+            user_id=grant.user_id,
+            is_superuser="super:user" in grant.scopes
+            and await _superuser(db, grant.user_id, super_users),
+            role_cap=role_cap(grant.scopes),
+            may_create_repos="repo:create" in grant.scopes,
+        )
+
+    async def app_token(password: str) -> Principal:
+        grant = await validate_app_password(db, fernet, APP_TOKEN_USERNAME, password)
+        if grant is None:
+            raise InvalidCredentials("Invalid app-specific token")
+        return Principal(
+            kind="user",
+            name=grant.username,
+            user_id=grant.user_id,
+            is_superuser=await _superuser(db, grant.user_id, super_users),
+        )
+
+    return {OAUTHTOKEN_USERNAME: oauth, APP_TOKEN_USERNAME: app_token}
