@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
-from berth.auth.access import RepositoryFacts
 from berth.db.base import now_ms
 from berth.oci.names import InvalidName, is_valid_namespace, split_repository
 from berth.registry.errors import NameInvalid, NameUnknown, RepositoryReadOnly
@@ -77,31 +76,6 @@ async def get_repository(session: AsyncSession, repo: RepoName) -> RepoRow:
     if found is None:
         raise NameUnknown("repository name not known to registry", {"name": repo.full})
     return found
-
-
-async def repository_facts(session: AsyncSession, repo: RepoName) -> RepositoryFacts:
-    row = (
-        await session.execute(
-            select(Namespace.id, Namespace.enabled, Repository.is_public, Repository.state)
-            .select_from(Namespace)
-            .outerjoin(
-                Repository,
-                (Repository.namespace_id == Namespace.id) & (Repository.name == repo.name),
-            )
-            .where(Namespace.name == repo.namespace)
-        )
-    ).first()
-    if row is None:
-        return RepositoryFacts(repo.namespace, repo.name, exists=False, namespace_exists=False)
-    _, enabled, is_public, state = row
-    return RepositoryFacts(
-        repo.namespace,
-        repo.name,
-        exists=state is not None,
-        is_public=bool(is_public),
-        state=state or "NORMAL",
-        namespace_enabled=bool(enabled),
-    )
 
 
 async def create_repository(
