@@ -274,6 +274,11 @@ def _noise(results: dict[str, Any]) -> float | None:
     return vals[len(vals) // 2]
 
 
+def _short(note: str) -> str:
+    """Notes quote error bodies; the page only needs their status code."""
+    return re.sub(r"\((\d{3}): \{.*\}\)", r"(HTTP \1)", note)
+
+
 def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | None) -> str:
     mach = results.get("machine") or {}
     params = ((results.get("regbench") or {}).get("params")) or {}
@@ -306,7 +311,8 @@ def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | Non
             "",
             f"regbench parameters: {params.get('reps')} reps, {params.get('duration')} s per "
             f"rate run, {params.get('blob_mb')} MB blob, {params.get('manifests')} manifests, "
-            f"{params.get('tags'):,} tags, {params.get('repos'):,} repositories.",
+            f"{params.get('tags'):,} tags, {params.get('repos'):,} repositories, "
+            f"{params.get('retries')} re-runs allowed per noisy measurement.",
         ]
     lines += [
         "",
@@ -363,17 +369,26 @@ def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | Non
                 f"{fmt(s['per_item_us'])} µs | {big['items']:,} | {fmt(big['median_ms'])} ms | "
                 f"{fmt(big['per_item_us'])} µs | {fmt(g.get('per_item_ratio'))}{TIMES} |"
             )
+        sizes = [((growth.get(k) or {}).get("points") or [{}])[-1].get("items", 0) for k in
+                 ("tags_list", "catalog")]  # fmt: skip
+        if not results.get("quick") and (sizes[0] < 100_000 or sizes[1] < 10_000):
+            lines += [
+                "",
+                "This run used smaller large sizes than the issue's 100,000 tags and 10,000 "
+                "repositories (`--growth-tags`, `--growth-repos`): seeding goes through "
+                "manifest PUTs, which are slow on this machine today (see manifest PUT above).",
+            ]
         for key in ("tags_list", "catalog"):
             note = (growth.get(key) or {}).get("note")
             if note:
-                lines += ["", f"Note ({key}): {note}"]
+                lines += ["", f"Note ({key}): {_short(note)}."]
 
     fb = results.get("catalog_fallback") or {}
     if fb:
         lines += [
             "",
             "[fallback] catalog: "
-            + (f"**not measured**: {fb['error']}" if "error" in fb else f"{fb.get('note')}.")
+            + (f"**not measured**: {fb['error']}" if "error" in fb else f"{_short(fb['note'])}.")
             + " The catalog failures from regbench are kept in the results file.",
         ]
 

@@ -109,7 +109,7 @@ class Deployment:
         self.postgres: Postgres | None = None
         self.seaweed: Seaweed | None = None
         if kind == "distributed":
-            self.postgres = Postgres(workdir / "postgres")
+            self.postgres = Postgres()
             stack.callback(self.postgres.stop)
             log("starting PostgreSQL")
             self.postgres.start()

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -371,9 +372,13 @@ def _runuser() -> list[str]:
 
 @dataclass
 class Postgres:
-    """A throwaway PostgreSQL (trust auth on 127.0.0.1, fsync off, as the tests run it)."""
+    """A throwaway PostgreSQL (trust auth on 127.0.0.1, fsync off, as the tests run it).
 
-    workdir: Path
+    Its directory is a fresh one under the system temp dir (owned by the ``postgres`` user
+    when we are root: the benchmark's own temp dir is mode 0700), removed by ``stop()``.
+    """
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="berth-bench-pg-")))
     port: int = 0
     started: bool = False
 
@@ -436,6 +441,7 @@ class Postgres:
                 cwd=self.workdir, capture_output=True, timeout=60, check=False,
             )  # fmt: skip
             self.started = False
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 # ---- SeaweedFS S3 (distributed deployment) -----------------------------------------------
