@@ -299,7 +299,10 @@ def load_settings(
     db_secret = cfg.DATABASE_SECRET_KEY or _persisted_secret(
         ddir, "database_secret_key", persist_secrets
     )
-    workers = cfg.BERTH_WORKERS or max(1, os.cpu_count() or 1)
+    # The embedded default is one server process (its cache makes reads fast and it keeps
+    # the footprint small); a shared database gets one process per core.
+    embedded = db_uri.startswith("sqlite")
+    workers = cfg.BERTH_WORKERS or (1 if embedded else max(1, os.cpu_count() or 1))
     return Settings(
         raw=cfg,
         data_dir=ddir,

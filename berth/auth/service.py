@@ -254,6 +254,9 @@ class AuthService:
         raise InvalidToken("Unsupported authorization scheme")
 
     async def verify_token(self, token: str) -> TokenClaims:
+        cached = self.keyring.cached(token)  # the hot path: a token seen before
+        if cached is not None:
+            return cached
         kid = KeyRing.kid_of(token)
         if not self.keyring.knows(kid) and time.monotonic() - self._last_reload > 1.0:
             await self.load_keys(create=False)  # a key made by another replica

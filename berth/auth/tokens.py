@@ -130,13 +130,19 @@ class KeyRing:
             raise InvalidToken("Token has no key id")
         return kid
 
+    def cached(self, token: str) -> TokenClaims | None:
+        """Claims of a token verified before and not yet expired (no parsing at all)."""
+        claims = self._cache.get(token)
+        if claims is not None and claims.expires_at + LEEWAY_S <= time.time():
+            self._cache.pop(token, None)
+            return None
+        return claims
+
     def verify(self, token: str) -> TokenClaims:
-        cached = self._cache.get(token)
-        now = time.time()
+        cached = self.cached(token)
         if cached is not None:
-            if cached.expires_at + LEEWAY_S > now:
-                return cached
-            del self._cache[token]
+            return cached
+        now = time.time()
         kid = self.kid_of(token)
         key = self._public.get(kid)
         if key is None:

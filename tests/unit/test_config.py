@@ -147,3 +147,13 @@ def test_durations(text: str | int, seconds: int) -> None:
 def test_bad_durations(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(bad)
+
+
+def test_server_processes_default(tmp_path: Path) -> None:
+    assert load_settings(None, data_dir=tmp_path, env={}).workers == 1  # embedded: one process
+    shared = _write(
+        tmp_path,
+        {"DB_URI": "postgresql://db/quay", "SECRET_KEY": "a", "DATABASE_SECRET_KEY": "b"},
+    )
+    assert load_settings(shared, env={}).workers >= 1
+    assert load_settings(shared, env={"BERTH_WORKERS": "3"}).workers == 3
