@@ -20,36 +20,16 @@ so no caller input can escape the layout (no ``..``, no ``/``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+# One digest grammar for the whole registry: sha256/sha512 only, lowercase hex of the right
+# length (InvalidDigest is a ValueError, as the drivers promise).
+from berth.oci.digest import parse_digest
 
 BLOBS_DIR = "blobs"
 UPLOADS_DIR = "uploads"
 TMP_DIR = "tmp"
 
-# Algorithms the storage layer can hash, with the hex length of their digests.
-HEX_LENGTHS: dict[str, int] = {"sha256": 64, "sha512": 128}
-
-_HEX_RE = re.compile(r"[0-9a-f]+")
 _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedDigest:
-    algorithm: str
-    hex: str
-
-    def __str__(self) -> str:
-        return f"{self.algorithm}:{self.hex}"
-
-
-def parse_digest(digest: str) -> ParsedDigest:
-    """Split ``"sha256:<hex>"``; raise ValueError for anything the layout can't hold."""
-    alg, sep, hexpart = digest.partition(":")
-    if not sep or alg not in HEX_LENGTHS:
-        raise ValueError(f"unsupported digest {digest!r}: expected sha256:<hex> or sha512:<hex>")
-    if len(hexpart) != HEX_LENGTHS[alg] or not _HEX_RE.fullmatch(hexpart):
-        raise ValueError(f"malformed digest {digest!r}: expected {HEX_LENGTHS[alg]} lowercase hex")
-    return ParsedDigest(alg, hexpart)
 
 
 def blob_path(digest: str) -> str:
