@@ -132,7 +132,6 @@ def create_services(settings: Settings) -> Services:
         read_cache=_read_cache(settings),
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
-        redirect=settings.storage_redirect,
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,

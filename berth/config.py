@@ -105,7 +105,6 @@ class QuayConfig(BaseModel):
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
     BERTH_WORKERS: int | None = None
-    BERTH_STORAGE_REDIRECT: bool = False
     BERTH_MAX_MANIFEST_BYTES: int = 4 * 1024 * 1024
     BERTH_MAX_CHUNK_BYTES: int | None = None
     BERTH_UPLOAD_EXPIRY: str = "1d"
@@ -172,7 +171,6 @@ class Settings:
     token_ttl_s: int
     workers: int
     run_workers_in_process: bool
-    storage_redirect: bool
     config_path: Path | None = None
 
     @property
@@ -318,7 +316,6 @@ def load_settings(
         token_ttl_s=cfg.BERTH_TOKEN_TTL,
         workers=workers,
         run_workers_in_process=cfg.BERTH_RUN_WORKERS_IN_PROCESS,
-        storage_redirect=cfg.BERTH_STORAGE_REDIRECT,
         config_path=path,
     )
 

@@ -124,12 +124,10 @@ class BlobService:
         db: Database,
         storage: BlobStorage,
         *,
-        redirect: bool,
         cache: ReadCache[Any] | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
-        self.redirect = redirect
         self.hashers = HasherCache()
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
 
@@ -154,7 +152,8 @@ class BlobService:
 
     async def download(self, repo: RepoName, digest: str) -> BlobDownload:
         info = await self.stat(repo, digest)
-        url = await self.storage.redirect_url(info.digest) if self.redirect else None
+        # Drivers that presign (S3 with ``presigned_redirect``) answer with a URL; others None.
+        url = await self.storage.redirect_url(info.digest)
         return BlobDownload(info.digest, info.size, self.storage.local_path(info.digest), url)
 
     def stream(self, digest: str, offset: int = 0, length: int | None = None):  # type: ignore[no-untyped-def]

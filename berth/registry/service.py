@@ -30,7 +30,6 @@ class Registry:
         *,
         library_namespace: str | None,
         max_manifest_bytes: int,
-        redirect: bool,
         read_only: bool,
         create_private: bool,
         default_tag_expiration_s: int,
@@ -41,7 +40,7 @@ class Registry:
         self.read_only = read_only
         self.create_private = create_private
         self.default_tag_expiration_s = default_tag_expiration_s
-        self.blobs = BlobService(db, storage, redirect=redirect, cache=read_cache)
+        self.blobs = BlobService(db, storage, cache=read_cache)
         self.manifests = ManifestService(
             db, storage, events, max_manifest_bytes=max_manifest_bytes, cache=read_cache
         )

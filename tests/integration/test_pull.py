@@ -152,3 +152,49 @@ async def test_pull_over_basic(registry: Berth, alice: Client) -> None:
     assert resp.content == pushed.manifest
     blob = await basic.get(f"/v2/alice/app/blobs/{digest_of(pushed.config)}")
     assert blob.content == pushed.config
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.s3
+async def test_presigned_redirect_serves_blobs_from_s3(
+    tmp_path, postgres_url: str, s3_server: dict
+) -> None:
+    """S3 with ``presigned_redirect``: blob GETs answer 307 to a presigned URL on the object
+    store, and the bytes behind it are the bytes pushed."""
+    import httpx as _httpx
+
+    from berth.accounts.services import AccountService
+    from berth.app import create_app
+    from berth.config import load_settings
+    from berth.db.migrate import upgrade
+    from berth.db.session import Database
+    from tests.conftest import distributed_config, write_config
+    from tests.integration.conftest import BASE_URL, Client, digest_of, random_bytes
+
+    config = distributed_config(tmp_path, postgres_url, s3_server)
+    name, (driver, args) = next(iter(config["DISTRIBUTED_STORAGE_CONFIG"].items()))
+    config["DISTRIBUTED_STORAGE_CONFIG"] = {name: [driver, {**args, "presigned_redirect": True}]}
+    settings = load_settings(write_config(tmp_path, config), env={})
+    await upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    await AccountService(db).create_user("carol", "carol-password-1")
+    await db.dispose()
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        _httpx.AsyncClient(transport=_httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
+        carol = Client(http, "carol", "carol-password-1")
+        blob = random_bytes(300_000)
+        digest = await carol.upload("carol/app", blob)
+        assert digest == digest_of(blob)
+        resp = await carol.get(f"/v2/carol/app/blobs/{digest}")
+        assert resp.status_code == 307
+        assert resp.headers["docker-content-digest"] == digest
+        location = resp.headers["location"]
+        assert location.startswith(s3_server["endpoint_url"])
+    async with _httpx.AsyncClient() as direct:
+        fetched = await direct.get(location)
+    assert fetched.status_code == 200
+    assert fetched.content == blob
