@@ -284,6 +284,31 @@ def create_user(
         click.echo(f"password: {password}")
 
 
+@admin.command("rotate-signing-key")
+@_config_options
+def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
+    """Add a new token signing key (servers use it once restarted; old tokens stay valid)."""
+    from berth.app import create_services
+    from berth.db.migrate import upgrade
+
+    settings = _settings(config, data_dir)
+
+    async def go() -> str:
+        await upgrade(settings.db_url)
+        svc = create_services(settings)
+        try:
+            await svc.auth.load_keys()
+            return await svc.auth.rotate_keys()
+        finally:
+            await svc.close()
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kid = asyncio.run(go())
+    click.echo(
+        f"new signing key {kid}; running servers pick it up when they meet a token it signed"
+    )
+
+
 from berth.cli.identity import register as _register_identity  # noqa: E402
 
 _register_identity(main)
