@@ -237,39 +237,33 @@ async def _apply_prototypes(
             await _set_team_role(session, repo.id, delegate, role)
 
 
-async def _set_user_role(s: AsyncSession, repo_id: int, user_id: int, role: str) -> bool:
-    """True when a permission was added (False: an existing one changed)."""
+async def _set_role(s: AsyncSession, repo_id: int, role: str, **delegate: int) -> bool:
+    """Give ``delegate`` (``user_id=`` or ``team_id=``) ``role`` on the repository.
+
+    True when a permission was added (False: an existing one changed)."""
+    ((column, value),) = delegate.items()
     perm = (
         await s.execute(
             select(RepositoryPermission).where(
                 RepositoryPermission.repository_id == repo_id,
-                RepositoryPermission.user_id == user_id,
+                getattr(RepositoryPermission, column) == value,
             )
         )
     ).scalar_one_or_none()
     if perm is None:
-        s.add(RepositoryPermission(repository_id=repo_id, user_id=user_id, role=role))
+        s.add(RepositoryPermission(repository_id=repo_id, role=role, **delegate))
         await s.flush()
         return True
     perm.role = role
     return False
+
+
+async def _set_user_role(s: AsyncSession, repo_id: int, user_id: int, role: str) -> bool:
+    return await _set_role(s, repo_id, role, user_id=user_id)
 
 
 async def _set_team_role(s: AsyncSession, repo_id: int, team_id: int, role: str) -> bool:
-    perm = (
-        await s.execute(
-            select(RepositoryPermission).where(
-                RepositoryPermission.repository_id == repo_id,
-                RepositoryPermission.team_id == team_id,
-            )
-        )
-    ).scalar_one_or_none()
-    if perm is None:
-        s.add(RepositoryPermission(repository_id=repo_id, team_id=team_id, role=role))
-        await s.flush()
-        return True
-    perm.role = role
-    return False
+    return await _set_role(s, repo_id, role, team_id=team_id)
 
 
 # ---- the service ---------------------------------------------------------------------
