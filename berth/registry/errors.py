@@ -78,5 +78,9 @@ class RepositoryReadOnly(Denied):
     """Pushes refused: repository state is READ_ONLY/MIRROR, or the registry is read-only."""
 
 
+class TagImmutable(Denied):
+    """A move, deletion, expiry or prune of an immutable tag (flag, label or policy)."""
+
+
 class TooLarge(RegistryError):
     code = "SIZE_INVALID"

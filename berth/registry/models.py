@@ -114,6 +114,9 @@ class Tag(Base):
     end_ts: Mapped[int | None] = mapped_column()
     hidden: Mapped[bool] = mapped_column(default=False)
     reversion: Mapped[bool] = mapped_column(default=False)
+    # Set through the tags API or the ``quay.immutable`` label; immutability policies add
+    # pattern rules on top (berth.policies.immutability decides).
+    immutable: Mapped[bool] = mapped_column(default=False)
 
 
 class Upload(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 00:40:39.787014
+Create Date: 2026-11-23 02:04:37.653728
 """
 
 import sqlalchemy as sa
@@ -666,6 +666,7 @@ def upgrade() -> None:
         sa.Column("end_ts", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("hidden", sa.Boolean(), nullable=False),
         sa.Column("reversion", sa.Boolean(), nullable=False),
+        sa.Column("immutable", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["manifest_id"], ["manifests.id"], name=op.f("fk_tags_manifest_id_manifests")
         ),

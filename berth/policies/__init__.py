@@ -1,0 +1,1 @@
+"""Repository and namespace policies: tag immutability and auto-pruning."""
