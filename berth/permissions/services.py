@@ -668,6 +668,14 @@ class PermissionService:
             )  # fmt: skip
 
     # -- questions for the API layer --
+    async def repository_access(
+        self, repo: RepoName, principal: Principal
+    ) -> tuple[RepositoryFacts, str | None]:
+        """The repository's facts and the principal's effective (uncapped) role there."""
+        async with self.db.read() as s:
+            facts = await access_facts(s, repo, principal)
+        return facts, effective_role(principal, facts)
+
     async def repository_role(self, repo: RepoName, principal: Principal) -> str | None:
         """The principal's effective role on the repository (admin for namespace admins)."""
         async with self.db.read() as s:

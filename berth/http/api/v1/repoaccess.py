@@ -1,0 +1,109 @@
+"""Quay's ``require_repo_read`` / ``write`` / ``admin`` for /api/v1 handlers.
+
+Permission is checked before existence (quay-api.md 2.4 and 8.6): a caller holding the role
+(capped by its token's scopes) passes, and the handler then answers 404 for a repository that
+doesn't exist; everyone else gets 401 when anonymous, 403 otherwise, whether or not the
+repository exists. Read also passes for a public repository, anonymous callers included when
+FEATURE_ANONYMOUS_ACCESS is on. Superusers pass everywhere only with
+FEATURE_SUPERUSERS_FULL_ACCESS (GETs: also without it, as Quay's global read access).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from berth.auth.access import ANONYMOUS, Principal, RepositoryFacts
+from berth.http.api.v1.errors import not_found, unauthorized
+from berth.http.api.v1.framework import ApiCaller, Ctx
+from berth.registry.errors import NameInvalid
+from berth.registry.repositories import RepoName, parse_repo_name
+
+RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
+_SCOPE_CAPS = (("repo:admin", "admin"), ("repo:write", "write"), ("repo:read", "read"))
+
+
+@dataclass(frozen=True)
+class RepoAccess:
+    """The repository a request addresses, and what the caller may do there."""
+
+    repo: RepoName
+    facts: RepositoryFacts
+    role: str | None  # effective role after scope caps: None | read | write | admin
+
+    @property
+    def exists(self) -> bool:
+        return self.facts.exists
+
+    @property
+    def can_write(self) -> bool:
+        return RANK[self.role] >= RANK["write"]
+
+    @property
+    def can_admin(self) -> bool:
+        return RANK[self.role] >= RANK["admin"]
+
+    def require_exists(self) -> RepoAccess:
+        """404 (Quay's ``not_found``) when the repository doesn't exist."""
+        if not self.facts.exists:
+            raise not_found()
+        return self
+
+
+def principal_of(caller: ApiCaller, *, superuser_full_access: bool) -> Principal:
+    user = caller.user
+    if user is None:
+        return ANONYMOUS
+    return Principal(
+        kind="robot" if user.kind == "robot" else "user",
+        name=user.username,
+        user_id=user.id,
+        is_superuser=caller.is_superuser and superuser_full_access,
+    )
+
+
+def scope_cap(caller: ApiCaller) -> str | None:
+    """The strongest repository role the caller's token allows (None: no cap, a session)."""
+    if caller.scopes is None:
+        return None
+    for scope, cap in _SCOPE_CAPS:
+        if caller.has_scope(scope):
+            return cap
+    return "none"
+
+
+def _capped(role: str | None, cap: str | None) -> str | None:
+    if cap is None:
+        return role
+    if cap == "none":
+        return None
+    return role if RANK[role] <= RANK[cap] else cap
+
+
+def repo_name(ctx: Ctx, param: str = "repository") -> RepoName:
+    """``ns/name`` from the path (``%2F`` arrives decoded); a malformed name is 404."""
+    try:
+        return parse_repo_name(ctx.params[param], library=None)
+    except NameInvalid as e:
+        raise not_found() from e
+
+
+async def repository_access(ctx: Ctx, repo: RepoName) -> RepoAccess:
+    """What the caller may do on ``repo``, without refusing anything."""
+    raw = ctx.api.raw
+    principal = principal_of(ctx.caller, superuser_full_access=raw.FEATURE_SUPERUSERS_FULL_ACCESS)
+    facts, role = await ctx.api.svc.permissions.repository_access(repo, principal)
+    if ctx.caller.is_superuser and ctx.request.method in ("GET", "HEAD"):
+        role = "admin" if raw.FEATURE_SUPERUSERS_FULL_ACCESS else (role or "read")
+    return RepoAccess(repo, facts, _capped(role, scope_cap(ctx.caller)))
+
+
+async def require_repo(ctx: Ctx, role: str, *, param: str = "repository") -> RepoAccess:
+    """Quay's ``require_repo_<role>``: 401/403 unless the caller holds ``role`` (read also
+    passes on a public repository). Existence is the handler's business (``require_exists``)."""
+    access = await repository_access(ctx, repo_name(ctx, param))
+    if RANK[access.role] >= RANK[role]:
+        return access
+    public_read = role == "read" and access.facts.exists and access.facts.is_public
+    if public_read and (ctx.caller.user is not None or ctx.api.raw.FEATURE_ANONYMOUS_ACCESS):
+        return access
+    raise unauthorized(ctx.caller.user is not None)
