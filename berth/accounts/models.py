@@ -20,6 +20,9 @@ class Namespace(Base):
     tag_expiration_s: Mapped[int] = mapped_column(default=1209600)
     email: Mapped[str | None] = mapped_column(String(255))  # organizations' contact e-mail
     created_at: Mapped[int] = mapped_column(default=now_ms)
+    # Like repositories.size_bytes, deduplicated across the namespace's repositories: a blob
+    # shared by two repositories counts once (the quota issue enforces limits on this).
+    size_bytes: Mapped[int] = mapped_column(default=0)
 
 
 class User(Base):

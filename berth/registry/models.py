@@ -37,6 +37,9 @@ class Repository(Base):
     kind: Mapped[str] = mapped_column(String(16), default="image")
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(default=now_ms)
+    # Bytes of the distinct blobs (and manifests) this repository's manifests reference,
+    # kept exact incrementally at push and at garbage collection (berth.registry.usage).
+    size_bytes: Mapped[int] = mapped_column(default=0)
 
 
 class Blob(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:04:37.653728
+Create Date: 2026-11-23 02:06:02.362242
 """
 
 import sqlalchemy as sa
@@ -126,6 +126,9 @@ def upgrade() -> None:
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column(
+            "size_bytes", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_namespaces")),
         sa.UniqueConstraint("name", name=op.f("uq_namespaces_name")),
     )
@@ -186,6 +189,9 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "size_bytes", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.ForeignKeyConstraint(
             ["namespace_id"],
