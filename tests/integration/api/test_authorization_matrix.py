@@ -58,7 +58,7 @@ from tests.integration.identity_scenario import APP, PASSWORD, Scenario, add_use
 
 SCOPES = ALL_SCOPES.split()
 CSRF_ERROR = {"error": "CSRF token was invalid or missing."}
-MATRIX_CONFIG = {"FEATURE_USER_INITIALIZE": True}  # flags whose routes have rows
+MATRIX_CONFIG = {"FEATURE_USER_INITIALIZE": True, "FEATURE_REPO_MIRROR": True}  # gated rows
 RANK = {None: 0, "member": 1, "read": 1, "creator": 2, "write": 2, "admin": 3}
 _IMPLIED = {"repo:admin": ("repo:write", "repo:read"), "repo:write": ("repo:read",)}
 _IMPLIED |= {"user:admin": ("user:read",)}
@@ -244,6 +244,7 @@ def row(method: str, path: str, rule: Rule, status: int | tuple[int, ...], **kw:
 
 R = "/repository/{repository}"
 APP_URL = "/repository/acme/app"
+MANIFEST = APP_URL + "/manifest/{app_digest}"
 ACME = "/organization/{orgname}"
 U_ADMIN = user("user:admin")
 
@@ -255,6 +256,7 @@ ENDPOINTS: list[Row] = [
     row("POST", "/user/", anyone, 200, body={"username": "newcomer", "password": "newcomer-pw-1"}),
     row("POST", "/user/initialize", anyone, 400, body={"username": "x", "password": "x" * 8}),
     row("POST", "/signin", anyone, 200, body={"username": "alice", "password": PASSWORDS["alice"]}),
+    row("POST", "/user/clientkey", U_ADMIN, 200, body={"password": "{password}"}),
     row("POST", "/signout", anyone, 200),  # OAuth tokens outlive it
     row("GET", "/users/{username}", anyone, 200, url="/users/alice"),
     # --- app-specific tokens (of the caller)
@@ -342,6 +344,21 @@ PENDING: list[Row] = [
         204,
         url="/organization/acme/applications/{client_id}",
     ),
+    row(
+        "GET",
+        f"{ACME}/collaborators",
+        org("admin"),
+        200,
+        url="/organization/acme/collaborators",
+    ),
+    row("GET", "/app/{client_id}", anyone, 200, url="/app/{client_id}"),
+    row(
+        "POST",
+        f"{ACME}/applications/{{client_id}}/resetclientsecret",
+        org("admin"),
+        200,
+        url="/organization/acme/applications/{client_id}/resetclientsecret",
+    ),
     # --- teams
     row(
         "PUT",
@@ -386,6 +403,23 @@ PENDING: list[Row] = [
         200,
         url="/organization/acme/team/devs/permissions",
     ),
+    row(
+        "PUT",
+        f"{ACME}/team/{{teamname}}/invite/{{email}}",
+        org("admin"),
+        200,
+        url="/organization/acme/team/spare/invite/someone@example.com",
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/team/{{teamname}}/invite/{{email}}",
+        org("admin"),
+        204,
+        url="/organization/acme/team/spare/invite/someone@example.com",
+        note="the invite the PUT row made",
+    ),
+    row("PUT", "/teaminvite/{code}", U_ADMIN, (400, 404), url="/teaminvite/not-a-code"),
+    row("DELETE", "/teaminvite/{code}", U_ADMIN, (400, 404), url="/teaminvite/not-a-code"),
     # --- robots
     row("GET", "/user/robots", U_ADMIN, 200),
     row("GET", "/user/robots/{robot_shortname}", U_ADMIN, 200, url="/user/robots/mine"),
@@ -492,6 +526,17 @@ PENDING: list[Row] = [
         url=f"{APP_URL}/changevisibility",
         body={"visibility": "private"},
     ),
+    row(
+        "PUT",
+        f"{R}/changestate",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/changestate",
+        body={"state": "NORMAL"},
+    ),
+    row("GET", "/user/starred", U_ADMIN, 200),
+    row("POST", "/user/starred", U_ADMIN, 201, body={"namespace": "acme", "repository": "pub"}),
+    row("DELETE", "/user/starred/{repository}", U_ADMIN, 204, url="/user/starred/acme/pub"),
     # --- repository permissions
     row("GET", f"{R}/permissions/user/", repo("admin"), 200, url=f"{APP_URL}/permissions/user/"),
     row("GET", f"{R}/permissions/team/", repo("admin"), 200, url=f"{APP_URL}/permissions/team/"),
@@ -564,6 +609,31 @@ PENDING: list[Row] = [
         200,
         url=f"{APP_URL}/tag/old/restore",
         body={"manifest_digest": "{old_digest}"},
+    ),
+    # --- manifests and labels
+    row("GET", f"{R}/manifest/{{manifestref}}", repo("read"), 200, url=f"{MANIFEST}"),
+    row("GET", f"{R}/manifest/{{manifestref}}/labels", repo("read"), 200, url=f"{MANIFEST}/labels"),
+    row(
+        "POST",
+        f"{R}/manifest/{{manifestref}}/labels",
+        repo("write"),
+        201,
+        url=f"{MANIFEST}/labels",
+        body={"key": "matrix", "value": "yes", "media_type": "text/plain"},
+    ),
+    row(
+        "GET",
+        f"{R}/manifest/{{manifestref}}/labels/{{labelid}}",
+        repo("read"),
+        200,
+        url=f"{MANIFEST}/labels/{{label}}",
+    ),
+    row(
+        "DELETE",
+        f"{R}/manifest/{{manifestref}}/labels/{{labelid}}",
+        repo("write"),
+        204,
+        url=f"{MANIFEST}/labels/{{label}}",
     ),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
@@ -695,6 +765,7 @@ async def build_world(reg: Berth) -> World:
         "old_digest": old.digest,
         "apptoken": "00000000-0000-0000-0000-000000000000",
     }
+    world.values["label"] = await _a_label(reg, world.values["app_digest"])
     oauth = OAuthService(svc.db, svc.auth.fernet)
     for name in {c.user for c in CALLERS.values() if c.how == "bearer"}:
         assert name is not None
@@ -702,6 +773,19 @@ async def build_world(reg: Berth) -> World:
         world.apptokens[name] = (await oauth.create_app_token(account.id, "mine")).uuid
         await svc.robots.create(name, "mine", performer=name)
     return world
+
+
+async def _a_label(reg: Berth, digest: str) -> str:
+    """An API label on acme/app's manifest (once the label routes exist)."""
+    if "POST /repository/{}/manifest/{}/labels" not in route_keys(reg.app):
+        return "none"
+    resp = await reg.http.post(
+        f"/api/v1{MANIFEST.format(app_digest=digest)}/labels",
+        json={"key": "made", "value": "by-the-scenario", "media_type": "text/plain"},
+        headers=bearer(await oauth_token(reg, "orgadmin")),
+    )
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["label"]["id"])
 
 
 def basic(username: str, password: str) -> str:
@@ -747,7 +831,11 @@ async def observe(reg: Berth, world: World, who: str, rows: list[Row]) -> dict[s
     caller = CALLERS[who]
     facts = Facts.of(caller)
     headers = await _headers(reg, world, caller)
-    values = {**world.values, "apptoken": world.apptokens.get(str(caller.user), "none")}
+    values = {
+        **world.values,
+        "apptoken": world.apptokens.get(str(caller.user), "none"),
+        "password": PASSWORDS.get(str(caller.user), PASSWORD),
+    }
     wrong: dict[str, str] = {}
     for r in sorted(rows, key=lambda r: r.phase):
         url = r.prefix + _fill(r.url or r.path, values)
