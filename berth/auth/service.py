@@ -79,6 +79,8 @@ class AuthService:
         create_namespace_on_push: bool,
         default_tag_expiration_s: int,
         allow_catalog_scope: bool = False,
+        robots_disallow: bool = False,
+        robots_whitelist: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -95,6 +97,9 @@ class AuthService:
         # Quay answers 400 to ``registry:catalog:*``; BERTH_ALLOW_CATALOG_SCOPE accepts it
         # (crane and other go-containerregistry clients ask for it).
         self.allow_catalog_scope = allow_catalog_scope
+        # ROBOTS_DISALLOW: robot logins refused, except those in ROBOTS_WHITELIST.
+        self.robots_disallow = robots_disallow
+        self.robots_whitelist = robots_whitelist
         self._last_reload = 0.0
         self.special_logins: dict[str, SpecialLogin] = {}
         self.ip_limiter = IpFailureLimiter()
@@ -161,6 +166,10 @@ class AuthService:
         return await self._authenticate_user(username, password, ip)
 
     async def _authenticate_robot(self, username: str, token: str, ip: str | None) -> Principal:
+        if self.robots_disallow and username not in self.robots_whitelist:
+            raise InvalidCredentials(
+                "Robot account have been disabled. Please contact your administrator."
+            )
         async with self.db.read() as s:
             robot = await verify_robot_token(s, username, token)
         if robot is None:
