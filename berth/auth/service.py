@@ -357,6 +357,8 @@ class AuthService:
             decision = await self.decide(principal, req.repo, req.actions)
             if decision.create:
                 await self.create_repository(principal, req.repo)
+                # Now its admin: pull (and delete) as well, as Quay grants in one token.
+                decision = await self.decide(principal, req.repo, req.actions)
             access.append(
                 {
                     "type": "repository",
