@@ -99,6 +99,14 @@ async def test_user_robot_create_get_list_delete(registry: Berth) -> None:
     assert [set(x) for x in r.json()["robots"]] == [
         {"name", "created", "last_accessed", "description", "unstructured_metadata"}
     ]
+    # Quay's truthy_bool: Ansible's capitalised False is false, any unknown word is true.
+    r = await registry.http.get("/api/v1/user/robots?token=False&permissions=yes", headers=h)
+    assert [(x["name"], "token" in x, x["teams"]) for x in r.json()["robots"]] == [
+        ("alice+ci", False, []),
+        ("alice+deployer", False, []),
+    ]
+    r = await registry.http.get("/api/v1/user/robots?limit=x", headers=h)
+    assert_problem(r, 400, "invalid_request", "limit: invalid integer 'x'")
 
     r = await registry.http.delete("/api/v1/user/robots/deployer", headers=h)
     assert r.status_code == 204
