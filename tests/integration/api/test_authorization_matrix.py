@@ -27,8 +27,8 @@ Each caller is one test (fresh scenario) that sends every row in phase order (re
 then deletes from leaf to organization) and reports every wrong cell at once. Both
 deployments; superusers with and without FEATURE_SUPERUSERS_FULL_ACCESS.
 
-Rows for routes that other branches are still building are in ``PENDING`` until they land:
-the matrix leaves them out and ``test_pending_route_has_landed`` xfails (strict) for each.
+Rows for routes that other branches are still building are listed in ``PENDING_KEYS`` until
+they land: the matrix leaves them out and ``test_pending_route_has_landed`` xfails (strict).
 
 The second half of the file checks the credentials themselves (expired, revoked, disabled,
 forged), on /api/v1 and on the registry token endpoint.
@@ -290,9 +290,6 @@ ENDPOINTS: list[Row] = [
         form={"client_id": "{client_id}", "response_type": "token", "scope": "repo:read"},
         note="a browser session only: no API caller passes (401)",
     ),
-]
-
-PENDING: list[Row] = [
     # --- organizations, members, applications
     row("POST", "/organization/", U_ADMIN, 201, body={"name": "neworg"}),
     row("GET", ACME, anyone, 200, url="/organization/acme"),
@@ -468,6 +465,22 @@ PENDING: list[Row] = [
         both(U_ADMIN, org("admin")),
         200,
         url="/organization/acme/robots/reader/permissions",
+    ),
+    row(
+        "GET",
+        "/user/robots/{robot_shortname}/credentials",
+        U_ADMIN,
+        200,
+        url="/user/robots/mine/credentials",
+        note="Berth: the credential formats the UI offers",
+    ),
+    row(
+        "GET",
+        f"{ACME}/robots/{{robot_shortname}}/credentials",
+        org("admin"),
+        200,
+        url="/organization/acme/robots/reader/credentials",
+        note="Berth: the credential formats the UI offers",
     ),
     row(
         "POST",
@@ -661,8 +674,55 @@ def expected(r: Row, caller: str) -> int | tuple[int, ...]:
     return 403
 
 
-ROWS = ENDPOINTS + PENDING
-PENDING_KEYS = {r.key for r in PENDING}
+ROWS = ENDPOINTS
+# rows whose routes other branches are still building (strict xfail until they land)
+PENDING_KEYS = {
+    "DELETE /organization/{}",
+    "DELETE /organization/{}/applications/{}",
+    "DELETE /organization/{}/members/{}",
+    "DELETE /organization/{}/team/{}",
+    "DELETE /organization/{}/team/{}/invite/{}",
+    "DELETE /organization/{}/team/{}/members/{}",
+    "DELETE /repository/{}",
+    "DELETE /repository/{}/manifest/{}/labels/{}",
+    "DELETE /repository/{}/tag/{}",
+    "DELETE /teaminvite/{}",
+    "DELETE /user/starred/{}",
+    "GET /app/{}",
+    "GET /entities/{}",
+    "GET /organization/{}",
+    "GET /organization/{}/applications",
+    "GET /organization/{}/applications/{}",
+    "GET /organization/{}/collaborators",
+    "GET /organization/{}/members",
+    "GET /organization/{}/members/{}",
+    "GET /organization/{}/team/{}/members",
+    "GET /organization/{}/team/{}/permissions",
+    "GET /repository",
+    "GET /repository/{}",
+    "GET /repository/{}/manifest/{}",
+    "GET /repository/{}/manifest/{}/labels",
+    "GET /repository/{}/manifest/{}/labels/{}",
+    "GET /repository/{}/tag/",
+    "GET /user/starred",
+    "POST /organization/",
+    "POST /organization/{}/applications",
+    "POST /organization/{}/applications/{}/resetclientsecret",
+    "POST /repository",
+    "POST /repository/{}/changevisibility",
+    "POST /repository/{}/manifest/{}/labels",
+    "POST /repository/{}/tag/{}/restore",
+    "POST /user/starred",
+    "PUT /organization/{}",
+    "PUT /organization/{}/applications/{}",
+    "PUT /organization/{}/team/{}",
+    "PUT /organization/{}/team/{}/invite/{}",
+    "PUT /organization/{}/team/{}/members/{}",
+    "PUT /repository/{}",
+    "PUT /repository/{}/changestate",
+    "PUT /repository/{}/tag/{}",
+    "PUT /teaminvite/{}",
+}
 
 # -------------------------------------------------------------------------- the route table
 
@@ -704,10 +764,10 @@ def test_every_route_has_a_row(tmp_path: Path) -> None:
     missing = (live | every_gate_open) - set(keys)
     hint = "add a row to ENDPOINTS (behind a flag: add the flag to MATRIX_CONFIG)"
     assert not missing, f"routes without a row ({hint}): {sorted(missing)}"
-    stale = {r.key for r in ENDPOINTS} - live
+    stale = {r.key for r in ENDPOINTS} - PENDING_KEYS - live
     assert not stale, f"rows without a route: {sorted(stale)}"
     landed = PENDING_KEYS & live
-    assert not landed, f"landed: move these rows from PENDING to ENDPOINTS: {sorted(landed)}"
+    assert not landed, f"landed: take these out of PENDING_KEYS: {sorted(landed)}"
 
 
 @pytest.mark.parametrize("key", sorted(PENDING_KEYS))
