@@ -420,6 +420,7 @@ def test_ansible_repository_with_permissions(quay: BerthServer, admin_token: str
         assert {k: v["role"] for k, v in teams.items()} == {"devteam": "read"}
         users = api.get_object_path(f"repository/{name}/permissions/user/")["permissions"]
         assert {k: v["role"] for k, v in users.items()} == {
+            "admin": "admin",  # the creator of a repository administers it
             "devuser": "write",
             f"{org}+robotprod1": "write",
         }
