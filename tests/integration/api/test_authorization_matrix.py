@@ -83,7 +83,8 @@ SUPERUSERS = {"root"}
 
 CALLERS: dict[str, Caller] = {
     "anonymous": Caller(None, None, "none"),
-    "robot (Basic)": Caller("acme+writer", None, "robot-basic"),
+    "robot with read (Basic)": Caller("acme+reader", None, "robot-basic"),
+    "robot with write (Basic)": Caller("acme+writer", None, "robot-basic"),
     "robot (token as bearer)": Caller("acme+writer", None, "robot-bearer"),
     "unrelated user": Caller("bob"),
     "repo read": Caller("reader"),
