@@ -560,6 +560,7 @@ async def mark_namespace_deleted(s: AsyncSession, ns: Namespace) -> None:
     marker = f"deleted-{uuid.uuid4().hex}"
     ns.name = marker
     ns.enabled = False
+    ns.email = None  # the contact address is free again too
     await s.flush()
     await s.execute(
         update(Repository)

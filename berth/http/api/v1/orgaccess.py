@@ -1,0 +1,109 @@
+"""Quay's organization permissions for /api/v1 handlers (``AdministerOrganizationPermission``,
+``OrganizationMemberPermission``, ``ViewTeamPermission``).
+
+A caller's organization role is the strongest role of its teams there (its own user
+namespace counts as ``admin``), capped by its token's scopes as Quay caps team roles:
+``org:admin`` allows up to admin, ``repo:create`` up to creator, other scopes nothing;
+browser sessions are not capped. Superusers pass the admin checks only with
+FEATURE_SUPERUSERS_FULL_ACCESS. Permission comes before existence: an unknown organization
+answers 401/403 to whoever could not administer it anyway, and 404 only to those who pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from berth.http.api.v1.errors import ApiProblem, MessageError, forbidden, not_found, unauthorized
+from berth.http.api.v1.framework import ApiCaller, Ctx
+from berth.orgs.errors import Forbidden, IdentityError, NotFound
+from berth.orgs.services import Standing
+
+TEAM_ROLES = (None, "member", "creator", "admin")
+_SCOPE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
+
+
+def team_role_cap(caller: ApiCaller) -> str | None:
+    """The strongest team role the caller's credential allows (sessions: admin)."""
+    if caller.user is None:
+        return None
+    if caller.scopes is None:
+        return "admin"
+    for scope, cap in _SCOPE_CAPS:
+        if caller.has_scope(scope):
+            return cap
+    return None
+
+
+def capped(role: str | None, cap: str | None) -> str | None:
+    return TEAM_ROLES[min(TEAM_ROLES.index(role), TEAM_ROLES.index(cap))]
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    """A namespace the request addresses, and the caller's (scope-capped) roles there."""
+
+    name: str
+    standing: Standing
+    role: str | None  # strongest role: None | member | creator | admin
+    team_roles: dict[str, str]  # team -> role, the caller's teams that still count
+    superuser: bool  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+    @property
+    def may_administer(self) -> bool:
+        return self.is_admin or self.superuser
+
+    def can_view_team(self, team: str) -> bool:
+        return self.is_admin or team in self.team_roles
+
+    def require_org(self) -> OrgAccess:
+        """404 unless the namespace is an organization."""
+        if not self.standing.is_org:
+            raise not_found()
+        return self
+
+
+async def org_access(ctx: Ctx, name: str) -> OrgAccess:
+    """What the caller may do in namespace ``name``, without refusing anything."""
+    user = ctx.caller.user
+    standing = await ctx.api.svc.orgs.standing(name, user.id if user else None)
+    cap = team_role_cap(ctx.caller)
+    team_roles = {team: role for team, role in standing.teams if capped(role, cap) is not None}
+    roles = [capped(role, cap) for role in team_roles.values()]
+    if standing.owner:
+        roles.append(capped("admin", cap))
+    role = max(roles, key=TEAM_ROLES.index, default=None)
+    superuser = ctx.caller.is_superuser and bool(ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS)
+    return OrgAccess(name, standing, role, team_roles, superuser)
+
+
+async def require_org_admin(ctx: Ctx, name: str) -> OrgAccess:
+    """Quay's ``AdministerOrganizationPermission`` (or a superuser with full access):
+    401 anonymous, 403 otherwise. Existence is the handler's business (``require_org``)."""
+    access = await org_access(ctx, name)
+    if not access.may_administer:
+        raise unauthorized(ctx.caller.user is not None)
+    return access
+
+
+def actor(ctx: Ctx) -> dict[str, Any]:
+    """The acting user and its address, as the services record them in usage logs."""
+    user = ctx.caller.user
+    return {"performer": user.username if user else None, "ip": ctx.actor_ip}
+
+
+def identity_problem(error: IdentityError) -> ApiProblem:
+    """A domain error as Quay answers it: model errors are 400 ``{"message"}``."""
+    if isinstance(error, NotFound):
+        return not_found()
+    if isinstance(error, Forbidden):
+        return forbidden()
+    return MessageError(400, error.message)
