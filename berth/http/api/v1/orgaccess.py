@@ -11,12 +11,21 @@ answers 401/403 to whoever could not administer it anyway, and 404 only to those
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from berth.http.api.v1.errors import ApiProblem, MessageError, forbidden, not_found, unauthorized
+from berth.accounts.services import UserRecord
+from berth.http.api.v1.errors import (
+    MessageError,
+    forbidden,
+    invalid_request,
+    not_found,
+    unauthorized,
+)
 from berth.http.api.v1.framework import ApiCaller, Ctx
-from berth.orgs.errors import Forbidden, IdentityError, NotFound
+from berth.orgs.errors import Forbidden, IdentityError, InvalidRequest, NotFound
 from berth.orgs.services import Standing
 
 TEAM_ROLES = (None, "member", "creator", "admin")
@@ -25,7 +34,7 @@ _SCOPE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
 
 def team_role_cap(caller: ApiCaller) -> str | None:
     """The strongest team role the caller's credential allows (sessions: admin)."""
-    if caller.user is None:
+    if caller.user is None or caller.user.kind != "user":
         return None
     if caller.scopes is None:
         return "admin"
@@ -85,7 +94,7 @@ async def org_access(ctx: Ctx, name: str) -> OrgAccess:
     return OrgAccess(name, standing, role, team_roles, superuser)
 
 
-async def require_org_admin(ctx: Ctx, name: str) -> OrgAccess:
+async def administered_org(ctx: Ctx, name: str) -> OrgAccess:
     """Quay's ``AdministerOrganizationPermission`` (or a superuser with full access):
     401 anonymous, 403 otherwise. Existence is the handler's business (``require_org``)."""
     access = await org_access(ctx, name)
@@ -94,16 +103,50 @@ async def require_org_admin(ctx: Ctx, name: str) -> OrgAccess:
     return access
 
 
+@dataclass(frozen=True)
+class OrgStanding:
+    """May the caller administer the namespace, is it a member (superusers with full
+    access count as both)?"""
+
+    is_admin: bool
+    is_member: bool
+
+
+async def org_standing(ctx: Ctx, namespace: str) -> OrgStanding:
+    access = await org_access(ctx, namespace)
+    return OrgStanding(access.may_administer, access.is_member or access.superuser)
+
+
+async def require_org_admin(ctx: Ctx, namespace: str) -> UserRecord:
+    """401 anonymous, 403 unless the caller administers ``namespace``; the caller."""
+    await administered_org(ctx, namespace)
+    assert ctx.caller.user is not None
+    return ctx.caller.user
+
+
 def actor(ctx: Ctx) -> dict[str, Any]:
     """The acting user and its address, as the services record them in usage logs."""
     user = ctx.caller.user
     return {"performer": user.username if user else None, "ip": ctx.actor_ip}
 
 
-def identity_problem(error: IdentityError) -> ApiProblem:
-    """A domain error as Quay answers it: model errors are 400 ``{"message"}``."""
-    if isinstance(error, NotFound):
-        return not_found()
-    if isinstance(error, Forbidden):
-        return forbidden()
-    return MessageError(400, error.message)
+@contextlib.contextmanager
+def quay_errors(*, as_message: tuple[type[IdentityError], ...] = ()) -> Iterator[None]:
+    """Identity errors as Quay answers them: ``as_message`` ones (model errors that escape
+    Quay's handler) as 400 ``{"message"}``, other invalid requests as ``invalid_request``,
+    unknown things as ``not_found``, refusals as ``insufficient_scope``."""
+    try:
+        yield
+    except as_message as e:
+        raise MessageError(400, e.message) from e
+    except InvalidRequest as e:
+        raise invalid_request(e.message) from e
+    except NotFound as e:
+        raise not_found() from e
+    except Forbidden as e:
+        raise forbidden() from e
+
+
+def model_errors(*also: type[IdentityError]) -> contextlib.AbstractContextManager[None]:
+    """Every invalid request (and ``also``) as a model error: 400 ``{"message"}``."""
+    return quay_errors(as_message=(InvalidRequest, *also))

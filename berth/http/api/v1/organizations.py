@@ -12,9 +12,10 @@ from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.orgaccess import (
     OrgAccess,
     actor,
-    identity_problem,
+    administered_org,
+    model_errors,
     org_access,
-    require_org_admin,
+    quay_errors,
 )
 from berth.http.api.v1.orgviews import (
     application_info_view,
@@ -25,7 +26,7 @@ from berth.http.api.v1.orgviews import (
 )
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import Application
-from berth.orgs.errors import EmailTaken, IdentityError, NotFound
+from berth.orgs.errors import EmailTaken, NotFound
 
 TAG = "organization"
 
@@ -65,17 +66,15 @@ UPDATE_APP = {
 
 
 async def _admin_of_org(ctx: Ctx) -> OrgAccess:
-    access = await require_org_admin(ctx, ctx.params["orgname"])
+    access = await administered_org(ctx, ctx.params["orgname"])
     return access.require_org()
 
 
 async def _view(ctx: Ctx, access: OrgAccess) -> dict[str, Any]:
     svc = ctx.api.svc
-    try:
+    with quay_errors():
         info = await svc.orgs.get(access.name)
         teams = await svc.teams.list(access.name) if access.is_member or access.superuser else None
-    except NotFound as e:
-        raise not_found() from e
     return org_view(info, access, teams, superuser_view=access.superuser)
 
 
@@ -86,7 +85,7 @@ async def create_org(ctx: Ctx) -> Response:
     if not ctx.caller.superuser_account and api.settings.is_restricted_user(user.username):
         raise forbidden()
     body = await ctx.body(NEW_ORG)
-    try:
+    with quay_errors():  # Quay's request_error: every refusal here is invalid_request
         await api.svc.orgs.create(
             body["name"],
             creator=user.username,
@@ -94,8 +93,6 @@ async def create_org(ctx: Ctx) -> Response:
             email_required=bool(api.raw.FEATURE_MAILING),
             ip=ctx.actor_ip,
         )
-    except IdentityError as e:  # Quay's request_error: every refusal here is shape A
-        raise invalid_request(e.message) from e
     return json_response("Created", 201)
 
 
@@ -112,22 +109,19 @@ async def update_org(ctx: Ctx) -> Response:
         changes["email"] = body["email"]
     if ctx.api.raw.FEATURE_CHANGE_TAG_EXPIRATION:
         changes["tag_expiration_s"] = body.get("tag_expiration_s")
-    try:
-        await ctx.api.svc.orgs.update(access.name, **changes, **actor(ctx))
-    except EmailTaken as e:
-        raise invalid_request("E-mail address already used") from e
-    except IdentityError as e:
-        raise identity_problem(e) from e
+    with model_errors():
+        try:
+            await ctx.api.svc.orgs.update(access.name, **changes, **actor(ctx))
+        except EmailTaken as e:
+            raise invalid_request("E-mail address already used") from e
     return json_response(await _view(ctx, access))
 
 
 async def delete_org(ctx: Ctx) -> Response:
     ctx.require_fresh_login()
     access = await _admin_of_org(ctx)
-    try:
+    with model_errors():
         await ctx.api.svc.orgs.delete(access.name, **actor(ctx))
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return Response(status_code=204)
 
 
@@ -146,10 +140,8 @@ async def list_members(ctx: Ctx) -> Response:
 
 async def get_member(ctx: Ctx) -> Response:
     access = await _admin_of_org(ctx)
-    try:
+    with model_errors():
         member = await ctx.api.svc.orgs.member(access.name, ctx.params["membername"])
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return json_response(org_member_view(member, with_robot_kind=True))
 
 
@@ -159,10 +151,8 @@ async def remove_member(ctx: Ctx) -> Response:
     target = await ctx.api.accounts.get_user(name)
     if target is None or target.kind != "user":
         raise not_found()
-    try:
+    with model_errors():
         await ctx.api.svc.orgs.remove_member(access.name, name, **actor(ctx))
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return Response(status_code=204)
 
 

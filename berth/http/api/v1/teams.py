@@ -8,7 +8,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import (
-    MessageError,
     invalid_request,
     json_response,
     unauthorized,
@@ -17,12 +16,11 @@ from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.orgaccess import (
     OrgAccess,
     actor,
-    identity_problem,
+    administered_org,
+    model_errors,
     org_access,
-    require_org_admin,
 )
 from berth.http.api.v1.orgviews import team_member_view, team_permission_view, team_view
-from berth.orgs.errors import IdentityError
 from berth.teams.errors import TeamNotFound, UnknownTeamMember
 
 TAG = "team"
@@ -44,7 +42,7 @@ TEAM_DESCRIPTION = {
 
 async def _team_admin(ctx: Ctx) -> OrgAccess:
     """Org admin (or superuser with full access) of an existing organization."""
-    access = await require_org_admin(ctx, ctx.params["orgname"])
+    access = await administered_org(ctx, ctx.params["orgname"])
     return access.require_org()
 
 
@@ -55,7 +53,7 @@ def _team(ctx: Ctx) -> str:
 async def update_team(ctx: Ctx) -> Response:
     body = await ctx.body(TEAM_DESCRIPTION)
     access = await _team_admin(ctx)
-    try:
+    with model_errors():
         team, created = await ctx.api.svc.teams.create_or_update(
             access.name,
             _team(ctx),
@@ -63,20 +61,14 @@ async def update_team(ctx: Ctx) -> Response:
             description=body.get("description"),
             **actor(ctx),
         )
-    except IdentityError as e:
-        raise identity_problem(e) from e
     view = team_view(team, can_view=access.can_view_team(team.name), new_team=created)
     return json_response(view)
 
 
 async def delete_team(ctx: Ctx) -> Response:
     access = await _team_admin(ctx)
-    try:
+    with model_errors(TeamNotFound):  # a model error in Quay: 400, not 404
         await ctx.api.svc.teams.delete(access.name, _team(ctx), **actor(ctx))
-    except TeamNotFound as e:  # a model error in Quay: 400, not 404
-        raise MessageError(400, e.message) from e
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return Response(status_code=204)
 
 
@@ -87,10 +79,8 @@ async def list_members(ctx: Ctx) -> Response:
         raise unauthorized(ctx.caller.user is not None)
     access.require_org()
     pending = ctx.query_bool("includePending") and access.is_admin
-    try:
+    with model_errors():
         members = await ctx.api.svc.teams.members(access.name, team, include_pending=pending)
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return json_response(
         {
             "name": team,
@@ -102,76 +92,63 @@ async def list_members(ctx: Ctx) -> Response:
 
 async def add_member(ctx: Ctx) -> Response:
     access = await _team_admin(ctx)
-    try:
-        added = await ctx.api.svc.teams.add_member(
-            access.name, _team(ctx), ctx.params["membername"], **actor(ctx)
-        )
-    except UnknownTeamMember as e:
-        raise invalid_request(e.message) from e
-    except IdentityError as e:
-        raise identity_problem(e) from e
+    with model_errors():
+        try:
+            added = await ctx.api.svc.teams.add_member(
+                access.name, _team(ctx), ctx.params["membername"], **actor(ctx)
+            )
+        except UnknownTeamMember as e:  # Quay's request_error, not a model error
+            raise invalid_request(e.message) from e
     return json_response(team_member_view(added))
 
 
 async def remove_member(ctx: Ctx) -> Response:
     access = await _team_admin(ctx)
-    try:
+    with model_errors():
         await ctx.api.svc.teams.remove_member(
             access.name, _team(ctx), ctx.params["membername"], **actor(ctx)
         )
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return Response(status_code=204)
 
 
 async def invite_email(ctx: Ctx) -> Response:
     access = await _team_admin(ctx)
-    try:
+    with model_errors():
         invite = await ctx.api.svc.teams.invite_email(
             access.name, _team(ctx), ctx.params["email"], **actor(ctx)
         )
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return json_response(team_member_view(invite))
 
 
 async def delete_email_invite(ctx: Ctx) -> Response:
     access = await _team_admin(ctx)
-    try:
+    with model_errors():
         await ctx.api.svc.teams.delete_email_invite(
             access.name, _team(ctx), ctx.params["email"], **actor(ctx)
         )
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return Response(status_code=204)
 
 
 async def team_permissions(ctx: Ctx) -> Response:
     access = await _team_admin(ctx)
-    try:
+    with model_errors():
         found = await ctx.api.svc.teams.repository_permissions(access.name, _team(ctx))
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return json_response({"permissions": [team_permission_view(*p) for p in found]})
 
 
 async def accept_invite(ctx: Ctx) -> Response:
     user = ctx.require_user("user:admin")
-    try:
+    with model_errors():
         invite = await ctx.api.svc.teams.accept_invite(
             ctx.params["code"], user.username, ip=ctx.actor_ip
         )
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return json_response({"org": invite.org, "team": invite.team})
 
 
 async def decline_invite(ctx: Ctx) -> Response:
     user = ctx.require_user("user:admin")
-    try:
+    with model_errors():
         await ctx.api.svc.teams.decline_invite(ctx.params["code"], user.username, ip=ctx.actor_ip)
-    except IdentityError as e:
-        raise identity_problem(e) from e
     return Response(status_code=204)
 
 
