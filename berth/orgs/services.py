@@ -168,6 +168,20 @@ async def is_org_member(s: AsyncSession, ns: Namespace, user_id: int) -> bool:
     return await team_role_in(s, ns.id, user_id) is not None
 
 
+async def team_member_ids(
+    s: AsyncSession, namespace_id: int, *, role: str | None = None
+) -> set[int]:
+    """Users and robots in the organization's teams (of ``role`` only, when given)."""
+    stmt = (
+        select(TeamMember.user_id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.namespace_id == namespace_id)
+    )
+    if role is not None:
+        stmt = stmt.where(Team.role == role)
+    return set((await s.execute(stmt)).scalars())
+
+
 async def _name_taken(s: AsyncSession, name: str) -> bool:
     ns = (await s.execute(select(Namespace.id).where(Namespace.name == name))).scalar()
     user = (await s.execute(select(User.id).where(User.username == name))).scalar()
@@ -392,16 +406,7 @@ class OrgService:
             ns = await get_org(s, name)
             user = await get_user(s, member)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            admins = set(
-                (
-                    await s.execute(
-                        select(TeamMember.user_id)
-                        .join(Team, Team.id == TeamMember.team_id)
-                        .where(Team.namespace_id == ns.id, Team.role == "admin")
-                    )
-                ).scalars()
-            )
-            if admins == {user.id}:
+            if await team_member_ids(s, ns.id, role="admin") == {user.id}:
                 raise LastOrganizationAdmin(name, member)
             teams = (
                 await s.execute(
@@ -449,18 +454,8 @@ class OrgService:
             )
             rows = (exact + [r for r in more if r not in exact])[:limit]
             ns = await find_namespace(s, org) if org else None
-            members: set[int] = set()
-            if ns is not None and ns.kind == ORG_KIND:
-                members = set(
-                    (
-                        await s.execute(
-                            select(TeamMember.user_id)
-                            .join(Team, Team.id == TeamMember.team_id)
-                            .where(Team.namespace_id == ns.id)
-                        )
-                    ).scalars()
-                )
-        in_org = ns is not None and ns.kind == ORG_KIND
+            in_org = ns is not None and ns.kind == ORG_KIND
+            members = await team_member_ids(s, ns.id) if ns is not None and in_org else set()
         return [
             EntityMatch(
                 user.username,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
+from berth.accounts.models import Namespace, User
 from berth.audit.services import Performer, record
 from berth.db.session import Database
 from berth.oci.names import is_valid_namespace
@@ -75,6 +75,15 @@ async def get_team(s: AsyncSession, org_id: int, org_name: str, name: str) -> Te
     if team is None:
         raise TeamNotFound(org_name, name)
     return team
+
+
+async def _team_and_actor(
+    s: AsyncSession, org: str, team_name: str, performer: str | None, ip: str | None
+) -> tuple[Namespace, Team, Performer | None]:
+    """The organization, its team, and who acts (for the usage log)."""
+    ns = await get_org(s, org)
+    team = await get_team(s, ns.id, org, team_name)
+    return ns, team, performer_of(await find_user(s, performer) if performer else None, ip)
 
 
 async def _admin_team_ids(s: AsyncSession, org_id: int, user_id: int) -> set[int]:
@@ -219,12 +228,10 @@ class TeamService:
         """Robots of the organization and users already in it join at once; other users
         are invited (``invited=True``) and join when they accept."""
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
             user = await find_user(s, member)
             if user is None:
                 raise UnknownTeamMember(member)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
             is_robot = user.kind == "robot"
             if is_robot:
                 robot_ns = (
@@ -286,9 +293,7 @@ class TeamService:
         ip: str | None = None,
     ) -> MemberInfo:
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
             invite = (
                 await s.execute(
                     select(TeamInvite).where(
@@ -324,10 +329,7 @@ class TeamService:
         """Cancel the user's pending invite to the team, or else take the user out of it
         (not out of the acting user's only admin team)."""
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
-            actor = await find_user(s, performer) if performer else None
-            who = performer_of(actor, ip)
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
             user = await get_user(s, member)
             cancelled = await s.execute(
                 delete(TeamInvite).where(
@@ -344,8 +346,8 @@ class TeamService:
             if not await _is_member(s, team.id, user.id):
                 raise NotTeamMember(member, team_name)
             if (
-                actor is not None
-                and actor.id == user.id
+                who is not None
+                and who.id == user.id
                 and await _admin_team_ids(s, ns.id, user.id) == {team.id}
             ):
                 raise LastAdminTeam.on_leave(team_name)
@@ -369,9 +371,7 @@ class TeamService:
         ip: str | None = None,
     ) -> None:
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
             result = await s.execute(
                 delete(TeamInvite).where(TeamInvite.team_id == team.id, TeamInvite.email == email)
             )

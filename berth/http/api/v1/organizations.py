@@ -168,6 +168,16 @@ async def _org_application(ctx: Ctx) -> tuple[OrgAccess, Application]:
     return access, app
 
 
+def _app_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """An application's details from a NewApp/UpdateApp body (Quay's defaults)."""
+    return {
+        "redirect_uri": body.get("redirect_uri", ""),
+        "application_uri": body.get("application_uri", ""),
+        "description": body.get("description", ""),
+        "avatar_email": body.get("avatar_email"),
+    }
+
+
 def _app_log(app: Application, **more: Any) -> dict[str, Any]:
     return {**more, "application_name": app.name, "client_id": app.client_id}
 
@@ -181,14 +191,7 @@ async def list_applications(ctx: Ctx) -> Response:
 async def create_application(ctx: Ctx) -> Response:
     body = await ctx.body(NEW_APP)
     access = await _admin_of_org(ctx)
-    app = await ctx.api.oauth.create_application(
-        access.name,
-        body["name"],
-        redirect_uri=body.get("redirect_uri", ""),
-        application_uri=body.get("application_uri", ""),
-        description=body.get("description", ""),
-        avatar_email=body.get("avatar_email"),
-    )
+    app = await ctx.api.oauth.create_application(access.name, body["name"], **_app_fields(body))
     await ctx.api.audit(ctx, "create_application", _app_log(app, **body), namespace=access.name)
     return json_response(application_view(app))
 
@@ -202,12 +205,7 @@ async def update_application(ctx: Ctx) -> Response:
     body = await ctx.body(UPDATE_APP)
     access, app = await _org_application(ctx)
     app = await ctx.api.oauth.update_application(
-        app.client_id,
-        name=body["name"],
-        redirect_uri=body["redirect_uri"],
-        application_uri=body["application_uri"],
-        description=body.get("description", ""),
-        avatar_email=body.get("avatar_email"),
+        app.client_id, name=body["name"], **_app_fields(body)
     )
     await ctx.api.audit(ctx, "update_application", _app_log(app, **body), namespace=access.name)
     return json_response(application_view(app))
