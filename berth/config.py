@@ -108,6 +108,8 @@ class QuayConfig(BaseModel):
     SESSION_TIMEOUT: str = "31d"
     SESSION_COOKIE_NAME: str = "_csrf_token"
     BROWSER_API_CALLS_XHR_ONLY: bool = True
+    ROBOTS_DISALLOW: bool = False
+    ROBOTS_WHITELIST: list[str] = Field(default_factory=list)
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None

@@ -16,6 +16,9 @@ from berth.http.api.v1 import (
     entities,
     meta,
     organizations,
+    permissions,
+    prototypes,
+    robots,
     superuser,
     teams,
     users,
@@ -39,6 +42,9 @@ MODULES: tuple[RouteModule, ...] = (
     organizations.routes,
     teams.routes,
     entities.routes,
+    robots.routes,
+    prototypes.routes,
+    permissions.routes,
 )
 
 

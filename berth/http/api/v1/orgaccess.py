@@ -1,5 +1,7 @@
 """Quay's organization permissions for /api/v1 handlers (``AdministerOrganizationPermission``,
-``OrganizationMemberPermission``, ``ViewTeamPermission``).
+``OrganizationMemberPermission``, ``ViewTeamPermission``), and identity errors as Quay
+answers them. Organizations and teams use ``org_access``/``administered_org``; robots and
+prototypes the simpler ``org_standing``/``require_org_admin`` on top of them.
 
 A caller's organization role is the strongest role of its teams there (its own user
 namespace counts as ``admin``), capped by its token's scopes as Quay caps team roles:
