@@ -13,11 +13,14 @@ from berth.accounts.services import AccountService, UserRecord
 from berth.config import parse_duration
 from berth.http.api.v1 import (
     apptokens,
+    entities,
     meta,
+    organizations,
     permissions,
     prototypes,
     robots,
     superuser,
+    teams,
     users,
     web,
 )
@@ -36,6 +39,9 @@ MODULES: tuple[RouteModule, ...] = (
     apptokens.routes,
     meta.routes,
     web.routes,
+    organizations.routes,
+    teams.routes,
+    entities.routes,
     robots.routes,
     prototypes.routes,
     permissions.routes,

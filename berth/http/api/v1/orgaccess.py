@@ -1,10 +1,14 @@
-"""Quay's organization permissions for /api/v1 handlers, and identity errors as Quay answers.
+"""Quay's organization permissions for /api/v1 handlers (``AdministerOrganizationPermission``,
+``OrganizationMemberPermission``, ``ViewTeamPermission``), and identity errors as Quay
+answers them. Organizations and teams use ``org_access``/``administered_org``; robots and
+prototypes the simpler ``org_standing``/``require_org_admin`` on top of them.
 
-``AdministerOrganizationPermission`` / ``OrganizationMemberPermission``: the caller's team role
-in the namespace, capped by its OAuth scopes (``org:admin`` allows admin, ``repo:create``
-creator, anything else no organization role at all; a browser session is not capped). A user
-administers its own namespace as if it were an organization. Superusers pass with
-FEATURE_SUPERUSERS_FULL_ACCESS (and a session or a ``super:user`` token).
+A caller's organization role is the strongest role of its teams there (its own user
+namespace counts as ``admin``), capped by its token's scopes as Quay caps team roles:
+``org:admin`` allows up to admin, ``repo:create`` up to creator, other scopes nothing;
+browser sessions are not capped. Superusers pass the admin checks only with
+FEATURE_SUPERUSERS_FULL_ACCESS. Permission comes before existence: an unknown organization
+answers 401/403 to whoever could not administer it anyway, and 404 only to those who pass.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from berth.accounts.services import UserRecord
 from berth.http.api.v1.errors import (
@@ -23,53 +28,108 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiCaller, Ctx
 from berth.orgs.errors import Forbidden, IdentityError, InvalidRequest, NotFound
+from berth.orgs.services import Standing
 
-_TEAM_ROLE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
+TEAM_ROLES = (None, "member", "creator", "admin")
+_SCOPE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
+
+
+def team_role_cap(caller: ApiCaller) -> str | None:
+    """The strongest team role the caller's credential allows (sessions: admin)."""
+    if caller.user is None or caller.user.kind != "user":
+        return None
+    if caller.scopes is None:
+        return "admin"
+    for scope, cap in _SCOPE_CAPS:
+        if caller.has_scope(scope):
+            return cap
+    return None
+
+
+def capped(role: str | None, cap: str | None) -> str | None:
+    return TEAM_ROLES[min(TEAM_ROLES.index(role), TEAM_ROLES.index(cap))]
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    """A namespace the request addresses, and the caller's (scope-capped) roles there."""
+
+    name: str
+    standing: Standing
+    role: str | None  # strongest role: None | member | creator | admin
+    team_roles: dict[str, str]  # team -> role, the caller's teams that still count
+    superuser: bool  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+    @property
+    def may_administer(self) -> bool:
+        return self.is_admin or self.superuser
+
+    def can_view_team(self, team: str) -> bool:
+        return self.is_admin or team in self.team_roles
+
+    def require_org(self) -> OrgAccess:
+        """404 unless the namespace is an organization."""
+        if not self.standing.is_org:
+            raise not_found()
+        return self
+
+
+async def org_access(ctx: Ctx, name: str) -> OrgAccess:
+    """What the caller may do in namespace ``name``, without refusing anything."""
+    user = ctx.caller.user
+    standing = await ctx.api.svc.orgs.standing(name, user.id if user else None)
+    cap = team_role_cap(ctx.caller)
+    team_roles = {team: role for team, role in standing.teams if capped(role, cap) is not None}
+    roles = [capped(role, cap) for role in team_roles.values()]
+    if standing.owner:
+        roles.append(capped("admin", cap))
+    role = max(roles, key=TEAM_ROLES.index, default=None)
+    superuser = ctx.caller.is_superuser and bool(ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS)
+    return OrgAccess(name, standing, role, team_roles, superuser)
+
+
+async def administered_org(ctx: Ctx, name: str) -> OrgAccess:
+    """Quay's ``AdministerOrganizationPermission`` (or a superuser with full access):
+    401 anonymous, 403 otherwise. Existence is the handler's business (``require_org``)."""
+    access = await org_access(ctx, name)
+    if not access.may_administer:
+        raise unauthorized(ctx.caller.user is not None)
+    return access
 
 
 @dataclass(frozen=True)
 class OrgStanding:
+    """May the caller administer the namespace, is it a member (superusers with full
+    access count as both)?"""
+
     is_admin: bool
     is_member: bool
 
 
-NO_STANDING = OrgStanding(is_admin=False, is_member=False)
-
-
-def team_role_cap(caller: ApiCaller) -> str | None:
-    """The strongest organization role the caller's credential allows (None: no role)."""
-    if caller.scopes is None:
-        return "admin"
-    return next((cap for scope, cap in _TEAM_ROLE_CAPS if caller.has_scope(scope)), None)
-
-
 async def org_standing(ctx: Ctx, namespace: str) -> OrgStanding:
-    """Is the caller admin / member of ``namespace`` (scope caps applied)?"""
-    user = ctx.caller.user
-    if user is None or user.kind != "user":
-        return NO_STANDING
-    if ctx.caller.is_superuser and ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS:
-        return OrgStanding(is_admin=True, is_member=True)
-    cap = team_role_cap(ctx.caller)
-    if cap is None:
-        return NO_STANDING
-    if namespace == user.username:
-        return OrgStanding(is_admin=cap == "admin", is_member=True)
-    try:
-        membership = await ctx.api.svc.orgs.membership(namespace, user.username)
-    except NotFound:
-        return NO_STANDING
-    return OrgStanding(
-        is_admin=membership.is_admin and cap == "admin", is_member=membership.is_member
-    )
+    access = await org_access(ctx, namespace)
+    return OrgStanding(access.may_administer, access.is_member or access.superuser)
 
 
 async def require_org_admin(ctx: Ctx, namespace: str) -> UserRecord:
-    """401 anonymous, 403 unless the caller administers ``namespace``."""
-    if not (await org_standing(ctx, namespace)).is_admin:
-        raise unauthorized(ctx.caller.user is not None)
+    """401 anonymous, 403 unless the caller administers ``namespace``; the caller."""
+    await administered_org(ctx, namespace)
     assert ctx.caller.user is not None
     return ctx.caller.user
+
+
+def actor(ctx: Ctx) -> dict[str, Any]:
+    """The acting user and its address, as the services record them in usage logs."""
+    user = ctx.caller.user
+    return {"performer": user.username if user else None, "ip": ctx.actor_ip}
 
 
 @contextlib.contextmanager
@@ -87,3 +147,8 @@ def quay_errors(*, as_message: tuple[type[IdentityError], ...] = ()) -> Iterator
         raise not_found() from e
     except Forbidden as e:
         raise forbidden() from e
+
+
+def model_errors(*also: type[IdentityError]) -> contextlib.AbstractContextManager[None]:
+    """Every invalid request (and ``also``) as a model error: 400 ``{"message"}``."""
+    return quay_errors(as_message=(InvalidRequest, *also))
