@@ -124,6 +124,7 @@ def create_services(settings: Settings) -> Services:
         robots_disallow=raw.ROBOTS_DISALLOW,
         robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
         require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
+        is_restricted_user=settings.is_restricted_user,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
