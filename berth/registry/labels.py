@@ -1,9 +1,10 @@
 """Manifest labels: read from the image config at push, added and removed through the API.
 
 Labels pushed with an image (its config's ``config.Labels``, plus an OCI manifest's
-``annotations``) are stored once per manifest with source ``manifest``; labels added through
-``/api/v1`` have source ``api`` and are the only ones that can be deleted. Two labels act on
-the tag they are pushed with (Quay's label handlers):
+``annotations``; an artifact has only its annotations, an index none) are stored once per
+manifest with source ``manifest``; labels added through ``/api/v1`` have source ``api`` and
+are the only ones that can be deleted. Two labels act on the tag they are pushed with
+(Quay's label handlers):
 
 * ``quay.expires-after`` (``30s``, ``20m``, ``1h``, ``2d``, ``3w``): the tag ends that long
   after it was pushed. An unreadable value is ignored, as Quay does: a push never fails
@@ -144,6 +145,9 @@ class PushLabelReader:
         self._by_config: OrderedDict[str, dict[str, str]] = OrderedDict()
 
     async def read(self, parsed: ParsedManifest) -> PushLabels:
+        """Config labels, then the manifest's annotations over them (an index has none)."""
+        if parsed.is_index:
+            return NO_LABELS
         labels: dict[str, str] = {}
         if reads_config(parsed):
             assert parsed.config is not None

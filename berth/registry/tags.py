@@ -197,7 +197,6 @@ class TagChanged:
     """What an update did, for the usage logs."""
 
     created: bool  # the tag did not exist before
-    moved: bool  # it now points at another manifest
     previous_digest: str | None
     digest: str
     expiration_changed: bool
@@ -298,7 +297,7 @@ class TagService:
             assert live is not None
             new_end = live.end_ts
             if change.set_expiration:
-                new_end = self._end_for(live.start_ts, change.expiration_s)
+                new_end = self.clamped_end(live.start_ts, change.expiration_s)
             if change.immutable and not self.settings.immutable_can_expire:
                 new_end = None  # an immutable tag does not expire
             if change.immutable is not None or new_end != live.end_ts:
@@ -309,7 +308,6 @@ class TagService:
         self._invalidate(repo)
         return TagChanged(
             created=before is None,
-            moved=before is None or before.digest != live.digest,
             previous_digest=before.digest if before else None,
             digest=live.digest,
             expiration_changed=new_end != live.end_ts,
@@ -324,7 +322,7 @@ class TagService:
             expires and not self.settings.immutable_can_expire
         )
 
-    def _end_for(self, start_ms: int, expiration_s: float | None) -> int | None:
+    def clamped_end(self, start_ms: int, expiration_s: float | None) -> int | None:
         """Quay's clamp: the end stays within start + [minimum, maximum]."""
         if expiration_s is None:
             return None
