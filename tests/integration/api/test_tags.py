@@ -132,6 +132,8 @@ async def test_slashless_list_redirects_308(registry: Berth, alice: Client) -> N
     r = await registry.http.get(TAGS, headers=h, follow_redirects=True)
     assert r.status_code == 200
     assert [(t["name"], t["manifest_digest"]) for t in r.json()["tags"]] == [("v1", pushed.digest)]
+    encoded = await registry.http.get("/api/v1/repository/alice%2Fapp/tag/", headers=h)
+    assert encoded.json() == r.json()  # Terraform's generated client encodes the slash
 
 
 async def test_who_may_list_and_change(registry: Berth, alice: Client) -> None:
