@@ -107,6 +107,7 @@ class Tag(Base):
     __tablename__ = "tags"
     __table_args__ = (
         Index("ix_tags_lookup", "repository_id", "name", "end_ts"),
+        Index("ix_tags_history", "repository_id", "start_ts"),  # the tags API, newest first
         Index("ix_tags_manifest_id", "manifest_id"),
         Index("ix_tags_end_ts", "end_ts"),
     )

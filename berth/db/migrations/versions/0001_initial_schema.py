@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:12:51.140125
+Create Date: 2026-11-23 02:32:48.460776
 """
 
 import sqlalchemy as sa
@@ -715,6 +715,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tags", schema=None) as batch_op:
         batch_op.create_index("ix_tags_end_ts", ["end_ts"], unique=False)
+        batch_op.create_index("ix_tags_history", ["repository_id", "start_ts"], unique=False)
         batch_op.create_index("ix_tags_lookup", ["repository_id", "name", "end_ts"], unique=False)
         batch_op.create_index("ix_tags_manifest_id", ["manifest_id"], unique=False)
 
@@ -726,6 +727,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tags", schema=None) as batch_op:
         batch_op.drop_index("ix_tags_manifest_id")
         batch_op.drop_index("ix_tags_lookup")
+        batch_op.drop_index("ix_tags_history")
         batch_op.drop_index("ix_tags_end_ts")
 
     op.drop_table("tags")
