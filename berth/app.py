@@ -24,6 +24,7 @@ from berth.permissions.services import PermissionService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
 from berth.registry.service import Registry
+from berth.registry.tags import TagSettings
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -124,6 +125,7 @@ def create_services(settings: Settings) -> Services:
         robots_disallow=raw.ROBOTS_DISALLOW,
         robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
         require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
+        is_restricted_user=settings.is_restricted_user,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
@@ -138,6 +140,13 @@ def create_services(settings: Settings) -> Services:
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
+        tag_settings=TagSettings(
+            immutable_tags=raw.FEATURE_IMMUTABLE_TAGS,
+            immutable_can_expire=raw.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
+            min_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MINIMUM),
+            max_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MAXIMUM),
+            reserved_label_prefixes=tuple(raw.LABEL_KEY_RESERVED_PREFIXES),
+        ),
     )
     jobs = JobQueue(db)
     runner = _job_runner(settings, db, storage, jobs)

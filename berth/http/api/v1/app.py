@@ -14,12 +14,14 @@ from berth.config import parse_duration
 from berth.http.api.v1 import (
     apptokens,
     entities,
+    manifests,
     meta,
     organizations,
     permissions,
     prototypes,
     robots,
     superuser,
+    tags,
     teams,
     users,
     web,
@@ -45,6 +47,8 @@ MODULES: tuple[RouteModule, ...] = (
     robots.routes,
     prototypes.routes,
     permissions.routes,
+    tags.routes,
+    manifests.routes,
 )
 
 
