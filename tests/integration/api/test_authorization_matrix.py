@@ -132,7 +132,8 @@ class Facts:
         return self.superuser and self.full_access
 
     def repo_role(self) -> str | None:
-        cap = next((s.split(":")[1] for s in SCOPES[2::-1] if self.has(s)), None)
+        held = [s for s in ("repo:admin", "repo:write", "repo:read") if self.has(s)]
+        cap = held[0].removeprefix("repo:") if held else None
         role = REPO_ROLE.get(self.user or "")
         return role if RANK[role] <= RANK[cap] else cap
 
@@ -300,7 +301,9 @@ ENDPOINTS: list[Row] = [
         body={"name": "neworg", "email": "neworg@example.com"},
     ),
     row("GET", ACME, anyone, 200, url="/organization/acme"),
-    row("PUT", ACME, org("admin"), 200, url="/organization/acme", body={"tag_expiration_s": 1209600}),
+    row(
+        "PUT", ACME, org("admin"), 200, url="/organization/acme", body={"tag_expiration_s": 1209600}
+    ),
     row("DELETE", ACME, org("admin"), 204, url="/organization/acme", phase=DELETE_ORG),
     row("GET", f"{ACME}/members", org("admin"), 200, url="/organization/acme/members"),
     row(
