@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:32:48.460776
+Create Date: 2026-11-23 02:43:26.205522
 """
 
 import sqlalchemy as sa
