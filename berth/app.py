@@ -24,6 +24,8 @@ from berth.permissions.services import PermissionService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
 from berth.registry.service import Registry
+from berth.repos import tasks as repos_tasks
+from berth.repos.services import DELETE_REPOSITORY_JOB, RepositoryService
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -45,6 +47,7 @@ class Services:
     teams: TeamService
     robots: RobotService
     permissions: PermissionService
+    repos: RepositoryService
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -75,10 +78,16 @@ def _job_runner(
         assert isinstance(namespace_id, int)
         await org_services.delete_namespace(db, namespace_id)
 
+    async def delete_repository(payload: dict[str, object]) -> None:
+        repository_id = payload["repository_id"]
+        assert isinstance(repository_id, int)
+        await repos_tasks.delete_repository(db, storage, repository_id)
+
     handlers = {
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+        DELETE_REPOSITORY_JOB: delete_repository,
     }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
@@ -105,6 +114,7 @@ def create_services(settings: Settings) -> Services:
     events = EventRecorder(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
     tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+    read_cache = _read_cache(settings)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -129,7 +139,7 @@ def create_services(settings: Settings) -> Services:
         db,
         storage,
         events,
-        read_cache=_read_cache(settings),
+        read_cache=read_cache,
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
@@ -159,6 +169,7 @@ def create_services(settings: Settings) -> Services:
         ),
         robots=RobotService(db, fernet_for(settings.database_secret_key)),
         permissions=PermissionService(db),
+        repos=RepositoryService(db, cache=read_cache),
     )
 
 

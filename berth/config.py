@@ -94,6 +94,9 @@ class QuayConfig(BaseModel):
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+    FEATURE_REPO_MIRROR: bool = False
+    FEATURE_QUOTA_MANAGEMENT: bool = False
+    DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
     FEATURE_DIRECT_LOGIN: bool = True
     FEATURE_APP_SPECIFIC_TOKENS: bool = True
     APP_SPECIFIC_TOKEN_EXPIRATION: str | None = None

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace, User
@@ -136,7 +136,8 @@ async def access_facts(
 
 def visible_repositories(username: str) -> Any:
     """A condition on ``Repository`` true for the repositories ``username`` may read
-    (own namespace, org admin teams, direct and team permissions); public ones excluded."""
+    (own namespace, org admin teams, direct and team permissions); public ones excluded, and
+    deleted ones (waiting for their rows to go) too."""
     uid = select(User.id).where(User.username == username).scalar_subquery()
     own_ns = select(User.namespace_id).where(User.username == username, User.kind == "user")
     admin_ns = (
@@ -150,11 +151,14 @@ def visible_repositories(username: str) -> Any:
         .join(TeamMember, TeamMember.team_id == RepositoryPermission.team_id)
         .where(TeamMember.user_id == uid)
     )
-    return or_(
-        Repository.namespace_id.in_(own_ns),
-        Repository.namespace_id.in_(admin_ns),
-        Repository.id.in_(direct),
-        Repository.id.in_(via_team),
+    return and_(
+        Repository.state != "MARKED_FOR_DELETION",
+        or_(
+            Repository.namespace_id.in_(own_ns),
+            Repository.namespace_id.in_(admin_ns),
+            Repository.id.in_(direct),
+            Repository.id.in_(via_team),
+        ),
     )
 
 
