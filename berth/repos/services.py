@@ -288,7 +288,8 @@ class RepositoryService:
             .order_by(Tag.start_ts.desc(), Tag.id.desc())
             .limit(MAX_TAGS)
         )
-        return [TagSummary(*row) for row in rows]
+        # SUM is NUMERIC on PostgreSQL
+        return [TagSummary(n, int(size), start, end, d) for n, size, start, end, d in rows]
 
     @staticmethod
     async def _stats(s: AsyncSession, repo: RepoName, created_ms: int) -> list[tuple[str, int]]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:13:54.322566
+Create Date: 2026-11-23 02:29:27.971492
 """
 
 import sqlalchemy as sa
@@ -184,7 +184,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("full_name", sa.String(length=512), nullable=False),
         sa.Column("is_public", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
