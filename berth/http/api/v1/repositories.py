@@ -6,16 +6,12 @@ Repository-scoped routes check the caller's role before the repository's existen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from starlette.responses import Response
 
 from berth.audit.services import Performer
-from berth.auth.access import may_create
+from berth.auth.access import Principal, may_create
 from berth.http.api.v1.errors import (
     BAD_REQUEST_MESSAGE,
-    DetailError,
     MessageError,
     forbidden,
     invalid_request,
@@ -23,6 +19,7 @@ from berth.http.api.v1.errors import (
     not_found,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
+from berth.http.api.v1.orgaccess import quay_errors
 from berth.http.api.v1.paging import page_start, page_token
 from berth.http.api.v1.repoaccess import (
     RANK,
@@ -34,10 +31,7 @@ from berth.http.api.v1.repoaccess import (
     scope_cap,
 )
 from berth.http.api.v1.repository_views import repository_item, repository_view, starred_item
-from berth.orgs.errors import NamespaceNotFound
-from berth.permissions.errors import RepositoryNotFound
 from berth.registry.repositories import RepoName
-from berth.repos.errors import InvalidRepositoryName, InvalidRepositoryState, RepositoryExists
 from berth.repos.services import REPO_STATES, ListQuery, RepoPage, Viewer
 
 _VISIBILITY = {"type": "string", "enum": ["public", "private"]}
@@ -79,15 +73,6 @@ NO_CALLER = "Must provide a namespace or must be logged in."
 # ------------------------------------------------------------------------------ helpers
 
 
-@contextmanager
-def _missing_is_404() -> Iterator[None]:
-    """A repository deleted between the access check and the change answers 404."""
-    try:
-        yield
-    except RepositoryNotFound as e:
-        raise not_found() from e
-
-
 def _performer(ctx: Ctx) -> Performer | None:
     user = ctx.caller.user
     return Performer(user.username, user.id, ctx.actor_ip) if user else None
@@ -118,14 +103,17 @@ def _paged(ctx: Ctx, page: RepoPage, items: list[dict[str, object]]) -> Response
     return json_response(body)
 
 
-async def _may_create(ctx: Ctx, repo: RepoName) -> bool:
-    """Create rights as a push has them (own namespace, org creator/admin teams, superusers
-    with full access), for a token carrying ``repo:create``."""
-    if not ctx.caller.has_scope("repo:create"):
-        return False
-    principal = principal_of(
+def _principal(ctx: Ctx) -> Principal:
+    return principal_of(
         ctx.caller, superuser_full_access=ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS
     )
+
+
+async def _may_create(ctx: Ctx, repo: RepoName, principal: Principal) -> bool:
+    """Create rights as a push has them (own namespace, org creator/admin teams, superusers
+    with full access), for a credential allowing ``repo:create``."""
+    if not ctx.caller.has_scope("repo:create"):
+        return False
     facts, _role = await ctx.api.svc.permissions.repository_access(repo, principal)
     return facts.namespace_exists and facts.namespace_enabled and may_create(principal, facts)
 
@@ -139,26 +127,21 @@ async def create_repository(ctx: Ctx) -> Response:
     if user is None:
         raise invalid_request(NO_CALLER)
     repo = RepoName(body.get("namespace", user.username), body["repository"])
-    if not await _may_create(ctx, repo):
+    principal = _principal(ctx)
+    if not await _may_create(ctx, repo, principal):
         raise forbidden()
     kind = body.get("repo_kind") or "image"
     raw = ctx.api.raw
-    try:
+    with quay_errors():  # Repository already exists, Invalid repository name: 400
         await ctx.api.svc.repos.create(
             repo,
-            creator=principal_of(
-                ctx.caller, superuser_full_access=raw.FEATURE_SUPERUSERS_FULL_ACCESS
-            ),
+            creator=principal,
             description=body["description"],
             public=body["visibility"] == "public",
             kind=kind,
             extended_names=raw.FEATURE_EXTENDED_REPOSITORY_NAMES,
             ip=ctx.actor_ip,
         )
-    except (RepositoryExists, InvalidRepositoryName) as e:
-        raise invalid_request(e.message) from e
-    except NamespaceNotFound as e:  # removed since the check
-        raise forbidden() from e
     return json_response({"namespace": repo.namespace, "name": repo.name, "kind": kind}, 201)
 
 
@@ -199,7 +182,7 @@ async def list_repositories(ctx: Ctx) -> Response:
 async def get_repository(ctx: Ctx) -> Response:
     access = (await require_repo(ctx, "read")).require_exists()
     user = ctx.caller.user
-    with _missing_is_404():
+    with quay_errors():
         detail = await ctx.api.svc.repos.get(
             access.repo,
             viewer_id=user.id if user else None,
@@ -219,7 +202,7 @@ async def update_repository(ctx: Ctx) -> Response:
     access = await require_repo(ctx, "write")
     body = await ctx.body(REPO_UPDATE)
     access.require_exists()
-    with _missing_is_404():
+    with quay_errors():
         await ctx.api.svc.repos.set_description(
             access.repo, body["description"], performer=_performer(ctx)
         )
@@ -238,7 +221,7 @@ async def change_visibility(ctx: Ctx) -> Response:
     body = await ctx.body(CHANGE_VISIBILITY)
     access.require_exists()
     user = ctx.caller.user
-    with _missing_is_404():
+    with quay_errors():
         await ctx.api.svc.permissions.set_visibility(
             access.repo,
             body["visibility"] == "public",
@@ -252,11 +235,8 @@ async def change_state(ctx: Ctx) -> Response:
     access = await require_repo(ctx, "admin")
     body = await ctx.body(CHANGE_STATE)
     access.require_exists()
-    with _missing_is_404():
-        try:
-            await ctx.api.svc.repos.set_state(access.repo, body["state"], performer=_performer(ctx))
-        except InvalidRepositoryState as e:
-            raise DetailError(400, e.message) from e
+    with quay_errors():
+        await ctx.api.svc.repos.set_state(access.repo, body["state"], performer=_performer(ctx))
     return json_response({"success": True})
 
 
@@ -274,7 +254,7 @@ async def star(ctx: Ctx) -> Response:
     repo = RepoName(body["namespace"], body["repository"])
     if not _readable(await repository_access(ctx, repo)):
         raise not_found()
-    with _missing_is_404():
+    with quay_errors():
         await ctx.api.svc.repos.star(user.id, repo)
     return json_response({"namespace": repo.namespace, "repository": repo.name}, 201)
 
@@ -284,7 +264,7 @@ async def unstar(ctx: Ctx) -> Response:
     user = ctx.require_user("user:admin")
     repo = repo_name(ctx)
     access = await repository_access(ctx, repo)
-    with _missing_is_404():
+    with quay_errors():
         removed = await ctx.api.svc.repos.unstar(user.id, repo)
     if not removed and not _readable(access):
         raise not_found()
