@@ -6,7 +6,8 @@ organization's default permissions and the ``create_repo`` usage log are written
 creating transaction.
 
 Deletion hides the repository at once: it is renamed to a name no request can address,
-marked ``MARKED_FOR_DELETION`` and made private, its stars go, and the name is free again.
+marked ``MARKED_FOR_DELETION`` and made private, its stars and permissions go, and the name
+is free again.
 The ``delete_repository`` job (berth.repos.tasks) then removes its rows; the blobs they
 referenced are left to garbage collection.
 
@@ -33,6 +34,7 @@ from berth.events.models import Event
 from berth.oci.names import InvalidName, split_repository
 from berth.orgs.errors import NamespaceNotFound
 from berth.permissions.errors import RepositoryNotFound
+from berth.permissions.models import RepositoryPermission
 from berth.permissions.services import repository_created, visible_repositories
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import NameUnknown
@@ -455,7 +457,11 @@ class RepositoryService:
                     is_public=False,
                 )
             )
+            # Stars and permissions go now: no listing shows the hidden repository.
             await s.execute(delete(Star).where(Star.repository_id == t.id))
+            await s.execute(
+                delete(RepositoryPermission).where(RepositoryPermission.repository_id == t.id)
+            )
             await enqueue(s, DELETE_REPOSITORY_JOB, {"repository_id": t.id})
             record(
                 s, "delete_repo", repo.namespace, performer, metadata=_log_meta(repo),

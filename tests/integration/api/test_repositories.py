@@ -670,10 +670,15 @@ async def test_delete_permissions_and_popularity_of_a_reused_name(registry: Bert
     orgadmin = registry.client("orgadmin", password=PASSWORD)
     await orgadmin.get(f"/v2/{APP.full}/manifests/v1", headers={"Accept": OCI_MANIFEST})
     await registry.flush_events()
+    devs = f"{API}/organization/acme/team/devs/permissions"
+    orgadmin_h = await auth(registry, "orgadmin")
+    assert len((await registry.http.get(devs, headers=orgadmin_h)).json()["permissions"]) == 1
     r = await registry.http.delete(
         f"{API}/repository/{APP.full}", headers=await auth(registry, "repoadmin")
     )
     assert r.status_code == 204
+    # Its permissions went with it at once: listings don't show the hidden repository.
+    assert (await registry.http.get(devs, headers=orgadmin_h)).json()["permissions"] == []
     await registry.client("orgadmin", password=PASSWORD).push_image(APP.full, "v1")
     body = await listing(
         registry, await auth(registry, "orgadmin"), namespace="acme", popularity="1"
