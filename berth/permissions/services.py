@@ -133,10 +133,18 @@ async def access_facts(
     )
 
 
+def live_repositories() -> Any:
+    """A condition on ``Repository``: not deleted, nor in a deleted namespace (both hidden
+    while a job removes their rows)."""
+    return and_(
+        Repository.state != "MARKED_FOR_DELETION",
+        Repository.namespace_id.in_(select(Namespace.id).where(Namespace.enabled)),
+    )
+
+
 def visible_repositories(username: str) -> Any:
-    """A condition on ``Repository`` true for the repositories ``username`` may read
-    (own namespace, org admin teams, direct and team permissions); public ones excluded, and
-    deleted ones (waiting for their rows to go) too."""
+    """A condition on ``Repository`` true for the live repositories ``username`` may read
+    (own namespace, org admin teams, direct and team permissions); public ones excluded."""
     uid = select(User.id).where(User.username == username).scalar_subquery()
     own_ns = select(User.namespace_id).where(User.username == username, User.kind == "user")
     admin_ns = (
@@ -151,7 +159,7 @@ def visible_repositories(username: str) -> Any:
         .where(TeamMember.user_id == uid)
     )
     return and_(
-        Repository.state != "MARKED_FOR_DELETION",
+        live_repositories(),
         or_(
             Repository.namespace_id.in_(own_ns),
             Repository.namespace_id.in_(admin_ns),
