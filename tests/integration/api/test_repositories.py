@@ -197,6 +197,15 @@ async def test_superuser_with_full_access_creates_anywhere(configured) -> None: 
             b.services.registry.name("alice/ops")
         )
         assert {p.name: p.role for p in perms} == {"root": "admin"}
+        h = await auth(b, "root")
+        r = await b.http.post(
+            f"{API}/repository/alice/ops/changevisibility", json={"visibility": "public"}, headers=h
+        )
+        assert r.status_code == 200
+        r = await b.http.get(f"{API}/repository/alice/ops", headers=h)
+        assert (r.json()["is_public"], r.json()["can_admin"]) == (True, True)
+        assert (await b.http.delete(f"{API}/repository/alice/ops", headers=h)).status_code == 204
+        assert await repo_row(b, "alice/ops") is None
 
 
 # ---------------------------------------------------------------------------------- list
@@ -361,6 +370,29 @@ async def test_get_shows_tags_as_an_object_keyed_by_name(registry: Berth) -> Non
     assert "tags" not in r.json()
     r = await registry.http.get(f"{API}/repository/acme%2Fnewrepo", headers=h)
     assert set(r.json()["tags"]) == {"v1", "stable", "v2"}
+
+
+async def test_get_shows_at_most_500_tags_the_newest(registry: Berth) -> None:
+    await registry.client("alice").push_image("alice/app", "v0")
+    async with registry.services.db.write() as s:
+        manifest_id, repo_id = (
+            await s.execute(text("SELECT manifest_id, repository_id FROM tags WHERE name = 'v0'"))
+        ).one()
+        await s.execute(
+            text(
+                "INSERT INTO tags (repository_id, name, manifest_id, start_ts, hidden, "
+                "reversion, immutable) VALUES (:r, :n, :m, :t, false, false, false)"
+            ),
+            [{"r": repo_id, "n": f"t{i}", "m": manifest_id, "t": 10**12 + i} for i in range(520)],
+        )
+    r = await registry.http.get(
+        f"{API}/repository/alice/app", headers=await auth(registry, "alice")
+    )
+    tags = r.json()["tags"]
+    assert len(tags) == 500
+    assert "v0" in tags  # pushed now: the newest
+    assert {f"t{i}" for i in range(21, 520)} <= set(tags)
+    assert "t20" not in tags
 
 
 async def test_get_stats_count_registry_events_per_day(registry: Berth) -> None:
