@@ -210,9 +210,7 @@ async def test_repository_parameter_accepts_percent_encoded_slash(registry: Bert
         assert r.json() == {"repository": "org/sub/repo"}
         r = await h.get("/api/v1/echo/org/repo/tag?onlyActiveTags=True")
         assert r.status_code == 308
-        assert r.headers["location"].endswith(
-            "/api/v1/echo/org/repo/tag/?onlyActiveTags=True"
-        )
+        assert r.headers["location"].endswith("/api/v1/echo/org/repo/tag/?onlyActiveTags=True")
         r = await h.get("/api/v1/echo/justone")
         assert r.status_code == 404
 
