@@ -24,7 +24,7 @@ from berth.http.api.v1.paging import page_start, page_token
 from berth.http.api.v1.repoaccess import (
     RANK,
     RepoAccess,
-    principal_of,
+    caller_principal,
     repo_name,
     repository_access,
     require_repo,
@@ -103,12 +103,6 @@ def _paged(ctx: Ctx, page: RepoPage, items: list[dict[str, object]]) -> Response
     return json_response(body)
 
 
-def _principal(ctx: Ctx) -> Principal:
-    return principal_of(
-        ctx.caller, superuser_full_access=ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS
-    )
-
-
 async def _may_create(ctx: Ctx, repo: RepoName, principal: Principal) -> bool:
     """Create rights as a push has them (own namespace, org creator/admin teams, superusers
     with full access), for a credential allowing ``repo:create``."""
@@ -127,7 +121,7 @@ async def create_repository(ctx: Ctx) -> Response:
     if user is None:
         raise invalid_request(NO_CALLER)
     repo = RepoName(body.get("namespace", user.username), body["repository"])
-    principal = _principal(ctx)
+    principal = caller_principal(ctx)
     if not await _may_create(ctx, repo, principal):
         raise forbidden()
     kind = body.get("repo_kind") or "image"
