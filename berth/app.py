@@ -25,6 +25,8 @@ from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
 from berth.registry.service import Registry
 from berth.registry.tags import TagSettings
+from berth.repos import tasks as repos_tasks
+from berth.repos.services import DELETE_REPOSITORY_JOB, RepositoryService
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -46,6 +48,7 @@ class Services:
     teams: TeamService
     robots: RobotService
     permissions: PermissionService
+    repos: RepositoryService
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -76,10 +79,16 @@ def _job_runner(
         assert isinstance(namespace_id, int)
         await org_services.delete_namespace(db, namespace_id)
 
+    async def delete_repository(payload: dict[str, object]) -> None:
+        repository_id = payload["repository_id"]
+        assert isinstance(repository_id, int)
+        await repos_tasks.delete_repository(db, storage, repository_id)
+
     handlers = {
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+        DELETE_REPOSITORY_JOB: delete_repository,
     }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
@@ -106,6 +115,7 @@ def create_services(settings: Settings) -> Services:
     events = EventRecorder(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
     tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+    read_cache = _read_cache(settings)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -134,7 +144,7 @@ def create_services(settings: Settings) -> Services:
         db,
         storage,
         events,
-        read_cache=_read_cache(settings),
+        read_cache=read_cache,
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
@@ -173,6 +183,7 @@ def create_services(settings: Settings) -> Services:
             db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
         ),
         permissions=PermissionService(db),
+        repos=RepositoryService(db, cache=read_cache),
     )
 
 

@@ -100,6 +100,9 @@ class QuayConfig(BaseModel):
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+    FEATURE_REPO_MIRROR: bool = False
+    FEATURE_QUOTA_MANAGEMENT: bool = False
+    DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
     FEATURE_MAILING: bool = True
     FEATURE_REQUIRE_TEAM_INVITE: bool = True
     FEATURE_RESTRICTED_USERS: bool = False

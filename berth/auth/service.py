@@ -24,7 +24,12 @@ from berth.auth.passwords import VerifiedCache, verify_password
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.permissions.services import access_facts, repository_created, visible_repositories
+from berth.permissions.services import (
+    access_facts,
+    live_repositories,
+    repository_created,
+    visible_repositories,
+)
 from berth.registry.errors import NameInvalid
 from berth.registry.manifests import CatalogScope
 from berth.registry.repositories import (
@@ -357,7 +362,7 @@ class AuthService:
     def catalog_scope(self, principal: Principal, *, public: bool) -> CatalogScope:
         """The repositories ``principal`` sees in /v2/_catalog."""
         if principal.is_superuser or self.policy.open_registry:
-            return CatalogScope(everything=True)
+            return CatalogScope(visible=live_repositories())
         visible = None if principal.is_anonymous else visible_repositories(principal.subject)
         return CatalogScope(public=public, visible=visible)
 

@@ -33,7 +33,8 @@ class Repository(Base):
     # "namespace/name", kept for the catalog: sorted and paged by the full name, on an index.
     full_name: Mapped[str] = mapped_column(String(512), unique=True)
     is_public: Mapped[bool] = mapped_column(default=False)
-    state: Mapped[str] = mapped_column(String(16), default="NORMAL")  # NORMAL|READ_ONLY|MIRROR
+    # NORMAL | READ_ONLY | MIRROR | MARKED_FOR_DELETION (deleted, rows not yet removed)
+    state: Mapped[str] = mapped_column(String(32), default="NORMAL")
     kind: Mapped[str] = mapped_column(String(16), default="image")
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(default=now_ms)

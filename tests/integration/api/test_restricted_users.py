@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from berth.registry.repositories import RepoName
+from tests.integration.api.conftest import bearer, oauth_token
 from tests.integration.conftest import OCI_MANIFEST, token_access
 
 
@@ -31,3 +32,15 @@ async def test_restricted_users_create_nothing_in_their_own_namespace(configured
         await svc.teams.add_member("lab", "builders", "alice")
         pushed = await alice.push_image("lab/app", "v1")
         assert pushed.digest
+
+
+async def test_restricted_users_create_no_repository_by_api(configured) -> None:  # type: ignore[no-untyped-def]
+    restricted = {"FEATURE_RESTRICTED_USERS": True, "RESTRICTED_USERS_WHITELIST": ["bob"]}
+    async with configured(**restricted) as b:
+        body = {"repository": "new", "visibility": "private", "description": ""}
+        for user, status in (("alice", 403), ("bob", 201)):
+            token = await oauth_token(b, user)
+            r = await b.http.post("/api/v1/repository", json=body, headers=bearer(token))
+            assert r.status_code == status, r.text
+        assert await b.services.registry.find(RepoName("alice", "new")) is None
+        assert await b.services.registry.find(RepoName("bob", "new")) is not None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:32:48.460776
+Create Date: 2026-11-23 02:50:15.393593
 """
 
 import sqlalchemy as sa
@@ -184,7 +184,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("full_name", sa.String(length=512), nullable=False),
         sa.Column("is_public", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
@@ -531,6 +531,29 @@ def upgrade() -> None:
         batch_op.create_index("ix_robot_accounts_namespace_id", ["namespace_id"], unique=False)
 
     op.create_table(
+        "stars",
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_stars_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_stars_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "repository_id", name=op.f("pk_stars")),
+    )
+    with op.batch_alter_table("stars", schema=None) as batch_op:
+        batch_op.create_index("ix_stars_repository_id", ["repository_id"], unique=False)
+
+    op.create_table(
         "team_invites",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -756,6 +779,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_team_invites_team_id")
 
     op.drop_table("team_invites")
+    with op.batch_alter_table("stars", schema=None) as batch_op:
+        batch_op.drop_index("ix_stars_repository_id")
+
+    op.drop_table("stars")
     with op.batch_alter_table("robot_accounts", schema=None) as batch_op:
         batch_op.drop_index("ix_robot_accounts_namespace_id")
 
