@@ -207,6 +207,7 @@ def test_quaytool_project_creation_then_robot_push(
 
     assert qt.create_organization() is True
     assert qt.create_organization() is False  # "already exists"
+    qt.create_repository("granted")  # public; made before the prototypes, so none applies
     robot = qt.create_robot("cirobot")
     assert robot is not None
     assert robot["name"] == robot_name
@@ -240,8 +241,7 @@ def test_quaytool_project_creation_then_robot_push(
         teams = api.get(f"/repository/{org}/newrepo/permissions/team/").json()["permissions"]
         assert teams["creators"]["role"] == "write"  # the team prototype applied
 
-    # an existing repository: refused until the robot is granted write on it
-    qt.create_repository("granted")
+    # an older repository: the robot may not push there until it is granted write
     refused = podman.push(image, f"{quay.host}/{org}/granted:ci")
     assert refused.returncode != 0
     assert qt.set_permissions(robot_name, ["granted"]) == ["granted"]
