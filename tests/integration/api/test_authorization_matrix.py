@@ -924,6 +924,16 @@ async def test_expired_oauth_token_counts_as_anonymous(registry: Berth) -> None:
     expired = await api.oauth.issue_token(app, uid, frozenset(SCOPES), -1)
     assert await _api_sees(registry, bearer(fresh.token)) == (200, 200)
     assert await _api_sees(registry, bearer(expired.token)) == (401, 403)
+    # reads go on as anonymous ones: public data yes, a private repository 401 (not 403)
+    alice = registry.client("alice")
+    await alice.push_image("alice/shown", "v1")
+    await alice.push_image("alice/hidden", "v1")
+    await registry.set_public("alice/shown")
+    for repo, status in (("alice/shown", 200), ("alice/hidden", 401)):
+        r = await registry.http.get(f"/api/v1/repository/{repo}", headers=bearer(expired.token))
+        assert r.status_code == status, r.text
+        r = await registry.http.get(f"/api/v1/repository/{repo}", headers=bearer(fresh.token))
+        assert r.status_code == 200, r.text
     # and it is no registry password either
     login = await registry.client("$oauthtoken", password=expired.token).token(
         "repository:alice/app:pull"
