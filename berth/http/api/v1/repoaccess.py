@@ -5,8 +5,7 @@ Permission is checked before existence (quay-api.md 2.4 and 8.6): a caller holdi
 doesn't exist; everyone else gets 401 when anonymous, 403 otherwise, whether or not the
 repository exists. Read also passes for a public repository, anonymous callers included when
 FEATURE_ANONYMOUS_ACCESS is on. Superusers pass everywhere only with
-FEATURE_SUPERUSERS_FULL_ACCESS (GETs too: without it a superuser reads only what its roles
-allow; Quay's read-anything GETs are for GLOBAL_READONLY_SUPER_USERS).
+FEATURE_SUPERUSERS_FULL_ACCESS (GETs: also without it, as Quay's global read access).
 """
 
 from __future__ import annotations
@@ -110,7 +109,7 @@ async def repository_access(ctx: Ctx, repo: RepoName) -> RepoAccess:
     principal = caller_principal(ctx)
     facts, role = await ctx.api.svc.permissions.repository_access(repo, principal)
     if ctx.caller.is_superuser and ctx.request.method in ("GET", "HEAD"):
-        role = "admin" if raw.FEATURE_SUPERUSERS_FULL_ACCESS else role
+        role = "admin" if raw.FEATURE_SUPERUSERS_FULL_ACCESS else (role or "read")
     return RepoAccess(repo, facts, _capped(role, scope_cap(ctx.caller)))
 
 
