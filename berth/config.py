@@ -101,6 +101,13 @@ class QuayConfig(BaseModel):
     SESSION_TIMEOUT: str = "31d"
     SESSION_COOKIE_NAME: str = "_csrf_token"
     BROWSER_API_CALLS_XHR_ONLY: bool = True
+    # Auto-prune policies (routes and the worker) and tag immutability (the tags'
+    # ``immutable`` field and immutability policies); DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
+    # ({method, value} like a policy body) applies to namespaces without policies of their own.
+    FEATURE_AUTO_PRUNE: bool = False
+    DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: dict[str, Any] | None = None
+    FEATURE_IMMUTABLE_TAGS: bool = False
+    FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE: bool = False
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -113,6 +120,8 @@ class QuayConfig(BaseModel):
     BERTH_REDIS: dict[str, Any] | None = None
     BERTH_OPEN_REGISTRY: bool = False
     BERTH_ALLOW_CATALOG_SCOPE: bool = False
+    # How often the workers run auto-prune policies (each namespace is one job).
+    BERTH_AUTOPRUNE_INTERVAL: str = "1h"
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -138,11 +147,28 @@ class QuayConfig(BaseModel):
         return v
 
     @field_validator(
-        "DEFAULT_TAG_EXPIRATION", "BERTH_UPLOAD_EXPIRY", "FRESH_LOGIN_TIMEOUT", "SESSION_TIMEOUT"
+        "DEFAULT_TAG_EXPIRATION",
+        "BERTH_UPLOAD_EXPIRY",
+        "FRESH_LOGIN_TIMEOUT",
+        "SESSION_TIMEOUT",
+        "BERTH_AUTOPRUNE_INTERVAL",
     )
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
+        return v
+
+    @field_validator("DEFAULT_NAMESPACE_AUTOPRUNE_POLICY")
+    @classmethod
+    def _default_prune_policy(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            from berth.policies.errors import InvalidPolicy
+            from berth.policies.rules import prune_rule_from_config
+
+            try:
+                prune_rule_from_config(v)
+            except InvalidPolicy as e:
+                raise ValueError(e.message) from e
         return v
 
     @field_validator("TAG_EXPIRATION_OPTIONS")
