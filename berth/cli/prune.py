@@ -57,6 +57,7 @@ def prune(config: str | None, data_dir: str | None, dry_run: bool) -> None:
         )
     repos = len({(t.namespace, t.repository) for t in pruned})
     click.echo(
-        f"{len(pruned)} tag{'s' if len(pruned) != 1 else ''} {verb} in {repos} "
+        f"{len(pruned)} tag{'s' if len(pruned) != 1 else ''} "
+        f"{'would be deleted' if dry_run else 'deleted'} in {repos} "
         f"repositor{'ies' if repos != 1 else 'y'} ({checked} checked)"
     )

@@ -22,7 +22,7 @@ from berth.config import ConfigError, load_settings
 from berth.policies.immutability import immutable_names
 from tests.conftest import write_config
 from tests.integration.api.conftest import bearer, configured, oauth_token
-from tests.integration.conftest import Berth, Pushed
+from tests.integration.conftest import Berth, Pushed, digest_of
 
 FEATURES = {
     "FEATURE_AUTO_PRUNE": True,
@@ -230,3 +230,124 @@ async def test_immutable_tags_are_never_pruned(berth: Berth) -> None:
     assert await prune_now(berth) == [("acme/app", "dev-1")]
     assert await live_tags(berth, "acme/app") == ["dev-2", "pinned", "release-1", "v1", "v2"]
     assert await prune_now(berth) == []
+
+
+async def test_pruned_tags_stay_restorable_within_the_window(berth: Berth) -> None:
+    pushed = await push_tags(berth, "alice/app", ["old", "new"])
+    await pushed_ago(berth, "alice/app", {"old": 3, "new": 0})
+    await add_policy(
+        berth, "alice", "user/autoprunepolicy/", {"method": "creation_date", "value": "2d"}
+    )
+    before = int(time.time() * 1000)
+    assert await prune_now(berth) == [("alice/app", "old")]
+    after = int(time.time() * 1000)
+
+    # The tag row is ended like a user's delete, inside alice's time-machine window.
+    async with berth.services.db.read() as s:
+        rows = (
+            await s.execute(
+                text(
+                    "SELECT t.end_ts, n.tag_expiration_s FROM tags t "
+                    "JOIN repositories r ON r.id = t.repository_id "
+                    "JOIN namespaces n ON n.id = r.namespace_id "
+                    "WHERE n.name = 'alice' AND r.name = 'app' AND t.name = 'old'"
+                )
+            )
+        ).all()
+    assert len(rows) == 1
+    end_ts, window_s = rows[0]
+    assert before <= end_ts <= after
+    assert end_ts + window_s * 1000 > after  # still restorable
+
+    old = pushed["old"]
+    alice = berth.client("alice")
+    r = await alice.get(f"/v2/alice/app/manifests/{old.digest}")
+    assert r.status_code == 404  # no live tag points at it any more (Quay's behaviour)
+    r = await alice.get(f"/v2/alice/app/blobs/{digest_of(old.config)}")
+    assert r.status_code == 200  # content is kept for the window
+
+    # Point the tag at the manifest again (no blob uploaded): it is served by digest again.
+    await alice.push_manifest("alice/app", "old", old.manifest, old.media_type)
+    r = await alice.get(f"/v2/alice/app/manifests/{old.digest}", headers={"Accept": old.media_type})
+    assert r.status_code == 200
+    assert r.content == old.manifest
+
+
+async def test_worker_applies_the_default_policy_to_namespaces_without_policies(
+    configured,  # type: ignore[no-untyped-def]
+) -> None:
+    default = {"method": "number_of_tags", "value": 1}
+    async with configured(**FEATURES, DEFAULT_NAMESPACE_AUTOPRUNE_POLICY=default) as b:
+        await push_tags(b, "bob/app", ["one", "two", "three"])
+        await push_tags(b, "alice/app", ["one", "two", "three"])
+        for repo in ("bob/app", "alice/app"):
+            await pushed_ago(b, repo, {"one": 3, "two": 2, "three": 1})
+        # alice's own namespace policy replaces the default for her namespace.
+        await add_policy(
+            b, "alice", "user/autoprunepolicy/", {"method": "number_of_tags", "value": 2}
+        )
+        await run_pass(b)
+        assert await live_tags(b, "bob/app") == ["three"]
+        assert await live_tags(b, "alice/app") == ["three", "two"]
+        assert [m["policy_uuid"] for _, m in await prune_logs(b, "bob")] == ["default", "default"]
+
+
+async def run_cli(b: Berth, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "berth",
+        "prune",
+        "--config",
+        str(b.settings.config_path),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_berth_prune_command(berth: Berth) -> None:
+    await push_tags(berth, "alice/app", ["a", "b", "c"])
+    await pushed_ago(berth, "alice/app", {"a": 3, "b": 2, "c": 1})
+    uuid = await add_policy(
+        berth,
+        "alice",
+        "repository/alice/app/autoprunepolicy/",
+        {"method": "number_of_tags", "value": 1},
+    )
+    out = await run_cli(berth, "--dry-run")
+    lines = out.splitlines()
+    assert lines[0].startswith("would delete alice/app:a  (pushed ")
+    assert lines[0].endswith(f", policy {uuid})")
+    assert lines[1].startswith("would delete alice/app:b  (pushed ")
+    assert lines[-1] == "2 tags would be deleted in 1 repository (1 checked)"
+    assert await live_tags(berth, "alice/app") == ["a", "b", "c"]
+
+    out = await run_cli(berth)
+    assert out.splitlines()[-1] == "2 tags deleted in 1 repository (1 checked)"
+    assert await live_tags(berth, "alice/app") == ["c"]
+    assert [m["tag"] for _, m in await prune_logs(berth, "alice")] == ["a", "b"]
+    out = await run_cli(berth)
+    assert out.splitlines() == ["0 tags deleted in 0 repositories (1 checked)"]
+
+
+def test_default_policy_is_validated_with_the_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for bad, problem in (
+        ({"method": "newest", "value": 3}, "Invalid method provided"),
+        ({"method": "creation_date", "value": "soon"}, "Invalid value given for method type"),
+        ({"method": "number_of_tags", "value": 3, "tagPattern": "(x"}, "Invalid regex pattern"),
+    ):
+        path = write_config(tmp_path, {"DEFAULT_NAMESPACE_AUTOPRUNE_POLICY": bad})
+        with pytest.raises(ConfigError) as e:
+            load_settings(path, env={}, persist_secrets=False)
+        assert len(e.value.problems) == 1
+        assert e.value.problems[0].startswith("DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: ")
+        assert problem in e.value.problems[0]
+    path = write_config(tmp_path, {"BERTH_AUTOPRUNE_INTERVAL": "often"})
+    with pytest.raises(ConfigError) as e:
+        load_settings(path, env={}, persist_secrets=False)
+    assert e.value.problems[0].startswith("BERTH_AUTOPRUNE_INTERVAL: ")
