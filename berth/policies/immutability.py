@@ -43,21 +43,31 @@ async def policy_filters(s: AsyncSession, repository_id: int) -> list[TagFilter]
 async def immutable_names(
     s: AsyncSession, repository_id: int, names: Iterable[str], now: int
 ) -> set[str]:
-    """The names among ``names`` whose live tag is immutable (flag or policy)."""
+    """The names among ``names`` whose live tag is immutable (flag or policy).
+
+    At most two queries: the live tags among ``names``, then (only if some of them are
+    not flagged) the repository's and namespace's policies.
+    """
     wanted = set(names)
     if not wanted:
         return set()
-    filters = await policy_filters(s, repository_id)
-    stmt = select(Tag.name, Tag.immutable).where(
-        Tag.repository_id == repository_id,
-        Tag.name.in_(wanted),
-        Tag.hidden.is_(False),
-        or_(Tag.end_ts.is_(None), Tag.end_ts > now),
+    rows = await s.execute(
+        select(Tag.name, Tag.immutable).where(
+            Tag.repository_id == repository_id,
+            Tag.name.in_(wanted),
+            Tag.hidden.is_(False),
+            or_(Tag.end_ts.is_(None), Tag.end_ts > now),
+        )
     )
-    if not filters:
-        stmt = stmt.where(Tag.immutable.is_(True))
-    rows = await s.execute(stmt)
-    return {name for name, flagged in rows if flagged or any(f.selects(name) for f in filters)}
+    live: dict[str, bool] = {}
+    for name, flagged in rows:
+        live[name] = live.get(name, False) or flagged
+    hits = {name for name, flagged in live.items() if flagged}
+    unflagged = live.keys() - hits
+    if unflagged:
+        filters = await policy_filters(s, repository_id)
+        hits |= {name for name in unflagged if any(f.selects(name) for f in filters)}
+    return hits
 
 
 async def ensure_mutable(

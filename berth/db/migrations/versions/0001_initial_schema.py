@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:10:47.413159
+Create Date: 2026-11-23 02:17:35.157363
 """
 
 import sqlalchemy as sa
@@ -297,6 +297,9 @@ def upgrade() -> None:
 
     op.create_table(
         "autoprune_policies",
+        sa.Column("method", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.String(length=64), nullable=False),
+        sa.Column("tag_pattern", sa.Text(), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column(
@@ -305,9 +308,6 @@ def upgrade() -> None:
         sa.Column(
             "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column("method", sa.String(length=32), nullable=False),
-        sa.Column("value", sa.String(length=64), nullable=False),
-        sa.Column("tag_pattern", sa.Text(), nullable=True),
         sa.Column("tag_pattern_matches", sa.Boolean(), nullable=False),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -337,6 +337,7 @@ def upgrade() -> None:
 
     op.create_table(
         "immutability_policies",
+        sa.Column("tag_pattern", sa.String(length=256), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column(
@@ -345,7 +346,6 @@ def upgrade() -> None:
         sa.Column(
             "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column("tag_pattern", sa.String(length=256), nullable=False),
         sa.Column("tag_pattern_matches", sa.Boolean(), nullable=False),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
