@@ -144,6 +144,7 @@ def create_services(settings: Settings) -> Services:
         create_namespace_on_push=raw.CREATE_NAMESPACE_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
         allow_catalog_scope=raw.BERTH_ALLOW_CATALOG_SCOPE,
+        require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:

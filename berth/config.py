@@ -70,6 +70,7 @@ class QuayConfig(BaseModel):
     SECRET_KEY: str | None = None
     DATABASE_SECRET_KEY: str | None = None
     AUTHENTICATION_TYPE: str = "Database"
+    FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: bool = False
     INSTANCE_SERVICE_KEY_SERVICE: str = "quay"
     REGISTRY_STATE: str = "normal"
     DISABLE_PUSHES: bool = False
