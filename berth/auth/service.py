@@ -87,6 +87,8 @@ class AuthService:
         create_namespace_on_push: bool,
         default_tag_expiration_s: int,
         allow_catalog_scope: bool = False,
+        robots_disallow: bool = False,
+        robots_whitelist: frozenset[str] = frozenset(),
         require_encrypted_basic_auth: bool = False,
     ) -> None:
         self.db = db
@@ -104,6 +106,9 @@ class AuthService:
         # Quay answers 400 to ``registry:catalog:*``; BERTH_ALLOW_CATALOG_SCOPE accepts it
         # (crane and other go-containerregistry clients ask for it).
         self.allow_catalog_scope = allow_catalog_scope
+        # ROBOTS_DISALLOW: robot logins refused, except those in ROBOTS_WHITELIST.
+        self.robots_disallow = robots_disallow
+        self.robots_whitelist = robots_whitelist
         # FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: registry logins of users must use the
         # encrypted password (``POST /api/v1/user/clientkey``), not the password itself.
         self.require_encrypted_basic_auth = require_encrypted_basic_auth
@@ -192,6 +197,10 @@ class AuthService:
             return None
 
     async def _authenticate_robot(self, username: str, token: str, ip: str | None) -> Principal:
+        if self.robots_disallow and username not in self.robots_whitelist:
+            raise InvalidCredentials(
+                "Robot account have been disabled. Please contact your administrator."
+            )
         async with self.db.read() as s:
             robot = await verify_robot_token(s, username, token)
         if robot is None:
@@ -379,6 +388,8 @@ class AuthService:
             decision = await self.decide(principal, req.repo, req.actions)
             if decision.create:
                 await self.create_repository(principal, req.repo)
+                # Now its admin: pull (and delete) as well, as Quay grants in one token.
+                decision = await self.decide(principal, req.repo, req.actions)
             access.append(
                 {
                     "type": "repository",
