@@ -128,7 +128,7 @@ async def test_user_autoprune_policy_lifecycle(berth: Berth) -> None:
     assert kinds[2][1]["policy_uuid"] == uuid
 
 
-async def test_org_autoprune_policies_need_an_org_admin(berth: Berth) -> None:
+async def test_org_autoprune_policies_need_an_org_admin(berth: Berth, configured) -> None:  # type: ignore[no-untyped-def]
     await berth.services.orgs.create("acme", creator="alice")
     base = f"{API}/organization/acme/autoprunepolicy/"
     body = {"method": "creation_date", "value": "7d", "tagPattern": "nightly"}
@@ -159,13 +159,19 @@ async def test_org_autoprune_policies_need_an_org_admin(berth: Berth) -> None:
     r = await berth.http.get(base, headers=alice)
     assert [p["value"] for p in r.json()["policies"]] == ["7d"]
 
-    # A superuser administers any namespace; an unknown one is 404 for it.
+    # A superuser administers any namespace only with FEATURE_SUPERUSERS_FULL_ACCESS; an
+    # unknown namespace is 404 for it, 403 for everyone else.
     root = await headers(berth, "root")
-    assert (await berth.http.get(base, headers=root)).json()["policies"][0]["uuid"] == uuid
-    r = await berth.http.get(f"{API}/organization/nosuchorg/autoprunepolicy/", headers=root)
-    assert_problem(r, 404, "not_found", "Not Found")
+    assert_problem(
+        await berth.http.get(base, headers=root), 403, "insufficient_scope", "Unauthorized"
+    )
     r = await berth.http.get(f"{API}/organization/nosuchorg/autoprunepolicy/", headers=alice)
     assert_problem(r, 403, "insufficient_scope", "Unauthorized")
+    async with configured(**FEATURES, FEATURE_SUPERUSERS_FULL_ACCESS=True) as full:
+        root = await headers(full, "root")
+        assert (await full.http.get(base, headers=root)).json()["policies"][0]["uuid"] == uuid
+        r = await full.http.get(f"{API}/organization/nosuchorg/autoprunepolicy/", headers=root)
+        assert_problem(r, 404, "not_found", "Not Found")
 
     r = await berth.http.get(f"{API}/organization/acme/autoprunepolicy", headers=alice)
     assert r.status_code == 308

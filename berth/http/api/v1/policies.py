@@ -18,13 +18,12 @@ from typing import Any, TypeVar
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import (
-    forbidden,
     invalid_request,
     json_response,
     not_found,
-    requires_auth,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
+from berth.http.api.v1.orgaccess import require_org_admin
 from berth.http.api.v1.policy_views import autoprune_view, immutability_view
 from berth.http.api.v1.repoaccess import require_repo
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy, NotFound
@@ -125,17 +124,10 @@ ScopeOf = Callable[[Ctx], Awaitable[Scope]]
 
 
 async def org_scope(ctx: Ctx) -> Scope:
-    """Quay's AdministerOrganizationPermission: an org admin (or the user's own namespace)
-    whose credential allows ``org:admin``, or a superuser."""
-    user = ctx.caller.user
-    if user is None:
-        raise requires_auth()
+    """Quay's AdministerOrganizationPermission (a user's own namespace counts)."""
     name = ctx.params["orgname"]
-    if ctx.caller.is_superuser or (
-        ctx.caller.has_scope("org:admin") and await ctx.api.is_namespace_admin(user, name)
-    ):
-        return Scope(name)
-    raise forbidden()
+    await require_org_admin(ctx, name)
+    return Scope(name)
 
 
 async def user_scope(ctx: Ctx) -> Scope:
