@@ -28,6 +28,9 @@ from berth.policies.services import PolicyService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
 from berth.registry.service import Registry
+from berth.registry.tags import TagSettings
+from berth.repos import tasks as repos_tasks
+from berth.repos.services import DELETE_REPOSITORY_JOB, RepositoryService
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -49,6 +52,7 @@ class Services:
     teams: TeamService
     robots: RobotService
     permissions: PermissionService
+    repos: RepositoryService
     policies: PolicyService
     pruner: Pruner
 
@@ -81,6 +85,11 @@ def _job_runner(
         assert isinstance(namespace_id, int)
         await org_services.delete_namespace(db, namespace_id)
 
+    async def delete_repository(payload: dict[str, object]) -> None:
+        repository_id = payload["repository_id"]
+        assert isinstance(repository_id, int)
+        await repos_tasks.delete_repository(db, storage, repository_id)
+
     async def autoprune_sweep(_payload: dict[str, object]) -> None:
         await policy_tasks.autoprune_sweep(db, pruner)
 
@@ -93,6 +102,7 @@ def _job_runner(
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+        DELETE_REPOSITORY_JOB: delete_repository,
         policy_tasks.AUTOPRUNE_SWEEP_JOB: autoprune_sweep,
         policy_tasks.PRUNE_NAMESPACE_JOB: prune_namespace,
     }
@@ -128,6 +138,7 @@ def create_services(settings: Settings) -> Services:
     events = EventRecorder(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
     tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+    read_cache = _read_cache(settings)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -147,6 +158,7 @@ def create_services(settings: Settings) -> Services:
         robots_disallow=raw.ROBOTS_DISALLOW,
         robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
         require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
+        is_restricted_user=settings.is_restricted_user,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
@@ -155,12 +167,19 @@ def create_services(settings: Settings) -> Services:
         db,
         storage,
         events,
-        read_cache=_read_cache(settings),
+        read_cache=read_cache,
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
+        tag_settings=TagSettings(
+            immutable_tags=raw.FEATURE_IMMUTABLE_TAGS,
+            immutable_can_expire=raw.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
+            min_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MINIMUM),
+            max_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MAXIMUM),
+            reserved_label_prefixes=tuple(raw.LABEL_KEY_RESERVED_PREFIXES),
+        ),
     )
     jobs = JobQueue(db)
     default_prune = raw.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
@@ -193,6 +212,7 @@ def create_services(settings: Settings) -> Services:
             db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
         ),
         permissions=PermissionService(db),
+        repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
     )

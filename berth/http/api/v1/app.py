@@ -14,13 +14,16 @@ from berth.config import parse_duration
 from berth.http.api.v1 import (
     apptokens,
     entities,
+    manifests,
     meta,
     organizations,
     permissions,
     policies,
     prototypes,
+    repositories,
     robots,
     superuser,
+    tags,
     teams,
     users,
     web,
@@ -39,6 +42,7 @@ MODULES: tuple[RouteModule, ...] = (
     superuser.routes,
     apptokens.routes,
     meta.routes,
+    repositories.routes,
     web.routes,
     organizations.routes,
     teams.routes,
@@ -46,6 +50,8 @@ MODULES: tuple[RouteModule, ...] = (
     robots.routes,
     prototypes.routes,
     permissions.routes,
+    tags.routes,
+    manifests.routes,
     policies.routes,
 )
 
