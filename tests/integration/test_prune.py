@@ -22,7 +22,7 @@ from berth.config import ConfigError, load_settings
 from berth.policies.immutability import immutable_names
 from tests.conftest import write_config
 from tests.integration.api.conftest import bearer, configured, oauth_token
-from tests.integration.conftest import Berth, Pushed, digest_of
+from tests.integration.conftest import Berth, Pushed, assert_error, digest_of
 
 FEATURES = {
     "FEATURE_AUTO_PRUNE": True,
@@ -231,6 +231,14 @@ async def test_immutable_tags_are_never_pruned(berth: Berth) -> None:
     assert await live_tags(berth, "acme/app") == ["dev-2", "pinned", "release-1", "v1", "v2"]
     assert await prune_now(berth) == []
 
+    # The same rules guard /v2: deleting a policy-immutable tag is refused, others go.
+    alice = berth.client("alice")
+    for tag in ("v1", "release-1", "pinned"):
+        r = await alice.delete(f"/v2/acme/app/manifests/{tag}")
+        assert_error(r, 403, "DENIED")
+    assert (await alice.delete("/v2/acme/app/manifests/dev-2")).status_code == 202
+    assert await live_tags(berth, "acme/app") == ["pinned", "release-1", "v1", "v2"]
+
 
 async def test_pruned_tags_stay_restorable_within_the_window(berth: Berth) -> None:
     pushed = await push_tags(berth, "alice/app", ["old", "new"])
@@ -266,11 +274,17 @@ async def test_pruned_tags_stay_restorable_within_the_window(berth: Berth) -> No
     r = await alice.get(f"/v2/alice/app/blobs/{digest_of(old.config)}")
     assert r.status_code == 200  # content is kept for the window
 
-    # Point the tag at the manifest again (no blob uploaded): it is served by digest again.
-    await alice.push_manifest("alice/app", "old", old.manifest, old.media_type)
+    # Restore it through the tags API (the time machine): served by digest again.
+    r = await berth.http.post(
+        "/api/v1/repository/alice/app/tag/old/restore",
+        json={"manifest_digest": old.digest},
+        headers=bearer(await oauth_token(berth, "alice")),
+    )
+    assert r.status_code == 200, r.text
     r = await alice.get(f"/v2/alice/app/manifests/{old.digest}", headers={"Accept": old.media_type})
     assert r.status_code == 200
     assert r.content == old.manifest
+    assert await live_tags(berth, "alice/app") == ["new", "old"]
 
 
 async def test_worker_applies_the_default_policy_to_namespaces_without_policies(

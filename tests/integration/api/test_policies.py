@@ -36,9 +36,12 @@ async def headers(b: Berth, user: str, scope: str | None = None) -> dict[str, st
     return bearer(await oauth_token(b, user, scope) if scope else await oauth_token(b, user))
 
 
-async def logs(b: Berth, namespace: str) -> list[tuple[str, dict[str, Any]]]:
+async def logs(
+    b: Berth, namespace: str, repository: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     async with b.services.db.read() as s:
-        return [(r.kind, r.metadata) for r in await list_logs(s, namespace=namespace)][::-1]
+        rows = await list_logs(s, namespace=namespace, repository=repository)
+    return [(r.kind, r.metadata) for r in rows][::-1]
 
 
 async def push(b: Berth, repo: str, tag: str = "latest") -> None:
@@ -311,7 +314,7 @@ async def test_repository_autoprune_policies(berth: Berth) -> None:
     assert r.status_code == 204
     r = await berth.http.delete(base + uuid, headers=alice)
     assert r.json() == {"uuid": uuid}
-    kinds = [(k, m) for k, m in await logs(berth, "alice") if "autoprune" in k]
+    kinds = [(k, m) for k, m in await logs(berth, "alice", "app") if "autoprune" in k]
     assert [k for k, _ in kinds] == [
         "create_repository_autoprune_policy",
         "update_repository_autoprune_policy",

@@ -169,6 +169,7 @@ async def _log(
         res.log_kind(action, scope),
         {**fields, **where, "policy_uuid": policy_uuid},
         namespace=scope.namespace,
+        repository=scope.repository,
     )
 
 
