@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:51:45.202094
+Create Date: 2026-11-23 03:06:21.340965
 """
 
 import sqlalchemy as sa
