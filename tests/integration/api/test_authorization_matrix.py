@@ -58,7 +58,26 @@ from tests.integration.identity_scenario import APP, PASSWORD, Scenario, add_use
 
 SCOPES = ALL_SCOPES.split()
 CSRF_ERROR = {"error": "CSRF token was invalid or missing."}
-MATRIX_CONFIG = {"FEATURE_USER_INITIALIZE": True, "FEATURE_REPO_MIRROR": True}  # gated rows
+MATRIX_CONFIG = {  # the flags behind routes that have rows
+    "FEATURE_USER_INITIALIZE": True,
+    "FEATURE_REPO_MIRROR": True,
+    "FEATURE_AUTO_PRUNE": True,
+    "FEATURE_IMMUTABLE_TAGS": True,
+}
+# what the scenario's policies say (the POST rows add others, the PUT rows change them); none
+# makes the tags the other rows touch (copy, old) immutable
+POLICIES = {
+    "autoprunepolicy": {"method": "number_of_tags", "value": 5},
+    "immutabilitypolicy": {"tagPattern": "^release-.*", "tagPatternMatches": True},
+}
+NEW_POLICIES = {
+    "autoprunepolicy": {"method": "creation_date", "value": "7d"},
+    "immutabilitypolicy": {"tagPattern": "^matrix-.*", "tagPatternMatches": True},
+}
+CHANGED_POLICIES = {
+    "autoprunepolicy": {"method": "number_of_tags", "value": 6},
+    "immutabilitypolicy": {"tagPattern": "^release-[0-9].*", "tagPatternMatches": True},
+}
 RANK = {None: 0, "member": 1, "read": 1, "creator": 2, "write": 2, "admin": 3}
 _IMPLIED = {"repo:admin": ("repo:write", "repo:read"), "repo:write": ("repo:read",)}
 _IMPLIED |= {"user:admin": ("user:read",)}
@@ -245,10 +264,28 @@ def row(method: str, path: str, rule: Rule, status: int | tuple[int, ...], **kw:
 
 
 R = "/repository/{repository}"
+
+
 APP_URL = "/repository/acme/app"
 MANIFEST = APP_URL + "/manifest/{app_digest}"
+URL_OF = {"organization": "/organization/acme", "repository": APP_URL, "user": "/user"}
 ACME = "/organization/{orgname}"
 U_ADMIN = user("user:admin")
+
+
+def policy_rows(owner: str, base: str, kind: str, rule: Rule) -> list[Row]:
+    """The five routes of one policy resource (Quay's statuses: 201 create, 204 update,
+    200 delete with the uuid)."""
+    collection, url = f"{base}/{kind}/", f"{URL_OF[owner]}/{kind}/"
+    item = f"{url}{{{owner}_{kind}}}"  # the scenario's policy (the caller's own for users)
+    return [
+        row("GET", collection, rule, 200, url=url),
+        row("POST", collection, rule, 201, url=url, body=NEW_POLICIES[kind]),
+        row("GET", collection + "{uuid}", rule, 200, url=item),
+        row("PUT", collection + "{uuid}", rule, 204, url=item, body=CHANGED_POLICIES[kind]),
+        row("DELETE", collection + "{uuid}", rule, 200, url=item),
+    ]
+
 
 ENDPOINTS: list[Row] = [
     # --- current user, sign-in, other users
@@ -658,6 +695,18 @@ ENDPOINTS: list[Row] = [
         204,
         url=f"{MANIFEST}/labels/{{label}}",
     ),
+    # --- auto-prune and immutability policies
+    *(
+        policy_row
+        for owner, base, rule in (
+            ("organization", ACME, org("admin")),
+            ("repository", R, repo("admin")),
+            ("user", "/user", U_ADMIN),
+        )
+        for kind in POLICIES
+        if (owner, kind) != ("user", "immutabilitypolicy")
+        for policy_row in policy_rows(owner, base, kind, rule)
+    ),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
 ]
@@ -758,7 +807,7 @@ class World:
 
     sc: Scenario
     values: dict[str, str] = field(default_factory=dict)  # url/body placeholders
-    apptokens: dict[str, str] = field(default_factory=dict)  # user -> own app token uuid
+    mine: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> its own objects
 
 
 async def build_world(reg: Berth) -> World:
@@ -787,29 +836,37 @@ async def build_world(reg: Berth) -> World:
         "prototype": proto.id,
         "app_digest": world.sc.app.digest,
         "old_digest": old.digest,
-        "apptoken": "00000000-0000-0000-0000-000000000000",
     }
-    world.values["label"] = await _a_label(reg, world.values["app_digest"])
+    label = {"key": "made", "value": "by-the-scenario", "media_type": "text/plain"}
+    manifest = MANIFEST.format(app_digest=world.sc.app.digest)
+    world.values["label"] = (await made_by_api(reg, "orgadmin", f"{manifest}/labels", label))[
+        "label"
+    ]["id"]
+    for owner in ("/organization/acme", APP_URL):
+        for kind, body in POLICIES.items():
+            made = await made_by_api(reg, "orgadmin", f"{owner}/{kind}/", body)
+            world.values[f"{owner.split('/')[1]}_{kind}"] = made["uuid"]
     oauth = OAuthService(svc.db, svc.auth.fernet)
     for name in {c.user for c in CALLERS.values() if c.how == "bearer"}:
         assert name is not None
         account = await api_of(reg).accounts.get_user(name)
-        world.apptokens[name] = (await oauth.create_app_token(account.id, "mine")).uuid
+        world.mine[name] = {
+            "apptoken": (await oauth.create_app_token(account.id, "mine")).uuid,
+            "user_autoprunepolicy": (
+                await made_by_api(reg, name, "/user/autoprunepolicy/", POLICIES["autoprunepolicy"])
+            )["uuid"],
+        }
         await svc.robots.create(name, "mine", performer=name)
     return world
 
 
-async def _a_label(reg: Berth, digest: str) -> str:
-    """An API label on acme/app's manifest (once the label routes exist)."""
-    if "POST /repository/{}/manifest/{}/labels" not in route_keys(reg.app):
-        return "none"
+async def made_by_api(reg: Berth, who: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """An object created over /api/v1 as ``who`` (what the scenario's services cannot make)."""
     resp = await reg.http.post(
-        f"/api/v1{MANIFEST.format(app_digest=digest)}/labels",
-        json={"key": "made", "value": "by-the-scenario", "media_type": "text/plain"},
-        headers=bearer(await oauth_token(reg, "orgadmin")),
+        f"/api/v1{path}", json=body, headers=bearer(await oauth_token(reg, who))
     )
     assert resp.status_code == 201, resp.text
-    return str(resp.json()["label"]["id"])
+    return dict(resp.json())
 
 
 def basic(username: str, password: str) -> str:
@@ -857,7 +914,7 @@ async def observe(reg: Berth, world: World, who: str, rows: list[Row]) -> dict[s
     headers = await _headers(reg, world, caller)
     values = {
         **world.values,
-        "apptoken": world.apptokens.get(str(caller.user), "none"),
+        **world.mine.get(str(caller.user), {"apptoken": "none", "user_autoprunepolicy": "none"}),
         "password": PASSWORDS.get(str(caller.user), PASSWORD),
     }
     wrong: dict[str, str] = {}
