@@ -17,6 +17,7 @@ from berth.config import Settings, parse_duration
 from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
+from berth.gc.services import GarbageCollector
 from berth.oauth.logins import registry_logins
 from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
@@ -45,6 +46,7 @@ class Services:
     teams: TeamService
     robots: RobotService
     permissions: PermissionService
+    gc: GarbageCollector
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -60,7 +62,7 @@ class Services:
 
 
 def _job_runner(
-    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue
+    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue, gc: GarbageCollector
 ) -> JobRunner:
     """Every job kind and schedule, in one place."""
 
@@ -75,15 +77,21 @@ def _job_runner(
         assert isinstance(namespace_id, int)
         await org_services.delete_namespace(db, namespace_id)
 
+    async def collect_garbage(_payload: dict[str, object]) -> None:
+        await gc.collect()
+
     handlers = {
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+        "collect_garbage": collect_garbage,
     }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule("prune_jobs", every_s=3600),
     ]
+    if settings.gc_interval_s > 0:
+        schedules.append(Schedule("collect_garbage", every_s=settings.gc_interval_s))
     return JobRunner(jobs, handlers, schedules)
 
 
@@ -137,7 +145,14 @@ def create_services(settings: Settings) -> Services:
         default_tag_expiration_s=tag_expiration,
     )
     jobs = JobQueue(db)
-    runner = _job_runner(settings, db, storage, jobs)
+    gc = GarbageCollector(
+        db,
+        storage,
+        upload_expiry_s=settings.upload_expiry_s,
+        default_grace_s=settings.gc_grace_s,
+        cache=registry.blobs.cache,
+    )
+    runner = _job_runner(settings, db, storage, jobs, gc)
     return Services(
         settings,
         db,
@@ -159,6 +174,7 @@ def create_services(settings: Settings) -> Services:
         ),
         robots=RobotService(db, fernet_for(settings.database_secret_key)),
         permissions=PermissionService(db),
+        gc=gc,
     )
 
 

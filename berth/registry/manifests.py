@@ -25,7 +25,7 @@ from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
 from berth.oci.names import is_valid_tag, referrers_tag
-from berth.registry import sql
+from berth.registry import sql, usage
 from berth.registry.blobs import check_digest
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
@@ -516,6 +516,7 @@ class ManifestService:
                 ManifestChild.__table__.insert(),
                 [{"parent_id": row.id, "child_id": i} for i in set(child_ids.values())],
             )
+        await usage.manifest_stored(s, repo.id, row.id)
         return row.id
 
     async def _set_tag(
