@@ -1,6 +1,6 @@
 """``berth gc``: one garbage collection pass now, safe while servers and workers run.
 
-  berth gc [--config F | --data-dir D] [--grace SECONDS] [--dry-run]
+  berth gc [--config F | --data-dir D] [--grace SECONDS] [--dry-run] [--batch-size N]
 
 ``--grace`` overrides, for this pass, the grace period protecting blobs uploaded,
 re-uploaded or mounted but not yet referenced by a manifest (BERTH_GC_GRACE, one hour by
@@ -83,7 +83,16 @@ def _table(report: Any) -> Table:
     help="Grace period for unreferenced uploads, in seconds (default: BERTH_GC_GRACE, 1h).",
 )
 @click.option("--dry-run", is_flag=True, help="Change nothing; report what would be freed.")
-def gc(config: str | None, data_dir: str | None, grace: int | None, dry_run: bool) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Rows deleted per transaction (smaller: shorter transactions, slower pass).",
+)
+def gc(
+    config: str | None, data_dir: str | None, grace: int | None, dry_run: bool, batch_size: int
+) -> None:
     """Collect garbage now: expired tags, unreferenced manifests and blobs, stale uploads."""
     from berth.app import create_services
     from berth.db.migrate import upgrade
@@ -95,6 +104,7 @@ def gc(config: str | None, data_dir: str | None, grace: int | None, dry_run: boo
     async def go() -> Any:
         await upgrade(settings.db_url)
         svc = create_services(settings)
+        svc.gc.batch_size = batch_size
         try:
             with Progress(
                 TextColumn("{task.description:<13}"),
