@@ -129,6 +129,9 @@ def create_services(settings: Settings) -> Services:
         create_namespace_on_push=raw.CREATE_NAMESPACE_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
         allow_catalog_scope=raw.BERTH_ALLOW_CATALOG_SCOPE,
+        robots_disallow=raw.ROBOTS_DISALLOW,
+        robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
+        require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
@@ -172,7 +175,9 @@ def create_services(settings: Settings) -> Services:
             require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
             and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
         ),
-        robots=RobotService(db, fernet_for(settings.database_secret_key)),
+        robots=RobotService(
+            db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
+        ),
         permissions=PermissionService(db),
         gc=gc,
     )

@@ -70,6 +70,7 @@ class QuayConfig(BaseModel):
     SECRET_KEY: str | None = None
     DATABASE_SECRET_KEY: str | None = None
     AUTHENTICATION_TYPE: str = "Database"
+    FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: bool = False
     INSTANCE_SERVICE_KEY_SERVICE: str = "quay"
     REGISTRY_STATE: str = "normal"
     DISABLE_PUSHES: bool = False
@@ -94,6 +95,12 @@ class QuayConfig(BaseModel):
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+    FEATURE_MAILING: bool = True
+    FEATURE_REQUIRE_TEAM_INVITE: bool = True
+    FEATURE_RESTRICTED_USERS: bool = False
+    RESTRICTED_USERS_WHITELIST: list[str] | None = None
+    FEATURE_PARTIAL_USER_AUTOCOMPLETE: bool = True
+    FEATURE_CHANGE_TAG_EXPIRATION: bool = True
     FEATURE_DIRECT_LOGIN: bool = True
     FEATURE_APP_SPECIFIC_TOKENS: bool = True
     APP_SPECIFIC_TOKEN_EXPIRATION: str | None = None
@@ -101,6 +108,8 @@ class QuayConfig(BaseModel):
     SESSION_TIMEOUT: str = "31d"
     SESSION_COOKIE_NAME: str = "_csrf_token"
     BROWSER_API_CALLS_XHR_ONLY: bool = True
+    ROBOTS_DISALLOW: bool = False
+    ROBOTS_WHITELIST: list[str] = Field(default_factory=list)
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -195,6 +204,13 @@ class Settings:
 
     def feature(self, name: str) -> bool:
         return bool(getattr(self.raw, f"FEATURE_{name}", False))
+
+    def is_restricted_user(self, username: str) -> bool:
+        """FEATURE_RESTRICTED_USERS: users outside RESTRICTED_USERS_WHITELIST may not create
+        organizations (superusers are exempt: the caller checks that)."""
+        if not self.raw.FEATURE_RESTRICTED_USERS:
+            return False
+        return username not in (self.raw.RESTRICTED_USERS_WHITELIST or [])
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

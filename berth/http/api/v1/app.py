@@ -11,7 +11,19 @@ from starlette.routing import BaseRoute
 from berth.accounts import hooks
 from berth.accounts.services import AccountService, UserRecord
 from berth.config import parse_duration
-from berth.http.api.v1 import apptokens, meta, superuser, users, web
+from berth.http.api.v1 import (
+    apptokens,
+    entities,
+    meta,
+    organizations,
+    permissions,
+    prototypes,
+    robots,
+    superuser,
+    teams,
+    users,
+    web,
+)
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.session import SessionCodec
 from berth.http.api.v1.views import org_summary
@@ -27,6 +39,12 @@ MODULES: tuple[RouteModule, ...] = (
     apptokens.routes,
     meta.routes,
     web.routes,
+    organizations.routes,
+    teams.routes,
+    entities.routes,
+    robots.routes,
+    prototypes.routes,
+    permissions.routes,
 )
 
 

@@ -208,7 +208,7 @@ class ApiApp:
 
     def encrypted_password(self, password: str) -> str:
         """Quay's ``encrypted_password``: the password sealed with DATABASE_SECRET_KEY."""
-        return self.svc.auth.fernet.encrypt(password.encode()).decode()
+        return self.svc.auth.client_key(password)
 
     @property
     def settings(self):  # type: ignore[no-untyped-def]
