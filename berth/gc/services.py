@@ -141,6 +141,16 @@ class _Ledger:
         for blob_id in blob_ids:
             self.releaser.setdefault(blob_id, outcome)
 
+    def freed(self, report: GcReport, blobs: Sequence[tuple[int, int]]) -> None:
+        """Count freed ``(blob id, size)`` pairs in the report and on their releasers."""
+        for blob_id, size in blobs:
+            report.blobs += 1
+            report.freed += size
+            outcome = self.releaser.get(blob_id)
+            if outcome is not None:
+                outcome.blobs += 1
+                outcome.freed += size
+
 
 class _Rollback(Exception):
     """Ends a dry run's transaction without committing it."""
@@ -415,14 +425,7 @@ class GarbageCollector:
             if not ids:
                 break
             last = ids[-1]
-            freed = await self._delete_blobs(ids)
-            for blob_id, size in freed:
-                report.blobs += 1
-                report.freed += size
-                outcome = ledger.releaser.get(blob_id)
-                if outcome is not None:
-                    outcome.blobs += 1
-                    outcome.freed += size
+            ledger.freed(report, await self._delete_blobs(ids))
             done += len(ids)
             if progress:
                 progress("blobs", min(done, total), max(total, done))
@@ -480,13 +483,7 @@ class GarbageCollector:
                     )
                 )
                 sizes.update(rows.all())
-        for blob_id, size in sizes.items():
-            report.blobs += 1
-            report.freed += size
-            outcome = ledger.releaser.get(blob_id)
-            if outcome is not None:
-                outcome.blobs += 1
-                outcome.freed += size
+        ledger.freed(report, list(sizes.items()))
         if progress:
             progress("blobs", len(sizes), len(sizes))
 

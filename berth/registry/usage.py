@@ -153,6 +153,15 @@ async def release_repository(s: AsyncSession, repository_id: int) -> Exclusive:
     return await release_manifests(s, repository_id, list(ids))
 
 
+async def _sum_by_owner(s: AsyncSession, owners: Any, *sums: Any) -> dict[int, int]:
+    """Every owner id (0 if nothing) plus the ``(owner, total)`` rows of each query."""
+    totals: dict[int, int] = dict.fromkeys((await s.execute(owners)).scalars(), 0)
+    for query in sums:
+        for owner, total in await s.execute(query):
+            totals[owner] += int(total)
+    return totals
+
+
 async def recompute(s: AsyncSession, *, write: bool = False) -> Usage:
     """Every repository's and namespace's size from scratch (and store them if ``write``)."""
     repo_blobs = (
@@ -161,22 +170,14 @@ async def recompute(s: AsyncSession, *, write: bool = False) -> Usage:
         .distinct()
         .subquery()
     )
-    repo_sizes: dict[int, int] = dict.fromkeys(
-        (await s.execute(select(Repository.id))).scalars(), 0
-    )
-    rows = await s.execute(
+    repo_sizes = await _sum_by_owner(
+        s,
+        select(Repository.id),
         select(repo_blobs.c.owner, func.sum(Blob.size))
         .join(Blob, Blob.id == repo_blobs.c.blob_id)
-        .group_by(repo_blobs.c.owner)
+        .group_by(repo_blobs.c.owner),
+        select(Manifest.repository_id, func.sum(Manifest.size)).group_by(Manifest.repository_id),
     )
-    for owner, total in rows:
-        repo_sizes[owner] += int(total)
-    rows = await s.execute(
-        select(Manifest.repository_id, func.sum(Manifest.size)).group_by(Manifest.repository_id)
-    )
-    for owner, total in rows:
-        repo_sizes[owner] += int(total)
-
     ns_blobs = (
         select(Repository.namespace_id.label("owner"), ManifestBlob.blob_id)
         .join(Manifest, Manifest.repository_id == Repository.id)
@@ -190,19 +191,14 @@ async def recompute(s: AsyncSession, *, write: bool = False) -> Usage:
         .distinct()
         .subquery()
     )
-    ns_sizes: dict[int, int] = dict.fromkeys((await s.execute(select(Namespace.id))).scalars(), 0)
-    rows = await s.execute(
+    ns_sizes = await _sum_by_owner(
+        s,
+        select(Namespace.id),
         select(ns_blobs.c.owner, func.sum(Blob.size))
         .join(Blob, Blob.id == ns_blobs.c.blob_id)
-        .group_by(ns_blobs.c.owner)
+        .group_by(ns_blobs.c.owner),
+        select(ns_manifests.c.owner, func.sum(ns_manifests.c.size)).group_by(ns_manifests.c.owner),
     )
-    for owner, total in rows:
-        ns_sizes[owner] += int(total)
-    rows = await s.execute(
-        select(ns_manifests.c.owner, func.sum(ns_manifests.c.size)).group_by(ns_manifests.c.owner)
-    )
-    for owner, total in rows:
-        ns_sizes[owner] += int(total)
 
     if write:
         for repo_id, size in repo_sizes.items():

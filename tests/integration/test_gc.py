@@ -19,6 +19,7 @@ from berth.gc.services import GarbageCollector, GcReport
 from berth.registry import usage
 from tests.integration.conftest import (
     EMPTY_DIGEST,
+    OCI_EMPTY,
     OCI_INDEX,
     OCI_MANIFEST,
     Berth,
@@ -94,16 +95,23 @@ async def assert_sizes_exact(registry: Berth) -> usage.Usage:
     return kept
 
 
-async def repo_size(registry: Berth, repo: str) -> int:
+_REPO_ID = (
+    "(SELECT r.id FROM repositories r JOIN namespaces n ON n.id = r.namespace_id "
+    "WHERE n.name = :ns AND r.name = :repo)"
+)
+
+
+async def _repo_count(registry: Berth, query: str, repo: str, **params: Any) -> int:
+    """One integer from ``query``, in which ``{repo_id}`` stands for the repository's id."""
     namespace, _, name = repo.partition("/")
-    rows = await sql(
-        registry,
-        "SELECT r.size_bytes FROM repositories r JOIN namespaces n ON n.id = r.namespace_id "
-        "WHERE n.name = :n AND r.name = :r",
-        n=namespace,
-        r=name,
-    )
+    rows = await sql(registry, query.format(repo_id=_REPO_ID), ns=namespace, repo=name, **params)
     return int(rows[0][0])
+
+
+async def repo_size(registry: Berth, repo: str) -> int:
+    return await _repo_count(
+        registry, "SELECT size_bytes FROM repositories WHERE id = {repo_id}", repo
+    )
 
 
 async def namespace_size(registry: Berth, namespace: str) -> int:
@@ -112,17 +120,8 @@ async def namespace_size(registry: Berth, namespace: str) -> int:
 
 
 async def tag_rows(registry: Berth, repo: str, name: str) -> int:
-    namespace, _, repo_name = repo.partition("/")
-    rows = await sql(
-        registry,
-        "SELECT count(*) FROM tags t JOIN repositories r ON r.id = t.repository_id "
-        "JOIN namespaces n ON n.id = r.namespace_id "
-        "WHERE n.name = :n AND r.name = :r AND t.name = :t",
-        n=namespace,
-        r=repo_name,
-        t=name,
-    )
-    return int(rows[0][0])
+    query = "SELECT count(*) FROM tags WHERE repository_id = {repo_id} AND name = :t"
+    return await _repo_count(registry, query, repo, t=name)
 
 
 async def manifest_rows(registry: Berth, digest: str) -> int:
@@ -158,19 +157,16 @@ def blob_digests(*images: Pushed) -> set[str]:
     return {digest_of(b) for image in images for b in image.blobs}
 
 
-def referrer(subject: Pushed, payload: bytes) -> bytes:
+def referrer(subject_manifest: bytes, payload: bytes) -> bytes:
+    """A signature-like artifact on an OCI image manifest, to push by digest."""
     return canonical(
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "artifactType": "application/vnd.example.signature",
-            "config": {
-                "mediaType": "application/vnd.oci.empty.v1+json",
-                "digest": EMPTY_DIGEST,
-                "size": 2,
-            },
+            "config": {"mediaType": OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
             "layers": [descriptor("application/vnd.example.payload", payload)],
-            "subject": descriptor(subject.media_type, subject.manifest),
+            "subject": descriptor(OCI_MANIFEST, subject_manifest),
         }
     )
 
@@ -291,7 +287,7 @@ async def test_referrers_live_and_die_with_their_subject(registry: Berth, alice:
     subject = await alice.push_image(repo, "v1")
     payload = random_bytes(300)
     await alice.upload(repo, payload)
-    sig = referrer(subject, payload)
+    sig = referrer(subject.manifest, payload)
     await alice.push_manifest(repo, digest_of(sig), sig, OCI_MANIFEST)
 
     await delete_tag(alice, repo, "v1")
@@ -314,7 +310,7 @@ async def test_referrers_live_and_die_with_their_subject(registry: Berth, alice:
 async def test_referrer_pushed_before_its_subject_is_kept(registry: Berth, alice: Client) -> None:
     """The spec allows a referrer first; its subject was never collected, so it stays."""
     repo = "alice/early"
-    later = Pushed(repo, None, canonical({"schemaVersion": 2}), OCI_MANIFEST, b"", [])
+    later = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []})
     payload = random_bytes(100)
     await alice.upload(repo, payload)
     sig = referrer(later, payload)

@@ -25,8 +25,6 @@ from tests.integration.conftest import (
     OCI_MANIFEST,
     Berth,
     Client,
-    canonical,
-    descriptor,
     digest_of,
     image_config,
     image_manifest,
@@ -36,6 +34,7 @@ from tests.integration.test_gc import (
     assert_sizes_exact,
     collect,
     read_blob,
+    referrer,
     set_window,
     sql,
     stored_blobs,
@@ -132,20 +131,7 @@ async def _worker(client: Client, seed: int, stats: dict[str, int]) -> None:
             stats["pushes"] += 1
             if rng.random() < 0.3:  # a signature on it, pushed by digest
                 payload = rng.randbytes(200)
-                sig = canonical(
-                    {
-                        "schemaVersion": 2,
-                        "mediaType": OCI_MANIFEST,
-                        "artifactType": "application/vnd.example.signature",
-                        "config": {
-                            "mediaType": "application/vnd.oci.empty.v1+json",
-                            "digest": EMPTY_DIGEST,
-                            "size": 2,
-                        },
-                        "layers": [descriptor("application/vnd.example.payload", payload)],
-                        "subject": descriptor(OCI_MANIFEST, body),
-                    }
-                )
+                sig = referrer(body, payload)
                 await _push(client, repo, digest_of(sig), sig, OCI_MANIFEST, [payload], stats)
                 stats["signatures"] += 1
 
