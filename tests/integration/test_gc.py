@@ -521,3 +521,23 @@ async def test_sizes_stay_exact_through_pushes_and_collection(
         {digest_of(b): len(b) for image in r1 for b in image.blobs}.values()
     ) + sum(len(image.manifest) for image in r1)
     assert await stored_blobs(registry) == set(blobs) | blob_digests(bobs)
+
+
+async def test_workers_collect_on_a_schedule(registry: Berth, alice: Client) -> None:
+    """The ``collect_garbage`` job is scheduled (BERTH_GC_INTERVAL) and does a real pass."""
+    runner = registry.services.runner
+    assert [s.every_s for s in runner.schedules if s.kind == "collect_garbage"] == [
+        registry.settings.gc_interval_s
+    ]
+    image = await alice.push_image("alice/app", "v1")
+    await delete_tag(alice, "alice/app", "v1")
+    await set_window(registry, "alice", 0)
+
+    await registry.services.jobs.enqueue("collect_garbage")
+    deadline = asyncio.get_running_loop().time() + 30
+    while await manifest_rows(registry, image.digest):
+        assert asyncio.get_running_loop().time() < deadline, "the job never collected"
+        await runner.run_once()
+        await asyncio.sleep(0.05)
+    assert await tag_rows(registry, "alice/app", "v1") == 0
+    assert await assert_sizes_exact(registry)
