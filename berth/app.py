@@ -25,6 +25,9 @@ from berth.permissions.services import PermissionService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
 from berth.registry.service import Registry
+from berth.registry.tags import TagSettings
+from berth.repos import tasks as repos_tasks
+from berth.repos.services import DELETE_REPOSITORY_JOB, RepositoryService
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -47,6 +50,7 @@ class Services:
     robots: RobotService
     permissions: PermissionService
     gc: GarbageCollector
+    repos: RepositoryService
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -80,11 +84,17 @@ def _job_runner(
     async def collect_garbage(_payload: dict[str, object]) -> None:
         await gc.collect()
 
+    async def delete_repository(payload: dict[str, object]) -> None:
+        repository_id = payload["repository_id"]
+        assert isinstance(repository_id, int)
+        await repos_tasks.delete_repository(db, storage, repository_id)
+
     handlers = {
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
         "collect_garbage": collect_garbage,
+        DELETE_REPOSITORY_JOB: delete_repository,
     }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
@@ -113,6 +123,7 @@ def create_services(settings: Settings) -> Services:
     events = EventRecorder(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
     tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+    read_cache = _read_cache(settings)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -132,6 +143,7 @@ def create_services(settings: Settings) -> Services:
         robots_disallow=raw.ROBOTS_DISALLOW,
         robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
         require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
+        is_restricted_user=settings.is_restricted_user,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
@@ -140,12 +152,19 @@ def create_services(settings: Settings) -> Services:
         db,
         storage,
         events,
-        read_cache=_read_cache(settings),
+        read_cache=read_cache,
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
+        tag_settings=TagSettings(
+            immutable_tags=raw.FEATURE_IMMUTABLE_TAGS,
+            immutable_can_expire=raw.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
+            min_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MINIMUM),
+            max_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MAXIMUM),
+            reserved_label_prefixes=tuple(raw.LABEL_KEY_RESERVED_PREFIXES),
+        ),
     )
     jobs = JobQueue(db)
     gc = GarbageCollector(
@@ -180,6 +199,7 @@ def create_services(settings: Settings) -> Services:
         ),
         permissions=PermissionService(db),
         gc=gc,
+        repos=RepositoryService(db, cache=read_cache),
     )
 
 

@@ -82,6 +82,11 @@ class QuayConfig(BaseModel):
     TAG_EXPIRATION_OPTIONS: list[str] = Field(
         default_factory=lambda: ["0s", "1d", "1w", "2w", "4w"]
     )
+    FEATURE_IMMUTABLE_TAGS: bool = False
+    FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE: bool = False
+    LABELED_EXPIRATION_MINIMUM: str = "1h"
+    LABELED_EXPIRATION_MAXIMUM: str = "104w"
+    LABEL_KEY_RESERVED_PREFIXES: list[str] = Field(default_factory=list)
     BUILDLOGS_REDIS: dict[str, Any] | None = None
     USER_EVENTS_REDIS: dict[str, Any] | None = None
 
@@ -95,6 +100,9 @@ class QuayConfig(BaseModel):
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+    FEATURE_REPO_MIRROR: bool = False
+    FEATURE_QUOTA_MANAGEMENT: bool = False
+    DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
     FEATURE_MAILING: bool = True
     FEATURE_REQUIRE_TEAM_INVITE: bool = True
     FEATURE_RESTRICTED_USERS: bool = False
@@ -158,10 +166,20 @@ class QuayConfig(BaseModel):
         "BERTH_GC_GRACE",
         "FRESH_LOGIN_TIMEOUT",
         "SESSION_TIMEOUT",
+        "LABELED_EXPIRATION_MINIMUM",
+        "LABELED_EXPIRATION_MAXIMUM",
     )
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
+        return v
+
+    @field_validator("LABEL_KEY_RESERVED_PREFIXES")
+    @classmethod
+    def _label_prefixes(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if not p.endswith(".")]
+        if bad:
+            raise ValueError(f"every prefix must end in a dot: {', '.join(map(repr, bad))}")
         return v
 
     @field_validator("TAG_EXPIRATION_OPTIONS")

@@ -36,6 +36,7 @@ LOG_KINDS = frozenset(
         "reset_application_client_secret", "create_app_specific_token",
         "revoke_app_specific_token",
         "create_tag", "move_tag", "delete_tag", "revert_tag", "change_tag_expiration",
+        "manifest_label_add", "manifest_label_delete",
     }
 )  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
 import re
 import time
@@ -23,7 +24,12 @@ from berth.auth.passwords import VerifiedCache, verify_password
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.permissions.services import access_facts, repository_created, visible_repositories
+from berth.permissions.services import (
+    access_facts,
+    live_repositories,
+    repository_created,
+    visible_repositories,
+)
 from berth.registry.errors import NameInvalid
 from berth.registry.manifests import CatalogScope
 from berth.registry.repositories import (
@@ -90,6 +96,7 @@ class AuthService:
         robots_disallow: bool = False,
         robots_whitelist: frozenset[str] = frozenset(),
         require_encrypted_basic_auth: bool = False,
+        is_restricted_user: Callable[[str], bool] = lambda _name: False,
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -112,6 +119,7 @@ class AuthService:
         # FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: registry logins of users must use the
         # encrypted password (``POST /api/v1/user/clientkey``), not the password itself.
         self.require_encrypted_basic_auth = require_encrypted_basic_auth
+        self.is_restricted_user = is_restricted_user
         self._last_reload = 0.0
         self.special_logins: dict[str, SpecialLogin] = {}
         self.ip_limiter = IpFailureLimiter()
@@ -171,16 +179,20 @@ class AuthService:
         special = self.special_logins.get(username)
         if special is not None:
             try:
-                return await special(password)
+                principal = await special(password)
             except InvalidCredentials:
                 self.ip_limiter.failed(ip)
                 raise
-        if "+" in username:
+        elif "+" in username:
             return await self._authenticate_robot(username, password, ip)
-        plain = self.decrypt_client_key(password)
-        if plain is None and registry and self.require_encrypted_basic_auth:
-            raise InvalidCredentials(ENCRYPTED_REQUIRED)
-        return await self._authenticate_user(username, plain or password, ip)
+        else:
+            plain = self.decrypt_client_key(password)
+            if plain is None and registry and self.require_encrypted_basic_auth:
+                raise InvalidCredentials(ENCRYPTED_REQUIRED)
+            principal = await self._authenticate_user(username, plain or password, ip)
+        if principal.kind == "user" and principal.name and self.is_restricted_user(principal.name):
+            principal = dataclasses.replace(principal, restricted=True)
+        return principal
 
     def client_key(self, password: str) -> str:
         """Quay's encrypted password: the password sealed with DATABASE_SECRET_KEY, usable
@@ -350,7 +362,7 @@ class AuthService:
     def catalog_scope(self, principal: Principal, *, public: bool) -> CatalogScope:
         """The repositories ``principal`` sees in /v2/_catalog."""
         if principal.is_superuser or self.policy.open_registry:
-            return CatalogScope(everything=True)
+            return CatalogScope(visible=live_repositories())
         visible = None if principal.is_anonymous else visible_repositories(principal.subject)
         return CatalogScope(public=public, visible=visible)
 

@@ -46,10 +46,10 @@ def _size(n: int) -> str:
 
 
 def _table(report: Any) -> Table:
-    verb = "would free" if report.dry_run else "freed"
+    done = "to free" if report.dry_run else "freed"
     table = Table(title=f"Garbage collection ({'dry run' if report.dry_run else 'done'})")
     table.add_column("repository")
-    for name in ("tags", "manifests", "links", "size released", f"blobs {verb}", "bytes"):
+    for name in ("tags", "manifests", "links", "size released", f"blobs {done}", f"bytes {done}"):
         table.add_column(name, justify="right")
     for r in sorted(report.repositories, key=lambda r: r.repository):
         table.add_row(

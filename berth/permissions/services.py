@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace, User
@@ -133,8 +133,17 @@ async def access_facts(
     )
 
 
+def live_repositories() -> Any:
+    """A condition on ``Repository``: not deleted, nor in a deleted namespace (both hidden
+    while a job removes their rows)."""
+    return and_(
+        Repository.state != "MARKED_FOR_DELETION",
+        Repository.namespace_id.in_(select(Namespace.id).where(Namespace.enabled)),
+    )
+
+
 def visible_repositories(username: str) -> Any:
-    """A condition on ``Repository`` true for the repositories ``username`` may read
+    """A condition on ``Repository`` true for the live repositories ``username`` may read
     (own namespace, org admin teams, direct and team permissions); public ones excluded."""
     uid = select(User.id).where(User.username == username).scalar_subquery()
     own_ns = select(User.namespace_id).where(User.username == username, User.kind == "user")
@@ -149,11 +158,14 @@ def visible_repositories(username: str) -> Any:
         .join(TeamMember, TeamMember.team_id == RepositoryPermission.team_id)
         .where(TeamMember.user_id == uid)
     )
-    return or_(
-        Repository.namespace_id.in_(own_ns),
-        Repository.namespace_id.in_(admin_ns),
-        Repository.id.in_(direct),
-        Repository.id.in_(via_team),
+    return and_(
+        live_repositories(),
+        or_(
+            Repository.namespace_id.in_(own_ns),
+            Repository.namespace_id.in_(admin_ns),
+            Repository.id.in_(direct),
+            Repository.id.in_(via_team),
+        ),
     )
 
 

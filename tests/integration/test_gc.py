@@ -13,10 +13,14 @@ import hashlib
 import os
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from berth.gc.services import GarbageCollector, GcReport
 from berth.registry import usage
+from berth.registry.errors import ManifestUnknown
+from berth.registry.repositories import RepoName
+from berth.repos.tasks import delete_repository
 from tests.integration.conftest import (
     EMPTY_DIGEST,
     OCI_EMPTY,
@@ -129,6 +133,12 @@ async def manifest_rows(registry: Berth, digest: str) -> int:
     return int(rows[0][0])
 
 
+async def tag_service(registry: Berth, repo: str) -> tuple[Any, Any]:
+    """The tags service (what /api/v1 tag routes call) and the repository's row."""
+    reg = registry.services.registry
+    return reg.tags, await reg.repository(reg.name(repo))
+
+
 async def delete_tag(client: Client, repo: str, tag: str) -> None:
     resp = await client.delete(f"/v2/{repo}/manifests/{tag}")
     assert resp.status_code == 202, resp.text
@@ -188,10 +198,19 @@ async def test_deleted_tag_inside_the_window_stays_restorable(
     assert await manifest_rows(registry, image.digest) == 1
     for digest in blob_digests(image):
         await read_blob(registry, digest)
-    # Restoring the pointer (what the tags API's restore does) brings the whole image back.
-    await sql(registry, "UPDATE tags SET end_ts = NULL WHERE name = 'v1'")
+    # The tags API's restore brings the whole image back ...
+    tags, repo = await tag_service(registry, "alice/app")
+    await tags.restore(repo, "v1", image.digest)
     await assert_pullable(alice, image, "v1")
     assert await assert_sizes_exact(registry)
+
+    # ... until the window has passed: then the pass takes it, and restore has nothing left.
+    await delete_tag(alice, "alice/app", "v1")
+    await set_window(registry, "alice", 0)
+    await collect(registry, grace_s=0)
+    with pytest.raises(ManifestUnknown):
+        await tags.restore(repo, "v1", image.digest)
+    assert await stored_blobs(registry) == set()
 
 
 async def test_tag_past_the_window_is_gone_and_its_storage_freed(
@@ -352,6 +371,26 @@ async def test_blob_shared_with_another_repository_is_kept(registry: Berth, alic
     await assert_pullable(alice, b, "v1")
     assert await namespace_size(registry, "alice") == await repo_size(registry, "alice/b")
     assert await assert_sizes_exact(registry)
+
+
+async def test_deleted_repository_leaves_exact_sizes_and_its_blobs_to_collect(
+    registry: Berth, alice: Client
+) -> None:
+    shared = random_bytes(6000)
+    a = await alice.push_image("alice/a", "v1", layers=[shared, random_bytes(900)])
+    b = await alice.push_image("alice/b", "v1", layers=[shared])
+    svc = registry.services
+    repo_id = (await svc.registry.repository(RepoName("alice", "a"))).id
+    assert await svc.repos.delete(RepoName("alice", "a"))
+    await delete_repository(svc.db, svc.storage, repo_id)  # the job the API enqueued
+
+    assert await namespace_size(registry, "alice") == await repo_size(registry, "alice/b")
+    assert await assert_sizes_exact(registry)
+    report = await collect(registry, grace_s=HOUR)  # its links went with it: no grace
+    assert report.blobs == 2  # alice/a's config and own layer; the shared one stays
+    assert await stored_blobs(registry) == blob_digests(b)
+    assert blob_digests(a) - blob_digests(b) != set()
+    await assert_pullable(alice, b, "v1")
 
 
 async def test_fresh_upload_is_kept_for_the_grace_period(registry: Berth, alice: Client) -> None:

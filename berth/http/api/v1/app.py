@@ -14,12 +14,15 @@ from berth.config import parse_duration
 from berth.http.api.v1 import (
     apptokens,
     entities,
+    manifests,
     meta,
     organizations,
     permissions,
     prototypes,
+    repositories,
     robots,
     superuser,
+    tags,
     teams,
     users,
     web,
@@ -38,6 +41,7 @@ MODULES: tuple[RouteModule, ...] = (
     superuser.routes,
     apptokens.routes,
     meta.routes,
+    repositories.routes,
     web.routes,
     organizations.routes,
     teams.routes,
@@ -45,6 +49,8 @@ MODULES: tuple[RouteModule, ...] = (
     robots.routes,
     prototypes.routes,
     permissions.routes,
+    tags.routes,
+    manifests.routes,
 )
 
 
