@@ -22,6 +22,10 @@ from berth.oauth.logins import registry_logins
 from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
+from berth.policies import tasks as policy_tasks
+from berth.policies.pruning import Pruner
+from berth.policies.rules import prune_rule_from_config
+from berth.policies.services import PolicyService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
 from berth.registry.service import Registry
@@ -51,6 +55,8 @@ class Services:
     permissions: PermissionService
     gc: GarbageCollector
     repos: RepositoryService
+    policies: PolicyService
+    pruner: Pruner
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -66,7 +72,12 @@ class Services:
 
 
 def _job_runner(
-    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue, gc: GarbageCollector
+    settings: Settings,
+    db: Database,
+    storage: BlobStorage,
+    jobs: JobQueue,
+    pruner: Pruner,
+    gc: GarbageCollector,
 ) -> JobRunner:
     """Every job kind and schedule, in one place."""
 
@@ -89,17 +100,34 @@ def _job_runner(
         assert isinstance(repository_id, int)
         await repos_tasks.delete_repository(db, storage, repository_id)
 
+    async def autoprune_sweep(_payload: dict[str, object]) -> None:
+        await policy_tasks.autoprune_sweep(db, pruner)
+
+    async def prune_namespace(payload: dict[str, object]) -> None:
+        namespace_id = payload["namespace_id"]
+        assert isinstance(namespace_id, int)
+        await policy_tasks.prune_namespace(pruner, namespace_id)
+
     handlers = {
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
         "collect_garbage": collect_garbage,
         DELETE_REPOSITORY_JOB: delete_repository,
+        policy_tasks.AUTOPRUNE_SWEEP_JOB: autoprune_sweep,
+        policy_tasks.PRUNE_NAMESPACE_JOB: prune_namespace,
     }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule("prune_jobs", every_s=3600),
     ]
+    if settings.raw.FEATURE_AUTO_PRUNE:
+        schedules.append(
+            Schedule(
+                policy_tasks.AUTOPRUNE_SWEEP_JOB,
+                every_s=parse_duration(settings.raw.BERTH_AUTOPRUNE_INTERVAL),
+            )
+        )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule("collect_garbage", every_s=settings.gc_interval_s))
     return JobRunner(jobs, handlers, schedules)
@@ -167,6 +195,12 @@ def create_services(settings: Settings) -> Services:
         ),
     )
     jobs = JobQueue(db)
+    default_prune = raw.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
+    pruner = Pruner(
+        db,
+        registry.manifests,
+        default_rule=prune_rule_from_config(default_prune) if default_prune else None,
+    )
     gc = GarbageCollector(
         db,
         storage,
@@ -174,7 +208,7 @@ def create_services(settings: Settings) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
-    runner = _job_runner(settings, db, storage, jobs, gc)
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
     return Services(
         settings,
         db,
@@ -200,6 +234,8 @@ def create_services(settings: Settings) -> Services:
         permissions=PermissionService(db),
         gc=gc,
         repos=RepositoryService(db, cache=read_cache),
+        policies=PolicyService(db),
+        pruner=pruner,
     )
 
 

@@ -118,6 +118,11 @@ class QuayConfig(BaseModel):
     BROWSER_API_CALLS_XHR_ONLY: bool = True
     ROBOTS_DISALLOW: bool = False
     ROBOTS_WHITELIST: list[str] = Field(default_factory=list)
+    # Auto-prune policies (routes and the worker); DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
+    # ({method, value} like a policy body) applies to namespaces without policies of their own.
+    # FEATURE_IMMUTABLE_TAGS (above) also gates the immutability policy routes.
+    FEATURE_AUTO_PRUNE: bool = False
+    DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: dict[str, Any] | None = None
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -135,6 +140,8 @@ class QuayConfig(BaseModel):
     # or mounted but not yet referenced by a manifest (Quay's default: one hour).
     BERTH_GC_INTERVAL: str = "1h"
     BERTH_GC_GRACE: str = "1h"
+    # How often the workers run auto-prune policies (each namespace is one job).
+    BERTH_AUTOPRUNE_INTERVAL: str = "1h"
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -168,6 +175,7 @@ class QuayConfig(BaseModel):
         "SESSION_TIMEOUT",
         "LABELED_EXPIRATION_MINIMUM",
         "LABELED_EXPIRATION_MAXIMUM",
+        "BERTH_AUTOPRUNE_INTERVAL",
     )
     @classmethod
     def _duration(cls, v: str) -> str:
@@ -180,6 +188,19 @@ class QuayConfig(BaseModel):
         bad = [p for p in v if not p.endswith(".")]
         if bad:
             raise ValueError(f"every prefix must end in a dot: {', '.join(map(repr, bad))}")
+        return v
+
+    @field_validator("DEFAULT_NAMESPACE_AUTOPRUNE_POLICY")
+    @classmethod
+    def _default_prune_policy(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            from berth.policies.errors import InvalidPolicy
+            from berth.policies.rules import prune_rule_from_config
+
+            try:
+                prune_rule_from_config(v)
+            except InvalidPolicy as e:
+                raise ValueError(e.message) from e
         return v
 
     @field_validator("TAG_EXPIRATION_OPTIONS")

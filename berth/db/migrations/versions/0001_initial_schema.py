@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:50:15.393593
+Create Date: 2026-11-23 03:06:21.340965
 """
 
 import sqlalchemy as sa
@@ -293,6 +293,84 @@ def upgrade() -> None:
     with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_app_specific_tokens_user_id"), ["user_id"], unique=False
+        )
+
+    op.create_table(
+        "autoprune_policies",
+        sa.Column("method", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.String(length=64), nullable=False),
+        sa.Column("tag_pattern", sa.Text(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("tag_pattern_matches", sa.Boolean(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_autoprune_policies_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_autoprune_policies_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_autoprune_policies")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_autoprune_policies_uuid")),
+    )
+    with op.batch_alter_table("autoprune_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_autoprune_policies_repository_id"), ["repository_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_autoprune_policies_scope", ["namespace_id", "repository_id"], unique=False
+        )
+
+    op.create_table(
+        "immutability_policies",
+        sa.Column("tag_pattern", sa.String(length=256), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("tag_pattern_matches", sa.Boolean(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_immutability_policies_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_immutability_policies_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_immutability_policies")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_immutability_policies_uuid")),
+    )
+    with op.batch_alter_table("immutability_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_immutability_policies_repository_id"), ["repository_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_immutability_policies_scope", ["namespace_id", "repository_id"], unique=False
         )
 
     op.create_table(
@@ -809,6 +887,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_manifests_subject")
 
     op.drop_table("manifests")
+    with op.batch_alter_table("immutability_policies", schema=None) as batch_op:
+        batch_op.drop_index("ix_immutability_policies_scope")
+        batch_op.drop_index(batch_op.f("ix_immutability_policies_repository_id"))
+
+    op.drop_table("immutability_policies")
+    with op.batch_alter_table("autoprune_policies", schema=None) as batch_op:
+        batch_op.drop_index("ix_autoprune_policies_scope")
+        batch_op.drop_index(batch_op.f("ix_autoprune_policies_repository_id"))
+
+    op.drop_table("autoprune_policies")
     with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_app_specific_tokens_user_id"))
 

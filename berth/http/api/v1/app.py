@@ -18,6 +18,7 @@ from berth.http.api.v1 import (
     meta,
     organizations,
     permissions,
+    policies,
     prototypes,
     repositories,
     robots,
@@ -51,6 +52,7 @@ MODULES: tuple[RouteModule, ...] = (
     permissions.routes,
     tags.routes,
     manifests.routes,
+    policies.routes,
 )
 
 
