@@ -29,7 +29,7 @@ from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
 from berth.oci.names import is_valid_tag, referrers_tag
 from berth.policies.immutability import ensure_mutable, policy_protects
-from berth.registry import sql
+from berth.registry import sql, usage
 from berth.registry.blobs import check_digest
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
@@ -516,6 +516,7 @@ class ManifestService:
             )
         if labels.labels:
             await insert_manifest_labels(s, row.id, labels.labels)
+        await usage.manifest_stored(s, repo.id, row.id)
         return row.id
 
     async def _set_tag(
