@@ -27,9 +27,6 @@ Each caller is one test (fresh scenario) that sends every row in phase order (re
 then deletes from leaf to organization) and reports every wrong cell at once. Both
 deployments; superusers with and without FEATURE_SUPERUSERS_FULL_ACCESS.
 
-Rows for routes that other branches are still building are listed in ``PENDING_KEYS`` until
-they land: the matrix leaves them out and ``test_pending_route_has_landed`` xfails (strict).
-
 The second half of the file checks the credentials themselves (expired, revoked, disabled,
 forged), on /api/v1 and on the registry token endpoint.
 """
@@ -734,8 +731,6 @@ def expected(r: Row, caller: str) -> int | tuple[int, ...]:
 
 
 ROWS = ENDPOINTS
-# rows whose routes other branches are still building (strict xfail until they land)
-PENDING_KEYS: set[str] = set()
 
 # -------------------------------------------------------------------------- the route table
 
@@ -777,16 +772,8 @@ def test_every_route_has_a_row(tmp_path: Path) -> None:
     missing = (live | every_gate_open) - set(keys)
     hint = "add a row to ENDPOINTS (behind a flag: add the flag to MATRIX_CONFIG)"
     assert not missing, f"routes without a row ({hint}): {sorted(missing)}"
-    stale = {r.key for r in ENDPOINTS} - PENDING_KEYS - live
+    stale = {r.key for r in ENDPOINTS} - live
     assert not stale, f"rows without a route: {sorted(stale)}"
-    landed = PENDING_KEYS & live
-    assert not landed, f"landed: take these out of PENDING_KEYS: {sorted(landed)}"
-
-
-@pytest.mark.parametrize("key", sorted(PENDING_KEYS))
-@pytest.mark.xfail(strict=True, reason="route not yet landed on main")
-def test_pending_route_has_landed(key: str, tmp_path: Path) -> None:
-    assert key in route_keys_for(tmp_path, **MATRIX_CONFIG)
 
 
 def test_expectations_are_complete() -> None:
