@@ -21,14 +21,19 @@ if TYPE_CHECKING:
 
 
 def create_from_env() -> Starlette:
+    """The app of one worker, returned once the database setup of ``berth serve`` is done
+    (the app is built meanwhile: building it does not touch the database)."""
     from berth.app import create_app
     from berth.config import load_settings
+    from berth.http.serve import wait_for_setup
 
     opts = json.loads(os.environ.get("BERTH_SERVE_OPTIONS", "{}"))
     env = dict(os.environ)
     env.update(opts.get("env", {}))
     settings = load_settings(opts.get("config"), data_dir=opts.get("data_dir"), env=env)
-    return create_app(settings)
+    app = create_app(settings)
+    wait_for_setup(opts)
+    return app
 
 
 class CommitWait:
