@@ -21,9 +21,16 @@ from berth.oauth.logins import registry_logins
 from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
+from berth.policies import tasks as policy_tasks
+from berth.policies.pruning import Pruner
+from berth.policies.rules import prune_rule_from_config
+from berth.policies.services import PolicyService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.service import Registry
+from berth.registry.tags import TagSettings
+from berth.repos import tasks as repos_tasks
+from berth.repos.services import DELETE_REPOSITORY_JOB, RepositoryService
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
@@ -45,6 +52,9 @@ class Services:
     teams: TeamService
     robots: RobotService
     permissions: PermissionService
+    repos: RepositoryService
+    policies: PolicyService
+    pruner: Pruner
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -62,7 +72,7 @@ class Services:
 
 
 def _job_runner(
-    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue
+    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue, pruner: Pruner
 ) -> JobRunner:
     """Every job kind and schedule, in one place."""
 
@@ -77,15 +87,38 @@ def _job_runner(
         assert isinstance(namespace_id, int)
         await org_services.delete_namespace(db, namespace_id)
 
+    async def delete_repository(payload: dict[str, object]) -> None:
+        repository_id = payload["repository_id"]
+        assert isinstance(repository_id, int)
+        await repos_tasks.delete_repository(db, storage, repository_id)
+
+    async def autoprune_sweep(_payload: dict[str, object]) -> None:
+        await policy_tasks.autoprune_sweep(db, pruner)
+
+    async def prune_namespace(payload: dict[str, object]) -> None:
+        namespace_id = payload["namespace_id"]
+        assert isinstance(namespace_id, int)
+        await policy_tasks.prune_namespace(pruner, namespace_id)
+
     handlers = {
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+        DELETE_REPOSITORY_JOB: delete_repository,
+        policy_tasks.AUTOPRUNE_SWEEP_JOB: autoprune_sweep,
+        policy_tasks.PRUNE_NAMESPACE_JOB: prune_namespace,
     }
     schedules = [
         Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule("prune_jobs", every_s=3600),
     ]
+    if settings.raw.FEATURE_AUTO_PRUNE:
+        schedules.append(
+            Schedule(
+                policy_tasks.AUTOPRUNE_SWEEP_JOB,
+                every_s=parse_duration(settings.raw.BERTH_AUTOPRUNE_INTERVAL),
+            )
+        )
     return JobRunner(jobs, handlers, schedules)
 
 
@@ -131,6 +164,7 @@ def create_services(settings: Settings) -> Services:
     events = EventRecorder(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
     tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+    read_cache = _read_cache(settings)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -147,11 +181,14 @@ def create_services(settings: Settings) -> Services:
         create_namespace_on_push=raw.CREATE_NAMESPACE_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
         allow_catalog_scope=raw.BERTH_ALLOW_CATALOG_SCOPE,
+        robots_disallow=raw.ROBOTS_DISALLOW,
+        robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
+        require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
+        is_restricted_user=settings.is_restricted_user,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
             auth.register_special_login(username, login)
-    read_cache = _read_cache(settings)
     registry = Registry(
         db,
         storage,
@@ -162,9 +199,22 @@ def create_services(settings: Settings) -> Services:
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,
+        tag_settings=TagSettings(
+            immutable_tags=raw.FEATURE_IMMUTABLE_TAGS,
+            immutable_can_expire=raw.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
+            min_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MINIMUM),
+            max_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MAXIMUM),
+            reserved_label_prefixes=tuple(raw.LABEL_KEY_RESERVED_PREFIXES),
+        ),
     )
     jobs = JobQueue(db)
-    runner = _job_runner(settings, db, storage, jobs)
+    default_prune = raw.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
+    pruner = Pruner(
+        db,
+        registry.manifests,
+        default_rule=prune_rule_from_config(default_prune) if default_prune else None,
+    )
+    runner = _job_runner(settings, db, storage, jobs, pruner)
     return Services(
         settings,
         db,
@@ -184,8 +234,13 @@ def create_services(settings: Settings) -> Services:
             require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
             and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
         ),
-        robots=RobotService(db, fernet_for(settings.database_secret_key)),
+        robots=RobotService(
+            db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
+        ),
         permissions=PermissionService(db),
+        repos=RepositoryService(db, cache=read_cache),
+        policies=PolicyService(db),
+        pruner=pruner,
         read_cache=read_cache,
     )
 

@@ -70,6 +70,7 @@ class QuayConfig(BaseModel):
     SECRET_KEY: str | None = None
     DATABASE_SECRET_KEY: str | None = None
     AUTHENTICATION_TYPE: str = "Database"
+    FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: bool = False
     INSTANCE_SERVICE_KEY_SERVICE: str = "quay"
     REGISTRY_STATE: str = "normal"
     DISABLE_PUSHES: bool = False
@@ -81,6 +82,11 @@ class QuayConfig(BaseModel):
     TAG_EXPIRATION_OPTIONS: list[str] = Field(
         default_factory=lambda: ["0s", "1d", "1w", "2w", "4w"]
     )
+    FEATURE_IMMUTABLE_TAGS: bool = False
+    FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE: bool = False
+    LABELED_EXPIRATION_MINIMUM: str = "1h"
+    LABELED_EXPIRATION_MAXIMUM: str = "104w"
+    LABEL_KEY_RESERVED_PREFIXES: list[str] = Field(default_factory=list)
     BUILDLOGS_REDIS: dict[str, Any] | None = None
     USER_EVENTS_REDIS: dict[str, Any] | None = None
 
@@ -94,6 +100,15 @@ class QuayConfig(BaseModel):
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
+    FEATURE_REPO_MIRROR: bool = False
+    FEATURE_QUOTA_MANAGEMENT: bool = False
+    DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
+    FEATURE_MAILING: bool = True
+    FEATURE_REQUIRE_TEAM_INVITE: bool = True
+    FEATURE_RESTRICTED_USERS: bool = False
+    RESTRICTED_USERS_WHITELIST: list[str] | None = None
+    FEATURE_PARTIAL_USER_AUTOCOMPLETE: bool = True
+    FEATURE_CHANGE_TAG_EXPIRATION: bool = True
     FEATURE_DIRECT_LOGIN: bool = True
     FEATURE_APP_SPECIFIC_TOKENS: bool = True
     APP_SPECIFIC_TOKEN_EXPIRATION: str | None = None
@@ -101,6 +116,13 @@ class QuayConfig(BaseModel):
     SESSION_TIMEOUT: str = "31d"
     SESSION_COOKIE_NAME: str = "_csrf_token"
     BROWSER_API_CALLS_XHR_ONLY: bool = True
+    ROBOTS_DISALLOW: bool = False
+    ROBOTS_WHITELIST: list[str] = Field(default_factory=list)
+    # Auto-prune policies (routes and the worker); DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
+    # ({method, value} like a policy body) applies to namespaces without policies of their own.
+    # FEATURE_IMMUTABLE_TAGS (above) also gates the immutability policy routes.
+    FEATURE_AUTO_PRUNE: bool = False
+    DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: dict[str, Any] | None = None
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -113,6 +135,8 @@ class QuayConfig(BaseModel):
     BERTH_REDIS: dict[str, Any] | None = None
     BERTH_OPEN_REGISTRY: bool = False
     BERTH_ALLOW_CATALOG_SCOPE: bool = False
+    # How often the workers run auto-prune policies (each namespace is one job).
+    BERTH_AUTOPRUNE_INTERVAL: str = "1h"
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -138,11 +162,38 @@ class QuayConfig(BaseModel):
         return v
 
     @field_validator(
-        "DEFAULT_TAG_EXPIRATION", "BERTH_UPLOAD_EXPIRY", "FRESH_LOGIN_TIMEOUT", "SESSION_TIMEOUT"
+        "DEFAULT_TAG_EXPIRATION",
+        "BERTH_UPLOAD_EXPIRY",
+        "FRESH_LOGIN_TIMEOUT",
+        "SESSION_TIMEOUT",
+        "LABELED_EXPIRATION_MINIMUM",
+        "LABELED_EXPIRATION_MAXIMUM",
+        "BERTH_AUTOPRUNE_INTERVAL",
     )
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
+        return v
+
+    @field_validator("LABEL_KEY_RESERVED_PREFIXES")
+    @classmethod
+    def _label_prefixes(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if not p.endswith(".")]
+        if bad:
+            raise ValueError(f"every prefix must end in a dot: {', '.join(map(repr, bad))}")
+        return v
+
+    @field_validator("DEFAULT_NAMESPACE_AUTOPRUNE_POLICY")
+    @classmethod
+    def _default_prune_policy(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            from berth.policies.errors import InvalidPolicy
+            from berth.policies.rules import prune_rule_from_config
+
+            try:
+                prune_rule_from_config(v)
+            except InvalidPolicy as e:
+                raise ValueError(e.message) from e
         return v
 
     @field_validator("TAG_EXPIRATION_OPTIONS")
@@ -183,6 +234,13 @@ class Settings:
 
     def feature(self, name: str) -> bool:
         return bool(getattr(self.raw, f"FEATURE_{name}", False))
+
+    def is_restricted_user(self, username: str) -> bool:
+        """FEATURE_RESTRICTED_USERS: users outside RESTRICTED_USERS_WHITELIST may not create
+        organizations (superusers are exempt: the caller checks that)."""
+        if not self.raw.FEATURE_RESTRICTED_USERS:
+            return False
+        return username not in (self.raw.RESTRICTED_USERS_WHITELIST or [])
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

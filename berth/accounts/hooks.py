@@ -21,6 +21,7 @@ async def record_usage_log(db: Database, rec: Any) -> None:
             rec.kind,
             rec.namespace,
             Performer(rec.performer, rec.performer_id, rec.ip),
+            repository=rec.repository,
             metadata=rec.metadata,
         )
 

@@ -36,6 +36,12 @@ LOG_KINDS = frozenset(
         "reset_application_client_secret", "create_app_specific_token",
         "revoke_app_specific_token",
         "create_tag", "move_tag", "delete_tag", "revert_tag", "change_tag_expiration",
+        "manifest_label_add", "manifest_label_delete",
+        "create_namespace_autoprune_policy", "update_namespace_autoprune_policy",
+        "delete_namespace_autoprune_policy", "create_repository_autoprune_policy",
+        "update_repository_autoprune_policy", "delete_repository_autoprune_policy",
+        "autoprune_tag_delete",
+        "create_immutability_policy", "update_immutability_policy", "delete_immutability_policy",
     }
 )  # fmt: skip
 

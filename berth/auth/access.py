@@ -46,6 +46,9 @@ class Principal:
     # it may create repositories (``repo:create``).
     role_cap: str | None = None
     may_create_repos: bool = True
+    # FEATURE_RESTRICTED_USERS: a user outside RESTRICTED_USERS_WHITELIST creates nothing in
+    # its own namespace (org teams and permissions still apply).
+    restricted: bool = False
 
     @property
     def subject(self) -> str:
@@ -104,10 +107,13 @@ def is_namespace_admin(principal: Principal, facts: RepositoryFacts) -> bool:
 
 
 def may_create(principal: Principal, facts: RepositoryFacts) -> bool:
-    """Create rights on the namespace: its owner, org teams ``creator``/``admin``, superusers."""
-    return is_namespace_admin(principal, facts) or (
-        facts.namespace_kind == "org" and facts.org_role == "creator"
-    )
+    """Create rights on the namespace: its owner (unless restricted), org teams
+    ``creator``/``admin``, superusers."""
+    if principal.is_superuser:
+        return True
+    if owns_namespace(principal, facts):
+        return not principal.restricted
+    return facts.namespace_kind == "org" and facts.org_role in ("creator", "admin")
 
 
 def repository_role(principal: Principal, facts: RepositoryFacts) -> str | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cryptography.fernet import InvalidToken as NotFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +24,12 @@ from berth.auth.passwords import VerifiedCache, verify_password
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.permissions.services import access_facts, repository_created, visible_repositories
+from berth.permissions.services import (
+    access_facts,
+    live_repositories,
+    repository_created,
+    visible_repositories,
+)
 from berth.registry.errors import NameInvalid
 from berth.registry.manifests import CatalogScope
 from berth.registry.repositories import (
@@ -62,6 +69,13 @@ class ScopeRequest:
     actions: frozenset[str]
 
 
+ENCRYPTED_REQUIRED = (
+    "Client login with unencrypted passwords is disabled. Please generate an encrypted "
+    "password in the user admin panel for use here."
+)
+_FERNET_PREFIX = "gAAAAA"  # every Fernet token: version byte 0x80, then a timestamp
+
+
 class AuthService:
     def __init__(
         self,
@@ -79,6 +93,10 @@ class AuthService:
         create_namespace_on_push: bool,
         default_tag_expiration_s: int,
         allow_catalog_scope: bool = False,
+        robots_disallow: bool = False,
+        robots_whitelist: frozenset[str] = frozenset(),
+        require_encrypted_basic_auth: bool = False,
+        is_restricted_user: Callable[[str], bool] = lambda _name: False,
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -95,6 +113,13 @@ class AuthService:
         # Quay answers 400 to ``registry:catalog:*``; BERTH_ALLOW_CATALOG_SCOPE accepts it
         # (crane and other go-containerregistry clients ask for it).
         self.allow_catalog_scope = allow_catalog_scope
+        # ROBOTS_DISALLOW: robot logins refused, except those in ROBOTS_WHITELIST.
+        self.robots_disallow = robots_disallow
+        self.robots_whitelist = robots_whitelist
+        # FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH: registry logins of users must use the
+        # encrypted password (``POST /api/v1/user/clientkey``), not the password itself.
+        self.require_encrypted_basic_auth = require_encrypted_basic_auth
+        self.is_restricted_user = is_restricted_user
         self._last_reload = 0.0
         self.special_logins: dict[str, SpecialLogin] = {}
         self.ip_limiter = IpFailureLimiter()
@@ -143,24 +168,51 @@ class AuthService:
 
     # ---- callers -----------------------------------------------------------------------
     async def authenticate_basic(
-        self, username: str, password: str, *, ip: str | None = None
+        self, username: str, password: str, *, ip: str | None = None, registry: bool = True
     ) -> Principal:
         """Quay's credential rules: ``ns+robot`` with its token, special usernames
-        (``special_logins``: ``$oauthtoken``, ``$app`` ...), else a user and its password,
-        refused while the login backoff of that user or the failure limit of ``ip`` runs."""
+        (``special_logins``: ``$oauthtoken``, ``$app`` ...), else a user and its password or
+        its encrypted password, refused while the login backoff of that user or the failure
+        limit of ``ip`` runs. ``registry``: a registry (/v2) login rather than a browser
+        sign-in, where FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH applies."""
         self.ip_limiter.check(ip)
         special = self.special_logins.get(username)
         if special is not None:
             try:
-                return await special(password)
+                principal = await special(password)
             except InvalidCredentials:
                 self.ip_limiter.failed(ip)
                 raise
-        if "+" in username:
+        elif "+" in username:
             return await self._authenticate_robot(username, password, ip)
-        return await self._authenticate_user(username, password, ip)
+        else:
+            plain = self.decrypt_client_key(password)
+            if plain is None and registry and self.require_encrypted_basic_auth:
+                raise InvalidCredentials(ENCRYPTED_REQUIRED)
+            principal = await self._authenticate_user(username, plain or password, ip)
+        if principal.kind == "user" and principal.name and self.is_restricted_user(principal.name):
+            principal = dataclasses.replace(principal, restricted=True)
+        return principal
+
+    def client_key(self, password: str) -> str:
+        """Quay's encrypted password: the password sealed with DATABASE_SECRET_KEY, usable
+        wherever the password is (``docker login``), and revealing nothing by itself."""
+        return self.fernet.encrypt(password.encode()).decode()
+
+    def decrypt_client_key(self, value: str) -> str | None:
+        """The password inside an encrypted password, or None when ``value`` isn't one."""
+        if not value.startswith(_FERNET_PREFIX):
+            return None
+        try:
+            return self.fernet.decrypt(value.encode()).decode()
+        except (NotFernet, UnicodeDecodeError):
+            return None
 
     async def _authenticate_robot(self, username: str, token: str, ip: str | None) -> Principal:
+        if self.robots_disallow and username not in self.robots_whitelist:
+            raise InvalidCredentials(
+                "Robot account have been disabled. Please contact your administrator."
+            )
         async with self.db.read() as s:
             robot = await verify_robot_token(s, username, token)
         if robot is None:
@@ -310,7 +362,7 @@ class AuthService:
     def catalog_scope(self, principal: Principal, *, public: bool) -> CatalogScope:
         """The repositories ``principal`` sees in /v2/_catalog."""
         if principal.is_superuser or self.policy.open_registry:
-            return CatalogScope(everything=True)
+            return CatalogScope(visible=live_repositories())
         visible = None if principal.is_anonymous else visible_repositories(principal.subject)
         return CatalogScope(public=public, visible=visible)
 
@@ -348,6 +400,8 @@ class AuthService:
             decision = await self.decide(principal, req.repo, req.actions)
             if decision.create:
                 await self.create_repository(principal, req.repo)
+                # Now its admin: pull (and delete) as well, as Quay grants in one token.
+                decision = await self.decide(principal, req.repo, req.actions)
             access.append(
                 {
                     "type": "repository",

@@ -69,7 +69,9 @@ def _run(config: str | None, data_dir: str | None, work: Callable[[_Ctx], Awaita
                     require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
                     and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
                 ),
-                robots=RobotService(db, fernet_for(settings.database_secret_key)),
+                robots=RobotService(
+                    db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
+                ),
                 permissions=PermissionService(db),
                 library=raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None,
             )

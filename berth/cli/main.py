@@ -340,6 +340,9 @@ def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
 from berth.cli.identity import register as _register_identity  # noqa: E402
 
 _register_identity(main)
+from berth.cli.prune import prune as _prune  # noqa: E402
+
+main.add_command(_prune)
 
 
 @main.command(

@@ -8,7 +8,9 @@ from berth.db.base import Base
 from berth.events import models as events_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401
 from berth.permissions import models as permissions_models  # noqa: F401
+from berth.policies import models as policies_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401
+from berth.repos import models as repos_models  # noqa: F401
 from berth.robots import models as robots_models  # noqa: F401
 from berth.teams import models as teams_models  # noqa: F401
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace, User
 from berth.db.base import now_ms
@@ -147,6 +148,23 @@ def _app(row: OAuthApplication, namespace: str) -> Application:
     )
 
 
+def _client_secret() -> str:
+    return random_code(40, string.ascii_uppercase + string.digits)
+
+
+async def _application_row(s: AsyncSession, client_id: str) -> tuple[OAuthApplication, str]:
+    found = (
+        await s.execute(
+            select(OAuthApplication, Namespace.name)
+            .join(Namespace, Namespace.id == OAuthApplication.namespace_id)
+            .where(OAuthApplication.client_id == client_id)
+        )
+    ).first()
+    if found is None:
+        raise ApplicationNotFound(client_id)
+    return found[0], found[1]
+
+
 class OAuthService:
     def __init__(self, db: Database, fernet: Fernet) -> None:
         self.db = db
@@ -174,7 +192,7 @@ class OAuthService:
                 namespace_id=ns_id,
                 name=name,
                 client_id=client_id or random_code(20, string.ascii_uppercase + string.digits),
-                client_secret=random_code(40, string.ascii_uppercase + string.digits),
+                client_secret=_client_secret(),
                 redirect_uri=redirect_uri,
                 application_uri=application_uri,
                 description=description,
@@ -187,16 +205,7 @@ class OAuthService:
 
     async def get_application(self, client_id: str) -> Application:
         async with self.db.read() as s:
-            found = (
-                await s.execute(
-                    select(OAuthApplication, Namespace.name)
-                    .join(Namespace, Namespace.id == OAuthApplication.namespace_id)
-                    .where(OAuthApplication.client_id == client_id)
-                )
-            ).first()
-        if found is None:
-            raise ApplicationNotFound(client_id)
-        return _app(found[0], found[1])
+            return _app(*await _application_row(s, client_id))
 
     async def list_applications(self, namespace: str) -> list[Application]:
         async with self.db.read() as s:
@@ -209,6 +218,33 @@ class OAuthService:
                 )
             ).scalars()
             return [_app(r, namespace) for r in rows]
+
+    async def update_application(
+        self,
+        client_id: str,
+        *,
+        name: str,
+        redirect_uri: str,
+        application_uri: str,
+        description: str = "",
+        avatar_email: str | None = None,
+    ) -> Application:
+        """Replace the application's details (its client id and secret stay)."""
+        async with self.db.write() as s:
+            row, namespace = await _application_row(s, client_id)
+            row.name = name
+            row.redirect_uri = redirect_uri
+            row.application_uri = application_uri
+            row.description = description
+            row.avatar_email = avatar_email
+            return _app(row, namespace)
+
+    async def reset_client_secret(self, client_id: str) -> Application:
+        """A new client secret; the old one stops working."""
+        async with self.db.write() as s:
+            row, namespace = await _application_row(s, client_id)
+            row.client_secret = _client_secret()
+            return _app(row, namespace)
 
     async def delete_application(self, client_id: str) -> None:
         async with self.db.write() as s:

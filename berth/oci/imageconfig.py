@@ -11,7 +11,18 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ImageConfig", "parse_image_config"]
+__all__ = ["HistoryEntry", "ImageConfig", "parse_image_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One ``history`` entry; those without ``empty_layer`` describe the layers in order."""
+
+    created: str | None = None
+    created_by: str | None = None
+    author: str | None = None
+    comment: str | None = None
+    empty_layer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +31,11 @@ class ImageConfig:
     os: str | None = None
     architecture: str | None = None
     created: str | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+    def layer_history(self) -> tuple[HistoryEntry, ...]:
+        """The history entries that made a layer, one per layer of the image."""
+        return tuple(h for h in self.history if not h.empty_layer)
 
 
 def parse_image_config(body: bytes) -> ImageConfig:
@@ -46,6 +62,23 @@ def parse_image_config(body: bytes) -> ImageConfig:
         os=_text(doc.get("os")),
         architecture=_text(doc.get("architecture")),
         created=_text(doc.get("created")),
+        history=_history(doc.get("history")),
+    )
+
+
+def _history(value: Any) -> tuple[HistoryEntry, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        HistoryEntry(
+            created=_text(h.get("created")),
+            created_by=_text(h.get("created_by")),
+            author=_text(h.get("author")),
+            comment=_text(h.get("comment")),
+            empty_layer=h.get("empty_layer") is True,
+        )
+        for h in value
+        if isinstance(h, dict)
     )
 
 

@@ -6,6 +6,8 @@ to 400 and ``Forbidden`` to 403. Every error carries a Quay-like ``message``.
 
 from __future__ import annotations
 
+from berth.oci.names import NAMESPACE_RE
+
 
 class IdentityError(Exception):
     def __init__(self, message: str, **fields: object) -> None:
@@ -41,13 +43,20 @@ class UserNotFound(NotFound):
         super().__init__(f"Unknown user {name}", username=name)
 
 
+NAME_RULE = "Namespace must match expression ^([a-z0-9]+(?:[._-][a-z0-9]+)*)$"
+NAME_LENGTH_RULE = "Namespace must be between 2 and 255 characters in length"
+
+
+def name_problem(name: str) -> str:
+    """Quay's reason for refusing a namespace or team name."""
+    if not 2 <= len(name) <= 255 and NAMESPACE_RE.fullmatch(name):
+        return NAME_LENGTH_RULE
+    return NAME_RULE
+
+
 class InvalidOrganizationName(InvalidRequest):
     def __init__(self, name: str) -> None:
-        super().__init__(
-            f"Invalid namespace {name}: 2-255 characters of a-z, 0-9 and . _ - "
-            "(starting and ending with a letter or digit)",
-            name=name,
-        )
+        super().__init__(f"Invalid namespace {name}: {name_problem(name)}", name=name)
 
 
 class NameTaken(InvalidRequest):
@@ -57,7 +66,26 @@ class NameTaken(InvalidRequest):
 
 class EmailTaken(InvalidRequest):
     def __init__(self, email: str) -> None:
-        super().__init__("This email address is already in use", email=email)
+        super().__init__(f"Email has already been used: {email}", email=email)
+
+
+class EmailRequired(InvalidRequest):
+    def __init__(self) -> None:
+        super().__init__("Email address is required")
+
+
+class InvalidEmail(InvalidRequest):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"Invalid email address: {email}", email=email)
+
+
+class LastOrganizationAdmin(InvalidRequest):
+    def __init__(self, org: str, member: str) -> None:
+        super().__init__(
+            "Cannot remove user as they are the only organization admin",
+            organization=org,
+            member=member,
+        )
 
 
 class InvalidTagExpiration(InvalidRequest):

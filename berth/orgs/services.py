@@ -6,8 +6,10 @@ An organization is a namespace of kind "org". Its creator lands in the team ``ow
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,18 +21,24 @@ from berth.db.jobs import enqueue
 from berth.db.session import Database
 from berth.oci.names import is_valid_namespace
 from berth.orgs.errors import (
+    EmailRequired,
     EmailTaken,
+    InvalidEmail,
     InvalidOrganizationName,
     InvalidTagExpiration,
+    LastOrganizationAdmin,
     NamespaceNotFound,
     NameTaken,
     OrganizationNotFound,
     UserNotFound,
 )
+from berth.orgs.models import ORG_KIND
+from berth.permissions.models import RepositoryPermission
 from berth.registry.models import Repository
 from berth.teams.models import Team, TeamMember
 
 DELETE_NAMESPACE_JOB = "delete_namespace"
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OWNERS_TEAM = "owners"
 _UNSET = object()
 
@@ -46,11 +54,36 @@ class Membership:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """What a namespace is and where one user stands in it (nothing is refused here:
+    callers decide permission before existence)."""
+
+    kind: str | None  # "org" | "user" | None: no such namespace
+    owner: bool  # the user's own namespace
+    teams: tuple[tuple[str, str], ...] = ()  # (team, role) of the user's organization teams
+
+    @property
+    def is_org(self) -> bool:
+        return self.kind == ORG_KIND
+
+
+@dataclass(frozen=True)
 class OrgMember:
     name: str
+    email: str | None
     is_robot: bool
     teams: tuple[str, ...]
     repositories: tuple[str, ...]  # repositories with a direct permission
+
+
+@dataclass(frozen=True)
+class EntityMatch:
+    """A user or robot found by a name lookup (``is_org_member`` None: no organization asked)."""
+
+    name: str
+    email: str | None
+    is_robot: bool
+    is_org_member: bool | None
 
 
 @dataclass(frozen=True)
@@ -135,6 +168,20 @@ async def is_org_member(s: AsyncSession, ns: Namespace, user_id: int) -> bool:
     return await team_role_in(s, ns.id, user_id) is not None
 
 
+async def team_member_ids(
+    s: AsyncSession, namespace_id: int, *, role: str | None = None
+) -> set[int]:
+    """Users and robots in the organization's teams (of ``role`` only, when given)."""
+    stmt = (
+        select(TeamMember.user_id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.namespace_id == namespace_id)
+    )
+    if role is not None:
+        stmt = stmt.where(Team.role == role)
+    return set((await s.execute(stmt)).scalars())
+
+
 async def _name_taken(s: AsyncSession, name: str) -> bool:
     ns = (await s.execute(select(Namespace.id).where(Namespace.name == name))).scalar()
     user = (await s.execute(select(User.id).where(User.username == name))).scalar()
@@ -174,14 +221,20 @@ class OrgService:
         *,
         creator: str | None,
         email: str | None = None,
+        email_required: bool = False,
         ip: str | None = None,
     ) -> OrgInfo:
-        """Create an organization; ``creator`` (a user) becomes a member of ``owners``."""
-        if not is_valid_namespace(name):
-            raise InvalidOrganizationName(name)
+        """Create an organization; ``creator`` (a user) becomes a member of ``owners``.
+        ``email_required`` (FEATURE_MAILING): a well-formed contact address is needed."""
         async with self.db.write() as s:
             if await _name_taken(s, name):
                 raise NameTaken(name)
+            if email_required and not email:
+                raise EmailRequired()
+            if email_required and not EMAIL_RE.fullmatch(email or ""):
+                raise InvalidEmail(email or "")
+            if not is_valid_namespace(name):
+                raise InvalidOrganizationName(name)
             if email and await _email_taken(s, email, except_namespace=None):
                 raise EmailTaken(email)
             user = await get_user(s, creator) if creator else None
@@ -210,9 +263,10 @@ class OrgService:
             await s.flush()
             return _info(ns)
 
-    async def get(self, name: str) -> OrgInfo:
+    async def get(self, name: str, *, any_kind: bool = False) -> OrgInfo:
+        """An organization (or, with ``any_kind``, any namespace)."""
         async with self.db.read() as s:
-            return _info(await get_org(s, name))
+            return _info(await (get_namespace if any_kind else get_org)(s, name))
 
     async def update(
         self,
@@ -272,83 +326,88 @@ class OrgService:
                 namespace_id=ns.id,
             )  # fmt: skip
 
-    async def membership(self, name: str, username: str | None) -> Membership:
-        """``username``'s standing in the organization (nothing for unknown users)."""
+    async def standing(self, name: str, user_id: int | None) -> Standing:
+        """The namespace's kind and the user's teams there, in one read."""
         async with self.db.read() as s:
-            ns = await get_org(s, name)
-            user = await find_user(s, username) if username else None
-            if user is None:
-                return Membership(False, False, False, ())
+            ns = await find_namespace(s, name)
+            if ns is None:
+                return Standing(None, False)
+            if ns.kind != ORG_KIND:
+                owner = user_id is not None and await namespace_owner_id(s, ns) == user_id
+                return Standing(ns.kind, owner)
+            if user_id is None:
+                return Standing(ns.kind, False)
             rows = (
                 await s.execute(
                     select(Team.name, Team.role)
                     .join(TeamMember, TeamMember.team_id == Team.id)
-                    .where(Team.namespace_id == ns.id, TeamMember.user_id == user.id)
+                    .where(Team.namespace_id == ns.id, TeamMember.user_id == user_id)
                     .order_by(Team.name)
                 )
             ).all()
-            roles = {role for _, role in rows}
-            return Membership(
-                is_admin="admin" in roles,
-                is_member=bool(rows),
-                can_create_repo=bool(roles & {"admin", "creator"}),
-                teams=tuple(team for team, _ in rows),
-            )
+            return Standing(ns.kind, False, tuple((team, role) for team, role in rows))
+
+    async def membership(self, name: str, username: str | None) -> Membership:
+        """``username``'s standing in the organization (nothing for unknown users)."""
+        async with self.db.read() as s:
+            user = await find_user(s, username) if username else None
+        standing = await self.standing(name, user.id if user else None)
+        if not standing.is_org:
+            raise OrganizationNotFound(name)
+        roles = {role for _, role in standing.teams}
+        return Membership(
+            is_admin="admin" in roles,
+            is_member=bool(standing.teams),
+            can_create_repo=bool(roles & {"admin", "creator"}),
+            teams=tuple(team for team, _ in standing.teams),
+        )
 
     async def members(self, name: str, *, include_robots: bool = False) -> list[OrgMember]:
-        """Users in any team of the organization, or with a permission on one of its
-        repositories (robots only when asked), with their teams and direct repositories."""
-        from berth.permissions.models import RepositoryPermission
-
+        """Users (robots only when asked) in any team of the organization, with their teams
+        and the organization's repositories they hold a direct permission on."""
         async with self.db.read() as s:
             ns = await get_org(s, name)
-            teams = (
-                await s.execute(
-                    select(User.username, User.kind, Team.name)
-                    .join(TeamMember, TeamMember.user_id == User.id)
-                    .join(Team, Team.id == TeamMember.team_id)
-                    .where(Team.namespace_id == ns.id)
-                )
-            ).all()
-            repos = (
-                await s.execute(
-                    select(User.username, User.kind, Repository.name)
-                    .join(RepositoryPermission, RepositoryPermission.user_id == User.id)
-                    .join(Repository, Repository.id == RepositoryPermission.repository_id)
-                    .where(Repository.namespace_id == ns.id)
-                )
-            ).all()
-            kinds: dict[str, str] = {}
-            by_team: dict[str, set[str]] = {}
-            by_repo: dict[str, set[str]] = {}
-            for user, kind, team in teams:
-                kinds[user] = kind
-                by_team.setdefault(user, set()).add(team)
-            for user, kind, repo in repos:
-                kinds[user] = kind
-                by_repo.setdefault(user, set()).add(repo)
-            return [
-                OrgMember(
-                    user,
-                    kinds[user] == "robot",
-                    tuple(sorted(by_team.get(user, ()))),
-                    tuple(sorted(by_repo.get(user, ()))),
-                )
-                for user in sorted(kinds)
-                if include_robots or kinds[user] != "robot"
-            ]
+            found = await _members(s, ns.id)
+        return [m for m in found if include_robots or not m.is_robot]
+
+    async def member(self, name: str, member: str) -> OrgMember:
+        """One member: a user or robot in a team of the organization, or a robot of the
+        organization (in no team). Anything else is ``UserNotFound``."""
+        async with self.db.read() as s:
+            ns = await get_org(s, name)
+            user = await get_user(s, member)
+            found = await _members(s, ns.id, user_id=user.id)
+            if found:
+                return found[0]
+            if user.kind == "robot" and member.startswith(name + "+"):
+                repos = await _direct_repositories(s, ns.id, user_id=user.id)
+                return OrgMember(member, user.email, True, (), tuple(repos.get(member, ())))
+            raise UserNotFound(member)
+
+    async def collaborators(self, name: str) -> list[OrgMember]:
+        """Users outside every team with a direct permission on an organization repository."""
+        async with self.db.read() as s:
+            ns = await get_org(s, name)
+            inside = {m.name for m in await _members(s, ns.id)}
+            repos = await _direct_repositories(s, ns.id)
+            emails = await _emails(s, set(repos) - inside)
+        return [
+            OrgMember(user, emails.get(user), False, (), tuple(names))
+            for user, names in sorted(repos.items())
+            if user not in inside and user in emails
+        ]
 
     async def remove_member(
         self, name: str, member: str, *, performer: str | None = None, ip: str | None = None
     ) -> None:
         """Take ``member`` out of every team of the organization and drop its direct
-        permissions on the organization's repositories."""
-        from berth.permissions.models import RepositoryPermission
-
+        permissions on the organization's repositories (not its last admin)."""
         async with self.db.write() as s:
             ns = await get_org(s, name)
             user = await get_user(s, member)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
+            if await team_member_ids(s, ns.id, role="admin") == {user.id}:
+                raise LastOrganizationAdmin(name, member)
             teams = (
                 await s.execute(
                     select(Team.id, Team.name)
@@ -374,6 +433,39 @@ class OrgService:
                 )
             )
 
+    async def match_users(
+        self,
+        prefix: str,
+        *,
+        robot_namespace: str | None = None,
+        org: str | None = None,
+        exact_only: bool = False,
+        limit: int = 10,
+    ) -> list[EntityMatch]:
+        """Enabled users named ``prefix`` (the exact match first), then others starting with
+        it unless ``exact_only``; robots ``robot_namespace+prefix...`` too when given.
+        ``org`` (an organization) adds whether each one is in one of its teams."""
+        async with self.db.read() as s:
+            exact = await _matching_users(s, prefix, robot_namespace, exact=True, limit=1)
+            more = (
+                []
+                if exact_only
+                else await _matching_users(s, prefix, robot_namespace, exact=False, limit=limit)
+            )
+            rows = (exact + [r for r in more if r not in exact])[:limit]
+            ns = await find_namespace(s, org) if org else None
+            in_org = ns is not None and ns.kind == ORG_KIND
+            members = await team_member_ids(s, ns.id) if ns is not None and in_org else set()
+        return [
+            EntityMatch(
+                user.username,
+                user.email,
+                user.kind == "robot",
+                (user.kind == "robot" or user.id in members) if in_org else None,
+            )
+            for user in rows
+        ]
+
     async def list_for_user(self, username: str) -> list[OrgInfo]:
         async with self.db.read() as s:
             rows = (
@@ -390,12 +482,80 @@ class OrgService:
             return [_info(ns) for ns in rows]
 
 
+async def _direct_repositories(
+    s: AsyncSession, namespace_id: int, *, user_id: int | None = None
+) -> dict[str, list[str]]:
+    """username -> names of the namespace's repositories it holds a direct permission on."""
+    stmt = (
+        select(User.username, Repository.name)
+        .join(RepositoryPermission, RepositoryPermission.user_id == User.id)
+        .join(Repository, Repository.id == RepositoryPermission.repository_id)
+        .where(Repository.namespace_id == namespace_id)
+        .order_by(Repository.name)
+    )
+    if user_id is not None:
+        stmt = stmt.where(User.id == user_id)
+    out: dict[str, list[str]] = {}
+    for user, repo in (await s.execute(stmt)).all():
+        out.setdefault(user, []).append(repo)
+    return out
+
+
+async def _members(
+    s: AsyncSession, namespace_id: int, *, user_id: int | None = None
+) -> list[OrgMember]:
+    """Users and robots in the organization's teams, by name."""
+    stmt = (
+        select(User.id, User.username, User.email, User.kind, Team.name)
+        .join(TeamMember, TeamMember.user_id == User.id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.namespace_id == namespace_id)
+        .order_by(User.username, Team.id)
+    )
+    if user_id is not None:
+        stmt = stmt.where(User.id == user_id)
+    teams: dict[str, list[str]] = {}
+    about: dict[str, tuple[str | None, bool]] = {}
+    for _, name, email, kind, team in (await s.execute(stmt)).all():
+        teams.setdefault(name, []).append(team)
+        about[name] = (email, kind == "robot")
+    repos = await _direct_repositories(s, namespace_id, user_id=user_id)
+    return [
+        OrgMember(name, about[name][0], about[name][1], tuple(names), tuple(repos.get(name, ())))
+        for name, names in teams.items()
+    ]
+
+
+async def _emails(s: AsyncSession, usernames: set[str]) -> dict[str, str | None]:
+    """E-mail of each human user among ``usernames`` (robots left out)."""
+    if not usernames:
+        return {}
+    rows = await s.execute(
+        select(User.username, User.email).where(User.username.in_(usernames), User.kind == "user")
+    )
+    return {name: email for name, email in rows.all()}
+
+
+async def _matching_users(
+    s: AsyncSession, prefix: str, robot_namespace: str | None, *, exact: bool, limit: int
+) -> list[User]:
+    def named(column: Any, value: str) -> Any:
+        return column == value if exact else column.startswith(value, autoescape=True)
+
+    who = (User.kind == "user") & named(User.username, prefix)
+    if robot_namespace is not None:
+        who = who | ((User.kind == "robot") & named(User.username, f"{robot_namespace}+{prefix}"))
+    stmt = select(User).where(who, User.enabled.is_(True)).order_by(User.username).limit(limit)
+    return list((await s.execute(stmt)).scalars())
+
+
 async def mark_namespace_deleted(s: AsyncSession, ns: Namespace) -> None:
     """Hide a namespace at once (its name and its repositories' names are free again) and
     enqueue ``delete_namespace`` to remove its rows."""
     marker = f"deleted-{uuid.uuid4().hex}"
     ns.name = marker
     ns.enabled = False
+    ns.email = None  # the contact address is free again too
     await s.flush()
     await s.execute(
         update(Repository)

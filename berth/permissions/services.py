@@ -10,17 +10,17 @@ permissions of the teams the user is in.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace, User
 from berth.audit.services import Performer, record
 from berth.auth.access import Principal, RepositoryFacts
 from berth.db.session import Database
-from berth.orgs.services import find_user, get_org, namespace_owner_id, performer_of
+from berth.orgs.services import find_user, get_org, performer_of
 from berth.permissions.errors import (
     InvalidDelegate,
     InvalidRole,
@@ -33,7 +33,6 @@ from berth.permissions.models import Prototype, RepositoryPermission
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName
 from berth.robots.models import RobotAccount
-from berth.teams.errors import TeamNotFound
 from berth.teams.models import Team, TeamMember
 
 REPO_ROLES = ("read", "write", "admin")
@@ -134,8 +133,17 @@ async def access_facts(
     )
 
 
+def live_repositories() -> Any:
+    """A condition on ``Repository``: not deleted, nor in a deleted namespace (both hidden
+    while a job removes their rows)."""
+    return and_(
+        Repository.state != "MARKED_FOR_DELETION",
+        Repository.namespace_id.in_(select(Namespace.id).where(Namespace.enabled)),
+    )
+
+
 def visible_repositories(username: str) -> Any:
-    """A condition on ``Repository`` true for the repositories ``username`` may read
+    """A condition on ``Repository`` true for the live repositories ``username`` may read
     (own namespace, org admin teams, direct and team permissions); public ones excluded."""
     uid = select(User.id).where(User.username == username).scalar_subquery()
     own_ns = select(User.namespace_id).where(User.username == username, User.kind == "user")
@@ -150,11 +158,14 @@ def visible_repositories(username: str) -> Any:
         .join(TeamMember, TeamMember.team_id == RepositoryPermission.team_id)
         .where(TeamMember.user_id == uid)
     )
-    return or_(
-        Repository.namespace_id.in_(own_ns),
-        Repository.namespace_id.in_(admin_ns),
-        Repository.id.in_(direct),
-        Repository.id.in_(via_team),
+    return and_(
+        live_repositories(),
+        or_(
+            Repository.namespace_id.in_(own_ns),
+            Repository.namespace_id.in_(admin_ns),
+            Repository.id.in_(direct),
+            Repository.id.in_(via_team),
+        ),
     )
 
 
@@ -269,10 +280,14 @@ async def _set_team_role(s: AsyncSession, repo_id: int, team_id: int, role: str)
 # ---- the service ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class UserPermission:
+    """A user's or robot's direct permission. ``is_org_member`` is None in user namespaces
+    (robots count as members of their organization, as in Quay)."""
+
     name: str
     role: str
     is_robot: bool
     is_org_member: bool | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -282,10 +297,22 @@ class TeamPermission:
 
 
 @dataclass(frozen=True)
+class PrototypeUser:
+    """A prototype's activating user or user delegate (users and robots)."""
+
+    name: str
+    is_robot: bool
+    is_org_member: bool
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class PrototypeDelegate:
     kind: str  # "user" | "team"
     name: str
     is_robot: bool = False
+    is_org_member: bool = False
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +320,7 @@ class PrototypeInfo:
     id: str
     role: str
     delegate: PrototypeDelegate
-    activating_user: str | None
+    activating_user: PrototypeUser | None
 
 
 def _check_role(role: str) -> None:
@@ -316,6 +343,53 @@ async def _repo(s: AsyncSession, repo: RepoName) -> tuple[Repository, Namespace]
     return row[0], row[1]
 
 
+async def _org_members(s: AsyncSession, ns: Namespace, user_ids: set[int]) -> set[int]:
+    """Those of ``user_ids`` in a team of the organization (nobody for user namespaces)."""
+    if ns.kind != "org" or not user_ids:
+        return set()
+    return set(
+        (
+            await s.execute(
+                select(TeamMember.user_id)
+                .join(Team, Team.id == TeamMember.team_id)
+                .where(Team.namespace_id == ns.id, TeamMember.user_id.in_(user_ids))
+            )
+        ).scalars()
+    )
+
+
+async def _require_own_robot(s: AsyncSession, user: User, ns: Namespace) -> None:
+    """Robots get permissions only in their own namespace."""
+    if user.kind != "robot":
+        return
+    robot_ns = (
+        await s.execute(select(RobotAccount.namespace_id).where(RobotAccount.user_id == user.id))
+    ).scalar()
+    if robot_ns != ns.id:
+        raise InvalidDelegate(
+            f"Cannot add robot {user.username} under namespace {ns.name}", username=user.username
+        )
+
+
+def _user_permission(
+    ns: Namespace, user_id: int, name: str, kind: str, email: str | None, role: str,
+    members: set[int],
+) -> UserPermission:  # fmt: skip
+    is_robot = kind == "robot"
+    is_member = (is_robot or user_id in members) if ns.kind == "org" else None
+    return UserPermission(name, role, is_robot, is_member, email)
+
+
+def _record_in_repo(
+    s: AsyncSession, kind: str, r: Repository, ns: Namespace, who: Performer | None,
+    metadata: dict[str, Any],
+) -> None:  # fmt: skip
+    record(
+        s, kind, ns.name, who, r.name, {**metadata, "repo": r.name, "namespace": ns.name},
+        namespace_id=ns.id, repository_id=r.id,
+    )  # fmt: skip
+
+
 class PermissionService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -330,54 +404,48 @@ class PermissionService:
         performer: str | None = None,
         ip: str | None = None,
     ) -> UserPermission:
+        """Create or change a direct permission (Quay logs both as change_repo_permission).
+        The namespace owner is always admin: no permission of its own can be set."""
         _check_role(role)
         async with self.db.write() as s:
             r, ns = await _repo(s, repo)
+            if username == ns.name:
+                raise OwnerMustBeAdmin()
             user = await find_user(s, username)
             if user is None:
                 raise InvalidDelegate(f"Invalid username: {username}", username=username)
-            if user.kind == "robot":
-                robot_ns = (
-                    await s.execute(
-                        select(RobotAccount.namespace_id).where(RobotAccount.user_id == user.id)
-                    )
-                ).scalar()
-                if robot_ns != ns.id:
-                    raise InvalidDelegate(
-                        f"Cannot add robot {username} under namespace {ns.name}",
-                        username=username,
-                    )
-            if await namespace_owner_id(s, ns) == user.id and role != "admin":
-                raise OwnerMustBeAdmin()
-            added = await _set_user_role(s, r.id, user.id, role)
+            await _require_own_robot(s, user, ns)
+            await _set_user_role(s, r.id, user.id, role)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "add_repo_permission" if added else "change_repo_permission", ns.name, who,
-                r.name, {"username": username, "repo": r.name, "namespace": ns.name,
-                         "role": role},
-                namespace_id=ns.id, repository_id=r.id,
-            )  # fmt: skip
-            return UserPermission(username, role, user.kind == "robot")
+            _record_in_repo(
+                s, "change_repo_permission", r, ns, who, {"username": username, "role": role}
+            )
+            members = await _org_members(s, ns, {user.id})
+            return _user_permission(
+                ns, user.id, user.username, user.kind, user.email, role, members
+            )
 
     async def get_user_permission(self, repo: RepoName, username: str) -> UserPermission:
         async with self.db.read() as s:
-            r, _ns = await _repo(s, repo)
+            r, ns = await _repo(s, repo)
             row = (
                 await s.execute(
-                    select(RepositoryPermission.role, User.kind)
+                    select(User.id, User.username, User.kind, User.email, RepositoryPermission.role)
                     .join(User, User.id == RepositoryPermission.user_id)
                     .where(RepositoryPermission.repository_id == r.id, User.username == username)
                 )
             ).first()
             if row is None:
                 raise PermissionNotFound("User")
-            return UserPermission(username, row.role, row.kind == "robot")
+            return _user_permission(ns, *row, await _org_members(s, ns, {row.id}))
 
     async def delete_user_permission(
         self, repo: RepoName, username: str, *, performer: str | None = None, ip: str | None = None
     ) -> None:
         async with self.db.write() as s:
             r, ns = await _repo(s, repo)
+            if username == ns.name:
+                raise OwnerMustBeAdmin()
             user = await find_user(s, username)
             result = await s.execute(
                 delete(RepositoryPermission).where(
@@ -388,40 +456,40 @@ class PermissionService:
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise PermissionNotFound("User")
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "delete_repo_permission", ns.name, who, r.name,
-                {"username": username, "repo": r.name, "namespace": ns.name},
-                namespace_id=ns.id, repository_id=r.id,
-            )  # fmt: skip
+            _record_in_repo(s, "delete_repo_permission", r, ns, who, {"username": username})
 
     async def list_user_permissions(self, repo: RepoName) -> list[UserPermission]:
         async with self.db.read() as s:
             r, ns = await _repo(s, repo)
-            member_ids: set[int] = set()
-            if ns.kind == "org":
-                member_ids = set(
-                    (
-                        await s.execute(
-                            select(TeamMember.user_id)
-                            .join(Team, Team.id == TeamMember.team_id)
-                            .where(Team.namespace_id == ns.id)
-                        )
-                    ).scalars()
-                )
             rows = (
                 await s.execute(
-                    select(User.id, User.username, User.kind, RepositoryPermission.role)
+                    select(User.id, User.username, User.kind, User.email, RepositoryPermission.role)
                     .join(User, User.id == RepositoryPermission.user_id)
                     .where(RepositoryPermission.repository_id == r.id)
                     .order_by(User.username)
                 )
             ).all()
-            return [
-                UserPermission(
-                    name, role, kind == "robot", (uid in member_ids) if ns.kind == "org" else None
-                )
-                for uid, name, kind, role in rows
-            ]
+            members = await _org_members(s, ns, {row.id for row in rows})
+            return [_user_permission(ns, *row, members) for row in rows]
+
+    async def user_repository_roles(self, repo: RepoName, username: str) -> list[str]:
+        """Quay's transitive permission: the roles of the user's direct permission and of
+        its teams' permissions on the repository (empty for an unknown user)."""
+        async with self.db.read() as s:
+            r, _ns = await _repo(s, repo)
+            user = await find_user(s, username)
+            if user is None:
+                return []
+            direct = select(RepositoryPermission.role).where(
+                RepositoryPermission.repository_id == r.id,
+                RepositoryPermission.user_id == user.id,
+            )
+            via_teams = (
+                select(RepositoryPermission.role)
+                .join(TeamMember, TeamMember.team_id == RepositoryPermission.team_id)
+                .where(RepositoryPermission.repository_id == r.id, TeamMember.user_id == user.id)
+            )
+            return list((await s.execute(direct.union_all(via_teams))).scalars())
 
     # -- teams --
     async def set_team_permission(
@@ -440,14 +508,10 @@ class PermissionService:
                 await s.execute(select(Team).where(Team.namespace_id == ns.id, Team.name == team))
             ).scalar_one_or_none()
             if t is None:
-                raise TeamNotFound(ns.name, team)
-            added = await _set_team_role(s, r.id, t.id, role)
+                raise InvalidDelegate(f"No team {team} in organization {ns.name}", team=team)
+            await _set_team_role(s, r.id, t.id, role)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "add_repo_permission" if added else "change_repo_permission", ns.name, who,
-                r.name, {"team": team, "repo": r.name, "namespace": ns.name, "role": role},
-                namespace_id=ns.id, repository_id=r.id,
-            )  # fmt: skip
+            _record_in_repo(s, "change_repo_permission", r, ns, who, {"team": team, "role": role})
             return TeamPermission(team, role)
 
     async def get_team_permission(self, repo: RepoName, team: str) -> TeamPermission:
@@ -483,11 +547,7 @@ class PermissionService:
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise PermissionNotFound("Team")
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "delete_repo_permission", ns.name, who, r.name,
-                {"team": team, "repo": r.name, "namespace": ns.name},
-                namespace_id=ns.id, repository_id=r.id,
-            )  # fmt: skip
+            _record_in_repo(s, "delete_repo_permission", r, ns, who, {"team": team})
 
     async def list_team_permissions(self, repo: RepoName) -> list[TeamPermission]:
         async with self.db.read() as s:
@@ -510,11 +570,9 @@ class PermissionService:
             r, ns = await _repo(s, repo)
             r.is_public = public
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "change_repo_visibility", ns.name, who, r.name,
-                {"repo": r.name, "namespace": ns.name,
-                 "visibility": "public" if public else "private"},
-                namespace_id=ns.id, repository_id=r.id,
+            _record_in_repo(
+                s, "change_repo_visibility", r, ns, who,
+                {"visibility": "public" if public else "private"},
             )  # fmt: skip
 
     # -- prototypes --
@@ -529,6 +587,9 @@ class PermissionService:
         performer: str | None = None,
         ip: str | None = None,
     ) -> PrototypeInfo:
+        """A default permission. ``delegate_user`` may be a robot of the organization;
+        ``activating_user`` (users and robots, as in Quay) limits it to the repositories
+        that account creates."""
         _check_role(role)
         if (delegate_user is None) == (delegate_team is None):
             raise InvalidDelegate("Missing delegate user or team")
@@ -537,7 +598,7 @@ class PermissionService:
             activating = None
             if activating_user:
                 activating = await find_user(s, activating_user)
-                if activating is None or activating.kind == "robot":
+                if activating is None:
                     raise InvalidDelegate("Unknown activating user", username=activating_user)
             proto = Prototype(
                 uuid=str(uuid.uuid4()),
@@ -549,18 +610,8 @@ class PermissionService:
                 user = await find_user(s, delegate_user)
                 if user is None:
                     raise InvalidDelegate("Missing delegate user or team", username=delegate_user)
-                if user.kind == "robot":
-                    robot_ns = (
-                        await s.execute(
-                            select(RobotAccount.namespace_id).where(RobotAccount.user_id == user.id)
-                        )
-                    ).scalar()
-                    if robot_ns != ns.id:
-                        raise InvalidDelegate(
-                            f"Cannot add robot {delegate_user} under namespace {org}"
-                        )
+                await _require_own_robot(s, user, ns)
                 proto.delegate_user_id = user.id
-                delegate = PrototypeDelegate("user", user.username, user.kind == "robot")
             else:
                 team = (
                     await s.execute(
@@ -570,57 +621,62 @@ class PermissionService:
                 if team is None:
                     raise InvalidDelegate("Missing delegate user or team", team=delegate_team)
                 proto.delegate_team_id = team.id
-                delegate = PrototypeDelegate("team", team.name)
             s.add(proto)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
-            meta: dict[str, Any] = {"role": role, "namespace": org}
-            if activating is not None:
-                meta["activating_username"] = activating.username
-            meta["delegate_" + ("username" if delegate.kind == "user" else "teamname")] = (
-                delegate.name
-            )
-            record(s, "create_prototype_permission", org, who, metadata=meta, namespace_id=ns.id)
             await s.flush()
-            return PrototypeInfo(
-                proto.uuid, role, delegate, activating_user if activating else None
-            )
+            info = (await self._prototypes(s, ns, only=proto.uuid))[0]
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            _record_prototype(s, "create_prototype_permission", ns, who, info)
+            return info
 
     async def list_prototypes(self, org: str) -> list[PrototypeInfo]:
         async with self.db.read() as s:
             ns = await get_org(s, org)
-            return await self._prototypes(s, ns.id)
+            return await self._prototypes(s, ns)
 
     async def _prototypes(
-        self, s: AsyncSession, ns_id: int, only: str | None = None
+        self, s: AsyncSession, ns: Namespace, only: str | None = None
     ) -> list[PrototypeInfo]:
         delegate_user = User.__table__.alias("delegate_user")
         activating = User.__table__.alias("activating")
+        people = (delegate_user, activating)
         stmt = (
             select(
                 Prototype.uuid,
                 Prototype.role,
-                delegate_user.c.username,
-                delegate_user.c.kind,
                 Team.name,
-                activating.c.username,
+                *(c for u in people for c in (u.c.id, u.c.username, u.c.kind, u.c.email)),
             )
             .outerjoin(delegate_user, delegate_user.c.id == Prototype.delegate_user_id)
             .outerjoin(Team, Team.id == Prototype.delegate_team_id)
             .outerjoin(activating, activating.c.id == Prototype.activating_user_id)
-            .where(Prototype.namespace_id == ns_id)
+            .where(Prototype.namespace_id == ns.id)
             .order_by(Prototype.id)
         )
         if only is not None:
             stmt = stmt.where(Prototype.uuid == only)
+        rows = (await s.execute(stmt)).all()
+        members = await _org_members(s, ns, {i for row in rows for i in (row[3], row[7]) if i})
+
+        def person(uid: int | None, name: str, kind: str, email: str | None) -> PrototypeUser:
+            robot = kind == "robot"
+            return PrototypeUser(name, robot, robot or uid in members, email)
+
         out = []
-        for pid, role, uname, ukind, tname, aname in (await s.execute(stmt)).all():
+        for pid, role, team, *cols in rows:
+            d, a = person(*cols[:4]), (person(*cols[4:]) if cols[4] is not None else None)
             delegate = (
-                PrototypeDelegate("user", uname, ukind == "robot")
-                if uname is not None
-                else PrototypeDelegate("team", tname)
+                PrototypeDelegate("user", d.name, d.is_robot, d.is_org_member, d.email)
+                if cols[0] is not None
+                else PrototypeDelegate("team", team)
             )
-            out.append(PrototypeInfo(pid, role, delegate, aname))
+            out.append(PrototypeInfo(pid, role, delegate, a))
         return out
+
+    async def _prototype(self, s: AsyncSession, ns: Namespace, prototype_id: str) -> PrototypeInfo:
+        found = await self._prototypes(s, ns, only=prototype_id)
+        if not found:
+            raise PrototypeNotFound(prototype_id)
+        return found[0]
 
     async def update_prototype(
         self, org: str, prototype_id: str, role: str, *, performer: str | None = None,
@@ -629,43 +685,32 @@ class PermissionService:
         _check_role(role)
         async with self.db.write() as s:
             ns = await get_org(s, org)
-            proto = (
-                await s.execute(
-                    select(Prototype).where(
-                        Prototype.namespace_id == ns.id, Prototype.uuid == prototype_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if proto is None:
-                raise PrototypeNotFound(prototype_id)
-            old = proto.role
-            proto.role = role
-            await s.flush()
+            old = await self._prototype(s, ns, prototype_id)
+            await s.execute(
+                update(Prototype)
+                .where(Prototype.namespace_id == ns.id, Prototype.uuid == prototype_id)
+                .values(role=role)
+            )
+            info = replace(old, role=role)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "modify_prototype_permission", org, who,
-                metadata={"role": role, "original_role": old, "namespace": org},
-                namespace_id=ns.id,
-            )  # fmt: skip
-            return (await self._prototypes(s, ns.id, only=prototype_id))[0]
+            _record_prototype(
+                s, "modify_prototype_permission", ns, who, info, original_role=old.role
+            )
+            return info
 
     async def delete_prototype(
         self, org: str, prototype_id: str, *, performer: str | None = None, ip: str | None = None
     ) -> None:
         async with self.db.write() as s:
             ns = await get_org(s, org)
-            result = await s.execute(
+            info = await self._prototype(s, ns, prototype_id)
+            await s.execute(
                 delete(Prototype).where(
                     Prototype.namespace_id == ns.id, Prototype.uuid == prototype_id
                 )
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise PrototypeNotFound(prototype_id)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(
-                s, "delete_prototype_permission", org, who,
-                metadata={"namespace": org, "id": prototype_id}, namespace_id=ns.id,
-            )  # fmt: skip
+            _record_prototype(s, "delete_prototype_permission", ns, who, info)
 
     # -- questions for the API layer --
     async def repository_access(
@@ -687,3 +732,20 @@ def effective_role(principal: Principal, facts: RepositoryFacts) -> str | None:
     from berth.auth.access import repository_role
 
     return repository_role(principal, facts)
+
+
+def _record_prototype(
+    s: AsyncSession, kind: str, ns: Namespace, who: Performer | None, info: PrototypeInfo,
+    **extra: str,
+) -> None:  # fmt: skip
+    """Quay's prototype log entry: id, performer, activating user, role and delegate."""
+    delegate_key = "delegate_user" if info.delegate.kind == "user" else "delegate_team"
+    metadata = {
+        "prototypeid": info.id,
+        "username": who.name if who else None,
+        "activating_username": info.activating_user.name if info.activating_user else None,
+        "role": info.role,
+        delegate_key: info.delegate.name,
+        **extra,
+    }
+    record(s, kind, ns.name, who, metadata=metadata, namespace_id=ns.id)

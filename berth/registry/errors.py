@@ -84,3 +84,42 @@ class TagImmutable(Denied):
 
 class TooLarge(RegistryError):
     code = "SIZE_INVALID"
+
+
+# ---- tags and labels (the tags API; /api/v1 maps these, /v2 never raises them) ----------
+
+
+class TagUnknown(ManifestUnknown):
+    """No live tag of that name in the repository."""
+
+
+class ExpirationInvalid(RegistryError):
+    """A tag expiration that is not in the future."""
+
+    code = "INVALID_REQUEST"
+
+
+class RestoreOutsideWindow(RegistryError):
+    """A restore to a manifest whose tags ended longer ago than the time-machine window."""
+
+    code = "INVALID_REQUEST"
+
+
+class LabelInvalid(RegistryError):
+    """A label key of the wrong format, or with a reserved prefix."""
+
+    code = "INVALID_REQUEST"
+
+
+class LabelReserved(LabelInvalid):
+    """A label key under a prefix reserved for the registry and the image tools."""
+
+
+class LabelUnknown(RegistryError):
+    code = "NOT_FOUND"
+
+
+class LabelImmutable(RegistryError):
+    """Only labels added through the API can be deleted."""
+
+    code = "DENIED"

@@ -1,9 +1,12 @@
 """Manifests, tags, referrers and the catalog.
 
 A manifest is visible by digest while a live tag points at it (pushes by digest get a
-hidden tag) or while it is a child of a manifest that a live tag points at. Deleting by
-digest ends every tag pointing at the manifest; deleting by tag ends that tag. Ended tag
-rows stay for history and time-machine restore; garbage collection frees content later.
+hidden tag) or while it is a child of a manifest that a live tag points at (the rules are in
+berth.registry.liveness). Deleting by digest ends every tag pointing at the manifest;
+deleting by tag ends that tag; immutable tags refuse both, and refuse to be moved by a push.
+Ended tag rows stay for history and time-machine restore; garbage collection frees content
+later. A pushed image's labels are stored with its manifest and can expire the tag or make
+it immutable (berth.registry.labels).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -25,6 +28,7 @@ from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
 from berth.oci.names import is_valid_tag, referrers_tag
+from berth.policies.immutability import ensure_mutable
 from berth.registry import sql
 from berth.registry.blobs import check_digest
 from berth.registry.cache import NoCache, ReadCache
@@ -39,6 +43,8 @@ from berth.registry.errors import (
     TooLarge,
     Unsupported,
 )
+from berth.registry.labels import NO_LABELS, PushLabelReader, PushLabels, insert_manifest_labels
+from berth.registry.liveness import alive, visible
 from berth.registry.models import (
     Blob,
     Manifest,
@@ -49,6 +55,7 @@ from berth.registry.models import (
     Tag,
 )
 from berth.registry.repositories import RepoName, RepoRow, find_repository
+from berth.registry.tags import TagSettings, end_tag, lock_repository, point_tag
 from berth.storage.base import BlobStorage
 
 EMPTY_JSON = mt.EMPTY_JSON
@@ -79,26 +86,6 @@ class CatalogScope:
     visible: Any = None  # a condition on Repository (the caller's readable repositories)
 
 
-def _alive(now: int) -> Any:
-    return or_(Tag.end_ts.is_(None), Tag.end_ts > now)
-
-
-def _visible(now: int) -> Any:
-    """A manifest is served by digest while a live tag points at it or at an index listing it."""
-    parent = Tag.__table__.alias("parent_tag")
-    return or_(
-        exists().where(Tag.manifest_id == Manifest.id, _alive(now)),
-        exists()
-        .select_from(
-            ManifestChild.__table__.join(parent, parent.c.manifest_id == ManifestChild.parent_id)
-        )
-        .where(
-            ManifestChild.child_id == Manifest.id,
-            or_(parent.c.end_ts.is_(None), parent.c.end_ts > now),
-        ),
-    )
-
-
 def _is_digest(reference: str) -> bool:
     return ":" in reference
 
@@ -112,12 +99,15 @@ class ManifestService:
         *,
         max_manifest_bytes: int,
         cache: ReadCache[ManifestData] | None = None,
+        tag_settings: TagSettings | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.events = events
         self.max_bytes = max_manifest_bytes
         self.cache: ReadCache[ManifestData] = cache if cache is not None else NoCache()
+        self.labels = PushLabelReader(storage)
+        self.tag_settings = tag_settings or TagSettings()
 
     # ---- reads -------------------------------------------------------------------------
     async def get(
@@ -162,7 +152,7 @@ class ManifestService:
                 .scalar_subquery(),
             ]
             stmt = self._base(repo, *columns, *expiry).where(
-                Manifest.digest == digest, _visible(now)
+                Manifest.digest == digest, visible(now)
             )
         else:
             if not is_valid_tag(reference):
@@ -170,7 +160,7 @@ class ManifestService:
             stmt = (
                 self._base(repo, *columns, Tag.end_ts)
                 .join(Tag, Tag.manifest_id == Manifest.id)
-                .where(Tag.name == reference, Tag.hidden.is_(False), _alive(now))
+                .where(Tag.name == reference, Tag.hidden.is_(False), alive(now))
                 .order_by(Tag.start_ts.desc())
                 .limit(1)
             )
@@ -224,7 +214,7 @@ class ManifestService:
                 Namespace.name == repo.namespace,
                 Repository.name == repo.name,
                 Tag.hidden.is_(False),
-                _alive(now),
+                alive(now),
             )
         )
 
@@ -274,7 +264,7 @@ class ManifestService:
             .where(
                 Manifest.repository_id == repo.id,
                 Manifest.subject_digest == subject,
-                _visible(now),
+                visible(now),
             )
             .order_by(Manifest.created_at, Manifest.id)
         )
@@ -287,7 +277,7 @@ class ManifestService:
                     .where(
                         Tag.repository_id == repo.id,
                         Tag.name == referrers_tag(subject),
-                        _alive(now),
+                        alive(now),
                     )
                     .limit(1)
                 )
@@ -381,15 +371,16 @@ class ManifestService:
             digest = digest_of(body)
         if any(d.digest == mt.EMPTY_JSON_DIGEST for d in parsed.blob_descriptors()):
             await self._ensure_empty_blob()
+        labels = await self.labels.read(parsed)  # storage I/O before the transaction
 
         async with self.db.write() as s:
-            await s.execute(select(Repository.id).where(Repository.id == repo.id).with_for_update())
-            manifest_id = await self._store(s, repo, digest, body, parsed)
+            await lock_repository(s, repo.id)
+            manifest_id = await self._store(s, repo, digest, body, parsed, labels)
             now = now_ms()
             if by_digest:
                 await self._hidden_tag(s, repo.id, digest, manifest_id, now)
             else:
-                await self._set_tag(s, repo.id, reference, manifest_id, now)
+                await self._set_tag(s, repo.id, reference, manifest_id, now, labels)
             if parsed.manifests:
                 # Children now live through their index: their digest-push tags can go.
                 await s.execute(
@@ -431,7 +422,13 @@ class ManifestService:
             )
 
     async def _store(
-        self, s: AsyncSession, repo: RepoRow, digest: str, body: bytes, parsed: ParsedManifest
+        self,
+        s: AsyncSession,
+        repo: RepoRow,
+        digest: str,
+        body: bytes,
+        parsed: ParsedManifest,
+        labels: PushLabels = NO_LABELS,
     ) -> int:
         existing = (
             await s.execute(
@@ -502,6 +499,7 @@ class ManifestService:
             annotations=parsed.annotations or None,
             content=body,
             size=len(body),
+            layers_size=None if parsed.is_index else sum(d.size for d in parsed.layers),
             created_at=now_ms(),
         )
         s.add(row)
@@ -516,28 +514,28 @@ class ManifestService:
                 ManifestChild.__table__.insert(),
                 [{"parent_id": row.id, "child_id": i} for i in set(child_ids.values())],
             )
+        if labels.labels:
+            await insert_manifest_labels(s, row.id, labels.labels)
         return row.id
 
     async def _set_tag(
-        self, s: AsyncSession, repository_id: int, name: str, manifest_id: int, now: int
+        self,
+        s: AsyncSession,
+        repository_id: int,
+        name: str,
+        manifest_id: int,
+        now: int,
+        labels: PushLabels,
     ) -> None:
-        current = (
-            await s.execute(
-                select(Tag.id, Tag.manifest_id).where(
-                    Tag.repository_id == repository_id,
-                    Tag.name == name,
-                    Tag.hidden.is_(False),
-                    _alive(now),
-                )
-            )
-        ).all()
-        if len(current) == 1 and current[0][1] == manifest_id:
-            return
-        if current:
-            await s.execute(
-                update(Tag).where(Tag.id.in_([c[0] for c in current])).values(end_ts=now)
-            )
-        s.add(Tag(repository_id=repository_id, name=name, manifest_id=manifest_id, start_ts=now))
+        """Point the pushed tag at the manifest; its labels may make it expire or immutable."""
+        immutable = labels.immutable and self.tag_settings.immutable_tags
+        can_expire = self.tag_settings.immutable_can_expire or not immutable
+        end_ts = None
+        if labels.expires_after_s is not None and can_expire:
+            end_ts = now + labels.expires_after_s * 1000
+        await point_tag(
+            s, repository_id, name, manifest_id, now, end_ts=end_ts, immutable=immutable
+        )
 
     async def _hidden_tag(
         self, s: AsyncSession, repository_id: int, digest: str, manifest_id: int, now: int
@@ -548,7 +546,7 @@ class ManifestService:
                 .where(
                     Tag.repository_id == repository_id,
                     Tag.manifest_id == manifest_id,
-                    _alive(now),
+                    alive(now),
                 )
                 .limit(1)
             )
@@ -573,11 +571,20 @@ class ManifestService:
             .join(parent, parent.c.id == ManifestChild.parent_id)
             .where(
                 ManifestChild.child_id == manifest_id,
-                exists().where(Tag.manifest_id == parent.c.id, _alive(now)),
+                exists().where(Tag.manifest_id == parent.c.id, alive(now)),
             )
             .distinct()
         )
         return sorted(rows.scalars())
+
+    @staticmethod
+    async def _tag_names(s: AsyncSession, manifest_id: int, now: int) -> list[str]:
+        rows = await s.execute(
+            select(Tag.name).where(
+                Tag.manifest_id == manifest_id, Tag.hidden.is_(False), alive(now)
+            )
+        )
+        return list(rows.scalars())
 
     async def delete(self, repo: RepoRow, reference: str, *, actor: Actor | None = None) -> None:
         now = now_ms()
@@ -600,9 +607,16 @@ class ManifestService:
                             "untag the index first",
                             {"digest": digest, "indexes": parents},
                         )
+                    await ensure_mutable(
+                        s,
+                        repo.id,
+                        await self._tag_names(s, manifest_id, now),
+                        now,
+                        action="deleted",
+                    )
                     result = await s.execute(
                         update(Tag)
-                        .where(Tag.manifest_id == manifest_id, _alive(now))
+                        .where(Tag.manifest_id == manifest_id, alive(now))
                         .values(end_ts=now)
                     )
                     ended = result.rowcount  # type: ignore[attr-defined]
@@ -610,19 +624,7 @@ class ManifestService:
                     raise ManifestUnknown("manifest unknown", {"digest": digest})
                 kind, tag = "delete_manifest", None
             else:
-                result = await s.execute(
-                    update(Tag)
-                    .where(
-                        and_(
-                            Tag.repository_id == repo.id,
-                            Tag.name == reference,
-                            Tag.hidden.is_(False),
-                            _alive(now),
-                        )
-                    )
-                    .values(end_ts=now)
-                )
-                if not result.rowcount:  # type: ignore[attr-defined]
+                if not await end_tag(s, repo.id, reference, now, now):
                     raise ManifestUnknown("manifest unknown", {"tag": reference})
                 kind, tag, digest = "delete_tag", reference, None
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit

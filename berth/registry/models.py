@@ -33,7 +33,8 @@ class Repository(Base):
     # "namespace/name", kept for the catalog: sorted and paged by the full name, on an index.
     full_name: Mapped[str] = mapped_column(String(512), unique=True)
     is_public: Mapped[bool] = mapped_column(default=False)
-    state: Mapped[str] = mapped_column(String(16), default="NORMAL")  # NORMAL|READ_ONLY|MIRROR
+    # NORMAL | READ_ONLY | MIRROR | MARKED_FOR_DELETION (deleted, rows not yet removed)
+    state: Mapped[str] = mapped_column(String(32), default="NORMAL")
     kind: Mapped[str] = mapped_column(String(16), default="image")
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(default=now_ms)
@@ -78,6 +79,8 @@ class Manifest(Base):
     annotations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column()  # manifest bytes + referenced blobs (deduplicated)
+    # Quay's layers_compressed_size: the sum of the layer descriptors' sizes (None: an index).
+    layers_size: Mapped[int | None] = mapped_column()
     created_at: Mapped[int] = mapped_column(default=now_ms)
 
 
@@ -105,6 +108,7 @@ class Tag(Base):
     __tablename__ = "tags"
     __table_args__ = (
         Index("ix_tags_lookup", "repository_id", "name", "end_ts"),
+        Index("ix_tags_history", "repository_id", "start_ts"),  # the tags API, newest first
         Index("ix_tags_manifest_id", "manifest_id"),
         Index("ix_tags_end_ts", "end_ts"),
     )
@@ -120,6 +124,23 @@ class Tag(Base):
     # Set through the tags API or the ``quay.immutable`` label; immutability policies add
     # pattern rules on top (berth.policies.immutability decides).
     immutable: Mapped[bool] = mapped_column(default=False)
+
+
+class ManifestLabel(Base):
+    """A key/value label on a manifest: read from the image config at push (``manifest``),
+    added through the API (``api``, the only kind that can be deleted) or by Berth itself
+    (``internal``)."""
+
+    __tablename__ = "manifest_labels"
+    __table_args__ = (Index("ix_manifest_labels_manifest", "manifest_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a uuid4, Quay's label id
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)
+    source_type: Mapped[str] = mapped_column(String(16))  # manifest | api | internal
+    media_type: Mapped[str] = mapped_column(String(32))  # text/plain | application/json
+    created_at: Mapped[int] = mapped_column(default=now_ms)
 
 
 class Upload(Base):

@@ -134,12 +134,22 @@ async def create_repository(
     return created
 
 
+# Quay's answers (405) to writes into a repository that isn't NORMAL.
+_STATE_REFUSALS = {
+    "READ_ONLY": "{repo} is in read-only mode.",
+    "MIRROR": "Repository {repo} is a mirror. Mirrored repositories cannot be modified directly.",
+}
+
+
 def ensure_writable(repo: RepoRow, *, registry_read_only: bool) -> None:
     """Pushes and deletes are refused here and only here."""
     if registry_read_only:
         raise RepositoryReadOnly("the registry is in read-only mode", {"is_readonly": True})
     if repo.state != "NORMAL":
+        message = _STATE_REFUSALS.get(
+            repo.state, "repository is in {state} state and cannot be written"
+        )
         raise RepositoryReadOnly(
-            f"repository is in {repo.state} state and cannot be written",
+            message.format(repo=f"{repo.namespace}/{repo.name}", state=repo.state),
             {"is_readonly": True, "state": repo.state},
         )

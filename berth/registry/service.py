@@ -1,4 +1,5 @@
-"""The registry facade the /v2 edge talks to: repositories, blobs, uploads, manifests."""
+"""The registry facade the /v2 edge and /api/v1 talk to: repositories, blobs, uploads,
+manifests, tags and labels."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from berth.db.session import Database
 from berth.events.recorder import EventRecorder
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
+from berth.registry.labels import LabelService
+from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
 from berth.registry.repositories import (
     RepoName,
@@ -18,6 +21,7 @@ from berth.registry.repositories import (
     get_repository,
     parse_repo_name,
 )
+from berth.registry.tags import TagService, TagSettings
 from berth.storage.base import BlobStorage
 
 
@@ -34,6 +38,7 @@ class Registry:
         create_private: bool,
         default_tag_expiration_s: int,
         read_cache: ReadCache[Any] | None = None,
+        tag_settings: TagSettings | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -41,9 +46,18 @@ class Registry:
         self.create_private = create_private
         self.default_tag_expiration_s = default_tag_expiration_s
         self.blobs = BlobService(db, storage, cache=read_cache)
+        tag_settings = tag_settings or TagSettings()
         self.manifests = ManifestService(
-            db, storage, events, max_manifest_bytes=max_manifest_bytes, cache=read_cache
+            db,
+            storage,
+            events,
+            max_manifest_bytes=max_manifest_bytes,
+            cache=read_cache,
+            tag_settings=tag_settings,
         )
+        self.details = ManifestDetailsService(db, storage)
+        self.tags = TagService(db, cache=read_cache, settings=tag_settings)
+        self.labels = LabelService(db, reserved_prefixes=tag_settings.reserved_label_prefixes)
 
     def name(self, raw: str) -> RepoName:
         return parse_repo_name(raw, library=self.library)

@@ -26,6 +26,13 @@ class RobotExists(InvalidRequest):
         super().__init__(f"Existing robot with name: {name}", robot=name)
 
 
+class RobotsDisabled(InvalidRequest):
+    """ROBOTS_DISALLOW: no new robot accounts (Quay's wording)."""
+
+    def __init__(self) -> None:
+        super().__init__("Robot accounts have been disabled. Please contact your administrator.")
+
+
 class InvalidDescription(InvalidRequest):
     def __init__(self) -> None:
         super().__init__("The description may have at most 255 characters")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace, User
@@ -22,8 +22,17 @@ from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.oci.names import is_valid_namespace
 from berth.orgs.services import find_user, get_namespace, performer_of
-from berth.robots.errors import InvalidDescription, InvalidRobotName, RobotExists, RobotNotFound
+from berth.permissions.models import RepositoryPermission
+from berth.registry.models import Repository
+from berth.robots.errors import (
+    InvalidDescription,
+    InvalidRobotName,
+    RobotExists,
+    RobotNotFound,
+    RobotsDisabled,
+)
 from berth.robots.models import RobotAccount
+from berth.teams.models import Team, TeamMember
 
 TOKEN_ALPHABET = string.ascii_uppercase + string.digits
 TOKEN_LENGTH = 64
@@ -77,9 +86,10 @@ class VerifiedRobot:
 
 
 class RobotService:
-    def __init__(self, db: Database, fernet: Fernet) -> None:
+    def __init__(self, db: Database, fernet: Fernet, *, disallow: bool = False) -> None:
         self.db = db
         self.fernet = fernet
+        self.disallow = disallow  # ROBOTS_DISALLOW: no new robot accounts
 
     def _encrypt(self, token: str) -> bytes:
         return self.fernet.encrypt(token.encode())
@@ -126,6 +136,8 @@ class RobotService:
         performer: str | None = None,
         ip: str | None = None,
     ) -> RobotInfo:
+        if self.disallow:
+            raise RobotsDisabled()
         if not is_valid_namespace(short):
             raise InvalidRobotName(short)
         description = description or ""
@@ -153,7 +165,7 @@ class RobotService:
             who = performer_of(await find_user(s, performer) if performer else None, ip)
             record(
                 s, "create_robot", namespace, who,
-                metadata={"robot": name, "description": description,
+                metadata={"robot": short, "description": description,
                           "unstructured_metadata": dict(unstructured_metadata or {})},
                 namespace_id=ns.id,
             )  # fmt: skip
@@ -176,7 +188,7 @@ class RobotService:
             robot.token_encrypted = self._encrypt(token)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
             record(
-                s, "regenerate_robot_token", namespace, who, metadata={"robot": user.username},
+                s, "regenerate_robot_token", namespace, who, metadata={"robot": short},
                 namespace_id=ns.id,
             )  # fmt: skip
             await s.flush()
@@ -187,69 +199,68 @@ class RobotService:
     ) -> None:
         async with self.db.write() as s:
             user, _robot, ns = await self._get(s, namespace, short)
-            name = user.username
             await s.delete(user)  # cascades: robot row, team memberships, permissions
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            record(s, "delete_robot", namespace, who, metadata={"robot": name}, namespace_id=ns.id)
+            record(s, "delete_robot", namespace, who, metadata={"robot": short}, namespace_id=ns.id)
 
     async def list(
-        self, namespace: str, *, with_token: bool = False, with_permissions: bool = False
+        self,
+        namespace: str,
+        *,
+        with_token: bool = False,
+        with_permissions: bool = False,
+        limit: int | None = None,
     ) -> list[RobotInfo]:
-        from berth.permissions.models import RepositoryPermission
-        from berth.registry.models import Repository
-        from berth.teams.models import Team, TeamMember
-
+        """The namespace's robots by name (the first ``limit``); with ``with_permissions``
+        their teams and direct repository permissions too (three queries in all)."""
         async with self.db.read() as s:
             ns = await get_namespace(s, namespace)
-            rows = (
-                await s.execute(
-                    select(User, RobotAccount)
-                    .join(RobotAccount, RobotAccount.user_id == User.id)
-                    .where(RobotAccount.namespace_id == ns.id)
-                    .order_by(User.username)
+            stmt = (
+                select(User, RobotAccount)
+                .join(RobotAccount, RobotAccount.user_id == User.id)
+                .where(RobotAccount.namespace_id == ns.id)
+                .order_by(User.username)
+            )
+            if limit is not None:
+                stmt = stmt.limit(max(limit, 0))
+            rows = (await s.execute(stmt)).all()
+            out = [self._info(user, robot, namespace, token=with_token) for user, robot in rows]
+            if with_permissions and out:
+                by_id = {info.id: info for info in out}
+                teams = await s.execute(
+                    select(TeamMember.user_id, Team.name)
+                    .join(Team, Team.id == TeamMember.team_id)
+                    .where(TeamMember.user_id.in_(by_id))
+                    .order_by(Team.name)
                 )
-            ).all()
-            out = []
-            for user, robot in rows:
-                info = self._info(user, robot, namespace, token=with_token)
-                if with_permissions:
-                    teams = (
-                        await s.execute(
-                            select(Team.name)
-                            .join(TeamMember, TeamMember.team_id == Team.id)
-                            .where(TeamMember.user_id == user.id)
-                            .order_by(Team.name)
-                        )
-                    ).scalars()
-                    perms = (
-                        await s.execute(
-                            select(Repository.name, Repository.is_public, RepositoryPermission.role)
-                            .join(Repository, Repository.id == RepositoryPermission.repository_id)
-                            .where(RepositoryPermission.user_id == user.id)
-                            .order_by(Repository.name)
-                        )
-                    ).all()
-                    info.teams.extend(teams)
-                    info.permissions.extend(RobotRepoPermission(*p) for p in perms)
-                out.append(info)
+                for user_id, team in teams:
+                    by_id[user_id].teams.append(team)
+                perms = await s.execute(_direct_permissions(list(by_id)))
+                for user_id, *perm in perms:
+                    by_id[user_id].permissions.append(RobotRepoPermission(*perm))
             return out
 
     async def permissions(self, namespace: str, short: str) -> list[RobotRepoPermission]:
         """Direct repository permissions of the robot (Quay's robot permissions view)."""
-        from berth.permissions.models import RepositoryPermission
-        from berth.registry.models import Repository
-
         async with self.db.read() as s:
             user, _robot, _ = await self._get(s, namespace, short)
-            rows = (
-                await s.execute(
-                    select(Repository.name, Repository.is_public, RepositoryPermission.role)
-                    .join(Repository, Repository.id == RepositoryPermission.repository_id)
-                    .where(RepositoryPermission.user_id == user.id)
-                    .order_by(Repository.name)
-                )
-            ).all()
-            return [RobotRepoPermission(*r) for r in rows]
+            rows = await s.execute(_direct_permissions([user.id]))
+            return [RobotRepoPermission(*perm) for _user_id, *perm in rows]
+
+
+def _direct_permissions(user_ids: list[int]) -> Select[tuple[int, str, bool, str]]:
+    """(user id, repository name, is_public, role) of the users' direct permissions."""
+    return (
+        select(
+            RepositoryPermission.user_id,
+            Repository.name,
+            Repository.is_public,
+            RepositoryPermission.role,
+        )
+        .join(Repository, Repository.id == RepositoryPermission.repository_id)
+        .where(RepositoryPermission.user_id.in_(user_ids))
+        .order_by(Repository.name)
+    )
 
 
 async def verify_robot_token(s: AsyncSession, username: str, token: str) -> VerifiedRobot | None:

@@ -5,24 +5,30 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
+from berth.accounts.models import Namespace, User
 from berth.audit.services import Performer, record
 from berth.db.session import Database
 from berth.oci.names import is_valid_namespace
 from berth.orgs.services import find_user, get_org, get_user, is_org_member, performer_of
+from berth.permissions.models import RepositoryPermission
 from berth.robots.models import RobotAccount
 from berth.teams.errors import (
     AlreadyMember,
+    EmailInviteNotFound,
+    InvalidInviteCode,
     InvalidTeamMember,
     InvalidTeamName,
     InvalidTeamRole,
-    InviteNotFound,
+    InviteForAnotherUser,
     LastAdminTeam,
+    NotTeamMember,
     TeamNotFound,
+    UnknownTeamMember,
 )
 from berth.teams.models import Team, TeamInvite, TeamMember
 
@@ -37,11 +43,13 @@ class TeamInfo:
     role: str
     description: str
     member_count: int = 0
+    repo_count: int = 0
 
 
 @dataclass(frozen=True)
 class MemberInfo:
-    """A team member or a pending invite (``invited``; ``email`` for an e-mail invite)."""
+    """A team member or a pending invite (``invited``). ``name`` is None for an invite
+    to an e-mail address; ``email`` is the user's address or the invited one."""
 
     name: str | None
     is_robot: bool
@@ -67,6 +75,15 @@ async def get_team(s: AsyncSession, org_id: int, org_name: str, name: str) -> Te
     if team is None:
         raise TeamNotFound(org_name, name)
     return team
+
+
+async def _team_and_actor(
+    s: AsyncSession, org: str, team_name: str, performer: str | None, ip: str | None
+) -> tuple[Namespace, Team, Performer | None]:
+    """The organization, its team, and who acts (for the usage log)."""
+    ns = await get_org(s, org)
+    team = await get_team(s, ns.id, org, team_name)
+    return ns, team, performer_of(await find_user(s, performer) if performer else None, ip)
 
 
 async def _admin_team_ids(s: AsyncSession, org_id: int, user_id: int) -> set[int]:
@@ -134,7 +151,7 @@ class TeamService:
                     if team.role == "admin" and user is not None:
                         admin_teams = await _admin_team_ids(s, ns.id, user.id)
                         if admin_teams == {team.id}:
-                            raise LastAdminTeam(name)
+                            raise LastAdminTeam.on_demote(org, name)
                     team.role = role
                     record(
                         s, "org_set_team_role", org, who,
@@ -150,12 +167,21 @@ class TeamService:
             return await self._info(s, org, team), created
 
     async def _info(self, s: AsyncSession, org: str, team: Team) -> TeamInfo:
-        count = (
+        members = (
             await s.execute(
                 select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team.id)
             )
         ).scalar_one()
-        return TeamInfo(team.id, org, team.name, team.role, team.description, int(count))
+        repos = (
+            await s.execute(
+                select(func.count())
+                .select_from(RepositoryPermission)
+                .where(RepositoryPermission.team_id == team.id)
+            )
+        ).scalar_one()
+        return TeamInfo(
+            team.id, org, team.name, team.role, team.description, int(members), int(repos)
+        )
 
     async def get(self, org: str, name: str) -> TeamInfo:
         async with self.db.read() as s:
@@ -163,10 +189,11 @@ class TeamService:
             return await self._info(s, org, await get_team(s, ns.id, org, name))
 
     async def list(self, org: str) -> list[TeamInfo]:
+        """The organization's teams in creation order (Quay's ``ordered_teams``)."""
         async with self.db.read() as s:
             ns = await get_org(s, org)
             teams = (
-                await s.execute(select(Team).where(Team.namespace_id == ns.id).order_by(Team.name))
+                await s.execute(select(Team).where(Team.namespace_id == ns.id).order_by(Team.id))
             ).scalars()
             return [await self._info(s, org, t) for t in teams]
 
@@ -182,7 +209,7 @@ class TeamService:
                 and user is not None
                 and await _admin_team_ids(s, ns.id, user.id) == {team.id}
             ):
-                raise LastAdminTeam(name)
+                raise LastAdminTeam.on_delete(org, name, user.username)
             await s.delete(team)
             record(
                 s, "org_delete_team", org, performer_of(user, ip), metadata={"team": name},
@@ -201,12 +228,10 @@ class TeamService:
         """Robots of the organization and users already in it join at once; other users
         are invited (``invited=True``) and join when they accept."""
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
             user = await find_user(s, member)
             if user is None:
-                raise InvalidTeamMember("Unknown user", member=member)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
+                raise UnknownTeamMember(member)
             is_robot = user.kind == "robot"
             if is_robot:
                 robot_ns = (
@@ -234,7 +259,7 @@ class TeamService:
                     s, "org_add_team_member", org, who,
                     metadata={"member": member, "team": team_name}, namespace_id=ns.id,
                 )  # fmt: skip
-                return MemberInfo(member, is_robot, invited=False)
+                return MemberInfo(member, is_robot, invited=False, email=user.email)
             invite = (
                 await s.execute(
                     select(TeamInvite).where(
@@ -256,7 +281,7 @@ class TeamService:
                 namespace_id=ns.id,
             )  # fmt: skip
             await s.flush()
-            return MemberInfo(member, False, invited=True, code=invite.code)
+            return MemberInfo(member, False, invited=True, email=user.email, code=invite.code)
 
     async def invite_email(
         self,
@@ -268,9 +293,7 @@ class TeamService:
         ip: str | None = None,
     ) -> MemberInfo:
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
             invite = (
                 await s.execute(
                     select(TeamInvite).where(
@@ -303,32 +326,61 @@ class TeamService:
         performer: str | None = None,
         ip: str | None = None,
     ) -> None:
-        """Remove a member, or cancel a pending invite (by username or e-mail)."""
+        """Cancel the user's pending invite to the team, or else take the user out of it
+        (not out of the acting user's only admin team)."""
         async with self.db.write() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
-            who = performer_of(await find_user(s, performer) if performer else None, ip)
-            user = await find_user(s, member)
-            if user is not None and await _is_member(s, team.id, user.id):
-                await s.execute(
-                    delete(TeamMember).where(
-                        TeamMember.team_id == team.id, TeamMember.user_id == user.id
-                    )
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
+            user = await get_user(s, member)
+            cancelled = await s.execute(
+                delete(TeamInvite).where(
+                    TeamInvite.team_id == team.id, TeamInvite.user_id == user.id
                 )
+            )
+            if cancelled.rowcount:  # type: ignore[attr-defined]
                 record(
-                    s, "org_remove_team_member", org, who,
-                    metadata={"member": member, "team": team_name}, namespace_id=ns.id,
+                    s, "org_delete_team_member_invite", org, who,
+                    metadata={"user": member, "team": team_name, "member": member},
+                    namespace_id=ns.id,
                 )  # fmt: skip
                 return
-            cond = TeamInvite.user_id == user.id if user is not None else TeamInvite.email == member
-            result = await s.execute(delete(TeamInvite).where(TeamInvite.team_id == team.id, cond))
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise InvalidTeamMember(
-                    f"{member} is not a member of team {team_name}", member=member
+            if not await _is_member(s, team.id, user.id):
+                raise NotTeamMember(member, team_name)
+            if (
+                who is not None
+                and who.id == user.id
+                and await _admin_team_ids(s, ns.id, user.id) == {team.id}
+            ):
+                raise LastAdminTeam.on_leave(team_name)
+            await s.execute(
+                delete(TeamMember).where(
+                    TeamMember.team_id == team.id, TeamMember.user_id == user.id
                 )
+            )
+            record(
+                s, "org_remove_team_member", org, who,
+                metadata={"member": member, "team": team_name}, namespace_id=ns.id,
+            )  # fmt: skip
+
+    async def delete_email_invite(
+        self,
+        org: str,
+        team_name: str,
+        email: str,
+        *,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> None:
+        async with self.db.write() as s:
+            ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
+            result = await s.execute(
+                delete(TeamInvite).where(TeamInvite.team_id == team.id, TeamInvite.email == email)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise EmailInviteNotFound(team_name, email)
             record(
                 s, "org_delete_team_member_invite", org, who,
-                metadata={"user": member, "team": team_name}, namespace_id=ns.id,
+                metadata={"email": email, "team": team_name, "member": email},
+                namespace_id=ns.id,
             )  # fmt: skip
 
     async def members(
@@ -339,31 +391,51 @@ class TeamService:
             team = await get_team(s, ns.id, org, team_name)
             rows = (
                 await s.execute(
-                    select(User.username, User.kind)
+                    select(User.username, User.kind, User.email)
                     .join(TeamMember, TeamMember.user_id == User.id)
                     .where(TeamMember.team_id == team.id)
                     .order_by(User.username)
                 )
             ).all()
-            out = [MemberInfo(name, kind == "robot", invited=False) for name, kind in rows]
+            out = [
+                MemberInfo(name, kind == "robot", invited=False, email=email)
+                for name, kind, email in rows
+            ]
             if include_pending:
                 invites = (
                     await s.execute(
-                        select(TeamInvite.code, TeamInvite.email, User.username)
+                        select(TeamInvite.code, TeamInvite.email, User.username, User.email)
                         .outerjoin(User, User.id == TeamInvite.user_id)
                         .where(TeamInvite.team_id == team.id)
                         .order_by(TeamInvite.id)
                     )
                 ).all()
                 out += [
-                    MemberInfo(username, False, invited=True, email=email, code=code)
-                    for code, email, username in invites
+                    MemberInfo(username, False, invited=True, email=user_email or email, code=code)
+                    for code, email, username, user_email in invites
                 ]
             return out
 
+    async def match(self, org: str, prefix: str, *, limit: int = 10) -> list[str]:
+        """Names of the organization's teams starting with ``prefix``."""
+        async with self.db.read() as s:
+            ns = await get_org(s, org)
+            return list(
+                (
+                    await s.execute(
+                        select(Team.name)
+                        .where(
+                            Team.namespace_id == ns.id,
+                            Team.name.startswith(prefix, autoescape=True),
+                        )
+                        .order_by(Team.name)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+
     async def repository_permissions(self, org: str, team_name: str) -> list[tuple[str, bool, str]]:
         """(repository name, is_public, role) for each repository the team has a role on."""
-        from berth.permissions.models import RepositoryPermission
         from berth.registry.models import Repository
 
         async with self.db.read() as s:
@@ -388,9 +460,6 @@ class TeamService:
     async def _invites(self, s: AsyncSession, user: User) -> list[InviteInfo]:
         from berth.accounts.models import Namespace
 
-        cond = TeamInvite.user_id == user.id
-        if user.email:
-            cond = cond | (func.lower(TeamInvite.email) == user.email.lower())
         inviter = User.__table__.alias("inviter")
         rows = (
             await s.execute(
@@ -400,7 +469,7 @@ class TeamService:
                 .join(Team, Team.id == TeamInvite.team_id)
                 .join(Namespace, Namespace.id == Team.namespace_id)
                 .outerjoin(inviter, inviter.c.id == TeamInvite.inviter_id)
-                .where(cond, Namespace.enabled)
+                .where(_addressed_to(user), Namespace.enabled)
                 .order_by(TeamInvite.id)
             )
         ).all()
@@ -409,49 +478,82 @@ class TeamService:
             for code, org, team, email, by in rows
         ]
 
-    async def _claim(self, s: AsyncSession, code: str, user: User) -> tuple[TeamInvite, Team, str]:
+    async def _claim(
+        self, s: AsyncSession, code: str, user: User, *, accepting: bool
+    ) -> tuple[TeamInvite, Team, str, str | None]:
+        """The invite behind ``code`` if it is addressed to ``user``; its team, org and
+        inviter's name."""
         from berth.accounts.models import Namespace
 
-        invite = (
+        found = (
             await s.execute(select(TeamInvite).where(TeamInvite.code == code))
         ).scalar_one_or_none()
-        if invite is None:
-            raise InviteNotFound()
-        mine = invite.user_id == user.id or (
-            invite.user_id is None
-            and invite.email is not None
-            and user.email is not None
-            and invite.email.lower() == user.email.lower()
-        )
-        if not mine:
-            raise InviteNotFound()
-        team = (await s.execute(select(Team).where(Team.id == invite.team_id))).scalar_one()
+        if found is None:
+            raise InvalidInviteCode()
+        mine = (
+            await s.execute(
+                select(TeamInvite.id).where(TeamInvite.id == found.id, _addressed_to(user))
+            )
+        ).scalar()
+        if mine is None:
+            addressee = (
+                await s.execute(select(User.username).where(User.id == found.user_id))
+            ).scalar()
+            if accepting and addressee is not None:
+                raise InviteForAnotherUser(addressee)
+            raise InvalidInviteCode()
+        team = (await s.execute(select(Team).where(Team.id == found.team_id))).scalar_one()
         org = (
             await s.execute(select(Namespace.name).where(Namespace.id == team.namespace_id))
         ).scalar_one()
-        return invite, team, org
+        inviter = (
+            await s.execute(select(User.username).where(User.id == found.inviter_id))
+        ).scalar()
+        return found, team, org, inviter
 
     async def accept_invite(self, code: str, username: str, *, ip: str | None = None) -> InviteInfo:
+        """Join the invite's team, and every other team of that organization the user is
+        invited to (as Quay does); the invites are used up."""
         async with self.db.write() as s:
             user = await get_user(s, username)
-            invite, team, org = await self._claim(s, code, user)
-            if not await _is_member(s, team.id, user.id):
-                s.add(TeamMember(team_id=team.id, user_id=user.id))
-            await s.delete(invite)
+            invite, team, org, inviter = await self._claim(s, code, user, accepting=True)
+            email = invite.email
+            pending = (
+                await s.execute(
+                    select(TeamInvite)
+                    .join(Team, Team.id == TeamInvite.team_id)
+                    .where(Team.namespace_id == team.namespace_id, _addressed_to(user))
+                )
+            ).scalars()
+            for other in list(pending):
+                if not await _is_member(s, other.team_id, user.id):
+                    s.add(TeamMember(team_id=other.team_id, user_id=user.id))
+                    await s.flush()
+                await s.delete(other)
             record(
                 s, "org_team_member_invite_accepted", org, Performer(user.username, user.id, ip),
-                metadata={"member": username, "team": team.name, "inviter": None},
+                metadata={"member": username, "team": team.name, "inviter": inviter},
                 namespace_id=team.namespace_id,
             )  # fmt: skip
-            return InviteInfo(code, org, team.name, username, invite.email, None)
+            return InviteInfo(code, org, team.name, username, email, inviter)
 
     async def decline_invite(self, code: str, username: str, *, ip: str | None = None) -> None:
         async with self.db.write() as s:
             user = await get_user(s, username)
-            invite, team, org = await self._claim(s, code, user)
+            invite, team, org, inviter = await self._claim(s, code, user, accepting=False)
             await s.delete(invite)
             record(
                 s, "org_team_member_invite_declined", org, Performer(user.username, user.id, ip),
-                metadata={"member": username, "team": team.name},
+                metadata={"member": username, "team": team.name, "inviter": inviter},
                 namespace_id=team.namespace_id,
             )  # fmt: skip
+
+
+def _addressed_to(user: User) -> Any:
+    """Invites for the user: to its account, or to its e-mail address."""
+    cond = TeamInvite.user_id == user.id
+    if user.email:
+        cond = cond | (
+            TeamInvite.user_id.is_(None) & (func.lower(TeamInvite.email) == user.email.lower())
+        )
+    return cond

@@ -103,7 +103,8 @@ async def test_login_backoff_is_429_then_clears(registry: Berth) -> None:
         )
     resp = await registry.client("carol", password=PASSWORD).token("repository:carol/app:pull")
     assert resp.status_code == 429
-    assert 7 <= int(resp.headers["retry-after"]) <= 8
+    # 7.5 s from the failure stamped above, less the time since (seconds on a loaded machine).
+    assert 3 <= int(resp.headers["retry-after"]) <= 8
     async with db.write() as s:
         await s.execute(update(User).where(User.username == "carol").values(last_invalid_login=1))
     resp = await registry.client("carol", password=PASSWORD).token("repository:carol/app:pull")

@@ -196,24 +196,22 @@ async def test_repository_parameter_accepts_percent_encoded_slash(registry: Bert
 
     def module(_api: Any) -> list[ApiRoute]:
         return [
-            ApiRoute("GET", "/repository/{repository}/tag/", echo, anon_allowed=True),
-            ApiRoute("GET", "/repository/{repository}", echo, anon_allowed=True),
+            ApiRoute("GET", "/echo/{repository}/tag/", echo, anon_allowed=True),
+            ApiRoute("GET", "/echo/{repository}", echo, anon_allowed=True),
         ]
 
     app = Starlette(routes=api_v1_routes(registry.services, extra=(module,)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as h:
-        for path in ("/api/v1/repository/org%2Frepo/tag/", "/api/v1/repository/org/repo/tag/"):
+        for path in ("/api/v1/echo/org%2Frepo/tag/", "/api/v1/echo/org/repo/tag/"):
             r = await h.get(path)
             assert r.status_code == 200, path
             assert r.json() == {"repository": "org/repo"}
-        r = await h.get("/api/v1/repository/org%2Fsub%2Frepo")
+        r = await h.get("/api/v1/echo/org%2Fsub%2Frepo")
         assert r.json() == {"repository": "org/sub/repo"}
-        r = await h.get("/api/v1/repository/org/repo/tag?onlyActiveTags=True")
+        r = await h.get("/api/v1/echo/org/repo/tag?onlyActiveTags=True")
         assert r.status_code == 308
-        assert r.headers["location"].endswith(
-            "/api/v1/repository/org/repo/tag/?onlyActiveTags=True"
-        )
-        r = await h.get("/api/v1/repository/justone")
+        assert r.headers["location"].endswith("/api/v1/echo/org/repo/tag/?onlyActiveTags=True")
+        r = await h.get("/api/v1/echo/justone")
         assert r.status_code == 404
 
 

@@ -13,6 +13,7 @@ from berth.orgs.errors import (
     EmailTaken,
     InvalidOrganizationName,
     InvalidTagExpiration,
+    LastOrganizationAdmin,
     NameTaken,
     OrganizationNotFound,
 )
@@ -129,14 +130,20 @@ async def test_membership_members_and_removal(identity: Identity) -> None:
     bob = await identity.orgs.membership("acme", "bob")
     assert (bob.is_admin, bob.is_member, bob.can_create_repo) == (False, False, False)
     assert (await identity.orgs.membership("acme", None)).is_member is False
+    # Members are in a team (teams in creation order); bob, with only a direct permission,
+    # is an outside collaborator.
     members = await identity.orgs.members("acme")
     assert [(m.name, m.teams, m.repositories) for m in members] == [
-        ("alice", ("builders", "owners"), ()),
-        ("bob", (), ("app",)),
+        ("alice", ("owners", "builders"), ()),
     ]
+    collaborators = await identity.orgs.collaborators("acme")
+    assert [(m.name, m.teams, m.repositories) for m in collaborators] == [("bob", (), ("app",))]
     with_robots = await identity.orgs.members("acme", include_robots=True)
-    assert [m.name for m in with_robots] == ["acme+ci", "alice", "bob"]
+    assert [m.name for m in with_robots] == ["acme+ci", "alice"]
+    with pytest.raises(LastOrganizationAdmin):
+        await identity.orgs.remove_member("acme", "alice")
     await identity.orgs.remove_member("acme", "bob")
     await identity.orgs.remove_member("acme", "acme+ci")
     assert [m.name for m in await identity.orgs.members("acme", include_robots=True)] == ["alice"]
+    assert await identity.orgs.collaborators("acme") == []
     assert await identity.permissions.list_user_permissions(RepoName("acme", "app")) == []

@@ -7,10 +7,10 @@ import pytest
 from berth.audit.services import list_logs
 from berth.teams.errors import (
     AlreadyMember,
+    InvalidInviteCode,
     InvalidTeamMember,
     InvalidTeamName,
     InvalidTeamRole,
-    InviteNotFound,
     LastAdminTeam,
     TeamNotFound,
 )
@@ -65,7 +65,7 @@ async def test_robot_joins_at_once_user_is_invited(acme: Identity) -> None:
     assert [(m.name, m.invited) for m in pending] == [("acme+ci", False), ("bob", True)]
     invites = await acme.teams.invites_for("bob")
     assert [(i.org, i.team, i.inviter) for i in invites] == [("acme", "builders", "alice")]
-    with pytest.raises(InviteNotFound):
+    with pytest.raises(InvalidInviteCode):
         await acme.teams.accept_invite(bob.code, "carol")  # not carol's invite
     await acme.teams.accept_invite(bob.code, "bob")
     members = await acme.teams.members("acme", "builders", include_pending=True)

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from berth.oci.imageconfig import ImageConfig, parse_image_config
+from berth.oci.imageconfig import HistoryEntry, ImageConfig, parse_image_config
 
 DOCKER_CONFIG = {
     "architecture": "amd64",
@@ -32,6 +32,23 @@ def test_reads_labels_platform_and_created():
         os="linux",
         architecture="amd64",
         created="2024-01-27T00:30:48.743965523Z",
+        history=(HistoryEntry(created="2024-01-27T00:30:48Z", created_by="ADD file:..."),),
+    )
+
+
+def test_layer_history_skips_empty_layers_and_odd_entries():
+    doc = {
+        "history": [
+            {"created_by": "ADD a /", "author": "me", "comment": "first"},
+            {"created_by": "ENV X=1", "empty_layer": True},
+            "not an entry",
+            {"created_by": 5, "empty_layer": "yes"},
+        ]
+    }
+    cfg = parse_image_config(orjson.dumps(doc))
+    assert cfg.layer_history() == (
+        HistoryEntry(created_by="ADD a /", author="me", comment="first"),
+        HistoryEntry(),
     )
 
 

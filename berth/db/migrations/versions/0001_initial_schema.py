@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:06:02.362242
+Create Date: 2026-11-23 03:06:21.340965
 """
 
 import sqlalchemy as sa
@@ -184,7 +184,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("full_name", sa.String(length=512), nullable=False),
         sa.Column("is_public", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
@@ -296,6 +296,84 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "autoprune_policies",
+        sa.Column("method", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.String(length=64), nullable=False),
+        sa.Column("tag_pattern", sa.Text(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("tag_pattern_matches", sa.Boolean(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_autoprune_policies_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_autoprune_policies_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_autoprune_policies")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_autoprune_policies_uuid")),
+    )
+    with op.batch_alter_table("autoprune_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_autoprune_policies_repository_id"), ["repository_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_autoprune_policies_scope", ["namespace_id", "repository_id"], unique=False
+        )
+
+    op.create_table(
+        "immutability_policies",
+        sa.Column("tag_pattern", sa.String(length=256), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("tag_pattern_matches", sa.Boolean(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_immutability_policies_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_immutability_policies_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_immutability_policies")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_immutability_policies_uuid")),
+    )
+    with op.batch_alter_table("immutability_policies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_immutability_policies_repository_id"), ["repository_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_immutability_policies_scope", ["namespace_id", "repository_id"], unique=False
+        )
+
+    op.create_table(
         "manifests",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -308,6 +386,9 @@ def upgrade() -> None:
         sa.Column("annotations", sa.JSON(), nullable=True),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "layers_size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column(
             "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
@@ -528,6 +609,29 @@ def upgrade() -> None:
         batch_op.create_index("ix_robot_accounts_namespace_id", ["namespace_id"], unique=False)
 
     op.create_table(
+        "stars",
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_stars_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_stars_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "repository_id", name=op.f("pk_stars")),
+    )
+    with op.batch_alter_table("stars", schema=None) as batch_op:
+        batch_op.create_index("ix_stars_repository_id", ["repository_id"], unique=False)
+
+    op.create_table(
         "team_invites",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -659,6 +763,32 @@ def upgrade() -> None:
         batch_op.create_index("ix_manifest_children_child_id", ["child_id"], unique=False)
 
     op.create_table(
+        "manifest_labels",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "manifest_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("source_type", sa.String(length=16), nullable=False),
+        sa.Column("media_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["manifest_id"],
+            ["manifests.id"],
+            name=op.f("fk_manifest_labels_manifest_id_manifests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_manifest_labels")),
+    )
+    with op.batch_alter_table("manifest_labels", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_manifest_labels_manifest", ["manifest_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "tags",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -686,6 +816,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tags", schema=None) as batch_op:
         batch_op.create_index("ix_tags_end_ts", ["end_ts"], unique=False)
+        batch_op.create_index("ix_tags_history", ["repository_id", "start_ts"], unique=False)
         batch_op.create_index("ix_tags_lookup", ["repository_id", "name", "end_ts"], unique=False)
         batch_op.create_index("ix_tags_manifest_id", ["manifest_id"], unique=False)
 
@@ -697,9 +828,14 @@ def downgrade() -> None:
     with op.batch_alter_table("tags", schema=None) as batch_op:
         batch_op.drop_index("ix_tags_manifest_id")
         batch_op.drop_index("ix_tags_lookup")
+        batch_op.drop_index("ix_tags_history")
         batch_op.drop_index("ix_tags_end_ts")
 
     op.drop_table("tags")
+    with op.batch_alter_table("manifest_labels", schema=None) as batch_op:
+        batch_op.drop_index("ix_manifest_labels_manifest")
+
+    op.drop_table("manifest_labels")
     with op.batch_alter_table("manifest_children", schema=None) as batch_op:
         batch_op.drop_index("ix_manifest_children_child_id")
 
@@ -721,6 +857,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_team_invites_team_id")
 
     op.drop_table("team_invites")
+    with op.batch_alter_table("stars", schema=None) as batch_op:
+        batch_op.drop_index("ix_stars_repository_id")
+
+    op.drop_table("stars")
     with op.batch_alter_table("robot_accounts", schema=None) as batch_op:
         batch_op.drop_index("ix_robot_accounts_namespace_id")
 
@@ -747,6 +887,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_manifests_subject")
 
     op.drop_table("manifests")
+    with op.batch_alter_table("immutability_policies", schema=None) as batch_op:
+        batch_op.drop_index("ix_immutability_policies_scope")
+        batch_op.drop_index(batch_op.f("ix_immutability_policies_repository_id"))
+
+    op.drop_table("immutability_policies")
+    with op.batch_alter_table("autoprune_policies", schema=None) as batch_op:
+        batch_op.drop_index("ix_autoprune_policies_scope")
+        batch_op.drop_index(batch_op.f("ix_autoprune_policies_repository_id"))
+
+    op.drop_table("autoprune_policies")
     with op.batch_alter_table("app_specific_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_app_specific_tokens_user_id"))
 

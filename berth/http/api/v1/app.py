@@ -11,7 +11,23 @@ from starlette.routing import BaseRoute
 from berth.accounts import hooks
 from berth.accounts.services import AccountService, UserRecord
 from berth.config import parse_duration
-from berth.http.api.v1 import apptokens, meta, superuser, users, web
+from berth.http.api.v1 import (
+    apptokens,
+    entities,
+    manifests,
+    meta,
+    organizations,
+    permissions,
+    policies,
+    prototypes,
+    repositories,
+    robots,
+    superuser,
+    tags,
+    teams,
+    users,
+    web,
+)
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.session import SessionCodec
 from berth.http.api.v1.views import org_summary
@@ -26,7 +42,17 @@ MODULES: tuple[RouteModule, ...] = (
     superuser.routes,
     apptokens.routes,
     meta.routes,
+    repositories.routes,
     web.routes,
+    organizations.routes,
+    teams.routes,
+    entities.routes,
+    robots.routes,
+    prototypes.routes,
+    permissions.routes,
+    tags.routes,
+    manifests.routes,
+    policies.routes,
 )
 
 

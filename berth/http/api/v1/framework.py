@@ -82,6 +82,7 @@ class AuditRecord:
     performer_id: int | None
     ip: str | None
     metadata: dict[str, Any]
+    repository: str | None = None  # the repository's name (without namespace), if any
 
 
 # ------------------------------------------------------------------------------ callers
@@ -186,6 +187,7 @@ class ApiApp:
         *,
         namespace: str | None = None,
         performer: tuple[str, int] | None = None,
+        repository: str | None = None,
     ) -> None:
         """A usage-log record (Quay's log kinds), sent to the audit service when wired."""
         if self.audit_sink is None:
@@ -203,12 +205,13 @@ class ApiApp:
                     **metadata,
                     **({"oauth_token_id": ctx.caller.grant.token_uuid} if ctx.caller.grant else {}),
                 },
+                repository=repository,
             )
         )
 
     def encrypted_password(self, password: str) -> str:
         """Quay's ``encrypted_password``: the password sealed with DATABASE_SECRET_KEY."""
-        return self.svc.auth.fernet.encrypt(password.encode()).decode()
+        return self.svc.auth.client_key(password)
 
     @property
     def settings(self):  # type: ignore[no-untyped-def]

@@ -49,7 +49,9 @@ class RepoAccess:
         return self
 
 
-def principal_of(caller: ApiCaller, *, superuser_full_access: bool) -> Principal:
+def principal_of(
+    caller: ApiCaller, *, superuser_full_access: bool, restricted: bool = False
+) -> Principal:
     user = caller.user
     if user is None:
         return ANONYMOUS
@@ -58,6 +60,8 @@ def principal_of(caller: ApiCaller, *, superuser_full_access: bool) -> Principal
         name=user.username,
         user_id=user.id,
         is_superuser=caller.is_superuser and superuser_full_access,
+        may_create_repos=caller.has_scope("repo:create"),
+        restricted=restricted,
     )
 
 
@@ -87,10 +91,22 @@ def repo_name(ctx: Ctx, param: str = "repository") -> RepoName:
         raise not_found() from e
 
 
+def caller_principal(ctx: Ctx) -> Principal:
+    """The API caller as the access policy sees it (scopes, superuser, restriction)."""
+    user = ctx.caller.user
+    return principal_of(
+        ctx.caller,
+        superuser_full_access=ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS,
+        restricted=user is not None
+        and not ctx.caller.superuser_account
+        and ctx.api.settings.is_restricted_user(user.username),
+    )
+
+
 async def repository_access(ctx: Ctx, repo: RepoName) -> RepoAccess:
     """What the caller may do on ``repo``, without refusing anything."""
     raw = ctx.api.raw
-    principal = principal_of(ctx.caller, superuser_full_access=raw.FEATURE_SUPERUSERS_FULL_ACCESS)
+    principal = caller_principal(ctx)
     facts, role = await ctx.api.svc.permissions.repository_access(repo, principal)
     if ctx.caller.is_superuser and ctx.request.method in ("GET", "HEAD"):
         role = "admin" if raw.FEATURE_SUPERUSERS_FULL_ACCESS else (role or "read")

@@ -1,8 +1,8 @@
 """A small JSON Schema (draft 4 subset) validator with jsonschema-style messages.
 
 Covers what /api/v1 bodies use: ``type`` (one or a list), ``properties``, ``required``,
-``enum``, ``minimum``, ``minLength``, ``additionalProperties: false``, ``items``. Extra
-properties are allowed unless a schema says otherwise, as in Quay.
+``enum``, ``minimum``, ``minLength``, ``maxLength``, ``additionalProperties: false``,
+``items``. Extra properties are allowed unless a schema says otherwise, as in Quay.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def validation_error(value: Any, schema: dict[str, Any]) -> str | None:
         return f"{_repr(value)} is less than the minimum of {schema['minimum']}"
     if "minLength" in schema and isinstance(value, str) and len(value) < schema["minLength"]:
         return f"{_repr(value)} is too short"
+    if "maxLength" in schema and isinstance(value, str) and len(value) > schema["maxLength"]:
+        return f"{_repr(value)} is too long"
     if isinstance(value, dict):
         for name in schema.get("required", []):
             if name not in value:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import secrets
 import string
 
-import orjson
-from cryptography.fernet import InvalidToken
 from starlette.responses import Response
 
 from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.accounts.services import UserRecord
-from berth.auth.tokens import fernet_for
 from berth.http.api.v1.errors import invalid_request, json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
+from berth.http.api.v1.paging import page_start, page_token
 from berth.http.api.v1.views import superuser_user_view
 
 GENERATED_PASSWORD_LENGTH = 32
@@ -44,27 +42,6 @@ def _view(api: ApiApp, user: UserRecord) -> dict[str, object]:
     return superuser_user_view(user, super_user=api.is_superuser_account(user))
 
 
-def _page_token(api: ApiApp, after_id: int) -> str:
-    return (
-        fernet_for("berth-page:" + api.settings.secret_key)
-        .encrypt(orjson.dumps({"after": after_id}))
-        .decode()
-    )
-
-
-def _page_start(api: ApiApp, token: str | None) -> int:
-    """An undecryptable or expired token is the first page, as in Quay."""
-    if not token:
-        return 0
-    try:
-        raw = fernet_for("berth-page:" + api.settings.secret_key).decrypt(
-            token.encode(), ttl=2 * 86400
-        )
-        return int(orjson.loads(raw)["after"])
-    except (InvalidToken, ValueError, KeyError, TypeError):
-        return 0
-
-
 async def _target(ctx: Ctx) -> UserRecord:
     user = await ctx.api.accounts.get_user(ctx.params["username"])
     if user is None or user.kind != "user":
@@ -77,7 +54,7 @@ async def list_users(ctx: Ctx) -> Response:
     limit = ctx.query_int("limit")
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise invalid_request(f"limit must be between 1 and {MAX_LIMIT}")
-    after = _page_start(ctx.api, ctx.query("next_page")) if limit else 0
+    after = page_start(ctx.api, ctx.query("next_page")) if limit else 0
     users = await ctx.api.accounts.list_users(
         include_disabled=ctx.query_bool("disabled", True),
         after_id=after,
@@ -86,7 +63,7 @@ async def list_users(ctx: Ctx) -> Response:
     body: dict[str, object] = {}
     if limit and len(users) > limit:
         users = users[:limit]
-        body["next_page"] = _page_token(ctx.api, users[-1].id)
+        body["next_page"] = page_token(ctx.api, users[-1].id)
     return json_response({"users": [_view(ctx.api, u) for u in users], **body})
 
 

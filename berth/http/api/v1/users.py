@@ -70,6 +70,28 @@ INITIALIZE = {
 }
 
 
+CLIENT_KEY = {
+    "type": "object",
+    "required": ["password"],
+    "properties": {"password": {"type": "string"}},
+}
+
+
+async def client_key(ctx: Ctx) -> Response:
+    """``POST /user/clientkey``: the caller's encrypted password, for ``docker login``."""
+    user = ctx.require_user()
+    body = await ctx.body(CLIENT_KEY)
+    try:
+        await ctx.api.svc.auth.authenticate_basic(
+            user.username, body["password"], ip=ctx.actor_ip, registry=False
+        )
+    except TooManyAttempts as e:
+        raise MessageError(429, str(e)) from e
+    except InvalidCredentials as e:
+        raise invalid_request("Invalid password") from e
+    return json_response({"key": ctx.api.encrypted_password(body["password"])})
+
+
 async def _me_view(ctx: Ctx) -> dict[str, Any]:
     user = ctx.caller.user
     assert user is not None
@@ -96,7 +118,9 @@ async def signin(ctx: Ctx) -> Response:
     username, password = body["username"], body["password"]
     meta = {"type": "quayauth", "useragent": ctx.request.headers.get("user-agent", "")}
     try:
-        principal = await ctx.api.svc.auth.authenticate_basic(username, password, ip=ctx.actor_ip)
+        principal = await ctx.api.svc.auth.authenticate_basic(
+            username, password, ip=ctx.actor_ip, registry=False
+        )
     except TooManyAttempts as e:
         problem = MessageError(429, str(e))
         problem.headers = {"Retry-After": str(e.retry_after)}  # type: ignore[attr-defined]
@@ -276,6 +300,17 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             "Deletes the current user.",
             tag="user",
             internal=True,
+            scopes=("user:admin",),
+        ),
+        ApiRoute(
+            "POST",
+            "/user/clientkey",
+            client_key,
+            "Return's the user's private client key.",
+            tag="user",
+            internal=True,
+            body=CLIENT_KEY,
+            body_name="GenerateClientKey",
             scopes=("user:admin",),
         ),
         ApiRoute(

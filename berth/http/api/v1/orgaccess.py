@@ -1,0 +1,154 @@
+"""Quay's organization permissions for /api/v1 handlers (``AdministerOrganizationPermission``,
+``OrganizationMemberPermission``, ``ViewTeamPermission``), and identity errors as Quay
+answers them. Organizations and teams use ``org_access``/``administered_org``; robots and
+prototypes the simpler ``org_standing``/``require_org_admin`` on top of them.
+
+A caller's organization role is the strongest role of its teams there (its own user
+namespace counts as ``admin``), capped by its token's scopes as Quay caps team roles:
+``org:admin`` allows up to admin, ``repo:create`` up to creator, other scopes nothing;
+browser sessions are not capped. Superusers pass the admin checks only with
+FEATURE_SUPERUSERS_FULL_ACCESS. Permission comes before existence: an unknown organization
+answers 401/403 to whoever could not administer it anyway, and 404 only to those who pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from berth.accounts.services import UserRecord
+from berth.http.api.v1.errors import (
+    MessageError,
+    forbidden,
+    invalid_request,
+    not_found,
+    unauthorized,
+)
+from berth.http.api.v1.framework import ApiCaller, Ctx
+from berth.orgs.errors import Forbidden, IdentityError, InvalidRequest, NotFound
+from berth.orgs.services import Standing
+
+TEAM_ROLES = (None, "member", "creator", "admin")
+_SCOPE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
+
+
+def team_role_cap(caller: ApiCaller) -> str | None:
+    """The strongest team role the caller's credential allows (sessions: admin)."""
+    if caller.user is None or caller.user.kind != "user":
+        return None
+    if caller.scopes is None:
+        return "admin"
+    for scope, cap in _SCOPE_CAPS:
+        if caller.has_scope(scope):
+            return cap
+    return None
+
+
+def capped(role: str | None, cap: str | None) -> str | None:
+    return TEAM_ROLES[min(TEAM_ROLES.index(role), TEAM_ROLES.index(cap))]
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    """A namespace the request addresses, and the caller's (scope-capped) roles there."""
+
+    name: str
+    standing: Standing
+    role: str | None  # strongest role: None | member | creator | admin
+    team_roles: dict[str, str]  # team -> role, the caller's teams that still count
+    superuser: bool  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_member(self) -> bool:
+        return self.role is not None
+
+    @property
+    def may_administer(self) -> bool:
+        return self.is_admin or self.superuser
+
+    def can_view_team(self, team: str) -> bool:
+        return self.is_admin or team in self.team_roles
+
+    def require_org(self) -> OrgAccess:
+        """404 unless the namespace is an organization."""
+        if not self.standing.is_org:
+            raise not_found()
+        return self
+
+
+async def org_access(ctx: Ctx, name: str) -> OrgAccess:
+    """What the caller may do in namespace ``name``, without refusing anything."""
+    user = ctx.caller.user
+    standing = await ctx.api.svc.orgs.standing(name, user.id if user else None)
+    cap = team_role_cap(ctx.caller)
+    team_roles = {team: role for team, role in standing.teams if capped(role, cap) is not None}
+    roles = [capped(role, cap) for role in team_roles.values()]
+    if standing.owner:
+        roles.append(capped("admin", cap))
+    role = max(roles, key=TEAM_ROLES.index, default=None)
+    superuser = ctx.caller.is_superuser and bool(ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS)
+    return OrgAccess(name, standing, role, team_roles, superuser)
+
+
+async def administered_org(ctx: Ctx, name: str) -> OrgAccess:
+    """Quay's ``AdministerOrganizationPermission`` (or a superuser with full access):
+    401 anonymous, 403 otherwise. Existence is the handler's business (``require_org``)."""
+    access = await org_access(ctx, name)
+    if not access.may_administer:
+        raise unauthorized(ctx.caller.user is not None)
+    return access
+
+
+@dataclass(frozen=True)
+class OrgStanding:
+    """May the caller administer the namespace, is it a member (superusers with full
+    access count as both)?"""
+
+    is_admin: bool
+    is_member: bool
+
+
+async def org_standing(ctx: Ctx, namespace: str) -> OrgStanding:
+    access = await org_access(ctx, namespace)
+    return OrgStanding(access.may_administer, access.is_member or access.superuser)
+
+
+async def require_org_admin(ctx: Ctx, namespace: str) -> UserRecord:
+    """401 anonymous, 403 unless the caller administers ``namespace``; the caller."""
+    await administered_org(ctx, namespace)
+    assert ctx.caller.user is not None
+    return ctx.caller.user
+
+
+def actor(ctx: Ctx) -> dict[str, Any]:
+    """The acting user and its address, as the services record them in usage logs."""
+    user = ctx.caller.user
+    return {"performer": user.username if user else None, "ip": ctx.actor_ip}
+
+
+@contextlib.contextmanager
+def quay_errors(*, as_message: tuple[type[IdentityError], ...] = ()) -> Iterator[None]:
+    """Identity errors as Quay answers them: ``as_message`` ones (model errors that escape
+    Quay's handler) as 400 ``{"message"}``, other invalid requests as ``invalid_request``,
+    unknown things as ``not_found``, refusals as ``insufficient_scope``."""
+    try:
+        yield
+    except as_message as e:
+        raise MessageError(400, e.message) from e
+    except InvalidRequest as e:
+        raise invalid_request(e.message) from e
+    except NotFound as e:
+        raise not_found() from e
+    except Forbidden as e:
+        raise forbidden() from e
+
+
+def model_errors(*also: type[IdentityError]) -> contextlib.AbstractContextManager[None]:
+    """Every invalid request (and ``also``) as a model error: 400 ``{"message"}``."""
+    return quay_errors(as_message=(InvalidRequest, *also))

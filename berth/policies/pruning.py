@@ -1,0 +1,224 @@
+"""Auto-prune: what the RDO tag pruner does by hand, driven by policies.
+
+For every repository (state NORMAL) of a namespace with policies, the namespace's policies
+(or, for a namespace without any, the configured DEFAULT_NAMESPACE_AUTOPRUNE_POLICY) and the
+repository's own policies each select tags; a tag selected by any of them is pruned (a
+logical OR, as Quay). ``number_of_tags`` keeps the newest N tags among those its pattern
+selects; ``creation_date`` selects those pushed longer ago than the duration. Immutable
+tags (flag or immutability policy) keep their place in the count but are never deleted.
+
+A prune ends the tag the way a user's delete does (``ManifestService.delete``), so it stays
+restorable within the namespace's time-machine window, and writes one
+``autoprune_tag_delete`` usage log per tag.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from berth.accounts.models import Namespace
+from berth.audit.services import record
+from berth.db.base import now_ms
+from berth.db.session import Database
+from berth.policies.immutability import immutable_names
+from berth.policies.models import AutoPrunePolicy
+from berth.policies.rules import PruneRule
+from berth.policies.services import Stored, prune_rule_of
+from berth.registry.errors import ManifestUnknown, TagImmutable
+from berth.registry.manifests import ManifestService
+from berth.registry.models import Repository, Tag
+from berth.registry.repositories import RepoRow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLICY_UUID = "default"  # how the configured default policy is named in reports
+PERFORMER = "autoprune worker"
+
+
+@dataclass(frozen=True, slots=True)
+class PruneTarget:
+    """One repository and the policies that apply to it."""
+
+    repository: RepoRow
+    namespace_id: int
+    policies: tuple[Stored[PruneRule], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrunedTag:
+    namespace: str
+    repository: str
+    tag: str
+    start_ts: int  # epoch ms the tag was pushed
+    policy: str  # uuid of the first policy that selected it (or "default")
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveTag:
+    name: str
+    start_ts: int
+
+
+def select_for_pruning(
+    tags: list[_LiveTag], policies: tuple[Stored[PruneRule], ...], now: int
+) -> dict[str, str]:
+    """tag name -> uuid of the first policy selecting it."""
+    chosen: dict[str, str] = {}
+    for stored in policies:
+        rule = stored.rule
+        candidates = [t for t in tags if rule.filter.selects(t.name)]
+        keep = rule.keep_newest
+        if keep is not None:
+            candidates.sort(key=lambda t: (t.start_ts, t.name), reverse=True)
+            picked = candidates[keep:]
+        else:
+            max_age_s = rule.max_age_s
+            assert max_age_s is not None
+            cutoff = now - max_age_s * 1000
+            picked = [t for t in candidates if t.start_ts < cutoff]
+        for tag in picked:
+            chosen.setdefault(tag.name, stored.uuid)
+    return chosen
+
+
+class Pruner:
+    def __init__(
+        self,
+        db: Database,
+        manifests: ManifestService,
+        *,
+        default_rule: PruneRule | None = None,
+    ) -> None:
+        self.db = db
+        self.manifests = manifests
+        self.default = (
+            Stored(DEFAULT_POLICY_UUID, default_rule) if default_rule is not None else None
+        )
+
+    async def namespaces(self) -> list[int]:
+        """Namespaces a pass must visit: those with policies (every enabled one with
+        repositories when a default policy is configured)."""
+        async with self.db.read() as s:
+            if self.default is not None:
+                stmt = (
+                    select(Repository.namespace_id)
+                    .join(Namespace, Namespace.id == Repository.namespace_id)
+                    .where(Namespace.enabled)
+                )
+            else:
+                stmt = select(AutoPrunePolicy.namespace_id)
+            return sorted(set((await s.execute(stmt)).scalars()))
+
+    async def targets(self, namespace_id: int | None = None) -> list[PruneTarget]:
+        """Every repository some policy applies to (in one namespace, or everywhere)."""
+        async with self.db.read() as s:
+            stmt = select(AutoPrunePolicy)
+            if namespace_id is not None:
+                stmt = stmt.where(AutoPrunePolicy.namespace_id == namespace_id)
+            by_namespace: dict[int, list[Stored[PruneRule]]] = defaultdict(list)
+            by_repository: dict[int, list[Stored[PruneRule]]] = defaultdict(list)
+            for row in (
+                await s.execute(stmt.order_by(AutoPrunePolicy.created_at, AutoPrunePolicy.id))
+            ).scalars():
+                bucket = (
+                    by_namespace[row.namespace_id]
+                    if row.repository_id is None
+                    else by_repository[row.repository_id]
+                )
+                bucket.append(Stored(row.uuid, prune_rule_of(row)))
+            repos = (
+                select(
+                    Repository.id,
+                    Namespace.name,
+                    Repository.name,
+                    Repository.is_public,
+                    Repository.state,
+                    Repository.namespace_id,
+                )
+                .join(Namespace, Namespace.id == Repository.namespace_id)
+                .where(Namespace.enabled, Repository.state == "NORMAL")
+                .order_by(Namespace.name, Repository.name)
+            )
+            if namespace_id is not None:
+                repos = repos.where(Repository.namespace_id == namespace_id)
+            if self.default is None:
+                repos = repos.where(
+                    or_(
+                        Repository.namespace_id.in_(list(by_namespace)),
+                        Repository.id.in_(list(by_repository)),
+                    )
+                )
+            rows = (await s.execute(repos)).all()
+        out: list[PruneTarget] = []
+        for rid, ns_name, name, public, state, ns_id in rows:
+            level = by_namespace.get(ns_id) or ([self.default] if self.default else [])
+            policies = (*level, *by_repository.get(rid, []))
+            if policies:
+                out.append(PruneTarget(RepoRow(rid, ns_name, name, public, state), ns_id, policies))
+        return out
+
+    async def plan(self, target: PruneTarget, now: int | None = None) -> list[PrunedTag]:
+        """The tags a prune of ``target`` deletes now (immutable ones left out), oldest first."""
+        now = now_ms() if now is None else now
+        repo = target.repository
+        async with self.db.read() as s:
+            rows = await s.execute(
+                select(Tag.name, func.max(Tag.start_ts))
+                .where(
+                    Tag.repository_id == repo.id,
+                    Tag.hidden.is_(False),
+                    or_(Tag.end_ts.is_(None), Tag.end_ts > now),
+                )
+                .group_by(Tag.name)
+            )
+            tags = [_LiveTag(name, start) for name, start in rows]
+            chosen = select_for_pruning(tags, target.policies, now)
+            chosen_set = set(chosen)
+            protected = await immutable_names(s, repo.id, chosen_set, now) if chosen else set()
+        return [
+            PrunedTag(repo.namespace, repo.name, t.name, t.start_ts, chosen[t.name])
+            for t in sorted(tags, key=lambda t: (t.start_ts, t.name))
+            if t.name in chosen_set and t.name not in protected
+        ]
+
+    async def prune(self, target: PruneTarget, *, dry_run: bool = False) -> list[PrunedTag]:
+        """Delete what ``plan`` selects (nothing with ``dry_run``); the tags deleted."""
+        planned = await self.plan(target)
+        if dry_run:
+            return planned
+        done: list[PrunedTag] = []
+        for tag in planned:
+            try:
+                await self.manifests.delete(target.repository, tag.tag)
+            except (ManifestUnknown, TagImmutable):
+                continue  # deleted meanwhile, or made immutable since the plan
+            async with self.db.write() as s:
+                record(
+                    s,
+                    "autoprune_tag_delete",
+                    tag.namespace,
+                    None,
+                    tag.repository,
+                    {
+                        "performer": PERFORMER,
+                        "namespace": tag.namespace,
+                        "repo": tag.repository,
+                        "tag": tag.tag,
+                        "policy_uuid": tag.policy,
+                    },
+                    namespace_id=target.namespace_id,
+                    repository_id=target.repository.id,
+                )
+            done.append(tag)
+        if done:
+            log.info(
+                "autoprune: deleted %d tags from %s/%s",
+                len(done),
+                target.repository.namespace,
+                target.repository.name,
+            )
+        return done

@@ -1,0 +1,103 @@
+"""``delete_repository(repository_id)``: remove a deleted repository's rows.
+
+The API has already hidden the repository (``MARKED_FOR_DELETION``, renamed). This job
+cancels its upload sessions, then removes its tags, manifests (with their blob and child
+links), blob links and finally the repository row (permissions go with it), in small
+transactions so other writers are never held up for long. Afterwards no row of the
+repository references a blob; garbage collection frees the blobs nothing else references.
+
+Idempotent: a repository already gone (or not marked for deletion) is left alone, and a run
+interrupted half-way is finished by the next.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Delete, delete, or_, select
+
+from berth.db.session import Database
+from berth.registry.models import Manifest, ManifestChild, Repository, RepositoryBlob, Tag, Upload
+from berth.repos.services import MARKED_FOR_DELETION
+from berth.storage.base import BlobStorage
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+async def _marked(db: Database, repository_id: int) -> bool:
+    async with db.read() as s:
+        state = (
+            await s.execute(select(Repository.state).where(Repository.id == repository_id))
+        ).scalar()
+    return state == MARKED_FOR_DELETION
+
+
+async def _cancel_uploads(db: Database, storage: BlobStorage, repository_id: int) -> None:
+    async with db.read() as s:
+        uploads = (
+            await s.execute(
+                select(Upload.id, Upload.storage_state).where(Upload.repository_id == repository_id)
+            )
+        ).all()
+    for upload_id, state in uploads:
+        await storage.abort_upload(upload_id, state)
+        async with db.write() as s:
+            await s.execute(delete(Upload).where(Upload.id == upload_id))
+
+
+async def _delete_in_batches(
+    db: Database,
+    model: Any,
+    key: Any,
+    where: Any,
+    *,
+    first: Callable[[list[Any]], list[Delete]] | None = None,
+) -> int:
+    """Delete the rows matching ``where``, BATCH at a time by ``key`` (after the statements
+    ``first`` gives for each batch); how many went."""
+    total = 0
+    while True:
+        async with db.write() as s:
+            ids = list((await s.execute(select(key).where(where).limit(BATCH))).scalars())
+            if not ids:
+                return total
+            for stmt in first(ids) if first else []:
+                await s.execute(stmt)
+            await s.execute(delete(model).where(where, key.in_(ids)))
+        total += len(ids)
+
+
+def _child_links(manifest_ids: list[Any]) -> list[Delete]:
+    """A manifest's index links, on either side (blob links go by cascade)."""
+    return [
+        delete(ManifestChild).where(
+            or_(
+                ManifestChild.parent_id.in_(manifest_ids),
+                ManifestChild.child_id.in_(manifest_ids),
+            )
+        )
+    ]
+
+
+async def delete_repository(db: Database, storage: BlobStorage, repository_id: int) -> None:
+    if not await _marked(db, repository_id):
+        return
+    await _cancel_uploads(db, storage, repository_id)
+    tags = await _delete_in_batches(db, Tag, Tag.id, Tag.repository_id == repository_id)
+    manifests = await _delete_in_batches(
+        db, Manifest, Manifest.id, Manifest.repository_id == repository_id, first=_child_links
+    )
+    await _delete_in_batches(
+        db, RepositoryBlob, RepositoryBlob.blob_id, RepositoryBlob.repository_id == repository_id
+    )
+    async with db.write() as s:
+        await s.execute(
+            delete(Repository).where(
+                Repository.id == repository_id, Repository.state == MARKED_FOR_DELETION
+            )
+        )
+    log.info("deleted repository %d: %d tag rows, %d manifests", repository_id, tags, manifests)
