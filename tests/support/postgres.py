@@ -17,7 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.devservers import DevServerError, Postgres, create_database, pg_bindir
+from berth.devservers import Postgres, create_database, pg_bindir
+from tests.support.devservers import running
 
 __all__ = ["create_database", "pg_bindir", "postgres_server"]
 
@@ -29,14 +30,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stops, for post-mortems.
     """
     server = Postgres()
-    try:
+    with running(server):
         try:
-            server.start()
-        except DevServerError as e:
-            pytest.fail(str(e), pytrace=False)
-        yield server.url
-    finally:
-        if server.log.exists():
-            keep = tmp_path_factory.mktemp("postgres-log")
-            shutil.copyfile(server.log, keep / "server.log")
-        server.stop()
+            yield server.url
+        finally:
+            if server.log.exists():
+                keep = tmp_path_factory.mktemp("postgres-log")
+                shutil.copyfile(server.log, keep / "server.log")

@@ -13,17 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.devservers import DevServerError, Redis
+from berth.devservers import Redis
+from tests.support.devservers import running
 
 
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start ``redis-server`` on a free loopback port; yield ``redis://127.0.0.1:<port>/0``."""
     server = Redis(tmp_path_factory.mktemp("redis"))
-    try:
-        try:
-            server.start()
-        except DevServerError as e:
-            pytest.fail(str(e), pytrace=False)
+    with running(server):
         yield server.url
-    finally:
-        server.stop()

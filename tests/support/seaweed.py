@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.devservers import DevServerError, Seaweed
+from berth.devservers import Seaweed
+from tests.support.devservers import running
 
 ACCESS_KEY = "berthtestaccess"
 SECRET_KEY = "berthtestsecret0123456789"
@@ -26,11 +27,5 @@ def seaweed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     server = Seaweed(
         tmp_path_factory.mktemp("seaweed"), access_key=ACCESS_KEY, secret_key=SECRET_KEY
     )
-    try:
-        try:
-            server.start()
-        except DevServerError as e:
-            pytest.fail(str(e), pytrace=False)
+    with running(server):
         yield {"endpoint_url": server.endpoint, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
-    finally:
-        server.stop()

@@ -46,13 +46,19 @@ def replicas(redis_url: str) -> Iterator[tuple[RedisGenerations, RedisGeneration
     plain.close()
 
 
+def _cached(gens: RedisGenerations, value: str) -> ReadCache[str]:
+    """A replica's cache holding ``value`` for ns/repo:latest, served from it."""
+    cache: ReadCache[str] = ReadCache(gens)
+    cache.put("ns/repo", "latest", value, cache.generation("ns/repo"))
+    assert cache.get("ns/repo", "latest") == value
+    return cache
+
+
 def test_a_bump_on_one_replica_is_seen_by_another_before_the_writer_answers(
     replicas: tuple[RedisGenerations, RedisGenerations, redis.Redis],
 ) -> None:
     a, b, _ = replicas
-    cache_b: ReadCache[str] = ReadCache(b)
-    cache_b.put("ns/repo", "latest", "sha256:old", cache_b.generation("ns/repo"))
-    assert cache_b.get("ns/repo", "latest") == "sha256:old"
+    cache_b = _cached(b, "sha256:old")
 
     hold, token = open_response_hold()  # the writer's request, on replica A
     try:
@@ -105,8 +111,7 @@ def test_a_redis_that_lost_its_keys_revives_no_entry(
     replicas: tuple[RedisGenerations, RedisGenerations, redis.Redis],
 ) -> None:
     _, b, plain = replicas
-    cache_b: ReadCache[str] = ReadCache(b)
-    cache_b.put("ns/repo", "latest", "sha256:1", cache_b.generation("ns/repo"))
+    cache_b = _cached(b, "sha256:1")
     plain.flushdb()  # a restart without persistence, or an eviction
     time.sleep(LEASE * 1.2)
     assert cache_b.get("ns/repo", "latest") is None
