@@ -92,10 +92,16 @@ def serve(
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     sys.stdout.flush()
 
+    from berth.db.migrate import sqlite_ready
     from berth.http.serve import setup_status_path
 
-    status = setup_status_path(settings.data_dir, os.getpid())  # our pid is the master's
-    setup_pid = _fork_setup(settings, status)
+    setup: dict[str, object] | None = None
+    if settings.is_sqlite and sqlite_ready(settings.db_url):  # a restart: nothing to set up
+        click.echo(_login_hint(settings))
+        sys.stdout.flush()
+    else:
+        status = setup_status_path(settings.data_dir, os.getpid())  # our pid is the master's
+        setup = {"pid": _fork_setup(settings, status), "status": str(status)}
     os.environ["BERTH_SERVE_OPTIONS"] = json.dumps(
         {
             "config": str(settings.config_path) if settings.config_path else None,
@@ -104,7 +110,7 @@ def serve(
             "host": host,
             "port": port,
             "workers": n_workers,
-            "setup": {"pid": setup_pid, "status": str(status)},
+            "setup": setup,
         }
     )
     # Hand over to a fresh, slim master process: what the setup imports (Alembic,
@@ -183,9 +189,14 @@ async def _first_run_admin(settings: Settings) -> str:
             return "  no users yet: berth admin create-user NAME --superuser " + (
                 f"--config {settings.config_path}" if settings.config_path else ""
             )
-        return f"  log in:   podman login{tls} -u <user> {host}"
+        return _login_hint(settings)
     finally:
         await db.dispose()
+
+
+def _login_hint(settings: Settings) -> str:
+    tls = "" if settings.url_scheme == "https" else " --tls-verify=false"
+    return f"  log in:   podman login{tls} -u <user> {settings.server_hostname}"
 
 
 # ---- worker ------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ def _status(port: int, headers: dict[str, str]) -> int | None:
         conn.close()
 
 
-def test_first_start_serves_the_admin_it_created(tmp_path: Path) -> None:
-    data, port, log = tmp_path / "data", free_port(), tmp_path / "serve.log"
+def _serve_until_200(data: Path, log: Path) -> None:
+    """``berth serve --data-dir data`` until GET /v2/ as the first-run admin answers 200."""
+    port = free_port()
     proc = _serve(["--data-dir", str(data), "--port", str(port)], log)
     try:
         deadline = time.monotonic() + 120
@@ -52,11 +53,23 @@ def test_first_start_serves_the_admin_it_created(tmp_path: Path) -> None:
                 status = _status(port, {"Authorization": f"Basic {token.decode()}"})
             time.sleep(0.05)
         assert status == 200, log.read_text()
-        assert "created superuser 'admin'" in log.read_text()
-        assert not list(data.glob(".serve-setup-*.tmp"))
     finally:
         stop_process(proc)
+
+
+def test_first_start_serves_the_admin_it_created_and_a_restart_serves_at_once(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    _serve_until_200(data, tmp_path / "first.log")
+    assert "created superuser 'admin'" in (tmp_path / "first.log").read_text()
     assert not list(data.glob(".serve-setup-*")), "the master removed its status file"
+
+    _serve_until_200(data, tmp_path / "restart.log")
+    assert (
+        "log in:   podman login --tls-verify=false -u <user>"
+        in (tmp_path / "restart.log").read_text()
+    )
 
 
 def test_a_failed_database_setup_stops_the_server_with_its_reason(tmp_path: Path) -> None:
