@@ -17,6 +17,7 @@ from berth.config import Settings, parse_duration
 from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder
+from berth.gc.services import GarbageCollector
 from berth.oauth.logins import registry_logins
 from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
@@ -52,6 +53,7 @@ class Services:
     teams: TeamService
     robots: RobotService
     permissions: PermissionService
+    gc: GarbageCollector
     repos: RepositoryService
     policies: PolicyService
     pruner: Pruner
@@ -72,7 +74,12 @@ class Services:
 
 
 def _job_runner(
-    settings: Settings, db: Database, storage: BlobStorage, jobs: JobQueue, pruner: Pruner
+    settings: Settings,
+    db: Database,
+    storage: BlobStorage,
+    jobs: JobQueue,
+    pruner: Pruner,
+    gc: GarbageCollector,
 ) -> JobRunner:
     """Every job kind and schedule, in one place."""
 
@@ -86,6 +93,9 @@ def _job_runner(
         namespace_id = payload["namespace_id"]
         assert isinstance(namespace_id, int)
         await org_services.delete_namespace(db, namespace_id)
+
+    async def collect_garbage(_payload: dict[str, object]) -> None:
+        await gc.collect()
 
     async def delete_repository(payload: dict[str, object]) -> None:
         repository_id = payload["repository_id"]
@@ -104,6 +114,7 @@ def _job_runner(
         "purge_expired_uploads": purge_uploads,
         "prune_jobs": prune_jobs,
         org_services.DELETE_NAMESPACE_JOB: delete_namespace,
+        "collect_garbage": collect_garbage,
         DELETE_REPOSITORY_JOB: delete_repository,
         policy_tasks.AUTOPRUNE_SWEEP_JOB: autoprune_sweep,
         policy_tasks.PRUNE_NAMESPACE_JOB: prune_namespace,
@@ -119,6 +130,8 @@ def _job_runner(
                 every_s=parse_duration(settings.raw.BERTH_AUTOPRUNE_INTERVAL),
             )
         )
+    if settings.gc_interval_s > 0:
+        schedules.append(Schedule("collect_garbage", every_s=settings.gc_interval_s))
     return JobRunner(jobs, handlers, schedules)
 
 
@@ -214,7 +227,14 @@ def create_services(settings: Settings) -> Services:
         registry.manifests,
         default_rule=prune_rule_from_config(default_prune) if default_prune else None,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner)
+    gc = GarbageCollector(
+        db,
+        storage,
+        upload_expiry_s=settings.upload_expiry_s,
+        default_grace_s=settings.gc_grace_s,
+        cache=registry.blobs.cache,
+    )
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
     return Services(
         settings,
         db,
@@ -238,6 +258,7 @@ def create_services(settings: Settings) -> Services:
             db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
         ),
         permissions=PermissionService(db),
+        gc=gc,
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,

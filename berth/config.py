@@ -135,6 +135,11 @@ class QuayConfig(BaseModel):
     BERTH_REDIS: dict[str, Any] | None = None
     BERTH_OPEN_REGISTRY: bool = False
     BERTH_ALLOW_CATALOG_SCOPE: bool = False
+    # Garbage collection: how often the workers run a pass ("0s" turns the schedule off;
+    # `berth gc` still works), and the grace period that protects blobs uploaded, re-uploaded
+    # or mounted but not yet referenced by a manifest (Quay's default: one hour).
+    BERTH_GC_INTERVAL: str = "1h"
+    BERTH_GC_GRACE: str = "1h"
     # How often the workers run auto-prune policies (each namespace is one job).
     BERTH_AUTOPRUNE_INTERVAL: str = "1h"
 
@@ -164,6 +169,8 @@ class QuayConfig(BaseModel):
     @field_validator(
         "DEFAULT_TAG_EXPIRATION",
         "BERTH_UPLOAD_EXPIRY",
+        "BERTH_GC_INTERVAL",
+        "BERTH_GC_GRACE",
         "FRESH_LOGIN_TIMEOUT",
         "SESSION_TIMEOUT",
         "LABELED_EXPIRATION_MINIMUM",
@@ -223,6 +230,8 @@ class Settings:
     workers: int
     run_workers_in_process: bool
     config_path: Path | None = None
+    gc_interval_s: int = 3600
+    gc_grace_s: int = 3600
 
     @property
     def base_url(self) -> str:
@@ -375,6 +384,8 @@ def load_settings(
         workers=workers,
         run_workers_in_process=cfg.BERTH_RUN_WORKERS_IN_PROCESS,
         config_path=path,
+        gc_interval_s=parse_duration(cfg.BERTH_GC_INTERVAL),
+        gc_grace_s=parse_duration(cfg.BERTH_GC_GRACE),
     )
 
 

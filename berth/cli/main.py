@@ -348,12 +348,13 @@ def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
     )
 
 
+from berth.cli.gc import gc as _gc  # noqa: E402
 from berth.cli.identity import register as _register_identity  # noqa: E402
-
-_register_identity(main)
 from berth.cli.prune import prune as _prune  # noqa: E402
 
+_register_identity(main)
 main.add_command(_prune)
+main.add_command(_gc)
 
 
 @main.command(

@@ -40,6 +40,11 @@ async def policy_filters(s: AsyncSession, repository_id: int) -> list[TagFilter]
     return [TagFilter(pattern, matches, anchored=True) for pattern, matches in rows]
 
 
+async def policy_protects(s: AsyncSession, repository_id: int, name: str) -> bool:
+    """Does an immutability policy select ``name`` (whether or not such a tag exists yet)?"""
+    return any(f.selects(name) for f in await policy_filters(s, repository_id))
+
+
 async def immutable_names(
     s: AsyncSession, repository_id: int, names: Iterable[str], now: int
 ) -> set[str]:

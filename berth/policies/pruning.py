@@ -193,9 +193,9 @@ class Pruner:
         done: list[PrunedTag] = []
         for tag in planned:
             try:
-                await self.manifests.delete(target.repository, tag.tag)
+                await self.manifests.delete(target.repository, tag.tag, started_at=tag.start_ts)
             except (ManifestUnknown, TagImmutable):
-                continue  # deleted meanwhile, or made immutable since the plan
+                continue  # deleted or moved meanwhile, or made immutable since the plan
             async with self.db.write() as s:
                 record(
                     s,

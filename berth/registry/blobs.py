@@ -30,6 +30,7 @@ from berth.oci.digest import InvalidDigest, UnsupportedDigest, new_hasher, parse
 from berth.registry import sql
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
+    BlobBytesGone,
     BlobUnknown,
     BlobUploadInvalid,
     BlobUploadUnknown,
@@ -342,11 +343,14 @@ class BlobService:
     async def mount(self, repo: RepoRow, digest: str, source: RepoRow) -> BlobInfo | None:
         """Link a blob of ``source`` into ``repo``; None when the source lacks it."""
         digest = check_digest(digest)
-        async with self.db.write() as s:
-            size = await sql.linked_blob_size(s, source.id, digest)
-            if size is None:
-                return None
-            await self._link(s, repo.id, digest, size)
+        try:
+            async with self.db.write() as s:
+                size = await sql.linked_blob_size(s, source.id, digest)
+                if size is None:
+                    return None
+                await self._link(s, repo.id, digest, size)
+        except BlobBytesGone:
+            return None  # collected under us: the client uploads it instead
         return BlobInfo(digest, size)
 
     async def delete(self, repo: RepoRow, digest: str) -> None:
@@ -359,14 +363,30 @@ class BlobService:
             await s.execute(sql.unlink_blob(repo.id, blob_id))
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
 
-    @staticmethod
-    async def _link(s: AsyncSession, repository_id: int, digest: str, size: int) -> int:
-        blob_id = (await s.execute(select(Blob.id).where(Blob.digest == digest))).scalar()
+    async def _link(self, s: AsyncSession, repository_id: int, digest: str, size: int) -> int:
+        """Link a blob whose bytes were just stored (or exist) into a repository.
+
+        The blob row is claimed (``FOR KEY SHARE``) before the bytes are checked: garbage
+        collection deletes bytes only while it holds the row, so bytes seen now stay until
+        the link commits (berth.gc.services, "the protocol"). BlobBytesGone when the
+        collector took them between our storage write and this transaction.
+        """
+        claim = (
+            select(Blob.id).where(Blob.digest == digest).with_for_update(read=True, key_share=True)
+        )
+        blob_id = (await s.execute(claim)).scalar()
         if blob_id is None:
             await sql.insert_ignore(
                 s, Blob, {"digest": digest, "size": size, "created_at": now_ms()}, ["digest"]
             )
-            blob_id = (await s.execute(select(Blob.id).where(Blob.digest == digest))).scalar_one()
+            blob_id = (await s.execute(claim)).scalar_one()
+        try:
+            await self.storage.stat_blob(digest)
+        except BlobNotFound as e:
+            raise BlobBytesGone(
+                "the blob was garbage-collected while this upload completed; upload it again",
+                {"digest": digest},
+            ) from e
         stamp = now_ms()
         await sql.upsert(
             s,

@@ -34,6 +34,10 @@ class BlobUploadInvalid(RegistryError):
     code = "BLOB_UPLOAD_INVALID"
 
 
+class BlobBytesGone(BlobUploadInvalid):
+    """Garbage collection deleted the blob's bytes while an upload of it completed."""
+
+
 class RangeInvalid(BlobUploadInvalid):
     """A chunk that does not start where the upload ends (416)."""
 

@@ -28,8 +28,8 @@ from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
 from berth.oci.names import is_valid_tag, referrers_tag
-from berth.policies.immutability import ensure_mutable
-from berth.registry import sql
+from berth.policies.immutability import ensure_mutable, policy_protects
+from berth.registry import sql, usage
 from berth.registry.blobs import check_digest
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
@@ -516,6 +516,7 @@ class ManifestService:
             )
         if labels.labels:
             await insert_manifest_labels(s, row.id, labels.labels)
+        await usage.manifest_stored(s, repo.id, row.id)
         return row.id
 
     async def _set_tag(
@@ -529,9 +530,11 @@ class ManifestService:
     ) -> None:
         """Point the pushed tag at the manifest; its labels may make it expire or immutable."""
         immutable = labels.immutable and self.tag_settings.immutable_tags
-        can_expire = self.tag_settings.immutable_can_expire or not immutable
         end_ts = None
-        if labels.expires_after_s is not None and can_expire:
+        if labels.expires_after_s is not None and (
+            self.tag_settings.immutable_can_expire
+            or not (immutable or await policy_protects(s, repository_id, name))
+        ):
             end_ts = now + labels.expires_after_s * 1000
         await point_tag(
             s, repository_id, name, manifest_id, now, end_ts=end_ts, immutable=immutable
@@ -586,7 +589,16 @@ class ManifestService:
         )
         return list(rows.scalars())
 
-    async def delete(self, repo: RepoRow, reference: str, *, actor: Actor | None = None) -> None:
+    async def delete(
+        self,
+        repo: RepoRow,
+        reference: str,
+        *,
+        actor: Actor | None = None,
+        started_at: int | None = None,
+    ) -> None:
+        """End a tag, or every tag of a manifest (by digest). ``started_at`` (by tag only):
+        end the tag only if its live row is still the one that started then."""
         now = now_ms()
         async with self.db.write() as s:
             if _is_digest(reference):
@@ -624,7 +636,7 @@ class ManifestService:
                     raise ManifestUnknown("manifest unknown", {"digest": digest})
                 kind, tag = "delete_manifest", None
             else:
-                if not await end_tag(s, repo.id, reference, now, now):
+                if not await end_tag(s, repo.id, reference, now, now, started_at=started_at):
                     raise ManifestUnknown("manifest unknown", {"tag": reference})
                 kind, tag, digest = "delete_tag", reference, None
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit

@@ -27,7 +27,7 @@ from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.oci import mediatypes as mt
 from berth.oci.names import is_valid_tag
-from berth.policies.immutability import ensure_mutable
+from berth.policies.immutability import ensure_mutable, policy_filters
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
     ExpirationInvalid,
@@ -111,19 +111,27 @@ async def point_tag(
     return True
 
 
-async def end_tag(s: AsyncSession, repository_id: int, name: str, now: int, end_ts: int) -> int:
-    """End the live row(s) of ``name`` at ``end_ts`` (mutable tags only); how many ended."""
+async def end_tag(
+    s: AsyncSession,
+    repository_id: int,
+    name: str,
+    now: int,
+    end_ts: int,
+    *,
+    started_at: int | None = None,
+) -> int:
+    """End the live row(s) of ``name`` at ``end_ts`` (mutable tags only); how many ended.
+    ``started_at``: only the row that started then (a tag moved since is left alone)."""
     await ensure_mutable(s, repository_id, [name], now, action="deleted")
-    result = await s.execute(
-        update(Tag)
-        .where(
-            Tag.repository_id == repository_id,
-            Tag.name == name,
-            Tag.hidden.is_(False),
-            alive(now),
-        )
-        .values(end_ts=end_ts)
+    stmt = update(Tag).where(
+        Tag.repository_id == repository_id,
+        Tag.name == name,
+        Tag.hidden.is_(False),
+        alive(now),
     )
+    if started_at is not None:
+        stmt = stmt.where(Tag.start_ts == started_at)
+    result = await s.execute(stmt.values(end_ts=end_ts))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -257,8 +265,16 @@ class TagService:
                 if f.op == "like"
                 else Tag.name == f.value
             )
+        now = now_ms()
         async with self.db.read() as s:
             rows = (await s.execute(stmt)).all()
+            filters = await policy_filters(s, repo.id) if rows else []
+
+        def immutable_now(name: str, end: int | None, flagged: bool) -> bool:
+            """Live rows: the flag or a policy; history rows: what the row carried."""
+            live = end is None or end > now
+            return flagged or (live and any(f.selects(name) for f in filters))
+
         records = [
             TagRecord(
                 name,
@@ -268,7 +284,7 @@ class TagService:
                 digest,
                 media_type in mt.INDEX_TYPES,
                 layers_size,
-                immutable,
+                immutable_now(name, end, immutable),
             )
             for name, reversion, start, end, digest, media_type, layers_size, immutable in rows
         ]

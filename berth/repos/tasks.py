@@ -13,12 +13,14 @@ interrupted half-way is finished by the next.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Delete, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.session import Database
+from berth.registry import usage
 from berth.registry.models import Manifest, ManifestChild, Repository, RepositoryBlob, Tag, Upload
 from berth.repos.services import MARKED_FOR_DELETION
 from berth.storage.base import BlobStorage
@@ -56,15 +58,19 @@ async def _delete_in_batches(
     where: Any,
     *,
     first: Callable[[list[Any]], list[Delete]] | None = None,
+    account: Callable[[AsyncSession, list[Any]], Awaitable[Any]] | None = None,
 ) -> int:
     """Delete the rows matching ``where``, BATCH at a time by ``key`` (after the statements
-    ``first`` gives for each batch); how many went."""
+    ``first`` gives for each batch, and ``account`` in the same transaction: the namespace's
+    size drops with each batch, berth.registry.usage); how many went."""
     total = 0
     while True:
         async with db.write() as s:
             ids = list((await s.execute(select(key).where(where).limit(BATCH))).scalars())
             if not ids:
                 return total
+            if account:
+                await account(s, ids)
             for stmt in first(ids) if first else []:
                 await s.execute(stmt)
             await s.execute(delete(model).where(where, key.in_(ids)))
@@ -89,7 +95,12 @@ async def delete_repository(db: Database, storage: BlobStorage, repository_id: i
     await _cancel_uploads(db, storage, repository_id)
     tags = await _delete_in_batches(db, Tag, Tag.id, Tag.repository_id == repository_id)
     manifests = await _delete_in_batches(
-        db, Manifest, Manifest.id, Manifest.repository_id == repository_id, first=_child_links
+        db,
+        Manifest,
+        Manifest.id,
+        Manifest.repository_id == repository_id,
+        first=_child_links,
+        account=lambda s, ids: usage.release_manifests(s, repository_id, ids),
     )
     await _delete_in_batches(
         db, RepositoryBlob, RepositoryBlob.blob_id, RepositoryBlob.repository_id == repository_id

@@ -239,6 +239,50 @@ async def test_immutable_tags_are_never_pruned(berth: Berth) -> None:
     assert (await alice.delete("/v2/acme/app/manifests/dev-2")).status_code == 202
     assert await live_tags(berth, "acme/app") == ["pinned", "release-1", "v1", "v2"]
 
+    # The tags API shows what the rules decide: a live tag immutable by a policy says so.
+    r = await berth.http.get(
+        "/api/v1/repository/acme/app/tag/?onlyActiveTags=true",
+        headers=bearer(await oauth_token(berth, "alice")),
+    )
+    assert {t["name"]: t["immutable"] for t in r.json()["tags"]} == {
+        "pinned": True,
+        "release-1": True,
+        "v1": True,
+        "v2": True,
+    }
+
+
+async def test_a_tag_moved_after_planning_is_not_pruned(berth: Berth) -> None:
+    await push_tags(berth, "alice/app", ["old", "new"])
+    await pushed_ago(berth, "alice/app", {"old": 30, "new": 1})
+    await add_policy(
+        berth, "alice", "user/autoprunepolicy/", {"method": "creation_date", "value": "7d"}
+    )
+    pruner = berth.services.pruner
+    (target,) = [t for t in await pruner.targets() if t.repository.name == "app"]
+    assert [t.tag for t in await pruner.plan(target)] == ["old"]
+    await berth.client("alice").push_image("alice/app", "old")  # moved: pushed again now
+    assert await pruner.prune(target) == []
+    assert await live_tags(berth, "alice/app") == ["new", "old"]
+
+
+async def test_expires_after_label_yields_to_an_immutability_policy(berth: Berth) -> None:
+    await berth.services.orgs.create("acme", creator="alice")
+    await add_policy(
+        berth, "alice", "organization/acme/immutabilitypolicy/", {"tagPattern": "^release"}
+    )
+    alice = berth.client("alice")
+    labels = {"quay.expires-after": "1h"}
+    await alice.push_image("acme/app", "release-1", annotations=labels)
+    await alice.push_image("acme/app", "dev-1", annotations=labels)
+    r = await berth.http.get(
+        "/api/v1/repository/acme/app/tag/?onlyActiveTags=true",
+        headers=bearer(await oauth_token(berth, "alice")),
+    )
+    ends = {t["name"]: t.get("end_ts") for t in r.json()["tags"]}
+    assert ends["release-1"] is None  # immutable by policy: the label can't expire it
+    assert ends["dev-1"] is not None
+
 
 async def test_pruned_tags_stay_restorable_within_the_window(berth: Berth) -> None:
     pushed = await push_tags(berth, "alice/app", ["old", "new"])

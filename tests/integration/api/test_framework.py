@@ -180,7 +180,16 @@ async def test_discovery_lists_every_registered_route(registry: Berth) -> None:
         "required": True,
         "description": "The username of the user",
     }
+    # Every path parameter of every route is described (not just named).
     r = await registry.http.get("/api/v1/discovery?internal=True")
+    undescribed = {
+        (path, p["name"])
+        for path, ops in r.json()["paths"].items()
+        for op in ops.values()
+        for p in op.get("parameters", [])
+        if p["in"] == "path" and p["description"] == p["name"]
+    }
+    assert undescribed == set()
     assert ("post", "/api/v1/signin") in {
         (m, p) for p, ops in r.json()["paths"].items() for m in ops
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 03:06:21.340965
+Create Date: 2026-11-23 03:14:10.895752
 """
 
 import sqlalchemy as sa

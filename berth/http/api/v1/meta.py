@@ -18,6 +18,18 @@ _PATH_DOCS = {
     "token_uuid": "The uuid of the app specific token",
     "error_type": "The error code identifying the type of error.",
     "orgname": "The name of the organization",
+    "teamname": "The name of the team",
+    "membername": "The username of the team member",
+    "email": "The e-mail address of the invitee",
+    "code": "The invite code",
+    "client_id": "The OAuth client ID",
+    "prefix": "The prefix of the entities being looked up",
+    "prototypeid": "The ID of the prototype",
+    "robot_shortname": "The short name for the robot, without any user or organization prefix",
+    "tag": "The name of the tag",
+    "manifestref": "The digest of the manifest",
+    "labelid": "The ID of the label",
+    "uuid": "The unique ID of the policy",
 }
 
 

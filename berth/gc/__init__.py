@@ -1,0 +1,1 @@
+"""Online, incremental garbage collection (see berth.gc.services for the protocol)."""

@@ -1,0 +1,229 @@
+"""Exact, dedupe-aware storage accounting: ``repositories.size_bytes``, ``namespaces.size_bytes``.
+
+What counts (the quota issue enforces limits on these numbers):
+- a repository's size is the bytes of the distinct blobs its manifests reference, plus the
+  bytes of those manifests themselves (their JSON is stored too);
+- a namespace's size is the same over all its repositories, deduplicated by digest: a blob
+  (or a manifest) present in two repositories of the namespace counts once.
+Every manifest row counts, tagged or not, until garbage collection removes it: content in
+the time-machine window still occupies storage. Blobs only uploaded or mounted (linked, no
+manifest references them) do not count; they are freed after the grace period.
+
+The numbers change in exactly two places, both incremental and in the transaction that
+changes the reference graph: a manifest row is stored at push (``manifest_stored``) and
+manifest rows are removed by garbage collection (``release_manifests``, called before the
+rows go). Both hold the repository row (the push and the collector lock it) and then the
+namespace row, in that order, so two transactions never compute a delta from the same
+state. ``recompute`` derives every number from scratch; tests use it to prove the
+incremental numbers exact, operators to repair after manual surgery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from berth.accounts.models import Namespace
+from berth.registry.models import Blob, Manifest, ManifestBlob, Repository
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusive:
+    """Bytes that exist only because of a set of manifests, per scope."""
+
+    repository: int
+    namespace: int
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    repositories: dict[int, int]
+    namespaces: dict[int, int]
+
+
+def _zero(expr: Any) -> Any:
+    return func.coalesce(expr, 0)
+
+
+async def lock_namespace_of(s: AsyncSession, repository_id: int) -> int | None:
+    """Lock the namespace row of a repository (PostgreSQL; SQLite serializes writers)."""
+    namespace_id = (
+        await s.execute(select(Repository.namespace_id).where(Repository.id == repository_id))
+    ).scalar()
+    if namespace_id is not None:
+        await s.execute(
+            select(Namespace.id).where(Namespace.id == namespace_id).with_for_update(key_share=True)
+        )
+    return namespace_id
+
+
+async def exclusive_bytes(
+    s: AsyncSession, repository_id: int, namespace_id: int, manifest_ids: Collection[int]
+) -> Exclusive:
+    """Bytes the manifests ``manifest_ids`` (all in ``repository_id``) alone account for.
+
+    A blob or manifest digest counts when no other manifest of the repository (namespace)
+    outside the set references it.
+    """
+    ids = list(manifest_ids)
+    if not ids:
+        return Exclusive(0, 0)
+    in_namespace = select(Repository.id).where(Repository.namespace_id == namespace_id)
+    blobs = select(ManifestBlob.blob_id).where(ManifestBlob.manifest_id.in_(ids))
+
+    def blob_bytes(scope: Any) -> Any:
+        other = Manifest.__table__.alias("other")
+        elsewhere = (
+            exists()
+            .select_from(ManifestBlob.__table__.join(other, other.c.id == ManifestBlob.manifest_id))
+            .where(ManifestBlob.blob_id == Blob.id, scope(other), other.c.id.not_in(ids))
+        )
+        return select(_zero(func.sum(Blob.size))).where(Blob.id.in_(blobs), ~elsewhere)
+
+    other = Manifest.__table__.alias("same_digest")
+    ns_manifests = select(_zero(func.sum(Manifest.size))).where(
+        Manifest.id.in_(ids),
+        ~exists().where(
+            other.c.digest == Manifest.digest,
+            other.c.repository_id.in_(in_namespace),
+            other.c.id.not_in(ids),
+        ),
+    )
+    repo_manifests = select(_zero(func.sum(Manifest.size))).where(Manifest.id.in_(ids))
+    row = (
+        await s.execute(
+            select(
+                blob_bytes(lambda m: m.c.repository_id == repository_id).scalar_subquery()
+                + repo_manifests.scalar_subquery(),
+                blob_bytes(lambda m: m.c.repository_id.in_(in_namespace)).scalar_subquery()
+                + ns_manifests.scalar_subquery(),
+            )
+        )
+    ).one()
+    return Exclusive(int(row[0]), int(row[1]))
+
+
+async def _add(
+    s: AsyncSession, repository_id: int, namespace_id: int, delta: Exclusive, sign: int
+) -> None:
+    if delta.repository:
+        await s.execute(
+            update(Repository)
+            .where(Repository.id == repository_id)
+            .values(size_bytes=Repository.size_bytes + sign * delta.repository)
+        )
+    if delta.namespace:
+        await s.execute(
+            update(Namespace)
+            .where(Namespace.id == namespace_id)
+            .values(size_bytes=Namespace.size_bytes + sign * delta.namespace)
+        )
+
+
+async def manifest_stored(s: AsyncSession, repository_id: int, manifest_id: int) -> None:
+    """A new manifest row and its blob references were inserted: count what they add."""
+    namespace_id = await lock_namespace_of(s, repository_id)
+    if namespace_id is None:
+        return
+    delta = await exclusive_bytes(s, repository_id, namespace_id, [manifest_id])
+    await _add(s, repository_id, namespace_id, delta, +1)
+
+
+async def release_manifests(
+    s: AsyncSession, repository_id: int, manifest_ids: Collection[int]
+) -> Exclusive:
+    """Manifest rows are about to be deleted: subtract what only they accounted for."""
+    namespace_id = await lock_namespace_of(s, repository_id)
+    if namespace_id is None or not manifest_ids:
+        return Exclusive(0, 0)
+    delta = await exclusive_bytes(s, repository_id, namespace_id, manifest_ids)
+    await _add(s, repository_id, namespace_id, delta, -1)
+    return delta
+
+
+async def release_repository(s: AsyncSession, repository_id: int) -> Exclusive:
+    """A whole repository is about to be deleted: its namespace loses what only it held."""
+    ids = (
+        await s.execute(select(Manifest.id).where(Manifest.repository_id == repository_id))
+    ).scalars()
+    return await release_manifests(s, repository_id, list(ids))
+
+
+async def _sum_by_owner(s: AsyncSession, owners: Any, *sums: Any) -> dict[int, int]:
+    """Every owner id (0 if nothing) plus the ``(owner, total)`` rows of each query."""
+    totals: dict[int, int] = dict.fromkeys((await s.execute(owners)).scalars(), 0)
+    for query in sums:
+        for owner, total in await s.execute(query):
+            totals[owner] += int(total)
+    return totals
+
+
+async def recompute(s: AsyncSession, *, write: bool = False) -> Usage:
+    """Every repository's and namespace's size from scratch (and store them if ``write``)."""
+    repo_blobs = (
+        select(Manifest.repository_id.label("owner"), ManifestBlob.blob_id)
+        .join(ManifestBlob, ManifestBlob.manifest_id == Manifest.id)
+        .distinct()
+        .subquery()
+    )
+    repo_sizes = await _sum_by_owner(
+        s,
+        select(Repository.id),
+        select(repo_blobs.c.owner, func.sum(Blob.size))
+        .join(Blob, Blob.id == repo_blobs.c.blob_id)
+        .group_by(repo_blobs.c.owner),
+        select(Manifest.repository_id, func.sum(Manifest.size)).group_by(Manifest.repository_id),
+    )
+    ns_blobs = (
+        select(Repository.namespace_id.label("owner"), ManifestBlob.blob_id)
+        .join(Manifest, Manifest.repository_id == Repository.id)
+        .join(ManifestBlob, ManifestBlob.manifest_id == Manifest.id)
+        .distinct()
+        .subquery()
+    )
+    ns_manifests = (
+        select(Repository.namespace_id.label("owner"), Manifest.digest, Manifest.size)
+        .join(Manifest, Manifest.repository_id == Repository.id)
+        .distinct()
+        .subquery()
+    )
+    ns_sizes = await _sum_by_owner(
+        s,
+        select(Namespace.id),
+        select(ns_blobs.c.owner, func.sum(Blob.size))
+        .join(Blob, Blob.id == ns_blobs.c.blob_id)
+        .group_by(ns_blobs.c.owner),
+        select(ns_manifests.c.owner, func.sum(ns_manifests.c.size)).group_by(ns_manifests.c.owner),
+    )
+
+    if write:
+        for repo_id, size in repo_sizes.items():
+            await s.execute(
+                update(Repository).where(Repository.id == repo_id).values(size_bytes=size)
+            )
+        for ns_id, size in ns_sizes.items():
+            await s.execute(update(Namespace).where(Namespace.id == ns_id).values(size_bytes=size))
+    return Usage(repo_sizes, ns_sizes)
+
+
+async def stored(s: AsyncSession) -> Usage:
+    """The incrementally kept numbers, in the shape ``recompute`` returns."""
+    repos = dict((await s.execute(select(Repository.id, Repository.size_bytes))).all())
+    namespaces = dict((await s.execute(select(Namespace.id, Namespace.size_bytes))).all())
+    return Usage(repos, namespaces)
+
+
+__all__ = [
+    "Exclusive",
+    "Usage",
+    "exclusive_bytes",
+    "manifest_stored",
+    "recompute",
+    "release_manifests",
+    "release_repository",
+    "stored",
+]
