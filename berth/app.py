@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,7 +27,7 @@ from berth.policies.pruning import Pruner
 from berth.policies.rules import prune_rule_from_config
 from berth.policies.services import PolicyService
 from berth.registry import tasks as registry_tasks
-from berth.registry.cache import NoCache, ReadCache, SharedFileGenerations
+from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.service import Registry
 from berth.registry.tags import TagSettings
 from berth.repos import tasks as repos_tasks
@@ -57,6 +57,7 @@ class Services:
     repos: RepositoryService
     policies: PolicyService
     pruner: Pruner
+    read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -69,6 +70,7 @@ class Services:
         await self.events.stop()
         await self.storage.close()
         await self.db.dispose()
+        self.read_cache.close()
 
 
 def _job_runner(
@@ -133,15 +135,39 @@ def _job_runner(
     return JobRunner(jobs, handlers, schedules)
 
 
+def redis_options(raw: Any) -> dict[str, Any] | None:
+    """The Redis that holds shared cache generations, from Quay's keys, or None.
+
+    ``BERTH_REDIS`` first; then Quay's model cache, ``DATA_MODEL_CACHE_CONFIG`` with
+    ``engine: redis`` (its ``redis_config.primary``; ``engine: noop`` turns the cache off);
+    then ``USER_EVENTS_REDIS``, the Redis every Quay deployment's replicas already share.
+    Each is Quay's ``{host, port, password, ssl}`` (``db`` and ``username`` too).
+    """
+    if raw.BERTH_REDIS:
+        return dict(raw.BERTH_REDIS)
+    model_cache = getattr(raw, "DATA_MODEL_CACHE_CONFIG", None) or {}
+    engine = model_cache.get("engine")
+    if engine == "redis":
+        primary = (model_cache.get("redis_config") or {}).get("primary")
+        if primary:
+            return dict(primary)
+    if engine == "noop":
+        return None
+    return dict(raw.USER_EVENTS_REDIS) if raw.USER_EVENTS_REDIS else None
+
+
 def _read_cache(settings: Settings) -> ReadCache[Any]:
     """Embedded default: processes on one machine share generations through a mapped file.
 
-    A shared database may have writers on other machines; until a shared generation store
-    (Redis) is configured, every read there goes to the database.
+    A shared database may have writers on other machines: there generations live in Redis
+    when one is configured (``redis_options``); without one every read goes to the database.
     """
     if settings.is_sqlite:
         return ReadCache(SharedFileGenerations(settings.data_dir / "cache" / "generations"))
-    return NoCache()
+    options = redis_options(settings.raw)
+    if options is None:
+        return NoCache()
+    return ReadCache(RedisGenerations.from_options(options), ttl_s=60.0)
 
 
 def create_services(settings: Settings) -> Services:
@@ -236,11 +262,13 @@ def create_services(settings: Settings) -> Services:
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
+        read_cache=read_cache,
     )
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
     from berth.http.api.v1.app import api_v1_routes, create_api
+    from berth.http.asgi import CommitWait
     from berth.http.limits import HeaderLimit
     from berth.http.v2.routes import v2_routes
 
@@ -258,7 +286,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app = Starlette(
         routes=[*v2_routes(svc), *api_v1_routes(svc, api=api)],
         lifespan=lifespan,
-        middleware=[Middleware(HeaderLimit)],
+        middleware=[
+            Middleware(HeaderLimit),
+            *([Middleware(CommitWait)] if svc.read_cache.holds_responses else []),
+        ],
     )
     app.state.services = svc
     app.state.api = api

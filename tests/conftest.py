@@ -1,4 +1,4 @@
-"""Shared fixtures: real PostgreSQL and SeaweedFS servers, and Berth settings on top of them.
+"""Shared fixtures: real PostgreSQL, Redis and SeaweedFS servers, and Berth settings on top.
 
 The deployments every protocol test runs on:
   embedded     SQLite (WAL) + filesystem storage, as `berth serve` with no config
@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.support.postgres import create_database, postgres_server
+from tests.support.redis import redis_server
 from tests.support.seaweed import seaweed_server
 
 _counter = itertools.count()
@@ -24,6 +25,11 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from postgres_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from redis_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ def _pair(
     type=click.Choice(["embedded", "distributed"]),
     default="embedded",
     show_default=True,
-    help="embedded: SQLite + filesystem; distributed: PostgreSQL + SeaweedFS S3.",
+    help="embedded: SQLite + filesystem; distributed: PostgreSQL + SeaweedFS S3 + Redis.",
 )
 @click.option("--quick", is_flag=True, help="Small smoke run (minutes); docs are not updated.")
 @click.option(

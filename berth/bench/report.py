@@ -257,7 +257,7 @@ def text_table(results: dict[str, Any]) -> str:
 # ---- markdown ----------------------------------------------------------------------------
 DEPLOYMENTS = {
     "embedded": "embedded (SQLite + filesystem)",
-    "distributed": "distributed (PostgreSQL + SeaweedFS S3)",
+    "distributed": "distributed (PostgreSQL + SeaweedFS S3 + Redis)",
 }
 
 

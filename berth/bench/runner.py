@@ -31,14 +31,8 @@ from typing import Any
 
 from berth.bench import report
 from berth.bench.growth import GrowthError, catalog_fallback, run_growth
-from berth.bench.servers import (
-    BenchSetupError,
-    Berth,
-    Distribution,
-    Postgres,
-    Seaweed,
-    first_run_start,
-)
+from berth.bench.servers import BenchSetupError, Berth, Distribution, first_run_start
+from berth.devservers import Postgres, Redis, Seaweed
 
 REGBENCH = Path(__file__).with_name("regbench.py")
 BENCH_USER = "bench"
@@ -101,19 +95,35 @@ def _preflight() -> None:
         )
 
 
+SEAWEED_ACCESS_KEY = "berthbenchaccess"
+SEAWEED_SECRET_KEY = "berthbenchsecret0123456789"  # noqa: S105 - throwaway loopback server
+
+
 class Deployment:
-    """Where a Berth instance keeps its metadata and blobs."""
+    """Where a Berth instance keeps its metadata and blobs (and, distributed, its shared
+    cache generations: Redis, as a production deployment with replicas runs)."""
 
     def __init__(self, kind: str, workdir: Path, stack: contextlib.ExitStack) -> None:
         self.kind = kind
         self.postgres: Postgres | None = None
         self.seaweed: Seaweed | None = None
+        self.redis: Redis | None = None
         if kind == "distributed":
             self.postgres = Postgres()
             stack.callback(self.postgres.stop)
             log("starting PostgreSQL")
             self.postgres.start()
-            self.seaweed = Seaweed(workdir / "seaweed")
+            self.redis = Redis(workdir / "redis")
+            stack.callback(self.redis.stop)
+            log("starting Redis")
+            self.redis.start()
+            self.seaweed = Seaweed(
+                workdir / "seaweed",
+                access_key=SEAWEED_ACCESS_KEY,
+                secret_key=SEAWEED_SECRET_KEY,
+                volume_size_mb=256,
+                max_volumes=64,
+            )
             stack.callback(self.seaweed.stop)
             log("starting SeaweedFS S3")
             self.seaweed.start()
@@ -124,6 +134,7 @@ class Deployment:
             return {}
         assert self.postgres is not None
         assert self.seaweed is not None
+        assert self.redis is not None
         db = self.postgres.create_database(name)
         bucket = name.replace("_", "-")
         self.seaweed.create_bucket(bucket)
@@ -131,7 +142,21 @@ class Deployment:
             "DB_URI": db,
             "SECRET_KEY": secrets.token_urlsafe(32),
             "DATABASE_SECRET_KEY": secrets.token_urlsafe(32),
-            **self.seaweed.storage_config(bucket),
+            "BERTH_REDIS": self.redis.options,
+            "DISTRIBUTED_STORAGE_CONFIG": {
+                "default": [
+                    "S3Storage",
+                    {
+                        "s3_bucket": bucket,
+                        "storage_path": "/registry",
+                        "endpoint_url": self.seaweed.endpoint,
+                        "s3_access_key": SEAWEED_ACCESS_KEY,
+                        "s3_secret_key": SEAWEED_SECRET_KEY,
+                        "s3_region": "us-east-1",
+                    },
+                ]
+            },
+            "DISTRIBUTED_STORAGE_PREFERENCE": ["default"],
         }
 
 

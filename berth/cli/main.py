@@ -80,11 +80,6 @@ def serve(
     settings = _settings(config, data_dir, env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    from berth.db.migrate import upgrade
-
-    asyncio.run(upgrade(settings.db_url))
-    login_hint = asyncio.run(_first_run_admin(settings))
-
     n_workers = workers or settings.workers
     click.echo(
         f"Berth registry at {settings.base_url}  (listening on {host}:{port}, "
@@ -93,11 +88,20 @@ def serve(
     click.echo(f"  data:     {settings.data_dir}")
     click.echo(f"  database: {_redact(settings.db_url)}")
     click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
-    click.echo(login_hint)
     if settings.raw.BERTH_OPEN_REGISTRY:
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     sys.stdout.flush()
 
+    from berth.db.migrate import sqlite_ready
+    from berth.http.serve import setup_status_path
+
+    setup: dict[str, object] | None = None
+    if settings.is_sqlite and sqlite_ready(settings.db_url):  # a restart: nothing to set up
+        click.echo(_login_hint(settings))
+        sys.stdout.flush()
+    else:
+        status = setup_status_path(settings.data_dir, os.getpid())  # our pid is the master's
+        setup = {"pid": _fork_setup(settings, status), "status": str(status)}
     os.environ["BERTH_SERVE_OPTIONS"] = json.dumps(
         {
             "config": str(settings.config_path) if settings.config_path else None,
@@ -106,11 +110,41 @@ def serve(
             "host": host,
             "port": port,
             "workers": n_workers,
+            "setup": setup,
         }
     )
-    # Hand over to a fresh, slim master process: what the setup above imported (Alembic,
+    # Hand over to a fresh, slim master process: what the setup imports (Alembic,
     # SQLAlchemy, argon2) would otherwise stay resident for the server's lifetime.
     os.execv(sys.executable, [sys.executable, "-m", "berth.http.serve"])  # noqa: S606
+
+
+def _fork_setup(settings: Settings, status: Path) -> int:
+    """Upgrade the schema and create the first-run admin in a child process; its pid.
+
+    The server starts meanwhile; its workers serve once the child wrote its status
+    (``berth.http.serve``).
+    """
+    from berth.http.serve import SETUP_OK, write_setup_status
+
+    status.unlink(missing_ok=True)
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        from berth.db.migrate import upgrade
+
+        asyncio.run(upgrade(settings.db_url))
+        click.echo(asyncio.run(_first_run_admin(settings)))
+        write_setup_status(status, SETUP_OK)
+        code = 0
+    except BaseException as e:  # the child must report and exit, whatever happened
+        click.echo(f"berth: preparing the database failed: {e!r}", err=True)
+        write_setup_status(status, f"failed: {e!r}")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _config_keys(config: str | None) -> set[str]:
@@ -155,9 +189,14 @@ async def _first_run_admin(settings: Settings) -> str:
             return "  no users yet: berth admin create-user NAME --superuser " + (
                 f"--config {settings.config_path}" if settings.config_path else ""
             )
-        return f"  log in:   podman login{tls} -u <user> {host}"
+        return _login_hint(settings)
     finally:
         await db.dispose()
+
+
+def _login_hint(settings: Settings) -> str:
+    tls = "" if settings.url_scheme == "https" else " --tls-verify=false"
+    return f"  log in:   podman login{tls} -u <user> {settings.server_hostname}"
 
 
 # ---- worker ------------------------------------------------------------------------------

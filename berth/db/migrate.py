@@ -1,23 +1,22 @@
 """Schema migrations (Alembic), callable from the CLI, the server start and tests.
 
 Alembic is imported only when there is something to migrate: a server start on an
-up-to-date database checks the revision with one query and moves on.
+up-to-date database checks the revision with one query and moves on (on SQLite without
+even importing SQLAlchemy: ``sqlite_ready``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from berth.db.session import one_shot_engine
-
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.M)
@@ -57,6 +56,8 @@ async def upgrade(url: str, revision: str = "head") -> None:
         return
     from alembic import command
 
+    from berth.db.session import one_shot_engine
+
     engine: AsyncEngine = one_shot_engine(url)
     try:
         async with engine.connect() as conn:
@@ -73,6 +74,10 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def current_revision(url: str) -> str | None:
+    from sqlalchemy import inspect
+
+    from berth.db.session import one_shot_engine
+
     engine = one_shot_engine(url)
     try:
         async with engine.connect() as conn:
@@ -87,3 +92,25 @@ async def current_revision(url: str) -> str | None:
             return await conn.run_sync(_rev)
     finally:
         await engine.dispose()
+
+
+def sqlite_ready(url: str) -> bool:
+    """Whether the SQLite database of ``url`` is at the head revision and has a user.
+
+    Read with the standard library alone: a restart of the embedded default learns that it
+    has nothing to set up without importing SQLAlchemy (~0.3 s of its start)."""
+    path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+    if not path or not os.path.isfile(path):
+        return False
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        users = conn.execute("SELECT count(*) FROM users").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return revision is not None and revision[0] == head_revision() and users[0] > 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -325,7 +325,15 @@ class ManifestService:
                 conds.append(scope.visible)
             if not conds:
                 return [], False
-            stmt = stmt.where(or_(*conds))
+            visible = or_(*conds)
+            if self.db.is_sqlite:
+                # SQLite would gather every visible repository through its indexes (a
+                # multi-index OR) and sort them all again for each page; as a plain expression
+                # the condition is tested row by row while the full_name index is walked in
+                # order, so a page costs its own rows. PostgreSQL already plans an ordered
+                # index scan with hashed subplans (the wrapper would make it scan and sort).
+                visible = case((visible, 1), else_=0) == 1
+            stmt = stmt.where(visible)
         if last:
             stmt = stmt.where(Repository.full_name > last)
         async with self.db.read() as s:
@@ -488,36 +496,40 @@ class ManifestService:
                 "descriptor sizes do not match the stored blobs", {"sizes": wrong}
             )
 
-        row = Manifest(
-            repository_id=repo.id,
-            digest=digest,
-            media_type=parsed.media_type,
-            # Referrers spec: a referrer without artifactType reports its config media type.
-            artifact_type=parsed.artifact_type
-            or (parsed.config.media_type if parsed.subject and parsed.config else None),
-            subject_digest=parsed.subject.digest if parsed.subject else None,
-            annotations=parsed.annotations or None,
-            content=body,
-            size=len(body),
-            layers_size=None if parsed.is_index else sum(d.size for d in parsed.layers),
-            created_at=now_ms(),
-        )
-        s.add(row)
-        await s.flush()
+        manifest_id: int = (
+            await s.execute(
+                insert(Manifest.__table__).returning(Manifest.__table__.c.id),
+                {
+                    "repository_id": repo.id,
+                    "digest": digest,
+                    "media_type": parsed.media_type,
+                    # Referrers spec: a referrer without artifactType reports its config
+                    # media type.
+                    "artifact_type": parsed.artifact_type
+                    or (parsed.config.media_type if parsed.subject and parsed.config else None),
+                    "subject_digest": parsed.subject.digest if parsed.subject else None,
+                    "annotations": parsed.annotations or None,
+                    "content": body,
+                    "size": len(body),
+                    "layers_size": None if parsed.is_index else sum(d.size for d in parsed.layers),
+                    "created_at": now_ms(),
+                },
+            )
+        ).scalar_one()
         if found:
             await s.execute(
                 ManifestBlob.__table__.insert(),
-                [{"manifest_id": row.id, "blob_id": i} for i, _ in found.values()],
+                [{"manifest_id": manifest_id, "blob_id": i} for i, _ in found.values()],
             )
         if child_ids:
             await s.execute(
                 ManifestChild.__table__.insert(),
-                [{"parent_id": row.id, "child_id": i} for i in set(child_ids.values())],
+                [{"parent_id": manifest_id, "child_id": i} for i in set(child_ids.values())],
             )
         if labels.labels:
-            await insert_manifest_labels(s, row.id, labels.labels)
-        await usage.manifest_stored(s, repo.id, row.id)
-        return row.id
+            await insert_manifest_labels(s, manifest_id, labels.labels)
+        await usage.manifest_stored(s, repo.id, manifest_id)
+        return manifest_id
 
     async def _set_tag(
         self,

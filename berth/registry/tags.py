@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -62,7 +62,10 @@ class TagSettings:
 
 
 async def lock_repository(s: AsyncSession, repository_id: int) -> None:
-    """Serialise tag writes of one repository (a row lock on PostgreSQL)."""
+    """Serialise tag writes of one repository: a row lock on PostgreSQL; on SQLite every
+    write unit already holds the database's write lock (BEGIN IMMEDIATE), so nothing to do."""
+    if s.bind.dialect.name == "sqlite":
+        return
     await s.execute(select(Repository.id).where(Repository.id == repository_id).with_for_update())
 
 
@@ -97,16 +100,18 @@ async def point_tag(
     if current:
         await ensure_mutable(s, repository_id, [name], now, action="moved")
         await s.execute(update(Tag).where(Tag.id.in_([c[0] for c in current])).values(end_ts=now))
-    s.add(
-        Tag(
-            repository_id=repository_id,
-            name=name,
-            manifest_id=manifest_id,
-            start_ts=now,
-            end_ts=end_ts,
-            reversion=reversion,
-            immutable=immutable,
-        )
+    await s.execute(
+        insert(Tag.__table__),
+        {
+            "repository_id": repository_id,
+            "name": name,
+            "manifest_id": manifest_id,
+            "start_ts": now,
+            "end_ts": end_ts,
+            "hidden": False,
+            "reversion": reversion,
+            "immutable": immutable,
+        },
     )
     return True
 

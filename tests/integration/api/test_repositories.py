@@ -204,6 +204,8 @@ async def test_superuser_with_full_access_creates_anywhere(configured) -> None: 
         assert r.status_code == 200
         r = await b.http.get(f"{API}/repository/alice/ops", headers=h)
         assert (r.json()["is_public"], r.json()["can_admin"]) == (True, True)
+        await create(b, await auth(b, "alice"), "secret")  # private, alice's
+        assert names(await listing(b, h, namespace="alice")) == ["alice/ops", "alice/secret"]
         assert (await b.http.delete(f"{API}/repository/alice/ops", headers=h)).status_code == 204
         assert await repo_row(b, "alice/ops") is None
 
@@ -234,7 +236,7 @@ async def test_list_needs_a_filter(registry: Berth) -> None:
         ("reader", {"namespace": "acme", "public": "1"}, ["acme/app", "acme/pub"]),
         ("member", {"namespace": "acme"}, ["acme/app"]),  # devs team has write on acme/app
         ("orgadmin", {"namespace": "acme"}, ["acme/app", "acme/pub"]),
-        ("root", {"namespace": "acme"}, ["acme/app", "acme/pub"]),
+        ("root", {"namespace": "acme"}, []),  # superuser, but no full access: its roles
     ],
 )
 async def test_list_shows_what_the_caller_may_read(
@@ -419,7 +421,7 @@ async def test_get_stats_count_registry_events_per_day(registry: Berth) -> None:
         ("writer", 200, True, False),
         ("repoadmin", 200, True, True),
         ("orgadmin", 200, True, True),
-        ("root", 200, False, False),  # superusers read; admin only with full access
+        ("root", 403, None, None),  # a superuser's powers need FEATURE_SUPERUSERS_FULL_ACCESS
     ],
 )
 async def test_get_private_repository_by_role(
@@ -443,12 +445,12 @@ async def test_missing_repository_permission_before_existence(registry: Berth, c
     await build(registry)
     url = f"{API}/repository/acme/nothere"
     cases = [
-        # who, GET, PUT (anonymous writes meet CSRF first; superusers only read by default)
+        # who, GET, PUT (anonymous writes meet CSRF first; superusers need full access)
         (None, 401, 403),
         ("bob", 403, 403),
         ("reader", 403, 403),
         ("orgadmin", 404, 404),
-        ("root", 404, 403),
+        ("root", 403, 403),
     ]
     for who, get_status, put_status in cases:
         headers = await auth(registry, who) if who else {}

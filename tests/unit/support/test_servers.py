@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL and Redis servers of tests/support/postgres.py really run."""
+"""The throwaway PostgreSQL and Redis servers of tests/support (berth.devservers) really run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from tests.support import postgres
+from berth import devservers
+from tests.support import postgres, redis
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from postgres.redis_server(tmp_path_factory)
+    yield from redis.redis_server(tmp_path_factory)
 
 
 @pytest.mark.slow
@@ -52,9 +53,9 @@ def test_missing_postgres_binaries_fail_naming_the_install_script(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BERTH_PG_BINDIR", "/nonexistent/bin")
-    monkeypatch.setattr(postgres, "PG_VERSION", "0")
-    with pytest.raises(pytest.fail.Exception, match="scripts/install-test-deps"):
-        postgres.pg_bindir()
+    monkeypatch.setattr(devservers, "PG_VERSION", "0")
+    with pytest.raises(devservers.DevServerError, match="scripts/install-test-deps"):
+        devservers.pg_bindir()
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ Permission is checked before existence (quay-api.md 2.4 and 8.6): a caller holdi
 doesn't exist; everyone else gets 401 when anonymous, 403 otherwise, whether or not the
 repository exists. Read also passes for a public repository, anonymous callers included when
 FEATURE_ANONYMOUS_ACCESS is on. Superusers pass everywhere only with
-FEATURE_SUPERUSERS_FULL_ACCESS (GETs: also without it, as Quay's global read access).
+FEATURE_SUPERUSERS_FULL_ACCESS; without it their own roles decide, as any user's (reading
+every repository is for Quay's global read-only superusers, which Berth doesn't have).
 """
 
 from __future__ import annotations
@@ -60,9 +61,15 @@ def principal_of(
         name=user.username,
         user_id=user.id,
         is_superuser=caller.is_superuser and superuser_full_access,
-        may_create_repos=caller.has_scope("repo:create"),
+        may_create_repos=token_may_create(caller),
         restricted=restricted,
     )
+
+
+def token_may_create(caller: ApiCaller) -> bool:
+    """May the credential create repositories? ``repo:create``, or ``org:admin`` (which caps
+    the caller's organization role at admin, and admins create); sessions always."""
+    return caller.has_scope("repo:create") or caller.has_scope("org:admin")
 
 
 def scope_cap(caller: ApiCaller) -> str | None:
@@ -105,11 +112,8 @@ def caller_principal(ctx: Ctx) -> Principal:
 
 async def repository_access(ctx: Ctx, repo: RepoName) -> RepoAccess:
     """What the caller may do on ``repo``, without refusing anything."""
-    raw = ctx.api.raw
     principal = caller_principal(ctx)
     facts, role = await ctx.api.svc.permissions.repository_access(repo, principal)
-    if ctx.caller.is_superuser and ctx.request.method in ("GET", "HEAD"):
-        role = "admin" if raw.FEATURE_SUPERUSERS_FULL_ACCESS else (role or "read")
     return RepoAccess(repo, facts, _capped(role, scope_cap(ctx.caller)))
 
 

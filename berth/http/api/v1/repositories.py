@@ -29,6 +29,7 @@ from berth.http.api.v1.repoaccess import (
     repository_access,
     require_repo,
     scope_cap,
+    token_may_create,
 )
 from berth.http.api.v1.repository_views import repository_item, repository_view, starred_item
 from berth.registry.repositories import RepoName
@@ -80,7 +81,8 @@ def _performer(ctx: Ctx) -> Performer | None:
 
 def _viewer(ctx: Ctx) -> Viewer:
     """Private repositories open through the caller's permissions unless its token can't
-    read repositories; superusers see every repository (as ``require_repo`` lets them read)."""
+    read repositories; superusers see every repository with FEATURE_SUPERUSERS_FULL_ACCESS
+    (as ``require_repo`` lets them read it), otherwise what their roles give them."""
     user = ctx.caller.user
     if user is None:
         return Viewer()
@@ -88,7 +90,9 @@ def _viewer(ctx: Ctx) -> Viewer:
     return Viewer(
         user_id=user.id,
         reads_as=user.username if reads else None,
-        everything=reads and ctx.caller.is_superuser,
+        everything=reads
+        and ctx.caller.is_superuser
+        and ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS,
     )
 
 
@@ -106,7 +110,7 @@ def _paged(ctx: Ctx, page: RepoPage, items: list[dict[str, object]]) -> Response
 async def _may_create(ctx: Ctx, repo: RepoName, principal: Principal) -> bool:
     """Create rights as a push has them (own namespace, org creator/admin teams, superusers
     with full access), for a credential allowing ``repo:create``."""
-    if not ctx.caller.has_scope("repo:create"):
+    if not token_may_create(ctx.caller):
         return False
     facts, _role = await ctx.api.svc.permissions.repository_access(repo, principal)
     return facts.namespace_exists and facts.namespace_enabled and may_create(principal, facts)

@@ -1,0 +1,1052 @@
+"""Who may call what on /api/v1: every route x every kind of caller, from ONE table.
+
+``ENDPOINTS`` has a row for every route of the app's route table (a route without a row, or
+a row without a route, fails ``test_every_route_has_a_row``). A row names the request and
+the RULE deciding who passes, after Quay's decorators (quay-api.md 2.2-2.4):
+
+  anyone        no check (anonymous writes still need CSRF, like every write without OAuth)
+  user(scope)   the caller's own account, through a token holding ``scope``
+  superuser     in SUPER_USERS and a token with ``super:user``
+  repo(role)    that role on the private acme/app, capped by the repo:* scopes; superusers
+                with FEATURE_SUPERUSERS_FULL_ACCESS
+  org(role)     that team role in acme (member < creator < admin), capped by the scopes
+                (org:admin -> admin, repo:create -> creator, else none); superusers with
+                full access
+  team_view     member of team ``devs``, or org admin
+  nobody        no API caller passes (a browser session only)
+
+plus the status a caller who passes gets. ``CALLERS`` lists the callers (their accounts and
+roles are those of tests/integration/identity_scenario.py, extended below). Every cell's
+expected status follows from the two tables: the row's status when the rule passes, else
+401 for an anonymous GET, 403 ``CSRF token was invalid or missing`` for any write without an
+OAuth token, and 403 ``insufficient_scope`` for an authenticated caller; ``QUIRKS`` lists
+the few cells where Quay answers otherwise. Robots have no OAuth tokens, so on /api/v1 they
+are anonymous whatever they send (Basic is ignored; their token is no bearer).
+
+Each caller is one test (fresh scenario) that sends every row in phase order (reads, writes,
+then deletes from leaf to organization) and reports every wrong cell at once. Both
+deployments; superusers with and without FEATURE_SUPERUSERS_FULL_ACCESS.
+
+The second half of the file checks the credentials themselves (expired, revoked, disabled,
+forged), on /api/v1 and on the registry token endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from berth.accounts.models import User
+from berth.app import create_app
+from berth.config import QuayConfig, load_settings
+from berth.oauth.services import OAuthService
+from tests.conftest import embedded_config, write_config
+from tests.integration.api.conftest import ALL_SCOPES, api_of, bearer, oauth_token, sign_in
+from tests.integration.conftest import PASSWORDS, Berth, assert_error, token_access
+from tests.integration.identity_scenario import APP, PASSWORD, Scenario, add_users, build
+
+SCOPES = ALL_SCOPES.split()
+CSRF_ERROR = {"error": "CSRF token was invalid or missing."}
+MATRIX_CONFIG = {  # the flags behind routes that have rows
+    "FEATURE_USER_INITIALIZE": True,
+    "FEATURE_REPO_MIRROR": True,
+    "FEATURE_AUTO_PRUNE": True,
+    "FEATURE_IMMUTABLE_TAGS": True,
+}
+# what the scenario's policies say (the POST rows add others, the PUT rows change them); none
+# makes the tags the other rows touch (copy, old) immutable
+POLICIES = {
+    "autoprunepolicy": {"method": "number_of_tags", "value": 5},
+    "immutabilitypolicy": {"tagPattern": "^release-.*", "tagPatternMatches": True},
+}
+NEW_POLICIES = {
+    "autoprunepolicy": {"method": "creation_date", "value": "7d"},
+    "immutabilitypolicy": {"tagPattern": "^matrix-.*", "tagPatternMatches": True},
+}
+CHANGED_POLICIES = {
+    "autoprunepolicy": {"method": "number_of_tags", "value": 6},
+    "immutabilitypolicy": {"tagPattern": "^release-[0-9].*", "tagPatternMatches": True},
+}
+RANK = {None: 0, "member": 1, "read": 1, "creator": 2, "write": 2, "admin": 3}
+_IMPLIED = {"repo:admin": ("repo:write", "repo:read"), "repo:write": ("repo:read",)}
+_IMPLIED |= {"user:admin": ("user:read",)}
+
+# ------------------------------------------------------------------------------- callers
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: an account (None: nobody), how it authenticates, and the server's flag."""
+
+    user: str | None
+    scopes: str | None = ALL_SCOPES  # the OAuth token's scopes; None: no token
+    how: str = "bearer"  # bearer | none | robot-basic | robot-bearer
+    full_access: bool = False  # FEATURE_SUPERUSERS_FULL_ACCESS on the server
+
+
+REPO_ROLE = {"reader": "read", "writer": "write", "repoadmin": "admin", "member": "write"}
+REPO_ROLE |= {"orgadmin": "admin"}  # on acme/app (member through team devs)
+ORG_ROLE = {"member": "member", "creator": "creator", "orgadmin": "admin"}  # in acme
+SUPERUSERS = {"root"}
+
+CALLERS: dict[str, Caller] = {
+    "anonymous": Caller(None, None, "none"),
+    "robot with read (Basic)": Caller("acme+reader", None, "robot-basic"),
+    "robot with write (Basic)": Caller("acme+writer", None, "robot-basic"),
+    "robot (token as bearer)": Caller("acme+writer", None, "robot-bearer"),
+    "unrelated user": Caller("bob"),
+    "repo read": Caller("reader"),
+    "repo write": Caller("writer"),
+    "repo admin": Caller("repoadmin"),
+    "team member": Caller("member"),
+    "team creator": Caller("creator"),
+    "org admin": Caller("orgadmin"),
+    **{f"org admin, {s} only": Caller("orgadmin", s) for s in SCOPES},
+    "superuser": Caller("root"),
+    "superuser, full access": Caller("root", full_access=True),
+    "superuser, no super:user scope": Caller(
+        "root", " ".join(s for s in SCOPES if s != "super:user"), full_access=True
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules look at, derived from a caller and the scenario's roles."""
+
+    user: str | None
+    scopes: frozenset[str]
+    full_access: bool
+
+    @classmethod
+    def of(cls, caller: Caller) -> Facts:
+        if caller.how != "bearer":  # robots and nobody: anonymous on /api/v1
+            return cls(None, frozenset(), caller.full_access)
+        scopes = set((caller.scopes or "").split())
+        for s in list(scopes):
+            scopes |= set(_IMPLIED.get(s, ()))
+        return cls(caller.user, frozenset(scopes), caller.full_access)
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def superuser(self) -> bool:
+        return self.user in SUPERUSERS and self.has("super:user")
+
+    @property
+    def bypass(self) -> bool:
+        """FEATURE_SUPERUSERS_FULL_ACCESS: superusers pass namespace and repository checks."""
+        return self.superuser and self.full_access
+
+    def repo_role(self) -> str | None:
+        held = [s for s in ("repo:admin", "repo:write", "repo:read") if self.has(s)]
+        cap = held[0].removeprefix("repo:") if held else None
+        role = REPO_ROLE.get(self.user or "")
+        return role if RANK[role] <= RANK[cap] else cap
+
+    def org_role(self) -> str | None:
+        cap = "admin" if self.has("org:admin") else "creator" if self.has("repo:create") else None
+        role = ORG_ROLE.get(self.user or "")
+        return role if RANK[role] <= RANK[cap] else cap
+
+
+# --------------------------------------------------------------------------------- rules
+
+Rule = Callable[[Facts], bool]
+
+
+def anyone(f: Facts) -> bool:
+    return True
+
+
+def nobody(f: Facts) -> bool:
+    return False
+
+
+def user(scope: str) -> Rule:
+    def rule(f: Facts) -> bool:
+        return f.user is not None and f.has(scope)
+
+    rule.__name__ = f"user({scope})"
+    return rule
+
+
+def superuser(f: Facts) -> bool:
+    return f.superuser
+
+
+def repo(role: str) -> Rule:
+    def rule(f: Facts) -> bool:
+        return RANK[f.repo_role()] >= RANK[role] or f.bypass
+
+    rule.__name__ = f"repo({role})"
+    return rule
+
+
+def org(role: str) -> Rule:
+    def rule(f: Facts) -> bool:
+        return RANK[f.org_role()] >= RANK[role] or f.bypass
+
+    rule.__name__ = f"org({role})"
+    return rule
+
+
+def team_view(f: Facts) -> bool:
+    """ViewTeamPermission on ``devs``: its members (role capped) or org admins."""
+    return (f.user == "member" and f.org_role() is not None) or org("admin")(f)
+
+
+def both(a: Rule, b: Rule) -> Rule:
+    def rule(f: Facts) -> bool:
+        return a(f) and b(f)
+
+    rule.__name__ = f"{a.__name__}+{b.__name__}"
+    return rule
+
+
+# ------------------------------------------------------------------------------ endpoints
+
+READ, WRITE, DELETE, DELETE_REPO, DELETE_ORG, DELETE_SELF = range(6)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str  # as in the route table (``{param}`` names are not compared)
+    rule: Rule
+    status: int | tuple[int, ...]  # what a caller the rule lets through gets
+    url: str = ""  # the request path (``{me}`` ... from the scenario); default: ``path``
+    body: Any = None
+    form: dict[str, str] | None = None
+    phase: int = READ
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {route_key(self.path)}"
+
+    @property
+    def prefix(self) -> str:
+        """Routes outside Quay's API blueprint are spelled with their full path."""
+        return "" if self.path.startswith(WEB_PATHS) else "/api/v1"
+
+    @property
+    def checks_csrf(self) -> bool:
+        return self.prefix + self.path not in NO_CSRF
+
+
+WEB_PATHS = ("/csrf_token", "/oauth/")
+# outside the API blueprint (no CSRF, no OAuth); authorizeapp wants a session first (401)
+NO_CSRF = {"/api/v1/user/initialize", "/csrf_token", "/oauth/authorizeapp", "/oauth/localapp"}
+
+
+def route_key(path: str) -> str:
+    """``METHOD path`` with parameter names blanked (``{orgname}`` and ``{org}`` compare equal)."""
+    return re.sub(r"\{[^}]+\}", "{}", path.removeprefix("/api/v1"))
+
+
+def row(method: str, path: str, rule: Rule, status: int | tuple[int, ...], **kw: Any) -> Row:
+    if "phase" not in kw:
+        kw["phase"] = READ if method == "GET" else DELETE if method == "DELETE" else WRITE
+    return Row(method, path, rule, status, **kw)
+
+
+R = "/repository/{repository}"
+
+
+APP_URL = "/repository/acme/app"
+MANIFEST = APP_URL + "/manifest/{app_digest}"
+URL_OF = {"organization": "/organization/acme", "repository": APP_URL, "user": "/user"}
+ACME = "/organization/{orgname}"
+U_ADMIN = user("user:admin")
+
+
+def policy_rows(owner: str, base: str, kind: str, rule: Rule) -> list[Row]:
+    """The five routes of one policy resource (Quay's statuses: 201 create, 204 update,
+    200 delete with the uuid)."""
+    collection, url = f"{base}/{kind}/", f"{URL_OF[owner]}/{kind}/"
+    item = f"{url}{{{owner}_{kind}}}"  # the scenario's policy (the caller's own for users)
+    return [
+        row("GET", collection, rule, 200, url=url),
+        row("POST", collection, rule, 201, url=url, body=NEW_POLICIES[kind]),
+        row("GET", collection + "{uuid}", rule, 200, url=item),
+        row("PUT", collection + "{uuid}", rule, 204, url=item, body=CHANGED_POLICIES[kind]),
+        row("DELETE", collection + "{uuid}", rule, 200, url=item),
+    ]
+
+
+ENDPOINTS: list[Row] = [
+    # --- current user, sign-in, other users
+    row("GET", "/user/", user("user:read"), 200, note="401 for any caller lacking user:read"),
+    row("PUT", "/user/", U_ADMIN, 200, body={"company": "Matrix Inc"}),
+    row("DELETE", "/user/", U_ADMIN, 204, phase=DELETE_SELF),
+    row("POST", "/user/", anyone, 200, body={"username": "newcomer", "password": "newcomer-pw-1"}),
+    row("POST", "/user/initialize", anyone, 400, body={"username": "x", "password": "x" * 8}),
+    row("POST", "/signin", anyone, 200, body={"username": "alice", "password": PASSWORDS["alice"]}),
+    row("POST", "/user/clientkey", U_ADMIN, 200, body={"password": "{password}"}),
+    row("POST", "/signout", anyone, 200),  # OAuth tokens outlive it
+    row("GET", "/users/{username}", anyone, 200, url="/users/alice"),
+    # --- app-specific tokens (of the caller)
+    row("GET", "/user/apptoken", U_ADMIN, 200),
+    row("POST", "/user/apptoken", U_ADMIN, 200, body={"title": "matrix"}),
+    row("GET", "/user/apptoken/{token_uuid}", U_ADMIN, 200, url="/user/apptoken/{apptoken}"),
+    row("DELETE", "/user/apptoken/{token_uuid}", U_ADMIN, 204, url="/user/apptoken/{apptoken}"),
+    # --- superuser panel
+    row("GET", "/superuser/users/", superuser, 200),
+    row("POST", "/superuser/users/", superuser, 200, body={"username": "newbie"}),
+    row("GET", "/superuser/users/{username}", superuser, 200, url="/superuser/users/alice"),
+    row(
+        "PUT",
+        "/superuser/users/{username}",
+        superuser,
+        200,
+        url="/superuser/users/alice",
+        body={"email": "alice-new@example.com"},
+    ),
+    row("DELETE", "/superuser/users/{username}", superuser, 204, url="/superuser/users/doomed"),
+    # --- documentation, errors, web routes outside the API blueprint
+    row("GET", "/discovery", anyone, 200),
+    row("GET", "/error/{error_type}", anyone, 200, url="/error/invalid_token"),
+    row("GET", "/csrf_token", anyone, 200),
+    row("GET", "/oauth/localapp", anyone, 200),
+    row(
+        "POST",
+        "/oauth/authorizeapp",
+        nobody,
+        200,
+        form={"client_id": "{client_id}", "response_type": "token", "scope": "repo:read"},
+        note="a browser session only: no API caller passes (401)",
+    ),
+    # --- organizations, members, applications
+    row(
+        "POST",
+        "/organization/",
+        U_ADMIN,
+        201,
+        body={"name": "neworg", "email": "neworg@example.com"},
+    ),
+    row("GET", ACME, anyone, 200, url="/organization/acme"),
+    row(
+        "PUT", ACME, org("admin"), 200, url="/organization/acme", body={"tag_expiration_s": 1209600}
+    ),
+    row("DELETE", ACME, org("admin"), 204, url="/organization/acme", phase=DELETE_ORG),
+    row("GET", f"{ACME}/members", org("admin"), 200, url="/organization/acme/members"),
+    row(
+        "GET",
+        f"{ACME}/members/{{membername}}",
+        org("admin"),
+        200,
+        url="/organization/acme/members/member",
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/members/{{membername}}",
+        org("admin"),
+        204,
+        url="/organization/acme/members/carol",
+    ),
+    row("GET", f"{ACME}/applications", org("admin"), 200, url="/organization/acme/applications"),
+    row(
+        "POST",
+        f"{ACME}/applications",
+        org("admin"),
+        200,
+        url="/organization/acme/applications",
+        body={"name": "another"},
+    ),
+    row(
+        "GET",
+        f"{ACME}/applications/{{client_id}}",
+        org("admin"),
+        200,
+        url="/organization/acme/applications/{client_id}",
+    ),
+    row(
+        "PUT",
+        f"{ACME}/applications/{{client_id}}",
+        org("admin"),
+        200,
+        url="/organization/acme/applications/{client_id}",
+        body={"name": "matrixapp", "redirect_uri": "", "application_uri": ""},
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/applications/{{client_id}}",
+        org("admin"),
+        204,
+        url="/organization/acme/applications/{client_id}",
+    ),
+    row(
+        "GET",
+        f"{ACME}/collaborators",
+        org("admin"),
+        200,
+        url="/organization/acme/collaborators",
+    ),
+    row("GET", "/app/{client_id}", anyone, 200, url="/app/{client_id}"),
+    row(
+        "POST",
+        f"{ACME}/applications/{{client_id}}/resetclientsecret",
+        org("admin"),
+        200,
+        url="/organization/acme/applications/{client_id}/resetclientsecret",
+    ),
+    # --- teams
+    row(
+        "PUT",
+        f"{ACME}/team/{{teamname}}",
+        org("admin"),
+        200,
+        url="/organization/acme/team/spare",
+        body={"role": "member", "description": "spare"},
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/team/{{teamname}}",
+        org("admin"),
+        204,
+        url="/organization/acme/team/doomedteam",
+    ),
+    row(
+        "GET",
+        f"{ACME}/team/{{teamname}}/members",
+        team_view,
+        200,
+        url="/organization/acme/team/devs/members",
+    ),
+    row(
+        "PUT",
+        f"{ACME}/team/{{teamname}}/members/{{membername}}",
+        org("admin"),
+        200,
+        url="/organization/acme/team/spare/members/acme+reader",
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/team/{{teamname}}/members/{{membername}}",
+        org("admin"),
+        204,
+        url="/organization/acme/team/spare/members/dave",
+    ),
+    row(
+        "GET",
+        f"{ACME}/team/{{teamname}}/permissions",
+        org("admin"),
+        200,
+        url="/organization/acme/team/devs/permissions",
+    ),
+    row(
+        "PUT",
+        f"{ACME}/team/{{teamname}}/invite/{{email}}",
+        org("admin"),
+        200,
+        url="/organization/acme/team/spare/invite/someone@example.com",
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/team/{{teamname}}/invite/{{email}}",
+        org("admin"),
+        204,
+        url="/organization/acme/team/spare/invite/someone@example.com",
+        note="the invite the PUT row made",
+    ),
+    row("PUT", "/teaminvite/{code}", U_ADMIN, (400, 404), url="/teaminvite/not-a-code"),
+    row("DELETE", "/teaminvite/{code}", U_ADMIN, (400, 404), url="/teaminvite/not-a-code"),
+    # --- robots
+    row("GET", "/user/robots", U_ADMIN, 200),
+    row("GET", "/user/robots/{robot_shortname}", U_ADMIN, 200, url="/user/robots/mine"),
+    row("PUT", "/user/robots/{robot_shortname}", U_ADMIN, 201, url="/user/robots/fresh", body={}),
+    row("DELETE", "/user/robots/{robot_shortname}", U_ADMIN, 204, url="/user/robots/fresh"),
+    row(
+        "GET",
+        "/user/robots/{robot_shortname}/permissions",
+        U_ADMIN,
+        200,
+        url="/user/robots/mine/permissions",
+    ),
+    row(
+        "POST",
+        "/user/robots/{robot_shortname}/regenerate",
+        U_ADMIN,
+        200,
+        url="/user/robots/mine/regenerate",
+    ),
+    row("GET", f"{ACME}/robots", org("member"), 200, url="/organization/acme/robots"),
+    row(
+        "GET",
+        f"{ACME}/robots/{{robot_shortname}}",
+        org("admin"),
+        200,
+        url="/organization/acme/robots/reader",
+    ),
+    row(
+        "PUT",
+        f"{ACME}/robots/{{robot_shortname}}",
+        org("admin"),
+        201,
+        url="/organization/acme/robots/fresh",
+        body={"description": "made by the matrix"},
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/robots/{{robot_shortname}}",
+        org("admin"),
+        204,
+        url="/organization/acme/robots/spare",
+    ),
+    row(
+        "GET",
+        f"{ACME}/robots/{{robot_shortname}}/permissions",
+        both(U_ADMIN, org("admin")),
+        200,
+        url="/organization/acme/robots/reader/permissions",
+    ),
+    row(
+        "GET",
+        "/user/robots/{robot_shortname}/credentials",
+        U_ADMIN,
+        200,
+        url="/user/robots/mine/credentials",
+        note="Berth: the credential formats the UI offers",
+    ),
+    row(
+        "GET",
+        f"{ACME}/robots/{{robot_shortname}}/credentials",
+        org("admin"),
+        200,
+        url="/organization/acme/robots/reader/credentials",
+        note="Berth: the credential formats the UI offers",
+    ),
+    row(
+        "POST",
+        f"{ACME}/robots/{{robot_shortname}}/regenerate",
+        org("admin"),
+        200,
+        url="/organization/acme/robots/spare/regenerate",
+    ),
+    # --- default permissions
+    row("GET", f"{ACME}/prototypes", org("admin"), 200, url="/organization/acme/prototypes"),
+    row(
+        "POST",
+        f"{ACME}/prototypes",
+        org("admin"),
+        200,
+        url="/organization/acme/prototypes",
+        body={"role": "read", "delegate": {"name": "devs", "kind": "team"}},
+    ),
+    row(
+        "PUT",
+        f"{ACME}/prototypes/{{prototypeid}}",
+        org("admin"),
+        200,
+        url="/organization/acme/prototypes/{prototype}",
+        body={"role": "write"},
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/prototypes/{{prototypeid}}",
+        org("admin"),
+        204,
+        url="/organization/acme/prototypes/{prototype}",
+    ),
+    # --- repositories
+    row(
+        "POST",
+        "/repository",
+        org("creator"),
+        201,
+        body={
+            "namespace": "acme",
+            "repository": "fresh",
+            "visibility": "private",
+            "description": "",
+        },
+    ),
+    row("GET", "/repository", anyone, 200, url="/repository?namespace=acme"),
+    row("GET", R, repo("read"), 200, url=APP_URL),
+    row("PUT", R, repo("write"), 200, url=APP_URL, body={"description": "m"}),
+    row("DELETE", R, repo("admin"), 204, url=APP_URL, phase=DELETE_REPO),
+    row(
+        "POST",
+        f"{R}/changevisibility",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/changevisibility",
+        body={"visibility": "private"},
+    ),
+    row(
+        "PUT",
+        f"{R}/changestate",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/changestate",
+        body={"state": "NORMAL"},
+    ),
+    row("GET", "/user/starred", U_ADMIN, 200),
+    row("POST", "/user/starred", U_ADMIN, 201, body={"namespace": "acme", "repository": "pub"}),
+    row("DELETE", "/user/starred/{repository}", U_ADMIN, 204, url="/user/starred/acme/pub"),
+    # --- repository permissions
+    row("GET", f"{R}/permissions/user/", repo("admin"), 200, url=f"{APP_URL}/permissions/user/"),
+    row("GET", f"{R}/permissions/team/", repo("admin"), 200, url=f"{APP_URL}/permissions/team/"),
+    row(
+        "GET",
+        f"{R}/permissions/user/{{username}}",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/permissions/user/alice",
+    ),
+    row(
+        "GET",
+        f"{R}/permissions/user/{{username}}/transitive",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/permissions/user/alice/transitive",
+    ),
+    row(
+        "PUT",
+        f"{R}/permissions/user/{{username}}",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/permissions/user/alice",
+        body={"role": "read"},
+    ),
+    row(
+        "DELETE",
+        f"{R}/permissions/user/{{username}}",
+        repo("admin"),
+        204,
+        url=f"{APP_URL}/permissions/user/alice",
+    ),
+    row(
+        "GET",
+        f"{R}/permissions/team/{{teamname}}",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/permissions/team/devs",
+    ),
+    row(
+        "PUT",
+        f"{R}/permissions/team/{{teamname}}",
+        repo("admin"),
+        200,
+        url=f"{APP_URL}/permissions/team/spare",
+        body={"role": "read"},
+    ),
+    row(
+        "DELETE",
+        f"{R}/permissions/team/{{teamname}}",
+        repo("admin"),
+        204,
+        url=f"{APP_URL}/permissions/team/spare",
+    ),
+    # --- tags
+    row("GET", f"{R}/tag/", repo("read"), 200, url=f"{APP_URL}/tag/"),
+    row(
+        "PUT",
+        f"{R}/tag/{{tag}}",
+        repo("write"),
+        201,
+        url=f"{APP_URL}/tag/copy",
+        body={"manifest_digest": "{app_digest}"},
+    ),
+    row("DELETE", f"{R}/tag/{{tag}}", repo("write"), 204, url=f"{APP_URL}/tag/copy"),
+    row(
+        "POST",
+        f"{R}/tag/{{tag}}/restore",
+        repo("write"),
+        200,
+        url=f"{APP_URL}/tag/old/restore",
+        body={"manifest_digest": "{old_digest}"},
+    ),
+    # --- manifests and labels
+    row("GET", f"{R}/manifest/{{manifestref}}", repo("read"), 200, url=f"{MANIFEST}"),
+    row("GET", f"{R}/manifest/{{manifestref}}/labels", repo("read"), 200, url=f"{MANIFEST}/labels"),
+    row(
+        "POST",
+        f"{R}/manifest/{{manifestref}}/labels",
+        repo("write"),
+        201,
+        url=f"{MANIFEST}/labels",
+        body={"key": "matrix", "value": "yes", "media_type": "text/plain"},
+    ),
+    row(
+        "GET",
+        f"{R}/manifest/{{manifestref}}/labels/{{labelid}}",
+        repo("read"),
+        200,
+        url=f"{MANIFEST}/labels/{{label}}",
+    ),
+    row(
+        "DELETE",
+        f"{R}/manifest/{{manifestref}}/labels/{{labelid}}",
+        repo("write"),
+        204,
+        url=f"{MANIFEST}/labels/{{label}}",
+    ),
+    # --- auto-prune and immutability policies
+    *(
+        policy_row
+        for owner, base, rule in (
+            ("organization", ACME, org("admin")),
+            ("repository", R, repo("admin")),
+            ("user", "/user", U_ADMIN),
+        )
+        for kind in POLICIES
+        if (owner, kind) != ("user", "immutabilitypolicy")
+        for policy_row in policy_rows(owner, base, kind, rule)
+    ),
+    # --- entities
+    row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
+]
+
+# (row key, caller) -> status where Quay (or Berth, said why) differs from the rule's outcome
+QUIRKS: dict[tuple[str, str], int] = {
+    # Berth: a superuser account cannot delete itself (the superuser panel refuses the same)
+    **{("DELETE /user/", c): 400 for c, v in CALLERS.items() if v.user in SUPERUSERS},
+}
+
+
+def expected(r: Row, caller: str) -> int | tuple[int, ...]:
+    if (r.key, caller) in QUIRKS:
+        return QUIRKS[(r.key, caller)]
+    facts = Facts.of(CALLERS[caller])
+    if r.method != "GET" and facts.user is None and r.checks_csrf:
+        return 403  # CSRF: no OAuth token, no session
+    if r.rule is nobody:
+        return 401
+    if r.rule(facts):
+        return r.status
+    if r.key == "GET /user/" or facts.user is None:
+        return 401
+    return 403
+
+
+ROWS = ENDPOINTS
+
+# -------------------------------------------------------------------------- the route table
+
+# Quay's route gates (quay-api.md section 3) and Berth's own boolean FEATURE_ keys
+ROUTE_GATES = {
+    f"FEATURE_{name}"
+    for name in (
+        *("USER_CREATION", "DIRECT_LOGIN", "MAILING", "ASSIGN_OAUTH_TOKEN", "PROXY_CACHE"),
+        *("TEAM_SYNCING", "REPO_MIRROR", "ORG_MIRROR", "QUOTA_MANAGEMENT", "EDIT_QUOTA"),
+        *("SUPER_USERS", "AUTO_PRUNE", "IMMUTABLE_TAGS", "QUOTA_NOTIFICATIONS", "LOG_EXPORT"),
+        *("AGGREGATED_LOG_COUNT_RETRIEVAL", "APP_SPECIFIC_TOKENS", "SIGNING"),
+        *("IMAGE_PULL_STATS", "SECURITY_SCANNER", "SUPERUSER_CONFIGDUMP", "USER_INITIALIZE"),
+        *("PROGRAMMATIC_BOOTSTRAP", "CHANGE_TAG_EXPIRATION"),
+    )
+} | {
+    k
+    for k, f in QuayConfig.model_fields.items()
+    if k.startswith("FEATURE_") and f.annotation is bool
+}
+
+
+def route_keys(app: Any) -> set[str]:
+    return {f"{r.method} {route_key(r.full_path)}" for r in app.state.api.routes}
+
+
+def route_keys_for(tmp: Path, **config: Any) -> set[str]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(write_config(tmp, embedded_config(tmp, **config)), env={})
+    return route_keys(create_app(settings))
+
+
+def test_every_route_has_a_row(tmp_path: Path) -> None:
+    live = route_keys_for(tmp_path / "matrix", **MATRIX_CONFIG)
+    every_gate_open = route_keys_for(
+        tmp_path / "open", **dict.fromkeys(ROUTE_GATES, True), PERMANENTLY_DELETE_TAGS=True
+    )
+    keys = [r.key for r in ROWS]
+    assert len(keys) == len(set(keys)), "a route has two rows"
+    missing = (live | every_gate_open) - set(keys)
+    hint = "add a row to ENDPOINTS (behind a flag: add the flag to MATRIX_CONFIG)"
+    assert not missing, f"routes without a row ({hint}): {sorted(missing)}"
+    stale = {r.key for r in ENDPOINTS} - live
+    assert not stale, f"rows without a route: {sorted(stale)}"
+
+
+def test_expectations_are_complete() -> None:
+    """Every cell has an expected status and every rule lets someone through but nobody's."""
+    for r in ROWS:
+        outcomes = {c: expected(r, c) for c in CALLERS}
+        assert len(outcomes) == len(CALLERS)
+        if r.rule is not nobody:
+            assert any(o == r.status for o in outcomes.values()), f"{r.key}: nobody passes"
+
+
+# ------------------------------------------------------------------------------ the scenario
+
+
+@dataclass
+class World:
+    """identity_scenario's acme plus the objects the rows act on."""
+
+    sc: Scenario
+    values: dict[str, str] = field(default_factory=dict)  # url/body placeholders
+    mine: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> its own objects
+
+
+async def build_world(reg: Berth) -> World:
+    svc = reg.services
+    world = World(await build(reg))
+    await add_users(reg, "carol", "dave", "doomed")
+    for team in ("spare", "doomedteam"):
+        await svc.teams.create_or_update("acme", team, role="member")
+    for name in ("carol", "dave"):
+        added = await svc.teams.add_member("acme", "spare", name, performer="orgadmin")
+        if added.invited:
+            await svc.teams.accept_invite(added.code, name)
+    await svc.robots.create("acme", "spare", performer="orgadmin")
+    await svc.permissions.set_user_permission(APP, "alice", "read")
+    proto = await svc.permissions.create_prototype(
+        "acme", "read", delegate_team="spare", performer="orgadmin"
+    )
+    app = await api_of(reg).oauth.create_application("acme", "matrixapp")
+    pusher = reg.client("orgadmin", password=PASSWORD)
+    old = await pusher.push_image(APP.full, "old")
+    gone = await pusher.delete(f"/v2/{APP.full}/manifests/old")
+    assert gone.status_code == 202, gone.text
+    assert world.sc.app is not None
+    world.values = {
+        "client_id": app.client_id,
+        "prototype": proto.id,
+        "app_digest": world.sc.app.digest,
+        "old_digest": old.digest,
+    }
+    label = {"key": "made", "value": "by-the-scenario", "media_type": "text/plain"}
+    manifest = MANIFEST.format(app_digest=world.sc.app.digest)
+    world.values["label"] = (await made_by_api(reg, "orgadmin", f"{manifest}/labels", label))[
+        "label"
+    ]["id"]
+    for owner in ("/organization/acme", APP_URL):
+        for kind, body in POLICIES.items():
+            made = await made_by_api(reg, "orgadmin", f"{owner}/{kind}/", body)
+            world.values[f"{owner.split('/')[1]}_{kind}"] = made["uuid"]
+    oauth = OAuthService(svc.db, svc.auth.fernet)
+    for name in {c.user for c in CALLERS.values() if c.how == "bearer"}:
+        assert name is not None
+        account = await api_of(reg).accounts.get_user(name)
+        world.mine[name] = {
+            "apptoken": (await oauth.create_app_token(account.id, "mine")).uuid,
+            "user_autoprunepolicy": (
+                await made_by_api(reg, name, "/user/autoprunepolicy/", POLICIES["autoprunepolicy"])
+            )["uuid"],
+        }
+        await svc.robots.create(name, "mine", performer=name)
+    return world
+
+
+async def made_by_api(reg: Berth, who: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """An object created over /api/v1 as ``who`` (what the scenario's services cannot make)."""
+    resp = await reg.http.post(
+        f"/api/v1{path}", json=body, headers=bearer(await oauth_token(reg, who))
+    )
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def _fill(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**values)
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    return value
+
+
+async def _headers(reg: Berth, world: World, caller: Caller) -> dict[str, str]:
+    if caller.how == "none":
+        return {}
+    if caller.how == "robot-basic":
+        token = world.sc.tokens[str(caller.user)]
+        return {"Authorization": basic(str(caller.user), token)}
+    if caller.how == "robot-bearer":
+        return bearer(world.sc.tokens[str(caller.user)])
+    assert caller.user is not None
+    assert caller.scopes is not None
+    return bearer(await oauth_token(reg, caller.user, caller.scopes))
+
+
+def _shape_problem(r: Row, resp: httpx.Response, facts: Facts) -> str | None:
+    """A refusal must come in Quay's shape for its kind."""
+    if r.prefix != "/api/v1" or resp.status_code not in (401, 403):
+        return None
+    body = resp.json()
+    if resp.status_code == 403 and facts.user is None and r.checks_csrf:
+        return None if body == CSRF_ERROR else f"not the CSRF body: {body}"
+    kind = {401: "invalid_token", 403: "insufficient_scope"}[resp.status_code]
+    if body.get("error_type") == kind or (resp.status_code == 403 and "message" in body):
+        return None
+    return f"body {body}"
+
+
+async def observe(reg: Berth, world: World, who: str, rows: list[Row]) -> dict[str, str]:
+    """Send every row as ``who``, in phase order; returns the wrong cells."""
+    caller = CALLERS[who]
+    facts = Facts.of(caller)
+    headers = await _headers(reg, world, caller)
+    values = {
+        **world.values,
+        **world.mine.get(str(caller.user), {"apptoken": "none", "user_autoprunepolicy": "none"}),
+        "password": PASSWORDS.get(str(caller.user), PASSWORD),
+    }
+    wrong: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: r.phase):
+        url = r.prefix + _fill(r.url or r.path, values)
+        kw: dict[str, Any] = {"headers": headers}
+        if r.body is not None:
+            kw["json"] = _fill(r.body, values)
+        if r.form is not None:
+            kw["data"] = _fill(r.form, values)
+        reg.http.cookies.clear()  # no session from an earlier row (signin, user creation)
+        resp = await reg.http.request(r.method, url, **kw)
+        want = expected(r, who)
+        ok = resp.status_code in want if isinstance(want, tuple) else resp.status_code == want
+        problem = None if not ok else _shape_problem(r, resp, facts)
+        if not ok or problem:
+            wrong[r.key] = f"{resp.status_code}, expected {want} ({r.rule.__name__}) " + (
+                problem or resp.text[:160]
+            )
+    return wrong
+
+
+@pytest.mark.parametrize("who", list(CALLERS))
+async def test_matrix(configured, who: str) -> None:  # type: ignore[no-untyped-def]
+    config = {**MATRIX_CONFIG, "FEATURE_SUPERUSERS_FULL_ACCESS": CALLERS[who].full_access}
+    async with configured(**config) as reg:
+        live = route_keys(reg.app)
+        world = await build_world(reg)
+        wrong = await observe(reg, world, who, [r for r in ROWS if r.key in live])
+    assert not wrong, f"{who}: {len(wrong)} wrong cells:\n" + "\n".join(
+        f"  {k}: {v}" for k, v in sorted(wrong.items())
+    )
+
+
+# ------------------------------------------------------------------------- the credentials
+
+
+async def _api_sees(reg: Berth, headers: dict[str, str]) -> tuple[int, int]:
+    """(GET /user/, POST /user/apptoken) statuses: (401, 403) is how an anonymous caller fares."""
+    me = await reg.http.get("/api/v1/user/", headers=headers)
+    write = await reg.http.post("/api/v1/user/apptoken", headers=headers, json={"title": "t"})
+    if me.status_code == 401:
+        assert_problem_type(me, "invalid_token")
+    if write.status_code == 403:
+        assert write.json() == CSRF_ERROR
+    return me.status_code, write.status_code
+
+
+def assert_problem_type(resp: httpx.Response, kind: str) -> None:
+    body = resp.json()
+    assert (body["error_type"], body["status"]) == (kind, resp.status_code), body
+
+
+async def _user_id(reg: Berth, name: str) -> int:
+    account = await api_of(reg).accounts.get_user(name)
+    return int(account.id)
+
+
+async def test_expired_oauth_token_counts_as_anonymous(registry: Berth) -> None:
+    api = api_of(registry)
+    app = await api.oauth.create_application("alice", "short-lived")
+    uid = await _user_id(registry, "alice")
+    fresh = await api.oauth.issue_token(app, uid, frozenset(SCOPES), 60)
+    expired = await api.oauth.issue_token(app, uid, frozenset(SCOPES), -1)
+    assert await _api_sees(registry, bearer(fresh.token)) == (200, 200)
+    assert await _api_sees(registry, bearer(expired.token)) == (401, 403)
+    # reads go on as anonymous ones: public data yes, a private repository 401 (not 403)
+    alice = registry.client("alice")
+    await alice.push_image("alice/shown", "v1")
+    await alice.push_image("alice/hidden", "v1")
+    await registry.set_public("alice/shown")
+    for repo, status in (("alice/shown", 200), ("alice/hidden", 401)):
+        r = await registry.http.get(f"/api/v1/repository/{repo}", headers=bearer(expired.token))
+        assert r.status_code == status, r.text
+        r = await registry.http.get(f"/api/v1/repository/{repo}", headers=bearer(fresh.token))
+        assert r.status_code == 200, r.text
+    # and it is no registry password either
+    login = await registry.client("$oauthtoken", password=expired.token).token(
+        "repository:alice/app:pull"
+    )
+    assert_error(login, 401, "UNAUTHORIZED")
+
+
+async def test_revoked_oauth_token_counts_as_anonymous(registry: Berth) -> None:
+    token = await oauth_token(registry, "alice")
+    grant = await api_of(registry).oauth.validate_token(token)
+    assert grant is not None
+    assert await _api_sees(registry, bearer(token)) == (200, 200)
+    assert await api_of(registry).oauth.revoke_token(grant.token_uuid)
+    assert await _api_sees(registry, bearer(token)) == (401, 403)
+    login = await registry.client("$oauthtoken", password=token).token("repository:alice/x:pull")
+    assert_error(login, 401, "UNAUTHORIZED")
+
+
+async def test_disabled_users_credentials_all_stop(registry: Berth, session_client) -> None:  # type: ignore[no-untyped-def]
+    """A token, a browser session and an app-specific token of a disabled user: refused."""
+    token = await oauth_token(registry, "alice")
+    http = session_client()
+    csrf = await sign_in(http, "alice")
+    oauth = OAuthService(registry.services.db, registry.services.auth.fernet)
+    app_token = await oauth.create_app_token(await _user_id(registry, "alice"), "laptop")
+    async with registry.services.db.write() as s:
+        await s.execute(update(User).where(User.username == "alice").values(enabled=False))
+    assert await _api_sees(registry, bearer(token)) == (401, 403)
+    me = await http.get("/api/v1/user/")
+    assert_problem_type(me, "invalid_token")
+    write = await http.post("/api/v1/user/apptoken", headers={"X-CSRF-Token": csrf}, json={})
+    assert write.status_code in (401, 403), write.text
+    for username, password in (("$app", app_token.token_code), ("alice", PASSWORDS["alice"])):
+        login = await registry.client(username, password=password).token("repository:alice/x:pull")
+        assert_error(login, 401, "UNAUTHORIZED")
+    fresh = session_client()
+    csrf = (await fresh.get("/csrf_token")).json()["csrf_token"]
+    r = await fresh.post(
+        "/api/v1/signin",
+        json={"username": "alice", "password": PASSWORDS["alice"]},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 403, r.text
+    assert (r.json()["invalidCredentials"], r.json()["message"]) == (
+        True,
+        "User account is disabled",
+    )
+
+
+async def test_expired_and_revoked_app_tokens_are_refused(registry: Berth) -> None:
+    oauth = OAuthService(registry.services.db, registry.services.auth.fernet)
+    uid = await _user_id(registry, "alice")
+    expired = await oauth.create_app_token(uid, "old", expires_in_s=-1)
+    revoked = await oauth.create_app_token(uid, "gone")
+    await oauth.revoke_app_token(uid, revoked.uuid)
+    for made in (expired, revoked):
+        login = await registry.client("$app", password=made.token_code).token(
+            "repository:alice/x:pull"
+        )
+        assert_error(login, 401, "UNAUTHORIZED")
+
+
+async def test_registry_credentials_do_not_open_the_api(registry: Berth, alice) -> None:  # type: ignore[no-untyped-def]
+    """Basic (right or wrong password) and registry JWTs are no /api/v1 credentials."""
+    for password in (PASSWORDS["alice"], "wrong-password"):
+        auth = {"Authorization": basic("alice", password)}
+        assert await _api_sees(registry, auth) == (401, 403)
+    jwt = await alice.login("alice/app", "pull", "push")
+    assert token_access(jwt)["alice/app"] == {"pull", "push"}
+    assert await _api_sees(registry, bearer(jwt)) == (401, 403)
+    forged = registry.issue_token("alice", [], ttl_s=-60)
+    assert await _api_sees(registry, bearer(forged)) == (401, 403)
