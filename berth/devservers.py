@@ -83,7 +83,9 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> bool:
         return True
 
 
-def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def _spawn(
+    args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(
             args,
@@ -91,6 +93,7 @@ def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> sub
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
+            cwd=cwd,
             start_new_session=True,  # its own process group: stop_process reaches children
         )
 
@@ -308,8 +311,11 @@ def weed_binary() -> str:
 class Seaweed:
     """``weed server`` with its S3 gateway; one identity with the given keys may do anything.
 
-    ``volume_size_mb`` and ``max_volumes``: each new bucket grows several volumes, so a test
-    session with many buckets wants many small ones.
+    ``volume_size_mb`` and ``max_volumes``: each new bucket grows volumes (seven by default),
+    so a test session with many buckets wants many small ones; ``volume_growth`` sets how many
+    a bucket grows at a time (tests use one bucket per test: 1 keeps ~2,000 buckets within
+    ``max_volumes``, where the default seven ran out after ~285 and PUTs failed with S3
+    InternalError).
     """
 
     def __init__(
@@ -320,12 +326,14 @@ class Seaweed:
         secret_key: str,
         volume_size_mb: int = 32,
         max_volumes: int = 2000,
+        volume_growth: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.access_key = access_key
         self.secret_key = secret_key
         self.volume_size_mb = volume_size_mb
         self.max_volumes = max_volumes
+        self.volume_growth = volume_growth
         self.endpoint = ""
         self.proc: subprocess.Popen | None = None
         self._grpc_ports: dict[str, int] = {}
@@ -359,9 +367,15 @@ class Seaweed:
             f"-s3.config={config}",
         ]  # fmt: skip
         log = self.workdir / "weed.log"
+        if self.volume_growth is not None:  # weed reads master.toml from its working dir
+            n = self.volume_growth
+            (self.workdir / "master.toml").write_text(
+                f"[master.volume_growth]\ncopy_1 = {n}\ncopy_2 = {2 * n}\n"
+                f"copy_3 = {3 * n}\ncopy_other = {n}\n"
+            )
         # weed puts gRPC sockets and glog files in $TMPDIR: keep them in our directory.
         env = {**os.environ, "TMPDIR": str(self.workdir)}
-        self.proc = _spawn(args, log, env)
+        self.proc = _spawn(args, log, env, cwd=self.workdir)
         self.endpoint = f"http://127.0.0.1:{s3}"
         self._wait_ready(log)
 

@@ -84,9 +84,12 @@ def write_config(tmp: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.fixture(params=["embedded", pytest.param("distributed", marks=[pytest.mark.slow,
-                                                                          pytest.mark.postgres,
-                                                                          pytest.mark.s3])])
+@pytest.fixture(
+    params=[
+        "embedded",
+        pytest.param("distributed", marks=[pytest.mark.slow, pytest.mark.postgres, pytest.mark.s3]),
+    ]
+)
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     """config.yaml keys for each deployment; tests parametrized over both."""
     if request.param == "embedded":

@@ -20,9 +20,10 @@ async def open_registry(registry_config: dict[str, Any], tmp_path: Path) -> Asyn
     config = {**registry_config, "BERTH_OPEN_REGISTRY": True}
     settings = load_settings(write_config(tmp_path, config), env={})
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http,
+    ):
         yield Berth(app, settings, http, "open")
 
 

@@ -25,7 +25,10 @@ SECRET_KEY = "berthtestsecret0123456789"
 def seaweed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Start ``weed server`` with S3 on free loopback ports; yield its endpoint and keys."""
     server = Seaweed(
-        tmp_path_factory.mktemp("seaweed"), access_key=ACCESS_KEY, secret_key=SECRET_KEY
+        tmp_path_factory.mktemp("seaweed"),
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        volume_growth=1,  # a bucket per test: one volume each, not seven
     )
     with running(server):
         yield {"endpoint_url": server.endpoint, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}

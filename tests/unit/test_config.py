@@ -94,8 +94,12 @@ def test_every_problem_is_reported_with_its_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     keys = " ".join(info.value.problems)
-    for key in ("PREFERRED_URL_SCHEME", "DB_URI", "DEFAULT_TAG_EXPIRATION",
-                "FEATURE_ANONYMOUS_ACCESS"):
+    for key in (
+        "PREFERRED_URL_SCHEME",
+        "DB_URI",
+        "DEFAULT_TAG_EXPIRATION",
+        "FEATURE_ANONYMOUS_ACCESS",
+    ):
         assert key in keys
     assert len(info.value.problems) == 4
 
@@ -137,8 +141,9 @@ def test_not_yaml_mapping(tmp_path: Path) -> None:
         load_settings(path, env={})
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1h", 3600), ("2d", 172800),
-                                                ("3w", 1814400), (45, 45)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("1h", 3600), ("2d", 172800), ("3w", 1814400), (45, 45)]
+)
 def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(text) == seconds
 

@@ -18,16 +18,18 @@ def _app() -> HeaderLimit:
 
 
 async def test_normal_request_passes() -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()),
-                                 base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=_app()), base_url="http://t"
+    ) as c:
         r = await c.get("/", headers={"X-Small": "a" * 100})
     assert r.status_code == 200
     assert r.text == "hi"
 
 
 async def test_oversized_headers_get_431_with_oci_error() -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()),
-                                 base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=_app()), base_url="http://t"
+    ) as c:
         r = await c.get("/", headers={"X-Big": "a" * 5000})
         long_url = await c.get("/?q=" + "b" * 5000)
     assert r.status_code == 431

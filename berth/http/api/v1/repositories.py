@@ -90,9 +90,7 @@ def _viewer(ctx: Ctx) -> Viewer:
     return Viewer(
         user_id=user.id,
         reads_as=user.username if reads else None,
-        everything=reads
-        and ctx.caller.is_superuser
-        and ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS,
+        everything=reads and ctx.caller.is_superuser and ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS,
     )
 
 
