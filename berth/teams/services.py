@@ -81,9 +81,14 @@ async def _team_and_actor(
     s: AsyncSession, org: str, team_name: str, performer: str | None, ip: str | None
 ) -> tuple[Namespace, Team, Performer | None]:
     """The organization, its team, and who acts (for the usage log)."""
-    ns = await get_org(s, org)
-    team = await get_team(s, ns.id, org, team_name)
+    ns, team = await _org_team(s, org, team_name)
     return ns, team, performer_of(await find_user(s, performer) if performer else None, ip)
+
+
+async def _org_team(s: AsyncSession, org: str, team_name: str) -> tuple[Namespace, Team]:
+    """The organization and its team (OrgNotFound / TeamNotFound otherwise)."""
+    ns = await get_org(s, org)
+    return ns, await get_team(s, ns.id, org, team_name)
 
 
 async def _admin_team_ids(s: AsyncSession, org_id: int, user_id: int) -> set[int]:
@@ -387,8 +392,7 @@ class TeamService:
         self, org: str, team_name: str, *, include_pending: bool = False
     ) -> list[MemberInfo]:
         async with self.db.read() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
+            _ns, team = await _org_team(s, org, team_name)
             rows = (
                 await s.execute(
                     select(User.username, User.kind, User.email)
@@ -439,8 +443,7 @@ class TeamService:
         from berth.registry.models import Repository
 
         async with self.db.read() as s:
-            ns = await get_org(s, org)
-            team = await get_team(s, ns.id, org, team_name)
+            _ns, team = await _org_team(s, org, team_name)
             rows = (
                 await s.execute(
                     select(Repository.name, Repository.is_public, RepositoryPermission.role)
