@@ -185,7 +185,8 @@ class FilesystemBlobStorage:
             await drain_and_hash(chunks, hasher)
             if not hasher.matches():
                 raise DigestMismatch(digest, hasher.actual)
-            return await self.stat_blob(digest)
+            # Not stat_blob: the collector may take the file meanwhile (the link detects it).
+            return hasher.size
 
         tmp_dir = self._abs(TMP_DIR)
         tmp = os.path.join(tmp_dir, uuid.uuid4().hex)
@@ -311,8 +312,10 @@ class FilesystemBlobStorage:
                         shutil.rmtree(directory, ignore_errors=True)
                         raise DigestMismatch(digest, hasher.actual)
                 if os.path.exists(target):
+                    # Same digest, same bytes: the size is ours. Not stat(target): the
+                    # collector may remove it meanwhile, which the caller's link detects.
                     shutil.rmtree(directory, ignore_errors=True)
-                    return os.stat(target).st_size
+                    return size
                 os.fsync(f.fileno())
             _makedirs_durable(os.path.dirname(target))
             os.replace(data_path, target)

@@ -81,3 +81,42 @@ async def test_staging_shorter_than_state_is_upload_not_found(tmp_path) -> None:
     with pytest.raises(UploadNotFound):
         await storage.commit_upload("u1", {"size": 10}, sha256(b""), verify=True)
     assert state == {"size": 0}
+
+
+async def test_existing_blob_collected_during_a_rewrite_is_not_an_error(tmp_path) -> None:
+    """The collector may delete a blob while a client re-pushes it: the write reports the
+    size it hashed and leaves detecting the loss to the link (which answers a retryable
+    BLOB_UPLOAD_INVALID), instead of failing with a 500 on a stat of the vanished file."""
+    storage = FilesystemBlobStorage(str(tmp_path))
+    digest = sha256(b"shared layer")
+    await storage.write_blob(digest, body(b"shared layer"))
+
+    async def collected_midway() -> AsyncIterator[bytes]:
+        yield b"shared "
+        await storage.delete_blob(digest)
+        yield b"layer"
+
+    assert await storage.write_blob(digest, collected_midway()) == len(b"shared layer")
+
+
+async def test_commit_onto_a_blob_collected_meanwhile_reports_its_size(
+    tmp_path, monkeypatch
+) -> None:
+    storage = FilesystemBlobStorage(str(tmp_path))
+    digest = sha256(b"good")
+    await storage.write_blob(digest, body(b"good"))
+    state = await storage.create_upload("u1")
+    state, _ = await storage.append_upload("u1", state, 0, body(b"good"))
+    target = storage.local_path(digest)
+    real_exists = os.path.exists
+
+    def exists_then_collected(path) -> bool:
+        found = real_exists(path)
+        if path == target and found:
+            os.unlink(path)  # the collector, right after the existence check
+        return found
+
+    monkeypatch.setattr(os.path, "exists", exists_then_collected)
+    assert await storage.commit_upload("u1", state, digest, verify=True) == 4
+    monkeypatch.undo()
+    assert files_under(tmp_path / "uploads") == []
