@@ -13,9 +13,12 @@ queue on a one-connection pool, other processes on an advisory file lock. Postgr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +37,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import await_
 
+from berth.db.fast import FastUnit, StatementCache
+
+log = logging.getLogger(__name__)
+
 
 class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     """The standard library's sqlite3, called on the event loop's own thread.
@@ -44,8 +51,8 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     That is cheap because nothing waits: in WAL mode readers never wait for writers; a
     write unit holds the write lock before its first statement (the one-connection pool
     in this process, the advisory ``FileLock`` across processes, then ``BEGIN
-    IMMEDIATE``); and with ``synchronous=NORMAL`` a commit does not sync (a checkpoint,
-    every ~4 MB of WAL, does, inline). A long unit of work gives the loop a turn every
+    IMMEDIATE``); and with ``synchronous=NORMAL`` a commit does not sync (checkpoints,
+    which do, run in ``WalCheckpointer``'s thread). A long unit of work gives the loop a turn every
     2 ms of statements (``_pause_if_due``); a single long statement holds it throughout.
     A program that writes the file without the file lock can make ``BEGIN IMMEDIATE``
     wait up to ``busy_timeout`` with the loop blocked.
@@ -118,6 +125,9 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Commits never checkpoint (that fsyncs, on the event loop): WalCheckpointer does.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
+        cur.execute("PRAGMA journal_size_limit=67108864")  # a reset WAL shrinks to 64 MB
         cur.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -135,6 +145,64 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
 
 def _sqlite_path(url: str) -> str:
     return make_url(url).database or ":memory:"
+
+
+class WalCheckpointer:
+    """Copies the WAL back into the database file from a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses ~4 MB of WAL and
+    fsyncs the database file there: tens of milliseconds with the event loop blocked, every
+    few dozen pushes. Connections here turn it off (``wal_autocheckpoint=0``) and this
+    thread runs a PASSIVE checkpoint (it never blocks writers or readers) whenever the WAL
+    has grown past ``min_bytes``. Every server process runs one; they take turns on
+    SQLite's checkpoint lock. A process that never starts one (a CLI command) leaves the
+    WAL to the others, or to SQLite's checkpoint when the last connection closes.
+    """
+
+    def __init__(self, path: str, *, every_s: float = 0.25, min_bytes: int = 4 << 20) -> None:
+        self.path = path
+        self.every_s = every_s
+        self.min_bytes = min_bytes
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="berth-wal-checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def wal_bytes(self) -> int:
+        try:
+            return os.stat(self.path + "-wal").st_size
+        except FileNotFoundError:
+            return 0
+
+    def checkpoint(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            if self.wal_bytes() < self.min_bytes:
+                continue
+            try:
+                self.checkpoint()
+            except sqlite3.Error:
+                log.warning("WAL checkpoint of %s failed; retrying", self.path, exc_info=True)
+        if self.wal_bytes() >= self.min_bytes:
+            with contextlib.suppress(sqlite3.Error):
+                self.checkpoint()
 
 
 class FileLock:
@@ -173,13 +241,24 @@ class Database:
         if self.is_sqlite:
             self.read_engine = _sqlite_engine(url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(url, immediate=True, pool_size=1)
-            self._lock: FileLock | None = FileLock(_sqlite_path(url) + ".writelock")
+            path = _sqlite_path(url)
+            on_disk = path != ":memory:" and "mode=memory" not in url
+            # Processes share a file, not a memory database: no lock file for those.
+            self._lock: FileLock | None = FileLock(path + ".writelock") if on_disk else None
+            self._checkpointer = WalCheckpointer(path) if on_disk else None
+            # Fast units need a file every connection opens (a memory database is per
+            # connection): elsewhere ``write_fast`` is ``write``.
+            self._fast: StatementCache | None = (
+                StatementCache(self.write_engine.sync_engine.dialect) if on_disk else None
+            )
         else:
             self.read_engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
             )
             self.write_engine = self.read_engine
             self._lock = None
+            self._checkpointer = None
+            self._fast = None
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -197,6 +276,8 @@ class Database:
         # In-process writers queue on the one-connection pool; processes queue on an
         # advisory file lock, which wakes the next writer at once (SQLite's own busy
         # handler polls with growing sleeps).
+        if self._checkpointer is not None:
+            self._checkpointer.start()  # on the first write: read-only users need none
         async with self._write() as session:
             await self._lock.acquire()
             try:
@@ -205,7 +286,51 @@ class Database:
             finally:
                 self._lock.release()
 
+    @asynccontextmanager
+    async def write_fast(self) -> AsyncIterator[AsyncSession | FastUnit]:
+        """A write unit for the hot paths: ``write()``, minus SQLAlchemy's per-statement
+        bookkeeping on SQLite (``berth.db.fast``; Core statements and ``execute`` only)."""
+        if self._fast is None or self._lock is None:
+            async with self.write() as session:
+                yield session
+            return
+        if self._checkpointer is not None:
+            self._checkpointer.start()
+        # The write pool's one connection: in-process writers still queue on it.
+        pooled = await self.write_engine.raw_connection()
+        try:
+            await self._lock.acquire()
+            try:
+                conn = pooled.driver_connection
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield FastUnit(conn, self._fast, self.write_engine.sync_engine)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                self._lock.release()
+        finally:
+            pooled.close()
+
+    @asynccontextmanager
+    async def read_fast(self) -> AsyncIterator[AsyncSession | FastUnit]:
+        """A read unit for single-statement hot reads (no transaction spans statements on
+        SQLite: each one sees the latest commit)."""
+        if self._fast is None:
+            async with self.read() as session:
+                yield session
+            return
+        pooled = await self.read_engine.raw_connection()
+        try:
+            yield FastUnit(pooled.driver_connection, self._fast, self.read_engine.sync_engine)
+        finally:
+            pooled.close()
+
     async def dispose(self) -> None:
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         if self._lock is not None:
             self._lock.close()
         await self.read_engine.dispose()

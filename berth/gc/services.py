@@ -361,14 +361,8 @@ class GarbageCollector:
         ledger: _Ledger,
         link_cutoff: int,
     ) -> bool:
-        referenced = (
-            exists()
-            .select_from(
-                ManifestBlob.__table__.join(Manifest, Manifest.id == ManifestBlob.manifest_id)
-            )
-            .where(
-                ManifestBlob.blob_id == RepositoryBlob.blob_id, Manifest.repository_id == repo_id
-            )
+        referenced = exists().where(
+            ManifestBlob.blob_id == RepositoryBlob.blob_id, ManifestBlob.repository_id == repo_id
         )
         ids = list(
             (

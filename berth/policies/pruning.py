@@ -158,7 +158,9 @@ class Pruner:
             level = by_namespace.get(ns_id) or ([self.default] if self.default else [])
             policies = (*level, *by_repository.get(rid, []))
             if policies:
-                out.append(PruneTarget(RepoRow(rid, ns_name, name, public, state), ns_id, policies))
+                out.append(
+                    PruneTarget(RepoRow(rid, ns_name, name, public, state, ns_id), ns_id, policies)
+                )
         return out
 
     async def plan(self, target: PruneTarget, now: int | None = None) -> list[PrunedTag]:

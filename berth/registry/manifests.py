@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import case, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -59,6 +59,32 @@ from berth.registry.tags import TagSettings, end_tag, lock_repository, point_tag
 from berth.storage.base import BlobStorage
 
 EMPTY_JSON = mt.EMPTY_JSON
+
+# ---- the push path's statements, built once (constructing them per push cost more CPU
+# than running them: SQLAlchemy memoizes a statement object's cache key and compiled form)
+_M = Manifest.__table__
+_B = Blob.__table__
+_RB = RepositoryBlob.__table__
+_MANIFEST_ID = select(_M.c.id).where(
+    _M.c.repository_id == bindparam("repository_id"), _M.c.digest == bindparam("digest")
+)
+_LINKED_BLOBS = (
+    select(_B.c.digest, _B.c.id, _B.c.size)
+    .join(_RB, _RB.c.blob_id == _B.c.id)
+    .where(
+        _RB.c.repository_id == bindparam("repository_id"),
+        _B.c.digest.in_(bindparam("digests", expanding=True)),
+    )
+)
+_BLOB_ID = select(_B.c.id).where(_B.c.digest == bindparam("digest"))
+_MANIFEST_IDS = select(_M.c.digest, _M.c.id).where(
+    _M.c.repository_id == bindparam("repository_id"),
+    _M.c.digest.in_(bindparam("digests", expanding=True)),
+)
+_INSERT_MANIFEST = insert(_M).returning(_M.c.id)
+_INSERT_MANIFEST_BLOBS = ManifestBlob.__table__.insert()
+_INSERT_MANIFEST_CHILDREN = ManifestChild.__table__.insert()
+_INSERT_TAG = insert(Tag.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +407,7 @@ class ManifestService:
             await self._ensure_empty_blob()
         labels = await self.labels.read(parsed)  # storage I/O before the transaction
 
-        async with self.db.write() as s:
+        async with self.db.write_fast() as s:
             await lock_repository(s, repo.id)
             manifest_id = await self._store(s, repo, digest, body, parsed, labels)
             now = now_ms()
@@ -439,11 +465,7 @@ class ManifestService:
         labels: PushLabels = NO_LABELS,
     ) -> int:
         existing = (
-            await s.execute(
-                select(Manifest.id).where(
-                    Manifest.repository_id == repo.id, Manifest.digest == digest
-                )
-            )
+            await s.execute(_MANIFEST_ID, {"repository_id": repo.id, "digest": digest})
         ).scalar()
         if existing is not None:
             return existing
@@ -453,15 +475,11 @@ class ManifestService:
         found: dict[str, tuple[int, int]] = {}
         if wanted:
             rows = await s.execute(
-                select(Blob.digest, Blob.id, Blob.size)
-                .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
-                .where(RepositoryBlob.repository_id == repo.id, Blob.digest.in_(wanted))
+                _LINKED_BLOBS, {"repository_id": repo.id, "digests": sorted(wanted)}
             )
             found = {d: (i, size) for d, i, size in rows}
             if mt.EMPTY_JSON_DIGEST in wanted and mt.EMPTY_JSON_DIGEST not in found:
-                empty = (
-                    await s.execute(select(Blob.id).where(Blob.digest == mt.EMPTY_JSON_DIGEST))
-                ).scalar()
+                empty = (await s.execute(_BLOB_ID, {"digest": mt.EMPTY_JSON_DIGEST})).scalar()
                 if empty is not None:
                     await sql.insert_ignore(
                         s,
@@ -475,9 +493,7 @@ class ManifestService:
         child_ids: dict[str, int] = {}
         if children:
             rows = await s.execute(
-                select(Manifest.digest, Manifest.id).where(
-                    Manifest.repository_id == repo.id, Manifest.digest.in_(set(children))
-                )
+                _MANIFEST_IDS, {"repository_id": repo.id, "digests": sorted(set(children))}
             )
             child_ids = dict(rows.all())
             missing += [d for d in children if d not in child_ids]
@@ -498,7 +514,7 @@ class ManifestService:
 
         manifest_id: int = (
             await s.execute(
-                insert(Manifest.__table__).returning(Manifest.__table__.c.id),
+                _INSERT_MANIFEST,
                 {
                     "repository_id": repo.id,
                     "digest": digest,
@@ -518,17 +534,20 @@ class ManifestService:
         ).scalar_one()
         if found:
             await s.execute(
-                ManifestBlob.__table__.insert(),
-                [{"manifest_id": manifest_id, "blob_id": i} for i, _ in found.values()],
+                _INSERT_MANIFEST_BLOBS,
+                [
+                    {"manifest_id": manifest_id, "blob_id": i, "repository_id": repo.id}
+                    for i, _ in found.values()
+                ],
             )
         if child_ids:
             await s.execute(
-                ManifestChild.__table__.insert(),
+                _INSERT_MANIFEST_CHILDREN,
                 [{"parent_id": manifest_id, "child_id": i} for i in set(child_ids.values())],
             )
         if labels.labels:
             await insert_manifest_labels(s, manifest_id, labels.labels)
-        await usage.manifest_stored(s, repo.id, manifest_id)
+        await usage.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
         return manifest_id
 
     async def _set_tag(
@@ -567,14 +586,18 @@ class ManifestService:
             )
         ).scalar()
         if present is None:
-            s.add(
-                Tag(
-                    repository_id=repository_id,
-                    name=digest,
-                    manifest_id=manifest_id,
-                    start_ts=now,
-                    hidden=True,
-                )
+            await s.execute(
+                _INSERT_TAG,
+                {
+                    "repository_id": repository_id,
+                    "name": digest,
+                    "manifest_id": manifest_id,
+                    "start_ts": now,
+                    "end_ts": None,
+                    "hidden": True,
+                    "reversion": False,
+                    "immutable": False,
+                },
             )
 
     @staticmethod

@@ -68,6 +68,8 @@ class Manifest(Base):
     __table_args__ = (
         UniqueConstraint("repository_id", "digest"),
         Index("ix_manifests_subject", "repository_id", "subject_digest"),
+        # A digest across repositories: is a namespace still holding this manifest's bytes?
+        Index("ix_manifests_digest", "digest"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,13 +87,20 @@ class Manifest(Base):
 
 
 class ManifestBlob(Base):
+    """A manifest references a blob. ``repository_id`` is the manifest's (manifests never
+    move), kept here so "does another manifest of this repository reference the blob?" is
+    one probe of ``ix_manifest_blobs_blob_repository`` (size accounting and garbage
+    collection ask it for every pushed or collected blob) instead of a walk over every
+    reference of a popular base layer."""
+
     __tablename__ = "manifest_blobs"
-    __table_args__ = (Index("ix_manifest_blobs_blob_id", "blob_id"),)
+    __table_args__ = (Index("ix_manifest_blobs_blob_repository", "blob_id", "repository_id"),)
 
     manifest_id: Mapped[int] = mapped_column(
         ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True
     )
     blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
 
 
 class ManifestChild(Base):

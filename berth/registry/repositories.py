@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ class RepoRow:
     name: str
     is_public: bool
     state: str
+    namespace_id: int
 
 
 def parse_repo_name(raw: str, *, library: str | None) -> RepoName:
@@ -51,23 +52,19 @@ def parse_repo_name(raw: str, *, library: str | None) -> RepoName:
     return RepoName(namespace, name)
 
 
-_REPO_COLUMNS = (
-    Repository.id,
-    Namespace.name,
-    Repository.name,
-    Repository.is_public,
-    Repository.state,
+_NS = Namespace.__table__
+_REPO = Repository.__table__
+# Built once: every registry request looks its repository up.
+_FIND_REPOSITORY = (
+    select(_REPO.c.id, _NS.c.name, _REPO.c.name, _REPO.c.is_public, _REPO.c.state, _NS.c.id)
+    .join(_NS, _NS.c.id == _REPO.c.namespace_id)
+    .where(_NS.c.name == bindparam("namespace"), _REPO.c.name == bindparam("name"))
 )
 
 
 async def find_repository(session: AsyncSession, repo: RepoName) -> RepoRow | None:
-    row = (
-        await session.execute(
-            select(*_REPO_COLUMNS)
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .where(Namespace.name == repo.namespace, Repository.name == repo.name)
-        )
-    ).first()
+    params = {"namespace": repo.namespace, "name": repo.name}
+    row = (await session.execute(_FIND_REPOSITORY, params)).first()
     return RepoRow(*row) if row else None
 
 
@@ -128,7 +125,7 @@ async def create_repository(
         if raced is None:
             raise
         return raced
-    created = RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state)
+    created = RepoRow(row.id, repo.namespace, repo.name, row.is_public, row.state, ns.id)
     if on_create is not None:
         await on_create(session, created)
     return created

@@ -74,7 +74,7 @@ class Registry:
         self, repo: RepoName, *, create: bool, create_namespace: bool = False
     ) -> RepoRow:
         """The repository a write goes to, created when allowed; refuses non-NORMAL states."""
-        async with self.db.read() as s:
+        async with self.db.read_fast() as s:
             row = await find_repository(s, repo)
         if row is None and create:
             async with self.db.write() as s:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -69,6 +69,21 @@ async def lock_repository(s: AsyncSession, repository_id: int) -> None:
     await s.execute(select(Repository.id).where(Repository.id == repository_id).with_for_update())
 
 
+_T = Tag.__table__
+_LIVE_TAG_ROWS = select(_T.c.id, _T.c.manifest_id).where(
+    _T.c.repository_id == bindparam("repository_id"),
+    _T.c.name == bindparam("name"),
+    _T.c.hidden.is_(False),
+    or_(_T.c.end_ts.is_(None), _T.c.end_ts > bindparam("now")),
+)  # alive(now), built once: every push by tag runs it
+_END_TAG_ROWS = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)))
+    .values(end_ts=bindparam("end_ts"))
+)
+_INSERT_TAG = insert(_T)
+
+
 async def point_tag(
     s: AsyncSession,
     repository_id: int,
@@ -85,23 +100,15 @@ async def point_tag(
 
     With ``keep_if_same`` a tag already pointing there is left alone (False is returned).
     A tag that moves must be mutable (``TagImmutable`` otherwise)."""
-    current = (
-        await s.execute(
-            select(Tag.id, Tag.manifest_id).where(
-                Tag.repository_id == repository_id,
-                Tag.name == name,
-                Tag.hidden.is_(False),
-                alive(now),
-            )
-        )
-    ).all()
+    params = {"repository_id": repository_id, "name": name, "now": now}
+    current = (await s.execute(_LIVE_TAG_ROWS, params)).all()
     if keep_if_same and len(current) == 1 and current[0][1] == manifest_id:
         return False
     if current:
         await ensure_mutable(s, repository_id, [name], now, action="moved")
-        await s.execute(update(Tag).where(Tag.id.in_([c[0] for c in current])).values(end_ts=now))
+        await s.execute(_END_TAG_ROWS, {"ids": [c[0] for c in current], "end_ts": now})
     await s.execute(
-        insert(Tag.__table__),
+        _INSERT_TAG,
         {
             "repository_id": repository_id,
             "name": name,

@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -49,15 +49,84 @@ def _zero(expr: Any) -> Any:
     return func.coalesce(expr, 0)
 
 
-async def lock_namespace_of(s: AsyncSession, repository_id: int) -> int | None:
-    """Lock the namespace row of a repository (PostgreSQL; SQLite serializes writers)."""
-    namespace_id = (
-        await s.execute(select(Repository.namespace_id).where(Repository.id == repository_id))
-    ).scalar()
-    if namespace_id is not None:
-        await s.execute(
-            select(Namespace.id).where(Namespace.id == namespace_id).with_for_update(key_share=True)
+_REPOSITORY = Repository.__table__
+_NAMESPACE = Namespace.__table__
+_MANIFEST = Manifest.__table__
+_MANIFEST_BLOB = ManifestBlob.__table__
+_BLOB = Blob.__table__
+
+_NAMESPACE_OF = select(_REPOSITORY.c.namespace_id).where(
+    _REPOSITORY.c.id == bindparam("repository_id")
+)
+_LOCK_NAMESPACE = (
+    select(_NAMESPACE.c.id)
+    .where(_NAMESPACE.c.id == bindparam("namespace_id"))
+    .with_for_update(key_share=True)
+)
+
+
+def _exclusive_statement() -> Any:
+    """Both scopes' exclusive bytes in one statement, built once (see ``exclusive_bytes``).
+
+    Parameters: ``repository_id``, ``namespace_id`` and ``ids`` (expanding). Built at import
+    so every push reuses its compiled form: constructing it (aliases, subqueries) cost more
+    CPU than running it.
+    """
+    ids = bindparam("ids", expanding=True)
+    repository_id = bindparam("repository_id")
+    in_namespace = select(_REPOSITORY.c.id).where(
+        _REPOSITORY.c.namespace_id == bindparam("namespace_id")
+    )
+    blobs = select(_MANIFEST_BLOB.c.blob_id).where(_MANIFEST_BLOB.c.manifest_id.in_(ids))
+
+    def blob_bytes(scope: Any) -> Any:
+        other = _MANIFEST_BLOB.alias("other")
+        elsewhere = exists().where(
+            other.c.blob_id == _BLOB.c.id, scope(other), other.c.manifest_id.not_in(ids)
         )
+        return select(_zero(func.sum(_BLOB.c.size))).where(_BLOB.c.id.in_(blobs), ~elsewhere)
+
+    same = _MANIFEST.alias("same_digest")
+    ns_manifests = select(_zero(func.sum(_MANIFEST.c.size))).where(
+        _MANIFEST.c.id.in_(ids),
+        ~exists().where(
+            same.c.digest == _MANIFEST.c.digest,
+            same.c.repository_id.in_(in_namespace),
+            same.c.id.not_in(ids),
+        ),
+    )
+    repo_manifests = select(_zero(func.sum(_MANIFEST.c.size))).where(_MANIFEST.c.id.in_(ids))
+    return select(
+        blob_bytes(lambda m: m.c.repository_id == repository_id).scalar_subquery()
+        + repo_manifests.scalar_subquery(),
+        blob_bytes(lambda m: m.c.repository_id.in_(in_namespace)).scalar_subquery()
+        + ns_manifests.scalar_subquery(),
+    )
+
+
+_EXCLUSIVE = _exclusive_statement()
+_ADD_TO_REPOSITORY = (
+    update(_REPOSITORY)
+    .where(_REPOSITORY.c.id == bindparam("owner"))
+    .values(size_bytes=_REPOSITORY.c.size_bytes + bindparam("delta"))
+)
+_ADD_TO_NAMESPACE = (
+    update(_NAMESPACE)
+    .where(_NAMESPACE.c.id == bindparam("owner"))
+    .values(size_bytes=_NAMESPACE.c.size_bytes + bindparam("delta"))
+)
+
+
+async def lock_namespace_of(
+    s: AsyncSession, repository_id: int, namespace_id: int | None = None
+) -> int | None:
+    """The namespace of a repository, its row locked (PostgreSQL; SQLite serializes writers).
+
+    ``namespace_id`` when the caller knows it already (saves a query)."""
+    if namespace_id is None:
+        namespace_id = (await s.execute(_NAMESPACE_OF, {"repository_id": repository_id})).scalar()
+    if namespace_id is not None and s.bind.dialect.name != "sqlite":
+        await s.execute(_LOCK_NAMESPACE, {"namespace_id": namespace_id})
     return namespace_id
 
 
@@ -72,38 +141,8 @@ async def exclusive_bytes(
     ids = list(manifest_ids)
     if not ids:
         return Exclusive(0, 0)
-    in_namespace = select(Repository.id).where(Repository.namespace_id == namespace_id)
-    blobs = select(ManifestBlob.blob_id).where(ManifestBlob.manifest_id.in_(ids))
-
-    def blob_bytes(scope: Any) -> Any:
-        other = Manifest.__table__.alias("other")
-        elsewhere = (
-            exists()
-            .select_from(ManifestBlob.__table__.join(other, other.c.id == ManifestBlob.manifest_id))
-            .where(ManifestBlob.blob_id == Blob.id, scope(other), other.c.id.not_in(ids))
-        )
-        return select(_zero(func.sum(Blob.size))).where(Blob.id.in_(blobs), ~elsewhere)
-
-    other = Manifest.__table__.alias("same_digest")
-    ns_manifests = select(_zero(func.sum(Manifest.size))).where(
-        Manifest.id.in_(ids),
-        ~exists().where(
-            other.c.digest == Manifest.digest,
-            other.c.repository_id.in_(in_namespace),
-            other.c.id.not_in(ids),
-        ),
-    )
-    repo_manifests = select(_zero(func.sum(Manifest.size))).where(Manifest.id.in_(ids))
-    row = (
-        await s.execute(
-            select(
-                blob_bytes(lambda m: m.c.repository_id == repository_id).scalar_subquery()
-                + repo_manifests.scalar_subquery(),
-                blob_bytes(lambda m: m.c.repository_id.in_(in_namespace)).scalar_subquery()
-                + ns_manifests.scalar_subquery(),
-            )
-        )
-    ).one()
+    params = {"repository_id": repository_id, "namespace_id": namespace_id, "ids": ids}
+    row = (await s.execute(_EXCLUSIVE, params)).one()
     return Exclusive(int(row[0]), int(row[1]))
 
 
@@ -112,21 +151,17 @@ async def _add(
 ) -> None:
     if delta.repository:
         await s.execute(
-            update(Repository)
-            .where(Repository.id == repository_id)
-            .values(size_bytes=Repository.size_bytes + sign * delta.repository)
+            _ADD_TO_REPOSITORY, {"owner": repository_id, "delta": sign * delta.repository}
         )
     if delta.namespace:
-        await s.execute(
-            update(Namespace)
-            .where(Namespace.id == namespace_id)
-            .values(size_bytes=Namespace.size_bytes + sign * delta.namespace)
-        )
+        await s.execute(_ADD_TO_NAMESPACE, {"owner": namespace_id, "delta": sign * delta.namespace})
 
 
-async def manifest_stored(s: AsyncSession, repository_id: int, manifest_id: int) -> None:
+async def manifest_stored(
+    s: AsyncSession, repository_id: int, manifest_id: int, namespace_id: int | None = None
+) -> None:
     """A new manifest row and its blob references were inserted: count what they add."""
-    namespace_id = await lock_namespace_of(s, repository_id)
+    namespace_id = await lock_namespace_of(s, repository_id, namespace_id)
     if namespace_id is None:
         return
     delta = await exclusive_bytes(s, repository_id, namespace_id, [manifest_id])

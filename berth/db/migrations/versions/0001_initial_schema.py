@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 03:14:10.895752
+Create Date: 2026-11-23 05:03:36.706888
 """
 
 import sqlalchemy as sa
@@ -404,6 +404,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("manifests", schema=None) as batch_op:
+        batch_op.create_index("ix_manifests_digest", ["digest"], unique=False)
         batch_op.create_index(
             "ix_manifests_subject", ["repository_id", "subject_digest"], unique=False
         )
@@ -728,6 +729,9 @@ def upgrade() -> None:
             "manifest_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("blob_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["blob_id"], ["blobs.id"], name=op.f("fk_manifest_blobs_blob_id_blobs")
         ),
@@ -737,10 +741,18 @@ def upgrade() -> None:
             name=op.f("fk_manifest_blobs_manifest_id_manifests"),
             ondelete="CASCADE",
         ),
+        sa.ForeignKeyConstraint(
+            ["repository_id"],
+            ["repositories.id"],
+            name=op.f("fk_manifest_blobs_repository_id_repositories"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("manifest_id", "blob_id", name=op.f("pk_manifest_blobs")),
     )
     with op.batch_alter_table("manifest_blobs", schema=None) as batch_op:
-        batch_op.create_index("ix_manifest_blobs_blob_id", ["blob_id"], unique=False)
+        batch_op.create_index(
+            "ix_manifest_blobs_blob_repository", ["blob_id", "repository_id"], unique=False
+        )
 
     op.create_table(
         "manifest_children",
@@ -841,7 +853,7 @@ def downgrade() -> None:
 
     op.drop_table("manifest_children")
     with op.batch_alter_table("manifest_blobs", schema=None) as batch_op:
-        batch_op.drop_index("ix_manifest_blobs_blob_id")
+        batch_op.drop_index("ix_manifest_blobs_blob_repository")
 
     op.drop_table("manifest_blobs")
     with op.batch_alter_table("uploads", schema=None) as batch_op:
@@ -885,6 +897,7 @@ def downgrade() -> None:
     op.drop_table("oauth_access_tokens")
     with op.batch_alter_table("manifests", schema=None) as batch_op:
         batch_op.drop_index("ix_manifests_subject")
+        batch_op.drop_index("ix_manifests_digest")
 
     op.drop_table("manifests")
     with op.batch_alter_table("immutability_policies", schema=None) as batch_op:

@@ -1,0 +1,162 @@
+"""Fast units run the services' own Core statements on raw sqlite3 with SQLAlchemy's meaning:
+the same rows, the same bind/result processing, all-or-nothing commits, the same locking."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from berth.db.fast import FastStatementError, FastUnit
+from berth.db.session import Database
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), nullable=False),
+    Column("flag", Boolean, nullable=False),
+    Column("meta", JSON),
+    Column("stamp", Integer, default=lambda: 7),
+)
+BY_NAMES = select(things.c.id, things.c.name).where(
+    things.c.name.in_(bindparam("names", expanding=True))
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'fast.db'}")
+    async with database.write_engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+def _row(name: str, **extra: object) -> dict[str, object]:
+    return {"name": name, "flag": False, "meta": None, "stamp": 1, **extra}
+
+
+async def test_fast_and_session_units_agree_on_every_result_shape(db: Database) -> None:
+    async with db.write_fast() as s:
+        assert isinstance(s, FastUnit)
+        new_id = (
+            await s.execute(
+                insert(things).returning(things.c.id),
+                _row("a", flag=True, meta={"k": ["v", 1]}),
+            )
+        ).scalar_one()
+        await s.execute(insert(things), [_row("b"), _row("c")])
+        moved = await s.execute(update(things).where(things.c.name == "c").values(stamp=9))
+        assert moved.rowcount == 1
+    assert new_id == 1
+    statements = [
+        select(things.c.name, things.c.flag, things.c.meta).order_by(things.c.id),
+        select(func.count()).select_from(things),
+        select(things.c.stamp).where(things.c.name == "c"),
+    ]
+    for stmt in statements:
+        async with db.write_fast() as fast:
+            got = (await fast.execute(stmt)).all()
+        async with db.read() as session:
+            want = [tuple(r) for r in (await session.execute(stmt)).all()]
+        assert got == want, stmt
+    async with db.write_fast() as fast:
+        rows = (await fast.execute(select(things.c.flag, things.c.meta).limit(1))).one()
+    # SQLAlchemy's result processors ran: a bool, a decoded JSON document.
+    assert rows == (True, {"k": ["v", 1]})
+    assert type(rows[0]) is bool
+
+
+async def test_ad_hoc_statements_of_one_shape_bring_their_own_values(db: Database) -> None:
+    async with db.write_fast() as s:
+        await s.execute(insert(things), [_row(n) for n in "abcd"])
+    async with db.read_fast() as s:
+        for name in "abcd":  # a fresh statement object each time: the cached shape is reused
+            found = (await s.execute(select(things.c.name).where(things.c.name == name))).scalar()
+            assert found == name
+        for names in (["a"], ["b", "c"], ["a", "b", "c", "d"]):
+            got = sorted(n for _, n in await s.execute(BY_NAMES, {"names": names}))
+            assert got == names
+        assert (await s.execute(BY_NAMES, {"names": ["zz"]})).first() is None
+        assert list((await s.execute(select(things.c.name).order_by("name"))).scalars()) == [
+            "a",
+            "b",
+            "c",
+            "d",
+        ]
+
+
+async def test_an_exception_rolls_the_whole_unit_back(db: Database) -> None:
+    async def fail_half_way() -> None:
+        async with db.write_fast() as s:
+            await s.execute(insert(things), _row("doomed"))
+            raise RuntimeError("half-way")
+
+    with pytest.raises(RuntimeError):
+        await fail_half_way()
+    async with db.write_fast() as s:
+        await s.execute(delete(things).where(things.c.name == "nothing"))
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(things))).scalar() == 0
+
+
+async def test_statements_that_would_skip_sqlalchemy_work_are_refused(db: Database) -> None:
+    async with db.write_fast() as s:
+        with pytest.raises(FastStatementError, match="stamp"):
+            # ``stamp`` has a Python-side default, which only SQLAlchemy's executor applies.
+            await s.execute(insert(things), {"name": "x", "flag": False})
+        with pytest.raises(FastStatementError, match="empty IN"):
+            await s.execute(BY_NAMES, {"names": []})
+
+
+async def test_fast_and_session_writers_of_one_process_take_turns(db: Database) -> None:
+    order: list[str] = []
+
+    # A session unit takes the connection at its first statement; a fast unit on entry.
+    async def fast(i: int) -> None:
+        async with db.write_fast() as s:
+            await s.execute(insert(things), _row(f"f{i}"))
+            order.append(f"fast{i}+")
+            await asyncio.sleep(0.01)  # hold the unit across a suspension
+            order.append(f"fast{i}-")
+
+    async def session(i: int) -> None:
+        async with db.write() as s:
+            await s.execute(insert(things), _row(f"s{i}"))
+            order.append(f"sess{i}+")
+            await asyncio.sleep(0.01)
+            order.append(f"sess{i}-")
+
+    await asyncio.gather(*(f(i) for i in range(3) for f in (fast, session)))
+    # Units never interleave: every start is followed by its own end.
+    assert all(order[i][:-1] == order[i + 1][:-1] for i in range(0, len(order), 2)), order
+    async with db.read() as s:
+        assert (await s.execute(select(func.count()).select_from(things))).scalar() == 6
+
+
+async def test_memory_databases_fall_back_to_sessions() -> None:
+    database = Database("sqlite:///:memory:")
+    try:
+        async with database.write_fast() as s:
+            assert not isinstance(s, FastUnit)
+    finally:
+        await database.dispose()
