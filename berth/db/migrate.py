@@ -12,7 +12,7 @@ import re
 import sqlite3
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -51,8 +51,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    if revision == "head" and await current_revision(url) == head_revision():
+async def upgrade(url: str, revision: str = "head", *, from_models: bool = True) -> None:
+    """Bring the schema to ``revision``. An empty database going to head is created from the
+    models and stamped (``from_models``; ~0.1 s instead of ~0.8 s of migration steps on a
+    first start): the same schema, as tests/migrations proves by building it both ways."""
+    current = await current_revision(url)
+    if revision == "head" and current == head_revision():
+        return
+    if from_models and revision == "head" and current is None and await _create_from_models(url):
         return
     from alembic import command
 
@@ -69,6 +75,38 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
             await conn.run_sync(_go)
             await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+async def _create_from_models(url: str) -> bool:
+    """Create the head schema on a database without tables; False if it has some."""
+    from sqlalchemy import inspect, text
+
+    from berth.db.all_models import metadata
+    from berth.db.session import one_shot_engine
+
+    head = head_revision()
+    engine = one_shot_engine(url)
+    try:
+        async with engine.begin() as conn:
+
+            def _create(sync_conn: Any) -> bool:
+                if inspect(sync_conn).get_table_names():
+                    return False
+                metadata.create_all(sync_conn)
+                # What ``alembic stamp`` writes.
+                sync_conn.exec_driver_sql(
+                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+                sync_conn.execute(
+                    text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                    {"head": head},
+                )
+                return True
+
+            return await conn.run_sync(_create)
     finally:
         await engine.dispose()
 

@@ -28,25 +28,29 @@ async def _drift(url: str) -> list:
         await engine.dispose()
 
 
-async def _check(url: str) -> None:
+async def _check(url: str, *, from_models: bool) -> None:
     assert await current_revision(url) is None
-    await upgrade(url)
+    await upgrade(url, from_models=from_models)
     head = await current_revision(url)
     assert head is not None
-    await upgrade(url)  # idempotent
+    await upgrade(url, from_models=from_models)  # idempotent
     assert await current_revision(url) == head
     assert await _drift(url) == []
 
 
-async def test_sqlite_from_empty_without_drift(tmp_path: Path) -> None:
-    await _check(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+@pytest.mark.parametrize("from_models", [False, True], ids=["migrations", "from-models"])
+async def test_sqlite_from_empty_without_drift(tmp_path: Path, from_models: bool) -> None:
+    """Both ways to an empty database's head schema (the migration steps, and the models
+    plus a stamp, which first starts use) give the models' schema at the head revision."""
+    await _check(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", from_models=from_models)
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
-async def test_postgres_from_empty_without_drift(postgres_url: str) -> None:
-    url = create_database(postgres_url, "migrations_check")
-    await _check(url.replace("postgresql://", "postgresql+asyncpg://"))
+@pytest.mark.parametrize("from_models", [False, True], ids=["migrations", "from-models"])
+async def test_postgres_from_empty_without_drift(postgres_url: str, from_models: bool) -> None:
+    url = create_database(postgres_url, f"migrations_check_{int(from_models)}")
+    await _check(url.replace("postgresql://", "postgresql+asyncpg://"), from_models=from_models)
 
 
 def test_head_revision_read_from_files_matches_alembic() -> None:
