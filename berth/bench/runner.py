@@ -128,6 +128,18 @@ class Deployment:
             log("starting SeaweedFS S3")
             self.seaweed.start()
 
+    def distribution_s3(self) -> dict[str, str] | None:
+        """Distributed: distribution stores its blobs on the same SeaweedFS (own bucket)."""
+        if self.seaweed is None:
+            return None
+        self.seaweed.create_bucket("distribution")
+        return {
+            "bucket": "distribution",
+            "endpoint": self.seaweed.endpoint,
+            "access_key": SEAWEED_ACCESS_KEY,
+            "secret_key": SEAWEED_SECRET_KEY,
+        }
+
     def berth_config(self, name: str) -> dict[str, object]:
         """Config keys for one Berth instance called ``name`` (its own DB and bucket)."""
         if self.kind == "embedded":
@@ -238,7 +250,7 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
 
     with contextlib.ExitStack() as stack:
         deployment = Deployment(opts.deployment, tmp, stack)
-        dist = Distribution(tmp / "distribution")
+        dist = Distribution(tmp / "distribution", s3=deployment.distribution_s3())
         stack.callback(dist.stop)
         dist.start()
         results["distribution"] = {"version": dist.version()}

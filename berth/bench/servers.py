@@ -112,11 +112,33 @@ def tree_rss_mb(root: int) -> float:
 # ---- CNCF distribution -------------------------------------------------------------------
 @dataclass
 class Distribution:
-    """Debian's ``docker-registry`` with filesystem storage in ``workdir``, deletes enabled."""
+    """Debian's ``docker-registry``, deletes enabled: filesystem storage in ``workdir``, or
+    the S3 bucket ``s3`` describes (keys ``bucket``, ``endpoint``, ``access_key``,
+    ``secret_key``) so a distributed run compares both registries on the same S3 server."""
 
     workdir: Path
+    s3: dict[str, str] | None = None
     port: int = 0
     proc: subprocess.Popen | None = None
+
+    def _storage(self, root: Path) -> dict[str, object]:
+        if self.s3 is None:
+            driver: dict[str, object] = {"filesystem": {"rootdirectory": str(root)}}
+        else:
+            driver = {
+                "s3": {
+                    "accesskey": self.s3["access_key"],
+                    "secretkey": self.s3["secret_key"],
+                    "region": "us-east-1",
+                    # An endpoint makes the driver use path-style requests.
+                    "regionendpoint": self.s3["endpoint"],
+                    "bucket": self.s3["bucket"],
+                    "rootdirectory": "/registry",
+                    "secure": False,
+                    "v4auth": True,
+                }
+            }
+        return {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
 
     @property
     def url(self) -> str:
@@ -149,11 +171,7 @@ class Distribution:
             config = {
                 "version": 0.1,
                 "log": {"level": "error", "accesslog": {"disabled": True}},
-                "storage": {
-                    "filesystem": {"rootdirectory": str(root)},
-                    "delete": {"enabled": True},
-                    "cache": {"blobdescriptor": "inmemory"},
-                },
+                "storage": self._storage(root),
                 "http": {"addr": f"127.0.0.1:{self.port}"},
             }
             cfg = self.workdir / "config.yml"
