@@ -114,7 +114,8 @@ def tree_rss_mb(root: int) -> float:
 class Distribution:
     """Debian's ``docker-registry``, deletes enabled: filesystem storage in ``workdir``, or
     the S3 bucket ``s3`` describes (keys ``bucket``, ``endpoint``, ``access_key``,
-    ``secret_key``) so a distributed run compares both registries on the same S3 server."""
+    ``secret_key``) so a distributed run compares both registries on the same S3 server,
+    both serving blob bytes themselves (redirects off)."""
 
     workdir: Path
     s3: dict[str, str] | None = None
@@ -138,7 +139,12 @@ class Distribution:
                     "v4auth": True,
                 }
             }
-        return {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
+        storage = {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
+        if self.s3 is not None:
+            # Serve blob bytes itself, as Berth does by default (no presigned redirects):
+            # both registries' own data paths are measured, and HEAD answers 200, not 307.
+            storage["redirect"] = {"disable": True}
+        return storage
 
     @property
     def url(self) -> str:
@@ -176,7 +182,9 @@ class Distribution:
             }
             cfg = self.workdir / "config.yml"
             cfg.write_text(yaml.safe_dump(config))
-            self.proc = spawn([DISTRIBUTION_BINARY, "serve", str(cfg)], log)
+            # Its AWS SDK panics on AWS_CA_BUNDLE with its own transport (loopback http anyway).
+            env = {k: v for k, v in clean_env().items() if k != "AWS_CA_BUNDLE"}
+            self.proc = spawn([DISTRIBUTION_BINARY, "serve", str(cfg)], log, env)
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline and self.proc.poll() is None:
                 if http_status(self.port, "/v2/") == 200:

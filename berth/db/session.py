@@ -5,9 +5,9 @@ when the block ends without an exception and rolls back otherwise. Services neve
 
 SQLite (embedded default) runs in WAL mode, called inline on the event loop's thread
 (``InlineSQLiteDialect``). Writers take the lock up front (``BEGIN IMMEDIATE``) so a
-read-then-write transaction never fails half-way with ``SQLITE_BUSY``; in-process writers
-queue on a one-connection pool, other processes on an advisory file lock. PostgreSQL
-(asyncpg) uses one pool for both.
+read-then-write transaction never fails half-way with ``SQLITE_BUSY``; writers queue on
+``FileLock`` (tasks of this process, then other processes) before they touch the
+one-connection write pool. PostgreSQL (asyncpg) uses one pool for both.
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     self-pipe wake-up per statement, which was a third of the CPU of a manifest PUT. Here
     the AsyncEngine runs the plain driver in greenlets that never leave the loop's thread.
     That is cheap because nothing waits: in WAL mode readers never wait for writers; a
-    write unit holds the write lock before its first statement (the one-connection pool
-    in this process, the advisory ``FileLock`` across processes, then ``BEGIN
-    IMMEDIATE``); and with ``synchronous=NORMAL`` a commit does not sync (checkpoints,
-    which do, run in ``WalCheckpointer``'s thread). A long unit of work gives the loop a turn every
-    2 ms of statements (``_pause_if_due``); a single long statement holds it throughout.
-    A program that writes the file without the file lock can make ``BEGIN IMMEDIATE``
+    write unit holds the write lock before its first statement (``FileLock``, for this
+    process's tasks and across processes, then ``BEGIN IMMEDIATE``); and with
+    ``synchronous=NORMAL`` a commit does not sync (checkpoints, which do, run in
+    ``WalCheckpointer``'s thread). A long unit of work gives the loop a turn every 2 ms of
+    statements (``_pause_if_due``); a single long statement holds it throughout. A program
+    that writes the file without the file lock can make ``BEGIN IMMEDIATE``
     wait up to ``busy_timeout`` with the loop blocked.
     """
 
@@ -206,11 +206,18 @@ class WalCheckpointer:
 
 
 class FileLock:
-    """An exclusive advisory lock on a file, shared by every process on this machine."""
+    """An exclusive lock shared by every task of this process and every process on this
+    machine: an ``asyncio.Lock`` in front of an advisory ``flock`` on a file.
+
+    The ``asyncio.Lock`` matters: ``flock`` is held per open file, so two tasks of one
+    process sharing this object would both "hold" it, and the first release would free it
+    for other processes while the second task still writes.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._local = asyncio.Lock()
 
     def _open(self) -> int:
         if self._fd is None:
@@ -218,15 +225,39 @@ class FileLock:
         return self._fd
 
     async def acquire(self) -> None:
+        await self._local.acquire()
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
         except BlockingIOError:
-            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            pass
+        except BaseException:
+            self._local.release()
+            raise
+        waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread takes the lock sooner or later: give it back then, and only then
+            # let the next task of this process try.
+            def undo(done: asyncio.Future[None]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                self._local.release()
+
+            waiting.add_done_callback(undo)
+            raise
+        except BaseException:
+            self._local.release()
+            raise
 
     def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._local.release()
 
     def close(self) -> None:
         if self._fd is not None:
@@ -273,9 +304,9 @@ class Database:
             async with self._write() as session, session.begin():
                 yield session
             return
-        # In-process writers queue on the one-connection pool; processes queue on an
-        # advisory file lock, which wakes the next writer at once (SQLite's own busy
-        # handler polls with growing sleeps).
+        # Writers queue on FileLock (this process's tasks, then processes), which wakes
+        # the next writer at once (SQLite's own busy handler polls with growing sleeps,
+        # blocking the loop).
         if self._checkpointer is not None:
             self._checkpointer.start()  # on the first write: read-only users need none
         async with self._write() as session:
@@ -296,10 +327,10 @@ class Database:
             return
         if self._checkpointer is not None:
             self._checkpointer.start()
-        # The write pool's one connection: in-process writers still queue on it.
-        pooled = await self.write_engine.raw_connection()
+        # The lock first, then the write pool's one connection, as ``write`` does.
+        await self._lock.acquire()
         try:
-            await self._lock.acquire()
+            pooled = await self.write_engine.raw_connection()
             try:
                 conn = pooled.driver_connection
                 conn.execute("BEGIN IMMEDIATE")
@@ -310,9 +341,9 @@ class Database:
                     raise
                 conn.execute("COMMIT")
             finally:
-                self._lock.release()
+                pooled.close()
         finally:
-            pooled.close()
+            self._lock.release()
 
     @asynccontextmanager
     async def read_fast(self) -> AsyncIterator[AsyncSession | FastUnit]:

@@ -160,3 +160,34 @@ async def test_memory_databases_fall_back_to_sessions() -> None:
             assert not isinstance(s, FastUnit)
     finally:
         await database.dispose()
+
+
+async def test_two_databases_on_one_file_in_one_process_never_block_each_other(
+    tmp_path: Path,
+) -> None:
+    """Two apps of one process on one file (a test's second configuration, or a CLI command
+    run in-process) queue on the file lock; a writer never waits in SQLite's busy handler,
+    which would block the event loop that the lock holder needs to finish."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = Database(url), Database(url)
+    try:
+        async with first.write_engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+        async def writer(db: Database, tag: str, i: int) -> None:
+            unit = db.write_fast() if i % 2 else db.write()
+            async with unit as s:
+                await s.execute(insert(things), _row(f"{tag}{i}"))
+                await asyncio.sleep(0)  # let the others run while the unit is open
+
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(writer(db, t, i) for i in range(20) for db, t in ((first, "a"), (second, "b")))
+            ),
+            timeout=20,
+        )
+        async with second.read() as s:
+            assert (await s.execute(select(func.count()).select_from(things))).scalar() == 40
+    finally:
+        await first.dispose()
+        await second.dispose()
