@@ -361,8 +361,13 @@ class GarbageCollector:
         ledger: _Ledger,
         link_cutoff: int,
     ) -> bool:
-        referenced = exists().where(
-            ManifestBlob.blob_id == RepositoryBlob.blob_id, ManifestBlob.repository_id == repo_id
+        namespace_id = (
+            select(Repository.namespace_id).where(Repository.id == repo_id).scalar_subquery()
+        )
+        referenced = exists().where(  # a probe of ix_manifest_blobs_blob_scope
+            ManifestBlob.blob_id == RepositoryBlob.blob_id,
+            ManifestBlob.namespace_id == namespace_id,
+            ManifestBlob.repository_id == repo_id,
         )
         ids = list(
             (

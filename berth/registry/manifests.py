@@ -536,7 +536,12 @@ class ManifestService:
             await s.execute(
                 _INSERT_MANIFEST_BLOBS,
                 [
-                    {"manifest_id": manifest_id, "blob_id": i, "repository_id": repo.id}
+                    {
+                        "manifest_id": manifest_id,
+                        "blob_id": i,
+                        "repository_id": repo.id,
+                        "namespace_id": repo.namespace_id,
+                    }
                     for i, _ in found.values()
                 ],
             )

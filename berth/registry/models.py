@@ -87,20 +87,24 @@ class Manifest(Base):
 
 
 class ManifestBlob(Base):
-    """A manifest references a blob. ``repository_id`` is the manifest's (manifests never
-    move), kept here so "does another manifest of this repository reference the blob?" is
-    one probe of ``ix_manifest_blobs_blob_repository`` (size accounting and garbage
-    collection ask it for every pushed or collected blob) instead of a walk over every
-    reference of a popular base layer."""
+    """A manifest references a blob. ``repository_id`` and ``namespace_id`` are the
+    manifest's (repositories never change namespace), kept here so "does another manifest
+    of this repository / namespace reference the blob?" is one probe of
+    ``ix_manifest_blobs_blob_scope`` (size accounting asks it for every pushed blob,
+    garbage collection for every collected one) instead of a walk over every reference of
+    a popular base layer or over every repository of a big namespace."""
 
     __tablename__ = "manifest_blobs"
-    __table_args__ = (Index("ix_manifest_blobs_blob_repository", "blob_id", "repository_id"),)
+    __table_args__ = (
+        Index("ix_manifest_blobs_blob_scope", "blob_id", "namespace_id", "repository_id"),
+    )
 
     manifest_id: Mapped[int] = mapped_column(
         ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True
     )
     blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), primary_key=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
 
 
 class ManifestChild(Base):

@@ -74,33 +74,41 @@ def _exclusive_statement() -> Any:
     """
     ids = bindparam("ids", expanding=True)
     repository_id = bindparam("repository_id")
-    in_namespace = select(_REPOSITORY.c.id).where(
-        _REPOSITORY.c.namespace_id == bindparam("namespace_id")
-    )
+    namespace_id = bindparam("namespace_id")
     blobs = select(_MANIFEST_BLOB.c.blob_id).where(_MANIFEST_BLOB.c.manifest_id.in_(ids))
 
     def blob_bytes(scope: Any) -> Any:
+        # Probes of ix_manifest_blobs_blob_scope (blob, namespace[, repository]).
         other = _MANIFEST_BLOB.alias("other")
         elsewhere = exists().where(
-            other.c.blob_id == _BLOB.c.id, scope(other), other.c.manifest_id.not_in(ids)
+            other.c.blob_id == _BLOB.c.id, *scope(other), other.c.manifest_id.not_in(ids)
         )
         return select(_zero(func.sum(_BLOB.c.size))).where(_BLOB.c.id.in_(blobs), ~elsewhere)
 
+    # Another manifest with this digest in the namespace: the copies of the digest
+    # (ix_manifests_digest, few), each asked for its repository's namespace. A scalar
+    # subquery, so no planner starts from the namespace's repositories (thousands).
     same = _MANIFEST.alias("same_digest")
+    owner = _REPOSITORY.alias("owner")
+    namespace_of_same = (
+        select(owner.c.namespace_id).where(owner.c.id == same.c.repository_id).scalar_subquery()
+    )
     ns_manifests = select(_zero(func.sum(_MANIFEST.c.size))).where(
         _MANIFEST.c.id.in_(ids),
         ~exists().where(
             same.c.digest == _MANIFEST.c.digest,
-            same.c.repository_id.in_(in_namespace),
             same.c.id.not_in(ids),
+            namespace_of_same == namespace_id,
         ),
     )
     repo_manifests = select(_zero(func.sum(_MANIFEST.c.size))).where(_MANIFEST.c.id.in_(ids))
+    in_repository = blob_bytes(
+        lambda m: (m.c.namespace_id == namespace_id, m.c.repository_id == repository_id)
+    )
+    in_namespace = blob_bytes(lambda m: (m.c.namespace_id == namespace_id,))
     return select(
-        blob_bytes(lambda m: m.c.repository_id == repository_id).scalar_subquery()
-        + repo_manifests.scalar_subquery(),
-        blob_bytes(lambda m: m.c.repository_id.in_(in_namespace)).scalar_subquery()
-        + ns_manifests.scalar_subquery(),
+        in_repository.scalar_subquery() + repo_manifests.scalar_subquery(),
+        in_namespace.scalar_subquery() + ns_manifests.scalar_subquery(),
     )
 
 

@@ -596,8 +596,10 @@ async def test_changestate_needs_repo_mirror(registry: Berth) -> None:
 
 
 async def wait_gone(registry: Berth, repository_id: int) -> None:
-    """The delete job runs in the server's own worker; wait for it to finish."""
-    for _ in range(200):
+    """The delete job runs in the server's own worker; wait for it to finish (a minute at
+    most: on a loaded machine the job runner's turn can take seconds)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if (
             await scalar(
                 registry, "SELECT count(*) FROM repositories WHERE id = :i", i=repository_id

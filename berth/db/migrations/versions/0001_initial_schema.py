@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 05:03:36.706888
+Create Date: 2026-11-23 06:10:20.155550
 """
 
 import sqlalchemy as sa
@@ -732,6 +732,9 @@ def upgrade() -> None:
         sa.Column(
             "repository_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column(
+            "namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["blob_id"], ["blobs.id"], name=op.f("fk_manifest_blobs_blob_id_blobs")
         ),
@@ -739,6 +742,12 @@ def upgrade() -> None:
             ["manifest_id"],
             ["manifests.id"],
             name=op.f("fk_manifest_blobs_manifest_id_manifests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_manifest_blobs_namespace_id_namespaces"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
@@ -751,7 +760,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("manifest_blobs", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_manifest_blobs_blob_repository", ["blob_id", "repository_id"], unique=False
+            "ix_manifest_blobs_blob_scope",
+            ["blob_id", "namespace_id", "repository_id"],
+            unique=False,
         )
 
     op.create_table(
@@ -853,7 +864,7 @@ def downgrade() -> None:
 
     op.drop_table("manifest_children")
     with op.batch_alter_table("manifest_blobs", schema=None) as batch_op:
-        batch_op.drop_index("ix_manifest_blobs_blob_repository")
+        batch_op.drop_index("ix_manifest_blobs_blob_scope")
 
     op.drop_table("manifest_blobs")
     with op.batch_alter_table("uploads", schema=None) as batch_op:
