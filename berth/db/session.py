@@ -165,6 +165,7 @@ class WalCheckpointer:
         self.min_bytes = min_bytes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checkpointed: tuple[int, int] | None = None  # the WAL's (size, mtime) then
 
     def start(self) -> None:
         if self._thread is None:
@@ -192,17 +193,30 @@ class WalCheckpointer:
         finally:
             conn.close()
 
+    def _due(self) -> bool:
+        """The WAL is big and was written since the last checkpoint (a checkpointed WAL
+        keeps its size until a writer starts it over, so size alone would say yes)."""
+        try:
+            st = os.stat(self.path + "-wal")
+        except FileNotFoundError:
+            return False
+        return st.st_size >= self.min_bytes and (st.st_size, st.st_mtime_ns) != self._checkpointed
+
+    def _checkpoint_if_due(self) -> None:
+        if not self._due():
+            return
+        st = os.stat(self.path + "-wal")
+        self.checkpoint()
+        self._checkpointed = (st.st_size, st.st_mtime_ns)
+
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            if self.wal_bytes() < self.min_bytes:
-                continue
             try:
-                self.checkpoint()
-            except sqlite3.Error:
+                self._checkpoint_if_due()
+            except (OSError, sqlite3.Error):
                 log.warning("WAL checkpoint of %s failed; retrying", self.path, exc_info=True)
-        if self.wal_bytes() >= self.min_bytes:
-            with contextlib.suppress(sqlite3.Error):
-                self.checkpoint()
+        with contextlib.suppress(OSError, sqlite3.Error):
+            self._checkpoint_if_due()
 
 
 class FileLock:

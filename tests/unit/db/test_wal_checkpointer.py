@@ -41,3 +41,25 @@ async def test_commits_leave_the_wal_to_the_checkpointer(tmp_path) -> None:
             assert (await s.execute(text("SELECT count(*) FROM filler"))).scalar() == 400
     finally:
         await db.dispose()
+
+
+async def test_an_unchanged_wal_is_not_checkpointed_again(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "idle.db"
+    db = Database(f"sqlite:///{path}")
+    assert db._checkpointer is not None
+    db._checkpointer.stop()
+    try:
+        await _fill(db, 80)  # > 1 MB of WAL
+        checkpointer = WalCheckpointer(str(path), min_bytes=1 << 20)
+        calls: list[int] = []
+        real = checkpointer.checkpoint
+        monkeypatch.setattr(checkpointer, "checkpoint", lambda: (calls.append(1), real())[1])
+        checkpointer._checkpoint_if_due()
+        checkpointer._checkpoint_if_due()  # nothing written since: the WAL keeps its size
+        assert len(calls) == 1
+        await asyncio.sleep(0.01)  # a later mtime for the write below
+        await _fill(db, 1)
+        checkpointer._checkpoint_if_due()
+        assert len(calls) == 2
+    finally:
+        await db.dispose()
