@@ -193,21 +193,19 @@ class WalCheckpointer:
         finally:
             conn.close()
 
-    def _due(self) -> bool:
-        """The WAL is big and was written since the last checkpoint (a checkpointed WAL
-        keeps its size until a writer starts it over, so size alone would say yes)."""
+    def _checkpoint_if_due(self) -> None:
+        """Checkpoint a WAL that is big and was written since the last checkpoint (a
+        checkpointed WAL keeps its size until a writer starts it over, so size alone would
+        say yes)."""
         try:
             st = os.stat(self.path + "-wal")
         except FileNotFoundError:
-            return False
-        return st.st_size >= self.min_bytes and (st.st_size, st.st_mtime_ns) != self._checkpointed
-
-    def _checkpoint_if_due(self) -> None:
-        if not self._due():
             return
-        st = os.stat(self.path + "-wal")
+        seen = (st.st_size, st.st_mtime_ns)
+        if st.st_size < self.min_bytes or seen == self._checkpointed:
+            return
         self.checkpoint()
-        self._checkpointed = (st.st_size, st.st_mtime_ns)
+        self._checkpointed = seen
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

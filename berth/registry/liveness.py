@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.registry.models import Manifest, ManifestChild, Tag
 
 
-def alive(now: int) -> Any:
-    """A condition on ``Tag``: the row has not ended at ``now`` (epoch ms)."""
+def alive(now: Any) -> Any:
+    """A condition on ``Tag``: the row has not ended at ``now`` (epoch ms, or a bind
+    parameter in a statement built once)."""
     return or_(Tag.end_ts.is_(None), Tag.end_ts > now)
 
 

@@ -55,7 +55,7 @@ from berth.registry.models import (
     Tag,
 )
 from berth.registry.repositories import RepoName, RepoRow, find_repository
-from berth.registry.tags import TagSettings, end_tag, lock_repository, point_tag
+from berth.registry.tags import INSERT_TAG, TagSettings, end_tag, lock_repository, point_tag
 from berth.storage.base import BlobStorage
 
 EMPTY_JSON = mt.EMPTY_JSON
@@ -84,7 +84,6 @@ _MANIFEST_IDS = select(_M.c.digest, _M.c.id).where(
 _INSERT_MANIFEST = insert(_M).returning(_M.c.id)
 _INSERT_MANIFEST_BLOBS = ManifestBlob.__table__.insert()
 _INSERT_MANIFEST_CHILDREN = ManifestChild.__table__.insert()
-_INSERT_TAG = insert(Tag.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -592,7 +591,7 @@ class ManifestService:
         ).scalar()
         if present is None:
             await s.execute(
-                _INSERT_TAG,
+                INSERT_TAG,
                 {
                     "repository_id": repository_id,
                     "name": digest,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -74,14 +74,14 @@ _LIVE_TAG_ROWS = select(_T.c.id, _T.c.manifest_id).where(
     _T.c.repository_id == bindparam("repository_id"),
     _T.c.name == bindparam("name"),
     _T.c.hidden.is_(False),
-    or_(_T.c.end_ts.is_(None), _T.c.end_ts > bindparam("now")),
-)  # alive(now), built once: every push by tag runs it
+    alive(bindparam("now")),
+)  # built once: every push by tag runs it
 _END_TAG_ROWS = (
     update(_T)
     .where(_T.c.id.in_(bindparam("ids", expanding=True)))
     .values(end_ts=bindparam("end_ts"))
 )
-_INSERT_TAG = insert(_T)
+INSERT_TAG = insert(_T)  # every column given (also the push by digest's hidden tag)
 
 
 async def point_tag(
@@ -108,7 +108,7 @@ async def point_tag(
         await ensure_mutable(s, repository_id, [name], now, action="moved")
         await s.execute(_END_TAG_ROWS, {"ids": [c[0] for c in current], "end_ts": now})
     await s.execute(
-        _INSERT_TAG,
+        INSERT_TAG,
         {
             "repository_id": repository_id,
             "name": name,
