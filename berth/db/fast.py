@@ -1,21 +1,24 @@
-"""Core statements run straight on the sqlite3 driver: the embedded default's hot paths.
+"""Core statements run straight on the driver (sqlite3 or asyncpg): the push's hot path.
 
 Through SQLAlchemy's asyncio session a statement costs ~60-110 µs of CPU on this kind of
 machine (greenlet hop, session and connection bookkeeping, parameter and result
 processing) and a unit of work another ~300 µs, while SQLite itself answers the push
 path's statements in 2-40 µs. A manifest PUT runs a dozen statements in one unit, so on
-the embedded default that bookkeeping, not SQLite, was the cost of a push.
+the embedded default that bookkeeping, not SQLite, was the cost of a push. On PostgreSQL
+the same bookkeeping plus the asyncpg adapter's made a push cost ~8 ms of server CPU.
 
 ``FastUnit`` runs the *same* SQLAlchemy Core (or ORM-enabled) statements the services
-build, compiled by SQLAlchemy for SQLite once per statement shape (SQLAlchemy's own cache
+build, compiled by SQLAlchemy for the database once per statement shape (SQLAlchemy's own cache
 key, so literal values in ad-hoc statements are extracted exactly as SQLAlchemy does),
-with SQLAlchemy's bind and result processors applied, on a plain ``sqlite3`` connection.
+with SQLAlchemy's bind and result processors applied, on a plain ``sqlite3`` connection
+(``FastUnit``) or on the asyncpg connection of a pooled SQLAlchemy connection
+(``AsyncpgFastUnit``, asyncpg's prepared-statement cache doing the rest).
 It offers the part of ``AsyncSession`` the hot paths use: ``execute(statement, params)``
 returning a result with ``scalar``/``scalar_one``/``first``/``one``/``all``/``scalars``/
 ``rowcount``/iteration, and ``bind`` (for the dialect name). ORM unit-of-work calls
 (``add``, ``flush``) are not offered: code that runs in a fast unit uses Core inserts.
-On PostgreSQL ``Database.write_fast()`` is simply ``Database.write()``, so one service
-code path serves both deployments.
+On an in-memory SQLite database (one per connection) ``Database.write_fast()`` is simply
+``Database.write()``; one service code path serves every deployment.
 
 Rules a statement must follow to run here (checked when it is first compiled, so a
 violation fails in the tests, not in production):
@@ -26,7 +29,6 @@ violation fails in the tests, not in production):
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,7 @@ class FastStatementError(ValueError):
 class _Prepared:
     compiled: SQLCompiler
     expanding: bool
+    returns_rows: bool
     result_processors: tuple[Callable[[Any], Any] | None, ...] | None
 
 
@@ -80,11 +83,14 @@ class StatementCache:
             _check_defaults(stmt, set(keys) | set(_values_keys(stmt)))
         expanding = any(b.expanding for b in compiled.binds.values())
         processors = None
-        if not isinstance(stmt, Insert | Update | Delete) or getattr(compiled, "returning", None):
+        returns_rows = not isinstance(stmt, Insert | Update | Delete) or bool(
+            getattr(compiled, "returning", None)
+        )
+        if returns_rows:
             columns = compiled._result_columns
             found = tuple(c.type._cached_result_processor(self.dialect, None) for c in columns)
             processors = found if any(found) else None
-        return _Prepared(compiled, expanding, processors)
+        return _Prepared(compiled, expanding, returns_rows, processors)
 
 
 def _values_keys(stmt: Any) -> list[str]:
@@ -158,7 +164,7 @@ class _Scalars(list):  # type: ignore[type-arg]
 class FastUnit:
     """One unit of work on a raw sqlite3 connection (the caller begins and ends it)."""
 
-    def __init__(self, conn: sqlite3.Connection, statements: StatementCache, bind: Any) -> None:
+    def __init__(self, conn: Any, statements: StatementCache, bind: Any) -> None:
         self._conn = conn
         self._statements = statements
         self.bind = bind  # ``unit.bind.dialect.name``, as on a session
@@ -175,55 +181,106 @@ class FastUnit:
         stmt: Any,
         params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> FastResult:
-        if isinstance(params, Sequence) and not isinstance(params, Mapping):
+        if _is_many(params):
             if not params:
                 return FastResult([], 0)
-            many = list(params)
-            prepared, extracted = self._statements.prepare(stmt, tuple(many[0]))
-            rows_args = [self._args(prepared, extracted, p) for p in many]
-            sql = rows_args[0][0]
-            if any(s != sql for s, _ in rows_args):
-                raise FastStatementError("executemany over rows of different shapes")
-            cursor = self._conn.executemany(sql, [a for _, a in rows_args])
+            sql, many = self._many(stmt, params)  # type: ignore[arg-type]
+            cursor = self._conn.executemany(sql, many)
             return FastResult([], cursor.rowcount)
-        given = dict(params or {})
-        prepared, extracted = self._statements.prepare(stmt, tuple(given))
-        sql, args = self._args(prepared, extracted, given)
+        prepared, sql, args = self._one(stmt, params)  # type: ignore[arg-type]
         cursor = self._conn.execute(sql, args)
-        rows = cursor.fetchall()
-        processors = prepared.result_processors
-        if processors is not None and rows:
-            rows = [
-                tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
-                for row in rows
-            ]
+        rows = cursor.fetchall()  # tuples already
+        if prepared.result_processors is not None and rows:
+            rows = _processed(prepared, rows)
         return FastResult(rows, cursor.rowcount)
 
-    @staticmethod
-    def _args(
-        prepared: _Prepared, extracted: Sequence[Any], given: Mapping[str, Any]
-    ) -> tuple[str, tuple[Any, ...]]:
-        compiled = prepared.compiled
-        values = compiled.construct_params(given, extracted_parameters=extracted, _check=False)
-        if prepared.expanding:
-            for bind, name in compiled.bind_names.items():
-                if bind.expanding and not values.get(name):
-                    raise FastStatementError(f"empty IN list for {name!r}")
-            state = compiled._process_parameters_for_postcompile(values)
-            sql, names, params, processors = (
-                state.statement,
-                state.positiontup,
-                state.parameters,
-                state.processors,
-            )
-        else:
-            sql, names, params = compiled.string, compiled.positiontup, values
-            processors = compiled._bind_processors
-        args = tuple(
-            processors[name](params[name]) if name in processors else params[name]
-            for name in names or ()
+    def _one(
+        self, stmt: Any, params: Mapping[str, Any] | None
+    ) -> tuple[_Prepared, str, tuple[Any, ...]]:
+        given = dict(params or {})
+        prepared, extracted = self._statements.prepare(stmt, tuple(given))
+        sql, args = _args(prepared, extracted, given)
+        return prepared, sql, args
+
+    def _many(
+        self, stmt: Any, params: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        many = list(params)
+        prepared, extracted = self._statements.prepare(stmt, tuple(many[0]))
+        rows_args = [_args(prepared, extracted, p) for p in many]
+        sql = rows_args[0][0]
+        if any(s != sql for s, _ in rows_args):
+            raise FastStatementError("executemany over rows of different shapes")
+        return sql, [a for _, a in rows_args]
+
+
+class AsyncpgFastUnit(FastUnit):
+    """One unit of work on a raw asyncpg connection: the same statements, compiled by
+    SQLAlchemy's asyncpg dialect (``$n`` parameters, its casts), run with asyncpg's own
+    prepared-statement cache. The JSON codecs SQLAlchemy installs on connect still apply:
+    the connection is one of the engine's pool."""
+
+    async def execute(
+        self,
+        stmt: Any,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> FastResult:
+        if _is_many(params):
+            if not params:
+                return FastResult([], 0)
+            sql, many = self._many(stmt, params)  # type: ignore[arg-type]
+            await self._conn.executemany(sql, many)
+            return FastResult([], -1)  # asyncpg does not report it
+        prepared, sql, args = self._one(stmt, params)  # type: ignore[arg-type]
+        if prepared.returns_rows:
+            records = await self._conn.fetch(sql, *args)
+            return FastResult(_processed(prepared, records), len(records))
+        status: str = await self._conn.execute(sql, *args)  # "UPDATE 3", "INSERT 0 1"
+        count = status.rsplit(" ", 1)[-1]
+        return FastResult([], int(count) if count.isdigit() else -1)
+
+    def run(self, stmt: Any, params: Any = None) -> FastResult:
+        raise TypeError("an asyncpg fast unit runs statements with ``await unit.execute``")
+
+
+def _is_many(params: object) -> bool:
+    return isinstance(params, Sequence) and not isinstance(params, Mapping)
+
+
+def _processed(prepared: _Prepared, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+    processors = prepared.result_processors
+    if processors is None:
+        return [tuple(row) for row in rows]
+    return [
+        tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
+        for row in rows
+    ]
+
+
+def _args(
+    prepared: _Prepared, extracted: Sequence[Any], given: Mapping[str, Any]
+) -> tuple[str, tuple[Any, ...]]:
+    compiled = prepared.compiled
+    values = compiled.construct_params(given, extracted_parameters=extracted, _check=False)
+    if prepared.expanding:
+        for bind, name in compiled.bind_names.items():
+            if bind.expanding and not values.get(name):
+                raise FastStatementError(f"empty IN list for {name!r}")
+        state = compiled._process_parameters_for_postcompile(values)
+        sql, names, params, processors = (
+            state.statement,
+            state.positiontup,
+            state.parameters,
+            state.processors,
         )
-        return sql, args
+    else:
+        sql, names, params = compiled.string, compiled.positiontup, values
+        processors = compiled._bind_processors
+    args = tuple(
+        processors[name](params[name]) if name in processors else params[name]
+        for name in names or ()
+    )
+    return sql, args
 
 
-__all__ = ["FastResult", "FastStatementError", "FastUnit", "StatementCache"]
+__all__ = ["AsyncpgFastUnit", "FastResult", "FastStatementError", "FastUnit", "StatementCache"]

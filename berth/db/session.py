@@ -7,7 +7,10 @@ SQLite (embedded default) runs in WAL mode, called inline on the event loop's th
 (``InlineSQLiteDialect``). Writers take the lock up front (``BEGIN IMMEDIATE``) so a
 read-then-write transaction never fails half-way with ``SQLITE_BUSY``; writers queue on
 ``FileLock`` (tasks of this process, then other processes) before they touch the
-one-connection write pool. PostgreSQL (asyncpg) uses one pool for both.
+one-connection write pool. PostgreSQL (asyncpg) uses one pool for both; a pooled
+connection the server has closed (a restart, ``pg_terminate_backend``) is dropped at
+checkout — asyncpg notices the closed socket while idle — instead of pinging the server
+before every unit (SQLAlchemy's ``pool_pre_ping`` costs three round trips per checkout).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url, pool
+from sqlalchemy import event, exc, make_url, pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
@@ -37,7 +40,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import await_
 
-from berth.db.fast import FastUnit, StatementCache
+from berth.db.fast import AsyncpgFastUnit, FastUnit, StatementCache
 
 log = logging.getLogger(__name__)
 
@@ -295,13 +298,11 @@ class Database:
                 StatementCache(self.write_engine.sync_engine.dialect) if on_disk else None
             )
         else:
-            self.read_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
-            )
+            self.read_engine = _postgres_engine(url, pool_size=pool_size, echo=echo)
             self.write_engine = self.read_engine
             self._lock = None
             self._checkpointer = None
-            self._fast = None
+            self._fast = StatementCache(self.read_engine.sync_engine.dialect)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -332,10 +333,16 @@ class Database:
     @asynccontextmanager
     async def write_fast(self) -> AsyncIterator[AsyncSession | FastUnit]:
         """A write unit for the hot paths: ``write()``, minus SQLAlchemy's per-statement
-        bookkeeping on SQLite (``berth.db.fast``; Core statements and ``execute`` only)."""
-        if self._fast is None or self._lock is None:
+        bookkeeping (``berth.db.fast``; Core statements and ``execute`` only)."""
+        if self._fast is None:
             async with self.write() as session:
                 yield session
+            return
+        if self._lock is None:  # PostgreSQL: its transaction, on a pooled connection
+            async with self.write_engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                async with driver.transaction():
+                    yield AsyncpgFastUnit(driver, self._fast, self.write_engine.sync_engine)
             return
         if self._checkpointer is not None:
             self._checkpointer.start()
@@ -359,11 +366,16 @@ class Database:
 
     @asynccontextmanager
     async def read_fast(self) -> AsyncIterator[AsyncSession | FastUnit]:
-        """A read unit for single-statement hot reads (no transaction spans statements on
-        SQLite: each one sees the latest commit)."""
+        """A read unit for single-statement hot reads (no transaction spans statements:
+        each one sees the latest commit)."""
         if self._fast is None:
             async with self.read() as session:
                 yield session
+            return
+        if not self.is_sqlite:
+            async with self.read_engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                yield AsyncpgFastUnit(driver, self._fast, self.read_engine.sync_engine)
             return
         pooled = await self.read_engine.raw_connection()
         try:
@@ -379,6 +391,19 @@ class Database:
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()
+
+
+def _postgres_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, echo=echo)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_conn, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            # The pool replaces it with a fresh connection and tries again.
+            raise exc.DisconnectionError("connection closed by the server")
+
+    return engine
 
 
 def one_shot_engine(url: str) -> AsyncEngine:

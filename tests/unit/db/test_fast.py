@@ -1,5 +1,6 @@
-"""Fast units run the services' own Core statements on raw sqlite3 with SQLAlchemy's meaning:
-the same rows, the same bind/result processing, all-or-nothing commits, the same locking."""
+"""Fast units run the services' own Core statements on the raw driver (sqlite3, asyncpg) with
+SQLAlchemy's meaning: the same rows, the same bind/result processing, all-or-nothing
+commits, the same locking. Every behaviour test runs on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import (
     JSON,
@@ -24,8 +26,9 @@ from sqlalchemy import (
     update,
 )
 
-from berth.db.fast import FastStatementError, FastUnit
+from berth.db.fast import AsyncpgFastUnit, FastStatementError, FastUnit
 from berth.db.session import Database
+from tests.support.postgres import create_database
 
 metadata = MetaData()
 things = Table(
@@ -42,8 +45,24 @@ BY_NAMES = select(things.c.id, things.c.name).where(
 )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fast.db'}"
+    else:
+        name = f"fast_{request.node.name.split('[')[0][-40:]}_{id(tmp_path) % 10**6}"
+        url = create_database(request.getfixturevalue("postgres_url"), name).replace(
+            "postgresql://", "postgresql+asyncpg://"
+        )
+    database = Database(url)
+    async with database.write_engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'fast.db'}")
     async with database.write_engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -128,7 +147,8 @@ async def test_statements_that_would_skip_sqlalchemy_work_are_refused(db: Databa
             await s.execute(BY_NAMES, {"names": []})
 
 
-async def test_fast_and_session_writers_of_one_process_take_turns(db: Database) -> None:
+async def test_fast_and_session_writers_of_one_process_take_turns(sqlite_db: Database) -> None:
+    db = sqlite_db
     order: list[str] = []
 
     # A session unit takes the connection at its first statement; a fast unit on entry.
@@ -191,3 +211,35 @@ async def test_two_databases_on_one_file_in_one_process_never_block_each_other(
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_postgres_units_run_on_asyncpg_and_survive_closed_connections(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The server closing pooled connections (a restart, an administrator's
+    ``pg_terminate_backend``) costs no request an error: checkout drops them."""
+    url = create_database(postgres_url, f"fast_closed_{id(tmp_path) % 10**6}")
+    database = Database(url.replace("postgresql://", "postgresql+asyncpg://"))
+    try:
+        async with database.write_engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with database.write_fast() as s:
+            assert isinstance(s, AsyncpgFastUnit)
+            await s.execute(insert(things), [_row("a"), _row("b")])
+        async with database.read_fast() as s:
+            assert isinstance(s, AsyncpgFastUnit)
+            pid = (await s.execute(select(func.pg_backend_pid()))).scalar()
+        admin = await asyncpg.connect(url)  # not one of the pool's: it would end itself
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid) is True
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)  # the loop sees the closed socket
+        for _ in range(3):
+            async with database.write_fast() as s:
+                await s.execute(update(things).where(things.c.name == "a").values(stamp=5))
+            async with database.read_fast() as s:
+                names = sorted((await s.execute(select(things.c.name))).scalars())
+            assert names == ["a", "b"]
+    finally:
+        await database.dispose()
