@@ -365,9 +365,12 @@ def load_settings(
         ddir, "database_secret_key", persist_secrets
     )
     # The embedded default is one server process (its cache makes reads fast and it keeps
-    # the footprint small); a shared database gets one process per core.
+    # the footprint small). A shared database gets one process per two cores: a process
+    # keeps one core busy, and the database, S3 and Redis it talks to need CPU too (on
+    # the two-core reference machine a second process pushed no faster and cost ~125 MB;
+    # regbench, docs/performance.md). Replicas scale out beyond that.
     embedded = db_uri.startswith("sqlite")
-    workers = cfg.BERTH_WORKERS or (1 if embedded else max(1, os.cpu_count() or 1))
+    workers = cfg.BERTH_WORKERS or (1 if embedded else max(1, (os.cpu_count() or 1) // 2))
     return Settings(
         raw=cfg,
         data_dir=ddir,

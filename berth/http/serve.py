@@ -1,7 +1,11 @@
-"""The server master process: ``berth serve`` parses the configuration, forks the database
-setup (schema upgrade, first-run admin) into a child, and replaces itself with this slim
-process, which only supervises Granian's workers (each worker builds the app from
-``BERTH_SERVE_OPTIONS``; see ``berth.http.asgi``).
+"""The server process: ``berth serve`` parses the configuration, forks the database setup
+(schema upgrade, first-run admin) into a child, and replaces itself with this process.
+
+With several workers this is a slim master that only supervises Granian's worker processes
+(each builds the app from ``BERTH_SERVE_OPTIONS``; see ``berth.http.asgi``) and respawns one
+that dies. With one worker (the default on a two-core machine) a master would only cost a
+second interpreter's memory (~28 MB resident), so this process serves itself: Granian's
+embedded server on a uvloop loop, SIGTERM/SIGINT stopping it gracefully.
 
 The setup runs while the workers import the application, which is most of a start's CPU:
 on two cores the two overlap. A worker answers requests only once the setup child has
@@ -11,7 +15,9 @@ stops the server and exits with status 1.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -89,6 +95,9 @@ def main() -> None:
     if watch is not None:
         watch.thread.start()
     try:
+        if opts["workers"] == 1:
+            _serve_in_process(opts)
+            return
         Granian(
             "berth.http.asgi:create_from_env",
             factory=True,
@@ -106,6 +115,40 @@ def main() -> None:
             watch.close()
     if watch is not None and watch.failed:
         sys.exit(1)
+
+
+class _NotExperimental(logging.Filter):
+    """Granian logs a warning that its embedded server is experimental on every start;
+    Berth's own tests cover the mode it uses, and operators should not be told otherwise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "experimental" not in record.getMessage()
+
+
+def _serve_in_process(opts: dict[str, Any]) -> None:
+    import uvloop
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    from berth.http.asgi import create_from_env
+
+    async def run() -> None:
+        server = Server(
+            create_from_env,
+            factory=True,
+            address=opts["host"],
+            port=opts["port"],
+            interface=Interfaces.ASGI,
+            log_access=False,
+            backlog=2048,
+        )
+        logging.getLogger("_granian").addFilter(_NotExperimental())  # after its log setup
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, server.stop)
+        await server.serve()
+
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

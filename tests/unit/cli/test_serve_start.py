@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import signal
 import subprocess
 import sys
 import time
@@ -72,7 +73,10 @@ def test_first_start_serves_the_admin_it_created_and_a_restart_serves_at_once(
     )
 
 
-def test_a_failed_database_setup_stops_the_server_with_its_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_database_setup_stops_the_server_with_its_reason(
+    tmp_path: Path, workers: int
+) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -81,7 +85,7 @@ def test_a_failed_database_setup_stops_the_server_with_its_reason(tmp_path: Path
                 "SECRET_KEY": "k",
                 "DATABASE_SECRET_KEY": "d",
                 "BERTH_DATA_DIR": str(tmp_path / "data"),
-                "BERTH_WORKERS": 2,
+                "BERTH_WORKERS": workers,
             }
         )
     )
@@ -95,3 +99,34 @@ def test_a_failed_database_setup_stops_the_server_with_its_reason(tmp_path: Path
     assert code == 1, output
     assert "preparing the database failed" in output
     assert "Traceback" not in output
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: list[int] = []
+    for task in tasks.iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_one_worker_is_one_process_that_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """One worker: no supervising master (a second interpreter's memory for nothing); the
+    process serves, and SIGTERM ends it with status 0 once in-flight work is done."""
+    data = tmp_path / "data"
+    _serve_until_200(data, tmp_path / "first.log")  # the setup child has come and gone
+    port = free_port()
+    log = tmp_path / "serve.log"
+    proc = _serve(["--data-dir", str(data), "--port", str(port), "--workers", "1"], log)
+    try:
+        deadline = time.monotonic() + 60
+        while _status(port, {}) != 401 and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert _status(port, {}) == 401  # it serves (anonymous /v2/ asks for credentials)
+        assert _children(proc.pid) == [], "a single worker runs in the serving process"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        stop_process(proc)
+    assert "Traceback" not in log.read_text()
+    assert "experimental" not in log.read_text()
