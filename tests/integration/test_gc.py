@@ -580,3 +580,35 @@ async def test_workers_collect_on_a_schedule(registry: Berth, alice: Client) -> 
         await asyncio.sleep(0.05)
     assert await tag_rows(registry, "alice/app", "v1") == 0
     assert await assert_sizes_exact(registry)
+
+
+async def test_a_pass_visits_only_repositories_with_work(registry: Berth, alice: Client) -> None:
+    """Quiet repositories cost a pass nothing (no write transaction each): the progress a
+    user of ``berth gc`` sees counts only the repositories with something to collect."""
+    for n in range(6):
+        await alice.push_image(f"alice/quiet{n}", "v1")
+    doomed = await alice.push_image("alice/busy", "old")
+    await delete_tag(alice, "alice/busy", "old")
+    await set_window(registry, "alice", 0)
+    seen: list[tuple[str, int, int]] = []
+
+    report = await collect(
+        registry,
+        grace_s=HOUR,
+        progress=lambda stage, done, total: seen.append((stage, done, total)),
+    )
+
+    assert [s for s in seen if s[0] == "repositories"] == [("repositories", 1, 1)]
+    assert [r.repository for r in report.repositories] == ["alice/busy"]
+    assert await manifest_rows(registry, doomed.digest) == 0
+    # Links of the quiet repositories are past a zero grace period but all referenced:
+    # still nothing to visit there; the busy one's unreferenced links are its only work.
+    seen.clear()
+    report = await collect(
+        registry, grace_s=0, progress=lambda stage, done, total: seen.append((stage, done, total))
+    )
+    assert [s for s in seen if s[0] == "repositories"] == [("repositories", 1, 1)]
+    assert report.repositories[0].links == len(doomed.blobs)
+    for n in range(6):
+        assert await pull_status(alice, f"alice/quiet{n}", "v1") == 200
+    assert await assert_sizes_exact(registry)
