@@ -1,0 +1,51 @@
+"""``berth bench``'s verdicts: which targets a results file meets, misses, or leaves alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from berth.bench import report
+
+
+def _results(deployment: str, *, start_s: float, manifest_put: float) -> dict[str, Any]:
+    return {
+        "deployment": deployment,
+        "regbench": {"metrics": {"manifest_put": {"ratio_b_over_a": manifest_put}}},
+        "startup": {"worst_s": start_s},
+        "memory": {"rss_idle_mb": 120.0, "rss_peak_mb": 390.0},
+    }
+
+
+def _verdicts(results: dict[str, Any]) -> dict[str, Any]:
+    results["targets"] = report.evaluate(results)
+    return {row["key"]: row for row in results["targets"]}
+
+
+def test_a_slow_embedded_start_is_a_miss() -> None:
+    results = _results("embedded", start_s=2.4, manifest_put=1.3)
+    verdicts = _verdicts(results)
+    assert verdicts["start"]["met"] is False
+    assert verdicts["manifest_put"]["met"] is True
+    assert "start" in {row["key"] for row in report.misses(results)}
+    assert "manifest_put" not in {row["key"] for row in report.misses(results)}
+    assert "MISSED" in report.text_table(results)
+
+
+def test_the_start_target_is_the_embedded_defaults_only() -> None:
+    results = _results("distributed", start_s=2.6, manifest_put=0.9)
+    verdicts = _verdicts(results)
+    assert verdicts["start"]["applies"] is False
+    missed = {row["key"] for row in report.misses(results)}
+    assert "start" not in missed
+    assert "manifest_put" in missed  # every other target still judges a distributed run
+    start_row = next(ln for ln in report.text_table(results).splitlines() if "first 200" in ln)
+    assert "2.60" in start_row
+    assert "embedded target" in start_row
+
+
+def test_memory_targets_are_absolute() -> None:
+    results = _results("embedded", start_s=1.2, manifest_put=1.1)
+    results["memory"] = {"rss_idle_mb": 151.0, "rss_peak_mb": 399.0}
+    verdicts = _verdicts(results)
+    assert verdicts["rss_idle"]["met"] is False
+    assert verdicts["rss_peak"]["met"] is True
