@@ -30,11 +30,12 @@ three queries rather than a transaction per repository.
 
 Why concurrent pushes are safe (the protocol):
 - Steps 1-3 run per repository, each transaction holding the repository row
-  (``FOR NO KEY UPDATE`` on PostgreSQL; SQLite serializes writers). A manifest push holds
-  the same row from reading the repository's links to committing its manifest, so a push
-  either commits first (its references are then seen) or finds the stale link already gone
-  and answers MANIFEST_BLOB_UNKNOWN (the client uploads again). Nothing a push references
-  is ever removed under it.
+  (``FOR UPDATE`` on PostgreSQL; SQLite serializes writers). A manifest push holds the
+  same row (``FOR KEY SHARE``: other pushes share it, the collector waits for it) from
+  reading the repository's links to committing its manifest, so a push either commits
+  first (its references are then seen) or finds the stale link already gone and answers
+  MANIFEST_BLOB_UNKNOWN (the client uploads again). Nothing a push references is ever
+  removed under it.
 - Step 4 claims candidate blob rows ``FOR UPDATE SKIP LOCKED`` (a blob being linked right
   now is skipped), then re-checks "no link, no manifest" in a new statement, deletes the
   rows, deletes the bytes, and only then commits. Every path that links a blob
@@ -301,9 +302,10 @@ class GarbageCollector:
 
     @staticmethod
     async def _lock(s: AsyncSession, repo_id: int) -> bool:
-        """Hold the repository row as a push does; False if the repository is gone."""
+        """Hold the repository row against pushes (``FOR UPDATE``: it waits for pushes'
+        ``FOR KEY SHARE`` and they for it); False if the repository is gone."""
         found = await s.execute(
-            select(Repository.id).where(Repository.id == repo_id).with_for_update(key_share=True)
+            select(Repository.id).where(Repository.id == repo_id).with_for_update()
         )
         return found.scalar() is not None
 

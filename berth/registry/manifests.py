@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -55,7 +55,14 @@ from berth.registry.models import (
     Tag,
 )
 from berth.registry.repositories import RepoName, RepoRow, find_repository
-from berth.registry.tags import INSERT_TAG, TagSettings, end_tag, lock_repository, point_tag
+from berth.registry.tags import (
+    INSERT_TAG,
+    TagSettings,
+    end_tag,
+    point_tag,
+    share_repository,
+    take_tag_turn,
+)
 from berth.storage.base import BlobStorage
 
 EMPTY_JSON = mt.EMPTY_JSON
@@ -81,7 +88,24 @@ _MANIFEST_IDS = select(_M.c.digest, _M.c.id).where(
     _M.c.repository_id == bindparam("repository_id"),
     _M.c.digest.in_(bindparam("digests", expanding=True)),
 )
-_INSERT_MANIFEST = insert(_M).returning(_M.c.id)
+_INSERT_MANIFEST: dict[str, Any] = {}  # by dialect name, built on first use (sql._insert_for)
+
+
+def _insert_manifest(s: AsyncSession) -> Any:
+    """INSERT ... ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id: two pushes
+    of one digest under different tags may race to store it; the loser reads the winner's."""
+    name = s.bind.dialect.name
+    stmt = _INSERT_MANIFEST.get(name)
+    if stmt is None:
+        stmt = (
+            sql._insert_for(s)(_M)
+            .on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+            .returning(_M.c.id)
+        )
+        _INSERT_MANIFEST[name] = stmt
+    return stmt
+
+
 _INSERT_MANIFEST_BLOBS = ManifestBlob.__table__.insert()
 _INSERT_MANIFEST_CHILDREN = ManifestChild.__table__.insert()
 
@@ -407,8 +431,12 @@ class ManifestService:
         labels = await self.labels.read(parsed)  # storage I/O before the transaction
 
         async with self.db.write_fast() as s:
-            await lock_repository(s, repo.id)
-            manifest_id = await self._store(s, repo, digest, body, parsed, labels)
+            # Concurrent pushes to a repository run side by side (PostgreSQL): only pushes
+            # of one tag (or digest) take turns, and the size accounting, done last, holds
+            # the namespace row for its few statements. SQLite runs one writer at a time.
+            await share_repository(s, repo.id)
+            await take_tag_turn(s, repo.id, digest if by_digest else reference)
+            manifest_id, created = await self._store(s, repo, digest, body, parsed, labels)
             now = now_ms()
             if by_digest:
                 await self._hidden_tag(s, repo.id, digest, manifest_id, now)
@@ -430,6 +458,8 @@ class ManifestService:
                     )
                     .values(end_ts=now)
                 )
+            if created:
+                await usage.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
         if actor is not None:
             self.events.record(
@@ -462,12 +492,14 @@ class ManifestService:
         body: bytes,
         parsed: ParsedManifest,
         labels: PushLabels = NO_LABELS,
-    ) -> int:
+    ) -> tuple[int, bool]:
+        """The manifest's row id, and whether this call inserted it (then the caller
+        accounts its size)."""
         existing = (
             await s.execute(_MANIFEST_ID, {"repository_id": repo.id, "digest": digest})
         ).scalar()
         if existing is not None:
-            return existing
+            return existing, False
 
         blobs = parsed.blob_descriptors()
         wanted = {d.digest for d in blobs}
@@ -511,9 +543,9 @@ class ManifestService:
                 "descriptor sizes do not match the stored blobs", {"sizes": wrong}
             )
 
-        manifest_id: int = (
+        inserted = (
             await s.execute(
-                _INSERT_MANIFEST,
+                _insert_manifest(s),
                 {
                     "repository_id": repo.id,
                     "digest": digest,
@@ -530,7 +562,11 @@ class ManifestService:
                     "created_at": now_ms(),
                 },
             )
-        ).scalar_one()
+        ).scalar()
+        if inserted is None:  # a concurrent push of the same digest committed it first
+            winner = await s.execute(_MANIFEST_ID, {"repository_id": repo.id, "digest": digest})
+            return winner.scalar_one(), False
+        manifest_id: int = inserted
         if found:
             await s.execute(
                 _INSERT_MANIFEST_BLOBS,
@@ -551,8 +587,7 @@ class ManifestService:
             )
         if labels.labels:
             await insert_manifest_labels(s, manifest_id, labels.labels)
-        await usage.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
-        return manifest_id
+        return manifest_id, True
 
     async def _set_tag(
         self,

@@ -16,10 +16,11 @@ first, inside its write transaction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import Namespace
@@ -66,7 +67,39 @@ async def lock_repository(s: AsyncSession, repository_id: int) -> None:
     write unit already holds the database's write lock (BEGIN IMMEDIATE), so nothing to do."""
     if s.bind.dialect.name == "sqlite":
         return
-    await s.execute(select(Repository.id).where(Repository.id == repository_id).with_for_update())
+    await s.execute(_LOCK_REPOSITORY, {"repository_id": repository_id})
+
+
+async def share_repository(s: AsyncSession, repository_id: int) -> None:
+    """A push's hold on its repository (PostgreSQL ``FOR KEY SHARE``): other pushes go on
+    alongside, while the collector and tag edits (``FOR UPDATE``) wait for it and it for
+    them. Pushes of one tag take turns through ``take_tag_turn``; what a push adds to the
+    sizes, through the namespace row (``usage.manifest_stored``). ``FOR KEY SHARE``, not
+    ``FOR SHARE``: a push updates the row's ``size_bytes`` while others hold it."""
+    if s.bind.dialect.name == "sqlite":
+        return
+    await s.execute(_SHARE_REPOSITORY, {"repository_id": repository_id})
+
+
+async def take_tag_turn(s: AsyncSession, repository_id: int, name: str) -> None:
+    """Pushes of one tag (or one digest) of a repository take turns until commit
+    (PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of both; a collision
+    only makes two pushes wait for each other)."""
+    if s.bind.dialect.name == "sqlite":
+        return
+    digest = hashlib.blake2b(f"berth:tag:{repository_id}:{name}".encode(), digest_size=8)
+    key = int.from_bytes(digest.digest(), "big", signed=True)
+    await s.execute(_TAG_TURN, {"key": key})
+
+
+_R = Repository.__table__
+_LOCK_REPOSITORY = select(_R.c.id).where(_R.c.id == bindparam("repository_id")).with_for_update()
+_SHARE_REPOSITORY = (
+    select(_R.c.id)
+    .where(_R.c.id == bindparam("repository_id"))
+    .with_for_update(read=True, key_share=True)
+)
+_TAG_TURN = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
 _T = Tag.__table__

@@ -12,10 +12,13 @@ manifest references them) do not count; they are freed after the grace period.
 The numbers change in exactly two places, both incremental and in the transaction that
 changes the reference graph: a manifest row is stored at push (``manifest_stored``) and
 manifest rows are removed by garbage collection (``release_manifests``, called before the
-rows go). Both hold the repository row (the push and the collector lock it) and then the
-namespace row, in that order, so two transactions never compute a delta from the same
-state. ``recompute`` derives every number from scratch; tests use it to prove the
-incremental numbers exact, operators to repair after manual surgery.
+rows go). Both hold the repository row (a push shares it with other pushes, the collector
+holds it alone) and then lock the namespace row, in that order, and compute the delta in a
+statement after that lock: two transactions never compute a delta from the same state. A
+push accounts last, just before its commit, so pushes of one namespace queue on the
+namespace row for a few statements only. ``recompute`` derives every number from scratch;
+tests use it to prove the incremental numbers exact, operators to repair after manual
+surgery.
 """
 
 from __future__ import annotations
