@@ -101,6 +101,10 @@ class QuayConfig(BaseModel):
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
     FEATURE_REPO_MIRROR: bool = False
+    # Quay's default: blob downloads from S3 are redirects to presigned URLs (clients fetch
+    # from the object store); true makes Berth serve the bytes itself. A storage entry's
+    # own ``presigned_redirect`` argument wins over either.
+    FEATURE_PROXY_STORAGE: bool = False
     FEATURE_QUOTA_MANAGEMENT: bool = False
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
     FEATURE_MAILING: bool = True
@@ -311,6 +315,8 @@ def _storage_location(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> S
         problems.append(f"DISTRIBUTED_STORAGE_CONFIG.{chosen}: must be [DriverName, {{arguments}}]")
         return StorageLocation(chosen, "LocalStorage", {})
     driver, args = entry[0], dict(entry[1])
+    if driver in ("S3Storage", "RadosGWStorage") and "presigned_redirect" not in args:
+        args["presigned_redirect"] = not cfg.FEATURE_PROXY_STORAGE
     if driver == "LocalStorage" and "storage_path" in args:
         path = Path(args["storage_path"])
         if not path.is_absolute():

@@ -169,6 +169,10 @@ class Deployment:
                 ]
             },
             "DISTRIBUTED_STORAGE_PREFERENCE": ["default"],
+            # Berth serves the bytes itself, as distribution does here (its redirects off):
+            # the two data paths are compared. By default both would answer blob GETs with
+            # redirects to the object store, and distribution a blob HEAD with one too.
+            "FEATURE_PROXY_STORAGE": True,
         }
 
 

@@ -141,8 +141,8 @@ class Distribution:
             }
         storage = {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
         if self.s3 is not None:
-            # Serve blob bytes itself, as Berth does by default (no presigned redirects):
-            # both registries' own data paths are measured, and HEAD answers 200, not 307.
+            # Serve blob bytes itself, as Berth does with FEATURE_PROXY_STORAGE (both
+            # registries' own data paths are measured), and HEAD answers 200, not 307.
             storage["redirect"] = {"disable": True}
         return storage
 

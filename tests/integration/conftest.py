@@ -527,6 +527,9 @@ def registry_config(
     config = dict(deployment)
     assert config["SERVER_HOSTNAME"] == HOST
     if "DB_URI" in config:
+        # In-process clients reach only the app: Berth serves S3 bytes itself here. The
+        # default (redirects to presigned URLs) has its own tests and the e2e clients.
+        config.setdefault("FEATURE_PROXY_STORAGE", True)
         name: str = request.getfixturevalue("distributed_template")
         asyncio.run(_clone_database(config["DB_URI"], name))
     else:

@@ -162,3 +162,25 @@ def test_server_processes_default(tmp_path: Path) -> None:
     )
     assert load_settings(shared, env={}).workers >= 1
     assert load_settings(shared, env={"BERTH_WORKERS": "3"}).workers == 3
+
+
+@pytest.mark.parametrize(
+    ("proxy", "explicit", "redirects"),
+    [
+        (None, None, True),  # Quay's default: S3 downloads are presigned redirects
+        (True, None, False),  # FEATURE_PROXY_STORAGE: Berth serves the bytes
+        (True, True, True),  # the storage entry's own argument wins
+        (None, False, False),
+    ],
+)
+def test_s3_downloads_redirect_unless_storage_is_proxied(
+    tmp_path: Path, proxy: bool | None, explicit: bool | None, redirects: bool
+) -> None:
+    args: dict[str, object] = {"s3_bucket": "b", "endpoint_url": "http://s3.local:8333"}
+    if explicit is not None:
+        args["presigned_redirect"] = explicit
+    data: dict[str, object] = {"DISTRIBUTED_STORAGE_CONFIG": {"s3": ["S3Storage", args]}}
+    if proxy is not None:
+        data["FEATURE_PROXY_STORAGE"] = proxy
+    storage = load_settings(_write(tmp_path, data), env={}).storage
+    assert storage.args["presigned_redirect"] is redirects
