@@ -121,8 +121,10 @@ class Deployment:
                 workdir / "seaweed",
                 access_key=SEAWEED_ACCESS_KEY,
                 secret_key=SEAWEED_SECRET_KEY,
+                # Full runs write a few GB per registry (256 MB blobs, chunked staging);
+                # 64 volumes ran out mid-run (503s, then distribution crashed).
                 volume_size_mb=256,
-                max_volumes=64,
+                max_volumes=400,
             )
             stack.callback(self.seaweed.stop)
             log("starting SeaweedFS S3")
