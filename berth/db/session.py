@@ -339,10 +339,8 @@ class Database:
                 yield session
             return
         if self._lock is None:  # PostgreSQL: its transaction, on a pooled connection
-            async with self.write_engine.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                async with driver.transaction():
-                    yield AsyncpgFastUnit(driver, self._fast, self.write_engine.sync_engine)
+            async with self._asyncpg_unit(self.write_engine, transaction=True) as unit:
+                yield unit
             return
         if self._checkpointer is not None:
             self._checkpointer.start()
@@ -373,15 +371,30 @@ class Database:
                 yield session
             return
         if not self.is_sqlite:
-            async with self.read_engine.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                yield AsyncpgFastUnit(driver, self._fast, self.read_engine.sync_engine)
+            async with self._asyncpg_unit(self.read_engine) as unit:
+                yield unit
             return
         pooled = await self.read_engine.raw_connection()
         try:
             yield FastUnit(pooled.driver_connection, self._fast, self.read_engine.sync_engine)
         finally:
             pooled.close()
+
+    @asynccontextmanager
+    async def _asyncpg_unit(
+        self, engine: AsyncEngine, *, transaction: bool = False
+    ) -> AsyncIterator[AsyncpgFastUnit]:
+        """A fast unit on the asyncpg connection of one of ``engine``'s pooled connections,
+        in one transaction when asked (committed at the end, rolled back on an exception)."""
+        assert self._fast is not None
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            unit = AsyncpgFastUnit(driver, self._fast, engine.sync_engine)
+            if not transaction:
+                yield unit
+                return
+            async with driver.transaction():
+                yield unit
 
     async def dispose(self) -> None:
         if self._checkpointer is not None:

@@ -169,6 +169,29 @@ def _unreferenced() -> Any:
     )
 
 
+def _past_window(now: int, window_s: Any) -> tuple[Any, ...]:
+    """Tag rows that ended longer ago than the namespace's time-machine window (seconds)."""
+    return (Tag.end_ts.is_not(None), Tag.end_ts < now - window_s * 1000)
+
+
+def _unheld() -> tuple[Any, ...]:
+    """Manifests no tag row points at and no index lists."""
+    return (
+        ~exists().where(Tag.manifest_id == Manifest.id),
+        ~exists().where(ManifestChild.child_id == Manifest.id),
+    )
+
+
+def _link_referenced(namespace_id: Any, repository_id: Any) -> Any:
+    """A manifest of the repository references the linked blob (a probe of
+    ix_manifest_blobs_blob_scope)."""
+    return exists().where(
+        ManifestBlob.blob_id == RepositoryBlob.blob_id,
+        ManifestBlob.namespace_id == namespace_id,
+        ManifestBlob.repository_id == repository_id,
+    )
+
+
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -252,22 +275,15 @@ class GarbageCollector:
             select(Tag.repository_id)
             .join(Repository, Repository.id == Tag.repository_id)
             .join(Namespace, Namespace.id == Repository.namespace_id)
-            .where(Tag.end_ts.is_not(None), Tag.end_ts < now - Namespace.tag_expiration_s * 1000)
+            .where(*_past_window(now, Namespace.tag_expiration_s))
         )
-        unreferenced = select(Manifest.repository_id).where(
-            ~exists().where(Tag.manifest_id == Manifest.id),
-            ~exists().where(ManifestChild.child_id == Manifest.id),
-        )
+        unreferenced = select(Manifest.repository_id).where(*_unheld())
         stale_links = (
             select(RepositoryBlob.repository_id)
             .join(Repository, Repository.id == RepositoryBlob.repository_id)
             .where(
                 RepositoryBlob.linked_at < link_cutoff,
-                ~exists().where(  # a probe of ix_manifest_blobs_blob_scope
-                    ManifestBlob.blob_id == RepositoryBlob.blob_id,
-                    ManifestBlob.namespace_id == Repository.namespace_id,
-                    ManifestBlob.repository_id == RepositoryBlob.repository_id,
-                ),
+                ~_link_referenced(Repository.namespace_id, RepositoryBlob.repository_id),
             )
         )
         async with self.db.read() as s:
@@ -328,8 +344,8 @@ class GarbageCollector:
     async def _expired_tags(
         self, s: AsyncSession, repo_id: int, outcome: RepoOutcome, now: int
     ) -> bool:
-        window_ms = (
-            select(Namespace.tag_expiration_s * 1000)
+        window_s = (
+            select(Namespace.tag_expiration_s)
             .join(Repository, Repository.namespace_id == Namespace.id)
             .where(Repository.id == repo_id)
             .scalar_subquery()
@@ -340,8 +356,7 @@ class GarbageCollector:
                     select(Tag.id)
                     .where(
                         Tag.repository_id == repo_id,
-                        Tag.end_ts.is_not(None),
-                        Tag.end_ts < now - window_ms,
+                        *_past_window(now, window_s),
                     )
                     .limit(self.batch_size)
                 )
@@ -360,8 +375,7 @@ class GarbageCollector:
                 select(Manifest.id, Manifest.digest)
                 .where(
                     Manifest.repository_id == repo_id,
-                    ~exists().where(Tag.manifest_id == Manifest.id),
-                    ~exists().where(ManifestChild.child_id == Manifest.id),
+                    *_unheld(),
                 )
                 .limit(self.batch_size)
             )
@@ -405,11 +419,7 @@ class GarbageCollector:
         namespace_id = (
             select(Repository.namespace_id).where(Repository.id == repo_id).scalar_subquery()
         )
-        referenced = exists().where(  # a probe of ix_manifest_blobs_blob_scope
-            ManifestBlob.blob_id == RepositoryBlob.blob_id,
-            ManifestBlob.namespace_id == namespace_id,
-            ManifestBlob.repository_id == repo_id,
-        )
+        referenced = _link_referenced(namespace_id, repo_id)
         ids = list(
             (
                 await s.execute(
