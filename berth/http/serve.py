@@ -1,16 +1,19 @@
-"""The server process: ``berth serve`` parses the configuration, forks the database setup
-(schema upgrade, first-run admin) into a child, and replaces itself with this process.
+"""The server: ``berth serve`` parses the configuration, forks the database setup (schema
+upgrade, first-run admin) into a child, and runs ``main`` here.
 
-With several workers this is a slim master that only supervises Granian's worker processes
-(each builds the app from ``BERTH_SERVE_OPTIONS``; see ``berth.http.asgi``) and respawns one
-that dies. With one worker (the default on a two-core machine) a master would only cost a
-second interpreter's memory (~28 MB resident), so this process serves itself: Granian's
-embedded server on a uvloop loop, SIGTERM/SIGINT stopping it gracefully.
+With one worker (the default on a two-core machine) the ``berth serve`` process serves
+itself: Granian's embedded server on a uvloop loop, SIGTERM/SIGINT stopping it gracefully.
+A supervising master would only cost a second interpreter's memory (~28 MB resident) and a
+second interpreter's start (~0.3 s).
 
-The setup runs while the workers import the application, which is most of a start's CPU:
-on two cores the two overlap. A worker answers requests only once the setup child has
-written ``ok`` to its status file (``wait_for_setup``); when the setup fails, the master
-stops the server and exits with status 1.
+With several workers ``berth serve`` replaces itself (exec) with a slim master that only
+supervises Granian's worker processes (each builds the app from ``BERTH_SERVE_OPTIONS``; see
+``berth.http.asgi``) and respawns one that dies.
+
+The setup runs while the server imports the application, which is most of a start's CPU:
+on two cores the two overlap. The app answers requests only once the setup child has
+written ``ok`` to its status file (``wait_for_setup``); when the setup fails, the server
+stops and exits with status 1.
 """
 
 from __future__ import annotations
