@@ -2,10 +2,11 @@
 
 Keys are ``<prefix>`` + the layout in :mod:`berth.storage.paths`.
 
-``read_blob`` is the hot path of every pull, so it does not go through botocore's request
-machinery: the client signs a GET URL locally (no I/O) and one aiohttp session per storage
-object fetches it with large read buffers, handing out 1 MiB chunks copied once. Errors are
-mapped as botocore's would be. Everything else uses the botocore client.
+``read_blob`` is the hot path of every pull Berth serves itself, so it does not go through
+botocore's request machinery: the client signs a GET URL locally (no I/O) and a small
+HTTP/1.1 client (:mod:`berth.storage.s3_get`) fetches it, reading the socket straight into
+1 MiB chunks. Errors are mapped as botocore's would be. Everything else uses the botocore
+client.
 
 Whole blobs (``write_blob``) are streamed: below one part they are a single PUT, above
 it a multipart upload *at the blob key itself*, completed only once the streamed hash
@@ -47,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import http.client
 import os
 import random
 import re
@@ -64,7 +66,6 @@ import anyio
 import anyio.to_thread
 import botocore.exceptions
 from botocore.config import Config
-from yarl import URL
 
 from berth.storage.base import (
     READ_CHUNK_SIZE,
@@ -88,6 +89,7 @@ from berth.storage.paths import (
     upload_data_path,
     upload_dir,
 )
+from berth.storage.s3_get import GetPool, Response
 
 MIB = 1024 * 1024
 #: S3's minimum size of every multipart part except the last.
@@ -98,10 +100,6 @@ MAX_PARTS = 10_000
 MAX_COPY_SIZE = 5 * 1024 * MIB
 # Staged data is read back for verification in batches this big before hashing in a thread.
 VERIFY_BATCH_SIZE = 8 * MIB
-#: Blob GETs buffer up to twice this much per connection before aiohttp pauses the socket
-#: (aiohttp's default is 64 KiB). Measured: 2-4 MiB was slower at 8 concurrent readers, where
-#: the larger buffers made malloc return and re-fault heap pages (10x the page faults).
-GET_READ_BUFSIZE = READ_CHUNK_SIZE
 #: Lifetime of the URL a blob GET signs for itself. It never leaves the process; a request
 #: waiting for a pooled connection must not outlive it, so it matches the 15 minutes of
 #: clock skew S3 allows a header-signed request.
@@ -124,7 +122,9 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     botocore.exceptions.HTTPClientError,
     aiohttp.ClientError,
     asyncio.TimeoutError,
-    ConnectionError,
+    OSError,  # refused, reset, unreachable, name resolution
+    # Blob GETs (berth.storage.s3_get): a cut-short or garbled answer.
+    http.client.HTTPException,
 )
 
 
@@ -199,33 +199,9 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
 
 
-async def _read_chunks(content: aiohttp.StreamReader, op: str) -> AsyncIterator[bytes]:
-    """The body in READ_CHUNK_SIZE chunks (the last may be shorter), copied at most once:
-    aiohttp hands out what the socket delivered, and one join assembles a chunk (a single
-    piece is returned by the join as is)."""
-    pieces: list[bytes] = []
-    size = 0
-    while True:
-        with _s3_errors(op):
-            data = await content.read(READ_CHUNK_SIZE - size)
-        if not data:
-            break
-        pieces.append(data)
-        size += len(data)
-        if size == READ_CHUNK_SIZE:
-            chunk = b"".join(pieces)
-            pieces.clear()
-            size = 0
-            yield chunk
-    if pieces:
-        yield b"".join(pieces)
-
-
-async def _send_get(
-    http: aiohttp.ClientSession, url: str, headers: dict[str, str]
-) -> aiohttp.ClientResponse:
+async def _send_get(pool: GetPool, url: str, headers: dict[str, str]) -> Response:
     """One GET of a presigned URL; an answer other than 200/206 raises its ClientError."""
-    resp = await http.get(URL(url, encoded=True), headers=headers, allow_redirects=False)
+    resp = await pool.get(url, headers)
     if resp.status in (200, 206):
         return resp
     try:
@@ -327,7 +303,7 @@ class S3BlobStorage:
         )
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
-        self._http_session: aiohttp.ClientSession | None = None
+        self._get_pool: GetPool | None = None
         self._bucket_ready = False
         self._open_lock = asyncio.Lock()
 
@@ -383,39 +359,32 @@ class S3BlobStorage:
                 return
             raise
 
-    async def _http(self) -> aiohttp.ClientSession:
-        """The session blob GETs use: plain aiohttp on presigned URLs, with big read buffers."""
-        if self._http_session is None:
-            tls: ssl.SSLContext | bool = True
+    async def _gets(self) -> GetPool:
+        """The connections blob GETs use (plain HTTP/1.1 on presigned URLs)."""
+        if self._get_pool is None:
+            tls: ssl.SSLContext | None = None
             if not (self.endpoint_url or "").startswith("http://"):
                 tls = await anyio.to_thread.run_sync(_tls_context)
-            if self._http_session is None:  # another task may have made it meanwhile
-                self._http_session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(
-                        limit=self._config.max_pool_connections, ssl=tls
-                    ),
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        sock_connect=self._config.connect_timeout,
-                        sock_read=self._config.read_timeout,
-                    ),
-                    read_bufsize=GET_READ_BUFSIZE,
-                    # Blob bytes as stored, never re-encoded (botocore sends the same).
-                    headers={"Accept-Encoding": "identity"},
-                    auto_decompress=False,
+            if self._get_pool is None:  # another task may have made it meanwhile
+                self._get_pool = GetPool(
+                    limit=self._config.max_pool_connections,
+                    connect_timeout=self._config.connect_timeout,
+                    read_timeout=self._config.read_timeout,
+                    tls=tls,
+                    chunk_size=READ_CHUNK_SIZE,
                 )
-        return self._http_session
+        return self._get_pool
 
     async def close(self) -> None:
         stack, self._stack, self._client = self._stack, None, None
-        session, self._http_session = self._http_session, None
+        gets, self._get_pool = self._get_pool, None
         self._bucket_ready = False
         try:
             if stack is not None:
                 await stack.aclose()
         finally:
-            if session is not None:
-                await session.close()
+            if gets is not None:
+                gets.close()
 
     # -- small helpers -------------------------------------------------------------------
 
@@ -545,19 +514,23 @@ class S3BlobStorage:
                 return
             raise
         try:
-            async with contextlib.aclosing(_read_chunks(resp.content, f"read {rel}")) as chunks:
-                async for chunk in chunks:
-                    yield chunk
+            chunks = resp.chunks()
+            while True:
+                with _s3_errors(f"read {rel}"):
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    break
+                yield chunk
         finally:
             resp.release()
 
-    async def _open_get(self, rel: str, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    async def _open_get(self, rel: str, headers: dict[str, str]) -> Response:
         """Send a GET of ``rel`` on a URL the client signs locally: no botocore request
         building or response parsing per read. Transient failures are retried like the
         botocore client retries them. Raises _NotFound, or StorageError whose cause is the
         ClientError of an S3 error answer; the caller releases the response."""
         s3 = await self._s3()
-        http = await self._http()
+        gets = await self._gets()
         with _s3_errors(f"presign {rel}"):
             url = await s3.generate_presigned_url(
                 "get_object",
@@ -568,7 +541,7 @@ class S3BlobStorage:
         while True:
             try:
                 with _s3_errors(f"get {rel}"):
-                    return await _send_get(http, url, headers)
+                    return await _send_get(gets, str(url), headers)
             except StorageUnavailable:
                 if attempt >= self._max_attempts:
                     raise

@@ -134,3 +134,32 @@ async def test_hung_or_stopped_backend_fails_reads_in_bounded_time(tmp_path) -> 
             assert "S3 get" in str(info.value)
         finally:
             await storage.close()
+
+
+def test_reads_on_uvloop_the_servers_loop(seaweed) -> None:
+    """The server runs on uvloop, whose transports differ from asyncio's (connection_made
+    comes a turn later, and they are not asyncio.Transport subclasses): reads, a ranged
+    read and a reused keep-alive connection there."""
+    import uvloop
+
+    async def main() -> None:
+        storage = driver(seaweed)
+        try:
+            data, digest = await stored(storage, 3 * MIB + 5, seed=7)
+            kept = []
+            for _ in range(2):  # the second GET reuses the first one's connection
+                whole = await chunks_of(storage, digest)
+                assert b"".join(whole) == data
+                assert_full_chunks(whole)
+                pool = storage._get_pool
+                assert pool is not None
+                kept.append([conn for idle in pool._idle.values() for conn in idle])
+            assert len(kept[0]) == 1
+            assert kept[1] == kept[0], "the kept-alive connection was used again"
+            assert b"".join(await chunks_of(storage, digest, 10, MIB)) == data[10 : 10 + MIB]
+            with pytest.raises(BlobNotFound):
+                await chunks_of(storage, sha256(b"not there"))
+        finally:
+            await storage.close()
+
+    uvloop.run(main())
