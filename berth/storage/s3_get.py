@@ -104,7 +104,8 @@ class _Connection(asyncio.BufferedProtocol):
                 self._emit()
             self._finish(keep_alive=False)
         elif not self.done:
-            self._fail(ConnectionResetError(f"S3 closed the connection {self.left} bytes early"))
+            missing = self.left - self.pos
+            self._fail(ConnectionResetError(f"S3 closed the connection {missing} bytes early"))
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
