@@ -48,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import http.client
 import os
 import random
 import re
@@ -122,9 +121,9 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     botocore.exceptions.HTTPClientError,
     aiohttp.ClientError,
     asyncio.TimeoutError,
-    OSError,  # refused, reset, unreachable, name resolution
-    # Blob GETs (berth.storage.s3_get): a cut-short or garbled answer.
-    http.client.HTTPException,
+    # Also blob GETs (berth.storage.s3_get): refused, reset, cut short or garbled answers
+    # (its ProtocolError is a ConnectionError), name resolution failures.
+    OSError,
 )
 
 

@@ -89,20 +89,30 @@ async def test_keep_alive_bodies_in_full_chunks_and_the_request_sent(serve) -> N
     assert "Accept-Encoding: identity\r\n" in first
 
 
-async def test_a_body_cut_short_fails_and_the_connection_is_dropped(serve) -> None:
-    async def answer(reader, writer) -> None:
-        await _request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 70_000)
-        await writer.drain()
+def _once(answer: bytes, linger_s: float = 0) -> Answer:
+    """A server side that reads one request, writes ``answer``, waits, and hangs up."""
 
-    url = await serve(answer)
-    pool = _pool()
-    try:
-        with pytest.raises(ConnectionResetError, match="30000 bytes early"):
-            await _body(pool, url)
-        assert not any(pool._idle.values())
-    finally:
-        pool.close()
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request(reader)
+        writer.write(answer)
+        await writer.drain()
+        await asyncio.sleep(linger_s)
+
+    return handle
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[GetPool]:
+    gets = _pool()
+    yield gets
+    gets.close()
+
+
+async def test_a_body_cut_short_fails_and_the_connection_is_dropped(serve, pool) -> None:
+    url = await serve(_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 70_000))
+    with pytest.raises(ConnectionResetError, match="30000 bytes early"):
+        await _body(pool, url)
+    assert not any(pool._idle.values())
 
 
 @pytest.mark.parametrize(
@@ -113,59 +123,30 @@ async def test_a_body_cut_short_fails_and_the_connection_is_dropped(serve) -> No
         (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
     ],
 )
-async def test_answers_this_client_does_not_understand(serve, head: bytes, message: str) -> None:
-    async def answer(reader, writer) -> None:
-        await _request(reader)
-        writer.write(head)
-        await writer.drain()
-        await asyncio.sleep(1)
-
-    url = await serve(answer)
-    pool = _pool()
-    try:
-        with pytest.raises(ProtocolError, match=message):
-            await _body(pool, url)
-    finally:
-        pool.close()
+async def test_answers_this_client_does_not_understand(
+    serve, pool, head: bytes, message: str
+) -> None:
+    url = await serve(_once(head, linger_s=1))
+    with pytest.raises(ProtocolError, match=message):
+        await _body(pool, url)
 
 
-async def test_a_body_ended_by_the_connection_closing(serve) -> None:
-    async def answer(reader, writer) -> None:
-        await _request(reader)
-        writer.write(b"HTTP/1.0 200 OK\r\n\r\n" + b"y" * 100_000)
-        await writer.drain()
-
-    url = await serve(answer)
-    pool = _pool()
-    try:
-        assert await _body(pool, url) == b"y" * 100_000
-        assert not any(pool._idle.values()), "a connection-delimited answer is not reused"
-    finally:
-        pool.close()
+async def test_a_body_ended_by_the_connection_closing(serve, pool) -> None:
+    url = await serve(_once(b"HTTP/1.0 200 OK\r\n\r\n" + b"y" * 100_000))
+    assert await _body(pool, url) == b"y" * 100_000
+    assert not any(pool._idle.values()), "a connection-delimited answer is not reused"
 
 
-async def test_silence_times_out_and_a_closed_idle_connection_is_replaced(serve) -> None:
-    async def silent(reader, writer) -> None:
-        await _request(reader)
-        await asyncio.sleep(5)
-
-    pool = _pool(read_timeout=0.3)
+async def test_silence_times_out_and_a_closed_idle_connection_is_replaced(serve, pool) -> None:
+    impatient = _pool(read_timeout=0.3)
     try:
         with pytest.raises(TimeoutError):
-            await _body(pool, await serve(silent))
+            await _body(impatient, await serve(_once(b"", linger_s=5)))
     finally:
-        pool.close()
+        impatient.close()
 
-    async def once(reader, writer) -> None:  # answers one request, then hangs up
-        await _request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-
-    url = await serve(once)
-    pool = _pool()
-    try:
-        assert await _body(pool, url) == b"ok"
-        await asyncio.sleep(0.1)  # the server closed the kept-alive connection meanwhile
-        assert await _body(pool, url) == b"ok"
-    finally:
-        pool.close()
+    # Answers one request, then hangs up: the kept-alive connection closes while idle.
+    url = await serve(_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    assert await _body(pool, url) == b"ok"
+    await asyncio.sleep(0.1)
+    assert await _body(pool, url) == b"ok"
