@@ -356,7 +356,7 @@ def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | Non
         procs = mem.get("procs", "?")
         lines.append(
             f"- RSS of the whole Berth process tree ({procs} process"
-            f"{'' if procs in (1, 1.0) else 'es'}): idle "
+            f"{'' if procs == 1 else 'es'}): idle "
             f"{fmt(mem.get('rss_idle_mb'))} MB (PSS {fmt(mem.get('pss_idle_mb'))} MB), peak "
             f"{fmt(mem.get('rss_peak_mb'))} MB (regbench {fmt(mem.get('regbench_rss_peak_mb'))},"
             f" growth check {fmt(mem.get('growth_rss_peak_mb'))}); distribution idles at "

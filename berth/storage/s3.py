@@ -540,7 +540,7 @@ class S3BlobStorage:
         while True:
             try:
                 with _s3_errors(f"get {rel}"):
-                    return await _send_get(gets, str(url), headers)
+                    return await _send_get(gets, url, headers)
             except StorageUnavailable:
                 if attempt >= self._max_attempts:
                     raise
