@@ -293,4 +293,5 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     )
     app.state.services = svc
     app.state.api = api
+    app.state.server_copies_body = False  # see berth.http.asgi.create_from_env
     return app

@@ -32,6 +32,9 @@ def create_from_env() -> Starlette:
     env.update(opts.get("env", {}))
     settings = load_settings(opts.get("config"), data_dir=opts.get("data_dir"), env=env)
     app = create_app(settings)
+    # Granian copies a response body chunk before ``send`` returns, so blob downloads may
+    # hand it the storage driver's reusable buffers (ASGI test transports keep references).
+    app.state.server_copies_body = True
     wait_for_setup(opts)
     return app
 

@@ -157,8 +157,12 @@ class BlobService:
         url = await self.storage.redirect_url(info.digest)
         return BlobDownload(info.digest, info.size, self.storage.local_path(info.digest), url)
 
-    def stream(self, digest: str, offset: int = 0, length: int | None = None):  # type: ignore[no-untyped-def]
-        return self.storage.read_blob(digest, offset, length)
+    def stream(  # type: ignore[no-untyped-def]
+        self, digest: str, offset: int = 0, length: int | None = None, *, transient: bool = False
+    ):
+        """The blob's bytes for a download; ``transient``: chunks may be the storage driver's
+        buffers, valid until the next one is asked for (see ``BlobStorage.read_blob``)."""
+        return self.storage.read_blob(digest, offset, length, transient=transient)
 
     # ---- uploads -----------------------------------------------------------------------
     async def start_upload(self, repo: RepoRow) -> UploadInfo:

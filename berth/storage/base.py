@@ -85,9 +85,14 @@ class BlobStorage(Protocol):
         ...
 
     def read_blob(
-        self, digest: str, offset: int = 0, length: int | None = None
-    ) -> AsyncIterator[bytes]:
-        """Async generator of ~1 MiB chunks; BlobNotFound on the first iteration at the latest."""
+        self, digest: str, offset: int = 0, length: int | None = None, *, transient: bool = False
+    ) -> AsyncIterator[bytes | bytearray]:
+        """Async generator of ~1 MiB chunks; BlobNotFound on the first iteration at the latest.
+
+        With ``transient`` a driver may yield its own buffers (bytearrays), each valid only
+        until the next chunk is asked for (the HTTP server copies a chunk as it sends it, so
+        the download path saves a copy). Without it, chunks are bytes the caller may keep.
+        """
         ...
 
     def local_path(self, digest: str) -> str | None:

@@ -146,7 +146,7 @@ class FilesystemBlobStorage:
         return st.st_size
 
     async def read_blob(
-        self, digest: str, offset: int = 0, length: int | None = None
+        self, digest: str, offset: int = 0, length: int | None = None, *, transient: bool = False
     ) -> AsyncIterator[bytes]:
         path = self._abs(blob_path(digest))
 

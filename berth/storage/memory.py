@@ -49,7 +49,7 @@ class InMemoryBlobStorage:
         return len(self._blob(digest))
 
     async def read_blob(
-        self, digest: str, offset: int = 0, length: int | None = None
+        self, digest: str, offset: int = 0, length: int | None = None, *, transient: bool = False
     ) -> AsyncIterator[bytes]:
         data = self._blob(digest)
         start, end = resolve_range(len(data), offset, length)

@@ -148,17 +148,27 @@ def _s3_errors(op: str) -> Iterator[None]:
     """
     try:
         yield
-    except botocore.exceptions.ClientError as exc:
+    except Exception as exc:
+        mapped = _mapped_error(op, exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _mapped_error(op: str, exc: Exception) -> Exception | None:
+    """The storage error ``_s3_errors`` raises for ``exc``, or None to let it through."""
+    if isinstance(exc, botocore.exceptions.ClientError):
         code, status = _error_code(exc)
         if code in _NOT_FOUND_CODES or status == 404:
-            raise _NotFound(code or str(status)) from exc
+            return _NotFound(code or str(status))
         if status >= 500 or code in _UNAVAILABLE_CODES:
-            raise StorageUnavailable(f"S3 {op}: {exc}", driver="s3") from exc
-        raise StorageError(f"S3 {op} failed: {exc}") from exc
-    except _TRANSPORT_ERRORS as exc:
-        raise StorageUnavailable(f"S3 {op}: {exc}", driver="s3") from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise StorageError(f"S3 {op} failed: {exc}") from exc
+            return StorageUnavailable(f"S3 {op}: {exc}", driver="s3")
+        return StorageError(f"S3 {op} failed: {exc}")
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return StorageUnavailable(f"S3 {op}: {exc}", driver="s3")
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return StorageError(f"S3 {op} failed: {exc}")
+    return None
 
 
 def _xml_field(body: str, name: str) -> str:
@@ -198,9 +208,11 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
 
 
-async def _send_get(pool: GetPool, url: str, headers: dict[str, str]) -> Response:
+async def _send_get(
+    pool: GetPool, url: str, headers: dict[str, str], *, transient: bool = False
+) -> Response:
     """One GET of a presigned URL; an answer other than 200/206 raises its ClientError."""
-    resp = await pool.get(url, headers)
+    resp = await pool.get(url, headers, transient=transient)
     if resp.status in (200, 206):
         return resp
     try:
@@ -492,8 +504,8 @@ class S3BlobStorage:
         return size
 
     async def read_blob(
-        self, digest: str, offset: int = 0, length: int | None = None
-    ) -> AsyncIterator[bytes]:
+        self, digest: str, offset: int = 0, length: int | None = None, *, transient: bool = False
+    ) -> AsyncIterator[bytes | bytearray]:
         rel = blob_path(digest)
         resolve_range(0, offset, length)  # argument checks only
         if length == 0:
@@ -504,7 +516,7 @@ class S3BlobStorage:
             last = "" if length is None else str(offset + length - 1)
             headers["Range"] = f"bytes={offset}-{last}"
         try:
-            resp = await self._open_get(rel, headers)
+            resp = await self._open_get(rel, headers, transient=transient)
         except _NotFound:
             raise BlobNotFound(digest) from None
         except StorageError as exc:
@@ -513,17 +525,23 @@ class S3BlobStorage:
                 return
             raise
         try:
-            chunks = resp.chunks()
             while True:
-                with _s3_errors(f"read {rel}"):
-                    chunk = await anext(chunks, None)
+                try:  # not _s3_errors: this runs once per chunk
+                    chunk = await resp.next_chunk()
+                except Exception as exc:
+                    mapped = _mapped_error(f"read {rel}", exc)
+                    if mapped is None:
+                        raise
+                    raise mapped from exc
                 if chunk is None:
                     break
                 yield chunk
         finally:
             resp.release()
 
-    async def _open_get(self, rel: str, headers: dict[str, str]) -> Response:
+    async def _open_get(
+        self, rel: str, headers: dict[str, str], *, transient: bool = False
+    ) -> Response:
         """Send a GET of ``rel`` on a URL the client signs locally: no botocore request
         building or response parsing per read. Transient failures are retried like the
         botocore client retries them. Raises _NotFound, or StorageError whose cause is the
@@ -540,7 +558,7 @@ class S3BlobStorage:
         while True:
             try:
                 with _s3_errors(f"get {rel}"):
-                    return await _send_get(gets, url, headers)
+                    return await _send_get(gets, url, headers, transient=transient)
             except StorageUnavailable:
                 if attempt >= self._max_attempts:
                     raise

@@ -3,11 +3,20 @@
 A pull that Berth serves itself moves every byte of a blob from S3 to the client, so this
 read is much of what such a pull costs in CPU. An ``asyncio.BufferedProtocol`` lets the
 event loop read the socket directly into a chunk buffer: no bytes object per socket read,
-no parser slicing the body, no join. A full chunk is copied once, into the bytes handed to
-the HTTP server. Measured on two cores, eight concurrent reads of a 256 MB SeaweedFS object:
-0.41-0.56 ms of CPU per MB, against 0.75-0.87 ms with aiohttp's client. (Reading in worker
-threads with ``http.client`` took less of the loop's time but, in the server, made the loop
-and Granian's threads fight over the GIL: 1.55 ms per MB served, against 1.07 ms here.)
+no parser slicing the body, no join. Measured on two cores, eight concurrent reads of a
+256 MB SeaweedFS object: 0.41-0.56 ms of CPU per MB, against 0.75-0.87 ms with aiohttp's
+client. (Reading in worker threads with ``http.client`` took less of the loop's time but, in
+the server, made the loop and Granian's threads fight over the GIL: 1.55 ms per MB served,
+against 1.07 ms here.)
+
+A full chunk is handed out either as bytes (a copy) or, for a *transient* read, as the
+bytearray the socket was read into, valid only until the consumer asks for the next chunk
+or releases the response (a shorter last chunk is copied). Granian copies a body chunk
+when it is sent, so the blob download path reads transiently and the bytes are copied once
+in user space instead of twice. (A bytearray, not a memoryview: Granian takes a bytearray
+with one memcpy but a memoryview as a sequence, item by item, eight times slower.) Each
+connection then reads into a small ring of buffers: the one being filled, up to
+``MAX_QUEUED`` waiting, and the one the consumer holds.
 
 Only what a presigned GetObject needs: one request at a time per connection, keep-alive
 reuse, TLS through the loop's SSL transport, bodies delimited by Content-Length (which S3
@@ -32,6 +41,9 @@ MAX_HEAD = 64 * 1024
 MAX_QUEUED = 2
 #: Error documents are read up to this size; the rest is dropped with the connection.
 MAX_ERROR_BODY = 64 * 1024
+#: Spare chunk buffers an idle connection keeps (a transient read of a small body then
+#: allocates nothing).
+IDLE_SPARES = 1
 
 
 class ProtocolError(ConnectionError):
@@ -54,15 +66,19 @@ class _Connection(asyncio.BufferedProtocol):
     """One keep-alive connection; the loop reads into ``buf`` (one chunk of body)."""
 
     def __init__(self, chunk_size: int) -> None:
-        self.buf = bytearray(max(chunk_size, MAX_HEAD))
+        self.buf_size = max(chunk_size, MAX_HEAD)
+        self.buf = bytearray(self.buf_size)
         self.chunk_size = chunk_size
         self.pos = 0
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.error: BaseException | None = None
-        self.chunks: collections.deque[bytes] = collections.deque()
+        self.chunks: collections.deque[bytes | bytearray] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.paused = False
+        self.transient = False
+        self.held: bytearray | None = None  # the chunk the consumer holds (transient)
+        self.spare: list[bytearray] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -160,7 +176,12 @@ class _Connection(asyncio.BufferedProtocol):
         return True
 
     def _emit(self) -> None:
-        self.chunks.append(bytes(memoryview(self.buf)[: self.pos]))
+        if self.transient and self.pos == len(self.buf):
+            # Hand out the buffer itself and read on into another one.
+            self.chunks.append(self.buf)
+            self.buf = self.spare.pop() if self.spare else bytearray(self.buf_size)
+        else:
+            self.chunks.append(bytes(memoryview(self.buf)[: self.pos]))
         if self.left is not None:
             self.left -= self.pos
         self.pos = 0
@@ -188,19 +209,23 @@ class _Connection(asyncio.BufferedProtocol):
             self.waiter.set_result(None)
 
     async def _wait(self, idle_s: float) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+        # A bare timer rather than asyncio.timeout: this runs once per chunk.
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        timer = loop.call_later(idle_s, _expire, waiter)
         try:
-            async with asyncio.timeout(idle_s):
-                await self.waiter
+            await waiter
         finally:
+            timer.cancel()
             self.waiter = None
 
     # -- the client's side --------------------------------------------------------------
 
-    def send(self, request: bytes) -> None:
+    def send(self, request: bytes, *, transient: bool) -> None:
         assert self.transport is not None
         self._reset()
         self.pos = 0
+        self.transient = transient
         self.transport.write(request)
 
     async def head(self, idle_s: float) -> None:
@@ -210,9 +235,10 @@ class _Connection(asyncio.BufferedProtocol):
         if self.error is not None:
             raise self.error
 
-    async def next_chunk(self, idle_s: float) -> bytes | None:
+    async def next_chunk(self, idle_s: float) -> bytes | bytearray | None:
         """The next piece of body, None at its end; TimeoutError after ``idle_s`` without
-        bytes."""
+        bytes. On a transient read the chunk handed out before is void from now on."""
+        self._recycle()
         while not self.chunks:
             if self.error is not None:
                 raise self.error
@@ -220,10 +246,23 @@ class _Connection(asyncio.BufferedProtocol):
                 return None
             await self._wait(idle_s)
         chunk = self.chunks.popleft()
+        if isinstance(chunk, bytearray):
+            self.held = chunk
         if self.paused and len(self.chunks) < MAX_QUEUED and self.transport is not None:
             self.paused = False
             self.transport.resume_reading()
         return chunk
+
+    def _recycle(self) -> None:
+        if self.held is not None:
+            self.spare.append(self.held)
+            self.held = None
+
+    def settle(self) -> None:
+        """The consumer is done with the response: its chunk's buffer is free again, and
+        an idle connection keeps only ``IDLE_SPARES`` spare buffers."""
+        self._recycle()
+        del self.spare[IDLE_SPARES:]
 
     @property
     def reusable(self) -> bool:
@@ -242,6 +281,11 @@ class _Connection(asyncio.BufferedProtocol):
             self.transport.abort()
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class Response:
     """One answer: its status and (lower-cased) headers, then its body in chunks.
     ``release`` hands a connection whose body was read to its end back to the pool, and
@@ -254,11 +298,17 @@ class Response:
         self.status = conn.status
         self.headers = conn.headers
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The body in chunks of the pool's chunk size (the last may be shorter)."""
+    async def next_chunk(self) -> bytes | bytearray | None:
+        """The body's next chunk of the pool's chunk size (the last may be shorter), None
+        after the last. A transient response's full chunks are bytearrays, void once the
+        next one is asked for or the response is released."""
         conn = self._conn
         assert conn is not None, "the response was released"
-        while (chunk := await conn.next_chunk(self._pool.read_timeout)) is not None:
+        return await conn.next_chunk(self._pool.read_timeout)
+
+    async def chunks(self) -> AsyncIterator[bytes | bytearray]:
+        """The body in chunks (see ``next_chunk``)."""
+        while (chunk := await self.next_chunk()) is not None:
             yield chunk
 
     async def read(self, limit: int = MAX_ERROR_BODY) -> bytes:
@@ -266,7 +316,7 @@ class Response:
         pieces: list[bytes] = []
         size = 0
         async for chunk in self.chunks():
-            pieces.append(chunk[: limit - size])
+            pieces.append(bytes(chunk[: limit - size]))
             size += len(pieces[-1])
             if size >= limit:
                 break
@@ -299,8 +349,9 @@ class GetPool:
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._limit = limit
 
-    async def get(self, url: str, headers: dict[str, str]) -> Response:
-        """Send ``GET url`` and wait for the answer's head; the caller releases it."""
+    async def get(self, url: str, headers: dict[str, str], *, transient: bool = False) -> Response:
+        """Send ``GET url`` and wait for the answer's head; the caller releases it. A
+        ``transient`` response hands out its body in its own buffers (see ``Response``)."""
         split = urlsplit(url)
         if split.scheme not in ("http", "https") or not split.hostname:
             raise ValueError(f"not an http(s) URL: {url[:80]!r}")
@@ -319,7 +370,7 @@ class GetPool:
                 reused = conn is not None
                 if conn is None:
                     conn = await self._connect(origin)
-                conn.send(request)
+                conn.send(request, transient=transient)
                 try:
                     await conn.head(self.read_timeout)
                 except ConnectionError:
@@ -361,6 +412,7 @@ class GetPool:
 
     def _give_back(self, origin: _Origin, conn: _Connection) -> None:
         self._slots.release()
+        conn.settle()
         idle = self._idle.setdefault(origin, [])
         if conn.reusable and len(idle) < self._limit:
             idle.append(conn)

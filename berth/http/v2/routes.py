@@ -36,6 +36,8 @@ from berth.registry.errors import (
 from berth.registry.repositories import RepoName
 
 if TYPE_CHECKING:
+    from starlette.types import Send
+
     from berth.app import Services
 
 Handler = Callable[[Request, "Ctx", re.Match[str]], Awaitable[Response]]
@@ -89,6 +91,20 @@ def _json(
 
 def _empty(status: int, headers: dict[str, str]) -> Response:
     return Response(b"", status_code=status, headers={**API_VERSION, **headers})
+
+
+class _BlobStream(StreamingResponse):
+    """A blob's chunks as the storage driver yields them: bytes, or (on a transient read) its
+    own bytearray buffers, which Starlette's StreamingResponse would refuse and which Granian
+    copies before ``send`` returns."""
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        async for chunk in self.body_iterator:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _range_header(size: int) -> str:
@@ -404,8 +420,9 @@ class V2:
                 length, status = end - offset + 1, 206
                 headers = {**headers, "Content-Range": f"bytes {offset}-{end}/{size}"}
         headers = {**headers, "Content-Length": str(length)}
-        stream = self.svc.registry.blobs.stream(digest, offset, length)
-        return StreamingResponse(
+        transient = request.app.state.server_copies_body
+        stream = self.svc.registry.blobs.stream(digest, offset, length, transient=transient)
+        return _BlobStream(
             stream, status_code=status, media_type="application/octet-stream", headers=headers
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -377,3 +378,23 @@ async def test_upload_then_write_blob_of_same_digest(storage: BlobStorage) -> No
     assert await storage.commit_upload(upload_id, state, digest, verify=False) == 777
     assert await listed_blobs(storage) == [digest]
     assert await read_all(storage, digest) == data
+
+
+async def read_copied(storage: BlobStorage, digest: str, offset: int = 0, length=None) -> bytes:
+    """A transient read as the HTTP server consumes it: each chunk copied before the next."""
+    chunks = [bytes(c) async for c in storage.read_blob(digest, offset, length, transient=True)]
+    return b"".join(chunks)
+
+
+async def test_transient_reads_copied_chunk_by_chunk(storage: BlobStorage) -> None:
+    """A transient read may hand out the driver's own buffers, each valid until the next
+    chunk is asked for: copied in time, they add up to the stored bytes, whole or ranged,
+    with several reads interleaved."""
+    data = payload(4 * MIB + 9)
+    digest = sha256(data)
+    await storage.write_blob(digest, Stream(data))
+    assert await read_copied(storage, digest) == data
+    assert await read_copied(storage, digest, MIB + 1, 2 * MIB) == data[MIB + 1 : 3 * MIB + 1]
+    assert await read_copied(storage, digest, 4 * MIB) == data[4 * MIB :]
+    results = await asyncio.gather(*(read_copied(storage, digest) for _ in range(4)))
+    assert all(result == data for result in results)

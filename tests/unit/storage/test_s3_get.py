@@ -6,11 +6,12 @@ to StorageUnavailable) and no connection is kept that still holds part of an ans
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from berth.storage.s3_get import GetPool, ProtocolError
+from berth.storage.s3_get import IDLE_SPARES, MAX_QUEUED, GetPool, ProtocolError
 
 CHUNK = 64 * 1024
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -150,3 +151,72 @@ async def test_silence_times_out_and_a_closed_idle_connection_is_replaced(serve,
     assert await _body(pool, url) == b"ok"
     await asyncio.sleep(0.1)
     assert await _body(pool, url) == b"ok"
+
+
+async def test_transient_chunks_are_the_read_buffers_and_stay_intact_until_the_next(
+    serve, pool
+) -> None:
+    """A transient read hands out the buffers the socket was read into (a shorter last chunk
+    is copied). With a consumer slower than the server (the reads pause), every buffer still
+    holds its own bytes when it is handed out, and the connection cycles through a bounded
+    ring of buffers."""
+    data = os.urandom(20 * CHUNK + 123)
+
+    async def answer(reader, writer) -> None:
+        for _ in range(2):
+            await _request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+            await writer.drain()
+        await reader.read()  # keep the connection open until the client closes it
+
+    url = await serve(answer)
+    for _ in range(2):
+        buffers: set[int] = set()
+        resp = await pool.get(url, {}, transient=True)
+        copied: list[bytes] = []
+        while (chunk := await resp.next_chunk()) is not None:
+            if len(copied) < 20:
+                assert type(chunk) is bytearray
+                buffers.add(id(chunk))
+            else:
+                assert type(chunk) is bytes and len(chunk) == 123
+            copied.append(bytes(chunk))  # what the HTTP server does before asking for more
+            await asyncio.sleep(0.002)  # the server is ahead: chunks queue, reading pauses
+        resp.release()
+        assert b"".join(copied) == data
+        assert len(buffers) <= MAX_QUEUED + 2, "filling, queued, held: the ring is bounded"
+    (conn,) = pool._idle[next(iter(pool._idle))]
+    assert conn.held is None
+    assert len(conn.spare) <= IDLE_SPARES, "an idle connection keeps few spare buffers"
+
+
+async def test_transient_reads_of_small_bodies_hand_out_copies(serve, pool) -> None:
+    async def answer(reader, writer) -> None:
+        for i in range(5):
+            await _request(reader)
+            body = b"config-%d" % i
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+        await reader.read()
+
+    url = await serve(answer)
+    buffers: set[int] = set()
+    for i in range(5):
+        resp = await pool.get(url, {}, transient=True)
+        chunks = [chunk async for chunk in resp.chunks()]
+        resp.release()
+        assert chunks == [b"config-%d" % i]
+        assert type(chunks[0]) is bytes
+        (conn,) = pool._idle[next(iter(pool._idle))]
+        buffers.update(id(b) for b in [conn.buf, *conn.spare])
+    assert len(buffers) == 1, "no buffer is allocated for a body shorter than a chunk"
+
+
+async def test_plain_reads_hand_out_bytes_the_caller_may_keep(serve, pool) -> None:
+    data = os.urandom(3 * CHUNK)
+    url = await serve(_once(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(data) + data))
+    resp = await pool.get(url, {})
+    kept = [chunk async for chunk in resp.chunks()]
+    resp.release()
+    assert all(type(chunk) is bytes for chunk in kept)
+    assert b"".join(kept) == data
