@@ -34,6 +34,16 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def verify_and_upgrade(password_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """``verify_password``, and for a right password whose hash was made with other
+    parameters (argon2-cffi's old defaults, before Berth chose OWASP's), a new hash to
+    store so later logins cost ~50 ms instead of ~165 ms. Slow: run it off the event loop."""
+    if not verify_password(password_hash, password):
+        return False, None
+    assert password_hash is not None
+    return True, (_hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None)
+
+
 class VerifiedCache:
     def __init__(self, secret: str, ttl_s: float = 60.0, max_entries: int = 4096) -> None:
         self._key = secret.encode()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import anyio
 from cryptography.fernet import InvalidToken as NotFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,7 @@ from berth.auth.access import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Pr
 from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s
 from berth.auth.models import SigningKey
-from berth.auth.passwords import VerifiedCache, verify_password
+from berth.auth.passwords import VerifiedCache, verify_and_upgrade
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.db.base import now_ms
 from berth.db.session import Database
@@ -245,11 +246,16 @@ class AuthService:
         if retry > 0:
             raise TooManyAttempts(math.ceil(retry))
         if not self.verified.hit(username, password, user.password_hash):
-            if not verify_password(user.password_hash, password):
+            ok, upgraded = await anyio.to_thread.run_sync(
+                verify_and_upgrade, user.password_hash, password
+            )
+            if not ok:
                 self.ip_limiter.failed(ip)
                 await self._login_failed(user.id)
                 raise InvalidCredentials()
-            self.verified.remember(username, password, user.password_hash)
+            if upgraded is not None:
+                await self._store_upgraded_hash(user.id, user.password_hash, upgraded)
+            self.verified.remember(username, password, upgraded or user.password_hash)
         if user.invalid_login_attempts:
             await self._login_succeeded(user.id)
         if not user.enabled:
@@ -260,6 +266,16 @@ class AuthService:
             is_superuser=user.superuser or user.username in self.super_users,
             user_id=user.id,
         )
+
+    async def _store_upgraded_hash(self, user_id: int, old: str, new: str) -> None:
+        """Replace a hash made with other argon2 parameters, unless the password changed
+        meanwhile (compare-and-set on the old hash)."""
+        async with self.db.write() as s:
+            await s.execute(
+                update(User)
+                .where(User.id == user_id, User.password_hash == old)
+                .values(password_hash=new)
+            )
 
     async def _login_failed(self, user_id: int) -> None:
         async with self.db.write() as s:

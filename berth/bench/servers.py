@@ -139,7 +139,15 @@ class Distribution:
                     "v4auth": True,
                 }
             }
-        storage = {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
+        storage = {
+            **driver,
+            "delete": {"enabled": True},
+            "cache": {"blobdescriptor": "inmemory"},
+            # The upload purger starts at a random time in the first hour; walking the
+            # uploads on SeaweedFS it panicked (index out of range, purgeuploads.go:73) and
+            # took the registry down mid-run. Not part of any measured path either way.
+            "maintenance": {"uploadpurging": {"enabled": False}},
+        }
         if self.s3 is not None:
             # Serve blob bytes itself, as Berth does with FEATURE_PROXY_STORAGE (both
             # registries' own data paths are measured), and HEAD answers 200, not 307.

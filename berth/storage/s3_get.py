@@ -41,8 +41,8 @@ MAX_HEAD = 64 * 1024
 MAX_QUEUED = 2
 #: Error documents are read up to this size; the rest is dropped with the connection.
 MAX_ERROR_BODY = 64 * 1024
-#: Spare chunk buffers an idle connection keeps (a transient read of a small body then
-#: allocates nothing).
+#: Spare chunk buffers an idle connection keeps for its next transient read (the rest of
+#: the ring is allocated again when a large body needs it).
 IDLE_SPARES = 1
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
 
 from berth.accounts.models import User
 from berth.auth.access import AccessPolicy, Principal
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s, backoff_s
+from berth.auth.passwords import VerifiedCache
 from berth.auth.service import AuthService
 from tests.unit.identity.conftest import Identity
 
@@ -118,3 +120,35 @@ async def test_per_address_limit(identity: Identity, auth: AuthService) -> None:
     with pytest.raises(TooManyAttempts):
         await auth.authenticate_basic("alice", "password-123", ip="10.0.0.1")
     assert (await auth.authenticate_basic("alice", "password-123", ip="10.0.0.2")).name == "alice"
+
+
+async def _stored_hash(identity: Identity, name: str) -> str:
+    async with identity.db.read() as s:
+        query = select(User.password_hash).where(User.username == name)
+        return (await s.execute(query)).scalar_one()
+
+
+async def test_a_hash_with_other_argon2_parameters_is_replaced_at_login(
+    identity: Identity, auth: AuthService
+) -> None:
+    """Hashes made before Berth chose OWASP's parameters (argon2-cffi's defaults: 64 MiB,
+    3 passes, 4 lanes) cost ~165 ms per login: the first right login stores a new one."""
+    await identity.user("alice")
+    old = PasswordHasher().hash("password-123")  # argon2-cffi's default parameters
+    async with identity.db.write() as s:
+        await s.execute(update(User).where(User.username == "alice").values(password_hash=old))
+
+    with pytest.raises(InvalidCredentials):
+        await auth.authenticate_basic("alice", "wrong-password")
+    assert await _stored_hash(identity, "alice") == old, "a wrong password changes nothing"
+    async with identity.db.write() as s:  # lift the login backoff the failure started
+        await s.execute(update(User).values(invalid_login_attempts=0))
+
+    await auth.authenticate_basic("alice", "password-123")
+    new = await _stored_hash(identity, "alice")
+    assert new.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert PasswordHasher().verify(new, "password-123")
+    await auth.authenticate_basic("alice", "password-123")  # cached, and still good
+    auth.verified = VerifiedCache("other-secret")
+    await auth.authenticate_basic("alice", "password-123")
+    assert await _stored_hash(identity, "alice") == new, "a current hash is kept"

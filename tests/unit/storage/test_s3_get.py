@@ -179,7 +179,8 @@ async def test_transient_chunks_are_the_read_buffers_and_stay_intact_until_the_n
                 assert type(chunk) is bytearray
                 buffers.add(id(chunk))
             else:
-                assert type(chunk) is bytes and len(chunk) == 123
+                assert type(chunk) is bytes
+                assert len(chunk) == 123
             copied.append(bytes(chunk))  # what the HTTP server does before asking for more
             await asyncio.sleep(0.002)  # the server is ahead: chunks queue, reading pauses
         resp.release()
