@@ -211,10 +211,16 @@ def _run_regbench(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:  # pass regbench's progress through, keep its failures
-            print(line, end="", flush=True)
-            if " FAILED: " in line:
-                failures.append(line.strip())
+        try:
+            for line in proc.stdout:  # pass regbench's progress through, keep its failures
+                print(line, end="", flush=True)
+                if " FAILED: " in line:
+                    failures.append(line.strip())
+        except BaseException:
+            # Interrupted (a SIGINT sent to berth bench alone, not its process group): stop
+            # regbench too rather than wait for the rest of its run.
+            proc.terminate()
+            raise
     if proc.returncode != 0 or not json_path.exists():
         raise RuntimeError(f"regbench exited with {proc.returncode}: {failures[-3:]}")
     result = json.loads(json_path.read_text())
