@@ -12,7 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ALICE, StartServer, e2e_distributed_config
@@ -30,20 +29,13 @@ def test_proxied_blob_downloads_are_the_bytes_pushed(
     config = e2e_distributed_config(tmp_path, postgres_url, s3_server, FEATURE_PROXY_STORAGE=True)
     server = berth_factory(config, name="proxy")
     server.create_user(*ALICE)
-    r = httpx.get(
-        f"{server.url}/v2/auth",
-        params={"service": server.host, "scope": f"repository:{REPO}:pull,push"},
-        auth=ALICE,
-    )
-    assert r.status_code == 200, r.text
-    auth = {"Authorization": f"Bearer {r.json()['token']}"}
     blob = random.Random(11).randbytes(9 * MIB + 777)
     digest = sha256(blob)
-    url = f"{server.url}/v2/{REPO}/blobs/{digest}"
+    url = f"/v2/{REPO}/blobs/{digest}"
 
-    with httpx.Client(headers=auth, timeout=60) as http:
+    with server.client() as http:
         r = http.post(
-            f"{server.url}/v2/{REPO}/blobs/uploads/",
+            f"/v2/{REPO}/blobs/uploads/",
             params={"digest": digest},
             content=blob,
             headers={"Content-Type": "application/octet-stream"},

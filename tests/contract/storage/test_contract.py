@@ -64,9 +64,13 @@ class Stream:
             raise ConnectionResetError("client went away mid-upload")
 
 
-async def read_all(storage: BlobStorage, digest: str, offset: int = 0, length=None) -> bytes:
+async def read_all(
+    storage: BlobStorage, digest: str, offset: int = 0, length=None, *, transient: bool = False
+) -> bytes:
+    """The blob's bytes, each chunk copied before the next is asked for (as the HTTP server
+    consumes a transient read)."""
     out = bytearray()
-    async for chunk in storage.read_blob(digest, offset, length):
+    async for chunk in storage.read_blob(digest, offset, length, transient=transient):
         assert len(chunk) <= READ_CHUNK_SIZE
         out += chunk
     return bytes(out)
@@ -380,12 +384,6 @@ async def test_upload_then_write_blob_of_same_digest(storage: BlobStorage) -> No
     assert await read_all(storage, digest) == data
 
 
-async def read_copied(storage: BlobStorage, digest: str, offset: int = 0, length=None) -> bytes:
-    """A transient read as the HTTP server consumes it: each chunk copied before the next."""
-    chunks = [bytes(c) async for c in storage.read_blob(digest, offset, length, transient=True)]
-    return b"".join(chunks)
-
-
 async def test_transient_reads_copied_chunk_by_chunk(storage: BlobStorage) -> None:
     """A transient read may hand out the driver's own buffers, each valid until the next
     chunk is asked for: copied in time, they add up to the stored bytes, whole or ranged,
@@ -393,8 +391,10 @@ async def test_transient_reads_copied_chunk_by_chunk(storage: BlobStorage) -> No
     data = payload(4 * MIB + 9)
     digest = sha256(data)
     await storage.write_blob(digest, Stream(data))
-    assert await read_copied(storage, digest) == data
-    assert await read_copied(storage, digest, MIB + 1, 2 * MIB) == data[MIB + 1 : 3 * MIB + 1]
-    assert await read_copied(storage, digest, 4 * MIB) == data[4 * MIB :]
-    results = await asyncio.gather(*(read_copied(storage, digest) for _ in range(4)))
+    assert await read_all(storage, digest, transient=True) == data
+    ranged = await read_all(storage, digest, MIB + 1, 2 * MIB, transient=True)
+    assert ranged == data[MIB + 1 : 3 * MIB + 1]
+    assert await read_all(storage, digest, 4 * MIB, transient=True) == data[4 * MIB :]
+    reads = (read_all(storage, digest, transient=True) for _ in range(4))
+    results = await asyncio.gather(*reads)
     assert all(result == data for result in results)
