@@ -24,20 +24,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from berth.durations import parse_duration
 from berth.storage.factory import validate_storage_args
-
-_DURATION_RE = re.compile(r"^(\d+)\s*([smhdw])$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: str | int) -> int:
-    """Quay duration strings (``30s``, ``2d``, ``3w``) to seconds."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _DURATION_RE.match(str(value).strip())
-    if not m:
-        raise ValueError(f"invalid duration {value!r} (expected e.g. 30s, 1h, 2d, 3w)")
-    return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
 class ConfigError(Exception):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.audit.errors import UnknownLogKind
 from berth.audit.models import LogEntry
 from berth.db.base import now_ms
+from berth.db.session import Database
 
 LOG_KINDS = frozenset(
     {
@@ -122,3 +123,22 @@ async def list_logs(
         LogRecord(r.kind, r.namespace, r.repository, r.performer, r.ip, r.meta, r.created_at)
         for r in rows
     ]
+
+
+class UsageLogService:
+    """Writes a usage-log entry in a unit of work of its own (for callers outside one)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def write(
+        self,
+        kind: str,
+        namespace: str | None,
+        performer: Performer | None,
+        *,
+        repository: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.db.write() as s:
+            record(s, kind, namespace, performer, repository=repository, metadata=metadata)

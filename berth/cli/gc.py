@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from berth.cli.main import _config_options, _settings
-from berth.config import parse_duration
+from berth.cli.common import cli_settings, config_options
+from berth.durations import parse_duration
 
 
 class _Duration(click.ParamType):
@@ -75,7 +75,7 @@ def _table(report: Any) -> Table:
 
 
 @click.command("gc")
-@_config_options
+@config_options
 @click.option(
     "--grace",
     type=_Duration(),
@@ -94,10 +94,10 @@ def gc(
     config: str | None, data_dir: str | None, grace: int | None, dry_run: bool, batch_size: int
 ) -> None:
     """Collect garbage now: expired tags, unreferenced manifests and blobs, stale uploads."""
-    from berth.app import create_services
     from berth.db.migrate import upgrade
+    from berth.services import create_services
 
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir)
     err = Console(stderr=True)
     out = Console()
 

@@ -13,74 +13,27 @@ Each takes --config FILE or --data-dir DIR like the other commands.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from berth.cli.main import _config_options, _settings
+from berth.cli.common import cli_settings, config_options, run_with_services
+
+if TYPE_CHECKING:
+    from berth.services import Services
 
 T = TypeVar("T")
 REPO_ROLES = click.Choice(["read", "write", "admin"])
 
 
-@dataclass
-class _Ctx:
-    orgs: Any
-    teams: Any
-    robots: Any
-    permissions: Any
-    library: str | None
-
-
-def _run(config: str | None, data_dir: str | None, work: Callable[[_Ctx], Awaitable[T]]) -> T:
-    """Open the database of the configured instance, run ``work``, report domain errors."""
-    from berth.auth.tokens import fernet_for
-    from berth.config import parse_duration
-    from berth.db.migrate import upgrade
-    from berth.db.session import Database
+def _run(config: str | None, data_dir: str | None, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work`` over the configured instance's services; report domain errors."""
     from berth.orgs.errors import IdentityError
-    from berth.orgs.services import OrgService
-    from berth.permissions.services import PermissionService
     from berth.registry.errors import RegistryError
-    from berth.robots.services import RobotService
-    from berth.teams.services import TeamService
-
-    settings = _settings(config, data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    raw = settings.raw
-
-    async def go() -> T:
-        await upgrade(settings.db_url)
-        db = Database(settings.db_url, pool_size=1)
-        try:
-            ctx = _Ctx(
-                orgs=OrgService(
-                    db,
-                    default_tag_expiration_s=parse_duration(raw.DEFAULT_TAG_EXPIRATION),
-                    tag_expiration_options=frozenset(
-                        parse_duration(v) for v in raw.TAG_EXPIRATION_OPTIONS
-                    ),
-                ),
-                teams=TeamService(
-                    db,
-                    require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
-                    and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
-                ),
-                robots=RobotService(
-                    db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
-                ),
-                permissions=PermissionService(db),
-                library=raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None,
-            )
-            return await work(ctx)
-        finally:
-            await db.dispose()
 
     try:
-        return asyncio.run(go())
+        return run_with_services(cli_settings(config, data_dir), work)
     except IdentityError as e:
         click.echo(f"berth: {e.message}", err=True)
         raise SystemExit(1) from e
@@ -89,10 +42,10 @@ def _run(config: str | None, data_dir: str | None, work: Callable[[_Ctx], Awaita
         raise SystemExit(1) from e
 
 
-def _repo(ctx: _Ctx, name: str) -> Any:
+def _repo(svc: Services, name: str) -> Any:
     from berth.registry.repositories import parse_repo_name
 
-    return parse_repo_name(name, library=ctx.library)
+    return parse_repo_name(name, library=svc.registry.library)
 
 
 def _one_of(**options: str | None) -> tuple[str, str]:
@@ -113,7 +66,7 @@ def org() -> None:
 @click.argument("name")
 @click.option("--email", default=None, help="Contact e-mail of the organization.")
 @click.option("--owner", default=None, help="User placed in the owners team (admin).")
-@_config_options
+@config_options
 def org_create(
     name: str, email: str | None, owner: str | None, config: str | None, data_dir: str | None
 ) -> None:
@@ -132,7 +85,7 @@ def robot() -> None:
 @click.argument("namespace")
 @click.argument("name")
 @click.option("--description", default="", help="What the robot is for.")
-@_config_options
+@config_options
 def robot_create(
     namespace: str, name: str, description: str, config: str | None, data_dir: str | None
 ) -> None:
@@ -155,7 +108,7 @@ def team() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(["member", "creator", "admin"]), required=True)
 @click.option("--description", default=None)
-@_config_options
+@config_options
 def team_create(
     org_name: str,
     name: str,
@@ -177,7 +130,7 @@ def team_create(
 @click.argument("org_name", metavar="ORG")
 @click.argument("team_name", metavar="TEAM")
 @click.argument("member", metavar="USER")
-@_config_options
+@config_options
 def team_add_member(
     org_name: str, team_name: str, member: str, config: str | None, data_dir: str | None
 ) -> None:
@@ -202,7 +155,7 @@ def prototype() -> None:
 @click.option("--delegate-robot", default=None, help="ORG+NAME, or NAME within ORG.")
 @click.option("--role", type=REPO_ROLES, required=True)
 @click.option("--activating-user", default=None, help="Only for repositories this user creates.")
-@_config_options
+@config_options
 def prototype_create(
     org_name: str,
     delegate_user: str | None,
@@ -248,7 +201,7 @@ def repo() -> None:
 @click.option("--team", "team_name", default=None)
 @click.option("--robot", "robot_name", default=None, help="NS+NAME, or NAME within NS.")
 @click.option("--role", type=REPO_ROLES, required=True)
-@_config_options
+@config_options
 def repo_set_permission(
     name: str,
     user: str | None,
@@ -261,7 +214,7 @@ def repo_set_permission(
     """Give a user, robot or team a role on a repository."""
     kind, who = _one_of(user=user, team=team_name, robot=robot_name)
 
-    async def work(c: _Ctx) -> None:
+    async def work(c: Services) -> None:
         target = _repo(c, name)
         if kind == "team":
             await c.permissions.set_team_permission(target, who, role)
@@ -276,13 +229,13 @@ def repo_set_permission(
 @repo.command("set-visibility")
 @click.argument("name", metavar="NS/REPO")
 @click.argument("visibility", type=click.Choice(["public", "private"]))
-@_config_options
+@config_options
 def repo_set_visibility(
     name: str, visibility: str, config: str | None, data_dir: str | None
 ) -> None:
     """Make a repository public or private."""
 
-    async def work(c: _Ctx) -> None:
+    async def work(c: Services) -> None:
         await c.permissions.set_visibility(_repo(c, name), visibility == "public")
 
     _run(config, data_dir, work)

@@ -15,43 +15,18 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from berth.cli.common import cli_settings, config_options, run_with_services
+from berth.cli.gc import gc
+from berth.cli.identity import register as register_identity
+from berth.cli.prune import prune
 from berth.config import ConfigError, Settings, load_settings
 
-
-def _settings(
-    config: str | None, data_dir: str | None, env: dict[str, str] | None = None
-) -> Settings:
-    merged = dict(os.environ)
-    merged.update(env or {})
-    try:
-        return load_settings(config, data_dir=data_dir, env=merged)
-    except ConfigError as e:
-        click.echo("berth: the configuration has problems:", err=True)
-        for problem in e.problems:
-            click.echo(f"  - {problem}", err=True)
-        raise SystemExit(2) from e
-
-
-def _config_options(f: Any) -> Any:
-    f = click.option(
-        "--data-dir",
-        "data_dir",
-        type=click.Path(file_okay=False),
-        default=None,
-        help="Data directory of the embedded default (SQLite, blobs, secrets).",
-    )(f)
-    f = click.option(
-        "--config",
-        "config",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="Quay-style config.yaml.",
-    )(f)
-    return f
+if TYPE_CHECKING:
+    from berth.services import Services
 
 
 @click.group()
@@ -62,7 +37,7 @@ def main() -> None:
 
 # ---- serve -------------------------------------------------------------------------------
 @main.command()
-@_config_options
+@config_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=None, type=int, help="Server worker processes.")
@@ -77,7 +52,7 @@ def serve(
     if not hostname_set:
         shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
         env["BERTH_SERVER_HOSTNAME"] = f"{shown}:{port}"
-    settings = _settings(config, data_dir, env)
+    settings = cli_settings(config, data_dir, env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     n_workers = workers or settings.workers
@@ -93,7 +68,7 @@ def serve(
     sys.stdout.flush()
 
     from berth.db.migrate import sqlite_ready
-    from berth.http.serve import setup_status_path
+    from berth.startup import setup_status_path
 
     setup: dict[str, object] | None = None
     if settings.is_sqlite and sqlite_ready(settings.db_url):  # a restart: nothing to set up
@@ -117,22 +92,22 @@ def serve(
         # This process serves: a second interpreter would start again and import again
         # what this one imported for the configuration (pydantic, click, yaml: ~0.3 s of a
         # start). The setup's imports (SQLAlchemy's DDL, Alembic, argon2) stay in its child.
-        from berth.http.serve import main as serve_main
+        from berth.serve import main as serve_main
 
         serve_main()
         return
     # Hand over to a fresh, slim master process that only supervises the workers: what
     # this one imported would otherwise stay resident for the server's lifetime.
-    os.execv(sys.executable, [sys.executable, "-m", "berth.http.serve"])  # noqa: S606
+    os.execv(sys.executable, [sys.executable, "-m", "berth.serve"])  # noqa: S606
 
 
 def _fork_setup(settings: Settings, status: Path) -> int:
     """Upgrade the schema and create the first-run admin in a child process; its pid.
 
     The server starts meanwhile; its workers serve once the child wrote its status
-    (``berth.http.serve``).
+    (``berth.startup``).
     """
-    from berth.http.serve import SETUP_OK, write_setup_status
+    from berth.startup import SETUP_OK, write_setup_status
 
     status.unlink(missing_ok=True)
     pid = os.fork()
@@ -175,12 +150,11 @@ def _redact(url: str) -> str:
 
 async def _first_run_admin(settings: Settings) -> str:
     """On an empty instance, create a superuser ``admin`` and say how to log in."""
-    from berth.accounts.services import AccountService
-    from berth.db.session import Database
+    from berth.services import create_services
 
-    db = Database(settings.db_url, pool_size=1)
+    svc = create_services(settings, pool_size=1)
     try:
-        accounts = AccountService(db)
+        accounts = svc.accounts
         host = settings.server_hostname
         tls = "" if settings.url_scheme == "https" else " --tls-verify=false"
         if await accounts.count_users() == 0 and settings.config_path is None:
@@ -199,7 +173,7 @@ async def _first_run_admin(settings: Settings) -> str:
             )
         return _login_hint(settings)
     finally:
-        await db.dispose()
+        await svc.close()
 
 
 def _login_hint(settings: Settings) -> str:
@@ -209,15 +183,15 @@ def _login_hint(settings: Settings) -> str:
 
 # ---- worker ------------------------------------------------------------------------------
 @main.command()
-@_config_options
+@config_options
 def worker(config: str | None, data_dir: str | None) -> None:
     """Run background jobs (distributed deployment: next to the servers)."""
     import signal
 
-    from berth.app import create_services
     from berth.db.migrate import upgrade
+    from berth.services import create_services
 
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir)
 
     async def go() -> None:
         await upgrade(settings.db_url)
@@ -265,12 +239,12 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_config_options
+@config_options
 def db_upgrade(config: str | None, data_dir: str | None) -> None:
     """Apply schema migrations up to the newest."""
     from berth.db.migrate import current_revision, upgrade
 
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     before = asyncio.run(current_revision(settings.db_url))
     asyncio.run(upgrade(settings.db_url))
@@ -289,7 +263,7 @@ def admin() -> None:
 @click.option("--superuser", is_flag=True, help="Give the user superuser rights.")
 @click.option("--email", default=None)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@_config_options
+@config_options
 def create_user(
     name: str,
     superuser: bool,
@@ -300,29 +274,19 @@ def create_user(
 ) -> None:
     """Create a user (with its own namespace)."""
     from berth.accounts.errors import AccountError
-    from berth.accounts.services import AccountService
-    from berth.db.migrate import upgrade
-    from berth.db.session import Database
 
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         generated = False
     else:
         password = secrets.token_urlsafe(18)
         generated = True
-
-    async def go() -> None:
-        await upgrade(settings.db_url)
-        db = Database(settings.db_url, pool_size=1)
-        try:
-            await AccountService(db).create_user(name, password, email=email, superuser=superuser)
-        finally:
-            await db.dispose()
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        asyncio.run(go())
+        run_with_services(
+            settings,
+            lambda svc: svc.accounts.create_user(name, password, email=email, superuser=superuser),
+        )
     except AccountError as e:
         click.echo(f"berth: {e}", err=True)
         raise SystemExit(1) from e
@@ -332,37 +296,23 @@ def create_user(
 
 
 @admin.command("rotate-signing-key")
-@_config_options
+@config_options
 def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
     """Add a new token signing key (servers use it once restarted; old tokens stay valid)."""
-    from berth.app import create_services
-    from berth.db.migrate import upgrade
 
-    settings = _settings(config, data_dir)
+    async def rotate(svc: Services) -> str:
+        await svc.auth.load_keys()
+        return await svc.auth.rotate_keys()
 
-    async def go() -> str:
-        await upgrade(settings.db_url)
-        svc = create_services(settings)
-        try:
-            await svc.auth.load_keys()
-            return await svc.auth.rotate_keys()
-        finally:
-            await svc.close()
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    kid = asyncio.run(go())
+    kid = run_with_services(cli_settings(config, data_dir), rotate)
     click.echo(
         f"new signing key {kid}; running servers pick it up when they meet a token it signed"
     )
 
 
-from berth.cli.gc import gc as _gc  # noqa: E402
-from berth.cli.identity import register as _register_identity  # noqa: E402
-from berth.cli.prune import prune as _prune  # noqa: E402
-
-_register_identity(main)
-main.add_command(_prune)
-main.add_command(_gc)
+register_identity(main)
+main.add_command(prune)
+main.add_command(gc)
 
 
 @main.command(

@@ -14,19 +14,19 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from berth.cli.main import _config_options, _settings
+from berth.cli.common import cli_settings, config_options
 
 
 @click.command("prune")
-@_config_options
+@config_options
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 def prune(config: str | None, data_dir: str | None, dry_run: bool) -> None:
     """Run the auto-prune policies now and list the tags deleted."""
-    from berth.app import create_services
     from berth.db.migrate import upgrade
     from berth.policies.pruning import PrunedTag
+    from berth.services import create_services
 
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     async def go() -> tuple[int, list[PrunedTag]]:

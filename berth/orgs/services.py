@@ -481,6 +481,33 @@ class OrgService:
             ).scalars()
             return [_info(ns) for ns in rows]
 
+    async def administers(self, user_id: int, namespace: str) -> bool:
+        """Owner of a user namespace, or in an admin team of an organization."""
+        async with self.db.read() as s:
+            ns = await find_namespace(s, namespace)
+            return ns is not None and await is_namespace_admin(s, ns, user_id)
+
+    async def roles_of(self, user_id: int) -> list[tuple[str, str | None, str]]:
+        """(name, email, strongest team role) of every organization ``user_id`` is in."""
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(Namespace.name, Namespace.email, Team.role)
+                    .join(Team, Team.namespace_id == Namespace.id)
+                    .join(TeamMember, TeamMember.team_id == Team.id)
+                    .where(
+                        TeamMember.user_id == user_id, Namespace.enabled, Namespace.kind == ORG_KIND
+                    )
+                    .order_by(Namespace.name)
+                )
+            ).all()
+        strongest: dict[str, tuple[str | None, str]] = {}
+        order = {"admin": 0, "creator": 1, "member": 2}
+        for name, email, role in rows:
+            if name not in strongest or order.get(role, 3) < order.get(strongest[name][1], 3):
+                strongest[name] = (email, role)
+        return [(name, email, role) for name, (email, role) in strongest.items()]
+
 
 async def _direct_repositories(
     s: AsyncSession, namespace_id: int, *, user_id: int | None = None

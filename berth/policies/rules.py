@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from berth.config import parse_duration
+from berth.durations import parse_duration
 from berth.policies.errors import InvalidPolicy
 
 NUMBER_OF_TAGS = "number_of_tags"

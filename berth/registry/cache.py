@@ -23,7 +23,7 @@ a lease of ``L`` (5 ms by default), so a busy repository costs one Redis round t
 up to ``L`` after a write was acknowledged elsewhere; one more rule closes that: a request
 that changed a generation does not start its response until ``L`` (plus 10%) has passed
 since Redis confirmed the change (``hold_responses_until``; the ASGI middleware
-``berth.http.asgi.CommitWait`` does the waiting).
+``berth.http.middleware.CommitWait`` does the waiting).
 
 Why no replica serves a stale entry once a write is acknowledged. A writer commits, then
 Redis sets the repository's generation to a fresh value ``g`` at time ``b`` (Redis's

@@ -29,9 +29,9 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.config import parse_duration
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.durations import parse_duration
 from berth.oci import mediatypes as mt
 from berth.oci.imageconfig import parse_image_config
 from berth.oci.manifest import ParsedManifest

@@ -33,11 +33,10 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
-from berth.accounts.services import AccountService
-from berth.app import create_app, create_services
 from berth.config import Settings, load_settings
 from berth.db import migrate
-from berth.db.session import Database
+from berth.http.app import create_app
+from berth.services import create_services
 from tests.conftest import distributed_config, embedded_config, write_config
 
 HOST = "localhost:5000"
@@ -466,25 +465,22 @@ class Berth:
 async def _populate(settings: Settings) -> None:
     """Migrations, users and a signing key: what every test registry starts with."""
     await migrate.upgrade(settings.db_url)
-    db = Database(settings.db_url)
+    services = create_services(settings)
     try:
-        accounts = AccountService(db)
         for name, password in PASSWORDS.items():
-            await accounts.create_user(name, password, superuser=name in SUPERUSER_FLAG)
+            await services.accounts.create_user(name, password, superuser=name in SUPERUSER_FLAG)
         # argon2 reads its cost from the stored hash: swap in cheap ones so that each
         # fresh registry's first login does not cost ~0.4 s per user (not what we test).
         cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-        async with db.write() as s:
+        async with services.db.write() as s:
             for name, password in PASSWORDS.items():
                 await s.execute(
                     text("UPDATE users SET password_hash = :h WHERE username = :u"),
                     {"h": cheap.hash(password), "u": name},
                 )
+        await services.start(run_jobs=False)  # creates the signing key
     finally:
-        await db.dispose()
-    services = create_services(settings)
-    await services.start(run_jobs=False)  # creates the signing key
-    await services.close()
+        await services.close()
 
 
 @pytest.fixture(scope="session")

@@ -437,8 +437,8 @@ async def test_catalog_scope_accepted_when_configured(registry_config: dict, tmp
     by it) and the catalog answers by identity."""
     import httpx
 
-    from berth.app import create_app
     from berth.config import load_settings
+    from berth.http.app import create_app
     from tests.conftest import write_config
     from tests.integration.conftest import BASE_URL
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from berth.app import create_app
 from berth.config import load_settings
+from berth.http.app import create_app
 from berth.registry.cache import RedisGenerations
 from tests.conftest import distributed_config, write_config
 from tests.integration.conftest import (

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from berth.app import create_app
 from berth.config import load_settings
+from berth.http.app import create_app
 from tests.conftest import write_config
 from tests.integration.conftest import BASE_URL, Berth, Client, random_bytes
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from berth.config import ConfigError, load_settings, parse_duration
+from berth.config import ConfigError, load_settings
+from berth.durations import parse_duration
 
 
 def _write(tmp_path: Path, data: dict) -> Path:

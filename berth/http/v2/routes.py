@@ -38,7 +38,7 @@ from berth.registry.repositories import RepoName
 if TYPE_CHECKING:
     from starlette.types import Send
 
-    from berth.app import Services
+    from berth.services import Services
 
 Handler = Callable[[Request, "Ctx", re.Match[str]], Awaitable[Response]]
 

@@ -45,8 +45,8 @@ import pytest
 from sqlalchemy import update
 
 from berth.accounts.models import User
-from berth.app import create_app
 from berth.config import QuayConfig, load_settings
+from berth.http.app import create_app
 from berth.oauth.services import OAuthService
 from tests.conftest import embedded_config, write_config
 from tests.integration.api.conftest import ALL_SCOPES, api_of, bearer, oauth_token, sign_in

@@ -97,8 +97,8 @@ def test_bad_config_never_starts_a_server(tmp_path: Path) -> None:
 def test_rotate_signing_key_keeps_old_tokens_valid(tmp_path: Path) -> None:
     import asyncio
 
-    from berth.app import create_services
     from berth.config import load_settings
+    from berth.services import create_services
 
     data = str(tmp_path / "data")
     runner = CliRunner()

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from berth.http.asgi import CommitWait
+from berth.http.middleware import CommitWait
 from berth.registry.cache import hold_responses_until
 
 HOLD = 0.3

@@ -12,12 +12,13 @@ from sqlalchemy import update
 
 from berth.accounts.models import Namespace, User
 from berth.accounts.services import AccountService
-from berth.auth.tokens import fernet_for
+from berth.config import load_settings
 from berth.db.all_models import metadata
 from berth.db.session import Database
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
 from berth.robots.services import RobotService
+from berth.services import create_services
 from berth.teams.services import TeamService
 
 CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("password-123")
@@ -51,17 +52,11 @@ class Identity:
 
 @pytest.fixture
 async def identity(tmp_path: Path) -> AsyncIterator[Identity]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}")
-    async with db.write_engine.begin() as conn:
+    """The identity services of the composition root, over an embedded data directory."""
+    svc = create_services(load_settings(None, data_dir=tmp_path, env={}))
+    async with svc.db.write_engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     try:
-        yield Identity(
-            db,
-            AccountService(db),
-            OrgService(db),
-            TeamService(db),
-            RobotService(db, fernet_for("test-database-secret")),
-            PermissionService(db),
-        )
+        yield Identity(svc.db, svc.accounts, svc.orgs, svc.teams, svc.robots, svc.permissions)
     finally:
-        await db.dispose()
+        await svc.close()

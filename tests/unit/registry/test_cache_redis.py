@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from berth.app import redis_options
 from berth.devservers import Redis, free_port
 from berth.registry.cache import (
     ReadCache,
@@ -22,6 +21,7 @@ from berth.registry.cache import (
     close_response_hold,
     open_response_hold,
 )
+from berth.services import redis_options
 
 pytestmark = pytest.mark.slow
 

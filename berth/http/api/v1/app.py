@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from berth.accounts import hooks
-from berth.accounts.services import AccountService, UserRecord
-from berth.config import parse_duration
+from berth.durations import parse_duration
 from berth.http.api.v1 import (
     apptokens,
     entities,
@@ -30,11 +27,9 @@ from berth.http.api.v1 import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.session import SessionCodec
-from berth.http.api.v1.views import org_summary
-from berth.oauth.services import OAuthService
 
 if TYPE_CHECKING:
-    from berth.app import Services
+    from berth.services import Services
 
 RouteModule = Callable[[ApiApp], list[ApiRoute]]
 MODULES: tuple[RouteModule, ...] = (
@@ -57,24 +52,12 @@ MODULES: tuple[RouteModule, ...] = (
 
 
 def create_api(svc: Services) -> ApiApp:
-    raw = svc.settings.raw
-    api = ApiApp(
+    return ApiApp(
         svc=svc,
-        accounts=AccountService(
-            svc.db, default_tag_expiration_s=parse_duration(raw.DEFAULT_TAG_EXPIRATION)
+        codec=SessionCodec(
+            svc.settings.secret_key, max_age_s=parse_duration(svc.settings.raw.SESSION_TIMEOUT)
         ),
-        oauth=OAuthService(svc.db, svc.auth.fernet),
-        codec=SessionCodec(svc.settings.secret_key, max_age_s=parse_duration(raw.SESSION_TIMEOUT)),
     )
-    api.audit_sink = functools.partial(hooks.record_usage_log, svc.db)
-    api.namespace_admin = functools.partial(hooks.administers_namespace, svc.db)
-
-    async def organizations(user: UserRecord) -> list[dict[str, Any]]:
-        rows = await hooks.organization_roles(svc.db, user.id)
-        return [org_summary(name, email, role) for name, email, role in rows]
-
-    api.org_lister = organizations
-    return api
 
 
 def api_v1_routes(

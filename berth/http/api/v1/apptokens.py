@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from berth.config import parse_duration
+from berth.durations import parse_duration
 from berth.http.api.v1.errors import json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.views import format_date

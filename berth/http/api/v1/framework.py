@@ -26,7 +26,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from berth.accounts.services import AccountService, UserRecord
-from berth.config import parse_duration
+from berth.audit.services import Performer
+from berth.durations import parse_duration
 from berth.http.api.v1.errors import (
     ANONYMOUS_MESSAGE,
     BAD_REQUEST_MESSAGE,
@@ -47,10 +48,11 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.schema import validation_error
 from berth.http.api.v1.session import SessionCodec, SessionData, new_csrf_token
+from berth.http.api.v1.views import org_summary
 from berth.oauth.services import Grant, OAuthService, expand_scopes
 
 if TYPE_CHECKING:
-    from berth.app import Services
+    from berth.services import Services
 
 API_PREFIX = "/api/v1"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -72,17 +74,6 @@ class RepositoryConvertor(Convertor[str]):
 
     def to_string(self, value: str) -> str:
         return value
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    kind: str
-    namespace: str | None
-    performer: str | None
-    performer_id: int | None
-    ip: str | None
-    metadata: dict[str, Any]
-    repository: str | None = None  # the repository's name (without namespace), if any
 
 
 # ------------------------------------------------------------------------------ callers
@@ -157,27 +148,31 @@ class ApiRoute:
 
 @dataclass
 class ApiApp:
-    """What handlers reach: the app services plus the API's own."""
+    """What handlers reach: the services of the composition root, the session codec and
+    the route table."""
 
     svc: Services
-    accounts: AccountService
-    oauth: OAuthService
     codec: SessionCodec
     routes: list[ApiRoute] = field(default_factory=list)
-    # Hooks other features plug in (organizations, usage logs); harmless defaults until then.
-    org_lister: Callable[[UserRecord], Awaitable[list[dict[str, Any]]]] | None = None
-    namespace_admin: Callable[[int, str], Awaitable[bool]] | None = None
-    audit_sink: Callable[[AuditRecord], Awaitable[None]] | None = None
+
+    @property
+    def accounts(self) -> AccountService:
+        return self.svc.accounts
+
+    @property
+    def oauth(self) -> OAuthService:
+        return self.svc.oauth
 
     async def organizations_of(self, user: UserRecord) -> list[dict[str, Any]]:
-        """``organizations`` of ``GET /user/`` (empty until organizations are wired in)."""
-        return await self.org_lister(user) if self.org_lister else []
+        """``organizations`` of ``GET /user/``: each organization with the user's role."""
+        rows = await self.svc.orgs.roles_of(user.id)
+        return [org_summary(name, email, role) for name, email, role in rows]
 
     async def is_namespace_admin(self, user: UserRecord, namespace: str) -> bool:
-        """May ``user`` administer ``namespace``? Its own always; orgs via the hook."""
+        """May ``user`` administer ``namespace``? Its own always; organizations as admin."""
         if namespace == user.username or self.is_superuser_account(user):
             return True
-        return await self.namespace_admin(user.id, namespace) if self.namespace_admin else False
+        return await self.svc.orgs.administers(user.id, namespace)
 
     async def audit(
         self,
@@ -189,24 +184,18 @@ class ApiApp:
         performer: tuple[str, int] | None = None,
         repository: str | None = None,
     ) -> None:
-        """A usage-log record (Quay's log kinds), sent to the audit service when wired."""
-        if self.audit_sink is None:
-            return
+        """A usage-log record (Quay's log kinds)."""
         user = ctx.caller.user
         name, uid = performer or ((user.username, user.id) if user else (None, None))
-        await self.audit_sink(
-            AuditRecord(
-                kind=kind,
-                namespace=namespace or name,
-                performer=name,
-                performer_id=uid,
-                ip=ctx.actor_ip,
-                metadata={
-                    **metadata,
-                    **({"oauth_token_id": ctx.caller.grant.token_uuid} if ctx.caller.grant else {}),
-                },
-                repository=repository,
-            )
+        await self.svc.usage_logs.write(
+            kind,
+            namespace or name,
+            Performer(name, uid, ctx.actor_ip),
+            repository=repository,
+            metadata={
+                **metadata,
+                **({"oauth_token_id": ctx.caller.grant.token_uuid} if ctx.caller.grant else {}),
+            },
         )
 
     def encrypted_password(self, password: str) -> str:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from berth.accounts.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.accounts.services import check_password_rules
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
-from berth.config import parse_duration
+from berth.durations import parse_duration
 from berth.http.api.v1.errors import (
     MessageError,
     invalid_request,

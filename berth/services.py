@@ -1,24 +1,28 @@
-"""Composition roots: ``create_services`` and ``create_app`` build everything from Settings."""
+"""The composition root: ``create_services(settings)`` builds every service once.
+
+The HTTP app (``berth.http.app.create_app``), the CLI, ``berth worker`` and the tests all get
+their services here. Nothing is wired in after construction: what a service needs it is
+given when built. Building touches neither the database nor the network.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-
+from berth.accounts.services import AccountService
+from berth.audit.services import UsageLogService
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
-from berth.config import Settings, parse_duration
+from berth.config import Settings
 from berth.db.jobs import JobQueue
 from berth.db.session import Database
+from berth.durations import parse_duration
 from berth.events.recorder import EventRecorder
 from berth.gc.services import GarbageCollector
 from berth.oauth.logins import registry_logins
+from berth.oauth.services import OAuthService
 from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
@@ -57,6 +61,9 @@ class Services:
     repos: RepositoryService
     policies: PolicyService
     pruner: Pruner
+    accounts: AccountService
+    oauth: OAuthService
+    usage_logs: UsageLogService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -170,9 +177,11 @@ def _read_cache(settings: Settings) -> ReadCache[Any]:
     return ReadCache(RedisGenerations.from_options(options), ttl_s=60.0)
 
 
-def create_services(settings: Settings) -> Services:
+def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
+    """Every service, built once. ``pool_size``: database connections per engine (one-shot
+    CLI commands need one)."""
     raw = settings.raw
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
     events = EventRecorder(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
@@ -262,36 +271,8 @@ def create_services(settings: Settings) -> Services:
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
+        accounts=AccountService(db, default_tag_expiration_s=tag_expiration),
+        oauth=OAuthService(db, auth.fernet),
+        usage_logs=UsageLogService(db),
         read_cache=read_cache,
     )
-
-
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
-    from berth.http.api.v1.app import api_v1_routes, create_api
-    from berth.http.asgi import CommitWait
-    from berth.http.limits import HeaderLimit
-    from berth.http.v2.routes import v2_routes
-
-    svc = services or create_services(settings)
-    api = create_api(svc)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await svc.start()
-        try:
-            yield
-        finally:
-            await svc.close()
-
-    app = Starlette(
-        routes=[*v2_routes(svc), *api_v1_routes(svc, api=api)],
-        lifespan=lifespan,
-        middleware=[
-            Middleware(HeaderLimit),
-            *([Middleware(CommitWait)] if svc.read_cache.holds_responses else []),
-        ],
-    )
-    app.state.services = svc
-    app.state.api = api
-    app.state.server_copies_body = False  # see berth.http.asgi.create_from_env
-    return app

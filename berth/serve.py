@@ -8,7 +8,7 @@ second interpreter's start (~0.3 s).
 
 With several workers ``berth serve`` replaces itself (exec) with a slim master that only
 supervises Granian's worker processes (each builds the app from ``BERTH_SERVE_OPTIONS``; see
-``berth.http.asgi``) and respawns one that dies.
+``berth.asgi``) and respawns one that dies.
 
 The setup runs while the server imports the application, which is most of a start's CPU:
 on two cores the two overlap. The app answers requests only once the setup child has
@@ -24,69 +24,9 @@ import logging
 import os
 import signal
 import sys
-import threading
-import time
-from pathlib import Path
 from typing import Any
 
-SETUP_OK = "ok"
-
-
-def setup_status_path(data_dir: Path, master_pid: int) -> Path:
-    return data_dir / f".serve-setup-{master_pid}"
-
-
-def write_setup_status(path: Path, status: str) -> None:
-    """Publish the setup's outcome in one step (readers never see a partial file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(status)
-    tmp.replace(path)
-
-
-def read_setup_status(path: Path, *, timeout_s: float) -> str:
-    """The setup's outcome, waiting for it up to ``timeout_s`` (a migration can be long)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return path.read_text()
-        except FileNotFoundError:
-            if time.monotonic() > deadline:
-                return f"no setup result after {timeout_s:.0f} s"
-            time.sleep(0.005)
-
-
-def wait_for_setup(options: dict[str, Any]) -> None:
-    """In a worker: return once the database is ready; exit when its setup failed."""
-    setup = options.get("setup")
-    if not setup:
-        return
-    status = read_setup_status(Path(setup["status"]), timeout_s=3600)
-    if status != SETUP_OK:
-        # The setup child has said why; the master stops the server.
-        raise SystemExit(1)
-
-
-class _SetupWatch:
-    """In the master: reap the setup child; when it failed, stop the server."""
-
-    def __init__(self, setup: dict[str, Any]) -> None:
-        self.pid = int(setup["pid"])
-        self.status = Path(setup["status"])
-        self.failed = False
-        self.thread = threading.Thread(target=self._watch, name="berth-setup", daemon=True)
-
-    def _watch(self) -> None:
-        try:
-            _, raw = os.waitpid(self.pid, 0)
-            ok = os.waitstatus_to_exitcode(raw) == 0
-        except ChildProcessError:  # reaped elsewhere: its status file tells
-            ok = read_setup_status(self.status, timeout_s=3600) == SETUP_OK
-        if not ok:
-            self.failed = True
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    def close(self) -> None:
-        self.status.unlink(missing_ok=True)
+from berth.startup import SetupWatch
 
 
 def main() -> None:
@@ -94,7 +34,7 @@ def main() -> None:
     from granian.constants import Interfaces, Loops
 
     opts = json.loads(os.environ["BERTH_SERVE_OPTIONS"])
-    watch = _SetupWatch(opts["setup"]) if opts.get("setup") else None
+    watch = SetupWatch(opts["setup"]) if opts.get("setup") else None
     if watch is not None:
         watch.thread.start()
     try:
@@ -102,7 +42,7 @@ def main() -> None:
             _serve_in_process(opts)
             return
         Granian(
-            "berth.http.asgi:create_from_env",
+            "berth.asgi:create_from_env",
             factory=True,
             address=opts["host"],
             port=opts["port"],
@@ -133,7 +73,7 @@ def _serve_in_process(opts: dict[str, Any]) -> None:
     from granian.constants import Interfaces
     from granian.server.embed import Server
 
-    from berth.http.asgi import create_from_env
+    from berth.asgi import create_from_env
 
     async def run() -> None:
         server = Server(
