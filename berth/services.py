@@ -27,11 +27,13 @@ from berth.orgs import services as org_services
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
 from berth.policies import tasks as policy_tasks
+from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.rules import prune_rule_from_config
 from berth.policies.services import PolicyService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
+from berth.registry.immutability import TagGuard
 from berth.registry.service import Registry
 from berth.registry.tags import TagSettings
 from berth.repos import tasks as repos_tasks
@@ -218,6 +220,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         read_cache=read_cache,
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
+        guard=TagGuard(ImmutabilityPolicies()),
         read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
         create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
         default_tag_expiration_s=tag_expiration,

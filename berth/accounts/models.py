@@ -1,4 +1,5 @@
-"""Namespaces (users and organizations) and user accounts."""
+"""User accounts (robots are users of kind "robot"); their namespaces are
+``berth.namespaces.models.Namespace``."""
 
 from __future__ import annotations
 
@@ -6,23 +7,6 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from berth.db.base import Base, now_ms
-
-
-class Namespace(Base):
-    """A name repositories live under: a user's own namespace or an organization."""
-
-    __tablename__ = "namespaces"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "user" | "org"
-    enabled: Mapped[bool] = mapped_column(default=True)
-    tag_expiration_s: Mapped[int] = mapped_column(default=1209600)
-    email: Mapped[str | None] = mapped_column(String(255))  # organizations' contact e-mail
-    created_at: Mapped[int] = mapped_column(default=now_ms)
-    # Like repositories.size_bytes, deduplicated across the namespace's repositories: a blob
-    # shared by two repositories counts once (the quota issue enforces limits on this).
-    size_bytes: Mapped[int] = mapped_column(default=0)
 
 
 class User(Base):

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
-from berth.accounts.models import Namespace, User
+from berth.accounts.models import User
 from berth.auth.passwords import hash_password
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
 
 MIN_PASSWORD = 8

@@ -54,7 +54,7 @@ def config_options(f: Any) -> Any:
 
 def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
     """Upgrade the schema, build the services (one connection), run ``work``, close."""
-    from berth.db.migrate import upgrade
+    from berth.schema.migrate import upgrade
     from berth.services import create_services
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

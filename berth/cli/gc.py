@@ -94,7 +94,7 @@ def gc(
     config: str | None, data_dir: str | None, grace: int | None, dry_run: bool, batch_size: int
 ) -> None:
     """Collect garbage now: expired tags, unreferenced manifests and blobs, stale uploads."""
-    from berth.db.migrate import upgrade
+    from berth.schema.migrate import upgrade
     from berth.services import create_services
 
     settings = cli_settings(config, data_dir)

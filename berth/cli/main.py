@@ -67,7 +67,7 @@ def serve(
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     sys.stdout.flush()
 
-    from berth.db.migrate import sqlite_ready
+    from berth.schema.migrate import sqlite_ready
     from berth.startup import setup_status_path
 
     setup: dict[str, object] | None = None
@@ -115,7 +115,7 @@ def _fork_setup(settings: Settings, status: Path) -> int:
         return pid
     code = 1
     try:
-        from berth.db.migrate import upgrade
+        from berth.schema.migrate import upgrade
 
         asyncio.run(upgrade(settings.db_url))
         click.echo(asyncio.run(_first_run_admin(settings)))
@@ -188,7 +188,7 @@ def worker(config: str | None, data_dir: str | None) -> None:
     """Run background jobs (distributed deployment: next to the servers)."""
     import signal
 
-    from berth.db.migrate import upgrade
+    from berth.schema.migrate import upgrade
     from berth.services import create_services
 
     settings = cli_settings(config, data_dir)
@@ -242,7 +242,7 @@ def db() -> None:
 @config_options
 def db_upgrade(config: str | None, data_dir: str | None) -> None:
     """Apply schema migrations up to the newest."""
-    from berth.db.migrate import current_revision, upgrade
+    from berth.schema.migrate import current_revision, upgrade
 
     settings = cli_settings(config, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

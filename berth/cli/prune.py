@@ -22,8 +22,8 @@ from berth.cli.common import cli_settings, config_options
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 def prune(config: str | None, data_dir: str | None, dry_run: bool) -> None:
     """Run the auto-prune policies now and list the tags deleted."""
-    from berth.db.migrate import upgrade
     from berth.policies.pruning import PrunedTag
+    from berth.schema.migrate import upgrade
     from berth.services import create_services
 
     settings = cli_settings(config, data_dir)

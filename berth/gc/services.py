@@ -64,9 +64,9 @@ from sqlalchemy import delete, exists, func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.oci.mediatypes import EMPTY_JSON_DIGEST
 from berth.registry import tasks as registry_tasks
 from berth.registry import usage

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace, User
+from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.jobs import enqueue
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
 from berth.orgs.errors import (
     EmailRequired,

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace, User
+from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.auth.access import Principal, RepositoryFacts
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.orgs.services import find_user, get_org, performer_of
 from berth.permissions.errors import (
     InvalidDelegate,

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from berth.accounts.models import Namespace
 from berth.audit.services import record
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.policies.immutability import immutable_names
+from berth.namespaces.models import Namespace
 from berth.policies.models import AutoPrunePolicy
 from berth.policies.rules import PruneRule
 from berth.policies.services import Stored, prune_rule_of
@@ -180,7 +179,11 @@ class Pruner:
             tags = [_LiveTag(name, start) for name, start in rows]
             chosen = select_for_pruning(tags, target.policies, now)
             chosen_set = set(chosen)
-            protected = await immutable_names(s, repo.id, chosen_set, now) if chosen else set()
+            protected = (
+                await self.manifests.guard.immutable_names(s, repo.id, chosen_set, now)
+                if chosen
+                else set()
+            )
         return [
             PrunedTag(repo.namespace, repo.name, t.name, t.start_ts, chosen[t.name])
             for t in sorted(tags, key=lambda t: (t.start_ts, t.name))

@@ -17,9 +17,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.policies.errors import DuplicatePolicy, PolicyNotFound, ScopeNotFound
 from berth.policies.models import AutoPrunePolicy, ImmutabilityPolicy
 from berth.policies.rules import NUMBER_OF_TAGS, ImmutabilityRule, PruneRule

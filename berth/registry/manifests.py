@@ -19,16 +19,15 @@ import orjson
 from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.events.recorder import Actor, EventRecorder
+from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
 from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
 from berth.oci.names import is_valid_tag, referrers_tag
-from berth.policies.immutability import ensure_mutable, policy_protects
 from berth.registry import sql, usage
 from berth.registry.blobs import check_digest
 from berth.registry.cache import NoCache, ReadCache
@@ -43,6 +42,7 @@ from berth.registry.errors import (
     TooLarge,
     Unsupported,
 )
+from berth.registry.immutability import TagGuard
 from berth.registry.labels import NO_LABELS, PushLabelReader, PushLabels, insert_manifest_labels
 from berth.registry.liveness import alive, visible
 from berth.registry.models import (
@@ -149,10 +149,12 @@ class ManifestService:
         max_manifest_bytes: int,
         cache: ReadCache[ManifestData] | None = None,
         tag_settings: TagSettings | None = None,
+        guard: TagGuard | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.events = events
+        self.guard = guard or TagGuard()
         self.max_bytes = max_manifest_bytes
         self.cache: ReadCache[ManifestData] = cache if cache is not None else NoCache()
         self.labels = PushLabelReader(storage)
@@ -603,11 +605,18 @@ class ManifestService:
         end_ts = None
         if labels.expires_after_s is not None and (
             self.tag_settings.immutable_can_expire
-            or not (immutable or await policy_protects(s, repository_id, name))
+            or not (immutable or await self.guard.protects(s, repository_id, name))
         ):
             end_ts = now + labels.expires_after_s * 1000
         await point_tag(
-            s, repository_id, name, manifest_id, now, end_ts=end_ts, immutable=immutable
+            s,
+            repository_id,
+            name,
+            manifest_id,
+            now,
+            guard=self.guard,
+            end_ts=end_ts,
+            immutable=immutable,
         )
 
     async def _hidden_tag(
@@ -693,7 +702,7 @@ class ManifestService:
                             "untag the index first",
                             {"digest": digest, "indexes": parents},
                         )
-                    await ensure_mutable(
+                    await self.guard.ensure_mutable(
                         s,
                         repo.id,
                         await self._tag_names(s, manifest_id, now),
@@ -710,7 +719,9 @@ class ManifestService:
                     raise ManifestUnknown("manifest unknown", {"digest": digest})
                 kind, tag = "delete_manifest", None
             else:
-                if not await end_tag(s, repo.id, reference, now, now, started_at=started_at):
+                if not await end_tag(
+                    s, repo.id, reference, now, now, guard=self.guard, started_at=started_at
+                ):
                     raise ManifestUnknown("manifest unknown", {"tag": reference})
                 kind, tag, digest = "delete_tag", reference, None
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit

@@ -9,8 +9,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
 from berth.db.base import now_ms
+from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, is_valid_namespace, split_repository
 from berth.registry.errors import NameInvalid, NameUnknown, RepositoryReadOnly
 from berth.registry.models import Repository

@@ -9,6 +9,7 @@ from berth.db.session import Database
 from berth.events.recorder import EventRecorder
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
+from berth.registry.immutability import TagGuard
 from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
@@ -39,6 +40,7 @@ class Registry:
         default_tag_expiration_s: int,
         read_cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
+        guard: TagGuard | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -54,9 +56,10 @@ class Registry:
             max_manifest_bytes=max_manifest_bytes,
             cache=read_cache,
             tag_settings=tag_settings,
+            guard=guard,
         )
         self.details = ManifestDetailsService(db, storage)
-        self.tags = TagService(db, cache=read_cache, settings=tag_settings)
+        self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
         self.labels = LabelService(db, reserved_prefixes=tag_settings.reserved_label_prefixes)
 
     def name(self, raw: str) -> RepoName:

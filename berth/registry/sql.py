@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
+from berth.namespaces.models import Namespace
 from berth.registry.models import Blob, Repository, RepositoryBlob, Upload
 
 

@@ -10,7 +10,7 @@ garbage collection frees what it pointed at once the namespace's window is over.
 would only be needed to *announce* expiry — Quay's ``repo_image_expiry`` notification —
 which belongs to the notifications feature.)
 
-Every path that moves or ends a tag asks ``berth.policies.immutability.ensure_mutable``
+Every path that moves or ends a tag asks the tag guard (``berth.registry.immutability``)
 first, inside its write transaction.
 """
 
@@ -23,12 +23,11 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
 from berth.oci.names import is_valid_tag
-from berth.policies.immutability import ensure_mutable, policy_filters
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
     ExpirationInvalid,
@@ -37,6 +36,7 @@ from berth.registry.errors import (
     TagInvalid,
     TagUnknown,
 )
+from berth.registry.immutability import TagGuard
 from berth.registry.liveness import alive, visible, visible_manifest_id
 from berth.registry.models import Manifest, Repository, Tag
 from berth.registry.repositories import RepoRow
@@ -126,6 +126,7 @@ async def point_tag(
     *,
     reversion: bool = False,
     end_ts: int | None = None,
+    guard: TagGuard,
     immutable: bool = False,
     keep_if_same: bool = True,
 ) -> bool:
@@ -138,7 +139,7 @@ async def point_tag(
     if keep_if_same and len(current) == 1 and current[0][1] == manifest_id:
         return False
     if current:
-        await ensure_mutable(s, repository_id, [name], now, action="moved")
+        await guard.ensure_mutable(s, repository_id, [name], now, action="moved")
         await s.execute(_END_TAG_ROWS, {"ids": [c[0] for c in current], "end_ts": now})
     await s.execute(
         INSERT_TAG,
@@ -163,11 +164,12 @@ async def end_tag(
     now: int,
     end_ts: int,
     *,
+    guard: TagGuard,
     started_at: int | None = None,
 ) -> int:
     """End the live row(s) of ``name`` at ``end_ts`` (mutable tags only); how many ended.
     ``started_at``: only the row that started then (a tag moved since is left alone)."""
-    await ensure_mutable(s, repository_id, [name], now, action="deleted")
+    await guard.ensure_mutable(s, repository_id, [name], now, action="deleted")
     stmt = update(Tag).where(
         Tag.repository_id == repository_id,
         Tag.name == name,
@@ -273,10 +275,12 @@ class TagService:
         *,
         cache: ReadCache[Any] | None = None,
         settings: TagSettings | None = None,
+        guard: TagGuard | None = None,
     ) -> None:
         self.db = db
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.settings = settings or TagSettings()
+        self.guard = guard or TagGuard()
 
     # ---- reads -----------------------------------------------------------------------
     async def history(self, repo: RepoRow, query: HistoryQuery) -> tuple[list[TagRecord], bool]:
@@ -313,12 +317,12 @@ class TagService:
         now = now_ms()
         async with self.db.read() as s:
             rows = (await s.execute(stmt)).all()
-            filters = await policy_filters(s, repo.id) if rows else []
+            protected = await self.guard.selector(s, repo.id) if rows else None
 
         def immutable_now(name: str, end: int | None, flagged: bool) -> bool:
-            """Live rows: the flag or a policy; history rows: what the row carried."""
+            """Live rows: the flag or a rule; history rows: what the row carried."""
             live = end is None or end > now
-            return flagged or (live and any(f.selects(name) for f in filters))
+            return flagged or (live and protected is not None and protected(name))
 
         records = [
             TagRecord(
@@ -351,7 +355,7 @@ class TagService:
             if before is None and change.manifest_digest is None:
                 raise TagUnknown("tag unknown", {"tag": name})
             if before is not None and self._guarded(change):
-                await ensure_mutable(s, repo.id, [name], now, action="changed")
+                await self.guard.ensure_mutable(s, repo.id, [name], now, action="changed")
             live = before
             if change.manifest_digest is not None:
                 live = await self._point(s, repo, name, change.manifest_digest, now, before)
@@ -403,7 +407,7 @@ class TagService:
         manifest_id = await visible_manifest_id(s, repo.id, digest, now)
         if manifest_id is None:
             raise ManifestUnknown("manifest unknown", {"digest": digest})
-        if await point_tag(s, repo.id, name, manifest_id, now):
+        if await point_tag(s, repo.id, name, manifest_id, now, guard=self.guard):
             await s.flush()
             live = await _live(s, repo.id, name, now)
             assert live is not None
@@ -417,7 +421,7 @@ class TagService:
         async with self.db.write() as s:
             await lock_repository(s, repo.id)
             end = now - await _window_ms(s, repo.id) - 1 if skip_recovery else now
-            if not await end_tag(s, repo.id, name, now, end):
+            if not await end_tag(s, repo.id, name, now, end, guard=self.guard):
                 raise TagUnknown("tag unknown", {"tag": name})
         self._invalidate(repo)
 
@@ -434,7 +438,16 @@ class TagService:
                 raise ManifestUnknown("manifest unknown", {"digest": digest})
             if not is_visible:
                 await self._require_in_window(s, repo.id, manifest_id, digest, now)
-            await point_tag(s, repo.id, name, manifest_id, now, reversion=True, keep_if_same=False)
+            await point_tag(
+                s,
+                repo.id,
+                name,
+                manifest_id,
+                now,
+                guard=self.guard,
+                reversion=True,
+                keep_if_same=False,
+            )
         self._invalidate(repo)
 
     @staticmethod

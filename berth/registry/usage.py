@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
+from berth.namespaces.models import Namespace
 from berth.registry.models import Blob, Manifest, ManifestBlob, Repository
 
 

@@ -24,13 +24,13 @@ from typing import Any
 from sqlalchemy import delete, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace
 from berth.audit.services import Performer, record
 from berth.auth.access import Principal
 from berth.db.base import now_ms
 from berth.db.jobs import enqueue
 from berth.db.session import Database
 from berth.events.models import Event
+from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, split_repository
 from berth.orgs.errors import NamespaceNotFound
 from berth.permissions.errors import RepositoryNotFound

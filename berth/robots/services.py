@@ -16,10 +16,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace, User
+from berth.accounts.models import User
 from berth.audit.services import record
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
 from berth.orgs.services import find_user, get_namespace, performer_of
 from berth.permissions.models import RepositoryPermission

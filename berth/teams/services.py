@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import Namespace, User
+from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
 from berth.orgs.services import find_user, get_org, get_user, is_org_member, performer_of
 from berth.permissions.models import RepositoryPermission
@@ -461,7 +462,7 @@ class TeamService:
             return await self._invites(s, user)
 
     async def _invites(self, s: AsyncSession, user: User) -> list[InviteInfo]:
-        from berth.accounts.models import Namespace
+        from berth.namespaces.models import Namespace
 
         inviter = User.__table__.alias("inviter")
         rows = (
@@ -486,7 +487,7 @@ class TeamService:
     ) -> tuple[TeamInvite, Team, str, str | None]:
         """The invite behind ``code`` if it is addressed to ``user``; its team, org and
         inviter's name."""
-        from berth.accounts.models import Namespace
+        from berth.namespaces.models import Namespace
 
         found = (
             await s.execute(select(TeamInvite).where(TeamInvite.code == code))

@@ -34,8 +34,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from berth.config import Settings, load_settings
-from berth.db import migrate
 from berth.http.app import create_app
+from berth.schema import migrate
 from berth.services import create_services
 from tests.conftest import distributed_config, embedded_config, write_config
 

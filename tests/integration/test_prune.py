@@ -19,7 +19,6 @@ from sqlalchemy import text
 
 from berth.audit.services import list_logs
 from berth.config import ConfigError, load_settings
-from berth.policies.immutability import immutable_names
 from tests.conftest import write_config
 from tests.integration.api.conftest import bearer, configured, oauth_token
 from tests.integration.conftest import Berth, Pushed, assert_error, digest_of
@@ -212,7 +211,7 @@ async def test_immutable_tags_are_never_pruned(berth: Berth) -> None:
             {"yes": True, "rid": rid},
         )
     async with berth.services.db.read() as s:
-        found = await immutable_names(
+        found = await berth.services.registry.manifests.guard.immutable_names(
             s,
             rid,
             ["v1", "v2", "pinned", "dev-1", "dev-2", "release-1", "nosuch"],

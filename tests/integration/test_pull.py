@@ -166,9 +166,9 @@ async def test_presigned_redirect_serves_blobs_from_s3(
 
     from berth.accounts.services import AccountService
     from berth.config import load_settings
-    from berth.db.migrate import upgrade
     from berth.db.session import Database
     from berth.http.app import create_app
+    from berth.schema.migrate import upgrade
     from tests.conftest import distributed_config, write_config
     from tests.integration.conftest import BASE_URL, Client, digest_of, random_bytes
 

@@ -8,9 +8,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from berth.db.all_models import metadata
-from berth.db.migrate import current_revision, upgrade
 from berth.db.session import one_shot_engine
+from berth.schema.migrate import current_revision, upgrade
+from berth.schema.models import metadata
 from tests.support.postgres import create_database
 
 
@@ -56,7 +56,7 @@ async def test_postgres_from_empty_without_drift(postgres_url: str, from_models:
 def test_head_revision_read_from_files_matches_alembic() -> None:
     from alembic.script import ScriptDirectory
 
-    from berth.db.migrate import alembic_config, head_revision
+    from berth.schema.migrate import alembic_config, head_revision
 
     script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite:///unused.db"))
     assert script.get_heads() == [head_revision()]

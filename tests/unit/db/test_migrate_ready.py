@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from berth.accounts.services import AccountService
-from berth.db import migrate
 from berth.db.session import Database
+from berth.schema import migrate
 
 
 async def _create_user(url: str) -> None:
@@ -40,7 +40,7 @@ def test_ready_only_at_head_with_a_user(tmp_path: Path) -> None:
 
 def test_the_check_does_not_import_sqlalchemy(tmp_path: Path) -> None:
     probe = (
-        "import sys; from berth.db import migrate; "
+        "import sys; from berth.schema import migrate; "
         f"migrate.sqlite_ready('sqlite:///{tmp_path / 'x.db'}'); "
         "print('sqlalchemy' in sys.modules)"
     )

@@ -10,14 +10,15 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import update
 
-from berth.accounts.models import Namespace, User
+from berth.accounts.models import User
 from berth.accounts.services import AccountService
 from berth.config import load_settings
-from berth.db.all_models import metadata
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.orgs.services import OrgService
 from berth.permissions.services import PermissionService
 from berth.robots.services import RobotService
+from berth.schema.models import metadata
 from berth.services import create_services
 from berth.teams.services import TeamService
 

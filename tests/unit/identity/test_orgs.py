@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from berth.accounts.models import Namespace
 from berth.audit.services import list_logs
 from berth.db.jobs_model import Job
+from berth.namespaces.models import Namespace
 from berth.orgs import services as org_services
 from berth.orgs.errors import (
     EmailTaken,

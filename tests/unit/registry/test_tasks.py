@@ -7,13 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from berth.accounts.models import Namespace
-from berth.db.migrate import upgrade
 from berth.db.session import Database
+from berth.namespaces.models import Namespace
 from berth.registry.blobs import BlobService
 from berth.registry.models import Repository, Upload
 from berth.registry.repositories import RepoName, create_repository
 from berth.registry.tasks import purge_expired_uploads
+from berth.schema.migrate import upgrade
 from berth.storage.filesystem import FilesystemBlobStorage
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from berth.db.jobs import JobQueue, backoff_s
-from berth.db.migrate import upgrade
 from berth.db.session import Database
+from berth.schema.migrate import upgrade
 from berth.worker.runner import JobRunner, Schedule
 
 

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from berth.db.all_models import metadata
 from berth.db.session import one_shot_engine
+from berth.schema.models import metadata
 
 config = context.config
 

@@ -83,8 +83,8 @@ async def _create_from_models(url: str) -> bool:
     """Create the head schema on a database without tables; False if it has some."""
     from sqlalchemy import inspect, text
 
-    from berth.db.all_models import metadata
     from berth.db.session import one_shot_engine
+    from berth.schema.models import metadata
 
     head = head_revision()
     engine = one_shot_engine(url)

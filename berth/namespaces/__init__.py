@@ -1,0 +1,1 @@
+"""Namespaces (the core table users and organizations share)."""
