@@ -15,13 +15,13 @@ import pytest
 import redis
 
 from berth.app import redis_options
-from berth.devservers import Redis, free_port
 from berth.registry.cache import (
     ReadCache,
     RedisGenerations,
     close_response_hold,
     open_response_hold,
 )
+from devservers import Redis, free_port
 
 pytestmark = pytest.mark.slow
 
