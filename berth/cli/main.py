@@ -322,8 +322,18 @@ main.add_command(gc)
 )
 @click.pass_context
 def bench(ctx: click.Context) -> None:
-    """Benchmark Berth against CNCF distribution (see docs/performance.md)."""
-    from berth.bench.cli import bench as bench_command
+    """Benchmark Berth against CNCF distribution (source checkout only).
+
+    See docs/performance.md; scripts/bench runs the same command.
+    """
+    # The benchmark is development tooling beside the berth package (bench/ at the
+    # repository root), not in the wheel: found only when berth runs from a checkout.
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / "bench" / "cli.py").is_file():
+        raise click.ClickException("berth bench runs from a source checkout: scripts/bench")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench.cli import bench as bench_command
 
     bench_command.main(args=ctx.args, prog_name="berth bench", standalone_mode=True)
 

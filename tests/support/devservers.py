@@ -1,4 +1,4 @@
-"""Run a ``berth.devservers`` server for the length of a ``with`` block, failing the test
+"""Run a ``devservers`` server for the length of a ``with`` block, failing the test
 (with the server's reason) when it cannot start."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Protocol
 
 import pytest
 
-from berth.devservers import DevServerError
+from devservers import DevServerError
 
 
 class Server(Protocol):

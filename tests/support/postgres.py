@@ -1,4 +1,4 @@
-"""A real, throwaway PostgreSQL for tests (``berth.devservers.Postgres`` as a generator).
+"""A real, throwaway PostgreSQL for tests (``devservers.Postgres`` as a generator).
 
 Use it from a fixture::
 
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.devservers import Postgres, create_database, pg_bindir
+from devservers import Postgres, create_database, pg_bindir
 from tests.support.devservers import running
 
 __all__ = ["create_database", "pg_bindir", "postgres_server"]

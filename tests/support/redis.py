@@ -1,4 +1,4 @@
-"""A real, throwaway Redis for tests (``berth.devservers.Redis`` as a generator).
+"""A real, throwaway Redis for tests (``devservers.Redis`` as a generator).
 
 Use it from a fixture::
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.devservers import Redis
+from devservers import Redis
 from tests.support.devservers import running
 
 

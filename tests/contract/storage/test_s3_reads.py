@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from berth.devservers import Seaweed
 from berth.storage.base import READ_CHUNK_SIZE, BlobNotFound, StorageUnavailable
 from berth.storage.s3 import S3BlobStorage
+from devservers import Seaweed
 from tests.contract.storage.conftest import MIB, S3_BUCKET
 from tests.contract.storage.test_contract import Stream, payload, sha256
 from tests.support.devservers import running

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.bench import report
+from bench import report
 
 
 def _results(deployment: str, *, start_s: float, manifest_put: float) -> dict[str, Any]:

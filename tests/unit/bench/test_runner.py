@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from berth.bench import runner
+from bench import runner
 
 
 def test_an_interrupted_bench_stops_regbench(monkeypatch, tmp_path: Path) -> None:

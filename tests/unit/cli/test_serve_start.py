@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from berth.devservers import free_port, stop_process
+from devservers import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from berth.devservers import Redis, free_port
 from berth.registry.cache import (
     ReadCache,
     RedisGenerations,
@@ -22,6 +21,7 @@ from berth.registry.cache import (
     open_response_hold,
 )
 from berth.services import redis_options
+from devservers import Redis, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL and Redis servers of tests/support (berth.devservers) really run."""
+"""The throwaway PostgreSQL and Redis servers of tests/support (devservers) really run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from berth import devservers
+import devservers
 from tests.support import postgres, redis
 
 

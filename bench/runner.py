@@ -6,9 +6,9 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 2. distribution (Debian ``docker-registry``) and Berth (``berth serve`` with its own
    config and a superuser); Berth is started three times, each start timed until
    ``GET /v2/`` with Basic credentials answers 200; the third one is measured;
-3. regbench (``berth/bench/regbench.py``, the team's yardstick) with distribution as A
+3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
-4. the cost growth check against a fresh Berth (see :mod:`berth.bench.growth`);
+4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
 5. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
@@ -30,10 +30,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from berth.bench import report
-from berth.bench.growth import GrowthError, catalog_fallback, run_growth
-from berth.bench.servers import BenchSetupError, Berth, Distribution, first_run_start
-from berth.devservers import Postgres, Redis, Seaweed
+from bench import report
+from bench.growth import GrowthError, catalog_fallback, run_growth
+from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
+from devservers import Postgres, Redis, Seaweed
 
 REGBENCH = Path(__file__).with_name("regbench.py")
 BENCH_USER = "bench"
@@ -64,7 +64,7 @@ def log(msg: str) -> None:
 
 
 def checkout_root() -> Path | None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     return root if (root / "pyproject.toml").is_file() else None
 
 
@@ -91,7 +91,7 @@ def _preflight() -> None:
     )
     if probe.returncode != 0:
         raise BenchSetupError(
-            "regbench needs aiohttp in this Python: pip install -e '.[test]' "
+            "regbench needs aiohttp in this Python: pip install -e '.[bench]' "
             f"({probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else ''})"
         )
     _compile_bytecode()

@@ -3,8 +3,8 @@
 # fmt: off
 # Vendored copy of the Berth team's benchmark yardstick, /work/shared/bench/regbench.py
 # (the team's own tool, not third-party code), carried here so that `berth bench` works in
-# a plain clone. Unchanged apart from this note: fix it upstream first, then copy it again.
-# berth.bench.runner runs it as a subprocess with the venv's python (needs aiohttp).
+# a plain clone (benchmark tooling: outside the berth package, not in the wheel). Unchanged apart from this note: fix it upstream first, then copy it again.
+# bench.runner runs it as a subprocess with the venv's python (needs aiohttp).
 """regbench.py - side-by-side OCI distribution API benchmark (A vs B).
 
 Talks the OCI distribution HTTP API directly (aiohttp + stdlib; optional

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from berth.bench.servers import tree_rss_mb
+from bench.servers import tree_rss_mb
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

@@ -1,4 +1,4 @@
-"""The ``berth bench`` command (registered on the ``berth`` group by the CLI)."""
+"""The ``berth bench`` command (``python -m bench``; ``berth bench`` hands its arguments here)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from berth.bench.runner import BenchOptions
-from berth.bench.runner import run_bench as _run_bench
+from bench.runner import BenchOptions
+from bench.runner import run_bench as _run_bench
 
 __all__ = ["BenchOptions", "bench", "run_bench"]
 

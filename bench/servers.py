@@ -1,5 +1,5 @@
 """Throwaway servers for ``berth bench``: CNCF distribution and Berth (PostgreSQL, Redis and
-SeaweedFS for the distributed deployment come from ``berth.devservers``, as for the tests).
+SeaweedFS for the distributed deployment come from ``devservers``, as for the tests).
 
 Every server listens on a free loopback port, keeps its data in a directory the caller
 owns, and is stopped by ``stop()``. A failure raises :class:`BenchSetupError` with the
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from berth.devservers import (
+from devservers import (
     INSTALL_HINT,
     START_TIMEOUT,
     DevServerError,

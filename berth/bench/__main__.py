@@ -1,3 +1,0 @@
-from berth.bench.cli import bench
-
-bench(prog_name="berth bench")
