@@ -115,6 +115,10 @@ class QuayConfig(BaseModel):
     # FEATURE_IMMUTABLE_TAGS (above) also gates the immutability policy routes.
     FEATURE_AUTO_PRUNE: bool = False
     DEFAULT_NAMESPACE_AUTOPRUNE_POLICY: dict[str, Any] | None = None
+    # Outbound requests (upstream registries, webhooks ...) to loopback, private and other
+    # non-public addresses are refused unless the host name, IP address or CIDR range is
+    # listed here (Quay 3.18's SSRF guard; berth/outbound/guard.py has the rules).
+    SSRF_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -193,6 +197,22 @@ class QuayConfig(BaseModel):
                 prune_rule_from_config(v)
             except InvalidPolicy as e:
                 raise ValueError(e.message) from e
+        return v
+
+    @field_validator("SSRF_ALLOWED_HOSTS")
+    @classmethod
+    def _ssrf_allowed_hosts(cls, v: list[str]) -> list[str]:
+        from berth.outbound.errors import OutboundConfigError
+        from berth.outbound.guard import parse_allow_entry
+
+        problems = []
+        for entry in v:
+            try:
+                parse_allow_entry(entry)
+            except OutboundConfigError as e:
+                problems.append(str(e))
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @field_validator("TAG_EXPIRATION_OPTIONS")
