@@ -138,6 +138,9 @@ class QuayConfig(BaseModel):
     BERTH_GC_GRACE: str = "1h"
     # How often the workers run auto-prune policies (each namespace is one job).
     BERTH_AUTOPRUNE_INTERVAL: str = "1h"
+    # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
+    # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
+    BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -176,6 +179,19 @@ class QuayConfig(BaseModel):
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
+        return v
+
+    @field_validator("BERTH_JOB_LANES")
+    @classmethod
+    def _job_lanes(cls, v: dict[str, int]) -> dict[str, int]:
+        from berth.jobs.kinds import Lane
+
+        names = sorted(lane.value for lane in Lane)
+        unknown = sorted(set(v) - set(names))
+        if unknown:
+            raise ValueError(f"unknown lane {', '.join(unknown)}: lanes are {', '.join(names)}")
+        if any(n < 1 for n in v.values()):
+            raise ValueError("each lane runs at least 1 job at once")
         return v
 
     @field_validator("LABEL_KEY_RESERVED_PREFIXES")

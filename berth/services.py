@@ -8,6 +8,7 @@ given when built. Building touches neither the database nor the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from berth.accounts.services import AccountService
@@ -16,33 +17,40 @@ from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
 from berth.config import Settings
-from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.durations import parse_duration
 from berth.events.recorder import EventRecorder
+from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
+from berth.gc.tasks import COLLECT_GARBAGE
+from berth.jobs import JobQueue, JobRunner, Lane, Schedule
+from berth.jobs import tasks as jobs_tasks
+from berth.jobs.tasks import PRUNE_JOBS
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
-from berth.orgs import services as org_services
+from berth.orgs import tasks as org_tasks
 from berth.orgs.services import OrgService
+from berth.orgs.tasks import DELETE_NAMESPACE
 from berth.permissions.services import PermissionService
 from berth.policies import tasks as policy_tasks
 from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.rules import prune_rule_from_config
 from berth.policies.services import PolicyService
+from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
 from berth.registry.service import Registry
 from berth.registry.tags import TagSettings
+from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
-from berth.repos.services import DELETE_REPOSITORY_JOB, RepositoryService
+from berth.repos.services import RepositoryService
+from berth.repos.tasks import DELETE_REPOSITORY
 from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 from berth.teams.services import TeamService
-from berth.worker.runner import JobRunner, Schedule
 
 
 @dataclass
@@ -90,58 +98,33 @@ def _job_runner(
     pruner: Pruner,
     gc: GarbageCollector,
 ) -> JobRunner:
-    """Every job kind and schedule, in one place."""
-
-    async def purge_uploads(_payload: dict[str, object]) -> None:
-        await registry_tasks.purge_expired_uploads(db, storage, expiry_s=settings.upload_expiry_s)
-
-    async def prune_jobs(_payload: dict[str, object]) -> None:
-        await jobs.prune(older_than_ms=86_400_000)
-
-    async def delete_namespace(payload: dict[str, object]) -> None:
-        namespace_id = payload["namespace_id"]
-        assert isinstance(namespace_id, int)
-        await org_services.delete_namespace(db, namespace_id)
-
-    async def collect_garbage(_payload: dict[str, object]) -> None:
-        await gc.collect()
-
-    async def delete_repository(payload: dict[str, object]) -> None:
-        repository_id = payload["repository_id"]
-        assert isinstance(repository_id, int)
-        await repos_tasks.delete_repository(db, storage, repository_id)
-
-    async def autoprune_sweep(_payload: dict[str, object]) -> None:
-        await policy_tasks.autoprune_sweep(db, pruner)
-
-    async def prune_namespace(payload: dict[str, object]) -> None:
-        namespace_id = payload["namespace_id"]
-        assert isinstance(namespace_id, int)
-        await policy_tasks.prune_namespace(pruner, namespace_id)
-
-    handlers = {
-        "purge_expired_uploads": purge_uploads,
-        "prune_jobs": prune_jobs,
-        org_services.DELETE_NAMESPACE_JOB: delete_namespace,
-        "collect_garbage": collect_garbage,
-        DELETE_REPOSITORY_JOB: delete_repository,
-        policy_tasks.AUTOPRUNE_SWEEP_JOB: autoprune_sweep,
-        policy_tasks.PRUNE_NAMESPACE_JOB: prune_namespace,
-    }
-    schedules = [
-        Schedule("purge_expired_uploads", every_s=max(60, settings.upload_expiry_s // 24)),
-        Schedule("prune_jobs", every_s=3600),
-    ]
-    if settings.raw.FEATURE_AUTO_PRUNE:
-        schedules.append(
-            Schedule(
-                policy_tasks.AUTOPRUNE_SWEEP_JOB,
-                every_s=parse_duration(settings.raw.BERTH_AUTOPRUNE_INTERVAL),
+    """Every job kind bound to its handler, and every schedule, in one place."""
+    raw = settings.raw
+    bindings = [
+        PURGE_EXPIRED_UPLOADS.bind(
+            lambda _: registry_tasks.purge_expired_uploads(
+                db, storage, expiry_s=settings.upload_expiry_s
             )
+        ),
+        PRUNE_JOBS.bind(partial(jobs_tasks.prune_jobs, queue=jobs)),
+        DELETE_NAMESPACE.bind(partial(org_tasks.delete_namespace, db=db)),
+        COLLECT_GARBAGE.bind(partial(gc_tasks.collect_garbage, gc=gc)),
+        DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
+        AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),
+        PRUNE_NAMESPACE.bind(partial(policy_tasks.prune_namespace, pruner=pruner)),
+    ]
+    schedules: list[Schedule[Any]] = [
+        Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
+        Schedule(PRUNE_JOBS, every_s=3600),
+    ]
+    if raw.FEATURE_AUTO_PRUNE:
+        schedules.append(
+            Schedule(AUTOPRUNE_SWEEP, every_s=parse_duration(raw.BERTH_AUTOPRUNE_INTERVAL))
         )
     if settings.gc_interval_s > 0:
-        schedules.append(Schedule("collect_garbage", every_s=settings.gc_interval_s))
-    return JobRunner(jobs, handlers, schedules)
+        schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
+    lanes = {Lane(name): n for name, n in raw.BERTH_JOB_LANES.items()}
+    return JobRunner(jobs, bindings, schedules, lanes=lanes)
 
 
 def redis_options(raw: Any) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ import click
 from berth.cli.common import cli_settings, config_options, run_with_services
 from berth.cli.gc import gc
 from berth.cli.identity import register as register_identity
+from berth.cli.jobs import jobs
 from berth.cli.prune import prune
 from berth.config import ConfigError, Settings, load_settings
 
@@ -186,25 +187,15 @@ def _login_hint(settings: Settings) -> str:
 @config_options
 def worker(config: str | None, data_dir: str | None) -> None:
     """Run background jobs (distributed deployment: next to the servers)."""
-    import signal
-
     from berth.schema.migrate import upgrade
     from berth.services import create_services
+    from berth.worker import run_worker
 
     settings = cli_settings(config, data_dir)
 
     async def go() -> None:
         await upgrade(settings.db_url)
-        svc = create_services(settings)
-        await svc.start(run_jobs=True)
-        click.echo(f"berth worker {svc.runner.worker_id}: running jobs")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        click.echo("stopping: finishing the job in hand")
-        await svc.close()
+        await run_worker(create_services(settings), click.echo)
 
     asyncio.run(go())
 
@@ -313,6 +304,7 @@ def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
 register_identity(main)
 main.add_command(prune)
 main.add_command(gc)
+main.add_command(jobs)
 
 
 @main.command(

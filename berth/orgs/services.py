@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
-from berth.db.jobs import enqueue
 from berth.db.session import Database
+from berth.jobs import enqueue
 from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
 from berth.orgs.errors import (
@@ -34,11 +34,11 @@ from berth.orgs.errors import (
     UserNotFound,
 )
 from berth.orgs.models import ORG_KIND
+from berth.orgs.tasks import DELETE_NAMESPACE, DeleteNamespace
 from berth.permissions.models import RepositoryPermission
 from berth.registry.models import Repository
 from berth.teams.models import Team, TeamMember
 
-DELETE_NAMESPACE_JOB = "delete_namespace"
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OWNERS_TEAM = "owners"
 _UNSET = object()
@@ -590,29 +590,4 @@ async def mark_namespace_deleted(s: AsyncSession, ns: Namespace) -> None:
         .where(Repository.namespace_id == ns.id)
         .values(full_name=marker + "/" + Repository.name)
     )
-    await enqueue(s, DELETE_NAMESPACE_JOB, {"namespace_id": ns.id})
-
-
-async def delete_namespace(db: Database, namespace_id: int) -> None:
-    """The ``delete_namespace`` job: remove the namespace's repositories (their rows; blobs
-    are left to garbage collection), robots, teams and the namespace itself. Idempotent."""
-    from berth.robots.models import RobotAccount
-
-    async with db.write() as s:
-        ns = (
-            await s.execute(select(Namespace).where(Namespace.id == namespace_id))
-        ).scalar_one_or_none()
-        if ns is None:
-            return
-        if ns.enabled:  # re-enabled (not deleted): nothing to do
-            return
-        robot_ids = select(RobotAccount.user_id).where(RobotAccount.namespace_id == ns.id)
-        await s.execute(delete(User).where(User.id.in_(robot_ids)))
-        repo_ids = select(Repository.id).where(Repository.namespace_id == ns.id)
-        from berth.registry.models import Manifest, Tag
-
-        # Tags point at manifests without cascading; remove them first, then manifests.
-        await s.execute(delete(Tag).where(Tag.repository_id.in_(repo_ids)))
-        await s.execute(delete(Manifest).where(Manifest.repository_id.in_(repo_ids)))
-        await s.execute(delete(Repository).where(Repository.namespace_id == ns.id))
-        await s.execute(delete(Namespace).where(Namespace.id == ns.id))
+    await enqueue(s, DELETE_NAMESPACE, DeleteNamespace(namespace_id=ns.id))

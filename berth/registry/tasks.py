@@ -10,10 +10,13 @@ from sqlalchemy import delete, select
 
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.jobs import JobKind, Lane, NoPayload
 from berth.registry.models import Upload
 from berth.storage.base import BlobStorage
 
 log = logging.getLogger(__name__)
+
+PURGE_EXPIRED_UPLOADS = JobKind("purge_expired_uploads", NoPayload, lane=Lane.LONG)
 
 
 async def purge_expired_uploads(

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.audit.services import Performer, record
 from berth.auth.access import Principal
 from berth.db.base import now_ms
-from berth.db.jobs import enqueue
 from berth.db.session import Database
 from berth.events.models import Event
+from berth.jobs import enqueue
 from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, split_repository
 from berth.orgs.errors import NamespaceNotFound
@@ -43,10 +43,9 @@ from berth.registry.repositories import RepoName, RepoRow, create_repository
 from berth.registry.sql import insert_ignore
 from berth.repos.errors import InvalidRepositoryName, InvalidRepositoryState, RepositoryExists
 from berth.repos.models import Star
+from berth.repos.tasks import DELETE_REPOSITORY, MARKED_FOR_DELETION, DeleteRepository
 
 REPO_STATES = ("NORMAL", "READ_ONLY", "MIRROR")
-MARKED_FOR_DELETION = "MARKED_FOR_DELETION"
-DELETE_REPOSITORY_JOB = "delete_repository"
 PAGE_SIZE = 100  # Quay's REPOS_PER_PAGE
 MAX_TAGS = 500  # tags in GET /repository/{r}
 POPULARITY_WINDOW_MS = 7 * 86_400_000  # pulls in the last week
@@ -462,7 +461,7 @@ class RepositoryService:
             await s.execute(
                 delete(RepositoryPermission).where(RepositoryPermission.repository_id == t.id)
             )
-            await enqueue(s, DELETE_REPOSITORY_JOB, {"repository_id": t.id})
+            await enqueue(s, DELETE_REPOSITORY, DeleteRepository(repository_id=t.id))
             record(
                 s, "delete_repo", repo.namespace, performer, metadata=_log_meta(repo),
                 namespace_id=t.namespace_id,

@@ -14,20 +14,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Delete, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.session import Database
+from berth.jobs import JobKind, Lane
 from berth.registry import usage
 from berth.registry.models import Manifest, ManifestChild, Repository, RepositoryBlob, Tag, Upload
-from berth.repos.services import MARKED_FOR_DELETION
 from berth.storage.base import BlobStorage
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+MARKED_FOR_DELETION = "MARKED_FOR_DELETION"  # Repository.state of a deleted repository
+
+
+@dataclass(frozen=True)
+class DeleteRepository:
+    repository_id: int
+
+
+DELETE_REPOSITORY = JobKind("delete_repository", DeleteRepository, lane=Lane.LONG)
 
 
 async def _marked(db: Database, repository_id: int) -> bool:
@@ -89,7 +99,8 @@ def _child_links(manifest_ids: list[Any]) -> list[Delete]:
     ]
 
 
-async def delete_repository(db: Database, storage: BlobStorage, repository_id: int) -> None:
+async def delete_repository(payload: DeleteRepository, db: Database, storage: BlobStorage) -> None:
+    repository_id = payload.repository_id
     if not await _marked(db, repository_id):
         return
     await _cancel_uploads(db, storage, repository_id)

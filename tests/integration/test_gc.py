@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import text
 
 from berth.gc.services import GarbageCollector, GcReport
+from berth.gc.tasks import COLLECT_GARBAGE
+from berth.jobs import NoPayload
 from berth.registry import usage
 from berth.registry.errors import ManifestUnknown
 from berth.registry.repositories import RepoName
-from berth.repos.tasks import delete_repository
+from berth.repos.tasks import DeleteRepository, delete_repository
 from tests.integration.conftest import (
     EMPTY_DIGEST,
     OCI_EMPTY,
@@ -382,7 +384,8 @@ async def test_deleted_repository_leaves_exact_sizes_and_its_blobs_to_collect(
     svc = registry.services
     repo_id = (await svc.registry.repository(RepoName("alice", "a"))).id
     assert await svc.repos.delete(RepoName("alice", "a"))
-    await delete_repository(svc.db, svc.storage, repo_id)  # the job the API enqueued
+    # the job the API enqueued
+    await delete_repository(DeleteRepository(repo_id), svc.db, svc.storage)
 
     assert await namespace_size(registry, "alice") == await repo_size(registry, "alice/b")
     assert await assert_sizes_exact(registry)
@@ -565,14 +568,14 @@ async def test_sizes_stay_exact_through_pushes_and_collection(
 async def test_workers_collect_on_a_schedule(registry: Berth, alice: Client) -> None:
     """The ``collect_garbage`` job is scheduled (BERTH_GC_INTERVAL) and does a real pass."""
     runner = registry.services.runner
-    assert [s.every_s for s in runner.schedules if s.kind == "collect_garbage"] == [
+    assert [s.every_s for s in runner.schedules if s.kind is COLLECT_GARBAGE] == [
         registry.settings.gc_interval_s
     ]
     image = await alice.push_image("alice/app", "v1")
     await delete_tag(alice, "alice/app", "v1")
     await set_window(registry, "alice", 0)
 
-    await registry.services.jobs.enqueue("collect_garbage")
+    await registry.services.jobs.enqueue(COLLECT_GARBAGE, NoPayload())
     deadline = asyncio.get_running_loop().time() + 30
     while await manifest_rows(registry, image.digest):
         assert asyncio.get_running_loop().time() < deadline, "the job never collected"

@@ -130,7 +130,7 @@ async def test_deleted_org_disappears_and_the_job_removes_it(registry: Berth) ->
     assert resp.status_code == 401  # the namespace no longer exists: no actions at all
     job = await svc.jobs.claim("test", ["delete_namespace"])
     assert job is not None
-    await svc.runner.handlers["delete_namespace"](job.payload)
+    await svc.runner.bindings["delete_namespace"].run(job.payload)
     await svc.jobs.finish(job)
     # The name is free again; the old robot token is gone with its namespace.
     await svc.orgs.create("acme", creator="orgadmin")

@@ -6,9 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from berth.audit.services import list_logs
-from berth.db.jobs_model import Job
+from berth.jobs.models import Job
 from berth.namespaces.models import Namespace
-from berth.orgs import services as org_services
 from berth.orgs.errors import (
     EmailTaken,
     InvalidOrganizationName,
@@ -17,6 +16,7 @@ from berth.orgs.errors import (
     NameTaken,
     OrganizationNotFound,
 )
+from berth.orgs.tasks import DeleteNamespace, delete_namespace
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName, create_repository
 from tests.unit.identity.conftest import Identity
@@ -100,8 +100,8 @@ async def test_delete_hides_at_once_and_the_job_removes_rows(identity: Identity)
     async with identity.db.read() as s:
         job = (await s.execute(select(Job).where(Job.kind == "delete_namespace"))).scalar_one()
         old_id = job.payload["namespace_id"]
-    await org_services.delete_namespace(identity.db, old_id)
-    await org_services.delete_namespace(identity.db, old_id)  # idempotent
+    await delete_namespace(DeleteNamespace(namespace_id=old_id), identity.db)
+    await delete_namespace(DeleteNamespace(namespace_id=old_id), identity.db)  # idempotent
     async with identity.db.read() as s:
         assert (
             await s.execute(select(Namespace.id).where(Namespace.id == old_id))
