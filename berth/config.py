@@ -9,10 +9,18 @@ in ``QUAY_OVERRIDE_CONFIG`` (as Quay does), then single ``BERTH_<KEY>`` or
 ``load_settings`` reports every problem at once (``ConfigError.problems``), each
 naming its key, so ``berth config validate`` can print them all and a bad config
 never starts half a server. There is no module-level settings instance.
+
+The keys reach their readers as typed sections built once here (``Settings.api``,
+``.session``, ``.auth``, ``.registry``, ``.policies``): a feature's section is defined next to
+the feature (``berth/<feature>/settings.py``) with its validators, which ``QuayConfig`` calls;
+features never import this module. Keys of the file that Berth does not read are kept in
+``Settings.unknown_keys`` (a likely typo, with suggestions, or a Quay key Berth does not use
+yet, from ``berth.quaykeys``).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -24,14 +32,37 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from berth.auth.settings import AuthSettings
 from berth.durations import parse_duration
+from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
+from berth.policies.settings import PolicySettings, default_prune_rule
+from berth.quaykeys import QUAY_KEYS
+from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
 
 
 class ConfigError(Exception):
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], unknown_keys: tuple[UnknownKey, ...] = ()):
         self.problems = problems
+        self.unknown_keys = unknown_keys
         super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    """A key of the file (or of QUAY_OVERRIDE_CONFIG) that Berth does not read: one Quay has
+    (a quiet note) or a typo (a warning, with the nearest keys Berth or Quay knows)."""
+
+    key: str
+    used_by_quay: bool
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        if self.used_by_quay:
+            return f"note: {self.key} is used by Quay, not by Berth yet"
+        hint = f"; did you mean {' or '.join(self.suggestions)}?" if self.suggestions else ""
+        return f"warning: {self.key} is not a key Berth knows{hint}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +73,8 @@ class StorageLocation:
 
 
 class QuayConfig(BaseModel):
-    """The keys Berth understands, with Quay's names and defaults (unknown keys are kept)."""
+    """The keys Berth understands, with Quay's names and defaults (unknown keys are kept,
+    and reported by ``load_settings``). Read through the sections of ``Settings``."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
@@ -77,6 +109,7 @@ class QuayConfig(BaseModel):
     LABEL_KEY_RESERVED_PREFIXES: list[str] = Field(default_factory=list)
     BUILDLOGS_REDIS: dict[str, Any] | None = None
     USER_EVENTS_REDIS: dict[str, Any] | None = None
+    DATA_MODEL_CACHE_CONFIG: dict[str, Any] | None = None
 
     FEATURE_ANONYMOUS_ACCESS: bool = True
     FEATURE_PUBLIC_CATALOG: bool = False
@@ -175,10 +208,12 @@ class QuayConfig(BaseModel):
         "LABELED_EXPIRATION_MINIMUM",
         "LABELED_EXPIRATION_MAXIMUM",
         "BERTH_AUTOPRUNE_INTERVAL",
+        "APP_SPECIFIC_TOKEN_EXPIRATION",
     )
     @classmethod
-    def _duration(cls, v: str) -> str:
-        parse_duration(v)
+    def _duration(cls, v: str | None) -> str | None:
+        if v:  # APP_SPECIFIC_TOKEN_EXPIRATION: None or "" is "never"
+            parse_duration(v)
         return v
 
     @field_validator("BERTH_JOB_LANES")
@@ -197,22 +232,13 @@ class QuayConfig(BaseModel):
     @field_validator("LABEL_KEY_RESERVED_PREFIXES")
     @classmethod
     def _label_prefixes(cls, v: list[str]) -> list[str]:
-        bad = [p for p in v if not p.endswith(".")]
-        if bad:
-            raise ValueError(f"every prefix must end in a dot: {', '.join(map(repr, bad))}")
+        check_label_prefixes(v)
         return v
 
     @field_validator("DEFAULT_NAMESPACE_AUTOPRUNE_POLICY")
     @classmethod
     def _default_prune_policy(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None:
-            from berth.policies.errors import InvalidPolicy
-            from berth.policies.rules import prune_rule_from_config
-
-            try:
-                prune_rule_from_config(v)
-            except InvalidPolicy as e:
-                raise ValueError(e.message) from e
+        default_prune_rule(v)
         return v
 
     @field_validator("SSRF_ALLOWED_HOSTS")
@@ -239,9 +265,53 @@ class QuayConfig(BaseModel):
         return v
 
 
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """What /api/v1 and /v2 read that no feature section owns (the defaults are Quay's):
+    the switches behind routes and answers."""
+
+    super_users_enabled: bool = True  # FEATURE_SUPER_USERS
+    superusers_full_access: bool = False  # FEATURE_SUPERUSERS_FULL_ACCESS
+    user_creation: bool = True  # FEATURE_USER_CREATION
+    user_initialize: bool = False  # FEATURE_USER_INITIALIZE
+    direct_login: bool = True  # FEATURE_DIRECT_LOGIN
+    authentication_type: str = "Database"  # AUTHENTICATION_TYPE
+    mailing: bool = True  # FEATURE_MAILING
+    change_tag_expiration: bool = True  # FEATURE_CHANGE_TAG_EXPIRATION
+    partial_user_autocomplete: bool = True  # FEATURE_PARTIAL_USER_AUTOCOMPLETE
+    extended_repository_names: bool = True  # FEATURE_EXTENDED_REPOSITORY_NAMES
+    quota_management: bool = False  # FEATURE_QUOTA_MANAGEMENT
+    default_system_reject_quota_bytes: int = 0  # DEFAULT_SYSTEM_REJECT_QUOTA_BYTES
+    repo_mirror: bool = False  # FEATURE_REPO_MIRROR
+    registry_readonly: bool = False  # REGISTRY_STATE: readonly (503 on API writes)
+    browser_api_calls_xhr_only: bool = True  # BROWSER_API_CALLS_XHR_ONLY
+    public_catalog: bool = False  # FEATURE_PUBLIC_CATALOG
+    v2_pagination_size: int = 50  # V2_PAGINATION_SIZE
+
+    @property
+    def database_auth(self) -> bool:
+        return self.authentication_type == "Database"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Browser sessions of /api/v1: SESSION_COOKIE_NAME, SESSION_TIMEOUT and
+    FRESH_LOGIN_TIMEOUT (seconds)."""
+
+    cookie_name: str = "_csrf_token"
+    timeout_s: int = 31 * 86400
+    fresh_login_timeout_s: int = 600
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything the app needs, resolved: paths absolute, secrets present, URIs async."""
+    """Everything the app needs, resolved: paths absolute, secrets present, URIs async,
+    durations in seconds, and the keys grouped in typed sections (``api``, ``session``,
+    ``auth``, ``registry``, ``policies``), each built once here.
+
+    ``raw`` is the parsed file, for ``berth config validate``'s report; nothing reads a
+    setting through it: new code reads a section.
+    """
 
     raw: QuayConfig
     data_dir: Path
@@ -252,14 +322,25 @@ class Settings:
     secret_key: str
     database_secret_key: str
     super_users: frozenset[str]
-    max_manifest_bytes: int
     upload_expiry_s: int
-    token_ttl_s: int
     workers: int
     run_workers_in_process: bool
+    api: ApiSettings
+    session: SessionSettings
+    auth: AuthSettings
+    registry: RegistrySettings
+    policies: PolicySettings
+    outbound: OutboundSettings
     config_path: Path | None = None
     gc_interval_s: int = 3600
     gc_grace_s: int = 3600
+    # FEATURE_MAILING and FEATURE_REQUIRE_TEAM_INVITE: humans added to a team are invited.
+    require_team_invite: bool = True
+    # The Redis of shared cache generations (``redis_options``), or None.
+    cache_redis: dict[str, Any] | None = None
+    unknown_keys: tuple[UnknownKey, ...] = ()
+    # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
+    job_lanes: dict[str, int] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -269,15 +350,143 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
 
-    def feature(self, name: str) -> bool:
-        return bool(getattr(self.raw, f"FEATURE_{name}", False))
+    @property
+    def max_manifest_bytes(self) -> int:
+        return self.registry.max_manifest_bytes
+
+    @property
+    def token_ttl_s(self) -> int:
+        return self.auth.token_ttl_s
 
     def is_restricted_user(self, username: str) -> bool:
         """FEATURE_RESTRICTED_USERS: users outside RESTRICTED_USERS_WHITELIST may not create
         organizations (superusers are exempt: the caller checks that)."""
-        if not self.raw.FEATURE_RESTRICTED_USERS:
-            return False
-        return username not in (self.raw.RESTRICTED_USERS_WHITELIST or [])
+        return self.auth.is_restricted_user(username)
+
+
+def redis_options(cfg: Any) -> dict[str, Any] | None:
+    """The Redis that holds shared cache generations, from Quay's keys, or None.
+
+    ``BERTH_REDIS`` first; then Quay's model cache, ``DATA_MODEL_CACHE_CONFIG`` with
+    ``engine: redis`` (its ``redis_config.primary``; ``engine: noop`` turns the cache off);
+    then ``USER_EVENTS_REDIS``, the Redis every Quay deployment's replicas already share.
+    Each is Quay's ``{host, port, password, ssl}`` (``db`` and ``username`` too).
+    """
+    if cfg.BERTH_REDIS:
+        return dict(cfg.BERTH_REDIS)
+    model_cache = cfg.DATA_MODEL_CACHE_CONFIG or {}
+    engine = model_cache.get("engine")
+    if engine == "redis":
+        primary = (model_cache.get("redis_config") or {}).get("primary")
+        if primary:
+            return dict(primary)
+    if engine == "noop":
+        return None
+    return dict(cfg.USER_EVENTS_REDIS) if cfg.USER_EVENTS_REDIS else None
+
+
+def _api_settings(cfg: QuayConfig) -> ApiSettings:
+    return ApiSettings(
+        super_users_enabled=cfg.FEATURE_SUPER_USERS,
+        superusers_full_access=cfg.FEATURE_SUPERUSERS_FULL_ACCESS,
+        user_creation=cfg.FEATURE_USER_CREATION,
+        user_initialize=cfg.FEATURE_USER_INITIALIZE,
+        direct_login=cfg.FEATURE_DIRECT_LOGIN,
+        authentication_type=cfg.AUTHENTICATION_TYPE,
+        mailing=cfg.FEATURE_MAILING,
+        change_tag_expiration=cfg.FEATURE_CHANGE_TAG_EXPIRATION,
+        partial_user_autocomplete=cfg.FEATURE_PARTIAL_USER_AUTOCOMPLETE,
+        extended_repository_names=cfg.FEATURE_EXTENDED_REPOSITORY_NAMES,
+        quota_management=cfg.FEATURE_QUOTA_MANAGEMENT,
+        default_system_reject_quota_bytes=cfg.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES,
+        repo_mirror=cfg.FEATURE_REPO_MIRROR,
+        registry_readonly=cfg.REGISTRY_STATE == "readonly",
+        browser_api_calls_xhr_only=cfg.BROWSER_API_CALLS_XHR_ONLY,
+        public_catalog=cfg.FEATURE_PUBLIC_CATALOG,
+        v2_pagination_size=cfg.V2_PAGINATION_SIZE,
+    )
+
+
+def _session_settings(cfg: QuayConfig) -> SessionSettings:
+    return SessionSettings(
+        cookie_name=cfg.SESSION_COOKIE_NAME,
+        timeout_s=parse_duration(cfg.SESSION_TIMEOUT),
+        fresh_login_timeout_s=parse_duration(cfg.FRESH_LOGIN_TIMEOUT),
+    )
+
+
+def _auth_settings(cfg: QuayConfig) -> AuthSettings:
+    token_expiration = cfg.APP_SPECIFIC_TOKEN_EXPIRATION
+    return AuthSettings(
+        issuer=cfg.INSTANCE_SERVICE_KEY_SERVICE,
+        token_ttl_s=cfg.BERTH_TOKEN_TTL,
+        anonymous_access=cfg.FEATURE_ANONYMOUS_ACCESS,
+        open_registry=cfg.BERTH_OPEN_REGISTRY,
+        allow_catalog_scope=cfg.BERTH_ALLOW_CATALOG_SCOPE,
+        require_encrypted_basic_auth=cfg.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
+        robots_disallow=cfg.ROBOTS_DISALLOW,
+        robots_whitelist=frozenset(cfg.ROBOTS_WHITELIST),
+        app_specific_tokens=cfg.FEATURE_APP_SPECIFIC_TOKENS,
+        app_specific_token_expiration_s=(
+            parse_duration(token_expiration) if token_expiration else None
+        ),
+        restricted_users=cfg.FEATURE_RESTRICTED_USERS,
+        restricted_users_whitelist=frozenset(cfg.RESTRICTED_USERS_WHITELIST or ()),
+    )
+
+
+def _registry_settings(cfg: QuayConfig) -> RegistrySettings:
+    return RegistrySettings(
+        library_namespace=cfg.LIBRARY_NAMESPACE if cfg.FEATURE_LIBRARY_SUPPORT else None,
+        read_only=cfg.REGISTRY_STATE == "readonly" or cfg.DISABLE_PUSHES,
+        create_private_on_push=cfg.CREATE_PRIVATE_REPO_ON_PUSH,
+        create_namespace_on_push=cfg.CREATE_NAMESPACE_ON_PUSH,
+        default_tag_expiration_s=parse_duration(cfg.DEFAULT_TAG_EXPIRATION),
+        tag_expiration_options=frozenset(parse_duration(v) for v in cfg.TAG_EXPIRATION_OPTIONS),
+        max_manifest_bytes=cfg.BERTH_MAX_MANIFEST_BYTES,
+        tags=TagSettings(
+            immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
+            immutable_can_expire=cfg.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
+            min_expiration_s=parse_duration(cfg.LABELED_EXPIRATION_MINIMUM),
+            max_expiration_s=parse_duration(cfg.LABELED_EXPIRATION_MAXIMUM),
+            reserved_label_prefixes=tuple(cfg.LABEL_KEY_RESERVED_PREFIXES),
+        ),
+    )
+
+
+def _policy_settings(cfg: QuayConfig) -> PolicySettings:
+    return PolicySettings(
+        auto_prune=cfg.FEATURE_AUTO_PRUNE,
+        default_prune_rule=default_prune_rule(cfg.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY),
+        autoprune_interval_s=parse_duration(cfg.BERTH_AUTOPRUNE_INTERVAL),
+        immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
+    )
+
+
+def _nearest(key: str, candidates: list[str]) -> tuple[str, ...]:
+    """The closest spellings (difflib's ratio at least 0.8), the best and any as close."""
+    scored = [(difflib.SequenceMatcher(None, key.upper(), c).ratio(), c) for c in candidates]
+    good = sorted((score, c) for score, c in scored if score >= 0.8)
+    if not good:
+        return ()
+    best = good[-1][0]
+    return tuple(c for score, c in reversed(good) if score >= best - 0.02)[:2]
+
+
+def unknown_keys(keys: list[str]) -> tuple[UnknownKey, ...]:
+    """The keys Berth does not read, each a likely typo (a warning with the nearest keys
+    Berth or Quay knows) or a Quay key (a note); warnings first."""
+    berth_keys = set(QuayConfig.model_fields)
+    candidates = sorted(berth_keys | QUAY_KEYS)
+    out: list[UnknownKey] = []
+    for key in keys:
+        if key in berth_keys:
+            continue
+        if key in QUAY_KEYS:
+            out.append(UnknownKey(key, used_by_quay=True))
+            continue
+        out.append(UnknownKey(key, used_by_quay=False, suggestions=_nearest(key, candidates)))
+    return tuple(sorted(out, key=lambda k: (k.used_by_quay, k.key)))  # warnings first
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -364,6 +573,7 @@ def load_settings(
     known = set(QuayConfig.model_fields)
     data.update(_env_overrides(env, known))
 
+    notices = unknown_keys([str(k) for k in data])
     problems: list[str] = []
     try:
         cfg = QuayConfig.model_validate(data)
@@ -371,13 +581,14 @@ def load_settings(
         for err in e.errors():
             loc = ".".join(str(p) for p in err["loc"])
             problems.append(f"{loc}: {err['msg']}")
-        raise ConfigError(problems) from e
+        raise ConfigError(problems, notices) from e
 
     if data_dir is None:
         data_dir = cfg.BERTH_DATA_DIR or (path.parent / "data" if path else Path("./berth-data"))
     ddir = Path(data_dir).resolve()
 
     storage = _storage_location(cfg, ddir, problems)
+    outbound = _outbound_settings(cfg, path, env, problems)
     if cfg.AUTHENTICATION_TYPE != "Database":
         problems.append(
             f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet (only Database)"
@@ -387,7 +598,7 @@ def load_settings(
             if not getattr(cfg, key):
                 problems.append(f"{key}: required with a shared database (replicas must agree)")
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, notices)
 
     db_uri = cfg.DB_URI or f"sqlite:///{ddir / 'berth.db'}"
     secret_key = cfg.SECRET_KEY or _persisted_secret(ddir, "secret_key", persist_secrets)
@@ -411,15 +622,40 @@ def load_settings(
         secret_key=secret_key,
         database_secret_key=db_secret,
         super_users=frozenset(cfg.SUPER_USERS),
-        max_manifest_bytes=cfg.BERTH_MAX_MANIFEST_BYTES,
         upload_expiry_s=parse_duration(cfg.BERTH_UPLOAD_EXPIRY),
-        token_ttl_s=cfg.BERTH_TOKEN_TTL,
         workers=workers,
         run_workers_in_process=cfg.BERTH_RUN_WORKERS_IN_PROCESS,
+        api=_api_settings(cfg),
+        session=_session_settings(cfg),
+        auth=_auth_settings(cfg),
+        registry=_registry_settings(cfg),
+        policies=_policy_settings(cfg),
+        outbound=outbound,
         config_path=path,
         gc_interval_s=parse_duration(cfg.BERTH_GC_INTERVAL),
         gc_grace_s=parse_duration(cfg.BERTH_GC_GRACE),
+        require_team_invite=cfg.FEATURE_MAILING and cfg.FEATURE_REQUIRE_TEAM_INVITE,
+        cache_redis=redis_options(cfg),
+        unknown_keys=notices,
+        job_lanes=dict(cfg.BERTH_JOB_LANES),
     )
+
+
+def _outbound_settings(
+    cfg: QuayConfig, path: Path | None, env: dict[str, str], problems: list[str]
+) -> OutboundSettings:
+    """SSRF_ALLOWED_HOSTS, the HTTP(S)_PROXY/NO_PROXY environment, and Quay's
+    ``extra_ca_certs`` directory beside config.yaml (when there is one)."""
+    extra_ca = path.parent / "extra_ca_certs" if path else None
+    try:
+        return build_outbound_settings(
+            allowed_hosts=cfg.SSRF_ALLOWED_HOSTS,
+            proxy_env=env,
+            extra_ca_paths=[extra_ca] if extra_ca is not None and extra_ca.is_dir() else [],
+        )
+    except OutboundConfigError as e:
+        problems.append(str(e))
+        return build_outbound_settings()
 
 
 def _persisted_secret(data_dir: Path, name: str, persist: bool) -> str:

@@ -36,6 +36,12 @@ def main() -> None:
     opts = json.loads(os.environ["BERTH_SERVE_OPTIONS"])
     watch = SetupWatch(opts["setup"]) if opts.get("setup") else None
     if watch is not None:
+        # A setup that fails before Granian has put its own handlers in place must still
+        # end the server with status 1, not with the default death by SIGTERM.
+        def stop_before_serving(signum: int, _frame: object) -> None:
+            raise SystemExit(1 if watch.failed else 128 + signum)
+
+        signal.signal(signal.SIGTERM, stop_before_serving)
         watch.thread.start()
     try:
         if opts["workers"] == 1:

@@ -18,7 +18,6 @@ from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
 from berth.config import Settings
 from berth.db.session import Database
-from berth.durations import parse_duration
 from berth.events.recorder import EventRecorder
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
@@ -31,18 +30,17 @@ from berth.oauth.services import OAuthService
 from berth.orgs import tasks as org_tasks
 from berth.orgs.services import OrgService
 from berth.orgs.tasks import DELETE_NAMESPACE
+from berth.outbound import OutboundClients
 from berth.permissions.services import PermissionService
 from berth.policies import tasks as policy_tasks
 from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
-from berth.policies.rules import prune_rule_from_config
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
 from berth.registry.service import Registry
-from berth.registry.tags import TagSettings
 from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
@@ -74,6 +72,7 @@ class Services:
     accounts: AccountService
     oauth: OAuthService
     usage_logs: UsageLogService
+    outbound: OutboundClients
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -86,6 +85,7 @@ class Services:
         await self.runner.stop()
         await self.events.stop()
         await self.storage.close()
+        await self.outbound.aclose()
         await self.db.dispose()
         self.read_cache.close()
 
@@ -99,7 +99,6 @@ def _job_runner(
     gc: GarbageCollector,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
-    raw = settings.raw
     bindings = [
         PURGE_EXPIRED_UPLOADS.bind(
             lambda _: registry_tasks.purge_expired_uploads(
@@ -117,35 +116,12 @@ def _job_runner(
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule(PRUNE_JOBS, every_s=3600),
     ]
-    if raw.FEATURE_AUTO_PRUNE:
-        schedules.append(
-            Schedule(AUTOPRUNE_SWEEP, every_s=parse_duration(raw.BERTH_AUTOPRUNE_INTERVAL))
-        )
+    if settings.policies.auto_prune:
+        schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
-    lanes = {Lane(name): n for name, n in raw.BERTH_JOB_LANES.items()}
+    lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
-
-
-def redis_options(raw: Any) -> dict[str, Any] | None:
-    """The Redis that holds shared cache generations, from Quay's keys, or None.
-
-    ``BERTH_REDIS`` first; then Quay's model cache, ``DATA_MODEL_CACHE_CONFIG`` with
-    ``engine: redis`` (its ``redis_config.primary``; ``engine: noop`` turns the cache off);
-    then ``USER_EVENTS_REDIS``, the Redis every Quay deployment's replicas already share.
-    Each is Quay's ``{host, port, password, ssl}`` (``db`` and ``username`` too).
-    """
-    if raw.BERTH_REDIS:
-        return dict(raw.BERTH_REDIS)
-    model_cache = getattr(raw, "DATA_MODEL_CACHE_CONFIG", None) or {}
-    engine = model_cache.get("engine")
-    if engine == "redis":
-        primary = (model_cache.get("redis_config") or {}).get("primary")
-        if primary:
-            return dict(primary)
-    if engine == "noop":
-        return None
-    return dict(raw.USER_EVENTS_REDIS) if raw.USER_EVENTS_REDIS else None
 
 
 def _read_cache(settings: Settings) -> ReadCache[Any]:
@@ -156,7 +132,7 @@ def _read_cache(settings: Settings) -> ReadCache[Any]:
     """
     if settings.is_sqlite:
         return ReadCache(SharedFileGenerations(settings.data_dir / "cache" / "generations"))
-    options = redis_options(settings.raw)
+    options = settings.cache_redis
     if options is None:
         return NoCache()
     return ReadCache(RedisGenerations.from_options(options), ttl_s=60.0)
@@ -165,63 +141,52 @@ def _read_cache(settings: Settings) -> ReadCache[Any]:
 def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     """Every service, built once. ``pool_size``: database connections per engine (one-shot
     CLI commands need one)."""
-    raw = settings.raw
+    auth_settings = settings.auth
+    reg = settings.registry
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
     events = EventRecorder(db)
-    library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
-    tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
     read_cache = _read_cache(settings)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
-        issuer=raw.INSTANCE_SERVICE_KEY_SERVICE,
+        issuer=auth_settings.issuer,
         secret_key=settings.secret_key,
         database_secret_key=settings.database_secret_key,
         super_users=settings.super_users,
         policy=AccessPolicy(
-            anonymous_access=raw.FEATURE_ANONYMOUS_ACCESS, open_registry=raw.BERTH_OPEN_REGISTRY
+            anonymous_access=auth_settings.anonymous_access,
+            open_registry=auth_settings.open_registry,
         ),
-        library_namespace=library,
-        token_ttl_s=settings.token_ttl_s,
-        create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
-        create_namespace_on_push=raw.CREATE_NAMESPACE_ON_PUSH,
-        default_tag_expiration_s=tag_expiration,
-        allow_catalog_scope=raw.BERTH_ALLOW_CATALOG_SCOPE,
-        robots_disallow=raw.ROBOTS_DISALLOW,
-        robots_whitelist=frozenset(raw.ROBOTS_WHITELIST),
-        require_encrypted_basic_auth=raw.FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH,
-        is_restricted_user=settings.is_restricted_user,
+        library_namespace=reg.library_namespace,
+        token_ttl_s=auth_settings.token_ttl_s,
+        create_private=reg.create_private_on_push,
+        create_namespace_on_push=reg.create_namespace_on_push,
+        default_tag_expiration_s=reg.default_tag_expiration_s,
+        allow_catalog_scope=auth_settings.allow_catalog_scope,
+        robots_disallow=auth_settings.robots_disallow,
+        robots_whitelist=auth_settings.robots_whitelist,
+        require_encrypted_basic_auth=auth_settings.require_encrypted_basic_auth,
+        is_restricted_user=auth_settings.is_restricted_user,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
-        if username != "$app" or raw.FEATURE_APP_SPECIFIC_TOKENS:
+        if username != "$app" or auth_settings.app_specific_tokens:
             auth.register_special_login(username, login)
     registry = Registry(
         db,
         storage,
         events,
         read_cache=read_cache,
-        library_namespace=library,
-        max_manifest_bytes=settings.max_manifest_bytes,
+        library_namespace=reg.library_namespace,
+        max_manifest_bytes=reg.max_manifest_bytes,
+        read_only=reg.read_only,
+        create_private=reg.create_private_on_push,
+        default_tag_expiration_s=reg.default_tag_expiration_s,
+        tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
-        read_only=raw.REGISTRY_STATE == "readonly" or raw.DISABLE_PUSHES,
-        create_private=raw.CREATE_PRIVATE_REPO_ON_PUSH,
-        default_tag_expiration_s=tag_expiration,
-        tag_settings=TagSettings(
-            immutable_tags=raw.FEATURE_IMMUTABLE_TAGS,
-            immutable_can_expire=raw.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
-            min_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MINIMUM),
-            max_expiration_s=parse_duration(raw.LABELED_EXPIRATION_MAXIMUM),
-            reserved_label_prefixes=tuple(raw.LABEL_KEY_RESERVED_PREFIXES),
-        ),
     )
     jobs = JobQueue(db)
-    default_prune = raw.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY
-    pruner = Pruner(
-        db,
-        registry.manifests,
-        default_rule=prune_rule_from_config(default_prune) if default_prune else None,
-    )
+    pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
     gc = GarbageCollector(
         db,
         storage,
@@ -241,24 +206,21 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         runner,
         orgs=OrgService(
             db,
-            default_tag_expiration_s=tag_expiration,
-            tag_expiration_options=frozenset(parse_duration(v) for v in raw.TAG_EXPIRATION_OPTIONS),
+            default_tag_expiration_s=reg.default_tag_expiration_s,
+            tag_expiration_options=reg.tag_expiration_options,
         ),
-        teams=TeamService(
-            db,
-            require_invite=bool(getattr(raw, "FEATURE_MAILING", True))
-            and bool(getattr(raw, "FEATURE_REQUIRE_TEAM_INVITE", True)),
-        ),
+        teams=TeamService(db, require_invite=settings.require_team_invite),
         robots=RobotService(
-            db, fernet_for(settings.database_secret_key), disallow=raw.ROBOTS_DISALLOW
+            db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
         ),
         permissions=PermissionService(db),
         gc=gc,
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
-        accounts=AccountService(db, default_tag_expiration_s=tag_expiration),
+        accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
         oauth=OAuthService(db, auth.fernet),
         usage_logs=UsageLogService(db),
+        outbound=OutboundClients(settings.outbound),
         read_cache=read_cache,
     )

@@ -24,7 +24,7 @@ from berth.cli.gc import gc
 from berth.cli.identity import register as register_identity
 from berth.cli.jobs import jobs
 from berth.cli.prune import prune
-from berth.config import ConfigError, Settings, load_settings
+from berth.config import ConfigError, Settings, UnknownKey, load_settings
 
 if TYPE_CHECKING:
     from berth.services import Services
@@ -64,8 +64,9 @@ def serve(
     click.echo(f"  data:     {settings.data_dir}")
     click.echo(f"  database: {_redact(settings.db_url)}")
     click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
-    if settings.raw.BERTH_OPEN_REGISTRY:
+    if settings.auth.open_registry:
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
+    _echo_unknown_keys(settings.unknown_keys, err=True)
     sys.stdout.flush()
 
     from berth.schema.migrate import sqlite_ready
@@ -216,11 +217,20 @@ def config_validate(file: str) -> None:
         click.echo(f"{file}: {len(e.problems)} problem{'s' if len(e.problems) != 1 else ''}")
         for problem in e.problems:
             click.echo(f"  - {problem}")
+        _echo_unknown_keys(e.unknown_keys)
         raise SystemExit(1) from e
     click.echo(f"{file}: OK")
     click.echo(f"  SERVER_HOSTNAME: {settings.server_hostname}")
     click.echo(f"  database:        {_redact(settings.db_url)}")
     click.echo(f"  storage:         {settings.storage.name} ({settings.storage.driver})")
+    _echo_unknown_keys(settings.unknown_keys)
+
+
+def _echo_unknown_keys(keys: tuple[UnknownKey, ...], *, err: bool = False) -> None:
+    """One line each: a warning for a key nobody knows (a typo must not pass silently), a
+    note for a Quay key Berth does not use yet. Neither fails the command."""
+    for key in keys:
+        click.echo(key.message, err=err)
 
 
 # ---- db ----------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 A core package: it imports the standard library and httpx/httpcore only, nothing else of
 Berth's. The composition root builds ``OutboundSettings`` with ``build_outbound_settings``
-and hands ``OutboundClient`` instances to the features that call out.
+and holds one ``OutboundClients``; features that call out get their ``OutboundClient`` from it.
 """
 
-from berth.outbound.client import OutboundClient
+from berth.outbound.client import OutboundClient, OutboundClients
 from berth.outbound.errors import (
     DestinationRefused,
     InvalidDestination,
@@ -32,6 +32,7 @@ __all__ = [
     "DestinationRefused",
     "InvalidDestination",
     "OutboundClient",
+    "OutboundClients",
     "OutboundConfigError",
     "OutboundConnectionError",
     "OutboundError",

@@ -379,3 +379,26 @@ class OutboundClient:
         if time.monotonic() + delay - started > policy.total:
             return None
         return delay
+
+
+class OutboundClients:
+    """A process's outbound clients, made on first use: one per TLS-verification choice.
+
+    The composition root holds one; features ask it for a client (``client()``, or
+    ``client(verify_tls=False)`` for an upstream configured as insecure) instead of making
+    their own, so every call out shares the settings, the guard and the connection pools.
+    """
+
+    def __init__(self, settings: OutboundSettings) -> None:
+        self.settings = settings
+        self._clients: dict[bool, OutboundClient] = {}
+
+    def client(self, *, verify_tls: bool = True) -> OutboundClient:
+        if verify_tls not in self._clients:
+            self._clients[verify_tls] = OutboundClient(self.settings, verify_tls=verify_tls)
+        return self._clients[verify_tls]
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

@@ -55,9 +55,9 @@ from berth.registry.models import (
     Tag,
 )
 from berth.registry.repositories import RepoName, RepoRow, find_repository
+from berth.registry.settings import TagSettings
 from berth.registry.tags import (
     INSERT_TAG,
-    TagSettings,
     end_tag,
     point_tag,
     share_repository,

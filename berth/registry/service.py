@@ -22,7 +22,8 @@ from berth.registry.repositories import (
     get_repository,
     parse_repo_name,
 )
-from berth.registry.tags import TagService, TagSettings
+from berth.registry.settings import TagSettings
+from berth.registry.tags import TagService
 from berth.storage.base import BlobStorage
 
 

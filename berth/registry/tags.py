@@ -40,23 +40,10 @@ from berth.registry.immutability import TagGuard
 from berth.registry.liveness import alive, visible, visible_manifest_id
 from berth.registry.models import Manifest, Repository, Tag
 from berth.registry.repositories import RepoRow
+from berth.registry.settings import TagSettings
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
-HOUR_S = 3600
-WEEK_S = 7 * 86400
-
-
-@dataclass(frozen=True, slots=True)
-class TagSettings:
-    """The config keys behind tags: FEATURE_IMMUTABLE_TAGS(_CAN_EXPIRE),
-    LABELED_EXPIRATION_MINIMUM/MAXIMUM and LABEL_KEY_RESERVED_PREFIXES."""
-
-    immutable_tags: bool = False
-    immutable_can_expire: bool = False
-    min_expiration_s: int = HOUR_S
-    max_expiration_s: int = 104 * WEEK_S
-    reserved_label_prefixes: tuple[str, ...] = ()
 
 
 # ---- writing tag rows (shared with the /v2 push and delete paths) ------------------------

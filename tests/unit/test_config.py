@@ -63,8 +63,8 @@ def test_quay_keys_are_read(tmp_path: Path) -> None:
     assert s.db_url == "postgresql+asyncpg://u:p@db:5432/quay"
     assert s.storage.driver == "RadosGWStorage"
     assert s.super_users == frozenset({"admin"})
-    assert s.feature("PUBLIC_CATALOG") is True
-    assert s.feature("USER_INITIALIZE") is False
+    assert s.api.public_catalog is True
+    assert s.api.user_initialize is False
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     )
     assert s.server_hostname == "from-env:5000"
     assert s.super_users == frozenset({"ops"})
-    assert s.feature("ANONYMOUS_ACCESS") is False
+    assert s.auth.anonymous_access is False
 
 
 def test_every_problem_is_reported_with_its_key(tmp_path: Path) -> None:

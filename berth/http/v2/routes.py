@@ -141,11 +141,10 @@ class V2:
         s = svc.settings
         self.realm = f"{s.base_url}/v2/auth"
         self.service = s.server_hostname
-        raw = s.raw
-        self.page_size = max(raw.V2_PAGINATION_SIZE, 100)
-        self.public_catalog = raw.FEATURE_PUBLIC_CATALOG
-        self.anonymous_access = raw.FEATURE_ANONYMOUS_ACCESS
-        self.open = raw.BERTH_OPEN_REGISTRY
+        self.page_size = max(s.api.v2_pagination_size, 100)
+        self.public_catalog = s.api.public_catalog
+        self.anonymous_access = s.auth.anonymous_access
+        self.open = s.auth.open_registry
 
     # ---- auth helpers -------------------------------------------------------------------
     def challenge(self, scope: str | None = None, error: str | None = None) -> str:
@@ -239,12 +238,12 @@ class V2:
 
     @staticmethod
     def _page_n(request: Request, default: int | None, cap: int | None = None) -> int | None:
-        raw = request.query_params.get("n")
-        if raw is None or raw == "":
+        value = request.query_params.get("n")
+        if value is None or value == "":
             return default
-        if not raw.isdigit():
+        if not value.isdigit():
             raise RegistryError("n must be a non-negative integer")
-        n = int(raw)
+        n = int(value)
         limit = cap if cap is not None else default
         return min(n, limit) if limit is not None else n
 

@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from berth.config import redis_options
 from berth.registry.cache import (
     ReadCache,
     RedisGenerations,
     close_response_hold,
     open_response_hold,
 )
-from berth.services import redis_options
 from devservers import Redis, free_port
 
 pytestmark = pytest.mark.slow
@@ -165,7 +165,8 @@ def test_an_unreachable_redis_does_not_stall_each_read() -> None:
 
 
 def _raw(**keys: Any) -> SimpleNamespace:
-    return SimpleNamespace(**{"BERTH_REDIS": None, "USER_EVENTS_REDIS": None, **keys})
+    defaults = {"BERTH_REDIS": None, "USER_EVENTS_REDIS": None, "DATA_MODEL_CACHE_CONFIG": None}
+    return SimpleNamespace(**{**defaults, **keys})
 
 
 def test_which_config_key_turns_the_shared_cache_on() -> None:

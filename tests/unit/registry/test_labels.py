@@ -17,7 +17,8 @@ from berth.registry.labels import (
     expires_after_s,
     label_media_type,
 )
-from berth.registry.tags import HOUR_S, WEEK_S, NameFilter, TagService, TagSettings
+from berth.registry.settings import HOUR_S, WEEK_S, TagSettings
+from berth.registry.tags import NameFilter, TagService
 from berth.storage.memory import InMemoryBlobStorage
 
 

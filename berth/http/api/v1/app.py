@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from berth.durations import parse_duration
 from berth.http.api.v1 import (
     apptokens,
     entities,
@@ -54,9 +53,7 @@ MODULES: tuple[RouteModule, ...] = (
 def create_api(svc: Services) -> ApiApp:
     return ApiApp(
         svc=svc,
-        codec=SessionCodec(
-            svc.settings.secret_key, max_age_s=parse_duration(svc.settings.raw.SESSION_TIMEOUT)
-        ),
+        codec=SessionCodec(svc.settings.secret_key, max_age_s=svc.settings.session.timeout_s),
     )
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from berth.durations import parse_duration
 from berth.http.api.v1.errors import json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.views import format_date
@@ -48,9 +47,10 @@ async def create_token(ctx: Ctx) -> Response:
     user = ctx.require_user("user:admin")
     ctx.require_fresh_login()
     body = await ctx.body(NEW_TOKEN)
-    ttl = ctx.api.raw.APP_SPECIFIC_TOKEN_EXPIRATION
     token = await ctx.api.oauth.create_app_token(
-        user.id, body["title"], expires_in_s=parse_duration(ttl) if ttl else None
+        user.id,
+        body["title"],
+        expires_in_s=ctx.api.settings.auth.app_specific_token_expiration_s,
     )
     await ctx.api.audit(
         ctx,
@@ -86,7 +86,7 @@ async def revoke_token(ctx: Ctx) -> Response:
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
-    if not api.raw.FEATURE_APP_SPECIFIC_TOKENS:
+    if not api.settings.auth.app_specific_tokens:
         return []
     sc = ("user:admin",)
     return [

@@ -53,7 +53,7 @@ async def search_entities(ctx: Ctx) -> Response:
         prefix,
         robot_namespace=robot_namespace,
         org=organization,
-        exact_only=not ctx.api.raw.FEATURE_PARTIAL_USER_AUTOCOMPLETE,
+        exact_only=not ctx.api.settings.api.partial_user_autocomplete,
     )
     return json_response({"results": teams + [entity_user_view(u) for u in users] + orgs})
 

@@ -27,7 +27,6 @@ from starlette.routing import BaseRoute, Route
 
 from berth.accounts.services import AccountService, UserRecord
 from berth.audit.services import Performer
-from berth.durations import parse_duration
 from berth.http.api.v1.errors import (
     ANONYMOUS_MESSAGE,
     BAD_REQUEST_MESSAGE,
@@ -52,6 +51,7 @@ from berth.http.api.v1.views import org_summary
 from berth.oauth.services import Grant, OAuthService, expand_scopes
 
 if TYPE_CHECKING:
+    from berth.config import Settings
     from berth.services import Services
 
 API_PREFIX = "/api/v1"
@@ -203,19 +203,17 @@ class ApiApp:
         return self.svc.auth.client_key(password)
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self) -> Settings:
+        """The typed sections (``settings.api``, ``.session``, ``.auth``, ``.registry``,
+        ``.policies``): handlers read configuration here, never the parsed file."""
         return self.svc.settings
-
-    @property
-    def raw(self):  # type: ignore[no-untyped-def]
-        return self.svc.settings.raw
 
     @property
     def base_url(self) -> str:
         return self.svc.settings.base_url
 
     def is_superuser_account(self, user: UserRecord | None) -> bool:
-        if user is None or user.kind != "user" or not self.raw.FEATURE_SUPER_USERS:
+        if user is None or user.kind != "user" or not self.settings.api.super_users_enabled:
             return False
         return user.superuser_flag or user.username in self.svc.settings.super_users
 
@@ -253,7 +251,7 @@ class ApiApp:
 
     @property
     def cookie_name(self) -> str:
-        return str(self.raw.SESSION_COOKIE_NAME)
+        return self.settings.session.cookie_name
 
 
 class Ctx:
@@ -290,8 +288,8 @@ class Ctx:
         self, schema: dict[str, Any] | None = None, *, optional: bool = False
     ) -> dict[str, Any]:
         """The JSON body, with Werkzeug's 415/400 answers and schema validation."""
-        raw = await self.request.body()
-        if optional and not raw.strip():
+        payload = await self.request.body()
+        if optional and not payload.strip():
             return {}
         mimetype = self.request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = mimetype == "application/json" or (
@@ -300,7 +298,7 @@ class Ctx:
         if not is_json:
             raise MessageError(415, NOT_JSON_MESSAGE)
         try:
-            data = orjson.loads(raw)
+            data = orjson.loads(payload)
         except orjson.JSONDecodeError as e:
             raise MessageError(400, BAD_REQUEST_MESSAGE) from e
         if data is None:
@@ -315,8 +313,8 @@ class Ctx:
     async def form(self) -> dict[str, str]:
         """An ``application/x-www-form-urlencoded`` body (no multipart)."""
         if self._form is None:
-            raw = (await self.request.body()).decode("utf-8", "replace")
-            self._form = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+            text = (await self.request.body()).decode("utf-8", "replace")
+            self._form = dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
         return self._form
 
     # ---- checks ------------------------------------------------------------------------
@@ -334,7 +332,7 @@ class Ctx:
         c = self.caller
         if c.kind != "session" or c.user is None or not c.user.has_password:
             return
-        limit = parse_duration(self.api.raw.FRESH_LOGIN_TIMEOUT)
+        limit = self.api.settings.session.fresh_login_timeout_s
         login_at = c.session.login_at if c.session else None
         if login_at is None or time.time() - login_at > limit:
             raise fresh_login_required()
@@ -403,7 +401,7 @@ async def run(api: ApiApp, route: ApiRoute, request: Request) -> Response:
         method = request.method
         if (
             method not in SAFE_METHODS
-            and api.raw.REGISTRY_STATE == "readonly"
+            and api.settings.api.registry_readonly
             and not route.readonly_exempt
         ):
             raise MessageError(503, READ_ONLY_MESSAGE, is_readonly=True)
@@ -412,14 +410,14 @@ async def run(api: ApiApp, route: ApiRoute, request: Request) -> Response:
         if (
             route.prefix == API_PREFIX
             and not route.anon_allowed
-            and not api.raw.FEATURE_ANONYMOUS_ACCESS
+            and not api.settings.auth.anonymous_access
             and ctx.caller.user is None
         ):
             raise AbortError(401, ANONYMOUS_MESSAGE)
         if (
             route.prefix == API_PREFIX
             and method == "GET"
-            and api.raw.BROWSER_API_CALLS_XHR_ONLY
+            and api.settings.api.browser_api_calls_xhr_only
             and ctx.caller.kind != "oauth"
             and _looks_like_browser(request.headers.get("user-agent", ""))
             and request.headers.get("x-requested-with", "").lower() != "xmlhttprequest"

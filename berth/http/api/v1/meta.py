@@ -87,7 +87,7 @@ def swagger(api: ApiApp, *, include_internal: bool) -> dict[str, Any]:
         paths.setdefault(route.full_path, {})[route.method.lower()] = op
         tags.add(route.tag)
     scopes = dict(SCOPES)
-    if not api.raw.FEATURE_SUPER_USERS:
+    if not api.settings.api.super_users_enabled:
         scopes.pop("super:user", None)
     return {
         "swagger": "2.0",

@@ -92,7 +92,7 @@ async def org_access(ctx: Ctx, name: str) -> OrgAccess:
     if standing.owner:
         roles.append(capped("admin", cap))
     role = max(roles, key=TEAM_ROLES.index, default=None)
-    superuser = ctx.caller.is_superuser and bool(ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS)
+    superuser = ctx.caller.is_superuser and ctx.api.settings.api.superusers_full_access
     return OrgAccess(name, standing, role, team_roles, superuser)
 
 

@@ -90,7 +90,7 @@ async def create_org(ctx: Ctx) -> Response:
             body["name"],
             creator=user.username,
             email=body.get("email") or None,
-            email_required=bool(api.raw.FEATURE_MAILING),
+            email_required=api.settings.api.mailing,
             ip=ctx.actor_ip,
         )
     return json_response("Created", 201)
@@ -107,7 +107,7 @@ async def update_org(ctx: Ctx) -> Response:
     changes: dict[str, Any] = {}
     if "email" in body:
         changes["email"] = body["email"]
-    if ctx.api.raw.FEATURE_CHANGE_TAG_EXPIRATION:
+    if ctx.api.settings.api.change_tag_expiration:
         changes["tag_expiration_s"] = body.get("tag_expiration_s")
     with model_errors():
         try:

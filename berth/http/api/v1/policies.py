@@ -241,8 +241,8 @@ def _resource_routes(res: _Resource, owner: str, *, enabled: bool) -> list[ApiRo
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
-    prune_on = bool(api.raw.FEATURE_AUTO_PRUNE)
-    immutable_on = bool(api.raw.FEATURE_IMMUTABLE_TAGS)
+    prune_on = api.settings.policies.auto_prune
+    immutable_on = api.settings.policies.immutable_tags
     table = [(AUTOPRUNE, owner, prune_on) for owner in _OWNERS] + [
         (IMMUTABILITY_POLICY, owner, immutable_on) for owner in ("organization", "repository")
     ]

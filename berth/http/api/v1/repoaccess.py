@@ -103,7 +103,7 @@ def caller_principal(ctx: Ctx) -> Principal:
     user = ctx.caller.user
     return principal_of(
         ctx.caller,
-        superuser_full_access=ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS,
+        superuser_full_access=ctx.api.settings.api.superusers_full_access,
         restricted=user is not None
         and not ctx.caller.superuser_account
         and ctx.api.settings.is_restricted_user(user.username),
@@ -124,6 +124,6 @@ async def require_repo(ctx: Ctx, role: str, *, param: str = "repository") -> Rep
     if RANK[access.role] >= RANK[role]:
         return access
     public_read = role == "read" and access.facts.exists and access.facts.is_public
-    if public_read and (ctx.caller.user is not None or ctx.api.raw.FEATURE_ANONYMOUS_ACCESS):
+    if public_read and (ctx.caller.user is not None or ctx.api.settings.auth.anonymous_access):
         return access
     raise unauthorized(ctx.caller.user is not None)

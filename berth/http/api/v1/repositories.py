@@ -90,7 +90,9 @@ def _viewer(ctx: Ctx) -> Viewer:
     return Viewer(
         user_id=user.id,
         reads_as=user.username if reads else None,
-        everything=reads and ctx.caller.is_superuser and ctx.api.raw.FEATURE_SUPERUSERS_FULL_ACCESS,
+        everything=reads
+        and ctx.caller.is_superuser
+        and ctx.api.settings.api.superusers_full_access,
     )
 
 
@@ -127,7 +129,6 @@ async def create_repository(ctx: Ctx) -> Response:
     if not await _may_create(ctx, repo, principal):
         raise forbidden()
     kind = body.get("repo_kind") or "image"
-    raw = ctx.api.raw
     with quay_errors():  # Repository already exists, Invalid repository name: 400
         await ctx.api.svc.repos.create(
             repo,
@@ -135,7 +136,7 @@ async def create_repository(ctx: Ctx) -> Response:
             description=body["description"],
             public=body["visibility"] == "public",
             kind=kind,
-            extended_names=raw.FEATURE_EXTENDED_REPOSITORY_NAMES,
+            extended_names=ctx.api.settings.api.extended_repository_names,
             ip=ctx.actor_ip,
         )
     return json_response({"namespace": repo.namespace, "name": repo.name, "kind": kind}, 201)
@@ -159,8 +160,8 @@ async def list_repositories(ctx: Ctx) -> Response:
         after_id=page_start(ctx.api, ctx.query("next_page")),
     )
     page = await ctx.api.svc.repos.list_repositories(_viewer(ctx), query)
-    raw = ctx.api.raw
-    quota_report = raw.FEATURE_QUOTA_MANAGEMENT or ctx.query_bool("quota")
+    flags = ctx.api.settings.api
+    quota_report = flags.quota_management or ctx.query_bool("quota")
     items = [
         repository_item(
             r,
@@ -168,7 +169,7 @@ async def list_repositories(ctx: Ctx) -> Response:
             popularity=query.popularity,
             with_star=ctx.caller.user is not None,
             quota_report=quota_report,
-            configured_quota=raw.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES or None,
+            configured_quota=flags.default_system_reject_quota_bytes or None,
         )
         for r in page.repositories
     ]
@@ -371,7 +372,7 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             body=CHANGE_STATE,
             body_name="ChangeRepoState",
             scopes=("repo:admin",),
-            enabled=api.raw.FEATURE_REPO_MIRROR,
+            enabled=api.settings.api.repo_mirror,
         ),
         ApiRoute(
             "GET",

@@ -69,7 +69,7 @@ async def list_users(ctx: Ctx) -> Response:
 
 async def create_user(ctx: Ctx) -> Response:
     ctx.require_superuser()
-    if ctx.api.raw.AUTHENTICATION_TYPE != "Database":
+    if not ctx.api.settings.api.database_auth:
         raise invalid_request("Cannot create a user in a non-database auth system")
     body = await ctx.body(CREATE_USER)
     password = generate_password()
@@ -105,7 +105,7 @@ async def update_user(ctx: Ctx) -> Response:
     if ctx.api.is_superuser_account(user):
         raise invalid_request("Cannot update a superuser")
     body = await ctx.body(UPDATE_USER)
-    if "password" in body and ctx.api.raw.AUTHENTICATION_TYPE != "Database":
+    if "password" in body and not ctx.api.settings.api.database_auth:
         raise invalid_request("Cannot change password in non-database auth system")
     try:
         updated = await ctx.api.accounts.update_user(
@@ -142,7 +142,7 @@ async def delete_user(ctx: Ctx) -> Response:
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
-    if not api.raw.FEATURE_SUPER_USERS:
+    if not api.settings.api.super_users_enabled:
         return []
     sc = ("super:user",)
     return [

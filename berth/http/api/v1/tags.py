@@ -148,7 +148,7 @@ async def list_tags(ctx: Ctx) -> Response:
         active_only=ctx.query_bool("onlyActiveTags"),
     ).bounded()
     tags, more = await ctx.api.svc.registry.tags.history(row, query)
-    with_immutable = bool(ctx.api.raw.FEATURE_IMMUTABLE_TAGS)
+    with_immutable = ctx.api.settings.registry.tags.immutable_tags
     return json_response(
         {
             "tags": [tag_view(t, with_immutable=with_immutable) for t in tags],
@@ -161,7 +161,7 @@ async def list_tags(ctx: Ctx) -> Response:
 def _tag_update(ctx: Ctx, access: RepoAccess, body: dict[str, Any]) -> TagUpdate:
     immutable = body.get("immutable")
     if immutable is not None:
-        if not ctx.api.raw.FEATURE_IMMUTABLE_TAGS:
+        if not ctx.api.settings.registry.tags.immutable_tags:
             raise invalid_request("Tag immutability is not enabled (FEATURE_IMMUTABLE_TAGS)")
         if not immutable and not access.can_admin:
             raise forbidden()  # making a tag mutable again takes an administrator

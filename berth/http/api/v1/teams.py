@@ -153,7 +153,7 @@ async def decline_invite(ctx: Ctx) -> Response:
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
-    mailing = bool(api.raw.FEATURE_MAILING)
+    mailing = api.settings.api.mailing
     team = "/organization/{orgname}/team/{teamname}"
     admin = ("org:admin",)
     return [

@@ -9,7 +9,6 @@ from starlette.responses import Response
 from berth.accounts.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.accounts.services import check_password_rules
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
-from berth.durations import parse_duration
 from berth.http.api.v1.errors import (
     MessageError,
     invalid_request,
@@ -96,7 +95,7 @@ async def _me_view(ctx: Ctx) -> dict[str, Any]:
     user = ctx.caller.user
     assert user is not None
     orgs = await ctx.api.organizations_of(user) if ctx.caller.has_scope("user:admin") else []
-    super_user = ctx.caller.is_superuser if ctx.api.raw.FEATURE_SUPER_USERS else None
+    super_user = ctx.caller.is_superuser if ctx.api.settings.api.super_users_enabled else None
     return user_view(user, organizations=orgs, super_user=super_user)
 
 
@@ -184,10 +183,9 @@ async def update_user(ctx: Ctx) -> Response:
     if "username" in body and body["username"] != user.username:
         raise invalid_request("Changing the username is not supported")
     expiration = body.get("tag_expiration_s")
-    if expiration is not None:
-        allowed = {parse_duration(v) for v in ctx.api.raw.TAG_EXPIRATION_OPTIONS}
-        if expiration not in allowed:
-            raise invalid_request("Invalid tag expiration option")
+    allowed = ctx.api.settings.registry.tag_expiration_options
+    if expiration is not None and expiration not in allowed:
+        raise invalid_request("Invalid tag expiration option")
     try:
         updated = await ctx.api.accounts.update_user(
             user.id,
@@ -238,7 +236,7 @@ async def get_other_user(ctx: Ctx) -> Response:
 async def initialize(ctx: Ctx) -> Response:
     """First user of an empty instance (outside the API blueprint: no CSRF, no OAuth)."""
     api = ctx.api
-    if api.raw.AUTHENTICATION_TYPE != "Database":
+    if not api.settings.api.database_auth:
         raise MessageError(400, "Cannot initialize user in a non-database auth system")
     body = await ctx.body(INITIALIZE)
     if not await api.accounts.instance_is_empty():
@@ -271,7 +269,7 @@ async def initialize(ctx: Ctx) -> Response:
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
-    raw = api.raw
+    flags = api.settings.api
     out = [
         ApiRoute(
             "GET",
@@ -329,7 +327,7 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             tag="user",
         ),
     ]
-    if raw.FEATURE_DIRECT_LOGIN:
+    if flags.direct_login:
         out.append(
             ApiRoute(
                 "POST",
@@ -354,10 +352,10 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             internal=True,
             body=NEW_USER,
             body_name="NewUser",
-            enabled=raw.FEATURE_DIRECT_LOGIN and raw.FEATURE_USER_CREATION,
+            enabled=flags.direct_login and flags.user_creation,
         )
     )
-    if raw.FEATURE_USER_INITIALIZE:
+    if flags.user_initialize:
         out.append(
             ApiRoute(
                 "POST",
