@@ -18,7 +18,7 @@ three queries rather than a transaction per repository.
    subject: in the transaction that deletes a subject, the tag rows of its referrers are
    deleted too, so they go in a later batch (a referrer pushed before its subject is not
    touched: its subject was never deleted). Repository and namespace sizes drop by what
-   only the deleted manifests held (berth.registry.usage), in the same transaction.
+   only the deleted manifests held (berth.registry.accounting), in the same transaction.
 3. Repository links. ``repository_blobs`` rows older than the grace period that no
    manifest of the repository references are deleted. The grace period (default one
    hour, as Quay; ``--grace``) protects blobs uploaded, re-uploaded or mounted recently:
@@ -68,8 +68,8 @@ from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci.mediatypes import EMPTY_JSON_DIGEST
+from berth.registry import accounting
 from berth.registry import tasks as registry_tasks
-from berth.registry import usage
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.models import (
     Blob,
@@ -393,7 +393,7 @@ class GarbageCollector:
         ledger.released(outcome, blob_ids)
         if ledger.dry_run:
             ledger.manifests.update(ids)
-        outcome.released += (await usage.release_manifests(s, repo_id, ids)).repository
+        outcome.released += (await accounting.release_manifests(s, repo_id, ids)).repository
         # Referrers die with their subject: their tags go now, the manifests next batch.
         referrers = select(Manifest.id).where(
             Manifest.repository_id == repo_id,

@@ -28,7 +28,7 @@ from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
 from berth.oci.names import is_valid_tag, referrers_tag
-from berth.registry import sql, usage
+from berth.registry import accounting, sql
 from berth.registry.blobs import check_digest
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import (
@@ -461,7 +461,7 @@ class ManifestService:
                     .values(end_ts=now)
                 )
             if created:
-                await usage.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
+                await accounting.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
         if actor is not None:
             self.events.record(

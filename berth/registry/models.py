@@ -39,7 +39,7 @@ class Repository(Base):
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(default=now_ms)
     # Bytes of the distinct blobs (and manifests) this repository's manifests reference,
-    # kept exact incrementally at push and at garbage collection (berth.registry.usage).
+    # kept exact incrementally at push and at garbage collection (berth.registry.accounting).
     size_bytes: Mapped[int] = mapped_column(default=0)
 
 

@@ -61,7 +61,7 @@ async def share_repository(s: AsyncSession, repository_id: int) -> None:
     """A push's hold on its repository (PostgreSQL ``FOR KEY SHARE``): other pushes go on
     alongside, while the collector and tag edits (``FOR UPDATE``) wait for it and it for
     them. Pushes of one tag take turns through ``take_tag_turn``; what a push adds to the
-    sizes, through the namespace row (``usage.manifest_stored``). ``FOR KEY SHARE``, not
+    sizes, through the namespace row (``accounting.manifest_stored``). ``FOR KEY SHARE``, not
     ``FOR SHARE``: a push updates the row's ``size_bytes`` while others hold it."""
     if s.bind.dialect.name == "sqlite":
         return

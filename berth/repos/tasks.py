@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.session import Database
 from berth.jobs import JobKind, Lane
-from berth.registry import usage
+from berth.registry import accounting
 from berth.registry.models import Manifest, ManifestChild, Repository, RepositoryBlob, Tag, Upload
 from berth.storage.base import BlobStorage
 
@@ -72,7 +72,7 @@ async def _delete_in_batches(
 ) -> int:
     """Delete the rows matching ``where``, BATCH at a time by ``key`` (after the statements
     ``first`` gives for each batch, and ``account`` in the same transaction: the namespace's
-    size drops with each batch, berth.registry.usage); how many went."""
+    size drops with each batch, berth.registry.accounting); how many went."""
     total = 0
     while True:
         async with db.write() as s:
@@ -111,7 +111,7 @@ async def delete_repository(payload: DeleteRepository, db: Database, storage: Bl
         Manifest.id,
         Manifest.repository_id == repository_id,
         first=_child_links,
-        account=lambda s, ids: usage.release_manifests(s, repository_id, ids),
+        account=lambda s, ids: accounting.release_manifests(s, repository_id, ids),
     )
     await _delete_in_batches(
         db, RepositoryBlob, RepositoryBlob.blob_id, RepositoryBlob.repository_id == repository_id

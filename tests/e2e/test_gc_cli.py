@@ -30,7 +30,7 @@ import pytest
 
 from berth.config import load_settings
 from berth.db.session import Database
-from berth.registry import usage
+from berth.registry import accounting
 from tests.conftest import embedded_config
 from tests.e2e.conftest import ALICE, BERTH, BerthServer, StartServer
 from tests.e2e.support import OCI_MANIFEST, check_manifest_tree, sha256
@@ -259,11 +259,11 @@ def test_gc_killed_mid_run_loses_nothing_and_frees_exactly(
     assert _summary(_gc(server, "--grace", "0", "--dry-run")) == (0, 0, 0)
     assert _count(db_path, "manifests") == len(kept)
 
-    async def sizes() -> tuple[usage.Usage, usage.Usage]:
+    async def sizes() -> tuple[accounting.Usage, accounting.Usage]:
         db = Database(settings.db_url, pool_size=1)
         try:
             async with db.read() as s:
-                return await usage.stored(s), await usage.recompute(s)
+                return await accounting.stored(s), await accounting.recompute(s)
         finally:
             await db.dispose()
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from berth.gc.services import GarbageCollector, GcReport
 from berth.gc.tasks import COLLECT_GARBAGE
 from berth.jobs import NoPayload
-from berth.registry import usage
+from berth.registry import accounting
 from berth.registry.errors import ManifestUnknown
 from berth.registry.repositories import RepoName
 from berth.repos.tasks import DeleteRepository, delete_repository
@@ -92,11 +92,11 @@ async def referenced_blobs(registry: Berth) -> set[str]:
     return {r[0] for r in rows}
 
 
-async def assert_sizes_exact(registry: Berth) -> usage.Usage:
+async def assert_sizes_exact(registry: Berth) -> accounting.Usage:
     """The incrementally kept sizes equal a from-scratch computation; return them."""
     async with registry.services.db.read() as s:
-        kept = await usage.stored(s)
-        fresh = await usage.recompute(s)
+        kept = await accounting.stored(s)
+        fresh = await accounting.recompute(s)
     assert kept == fresh
     return kept
 

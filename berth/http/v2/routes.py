@@ -40,16 +40,7 @@ if TYPE_CHECKING:
 
     from berth.services import Services
 
-Handler = Callable[[Request, "Ctx", re.Match[str]], Awaitable[Response]]
-
-_TAIL = [
-    ("GET", re.compile(r"^(?P<name>.+)/tags/list$"), "tags"),
-    ("GET", re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), "referrers"),
-    ("*", re.compile(r"^(?P<name>.+)/manifests/(?P<ref>[^/]+)$"), "manifest"),
-    ("*", re.compile(r"^(?P<name>.+)/blobs/uploads/?$"), "upload_start"),
-    ("*", re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<upload>[^/]+)$"), "upload"),
-    ("*", re.compile(r"^(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), "blob"),
-]
+RouteHandler = Callable[["V2", Request, "Ctx", re.Match[str]], Awaitable[Response]]
 
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -252,7 +243,7 @@ class V2:
         found = _route(request.method, path)
         if found is None:
             return error_response("NAME_UNKNOWN", "unknown route", {"path": path}, status=404)
-        m, kind = found
+        m, handler = found
         try:
             repo = self.svc.registry.name(m.group("name"))
         except RegistryError as e:
@@ -263,9 +254,8 @@ class V2:
             scope = f"repository:{repo.full}:pull"
             return translate(e, self.challenge(scope)) or error_response("UNAUTHORIZED", str(e))
         ctx = Ctx(self.svc, caller, repo)
-        handler: Handler = getattr(self, f"h_{kind}")
         try:
-            return await handler(request, ctx, m)
+            return await handler(self, request, ctx, m)
         except ClientDisconnect:
             return Response(b"", status_code=400)
         except (RegistryError, AuthError) as e:
@@ -532,12 +522,23 @@ class V2:
         return _method_not_allowed()
 
 
-def _route(method: str, path: str) -> tuple[re.Match[str], str] | None:
-    for allowed, pattern, kind in _TAIL:
+# Paths under /v2/<name>/..., in match order, each with the method of ``V2`` that serves it.
+_TAIL: list[tuple[str, re.Pattern[str], RouteHandler]] = [
+    ("GET", re.compile(r"^(?P<name>.+)/tags/list$"), V2.h_tags),
+    ("GET", re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), V2.h_referrers),
+    ("*", re.compile(r"^(?P<name>.+)/manifests/(?P<ref>[^/]+)$"), V2.h_manifest),
+    ("*", re.compile(r"^(?P<name>.+)/blobs/uploads/?$"), V2.h_upload_start),
+    ("*", re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<upload>[^/]+)$"), V2.h_upload),
+    ("*", re.compile(r"^(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), V2.h_blob),
+]
+
+
+def _route(method: str, path: str) -> tuple[re.Match[str], RouteHandler] | None:
+    for allowed, pattern, handler in _TAIL:
         if allowed not in ("*", method) and not (allowed == "GET" and method == "HEAD"):
             continue
         if m := pattern.match(path):
-            return m, kind
+            return m, handler
     return None
 
 
