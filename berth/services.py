@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth.accounts.services import AccountService
-from berth.audit.services import UsageLogService
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
@@ -63,7 +62,6 @@ class Services:
     pruner: Pruner
     accounts: AccountService
     oauth: OAuthService
-    usage_logs: UsageLogService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -273,6 +271,5 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pruner=pruner,
         accounts=AccountService(db, default_tag_expiration_s=tag_expiration),
         oauth=OAuthService(db, auth.fernet),
-        usage_logs=UsageLogService(db),
         read_cache=read_cache,
     )

@@ -50,12 +50,10 @@ async def create_token(ctx: Ctx) -> Response:
     body = await ctx.body(NEW_TOKEN)
     ttl = ctx.api.raw.APP_SPECIFIC_TOKEN_EXPIRATION
     token = await ctx.api.oauth.create_app_token(
-        user.id, body["title"], expires_in_s=parse_duration(ttl) if ttl else None
-    )
-    await ctx.api.audit(
-        ctx,
-        "create_app_specific_token",
-        {"app_specific_token_title": token.title, "app_specific_token": token.uuid},
+        user.id,
+        body["title"],
+        expires_in_s=parse_duration(ttl) if ttl else None,
+        performer=ctx.performer(),
     )
     return json_response({"token": _view(token, with_code=True)})
 
@@ -74,14 +72,11 @@ async def revoke_token(ctx: Ctx) -> Response:
     user = ctx.require_user("user:admin")
     ctx.require_fresh_login()
     try:
-        token = await ctx.api.oauth.revoke_app_token(user.id, ctx.params["token_uuid"])
+        await ctx.api.oauth.revoke_app_token(
+            user.id, ctx.params["token_uuid"], performer=ctx.performer()
+        )
     except AppTokenNotFound as e:
         raise not_found() from e
-    await ctx.api.audit(
-        ctx,
-        "revoke_app_specific_token",
-        {"app_specific_token_title": token.title, "app_specific_token": token.uuid},
-    )
     return Response(status_code=204)
 
 
