@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth.accounts.services import AccountService
+from berth.audit.pulls import PullLog
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
@@ -18,7 +19,6 @@ from berth.config import Settings
 from berth.db.jobs import JobQueue
 from berth.db.session import Database
 from berth.durations import parse_duration
-from berth.events.recorder import EventRecorder
 from berth.gc.services import GarbageCollector
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
@@ -47,7 +47,7 @@ class Services:
     settings: Settings
     db: Database
     storage: BlobStorage
-    events: EventRecorder
+    pulls: PullLog  # the pull log's buffer (berth.audit.pulls)
     auth: AuthService
     registry: Registry
     jobs: JobQueue
@@ -66,13 +66,13 @@ class Services:
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
-        self.events.start()
+        self.pulls.start()
         if self.settings.run_workers_in_process if run_jobs is None else run_jobs:
             self.runner.start()
 
     async def close(self) -> None:
         await self.runner.stop()
-        await self.events.stop()
+        await self.pulls.stop()
         await self.storage.close()
         await self.db.dispose()
         self.read_cache.close()
@@ -181,7 +181,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     raw = settings.raw
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
-    events = EventRecorder(db)
+    pulls = PullLog(db)
     library = raw.LIBRARY_NAMESPACE if raw.FEATURE_LIBRARY_SUPPORT else None
     tag_expiration = parse_duration(raw.DEFAULT_TAG_EXPIRATION)
     read_cache = _read_cache(settings)
@@ -212,7 +212,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     registry = Registry(
         db,
         storage,
-        events,
+        pulls,
         read_cache=read_cache,
         library_namespace=library,
         max_manifest_bytes=settings.max_manifest_bytes,
@@ -246,7 +246,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         settings,
         db,
         storage,
-        events,
+        pulls,
         auth,
         registry,
         jobs,

@@ -5,7 +5,6 @@ from berth.audit import models as audit_models  # noqa: F401
 from berth.auth import models as auth_models  # noqa: F401
 from berth.db import jobs_model  # noqa: F401
 from berth.db.base import Base
-from berth.events import models as events_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401
 from berth.permissions import models as permissions_models  # noqa: F401
 from berth.policies import models as policies_models  # noqa: F401

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from berth.audit.pulls import PullLog
 from berth.db.session import Database
-from berth.events.recorder import EventRecorder
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
 from berth.registry.labels import LabelService
@@ -30,7 +30,7 @@ class Registry:
         self,
         db: Database,
         storage: BlobStorage,
-        events: EventRecorder,
+        pulls: PullLog,
         *,
         library_namespace: str | None,
         max_manifest_bytes: int,
@@ -50,7 +50,7 @@ class Registry:
         self.manifests = ManifestService(
             db,
             storage,
-            events,
+            pulls,
             max_manifest_bytes=max_manifest_bytes,
             cache=read_cache,
             tag_settings=tag_settings,
