@@ -12,13 +12,11 @@ from functools import partial
 from typing import Any
 
 from berth.accounts.services import AccountService
-from berth.audit.services import UsageLogService
 from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
 from berth.config import Settings
 from berth.db.session import Database
-from berth.events.recorder import EventRecorder
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
@@ -40,6 +38,7 @@ from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
+from berth.registry.pulls import PullLog
 from berth.registry.service import Registry
 from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
@@ -56,7 +55,7 @@ class Services:
     settings: Settings
     db: Database
     storage: BlobStorage
-    events: EventRecorder
+    pulls: PullLog  # the pull log's buffer (berth.registry.pulls)
     auth: AuthService
     registry: Registry
     jobs: JobQueue
@@ -71,19 +70,18 @@ class Services:
     pruner: Pruner
     accounts: AccountService
     oauth: OAuthService
-    usage_logs: UsageLogService
     outbound: OutboundClients
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
-        self.events.start()
+        self.pulls.start()
         if self.settings.run_workers_in_process if run_jobs is None else run_jobs:
             self.runner.start()
 
     async def close(self) -> None:
         await self.runner.stop()
-        await self.events.stop()
+        await self.pulls.stop()
         await self.storage.close()
         await self.outbound.aclose()
         await self.db.dispose()
@@ -145,7 +143,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     reg = settings.registry
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
-    events = EventRecorder(db)
+    pulls = PullLog(db)
     read_cache = _read_cache(settings)
     auth = AuthService(
         db,
@@ -175,7 +173,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     registry = Registry(
         db,
         storage,
-        events,
+        pulls,
         read_cache=read_cache,
         library_namespace=reg.library_namespace,
         max_manifest_bytes=reg.max_manifest_bytes,
@@ -199,7 +197,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         settings,
         db,
         storage,
-        events,
+        pulls,
         auth,
         registry,
         jobs,
@@ -220,7 +218,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pruner=pruner,
         accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
         oauth=OAuthService(db, auth.fernet),
-        usage_logs=UsageLogService(db),
         outbound=OutboundClients(settings.outbound),
         read_cache=read_cache,
     )

@@ -1,14 +1,21 @@
-"""Creating and looking up user accounts (enough for the registry core; see issue 3)."""
+"""Creating and looking up user accounts (enough for the registry core; see issue 3).
+
+The account changes the API makes are usage-logged here, in their transaction, when the
+caller says who acts (``performer``): Quay's ``user_*`` and ``login_*`` kinds, the target
+user's name as the namespace. Bootstrap paths (first user, the CLI, sign-up) pass nobody.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 
 from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.accounts.models import User
+from berth.audit.services import Performer, record
 from berth.auth.passwords import hash_password
 from berth.db.base import now_ms
 from berth.db.session import Database
@@ -38,6 +45,7 @@ class AccountService:
         *,
         email: str | None = None,
         superuser: bool = False,
+        performer: Performer | None = None,
     ) -> UserInfo:
         if not is_valid_namespace(username):
             raise InvalidUsername(username)
@@ -68,6 +76,11 @@ class AccountService:
             )
             s.add(user)
             await s.flush()
+            if performer is not None:
+                record(
+                    s, "user_create", username, performer, metadata={"username": username},
+                    namespace_id=ns.id,
+                )  # fmt: skip
             return UserInfo(user.id, username, email, superuser)
 
     async def count_users(self) -> int:
@@ -105,15 +118,40 @@ class AccountService:
             spaces = (await s.execute(select(Namespace.id).limit(1))).scalar()
         return users is None and spaces is None
 
-    async def session_uuid(self, user_id: int) -> str:
-        """The user's current session generation (created on first sign-in)."""
+    async def session_uuid(
+        self, user_id: int, *, login: dict[str, Any] | None = None, ip: str | None = None
+    ) -> str:
+        """The user's current session generation (created on first sign-in). ``login``: a
+        sign-in's metadata, logged as ``login_success`` in the same transaction."""
         async with self.db.write() as s:
             user = await s.get(User, user_id)
             if user is None:
                 raise LookupError(user_id)
             if not user.session_uuid:
                 user.session_uuid = str(uuid.uuid4())
+            if login is not None:
+                record(
+                    s, "login_success", user.username, Performer(user.username, user.id, ip),
+                    metadata=login, namespace_id=user.namespace_id,
+                )  # fmt: skip
             return user.session_uuid
+
+    async def sign_in_failed(
+        self, username: str, message: str, metadata: dict[str, Any], performer: Performer
+    ) -> None:
+        """Log a refused sign-in (``login_failure``; in the user's namespace if it is one)."""
+        async with self.db.write() as s:
+            user = (
+                await s.execute(
+                    select(User.kind, User.namespace_id).where(User.username == username)
+                )
+            ).first()
+            known = user is not None and user.kind == "user"
+            record(
+                s, "login_failure", username if known else None, performer,
+                metadata={**metadata, "username": username, "message": message},
+                namespace_id=user.namespace_id if known and user else None,
+            )  # fmt: skip
 
     async def end_sessions(self, user_id: int) -> None:
         """Sign-out: every browser session of the user stops working."""
@@ -131,7 +169,11 @@ class AccountService:
         enabled: bool | None = None,
         superuser: bool | None = None,
         tag_expiration_s: int | None = None,
+        performer: Performer | None = None,
     ) -> UserRecord:
+        """Change what is given; with a ``performer`` each change is logged (Quay's
+        ``user_enable``/``user_disable``, ``user_change_password``, ``user_change_email``,
+        ``user_change_tag_expiration``)."""
         values: dict[str, object] = {}
         if superuser is not None:
             values["superuser"] = superuser
@@ -157,15 +199,36 @@ class AccountService:
                 await s.execute(
                     update(Namespace).where(Namespace.id == user.namespace_id).values(**ns_values)
                 )
-        record = await self.get_user_by_id(user_id)
-        assert record is not None
-        return record
+            if performer is not None:
+                changes: list[tuple[str, dict[str, Any]]] = []
+                if enabled is not None:
+                    changes.append(("user_enable" if enabled else "user_disable", {}))
+                if password is not None:
+                    changes.append(("user_change_password", {}))
+                if email is not None:
+                    changes.append(("user_change_email", {}))
+                if tag_expiration_s is not None:
+                    changes.append(
+                        ("user_change_tag_expiration", {"tag_expiration": tag_expiration_s})
+                    )
+                for kind, more in changes:
+                    record(
+                        s, kind, user.username, performer,
+                        metadata={"username": user.username, **more},
+                        namespace_id=user.namespace_id,
+                    )  # fmt: skip
+        updated = await self.get_user_by_id(user_id)
+        assert updated is not None
+        return updated
 
-    async def mark_user_for_deletion(self, username: str) -> int | None:
+    async def mark_user_for_deletion(
+        self, username: str, *, performer: Performer | None = None
+    ) -> int | None:
         """Disable and rename the user and its namespace, and queue the namespace cleanup.
 
         The name is free again at once (as in Quay); the ``delete_namespace`` job removes
-        the rest. Returns the namespace id, None when there is no such user.
+        the rest. Returns the namespace id, None when there is no such user. With a
+        ``performer`` (a superuser) it is logged as ``user_delete``.
         """
         async with self.db.write() as s:
             user = (await s.execute(select(User).where(User.username == username))).scalar()
@@ -181,6 +244,11 @@ class AccountService:
                 from berth.orgs.services import mark_namespace_deleted
 
                 await mark_namespace_deleted(s, ns)
+            if performer is not None:
+                record(
+                    s, "user_delete", username, performer, metadata={"username": username},
+                    namespace_id=ns_id,
+                )  # fmt: skip
             return ns_id
 
 

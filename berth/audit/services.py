@@ -1,7 +1,10 @@
-"""Writing and reading usage-log records.
+"""Writing and reading usage-log records: the one record of what happened.
 
-``record`` adds the row to the caller's session: the log entry commits (or rolls back)
-with the action it describes. Kinds are Quay's ``LogEntryKind`` names.
+Every state-changing action writes its entry from the service, in the transaction that
+makes the change: ``record`` adds the row to the caller's session, ``insert_log`` runs one
+precompiled INSERT (it also works in a ``Database.write_fast`` unit, the push path's), so
+the entry commits or rolls back with the action it describes. Only pulls are written later,
+in batches (berth.registry.pulls). Kinds are Quay's ``LogEntryKind`` names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.audit.errors import UnknownLogKind
 from berth.audit.models import LogEntry
 from berth.db.base import now_ms
-from berth.db.session import Database
 
 LOG_KINDS = frozenset(
     {
@@ -49,11 +51,13 @@ LOG_KINDS = frozenset(
 
 @dataclass(frozen=True)
 class Performer:
-    """Who did it: a user or robot (name and id) and from where."""
+    """Who did it: a user or robot (name and id) and from where. ``oauth_token_id``: the
+    OAuth token the request came with, logged in the metadata as Quay does."""
 
     name: str | None
     id: int | None = None
     ip: str | None = None
+    oauth_token_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,39 @@ class LogRecord:
     ip: str | None
     metadata: dict[str, Any]
     created_at: int
+
+
+def log_values(
+    kind: str,
+    namespace: str | None,
+    performer: Performer | str | None,
+    repository: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    *,
+    namespace_id: int | None = None,
+    repository_id: int | None = None,
+    created_at: int | None = None,
+) -> dict[str, Any]:
+    """The column values of one log entry (every column: fast units run no defaults)."""
+    if kind not in LOG_KINDS:
+        raise UnknownLogKind(kind)
+    if isinstance(performer, str):
+        performer = Performer(performer)
+    meta = dict(metadata or {})
+    if performer is not None and performer.oauth_token_id is not None:
+        meta["oauth_token_id"] = performer.oauth_token_id
+    return {
+        "kind": kind,
+        "namespace_id": namespace_id,
+        "namespace": namespace,
+        "repository_id": repository_id,
+        "repository": repository,
+        "performer_id": performer.id if performer else None,
+        "performer": performer.name if performer else None,
+        "ip": performer.ip if performer else None,
+        "meta": meta,
+        "created_at": now_ms() if created_at is None else created_at,
+    }
 
 
 def record(
@@ -79,24 +116,37 @@ def record(
     repository_id: int | None = None,
 ) -> None:
     """Add one log entry to ``session`` (written with the caller's transaction)."""
-    if kind not in LOG_KINDS:
-        raise UnknownLogKind(kind)
-    if isinstance(performer, str):
-        performer = Performer(performer)
     session.add(
         LogEntry(
-            kind=kind,
-            namespace_id=namespace_id,
-            namespace=namespace,
-            repository_id=repository_id,
-            repository=repository,
-            performer_id=performer.id if performer else None,
-            performer=performer.name if performer else None,
-            ip=performer.ip if performer else None,
-            meta=dict(metadata or {}),
-            created_at=now_ms(),
+            **log_values(
+                kind,
+                namespace,
+                performer,
+                repository,
+                metadata,
+                namespace_id=namespace_id,
+                repository_id=repository_id,
+            )
         )
     )
+
+
+INSERT_LOG = LogEntry.__table__.insert()  # built once: the push path writes one per push
+
+
+async def insert_logs(s: Any, rows: list[dict[str, Any]]) -> None:
+    """Write ``log_values`` rows with one precompiled INSERT in the caller's unit (an
+    ``AsyncSession`` or a fast unit): they commit or roll back with it. The column is
+    ``metadata`` in the table, ``meta`` on the model."""
+    params = [_table_row(row) for row in rows]
+    if params:
+        await s.execute(INSERT_LOG, params if len(params) > 1 else params[0])
+
+
+def _table_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k != "meta"}
+    out["metadata"] = row["meta"]
+    return out
 
 
 async def list_logs(
@@ -123,22 +173,3 @@ async def list_logs(
         LogRecord(r.kind, r.namespace, r.repository, r.performer, r.ip, r.meta, r.created_at)
         for r in rows
     ]
-
-
-class UsageLogService:
-    """Writes a usage-log entry in a unit of work of its own (for callers outside one)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def write(
-        self,
-        kind: str,
-        namespace: str | None,
-        performer: Performer | None,
-        *,
-        repository: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        async with self.db.write() as s:
-            record(s, kind, namespace, performer, repository=repository, metadata=metadata)

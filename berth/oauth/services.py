@@ -9,6 +9,9 @@ Token formats (Quay's):
 
 Scopes cap roles (see ``SCOPES``); a scope string with any unknown name is treated as
 granting nothing, as Quay does.
+
+Application and app-specific token changes the API makes are usage-logged in their
+transaction when the caller says who acts (``performer``); set-up code passes nobody.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import User
+from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
@@ -182,6 +186,7 @@ class OAuthService:
         application_uri: str = "",
         description: str = "",
         avatar_email: str | None = None,
+        performer: Performer | None = None,
     ) -> Application:
         async with self.db.write() as s:
             ns_id = (
@@ -202,7 +207,9 @@ class OAuthService:
             )
             s.add(row)
             await s.flush()
-            return _app(row, namespace)
+            app = _app(row, namespace)
+            _log_app(s, "create_application", app, ns_id, performer, with_details=True)
+            return app
 
     async def get_application(self, client_id: str) -> Application:
         async with self.db.read() as s:
@@ -229,6 +236,7 @@ class OAuthService:
         application_uri: str,
         description: str = "",
         avatar_email: str | None = None,
+        performer: Performer | None = None,
     ) -> Application:
         """Replace the application's details (its client id and secret stay)."""
         async with self.db.write() as s:
@@ -238,24 +246,27 @@ class OAuthService:
             row.application_uri = application_uri
             row.description = description
             row.avatar_email = avatar_email
-            return _app(row, namespace)
+            app = _app(row, namespace)
+            _log_app(s, "update_application", app, row.namespace_id, performer, with_details=True)
+            return app
 
-    async def reset_client_secret(self, client_id: str) -> Application:
+    async def reset_client_secret(
+        self, client_id: str, *, performer: Performer | None = None
+    ) -> Application:
         """A new client secret; the old one stops working."""
         async with self.db.write() as s:
             row, namespace = await _application_row(s, client_id)
             row.client_secret = _client_secret()
-            return _app(row, namespace)
+            app = _app(row, namespace)
+            _log_app(s, "reset_application_client_secret", app, row.namespace_id, performer)
+            return app
 
-    async def delete_application(self, client_id: str) -> None:
+    async def delete_application(
+        self, client_id: str, *, performer: Performer | None = None
+    ) -> None:
         async with self.db.write() as s:
-            row = (
-                await s.execute(
-                    select(OAuthApplication).where(OAuthApplication.client_id == client_id)
-                )
-            ).scalar()
-            if row is None:
-                raise ApplicationNotFound(client_id)
+            row, namespace = await _application_row(s, client_id)
+            _log_app(s, "delete_application", _app(row, namespace), row.namespace_id, performer)
             await s.delete(row)
 
     # ---- access tokens -----------------------------------------------------------------
@@ -301,7 +312,12 @@ class OAuthService:
 
     # ---- app-specific tokens -----------------------------------------------------------
     async def create_app_token(
-        self, user_id: int, title: str, *, expires_in_s: int | None = None
+        self,
+        user_id: int,
+        title: str,
+        *,
+        expires_in_s: int | None = None,
+        performer: Performer | None = None,
     ) -> AppToken:
         code = random_code(APP_TOKEN_LENGTH)
         now = now_ms()
@@ -316,6 +332,9 @@ class OAuthService:
         )
         async with self.db.write() as s:
             s.add(row)
+            await _log_app_token(
+                s, "create_app_specific_token", user_id, title, row.uuid, performer
+            )
         return AppToken(row.uuid, title, now, row.expires_at, None, code)
 
     def _code(self, row: AppSpecificToken) -> str:
@@ -349,7 +368,9 @@ class OAuthService:
             raise AppTokenNotFound(token_uuid)
         return AppToken(r.uuid, r.title, r.created_at, r.expires_at, r.last_accessed, self._code(r))
 
-    async def revoke_app_token(self, user_id: int, token_uuid: str) -> AppToken:
+    async def revoke_app_token(
+        self, user_id: int, token_uuid: str, *, performer: Performer | None = None
+    ) -> AppToken:
         async with self.db.write() as s:
             r = (
                 await s.execute(
@@ -362,7 +383,60 @@ class OAuthService:
                 raise AppTokenNotFound(token_uuid)
             out = AppToken(r.uuid, r.title, r.created_at, r.expires_at, r.last_accessed)
             await s.delete(r)
+            await _log_app_token(
+                s, "revoke_app_specific_token", user_id, r.title, r.uuid, performer
+            )
             return out
+
+
+def _log_app(
+    s: AsyncSession,
+    kind: str,
+    app: Application,
+    namespace_id: int,
+    performer: Performer | None,
+    *,
+    with_details: bool = False,
+) -> None:
+    """An application's usage-log entry in its organization (Quay: the details given, then
+    ``application_name`` and ``client_id``). Without a performer (set-up code, not the API)
+    nothing is logged."""
+    if performer is None:
+        return
+    details = (
+        {
+            "name": app.name,
+            "redirect_uri": app.redirect_uri,
+            "application_uri": app.application_uri,
+            "description": app.description,
+            "avatar_email": app.avatar_email,
+        }
+        if with_details
+        else {}
+    )
+    meta = {**details, "application_name": app.name, "client_id": app.client_id}
+    record(s, kind, app.namespace, performer, metadata=meta, namespace_id=namespace_id)
+
+
+async def _log_app_token(
+    s: AsyncSession,
+    kind: str,
+    user_id: int,
+    title: str,
+    token_uuid: str,
+    performer: Performer | None,
+) -> None:
+    """An app-specific token's entry, in its user's namespace (none without a performer)."""
+    if performer is None:
+        return
+    owner = (
+        await s.execute(select(User.username, User.namespace_id).where(User.id == user_id))
+    ).first()
+    record(
+        s, kind, owner.username if owner else None, performer,
+        metadata={"app_specific_token_title": title, "app_specific_token": token_uuid},
+        namespace_id=owner.namespace_id if owner else None,
+    )  # fmt: skip
 
 
 # ---- validators (plain functions: /v2 login wires them into Basic auth) -------------------

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from berth.audit.services import record
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
@@ -198,26 +197,15 @@ class Pruner:
         done: list[PrunedTag] = []
         for tag in planned:
             try:
-                await self.manifests.delete(target.repository, tag.tag, started_at=tag.start_ts)
+                await self.manifests.delete(
+                    target.repository,
+                    tag.tag,
+                    started_at=tag.start_ts,
+                    log_kind="autoprune_tag_delete",  # in the delete's transaction
+                    log_meta={"performer": PERFORMER, "policy_uuid": tag.policy},
+                )
             except (ManifestUnknown, TagImmutable):
                 continue  # deleted or moved meanwhile, or made immutable since the plan
-            async with self.db.write() as s:
-                record(
-                    s,
-                    "autoprune_tag_delete",
-                    tag.namespace,
-                    None,
-                    tag.repository,
-                    {
-                        "performer": PERFORMER,
-                        "namespace": tag.namespace,
-                        "repo": tag.repository,
-                        "tag": tag.tag,
-                        "policy_uuid": tag.policy,
-                    },
-                    namespace_id=target.namespace_id,
-                    repository_id=target.repository.id,
-                )
             done.append(tag)
         if done:
             log.info(

@@ -4,7 +4,9 @@ One implementation serves both kinds (``PRUNE`` and ``IMMUTABILITY``) and both l
 ``Scope`` names a namespace, or one repository in it. Values arrive validated as rules
 (berth.policies.rules); this module adds what needs the database: the scope must exist
 (``ScopeNotFound``), a uuid must belong to the scope (``PolicyNotFound``) and two policies
-of one scope may not hold the same values (``DuplicatePolicy``).
+of one scope may not hold the same values (``DuplicatePolicy``). Each change writes Quay's
+usage-log entry in its transaction: ``{create,update,delete}_{namespace,repository}_
+autoprune_policy`` and ``{create,update,delete}_immutability_policy``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
@@ -59,6 +62,8 @@ class PolicyKind(Generic[R]):
     columns: Callable[[R], dict[str, Any]]
     rule_of: Callable[[Any], R]
     duplicate_message: str  # ``{level}`` is "namespace" or "repository"
+    log_kind: Callable[[str, Scope], str]  # (create|update|delete, scope) -> Quay's kind
+    log_fields: Callable[[R], dict[str, Any]]  # the rule in the log's metadata
 
 
 def _prune_columns(rule: PruneRule) -> dict[str, Any]:
@@ -88,12 +93,21 @@ PRUNE: PolicyKind[PruneRule] = PolicyKind(
     _prune_columns,
     prune_rule_of,
     "Existing policy with same values for this {level}, duplicate policies are not permitted",
+    lambda action, scope: f"{action}_{scope.level}_autoprune_policy",
+    lambda r: {
+        "method": r.method,
+        "value": r.value,
+        "tag_pattern": r.tag_pattern,
+        "tag_pattern_matches": r.tag_pattern_matches,
+    },
 )
 IMMUTABILITY: PolicyKind[ImmutabilityRule] = PolicyKind(
     ImmutabilityPolicy,
     _immutability_columns,
     _immutability_rule_of,
     "A policy with the same tag_pattern and tag_pattern_matches already exists",
+    lambda action, _scope: f"{action}_immutability_policy",
+    _immutability_columns,
 )
 
 
@@ -148,7 +162,9 @@ class PolicyService:
                 return stored
         raise PolicyNotFound(policy_uuid)
 
-    async def create(self, kind: PolicyKind[R], scope: Scope, rule: R) -> str:
+    async def create(
+        self, kind: PolicyKind[R], scope: Scope, rule: R, *, performer: Performer | None = None
+    ) -> str:
         new_uuid = str(uuidlib.uuid4())
         async with self.db.write() as s:
             where = await _resolve(s, scope, lock=True)
@@ -162,9 +178,18 @@ class PolicyService:
                     **kind.columns(rule),
                 )
             )
+            _log(s, kind, "create", scope, where, new_uuid, performer, rule)
         return new_uuid
 
-    async def update(self, kind: PolicyKind[R], scope: Scope, policy_uuid: str, rule: R) -> None:
+    async def update(
+        self,
+        kind: PolicyKind[R],
+        scope: Scope,
+        policy_uuid: str,
+        rule: R,
+        *,
+        performer: Performer | None = None,
+    ) -> None:
         async with self.db.write() as s:
             where = await _resolve(s, scope, lock=True)
             existing = await self._rows(s, kind, where)
@@ -176,8 +201,16 @@ class PolicyService:
                 .where(kind.model.uuid == policy_uuid, *_in_scope(kind.model, where))
                 .values(**kind.columns(rule))
             )
+            _log(s, kind, "update", scope, where, policy_uuid, performer, rule)
 
-    async def delete(self, kind: PolicyKind[R], scope: Scope, policy_uuid: str) -> None:
+    async def delete(
+        self,
+        kind: PolicyKind[R],
+        scope: Scope,
+        policy_uuid: str,
+        *,
+        performer: Performer | None = None,
+    ) -> None:
         async with self.db.write() as s:
             where = await _resolve(s, scope)
             result = await s.execute(
@@ -187,6 +220,7 @@ class PolicyService:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise PolicyNotFound(policy_uuid)
+            _log(s, kind, "delete", scope, where, policy_uuid, performer)
 
     @staticmethod
     async def _rows(s: AsyncSession, kind: PolicyKind[R], where: _Resolved) -> list[Stored[R]]:
@@ -198,6 +232,28 @@ class PolicyService:
             )
         ).scalars()
         return [Stored(row.uuid, kind.rule_of(row)) for row in rows]
+
+
+def _log(
+    s: AsyncSession,
+    kind: PolicyKind[R],
+    action: str,
+    scope: Scope,
+    where: _Resolved,
+    policy_uuid: str,
+    performer: Performer | None,
+    rule: R | None = None,
+) -> None:
+    """A policy change's usage-log entry: the rule (not on delete), where, the uuid."""
+    meta: dict[str, Any] = kind.log_fields(rule) if rule is not None else {}
+    meta["namespace"] = scope.namespace
+    if scope.repository is not None:
+        meta["repo"] = scope.repository
+    meta["policy_uuid"] = policy_uuid
+    record(
+        s, kind.log_kind(action, scope), scope.namespace, performer, scope.repository, meta,
+        namespace_id=where.namespace_id, repository_id=where.repository_id,
+    )  # fmt: skip
 
 
 def _refuse_duplicate(

@@ -24,11 +24,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.audit.services import Performer
+from berth.audit.services import record as audit_record
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.durations import parse_duration
@@ -251,7 +254,14 @@ class LabelService:
             )
 
     async def add(
-        self, repo: RepoRow, digest: str, key: str, value: str, media_type: str | None
+        self,
+        repo: RepoRow,
+        digest: str,
+        key: str,
+        value: str,
+        media_type: str | None,
+        *,
+        performer: Performer | None = None,
     ) -> LabelRecord:
         self.check_key(key)
         record = LabelRecord(
@@ -270,9 +280,12 @@ class LabelService:
                     created_at=now_ms(),
                 )
             )
+            _log(s, "manifest_label_add", repo, digest, record, performer)
         return record
 
-    async def delete(self, repo: RepoRow, digest: str, label_id: str) -> LabelRecord:
+    async def delete(
+        self, repo: RepoRow, digest: str, label_id: str, *, performer: Performer | None = None
+    ) -> LabelRecord:
         async with self.db.write() as s:
             manifest_id = await _manifest(s, repo, digest)
             label = await _label(s, manifest_id, label_id)
@@ -282,7 +295,28 @@ class LabelService:
                     {"id": label_id, "source_type": label.source_type},
                 )
             await s.execute(delete(ManifestLabel).where(ManifestLabel.id == label_id))
+            _log(s, "manifest_label_delete", repo, digest, label, performer)
         return label
+
+
+def _log(
+    s: AsyncSession,
+    kind: str,
+    repo: RepoRow,
+    digest: str,
+    label: LabelRecord,
+    performer: Performer | None,
+) -> None:
+    """A label change's usage-log entry (an added label's media type too, as in Quay)."""
+    meta: dict[str, Any] = {"id": label.id, "key": label.key, "value": label.value}
+    meta["manifest_digest"] = digest
+    if kind == "manifest_label_add":
+        meta["media_type"] = label.media_type
+    meta.update(namespace=repo.namespace, repo=repo.name)
+    audit_record(
+        s, kind, repo.namespace, performer, repo.name, meta,
+        namespace_id=repo.namespace_id, repository_id=repo.id,
+    )  # fmt: skip
 
 
 async def _manifest(s: AsyncSession, repo: RepoRow, digest: str) -> int:

@@ -19,9 +19,9 @@ import orjson
 from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.audit.services import Performer, insert_logs, log_values, record
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.events.recorder import Actor, EventRecorder
 from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
 from berth.oci.digest import digest_of
@@ -54,6 +54,7 @@ from berth.registry.models import (
     RepositoryBlob,
     Tag,
 )
+from berth.registry.pulls import PullLog
 from berth.registry.repositories import RepoName, RepoRow, find_repository
 from berth.registry.settings import TagSettings
 from berth.registry.tags import (
@@ -139,12 +140,22 @@ def _is_digest(reference: str) -> bool:
     return ":" in reference
 
 
+def _repo_meta(
+    namespace: str, name: str, extra: dict[str, Any] | None, **fields: str | None
+) -> dict[str, Any]:
+    """Quay's metadata of a registry action: repo and namespace, what the caller adds (the
+    user agent, who), then ``fields`` (tag, manifest_digest ...) that are set."""
+    meta: dict[str, Any] = {"repo": name, "namespace": namespace, **(extra or {})}
+    meta.update((k, v) for k, v in fields.items() if v is not None)
+    return meta
+
+
 class ManifestService:
     def __init__(
         self,
         db: Database,
         storage: BlobStorage,
-        events: EventRecorder,
+        pulls: PullLog,
         *,
         max_manifest_bytes: int,
         cache: ReadCache[ManifestData] | None = None,
@@ -153,7 +164,7 @@ class ManifestService:
     ) -> None:
         self.db = db
         self.storage = storage
-        self.events = events
+        self.pulls = pulls
         self.guard = guard or TagGuard()
         self.max_bytes = max_manifest_bytes
         self.cache: ReadCache[ManifestData] = cache if cache is not None else NoCache()
@@ -162,9 +173,17 @@ class ManifestService:
 
     # ---- reads -------------------------------------------------------------------------
     async def get(
-        self, repo: RepoName, reference: str, *, actor: Actor | None = None
+        self,
+        repo: RepoName,
+        reference: str,
+        *,
+        pull_by: Performer | None = None,
+        log_meta: dict[str, Any] | None = None,
     ) -> ManifestData:
-        """A cache hit, or one indexed query: namespace -> repository -> tag/manifest."""
+        """A cache hit, or one indexed query: namespace -> repository -> tag/manifest.
+
+        With ``log_meta`` (a pull, not a HEAD) the ``pull_repo`` entry goes to the pull
+        log's buffer (berth.registry.pulls), written within a second."""
         repo_key = repo.full
         data = self.cache.get(repo_key, reference)
         if data is None:
@@ -172,13 +191,18 @@ class ManifestService:
             data, expires_ms = await self._query(repo, reference)
             ttl = None if expires_ms is None else (expires_ms - now_ms()) / 1000
             self.cache.put(repo_key, reference, data, generation, ttl_s=ttl)
-        if actor is not None:
-            self.events.record(
-                "pull_repo",
-                repo,
-                actor,
-                tag=None if _is_digest(reference) else reference,
-                digest=data.digest,
+        if log_meta is not None:
+            self.pulls.record(
+                repo.namespace,
+                repo.name,
+                pull_by,
+                _repo_meta(
+                    repo.namespace,
+                    repo.name,
+                    log_meta,
+                    tag=None if _is_digest(reference) else reference,
+                    manifest_digest=data.digest,
+                ),
             )
         return data
 
@@ -411,8 +435,12 @@ class ManifestService:
         body: bytes,
         content_type: str | None,
         *,
-        actor: Actor | None = None,
+        performer: Performer | None = None,
+        log_meta: dict[str, Any] | None = None,
     ) -> PutResult:
+        """Store the manifest and point the tag (or a hidden tag, by digest) at it; the
+        ``push_repo`` usage-log entry is written in the same unit (``log_meta``: what the
+        caller adds to Quay's metadata, the user agent and who)."""
         parsed = self.parse(body, content_type)
         by_digest = _is_digest(reference)
         if by_digest:
@@ -462,15 +490,29 @@ class ManifestService:
                 )
             if created:
                 await accounting.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
-        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
-        if actor is not None:
-            self.events.record(
-                "push_repo",
-                RepoName(repo.namespace, repo.name),
-                actor,
+            push = _repo_meta(
+                repo.namespace,
+                repo.name,
+                log_meta,
                 tag=None if by_digest else reference,
-                digest=digest,
+                manifest_digest=digest,
             )
+            await insert_logs(
+                s,
+                [
+                    log_values(
+                        "push_repo",
+                        repo.namespace,
+                        performer,
+                        repo.name,
+                        push,
+                        namespace_id=repo.namespace_id,
+                        repository_id=repo.id,
+                        created_at=now,
+                    )
+                ],
+            )
+        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
         return PutResult(digest, parsed.subject.digest if parsed.subject else None)
 
     async def _ensure_empty_blob(self) -> None:
@@ -677,11 +719,17 @@ class ManifestService:
         repo: RepoRow,
         reference: str,
         *,
-        actor: Actor | None = None,
+        performer: Performer | None = None,
+        log_meta: dict[str, Any] | None = None,
+        log_kind: str = "delete_tag",
         started_at: int | None = None,
     ) -> None:
         """End a tag, or every tag of a manifest (by digest). ``started_at`` (by tag only):
-        end the tag only if its live row is still the one that started then."""
+        end the tag only if its live row is still the one that started then.
+
+        Each ended tag leaves a ``log_kind`` entry (Quay's ``delete_tag``: ``tag``, and by
+        digest ``digest``) in the same transaction; a manifest pushed by digest only (its
+        tags hidden) leaves one entry without a tag."""
         now = now_ms()
         async with self.db.write() as s:
             if _is_digest(reference):
@@ -694,6 +742,7 @@ class ManifestService:
                     )
                 ).scalar()
                 ended = 0
+                names: list[str] = []
                 if manifest_id is not None:
                     parents = await self._live_parents(s, manifest_id, now)
                     if parents:
@@ -702,13 +751,8 @@ class ManifestService:
                             "untag the index first",
                             {"digest": digest, "indexes": parents},
                         )
-                    await self.guard.ensure_mutable(
-                        s,
-                        repo.id,
-                        await self._tag_names(s, manifest_id, now),
-                        now,
-                        action="deleted",
-                    )
+                    names = await self._tag_names(s, manifest_id, now)
+                    await self.guard.ensure_mutable(s, repo.id, names, now, action="deleted")
                     result = await s.execute(
                         update(Tag)
                         .where(Tag.manifest_id == manifest_id, alive(now))
@@ -717,15 +761,17 @@ class ManifestService:
                     ended = result.rowcount  # type: ignore[attr-defined]
                 if not ended:
                     raise ManifestUnknown("manifest unknown", {"digest": digest})
-                kind, tag = "delete_manifest", None
+                fields = [{"tag": n, "digest": digest} for n in names] or [{"digest": digest}]
             else:
                 if not await end_tag(
                     s, repo.id, reference, now, now, guard=self.guard, started_at=started_at
                 ):
                     raise ManifestUnknown("manifest unknown", {"tag": reference})
-                kind, tag, digest = "delete_tag", reference, None
+                fields = [{"tag": reference}]
+            for f in fields:
+                record(
+                    s, log_kind, repo.namespace, performer, repo.name,
+                    _repo_meta(repo.namespace, repo.name, log_meta, **f),
+                    namespace_id=repo.namespace_id, repository_id=repo.id,
+                )  # fmt: skip
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
-        if actor is not None:
-            self.events.record(
-                kind, RepoName(repo.namespace, repo.name), actor, tag=tag, digest=digest
-            )

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from berth.db.session import Database
-from berth.events.recorder import EventRecorder
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
 from berth.registry.immutability import TagGuard
 from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
+from berth.registry.pulls import PullLog
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -32,7 +32,7 @@ class Registry:
         self,
         db: Database,
         storage: BlobStorage,
-        events: EventRecorder,
+        pulls: PullLog,
         *,
         library_namespace: str | None,
         max_manifest_bytes: int,
@@ -53,7 +53,7 @@ class Registry:
         self.manifests = ManifestService(
             db,
             storage,
-            events,
+            pulls,
             max_manifest_bytes=max_manifest_bytes,
             cache=read_cache,
             tag_settings=tag_settings,

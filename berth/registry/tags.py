@@ -12,6 +12,8 @@ which belongs to the notifications feature.)
 
 Every path that moves or ends a tag asks the tag guard (``berth.registry.immutability``)
 first, inside its write transaction.
+The API's changes are usage-logged in that transaction too (Quay's ``create_tag``,
+``move_tag``, ``change_tag_expiration``, ``delete_tag``, ``revert_tag``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
@@ -327,9 +330,16 @@ class TagService:
         return records[: q.limit], len(records) > q.limit
 
     # ---- writes ----------------------------------------------------------------------
-    async def update(self, repo: RepoRow, name: str, change: TagUpdate) -> TagChanged:
+    async def update(
+        self,
+        repo: RepoRow,
+        name: str,
+        change: TagUpdate,
+        *,
+        performer: Performer | None = None,
+    ) -> TagChanged:
         """Create or move the tag, set or clear its expiration, flag it immutable: all or
-        nothing, in one transaction."""
+        nothing, in one transaction, with its usage-log entries."""
         if not is_valid_tag(name):
             raise TagInvalid("invalid tag", {"tag": name})
         now = now_ms()
@@ -357,15 +367,17 @@ class TagService:
                 if change.immutable is not None:
                     values["immutable"] = change.immutable
                 await s.execute(update(Tag).where(Tag.id == live.id).values(**values))
+            done = TagChanged(
+                created=before is None,
+                previous_digest=before.digest if before else None,
+                digest=live.digest,
+                expiration_changed=new_end != live.end_ts,
+                old_end_ms=live.end_ts,
+                new_end_ms=new_end,
+            )
+            _log_update(s, repo, name, change, done, performer)
         self._invalidate(repo)
-        return TagChanged(
-            created=before is None,
-            previous_digest=before.digest if before else None,
-            digest=live.digest,
-            expiration_changed=new_end != live.end_ts,
-            old_end_ms=live.end_ts,
-            new_end_ms=new_end,
-        )
+        return done
 
     def _guarded(self, change: TagUpdate) -> bool:
         """Does the change move, or newly expire, the tag (refused on immutable tags)?"""
@@ -402,7 +414,14 @@ class TagService:
         assert before is not None
         return before
 
-    async def delete(self, repo: RepoRow, name: str, *, skip_recovery: bool = False) -> None:
+    async def delete(
+        self,
+        repo: RepoRow,
+        name: str,
+        *,
+        skip_recovery: bool = False,
+        performer: Performer | None = None,
+    ) -> None:
         """End the tag now; with ``skip_recovery`` also outside the time-machine window."""
         now = now_ms()
         async with self.db.write() as s:
@@ -410,9 +429,12 @@ class TagService:
             end = now - await _window_ms(s, repo.id) - 1 if skip_recovery else now
             if not await end_tag(s, repo.id, name, now, end, guard=self.guard):
                 raise TagUnknown("tag unknown", {"tag": name})
+            _log(s, "delete_tag", repo, performer, tag=name, namespace=repo.namespace)
         self._invalidate(repo)
 
-    async def restore(self, repo: RepoRow, name: str, digest: str) -> None:
+    async def restore(
+        self, repo: RepoRow, name: str, digest: str, *, performer: Performer | None = None
+    ) -> None:
         """Point ``name`` at ``digest`` again (a new row with ``reversion``). The manifest
         must be visible, or have been tagged within the namespace's time-machine window."""
         if not is_valid_tag(name):
@@ -435,6 +457,7 @@ class TagService:
                 reversion=True,
                 keep_if_same=False,
             )
+            _log(s, "revert_tag", repo, performer, tag=name, manifest_digest=digest)
         self._invalidate(repo)
 
     @staticmethod
@@ -458,6 +481,43 @@ class TagService:
 
     def _invalidate(self, repo: RepoRow) -> None:
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
+
+
+def _log(
+    s: AsyncSession, kind: str, repo: RepoRow, performer: Performer | None, **fields: Any
+) -> None:
+    """A tag change's usage-log entry (Quay's metadata: who, the repository, ``fields``)."""
+    meta = {"username": performer.name if performer else None, "repo": repo.name, **fields}
+    record(
+        s, kind, repo.namespace, performer, repo.name, meta,
+        namespace_id=repo.namespace_id, repository_id=repo.id,
+    )  # fmt: skip
+
+
+def _log_update(
+    s: AsyncSession,
+    repo: RepoRow,
+    name: str,
+    change: TagUpdate,
+    done: TagChanged,
+    performer: Performer | None,
+) -> None:
+    where = {"tag": name, "namespace": repo.namespace}
+    if change.set_expiration and done.expiration_changed:
+        _log(
+            s, "change_tag_expiration", repo, performer, **where,
+            expiration_date=_seconds(done.new_end_ms),
+            old_expiration_date=_seconds(done.old_end_ms),
+        )  # fmt: skip
+    if change.manifest_digest is not None:
+        _log(
+            s, "create_tag" if done.created else "move_tag", repo, performer, **where,
+            manifest_digest=done.digest, original_manifest_digest=done.previous_digest,
+        )  # fmt: skip
+
+
+def _seconds(ms: int | None) -> int | None:
+    return None if ms is None else ms // 1000
 
 
 async def _live(s: AsyncSession, repository_id: int, name: str, now: int) -> _Live | None:

@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import delete, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.audit.models import LogEntry
 from berth.audit.services import Performer, record
 from berth.auth.access import Principal
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.events.models import Event
 from berth.jobs import enqueue
 from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, split_repository
@@ -116,7 +116,7 @@ class RepoDetail:
     tag_expiration_s: int
     state: str
     tags: list[TagSummary] | None
-    stats: list[tuple[str, int]] | None  # (ISO date, events that day), oldest first
+    stats: list[tuple[str, int]] | None  # (ISO date, log entries that day), oldest first
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ class RepositoryService:
                 ).first()
             )
             tags = await self._tags(s, r.id) if include_tags else None
-            stats = await self._stats(s, repo, r.created_at) if include_stats else None
+            stats = await self._stats(s, r.id, r.created_at) if include_stats else None
         return RepoDetail(
             namespace=repo.namespace,
             name=repo.name,
@@ -293,17 +293,17 @@ class RepositoryService:
         return [TagSummary(n, int(size), start, end, d) for n, size, start, end, d in rows]
 
     @staticmethod
-    async def _stats(s: AsyncSession, repo: RepoName, created_ms: int) -> list[tuple[str, int]]:
-        """Registry events (pulls, pushes, deletes) per UTC day over the last STATS_DAYS."""
+    async def _stats(s: AsyncSession, repo_id: int, created_ms: int) -> list[tuple[str, int]]:
+        """Usage-log entries of the repository (pushes, pulls, deletes, API changes) per
+        UTC day over the last STATS_DAYS: Quay's action counts."""
         today = now_ms() // _DAY_MS
         first = today - STATS_DAYS + 1
-        day = Event.created_at // _DAY_MS
+        day = LogEntry.created_at // _DAY_MS
         rows = await s.execute(
             select(day, func.count())
             .where(
-                Event.namespace == repo.namespace,
-                Event.repository == repo.name,
-                Event.created_at >= max(first * _DAY_MS, created_ms),
+                LogEntry.repository_id == repo_id,
+                LogEntry.created_at >= max(first * _DAY_MS, created_ms),
             )
             .group_by(day)
         )
@@ -389,22 +389,17 @@ class RepositoryService:
 
     @staticmethod
     async def _pulls(s: AsyncSession, ids: list[int]) -> dict[int, int]:
-        """Pulls over the popularity window; events of an earlier, deleted repository of the
-        same name (events are keyed by name) don't count."""
+        """Pulls over the popularity window (``pull_repo`` log entries, by repository id:
+        an earlier, deleted repository of the same name had another id)."""
         since = now_ms() - POPULARITY_WINDOW_MS
         rows = await s.execute(
-            select(Repository.id, func.count(Event.id))
-            .join(Namespace, Namespace.id == Repository.namespace_id)
-            .join(
-                Event,
-                (Event.namespace == Namespace.name)
-                & (Event.repository == Repository.name)
-                & (Event.kind == "pull_repo")
-                & (Event.created_at >= since)
-                & (Event.created_at >= Repository.created_at),
+            select(LogEntry.repository_id, func.count())
+            .where(
+                LogEntry.repository_id.in_(ids),
+                LogEntry.kind == "pull_repo",
+                LogEntry.created_at >= since,
             )
-            .where(Repository.id.in_(ids))
-            .group_by(Repository.id)
+            .group_by(LogEntry.repository_id)
         )
         return {rid: int(n) for rid, n in rows}
 

@@ -4,7 +4,6 @@ from berth.accounts import models as accounts_models  # noqa: F401
 from berth.audit import models as audit_models  # noqa: F401
 from berth.auth import models as auth_models  # noqa: F401
 from berth.db.base import Base
-from berth.events import models as events_models  # noqa: F401
 from berth.jobs import models as jobs_models  # noqa: F401
 from berth.namespaces import models as namespaces_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401

@@ -422,18 +422,9 @@ class Berth:
     def services(self) -> Any:
         return self.app.state.services
 
-    async def flush_events(self) -> None:
-        await self.services.events.flush()
-
-    async def events(self) -> list[dict[str, Any]]:
-        async with self.services.db.read() as s:
-            rows = await s.execute(
-                text(
-                    "SELECT kind, namespace, repository, actor, actor_kind, tag, digest "
-                    "FROM events ORDER BY id"
-                )
-            )
-            return [dict(r._mapping) for r in rows]
+    async def flush_pulls(self) -> None:
+        """Write the buffered pulls now (the pull log flushes every second by itself)."""
+        await self.services.pulls.flush()
 
     async def set_public(self, repo: str, public: bool = True) -> None:
         namespace, _, name = repo.partition("/")

@@ -19,10 +19,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from berth.audit.services import Performer
 from berth.auth.access import ANONYMOUS, Action
 from berth.auth.errors import AuthError, InvalidCredentials
 from berth.auth.service import Caller
-from berth.events.recorder import Actor
 from berth.http.v2.errors import API_VERSION, error_response, translate
 from berth.oci import mediatypes as mt
 from berth.registry.errors import (
@@ -56,14 +56,23 @@ class Ctx:
         self.caller = caller
         self.repo = repo
 
-    def actor(self, request: Request) -> Actor:
+    def performer(self, request: Request) -> Performer | None:
+        """Who acts, for the usage log (None: anonymous)."""
         p = self.caller.principal
-        return Actor(
-            name=p.name,
-            kind="token" if p.is_anonymous and self.caller.via_token else p.kind,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+        if p.is_anonymous or not p.name:
+            return None
+        return Performer(p.name, p.user_id, request.client.host if request.client else None)
+
+    def log_meta(self, request: Request) -> dict[str, object]:
+        """What Quay adds to a registry action's log metadata: the user agent and the
+        caller's public details (``username``; ``is_robot`` for a robot)."""
+        p = self.caller.principal
+        meta: dict[str, object] = {"user-agent": request.headers.get("user-agent", "")}
+        if not p.is_anonymous and p.name:
+            meta["username"] = p.name
+            if p.is_robot:
+                meta["is_robot"] = True
+        return meta
 
 
 def _json(
@@ -304,8 +313,12 @@ class V2:
         if request.method in ("GET", "HEAD"):
             if denied := await self.require(request, ctx, Action.PULL):
                 return denied
-            actor = ctx.actor(request) if request.method == "GET" else None
-            data = await registry.manifests.get(ctx.repo, ref, actor=actor)
+            if request.method == "GET":  # a pull: logged through the pull log's buffer
+                data = await registry.manifests.get(
+                    ctx.repo, ref, pull_by=ctx.performer(request), log_meta=ctx.log_meta(request)
+                )
+            else:
+                data = await registry.manifests.get(ctx.repo, ref)
             headers = {
                 **API_VERSION,
                 "Docker-Content-Digest": data.digest,
@@ -324,7 +337,12 @@ class V2:
                 create_namespace=ctx.caller.principal.is_superuser or self.open,
             )
             result = await registry.manifests.put(
-                repo, ref, body, request.headers.get("content-type"), actor=ctx.actor(request)
+                repo,
+                ref,
+                body,
+                request.headers.get("content-type"),
+                performer=ctx.performer(request),
+                log_meta=ctx.log_meta(request),
             )
             headers = {
                 "Location": f"/v2/{ctx.repo.full}/manifests/{result.digest}",
@@ -337,7 +355,9 @@ class V2:
             if denied := await self.require(request, ctx, Action.DELETE):
                 return denied
             repo = await registry.repository_for_push(ctx.repo, create=False)
-            await registry.manifests.delete(repo, ref, actor=ctx.actor(request))
+            await registry.manifests.delete(
+                repo, ref, performer=ctx.performer(request), log_meta=ctx.log_meta(request)
+            )
             return _empty(202, {})
         return _method_not_allowed()
 

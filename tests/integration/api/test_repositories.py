@@ -301,7 +301,7 @@ async def test_list_last_modified_popularity_and_quota(registry: Berth, configur
     for _ in range(3):
         r = await alice.get("/v2/alice/app/manifests/v1", headers={"Accept": OCI_MANIFEST})
         assert r.status_code == 200
-    await registry.flush_events()
+    await registry.flush_pulls()
     async with registry.services.db.write() as s:
         await s.execute(text("UPDATE repositories SET size_bytes = 4321 WHERE name = 'app'"))
     plain = await listing(registry, h, namespace="alice")
@@ -397,18 +397,19 @@ async def test_get_shows_at_most_500_tags_the_newest(registry: Berth) -> None:
     assert "t20" not in tags
 
 
-async def test_get_stats_count_registry_events_per_day(registry: Berth) -> None:
+async def test_get_stats_count_usage_log_entries_per_day(registry: Berth) -> None:
+    """Quay's action counts: every usage-log entry of the repository, per day."""
     alice = registry.client("alice")
     await alice.push_image("alice/app", "v1")
     await alice.get("/v2/alice/app/manifests/v1", headers={"Accept": OCI_MANIFEST})
-    await registry.flush_events()
+    await registry.flush_pulls()
     r = await registry.http.get(
         f"{API}/repository/alice/app?includeStats=true", headers=await auth(registry, "alice")
     )
     stats = r.json()["stats"]
     assert len(stats) == 92
-    assert stats[-1] == {"date": time.strftime("%Y-%m-%d", time.gmtime()), "count": 2}
-    assert sum(day["count"] for day in stats) == 2  # the push and the pull
+    assert stats[-1] == {"date": time.strftime("%Y-%m-%d", time.gmtime()), "count": 3}
+    assert sum(day["count"] for day in stats) == 3  # create_repo, push_repo, pull_repo
 
 
 @pytest.mark.parametrize(
@@ -706,7 +707,7 @@ async def test_delete_permissions_and_popularity_of_a_reused_name(registry: Bert
         assert_problem(r, 403, "insufficient_scope", "Unauthorized")
     orgadmin = registry.client("orgadmin", password=PASSWORD)
     await orgadmin.get(f"/v2/{APP.full}/manifests/v1", headers={"Accept": OCI_MANIFEST})
-    await registry.flush_events()
+    await registry.flush_pulls()
     devs = f"{API}/organization/acme/team/devs/permissions"
     orgadmin_h = await auth(registry, "orgadmin")
     assert len((await registry.http.get(devs, headers=orgadmin_h)).json()["permissions"]) == 1

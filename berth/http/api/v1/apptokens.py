@@ -51,11 +51,7 @@ async def create_token(ctx: Ctx) -> Response:
         user.id,
         body["title"],
         expires_in_s=ctx.api.settings.auth.app_specific_token_expiration_s,
-    )
-    await ctx.api.audit(
-        ctx,
-        "create_app_specific_token",
-        {"app_specific_token_title": token.title, "app_specific_token": token.uuid},
+        performer=ctx.performer(),
     )
     return json_response({"token": _view(token, with_code=True)})
 
@@ -74,14 +70,11 @@ async def revoke_token(ctx: Ctx) -> Response:
     user = ctx.require_user("user:admin")
     ctx.require_fresh_login()
     try:
-        token = await ctx.api.oauth.revoke_app_token(user.id, ctx.params["token_uuid"])
+        await ctx.api.oauth.revoke_app_token(
+            user.id, ctx.params["token_uuid"], performer=ctx.performer()
+        )
     except AppTokenNotFound as e:
         raise not_found() from e
-    await ctx.api.audit(
-        ctx,
-        "revoke_app_specific_token",
-        {"app_specific_token_title": token.title, "app_specific_token": token.uuid},
-    )
     return Response(status_code=204)
 
 

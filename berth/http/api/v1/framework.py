@@ -174,30 +174,6 @@ class ApiApp:
             return True
         return await self.svc.orgs.administers(user.id, namespace)
 
-    async def audit(
-        self,
-        ctx: Ctx,
-        kind: str,
-        metadata: dict[str, Any],
-        *,
-        namespace: str | None = None,
-        performer: tuple[str, int] | None = None,
-        repository: str | None = None,
-    ) -> None:
-        """A usage-log record (Quay's log kinds)."""
-        user = ctx.caller.user
-        name, uid = performer or ((user.username, user.id) if user else (None, None))
-        await self.svc.usage_logs.write(
-            kind,
-            namespace or name,
-            Performer(name, uid, ctx.actor_ip),
-            repository=repository,
-            metadata={
-                **metadata,
-                **({"oauth_token_id": ctx.caller.grant.token_uuid} if ctx.caller.grant else {}),
-            },
-        )
-
     def encrypted_password(self, password: str) -> str:
         """Quay's ``encrypted_password``: the password sealed with DATABASE_SECRET_KEY."""
         return self.svc.auth.client_key(password)
@@ -372,6 +348,19 @@ class Ctx:
     @property
     def actor_ip(self) -> str | None:
         return self.request.client.host if self.request.client else None
+
+    def performer(self) -> Performer:
+        """The caller as services write it into usage logs: user (none when anonymous),
+        address, and the OAuth token it came with (``oauth_token_id`` in the metadata, as
+        Quay logs it)."""
+        user = self.caller.user
+        grant = self.caller.grant
+        return Performer(
+            user.username if user else None,
+            user.id if user else None,
+            self.actor_ip,
+            grant.token_uuid if grant else None,
+        )
 
 
 def _csrf_ok(ctx: Ctx, form_token: str | None) -> bool:

@@ -65,22 +65,14 @@ async def add_label(ctx: Ctx) -> Response:
     with registry_errors():
         service.check_key(body["key"])
         repo = existing(row)
-        label = await service.add(repo, digest, body["key"], body["value"], body["media_type"])
-    await ctx.api.audit(
-        ctx,
-        "manifest_label_add",
-        {
-            "id": label.id,
-            "key": label.key,
-            "value": label.value,
-            "manifest_digest": digest,
-            "media_type": label.media_type,
-            "namespace": repo.namespace,
-            "repo": repo.name,
-        },
-        namespace=repo.namespace,
-        repository=repo.name,
-    )
+        label = await service.add(
+            repo,
+            digest,
+            body["key"],
+            body["value"],
+            body["media_type"],
+            performer=ctx.performer(),
+        )
     location = (
         f"/api/v1/repository/{repo.namespace}/{repo.name}/manifest/{digest}/labels/{label.id}"
     )
@@ -100,21 +92,9 @@ async def delete_label(ctx: Ctx) -> Response:
     _access, row = await writable_repo(ctx)
     repo = existing(row)
     with registry_errors():
-        label = await ctx.api.svc.registry.labels.delete(repo, digest, ctx.params["labelid"])
-    await ctx.api.audit(
-        ctx,
-        "manifest_label_delete",
-        {
-            "id": label.id,
-            "key": label.key,
-            "value": label.value,
-            "manifest_digest": digest,
-            "namespace": repo.namespace,
-            "repo": repo.name,
-        },
-        namespace=repo.namespace,
-        repository=repo.name,
-    )
+        await ctx.api.svc.registry.labels.delete(
+            repo, digest, ctx.params["labelid"], performer=ctx.performer()
+        )
     return Response(status_code=204)
 
 

@@ -178,10 +178,6 @@ def _app_fields(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _app_log(app: Application, **more: Any) -> dict[str, Any]:
-    return {**more, "application_name": app.name, "client_id": app.client_id}
-
-
 async def list_applications(ctx: Ctx) -> Response:
     access = await _admin_of_org(ctx)
     apps = await ctx.api.oauth.list_applications(access.name)
@@ -191,8 +187,9 @@ async def list_applications(ctx: Ctx) -> Response:
 async def create_application(ctx: Ctx) -> Response:
     body = await ctx.body(NEW_APP)
     access = await _admin_of_org(ctx)
-    app = await ctx.api.oauth.create_application(access.name, body["name"], **_app_fields(body))
-    await ctx.api.audit(ctx, "create_application", _app_log(app, **body), namespace=access.name)
+    app = await ctx.api.oauth.create_application(
+        access.name, body["name"], **_app_fields(body), performer=ctx.performer()
+    )
     return json_response(application_view(app))
 
 
@@ -203,27 +200,22 @@ async def get_application(ctx: Ctx) -> Response:
 
 async def update_application(ctx: Ctx) -> Response:
     body = await ctx.body(UPDATE_APP)
-    access, app = await _org_application(ctx)
+    _access, app = await _org_application(ctx)
     app = await ctx.api.oauth.update_application(
-        app.client_id, name=body["name"], **_app_fields(body)
+        app.client_id, name=body["name"], **_app_fields(body), performer=ctx.performer()
     )
-    await ctx.api.audit(ctx, "update_application", _app_log(app, **body), namespace=access.name)
     return json_response(application_view(app))
 
 
 async def delete_application(ctx: Ctx) -> Response:
-    access, app = await _org_application(ctx)
-    await ctx.api.oauth.delete_application(app.client_id)
-    await ctx.api.audit(ctx, "delete_application", _app_log(app), namespace=access.name)
+    _access, app = await _org_application(ctx)
+    await ctx.api.oauth.delete_application(app.client_id, performer=ctx.performer())
     return Response(status_code=204)
 
 
 async def reset_client_secret(ctx: Ctx) -> Response:
-    access, app = await _org_application(ctx)
-    app = await ctx.api.oauth.reset_client_secret(app.client_id)
-    await ctx.api.audit(
-        ctx, "reset_application_client_secret", _app_log(app), namespace=access.name
-    )
+    _access, app = await _org_application(ctx)
+    app = await ctx.api.oauth.reset_client_secret(app.client_id, performer=ctx.performer())
     return json_response(application_view(app))
 
 

@@ -4,9 +4,8 @@
 Quay's answers: POST 201 ``{uuid}``, PUT 204, DELETE 200 ``{uuid}``, a bad method, value or
 pattern or a duplicate 400 ``invalid_request``, an unknown uuid 404. Organization routes need
 an org admin (a user's own name works too), repository routes ``require_repo(ctx, "admin")``.
-Behind FEATURE_AUTO_PRUNE and FEATURE_IMMUTABLE_TAGS (404 when off). Usage-log kinds are
-Quay's: ``{create,update,delete}_{namespace,repository}_autoprune_policy`` and
-``{create,update,delete}_immutability_policy``.
+Behind FEATURE_AUTO_PRUNE and FEATURE_IMMUTABLE_TAGS (404 when off). The policy service
+writes the usage-log entries (berth.policies.services).
 """
 
 from __future__ import annotations
@@ -82,8 +81,6 @@ class _Resource:
     body: dict[str, Any]
     rule_of: Callable[[dict[str, Any]], Any]
     view: Callable[[Stored[Any]], dict[str, Any]]
-    log_kind: Callable[[str, Scope], str]  # (create|update|delete, scope) -> Quay's kind
-    log_fields: Callable[[Any], dict[str, Any]]
     tag: str
     body_name: str
 
@@ -95,13 +92,6 @@ AUTOPRUNE = _Resource(
     AUTOPRUNE_BODY,
     lambda b: prune_rule(b["method"], b["value"], b.get("tagPattern"), b.get("tagPatternMatches")),
     autoprune_view,
-    lambda action, scope: f"{action}_{scope.level}_autoprune_policy",
-    lambda r: {
-        "method": r.method,
-        "value": r.value,
-        "tag_pattern": r.tag_pattern,
-        "tag_pattern_matches": r.tag_pattern_matches,
-    },
     "policy",
     "AutoPrunePolicyConfig",
 )
@@ -112,8 +102,6 @@ IMMUTABILITY_POLICY = _Resource(
     IMMUTABILITY_BODY,
     lambda b: immutability_rule(b["tagPattern"], b.get("tagPatternMatches")),
     immutability_view,
-    lambda action, _scope: f"{action}_immutability_policy",
-    lambda r: {"tag_pattern": r.tag_pattern, "tag_pattern_matches": r.tag_pattern_matches},
     "immutability_policy",
     "ImmutabilityPolicyConfig",
 )
@@ -157,22 +145,6 @@ async def _rule(ctx: Ctx, res: _Resource) -> Any:
         raise invalid_request(e.message) from e
 
 
-async def _log(
-    ctx: Ctx, res: _Resource, action: str, scope: Scope, policy_uuid: str, rule: Any = None
-) -> None:
-    where = {"namespace": scope.namespace}
-    if scope.repository is not None:
-        where["repo"] = scope.repository
-    fields = res.log_fields(rule) if rule is not None else {}
-    await ctx.api.audit(
-        ctx,
-        res.log_kind(action, scope),
-        {**fields, **where, "policy_uuid": policy_uuid},
-        namespace=scope.namespace,
-        repository=scope.repository,
-    )
-
-
 def _handlers(res: _Resource, scope_of: ScopeOf) -> dict[str, Handler]:
     async def list_policies(ctx: Ctx) -> Response:
         scope = await scope_of(ctx)
@@ -182,8 +154,9 @@ def _handlers(res: _Resource, scope_of: ScopeOf) -> dict[str, Handler]:
     async def create_policy(ctx: Ctx) -> Response:
         scope = await scope_of(ctx)
         rule = await _rule(ctx, res)
-        policy_uuid = await _domain(ctx.api.svc.policies.create(res.kind, scope, rule))
-        await _log(ctx, res, "create", scope, policy_uuid, rule)
+        policy_uuid = await _domain(
+            ctx.api.svc.policies.create(res.kind, scope, rule, performer=ctx.performer())
+        )
         return json_response({"uuid": policy_uuid}, 201)
 
     async def get_policy(ctx: Ctx) -> Response:
@@ -195,15 +168,19 @@ def _handlers(res: _Resource, scope_of: ScopeOf) -> dict[str, Handler]:
         scope = await scope_of(ctx)
         rule = await _rule(ctx, res)
         policy_uuid = ctx.params["uuid"]
-        await _domain(ctx.api.svc.policies.update(res.kind, scope, policy_uuid, rule))
-        await _log(ctx, res, "update", scope, policy_uuid, rule)
+        await _domain(
+            ctx.api.svc.policies.update(
+                res.kind, scope, policy_uuid, rule, performer=ctx.performer()
+            )
+        )
         return Response(status_code=204)
 
     async def delete_policy(ctx: Ctx) -> Response:
         scope = await scope_of(ctx)
         policy_uuid = ctx.params["uuid"]
-        await _domain(ctx.api.svc.policies.delete(res.kind, scope, policy_uuid))
-        await _log(ctx, res, "delete", scope, policy_uuid)
+        await _domain(
+            ctx.api.svc.policies.delete(res.kind, scope, policy_uuid, performer=ctx.performer())
+        )
         return json_response({"uuid": policy_uuid}, 200)
 
     return {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from berth.audit.services import Performer
 from berth.auth.access import Principal, may_create
 from berth.http.api.v1.errors import (
     BAD_REQUEST_MESSAGE,
@@ -72,11 +71,6 @@ NO_CALLER = "Must provide a namespace or must be logged in."
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _performer(ctx: Ctx) -> Performer | None:
-    user = ctx.caller.user
-    return Performer(user.username, user.id, ctx.actor_ip) if user else None
 
 
 def _viewer(ctx: Ctx) -> Viewer:
@@ -201,7 +195,7 @@ async def update_repository(ctx: Ctx) -> Response:
     access.require_exists()
     with quay_errors():
         await ctx.api.svc.repos.set_description(
-            access.repo, body["description"], performer=_performer(ctx)
+            access.repo, body["description"], performer=ctx.performer()
         )
     return json_response({"success": True})
 
@@ -209,7 +203,7 @@ async def update_repository(ctx: Ctx) -> Response:
 async def delete_repository(ctx: Ctx) -> Response:
     """204 whether or not it existed (as Quay); the name is free at once."""
     access = await require_repo(ctx, "admin")
-    await ctx.api.svc.repos.delete(access.repo, performer=_performer(ctx))
+    await ctx.api.svc.repos.delete(access.repo, performer=ctx.performer())
     return Response(status_code=204)
 
 
@@ -233,7 +227,7 @@ async def change_state(ctx: Ctx) -> Response:
     body = await ctx.body(CHANGE_STATE)
     access.require_exists()
     with quay_errors():
-        await ctx.api.svc.repos.set_state(access.repo, body["state"], performer=_performer(ctx))
+        await ctx.api.svc.repos.set_state(access.repo, body["state"], performer=ctx.performer())
     return json_response({"success": True})
 
 

@@ -75,15 +75,12 @@ async def create_user(ctx: Ctx) -> Response:
     password = generate_password()
     try:
         created = await ctx.api.accounts.create_user(
-            body["username"], password, email=body.get("email")
+            body["username"], password, email=body.get("email"), performer=ctx.performer()
         )
     except NamespaceTaken as e:
         raise invalid_request("Requested username already exists") from e
     except InvalidUsername as e:
         raise invalid_request(str(e)) from e
-    await ctx.api.audit(
-        ctx, "user_create", {"username": created.username}, namespace=created.username
-    )
     return json_response(
         {
             "username": created.username,
@@ -114,17 +111,10 @@ async def update_user(ctx: Ctx) -> Response:
             password=body.get("password"),
             enabled=body.get("enabled"),
             superuser=body.get("superuser"),
+            performer=ctx.performer(),
         )
     except InvalidPassword as e:
         raise invalid_request(str(e)) from e
-    meta = {"username": user.username}
-    if "enabled" in body:
-        kind = "user_enable" if body["enabled"] else "user_disable"
-        await ctx.api.audit(ctx, kind, meta, namespace=user.username)
-    if "password" in body:
-        await ctx.api.audit(ctx, "user_change_password", meta, namespace=user.username)
-    if "email" in body:
-        await ctx.api.audit(ctx, "user_change_email", meta, namespace=user.username)
     view = _view(ctx.api, updated)
     if "password" in body:
         view["encrypted_password"] = ctx.api.encrypted_password(body["password"])
@@ -136,8 +126,7 @@ async def delete_user(ctx: Ctx) -> Response:
     user = await _target(ctx)
     if ctx.api.is_superuser_account(user):
         raise invalid_request("Cannot delete a superuser")
-    await ctx.api.accounts.mark_user_for_deletion(user.username)
-    await ctx.api.audit(ctx, "user_delete", {"username": user.username}, namespace=user.username)
+    await ctx.api.accounts.mark_user_for_deletion(user.username, performer=ctx.performer())
     return Response(status_code=204)
 
 

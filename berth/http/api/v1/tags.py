@@ -39,7 +39,7 @@ from berth.registry.errors import (
     TagInvalid,
 )
 from berth.registry.repositories import RepoRow
-from berth.registry.tags import HistoryQuery, NameFilter, TagChanged, TagUpdate
+from berth.registry.tags import HistoryQuery, NameFilter, TagUpdate
 
 TAG_ERROR = (
     'Invalid tag: must match [A-Za-z0-9_.-], NOT start with "." or "-", '
@@ -126,10 +126,6 @@ def existing(row: RepoRow | None) -> RepoRow:
     return row
 
 
-def _who(ctx: Ctx) -> str | None:
-    return ctx.caller.user.username if ctx.caller.user else None
-
-
 # ---- handlers -----------------------------------------------------------------------------
 
 
@@ -184,43 +180,8 @@ async def change_tag(ctx: Ctx) -> Response:
     repo = existing(row)
     change = _tag_update(ctx, access, body)
     with registry_errors():
-        done = await ctx.api.svc.registry.tags.update(repo, tag, change)
-    await _log_change(ctx, repo, tag, change, done)
+        await ctx.api.svc.registry.tags.update(repo, tag, change, performer=ctx.performer())
     return json_response("Updated", 201)
-
-
-async def _log_change(
-    ctx: Ctx, repo: RepoRow, tag: str, change: TagUpdate, done: TagChanged
-) -> None:
-    base = {"username": _who(ctx), "repo": repo.name, "tag": tag, "namespace": repo.namespace}
-    if change.set_expiration and done.expiration_changed:
-        await ctx.api.audit(
-            ctx,
-            "change_tag_expiration",
-            {
-                **base,
-                "expiration_date": _seconds(done.new_end_ms),
-                "old_expiration_date": _seconds(done.old_end_ms),
-            },
-            namespace=repo.namespace,
-            repository=repo.name,
-        )
-    if change.manifest_digest is not None:
-        await ctx.api.audit(
-            ctx,
-            "create_tag" if done.created else "move_tag",
-            {
-                **base,
-                "manifest_digest": done.digest,
-                "original_manifest_digest": done.previous_digest,
-            },
-            namespace=repo.namespace,
-            repository=repo.name,
-        )
-
-
-def _seconds(ms: int | None) -> int | None:
-    return None if ms is None else ms // 1000
 
 
 async def delete_tag(ctx: Ctx) -> Response:
@@ -229,15 +190,11 @@ async def delete_tag(ctx: Ctx) -> Response:
     tag = ctx.params["tag"]
     with registry_errors():
         await ctx.api.svc.registry.tags.delete(
-            repo, tag, skip_recovery=ctx.query_bool("skipRecoveryPeriod")
+            repo,
+            tag,
+            skip_recovery=ctx.query_bool("skipRecoveryPeriod"),
+            performer=ctx.performer(),
         )
-    await ctx.api.audit(
-        ctx,
-        "delete_tag",
-        {"username": _who(ctx), "repo": repo.name, "namespace": repo.namespace, "tag": tag},
-        namespace=repo.namespace,
-        repository=repo.name,
-    )
     return Response(status_code=204)
 
 
@@ -250,14 +207,7 @@ async def restore_tag(ctx: Ctx) -> Response:
         raise invalid_request("Missing manifest_digest")
     tag = ctx.params["tag"]
     with registry_errors():
-        await ctx.api.svc.registry.tags.restore(repo, tag, digest)
-    await ctx.api.audit(
-        ctx,
-        "revert_tag",
-        {"username": _who(ctx), "repo": repo.name, "tag": tag, "manifest_digest": digest},
-        namespace=repo.namespace,
-        repository=repo.name,
-    )
+        await ctx.api.svc.registry.tags.restore(repo, tag, digest, performer=ctx.performer())
     return json_response({})
 
 

@@ -107,8 +107,9 @@ async def get_user(ctx: Ctx) -> Response:
     return json_response(await _me_view(ctx))
 
 
-async def _login(ctx: Ctx, user_id: int) -> None:
-    generation = await ctx.api.accounts.session_uuid(user_id)
+async def _login(ctx: Ctx, user_id: int, log: dict[str, Any] | None = None) -> None:
+    """Sign the session in; ``log``: a sign-in's metadata (logged as ``login_success``)."""
+    generation = await ctx.api.accounts.session_uuid(user_id, login=log, ip=ctx.actor_ip)
     ctx.set_session(ctx.ensure_session().with_login(user_id, generation))
 
 
@@ -129,21 +130,12 @@ async def signin(ctx: Ctx) -> Response:
     user = await ctx.api.accounts.get_user(username)
     if principal.kind != "user" or user is None or user.kind != "user":
         return await _signin_failed(ctx, username, "Invalid Username or Password", meta)
-    await _login(ctx, user.id)
-    await ctx.api.audit(
-        ctx, "login_success", meta, namespace=user.username, performer=(user.username, user.id)
-    )
+    await _login(ctx, user.id, meta)
     return json_response({"success": True})
 
 
 async def _signin_failed(ctx: Ctx, username: str, message: str, meta: dict[str, Any]) -> Response:
-    known = await ctx.api.accounts.get_user(username)
-    await ctx.api.audit(
-        ctx,
-        "login_failure",
-        {**meta, "username": username, "message": message},
-        namespace=known.username if known and known.kind == "user" else None,
-    )
+    await ctx.api.accounts.sign_in_failed(username, message, meta, ctx.performer())
     return json_response(
         {"needsEmailVerification": False, "invalidCredentials": True, "message": message}, 403
     )
@@ -192,6 +184,7 @@ async def update_user(ctx: Ctx) -> Response:
             email=body.get("email"),
             password=body.get("password"),
             tag_expiration_s=expiration,
+            performer=ctx.performer(),
         )
     except InvalidPassword as e:
         raise invalid_request(str(e)) from e
@@ -203,16 +196,6 @@ async def update_user(ctx: Ctx) -> Response:
         ctx.caller.session,
         ctx.caller.superuser_account,
     )
-    if "password" in body:
-        await ctx.api.audit(ctx, "user_change_password", {"username": user.username})
-    if "email" in body:
-        await ctx.api.audit(ctx, "user_change_email", {"username": user.username})
-    if expiration is not None:
-        await ctx.api.audit(
-            ctx,
-            "user_change_tag_expiration",
-            {"username": user.username, "tag_expiration": expiration},
-        )
     return json_response(await _me_view(ctx))
 
 

@@ -1,0 +1,115 @@
+"""Pulls, the one usage-log entry written off the request path.
+
+A manifest GET is the registry's hottest request and changes nothing, so its ``pull_repo``
+entry is not written in a transaction of its own: ``PullLog.record`` appends it to a
+bounded in-memory buffer and returns at once, and a background task writes the buffer as
+usage-log rows, one batched INSERT per flush, every ``interval`` seconds (1 s) and at
+shutdown. Each entry keeps the time of the pull; the flush resolves the namespace and
+repository ids by name in its own transaction.
+
+What a crash can lose: the pulls of the last flush interval (at most ~1 s of pulls), and
+nothing else: pushes, deletes and every API change are written in the transaction that
+makes them. Two cases widen the pull loss, both logged: while the database refuses the
+flush the batch is kept for the next one (a crash then loses what is kept), and a full
+buffer (``max_buffer`` pulls) drops new pulls (counted in ``dropped``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import select, tuple_
+
+from berth.audit.services import Performer, insert_logs, log_values
+from berth.db.session import Database
+from berth.namespaces.models import Namespace
+from berth.registry.models import Repository
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 1.0
+MAX_BUFFER = 50_000
+
+
+class PullLog:
+    def __init__(
+        self, db: Database, *, interval: float = FLUSH_INTERVAL_S, max_buffer: int = MAX_BUFFER
+    ) -> None:
+        self.db = db
+        self.interval = interval
+        self.max_buffer = max_buffer
+        self._buffer: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def record(
+        self,
+        namespace: str,
+        repository: str,
+        performer: Performer | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Buffer one ``pull_repo`` entry (no I/O)."""
+        if len(self._buffer) >= self.max_buffer:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                log.warning("pull log buffer full: %d pulls not recorded", self.dropped)
+            return
+        self._buffer.append(log_values("pull_repo", namespace, performer, repository, metadata))
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def flush(self) -> int:
+        """Write the buffered pulls in one transaction; the number written."""
+        if not self._buffer:
+            return 0
+        batch, self._buffer = self._buffer, []
+        try:
+            async with self.db.write() as s:
+                ids = await _ids(s, {(r["namespace"], r["repository"]) for r in batch})
+                for row in batch:
+                    row["namespace_id"], row["repository_id"] = ids.get(
+                        (row["namespace"], row["repository"]), (None, None)
+                    )
+                await insert_logs(s, batch)
+        except Exception:
+            log.exception("could not write %d pulls; keeping them for the next flush", len(batch))
+            self._buffer[:0] = batch[: self.max_buffer]
+            del self._buffer[self.max_buffer :]
+            raise
+        return len(batch)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            with contextlib.suppress(Exception):
+                await self.flush()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="pull-log")
+
+    async def stop(self) -> None:
+        """Stop the flusher and write what is buffered."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+
+async def _ids(s: Any, names: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(namespace, repository) names -> (namespace id, repository id), for those that exist."""
+    rows = await s.execute(
+        select(Namespace.name, Repository.name, Namespace.id, Repository.id)
+        .join(Repository, Repository.namespace_id == Namespace.id)
+        .where(tuple_(Namespace.name, Repository.name).in_(sorted(names)))
+    )
+    return {(ns, repo): (ns_id, repo_id) for ns, repo, ns_id, repo_id in rows}

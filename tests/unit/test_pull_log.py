@@ -1,0 +1,51 @@
+"""The pull log's buffer: bounded, and kept when the database refuses a flush."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from berth.audit.services import Performer
+from berth.registry.pulls import PullLog
+
+
+class RefusingDb:
+    """A database whose write units fail (down, or read-only for a moment)."""
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[Any]:
+        raise ConnectionError("database unavailable")
+        yield  # pragma: no cover
+
+
+def _pull(log: PullLog, n: int = 1) -> None:
+    for i in range(n):
+        log.record("alice", "app", Performer("alice", 1), {"tag": f"t{i}"})
+
+
+async def test_a_full_buffer_drops_new_pulls_and_counts_them() -> None:
+    log = PullLog(RefusingDb(), max_buffer=3)  # type: ignore[arg-type]
+    _pull(log, 5)
+    assert (log.pending, log.dropped) == (3, 2)
+
+
+async def test_a_refused_flush_keeps_the_batch_for_the_next() -> None:
+    log = PullLog(RefusingDb(), max_buffer=10)  # type: ignore[arg-type]
+    _pull(log, 4)
+    with pytest.raises(ConnectionError):
+        await log.flush()
+    assert log.pending == 4
+    await log.stop()  # shutdown swallows the error: what could not be written is lost
+    assert log.pending == 4
+
+
+async def test_pulls_keep_their_time_and_quays_kind() -> None:
+    log = PullLog(RefusingDb())  # type: ignore[arg-type]
+    _pull(log)
+    (row,) = log._buffer
+    assert row["kind"] == "pull_repo"
+    assert (row["namespace"], row["repository"], row["performer"]) == ("alice", "app", "alice")
+    assert row["created_at"] > 0
