@@ -7,24 +7,22 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
 
-from berth.http.api.v1 import (
-    apptokens,
+from berth.http.api.v1 import discovery
+from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
+from berth.http.api.v1.identity import (
     entities,
-    manifests,
-    meta,
     organizations,
     permissions,
-    policies,
     prototypes,
-    repositories,
     robots,
     superuser,
-    tags,
     teams,
     users,
-    web,
 )
-from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
+from berth.http.api.v1.oauth import apptokens, authorize
+from berth.http.api.v1.policies import routes as policies
+from berth.http.api.v1.registry import manifests, tags
+from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.session import SessionCodec
 
 if TYPE_CHECKING:
@@ -35,9 +33,9 @@ MODULES: tuple[RouteModule, ...] = (
     users.routes,
     superuser.routes,
     apptokens.routes,
-    meta.routes,
+    discovery.routes,
     repositories.routes,
-    web.routes,
+    authorize.routes,
     organizations.routes,
     teams.routes,
     entities.routes,

@@ -45,9 +45,9 @@ from berth.http.api.v1.errors import (
     json_response,
     requires_auth,
 )
+from berth.http.api.v1.identity.serializers import org_summary
 from berth.http.api.v1.schema import validation_error
 from berth.http.api.v1.session import SessionCodec, SessionData, new_csrf_token
-from berth.http.api.v1.views import org_summary
 from berth.oauth.services import Grant, OAuthService, expand_scopes
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ from berth.http.api.v1.errors import (
     not_found,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.repoaccess import RepoAccess, require_repo
-from berth.http.api.v1.tagviews import tag_view
+from berth.http.api.v1.registry.serializers import tag_view
+from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.oci.names import is_valid_tag
 from berth.registry.errors import (
     ExpirationInvalid,

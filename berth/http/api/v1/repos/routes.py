@@ -18,9 +18,9 @@ from berth.http.api.v1.errors import (
     not_found,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.orgaccess import quay_errors
+from berth.http.api.v1.identity.access import quay_errors
 from berth.http.api.v1.paging import page_start, page_token
-from berth.http.api.v1.repoaccess import (
+from berth.http.api.v1.repos.access import (
     RANK,
     RepoAccess,
     caller_principal,
@@ -30,7 +30,7 @@ from berth.http.api.v1.repoaccess import (
     scope_cap,
     token_may_create,
 )
-from berth.http.api.v1.repository_views import repository_item, repository_view, starred_item
+from berth.http.api.v1.repos.serializers import repository_item, repository_view, starred_item
 from berth.registry.repositories import RepoName
 from berth.repos.services import REPO_STATES, ListQuery, RepoPage, Viewer
 

@@ -22,9 +22,9 @@ from berth.http.api.v1.errors import (
     not_found,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
-from berth.http.api.v1.orgaccess import require_org_admin
-from berth.http.api.v1.policy_views import autoprune_view, immutability_view
-from berth.http.api.v1.repoaccess import require_repo
+from berth.http.api.v1.identity.access import require_org_admin
+from berth.http.api.v1.policies.serializers import autoprune_view, immutability_view
+from berth.http.api.v1.repos.access import require_repo
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy, NotFound
 from berth.policies.rules import immutability_rule, prune_rule
 from berth.policies.services import IMMUTABILITY, PRUNE, PolicyKind, Scope, Stored

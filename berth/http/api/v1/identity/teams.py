@@ -13,14 +13,18 @@ from berth.http.api.v1.errors import (
     unauthorized,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.orgaccess import (
+from berth.http.api.v1.identity.access import (
     OrgAccess,
     actor,
     administered_org,
     model_errors,
     org_access,
 )
-from berth.http.api.v1.orgviews import team_member_view, team_permission_view, team_view
+from berth.http.api.v1.identity.org_serializers import (
+    team_member_view,
+    team_permission_view,
+    team_view,
+)
 from berth.teams.errors import TeamNotFound, UnknownTeamMember
 
 TAG = "team"

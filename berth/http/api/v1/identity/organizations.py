@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from berth.http.api.v1.errors import forbidden, invalid_request, json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
-from berth.http.api.v1.orgaccess import (
+from berth.http.api.v1.identity.access import (
     OrgAccess,
     actor,
     administered_org,
@@ -17,7 +17,7 @@ from berth.http.api.v1.orgaccess import (
     org_access,
     quay_errors,
 )
-from berth.http.api.v1.orgviews import (
+from berth.http.api.v1.identity.org_serializers import (
     application_info_view,
     application_view,
     collaborator_view,

@@ -16,9 +16,12 @@ from starlette.responses import Response
 
 from berth.http.api.v1.errors import json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
-from berth.http.api.v1.orgaccess import quay_errors
-from berth.http.api.v1.permission_views import team_permission_view, user_permission_view
-from berth.http.api.v1.repoaccess import require_repo
+from berth.http.api.v1.identity.access import quay_errors
+from berth.http.api.v1.identity.permission_serializers import (
+    team_permission_view,
+    user_permission_view,
+)
+from berth.http.api.v1.repos.access import require_repo
 from berth.permissions.errors import PermissionNotFound
 from berth.registry.repositories import RepoName
 

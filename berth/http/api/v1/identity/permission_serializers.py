@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.http.api.v1.views import avatar, format_date
+from berth.http.api.v1.identity.serializers import avatar, format_date
 from berth.permissions.services import (
     PrototypeDelegate,
     PrototypeInfo,

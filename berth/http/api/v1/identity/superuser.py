@@ -11,8 +11,8 @@ from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTak
 from berth.accounts.services import UserRecord
 from berth.http.api.v1.errors import invalid_request, json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
+from berth.http.api.v1.identity.serializers import superuser_user_view
 from berth.http.api.v1.paging import page_start, page_token
-from berth.http.api.v1.views import superuser_user_view
 
 GENERATED_PASSWORD_LENGTH = 32
 MAX_LIMIT = 100

@@ -17,7 +17,7 @@ from berth.http.api.v1.errors import (
     requires_auth,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
-from berth.http.api.v1.views import user_summary, user_view
+from berth.http.api.v1.identity.serializers import user_summary, user_view
 from berth.oauth.services import ALL_SCOPES
 
 INITIALIZE_TOKEN_TTL_S = 9000

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from berth.http.api.v1.errors import MessageError, json_response, unauthorized
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.orgaccess import org_standing, quay_errors, require_org_admin
-from berth.http.api.v1.permission_views import (
+from berth.http.api.v1.identity.access import org_standing, quay_errors, require_org_admin
+from berth.http.api.v1.identity.permission_serializers import (
     robot_credentials_view,
     robot_permission_view,
     robot_view,

@@ -17,8 +17,12 @@ from starlette.responses import Response
 
 from berth.http.api.v1.errors import json_response
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.orgaccess import org_access
-from berth.http.api.v1.orgviews import entity_org_view, entity_team_view, entity_user_view
+from berth.http.api.v1.identity.access import org_access
+from berth.http.api.v1.identity.org_serializers import (
+    entity_org_view,
+    entity_team_view,
+    entity_user_view,
+)
 
 
 def normalized_prefix(prefix: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.http.api.v1.orgaccess import OrgAccess
-from berth.http.api.v1.views import avatar
+from berth.http.api.v1.identity.access import OrgAccess
+from berth.http.api.v1.identity.serializers import avatar
 from berth.oauth.services import Application
 from berth.orgs.services import EntityMatch, OrgInfo, OrgMember
 from berth.teams.services import MemberInfo, TeamInfo

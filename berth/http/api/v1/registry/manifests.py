@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from berth.http.api.v1.errors import NOT_FOUND_MESSAGE, MessageError, json_response
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.tags import existing, readable_repo, registry_errors, writable_repo
-from berth.http.api.v1.tagviews import label_view, manifest_view
+from berth.http.api.v1.registry.serializers import label_view, manifest_view
+from berth.http.api.v1.registry.tags import existing, readable_repo, registry_errors, writable_repo
 
 _DIGEST = re.compile(r"^[A-Za-z0-9_+.-]+:[A-Fa-f0-9]+$")
 ADD_LABEL = {

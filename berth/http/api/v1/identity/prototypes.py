@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from berth.http.api.v1.errors import json_response
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
-from berth.http.api.v1.orgaccess import quay_errors, require_org_admin
-from berth.http.api.v1.permission_views import prototype_view
+from berth.http.api.v1.identity.access import quay_errors, require_org_admin
+from berth.http.api.v1.identity.permission_serializers import prototype_view
 
 ROLE = {
     "type": "string",

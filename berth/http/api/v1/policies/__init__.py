@@ -1,0 +1,1 @@
+"""/api/v1 adapter of berth.policies: routes, serializers (JSON shapes) and access checks."""

@@ -1,0 +1,2 @@
+"""/api/v1 adapter of the registry (tags, manifests, labels): routes, serializers (JSON
+shapes) and access checks."""
