@@ -12,14 +12,16 @@ it immutable (berth.registry.labels).
 from __future__ import annotations
 
 import bisect
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
+from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.events.recorder import Actor, EventRecorder
 from berth.namespaces.models import Namespace
@@ -91,10 +93,10 @@ _MANIFEST_IDS = select(_M.c.digest, _M.c.id).where(
 _INSERT_MANIFEST: dict[str, Any] = {}  # by dialect name, built on first use (sql._insert_for)
 
 
-def _insert_manifest(s: AsyncSession) -> Any:
+def _insert_manifest(s: Unit) -> Any:
     """INSERT ... ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id: two pushes
     of one digest under different tags may race to store it; the loser reads the winner's."""
-    name = s.bind.dialect.name
+    name = dialect_name(s)
     stmt = _INSERT_MANIFEST.get(name)
     if stmt is None:
         stmt = (
@@ -147,7 +149,7 @@ class ManifestService:
         events: EventRecorder,
         *,
         max_manifest_bytes: int,
-        cache: ReadCache[ManifestData] | None = None,
+        cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
     ) -> None:
@@ -156,7 +158,8 @@ class ManifestService:
         self.events = events
         self.guard = guard or TagGuard()
         self.max_bytes = max_manifest_bytes
-        self.cache: ReadCache[ManifestData] = cache if cache is not None else NoCache()
+        # Manifests by reference and the tag list, beside the blob sizes (``BlobService``).
+        self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.labels = PushLabelReader(storage)
         self.tag_settings = tag_settings or TagSettings()
 
@@ -166,7 +169,7 @@ class ManifestService:
     ) -> ManifestData:
         """A cache hit, or one indexed query: namespace -> repository -> tag/manifest."""
         repo_key = repo.full
-        data = self.cache.get(repo_key, reference)
+        data: ManifestData | None = self.cache.get(repo_key, reference)
         if data is None:
             generation = self.cache.generation(repo_key)
             data, expires_ms = await self._query(repo, reference)
@@ -231,7 +234,7 @@ class ManifestService:
             .where(Namespace.name == repo.namespace, Repository.name == repo.name)
         )
 
-    async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> None:
+    async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> NoReturn:
         await self._require_repository(s, repo)
         raise ManifestUnknown("manifest unknown", {"reference": reference})
 
@@ -334,7 +337,7 @@ class ManifestService:
                 )
             ).first()
         out: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        seen: set[object] = set()  # digests, and whatever an index's descriptors hold
         for digest, media_type, art, size, notes in rows:
             desc: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
             if art:
@@ -474,7 +477,7 @@ class ManifestService:
         return PutResult(digest, parsed.subject.digest if parsed.subject else None)
 
     async def _ensure_empty_blob(self) -> None:
-        async def body():  # type: ignore[no-untyped-def]
+        async def body() -> AsyncIterator[bytes]:
             yield EMPTY_JSON
 
         await self.storage.write_blob(mt.EMPTY_JSON_DIGEST, body())
@@ -488,7 +491,7 @@ class ManifestService:
 
     async def _store(
         self,
-        s: AsyncSession,
+        s: Unit,
         repo: RepoRow,
         digest: str,
         body: bytes,
@@ -528,7 +531,7 @@ class ManifestService:
             rows = await s.execute(
                 _MANIFEST_IDS, {"repository_id": repo.id, "digests": sorted(set(children))}
             )
-            child_ids = dict(rows.all())
+            child_ids = {digest: child_id for digest, child_id in rows.all()}
             missing += [d for d in children if d not in child_ids]
         if missing:
             raise ManifestBlobUnknown(
@@ -593,7 +596,7 @@ class ManifestService:
 
     async def _set_tag(
         self,
-        s: AsyncSession,
+        s: Unit,
         repository_id: int,
         name: str,
         manifest_id: int,
@@ -620,7 +623,7 @@ class ManifestService:
         )
 
     async def _hidden_tag(
-        self, s: AsyncSession, repository_id: int, digest: str, manifest_id: int, now: int
+        self, s: Unit, repository_id: int, digest: str, manifest_id: int, now: int
     ) -> None:
         present = (
             await s.execute(
@@ -714,7 +717,7 @@ class ManifestService:
                         .where(Tag.manifest_id == manifest_id, alive(now))
                         .values(end_ts=now)
                     )
-                    ended = result.rowcount  # type: ignore[attr-defined]
+                    ended = result.rowcount  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 if not ended:
                     raise ManifestUnknown("manifest unknown", {"digest": digest})
                 kind, tag = "delete_manifest", None
