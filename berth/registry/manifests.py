@@ -158,7 +158,7 @@ class ManifestService:
         self.events = events
         self.guard = guard or TagGuard()
         self.max_bytes = max_manifest_bytes
-        # Manifests by reference and the tag list, beside the blob sizes (``BlobService``).
+        # Manifests by reference and the tag list (shared with the blob sizes: ``BlobService``).
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.labels = PushLabelReader(storage)
         self.tag_settings = tag_settings or TagSettings()
@@ -169,12 +169,15 @@ class ManifestService:
     ) -> ManifestData:
         """A cache hit, or one indexed query: namespace -> repository -> tag/manifest."""
         repo_key = repo.full
-        data: ManifestData | None = self.cache.get(repo_key, reference)
+        # Its own key space: the reference is the client's, unchecked yet, and the cache
+        # also holds the repository's tag list ("tags") and blob sizes ("blob:<digest>").
+        item = "manifest:" + reference
+        data: ManifestData | None = self.cache.get(repo_key, item)
         if data is None:
             generation = self.cache.generation(repo_key)
             data, expires_ms = await self._query(repo, reference)
             ttl = None if expires_ms is None else (expires_ms - now_ms()) / 1000
-            self.cache.put(repo_key, reference, data, generation, ttl_s=ttl)
+            self.cache.put(repo_key, item, data, generation, ttl_s=ttl)
         if actor is not None:
             self.events.record(
                 "pull_repo",
