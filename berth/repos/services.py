@@ -488,4 +488,4 @@ class RepositoryService:
             result = await s.execute(
                 delete(Star).where(Star.user_id == user_id, Star.repository_id == t.id)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
