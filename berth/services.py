@@ -20,7 +20,7 @@ from berth.db.session import Database
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
-from berth.jobs import JobQueue, JobRunner, Lane, Schedule
+from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
 from berth.oauth.logins import registry_logins
@@ -97,7 +97,7 @@ def _job_runner(
     gc: GarbageCollector,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
-    bindings = [
+    bindings: list[Binding[Any]] = [
         PURGE_EXPIRED_UPLOADS.bind(
             lambda _: registry_tasks.purge_expired_uploads(
                 db, storage, expiry_s=settings.upload_expiry_s

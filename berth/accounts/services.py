@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, func, select, update
 
 from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.accounts.models import User
@@ -277,7 +277,7 @@ def check_password_rules(password: str) -> None:
         raise InvalidPassword("the password must not contain whitespace")
 
 
-def _record_query():  # type: ignore[no-untyped-def]
+def _record_query() -> Select[*tuple[Any, ...]]:
     return select(
         User.id,
         User.username,
@@ -294,7 +294,7 @@ def _record_query():  # type: ignore[no-untyped-def]
     ).outerjoin(Namespace, Namespace.id == User.namespace_id)
 
 
-def _record(row) -> UserRecord:  # type: ignore[no-untyped-def]
+def _record(row: Row[*tuple[Any, ...]]) -> UserRecord:
     return UserRecord(
         row.id,
         row.username,

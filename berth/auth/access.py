@@ -138,7 +138,7 @@ class AccessPolicy:
         if not repo.namespace_enabled:
             return Decision(frozenset())
         if self.open_registry:
-            granted = set(requested & ALL_ACTIONS)
+            granted: set[str] = set(requested & ALL_ACTIONS)
             if repo.exists and repo.state != "NORMAL":
                 granted -= {Action.PUSH, Action.DELETE}
             if not repo.exists:
@@ -147,7 +147,7 @@ class AccessPolicy:
         role = _RANK[repository_role(principal, repo)]
         if principal.role_cap is not None:
             role = min(role, _CAP[principal.role_cap])
-        granted: set[str] = set()
+        granted = set()
         if Action.PULL in requested:
             if repo.exists:
                 if role >= 1 or (

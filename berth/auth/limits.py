@@ -13,7 +13,7 @@ def backoff_s(failures: int) -> float:
     """After ``failures`` consecutive wrong passwords: 0.5 * (2**n - 1) seconds."""
     if failures <= 0:
         return 0.0
-    return 0.5 * (2 ** min(failures, 40) - 1)
+    return 0.5 * ((1 << min(failures, 40)) - 1)
 
 
 def backoff_remaining_s(

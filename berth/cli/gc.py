@@ -22,7 +22,7 @@ from berth.cli.common import cli_settings, config_options
 from berth.durations import parse_duration
 
 
-class _Duration(click.ParamType):
+class _Duration(click.ParamType[int, Any]):
     name = "SECONDS"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:

@@ -53,7 +53,7 @@ def _one_of(**options: str | None) -> tuple[str, str]:
     if len(given) != 1:
         names = ", ".join("--" + k.replace("_", "-") for k in options)
         raise click.UsageError(f"give exactly one of {names}")
-    return given[0]  # type: ignore[return-value]
+    return given[0]
 
 
 # ---- org ---------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import BigInteger, Integer, MetaData
+from sqlalchemy import BigInteger, Integer, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -20,6 +21,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     # 64-bit everywhere; on SQLite INTEGER so primary keys alias the rowid and autoincrement.
     type_annotation_map = {int: BigInteger().with_variant(Integer(), "sqlite")}
+    if TYPE_CHECKING:
+        # Every model maps one table (no mapping to a join or a select).
+        __table__: ClassVar[Table]
 
 
 def now_ms() -> int:

@@ -31,11 +31,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Delete, Insert, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from typing_extensions import TypeIs
 
 _MAX_SHAPES = 2048
 
@@ -153,7 +159,7 @@ class FastResult:
         return _Scalars([row[0] for row in self._rows])
 
 
-class _Scalars(list):  # type: ignore[type-arg]
+class _Scalars(list[Any]):
     def all(self) -> list[Any]:
         return list(self)
 
@@ -184,10 +190,10 @@ class FastUnit:
         if _is_many(params):
             if not params:
                 return FastResult([], 0)
-            sql, many = self._many(stmt, params)  # type: ignore[arg-type]
+            sql, many = self._many(stmt, params)
             cursor = self._conn.executemany(sql, many)
             return FastResult([], cursor.rowcount)
-        prepared, sql, args = self._one(stmt, params)  # type: ignore[arg-type]
+        prepared, sql, args = self._one(stmt, params)
         cursor = self._conn.execute(sql, args)
         rows = cursor.fetchall()  # tuples already
         if prepared.result_processors is not None and rows:
@@ -228,10 +234,10 @@ class AsyncpgFastUnit(FastUnit):
         if _is_many(params):
             if not params:
                 return FastResult([], 0)
-            sql, many = self._many(stmt, params)  # type: ignore[arg-type]
+            sql, many = self._many(stmt, params)
             await self._conn.executemany(sql, many)
             return FastResult([], -1)  # asyncpg does not report it
-        prepared, sql, args = self._one(stmt, params)  # type: ignore[arg-type]
+        prepared, sql, args = self._one(stmt, params)
         if prepared.returns_rows:
             records = await self._conn.fetch(sql, *args)
             return FastResult(_processed(prepared, records), len(records))
@@ -243,7 +249,7 @@ class AsyncpgFastUnit(FastUnit):
         raise TypeError("an asyncpg fast unit runs statements with ``await unit.execute``")
 
 
-def _is_many(params: object) -> bool:
+def _is_many(params: object) -> TypeIs[Sequence[Mapping[str, Any]]]:
     return isinstance(params, Sequence) and not isinstance(params, Mapping)
 
 
@@ -262,6 +268,7 @@ def _args(
 ) -> tuple[str, tuple[Any, ...]]:
     compiled = prepared.compiled
     values = compiled.construct_params(given, extracted_parameters=extracted, _check=False)
+    processors: Mapping[str, Callable[[Any], Any]]  # bind processors by parameter name
     if prepared.expanding:
         for bind, name in compiled.bind_names.items():
             if bind.expanding and not values.get(name):
@@ -275,7 +282,9 @@ def _args(
         )
     else:
         sql, names, params = compiled.string, compiled.positiontup, values
-        processors = compiled._bind_processors
+        # A sequence of processors only comes with a tuple-typed bind (``tuple_(...)``),
+        # which no statement run here uses.
+        processors = cast("Mapping[str, Callable[[Any], Any]]", compiled._bind_processors)
     args = tuple(
         processors[name](params[name]) if name in processors else params[name]
         for name in names or ()
@@ -283,4 +292,24 @@ def _args(
     return sql, args
 
 
-__all__ = ["AsyncpgFastUnit", "FastResult", "FastStatementError", "FastUnit", "StatementCache"]
+#: What the hot paths' helpers run statements in: a session, or a fast unit in its place.
+Unit: TypeAlias = "AsyncSession | FastUnit"
+
+
+def dialect_name(unit: Unit) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the dialect of the engine ``unit`` is bound to."""
+    bind = unit.bind
+    assert bind is not None  # Database's sessions and units are always bound to an engine
+    name: str = bind.dialect.name
+    return name
+
+
+__all__ = [
+    "AsyncpgFastUnit",
+    "FastResult",
+    "FastStatementError",
+    "FastUnit",
+    "StatementCache",
+    "Unit",
+    "dialect_name",
+]

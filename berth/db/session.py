@@ -350,6 +350,7 @@ class Database:
             pooled = await self.write_engine.raw_connection()
             try:
                 conn = pooled.driver_connection
+                assert conn is not None  # a pooled connection that is open has its driver's
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield FastUnit(conn, self._fast, self.write_engine.sync_engine)
@@ -376,6 +377,7 @@ class Database:
             return
         pooled = await self.read_engine.raw_connection()
         try:
+            assert pooled.driver_connection is not None  # open: it has its driver's connection
             yield FastUnit(pooled.driver_connection, self._fast, self.read_engine.sync_engine)
         finally:
             pooled.close()
@@ -389,6 +391,7 @@ class Database:
         assert self._fast is not None
         async with engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None  # open: it has its driver's connection
             unit = AsyncpgFastUnit(driver, self._fast, engine.sync_engine)
             if not transaction:
                 yield unit

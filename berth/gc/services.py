@@ -401,7 +401,7 @@ class GarbageCollector:
             Manifest.id.not_in(ids),
         )
         ended = await s.execute(delete(Tag).where(Tag.manifest_id.in_(referrers)))
-        outcome.tags += int(ended.rowcount or 0)  # type: ignore[attr-defined]
+        outcome.tags += int(ended.rowcount or 0)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
         await s.execute(delete(ManifestBlob).where(ManifestBlob.manifest_id.in_(ids)))
         await s.execute(delete(ManifestChild).where(ManifestChild.parent_id.in_(ids)))
         await s.execute(delete(Manifest).where(Manifest.id.in_(ids)))

@@ -67,12 +67,12 @@ class JobKind(Generic[P]):
                 f"job {self.name}: payload must be {self.payload.__name__}, "
                 f"not {type(payload).__name__}"
             )
-        return dataclasses.asdict(payload)  # type: ignore[call-overload, no-any-return]
+        return dataclasses.asdict(payload)  # type: ignore[call-overload, no-any-return]  # P: a dataclass, not expressible as a bound
 
     def from_json(self, data: dict[str, Any]) -> P:
         """The stored payload as its dataclass; unknown keys are dropped (a row written by
         an older release), a missing one raises TypeError (the job fails)."""
-        names = {f.name for f in dataclasses.fields(self.payload)}  # type: ignore[arg-type]
+        names = {f.name for f in dataclasses.fields(self.payload)}  # type: ignore[arg-type]  # a dataclass type (see to_json)
         return self.payload(**{k: v for k, v in data.items() if k in names})
 
     def bind(self, handler: Callable[[P], Awaitable[Any]]) -> Binding[P]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, delete, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
@@ -122,7 +122,7 @@ class JobQueue:
             return None
         now = now_ms()
         expired = and_(Job.state == "running", Job.claimed_until < now)
-        scope = [Job.kind.in_(list(kinds))]
+        scope: list[ColumnElement[bool]] = [Job.kind.in_(list(kinds))]
         if lane is not None:
             scope.append(Job.lane == str(lane))
         due = or_(and_(Job.state == "queued", Job.run_at <= now), expired)
@@ -174,7 +174,7 @@ class JobQueue:
             result = await s.execute(
                 update(Job).where(self._mine(job)).values(claimed_until=now_ms() + self.lease_ms)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
     async def finish(self, job: ClaimedJob) -> bool:
         """Mark done; False (and nothing changed) when the job is no longer ours."""
@@ -184,7 +184,7 @@ class JobQueue:
                 .where(self._mine(job))
                 .values(state="done", finished_at=now_ms(), claimed_until=None, last_error=None)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
     async def fail(self, job: ClaimedJob, error: str, *, retry: bool = True) -> str | None:
         """Record a failed attempt: queued again after a backoff, or dead after the last
@@ -196,7 +196,7 @@ class JobQueue:
             values.update(state="queued", run_at=now_ms() + int(backoff_s(job.attempts) * 1000))
         async with self.db.write() as s:
             result = await s.execute(update(Job).where(self._mine(job)).values(**values))
-            return str(values["state"]) if result.rowcount else None  # type: ignore[attr-defined]
+            return str(values["state"]) if result.rowcount else None  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
     async def release(self, job: ClaimedJob, error: str) -> None:
         """Give a job back unfinished (shutdown): queued again now, the attempt not counted."""
@@ -275,7 +275,7 @@ class JobQueue:
             result = await s.execute(
                 delete(Job).where(Job.state == "done", Job.finished_at < now_ms() - older_than_ms)
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
     async def counts(self) -> dict[str, int]:
         async with self.db.read() as s:

@@ -38,7 +38,7 @@ async def _superuser(db: Database, user_id: int, super_users: frozenset[str]) ->
         row = (
             await s.execute(select(User.username, User.superuser).where(User.id == user_id))
         ).first()
-    return bool(row) and (row.superuser or row.username in super_users)
+    return row is not None and (row.superuser or row.username in super_users)
 
 
 def registry_logins(

@@ -16,7 +16,10 @@ import hashlib
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 __all__ = [
     "DIGEST_RE",
@@ -87,7 +90,7 @@ def parse_digest(value: str) -> Digest:
     return Digest(algorithm, encoded)
 
 
-def new_hasher(algorithm: str) -> Any:
+def new_hasher(algorithm: str) -> HASH:
     """A fresh hashlib object for a supported algorithm."""
     if algorithm == "sha256":
         return hashlib.sha256()

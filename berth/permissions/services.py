@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import User
@@ -217,7 +217,7 @@ async def repository_created(
 async def _apply_prototypes(
     session: AsyncSession, repo: Repository, ns: Namespace, creator_id: int | None
 ) -> None:
-    applies = Prototype.activating_user_id.is_(None)
+    applies: ColumnElement[bool] = Prototype.activating_user_id.is_(None)
     if creator_id is not None:
         applies = or_(applies, Prototype.activating_user_id == creator_id)
     protos = (
@@ -454,7 +454,7 @@ class PermissionService:
                     RepositoryPermission.user_id == (user.id if user else -1),
                 )
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 raise PermissionNotFound("User")
             who = performer_of(await find_user(s, performer) if performer else None, ip)
             _record_in_repo(s, "delete_repo_permission", r, ns, who, {"username": username})
@@ -545,7 +545,7 @@ class PermissionService:
                     RepositoryPermission.team_id == (team_id or -1),
                 )
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 raise PermissionNotFound("Team")
             who = performer_of(await find_user(s, performer) if performer else None, ip)
             _record_in_repo(s, "delete_repo_permission", r, ns, who, {"team": team})

@@ -9,15 +9,15 @@ that do not match). ``ImmutabilityPolicies`` gives the registry's ``TagGuard`` (
 from __future__ import annotations
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.db.fast import Unit
 from berth.policies.models import ImmutabilityPolicy
 from berth.policies.rules import TagFilter
 from berth.registry.immutability import NameSelector
 from berth.registry.models import Repository
 
 
-async def policy_filters(s: AsyncSession, repository_id: int) -> list[TagFilter]:
+async def policy_filters(s: Unit, repository_id: int) -> list[TagFilter]:
     """The immutability policies of the repository and of its namespace (one query)."""
     namespace_of_repo = (
         select(Repository.namespace_id).where(Repository.id == repository_id).scalar_subquery()
@@ -39,6 +39,6 @@ async def policy_filters(s: AsyncSession, repository_id: int) -> list[TagFilter]
 class ImmutabilityPolicies:
     """``ImmutabilityRules`` from the repository's and namespace's policies."""
 
-    async def selector(self, s: AsyncSession, repository_id: int) -> NameSelector:
+    async def selector(self, s: Unit, repository_id: int) -> NameSelector:
         filters = await policy_filters(s, repository_id)
         return lambda name: any(f.selects(name) for f in filters)

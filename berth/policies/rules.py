@@ -77,8 +77,9 @@ class ImmutabilityRule:
 
 def _valid_value(method: str, value: object) -> int | str | None:
     if method == NUMBER_OF_TAGS:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return value if ok else None  # type: ignore[return-value]
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return None
     if not isinstance(value, str):
         return None
     try:

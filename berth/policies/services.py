@@ -11,16 +11,18 @@ autoprune_policy`` and ``{create,update,delete}_immutability_policy``.
 
 from __future__ import annotations
 
+import builtins  # annotations after a service's ``list`` method name builtins.list
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ScalarResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
+from berth.db.fast import dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.policies.errors import DuplicatePolicy, PolicyNotFound, ScopeNotFound
@@ -120,7 +122,7 @@ class _Resolved:
 async def _resolve(s: AsyncSession, scope: Scope, *, lock: bool = False) -> _Resolved:
     """The scope's ids; ``lock`` serialises writers of one namespace (duplicate checks)."""
     stmt = select(Namespace.id).where(Namespace.name == scope.namespace, Namespace.enabled)
-    if lock and s.bind.dialect.name == "postgresql":
+    if lock and dialect_name(s) == "postgresql":
         stmt = stmt.with_for_update()
     namespace_id = (await s.execute(stmt)).scalar()
     if namespace_id is None:
@@ -218,19 +220,21 @@ class PolicyService:
                     kind.model.uuid == policy_uuid, *_in_scope(kind.model, where)
                 )
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 raise PolicyNotFound(policy_uuid)
             _log(s, kind, "delete", scope, where, policy_uuid, performer)
 
     @staticmethod
-    async def _rows(s: AsyncSession, kind: PolicyKind[R], where: _Resolved) -> list[Stored[R]]:
-        rows = (
-            await s.execute(
-                select(kind.model)
-                .where(*_in_scope(kind.model, where))
-                .order_by(kind.model.created_at, kind.model.id)
-            )
-        ).scalars()
+    async def _rows(
+        s: AsyncSession, kind: PolicyKind[R], where: _Resolved
+    ) -> builtins.list[Stored[R]]:
+        result = await s.execute(
+            select(kind.model)
+            .where(*_in_scope(kind.model, where))
+            .order_by(kind.model.created_at, kind.model.id)
+        )
+        # select() over a union of models is typed as their common base: name the union.
+        rows = cast("ScalarResult[AutoPrunePolicy | ImmutabilityPolicy]", result.scalars())
         return [Stored(row.uuid, kind.rule_of(row)) for row in rows]
 
 

@@ -29,7 +29,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import BindParameter
 
+from berth.db.fast import Unit, dialect_name
 from berth.namespaces.models import Namespace
 from berth.registry.models import Blob, Manifest, ManifestBlob, Repository
 
@@ -75,9 +77,9 @@ def _exclusive_statement() -> Any:
     so every push reuses its compiled form: constructing it (aliases, subqueries) cost more
     CPU than running it.
     """
-    ids = bindparam("ids", expanding=True)
-    repository_id = bindparam("repository_id")
-    namespace_id = bindparam("namespace_id")
+    ids: BindParameter[int] = bindparam("ids", expanding=True)
+    repository_id: BindParameter[int] = bindparam("repository_id")
+    namespace_id: BindParameter[int] = bindparam("namespace_id")
     blobs = select(_MANIFEST_BLOB.c.blob_id).where(_MANIFEST_BLOB.c.manifest_id.in_(ids))
 
     def blob_bytes(scope: Any) -> Any:
@@ -129,20 +131,20 @@ _ADD_TO_NAMESPACE = (
 
 
 async def lock_namespace_of(
-    s: AsyncSession, repository_id: int, namespace_id: int | None = None
+    s: Unit, repository_id: int, namespace_id: int | None = None
 ) -> int | None:
     """The namespace of a repository, its row locked (PostgreSQL; SQLite serializes writers).
 
     ``namespace_id`` when the caller knows it already (saves a query)."""
     if namespace_id is None:
         namespace_id = (await s.execute(_NAMESPACE_OF, {"repository_id": repository_id})).scalar()
-    if namespace_id is not None and s.bind.dialect.name != "sqlite":
+    if namespace_id is not None and dialect_name(s) != "sqlite":
         await s.execute(_LOCK_NAMESPACE, {"namespace_id": namespace_id})
     return namespace_id
 
 
 async def exclusive_bytes(
-    s: AsyncSession, repository_id: int, namespace_id: int, manifest_ids: Collection[int]
+    s: Unit, repository_id: int, namespace_id: int, manifest_ids: Collection[int]
 ) -> Exclusive:
     """Bytes the manifests ``manifest_ids`` (all in ``repository_id``) alone account for.
 
@@ -157,9 +159,7 @@ async def exclusive_bytes(
     return Exclusive(int(row[0]), int(row[1]))
 
 
-async def _add(
-    s: AsyncSession, repository_id: int, namespace_id: int, delta: Exclusive, sign: int
-) -> None:
+async def _add(s: Unit, repository_id: int, namespace_id: int, delta: Exclusive, sign: int) -> None:
     if delta.repository:
         await s.execute(
             _ADD_TO_REPOSITORY, {"owner": repository_id, "delta": sign * delta.repository}
@@ -169,7 +169,7 @@ async def _add(
 
 
 async def manifest_stored(
-    s: AsyncSession, repository_id: int, manifest_id: int, namespace_id: int | None = None
+    s: Unit, repository_id: int, manifest_id: int, namespace_id: int | None = None
 ) -> None:
     """A new manifest row and its blob references were inserted: count what they add."""
     namespace_id = await lock_namespace_of(s, repository_id, namespace_id)

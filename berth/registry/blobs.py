@@ -42,7 +42,13 @@ from berth.registry.errors import (
 )
 from berth.registry.models import Blob, RepositoryBlob, Upload
 from berth.registry.repositories import RepoName, RepoRow, find_repository
-from berth.storage.base import BlobNotFound, BlobStorage, DigestMismatch, UploadNotFound
+from berth.storage.base import (
+    BlobNotFound,
+    BlobStorage,
+    DigestMismatch,
+    UploadNotFound,
+    UploadState,
+)
 
 LEASE_MS = 30_000  # renewed every LEASE_MS/3 while a request writes an upload
 HOLDER = process_identity()
@@ -86,7 +92,7 @@ class _Hashing:
         self.size = 0
         self.limit = limit
 
-    async def __aiter__(self):  # type: ignore[no-untyped-def]
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.source:
             if not chunk:
                 continue
@@ -157,9 +163,9 @@ class BlobService:
         url = await self.storage.redirect_url(info.digest)
         return BlobDownload(info.digest, info.size, self.storage.local_path(info.digest), url)
 
-    def stream(  # type: ignore[no-untyped-def]
+    def stream(
         self, digest: str, offset: int = 0, length: int | None = None, *, transient: bool = False
-    ):
+    ) -> AsyncIterator[bytes | bytearray]:
         """The blob's bytes for a download; ``transient``: chunks may be the storage driver's
         buffers, valid until the next one is asked for (see ``BlobStorage.read_blob``)."""
         return self.storage.read_blob(digest, offset, length, transient=transient)
@@ -221,7 +227,7 @@ class BlobService:
                     .where(Upload.id == upload_id, Upload.size == row.size)
                     .values(size=new_size, storage_state=state, updated_at=now_ms())
                 )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if result.rowcount != 1:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 raise RangeInvalid("the upload was changed while this chunk arrived", row.size)
         if hasher is not None:
             self.hashers.put(upload_id, new_size, hasher)
@@ -248,7 +254,7 @@ class BlobService:
                 .where(Upload.id == upload_id, Upload.size == size, free)
                 .values(busy_until=now + LEASE_MS, busy_by=HOLDER)
             )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
             raise RangeInvalid("another request is writing this upload", size)
 
         async def renew() -> None:
@@ -320,7 +326,7 @@ class BlobService:
             await s.execute(sql.delete_upload(upload_id))
         return BlobInfo(digest, size)
 
-    async def _discard(self, upload_id: str, state: dict) -> None:
+    async def _discard(self, upload_id: str, state: UploadState) -> None:
         await self.storage.abort_upload(upload_id, state)
         async with self.db.write() as s:
             await s.execute(sql.delete_upload(upload_id))

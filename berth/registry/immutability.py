@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.db.fast import Unit
 from berth.registry.errors import TagImmutable
 from berth.registry.models import Tag
 
@@ -29,7 +29,7 @@ def _selects_nothing(_name: str) -> bool:
 class ImmutabilityRules(Protocol):
     """Rules outside the tag rows that make names immutable in a repository."""
 
-    async def selector(self, s: AsyncSession, repository_id: int) -> NameSelector:
+    async def selector(self, s: Unit, repository_id: int) -> NameSelector:
         """A predicate on tag names, read in the caller's transaction (one query at most)."""
         ...
 
@@ -37,7 +37,7 @@ class ImmutabilityRules(Protocol):
 class NoRules:
     """Only the tags' own flags count."""
 
-    async def selector(self, s: AsyncSession, repository_id: int) -> NameSelector:
+    async def selector(self, s: Unit, repository_id: int) -> NameSelector:
         return _selects_nothing
 
 
@@ -47,16 +47,16 @@ class TagGuard:
     def __init__(self, rules: ImmutabilityRules | None = None) -> None:
         self.rules: ImmutabilityRules = rules or NoRules()
 
-    async def selector(self, s: AsyncSession, repository_id: int) -> NameSelector:
+    async def selector(self, s: Unit, repository_id: int) -> NameSelector:
         """Names the rules protect in the repository, whether or not such a tag exists."""
         return await self.rules.selector(s, repository_id)
 
-    async def protects(self, s: AsyncSession, repository_id: int, name: str) -> bool:
+    async def protects(self, s: Unit, repository_id: int, name: str) -> bool:
         """Does a rule select ``name`` (tag or not)?"""
         return (await self.selector(s, repository_id))(name)
 
     async def immutable_names(
-        self, s: AsyncSession, repository_id: int, names: Iterable[str], now: int
+        self, s: Unit, repository_id: int, names: Iterable[str], now: int
     ) -> set[str]:
         """The names among ``names`` whose live tag is immutable (flag or rule).
 
@@ -86,7 +86,7 @@ class TagGuard:
 
     async def ensure_mutable(
         self,
-        s: AsyncSession,
+        s: Unit,
         repository_id: int,
         names: Iterable[str],
         now: int,

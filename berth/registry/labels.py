@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.audit.services import Performer
 from berth.audit.services import record as audit_record
 from berth.db.base import now_ms
+from berth.db.fast import Unit
 from berth.db.session import Database
 from berth.durations import parse_duration
 from berth.oci import mediatypes as mt
@@ -119,7 +120,7 @@ NO_LABELS = PushLabels()
 
 async def read_small_blob(storage: BlobStorage, digest: str) -> bytes | None:
     """The bytes of a blob known to be small (an image config), or None if it is missing."""
-    chunks: list[bytes] = []
+    chunks: list[bytes | bytearray] = []
     try:
         async for chunk in storage.read_blob(digest):
             chunks.append(chunk)
@@ -175,7 +176,7 @@ class PushLabelReader:
 
 
 async def insert_manifest_labels(
-    s: AsyncSession, manifest_id: int, labels: dict[str, str], *, source: str = "manifest"
+    s: Unit, manifest_id: int, labels: dict[str, str], *, source: str = "manifest"
 ) -> None:
     """Store ``labels`` on a manifest in one statement."""
     now = now_ms()

@@ -12,8 +12,9 @@ it immutable (berth.registry.labels).
 from __future__ import annotations
 
 import bisect
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from sqlalchemy import bindparam, case, exists, func, or_, select, update
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, insert_logs, log_values, record
 from berth.db.base import now_ms
+from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
@@ -92,10 +94,10 @@ _MANIFEST_IDS = select(_M.c.digest, _M.c.id).where(
 _INSERT_MANIFEST: dict[str, Any] = {}  # by dialect name, built on first use (sql._insert_for)
 
 
-def _insert_manifest(s: AsyncSession) -> Any:
+def _insert_manifest(s: Unit) -> Any:
     """INSERT ... ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id: two pushes
     of one digest under different tags may race to store it; the loser reads the winner's."""
-    name = s.bind.dialect.name
+    name = dialect_name(s)
     stmt = _INSERT_MANIFEST.get(name)
     if stmt is None:
         stmt = (
@@ -158,7 +160,7 @@ class ManifestService:
         pulls: PullLog,
         *,
         max_manifest_bytes: int,
-        cache: ReadCache[ManifestData] | None = None,
+        cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
     ) -> None:
@@ -167,7 +169,8 @@ class ManifestService:
         self.pulls = pulls
         self.guard = guard or TagGuard()
         self.max_bytes = max_manifest_bytes
-        self.cache: ReadCache[ManifestData] = cache if cache is not None else NoCache()
+        # Manifests by reference and the tag list (shared with the blob sizes: ``BlobService``).
+        self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.labels = PushLabelReader(storage)
         self.tag_settings = tag_settings or TagSettings()
 
@@ -185,12 +188,15 @@ class ManifestService:
         With ``log_meta`` (a pull, not a HEAD) the ``pull_repo`` entry goes to the pull
         log's buffer (berth.registry.pulls), written within a second."""
         repo_key = repo.full
-        data = self.cache.get(repo_key, reference)
+        # Its own key space: the reference is the client's, unchecked yet, and the cache
+        # also holds the repository's tag list ("tags") and blob sizes ("blob:<digest>").
+        item = "manifest:" + reference
+        data: ManifestData | None = self.cache.get(repo_key, item)
         if data is None:
             generation = self.cache.generation(repo_key)
             data, expires_ms = await self._query(repo, reference)
             ttl = None if expires_ms is None else (expires_ms - now_ms()) / 1000
-            self.cache.put(repo_key, reference, data, generation, ttl_s=ttl)
+            self.cache.put(repo_key, item, data, generation, ttl_s=ttl)
         if log_meta is not None:
             self.pulls.record(
                 repo.namespace,
@@ -255,7 +261,7 @@ class ManifestService:
             .where(Namespace.name == repo.namespace, Repository.name == repo.name)
         )
 
-    async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> None:
+    async def _raise_unknown(self, s: AsyncSession, repo: RepoName, reference: str) -> NoReturn:
         await self._require_repository(s, repo)
         raise ManifestUnknown("manifest unknown", {"reference": reference})
 
@@ -358,7 +364,7 @@ class ManifestService:
                 )
             ).first()
         out: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        seen: set[object] = set()  # digests, and whatever an index's descriptors hold
         for digest, media_type, art, size, notes in rows:
             desc: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
             if art:
@@ -516,7 +522,7 @@ class ManifestService:
         return PutResult(digest, parsed.subject.digest if parsed.subject else None)
 
     async def _ensure_empty_blob(self) -> None:
-        async def body():  # type: ignore[no-untyped-def]
+        async def body() -> AsyncIterator[bytes]:
             yield EMPTY_JSON
 
         await self.storage.write_blob(mt.EMPTY_JSON_DIGEST, body())
@@ -530,7 +536,7 @@ class ManifestService:
 
     async def _store(
         self,
-        s: AsyncSession,
+        s: Unit,
         repo: RepoRow,
         digest: str,
         body: bytes,
@@ -570,7 +576,7 @@ class ManifestService:
             rows = await s.execute(
                 _MANIFEST_IDS, {"repository_id": repo.id, "digests": sorted(set(children))}
             )
-            child_ids = dict(rows.all())
+            child_ids = {digest: child_id for digest, child_id in rows.all()}
             missing += [d for d in children if d not in child_ids]
         if missing:
             raise ManifestBlobUnknown(
@@ -635,7 +641,7 @@ class ManifestService:
 
     async def _set_tag(
         self,
-        s: AsyncSession,
+        s: Unit,
         repository_id: int,
         name: str,
         manifest_id: int,
@@ -662,7 +668,7 @@ class ManifestService:
         )
 
     async def _hidden_tag(
-        self, s: AsyncSession, repository_id: int, digest: str, manifest_id: int, now: int
+        self, s: Unit, repository_id: int, digest: str, manifest_id: int, now: int
     ) -> None:
         present = (
             await s.execute(
@@ -758,7 +764,7 @@ class ManifestService:
                         .where(Tag.manifest_id == manifest_id, alive(now))
                         .values(end_ts=now)
                     )
-                    ended = result.rowcount  # type: ignore[attr-defined]
+                    ended = result.rowcount  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 if not ended:
                     raise ManifestUnknown("manifest unknown", {"digest": digest})
                 fields = [{"tag": n, "digest": digest} for n in names] or [{"digest": digest}]

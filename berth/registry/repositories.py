@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
+from berth.db.fast import Unit
 from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, is_valid_namespace, split_repository
 from berth.registry.errors import NameInvalid, NameUnknown, RepositoryReadOnly
@@ -62,7 +63,7 @@ _FIND_REPOSITORY = (
 )
 
 
-async def find_repository(session: AsyncSession, repo: RepoName) -> RepoRow | None:
+async def find_repository(session: Unit, repo: RepoName) -> RepoRow | None:
     params = {"namespace": repo.namespace, "name": repo.name}
     row = (await session.execute(_FIND_REPOSITORY, params)).first()
     return RepoRow(*row) if row else None

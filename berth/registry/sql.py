@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.db.fast import Unit, dialect_name
 from berth.namespaces.models import Namespace
 from berth.registry.models import Blob, Repository, RepositoryBlob, Upload
 
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
-def _insert_for(s: AsyncSession):  # type: ignore[no-untyped-def]
+
+def _insert_for(s: Unit) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The dialect's INSERT with ON CONFLICT (imported on first use: SQLAlchemy's PostgreSQL
     package costs ~50 ms to import, which the embedded default's start need not pay)."""
-    if s.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    if dialect_name(s) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
-async def insert_ignore(
-    s: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
-) -> None:
+async def insert_ignore(s: Unit, model: Any, values: dict[str, Any], conflict: list[str]) -> None:
     stmt = _insert_for(s)(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
     await s.execute(stmt)
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
+from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
@@ -52,30 +53,30 @@ DEFAULT_PAGE = 50
 # ---- writing tag rows (shared with the /v2 push and delete paths) ------------------------
 
 
-async def lock_repository(s: AsyncSession, repository_id: int) -> None:
+async def lock_repository(s: Unit, repository_id: int) -> None:
     """Serialise tag writes of one repository: a row lock on PostgreSQL; on SQLite every
     write unit already holds the database's write lock (BEGIN IMMEDIATE), so nothing to do."""
-    if s.bind.dialect.name == "sqlite":
+    if dialect_name(s) == "sqlite":
         return
     await s.execute(_LOCK_REPOSITORY, {"repository_id": repository_id})
 
 
-async def share_repository(s: AsyncSession, repository_id: int) -> None:
+async def share_repository(s: Unit, repository_id: int) -> None:
     """A push's hold on its repository (PostgreSQL ``FOR KEY SHARE``): other pushes go on
     alongside, while the collector and tag edits (``FOR UPDATE``) wait for it and it for
     them. Pushes of one tag take turns through ``take_tag_turn``; what a push adds to the
     sizes, through the namespace row (``accounting.manifest_stored``). ``FOR KEY SHARE``, not
     ``FOR SHARE``: a push updates the row's ``size_bytes`` while others hold it."""
-    if s.bind.dialect.name == "sqlite":
+    if dialect_name(s) == "sqlite":
         return
     await s.execute(_SHARE_REPOSITORY, {"repository_id": repository_id})
 
 
-async def take_tag_turn(s: AsyncSession, repository_id: int, name: str) -> None:
+async def take_tag_turn(s: Unit, repository_id: int, name: str) -> None:
     """Pushes of one tag (or one digest) of a repository take turns until commit
     (PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of both; a collision
     only makes two pushes wait for each other)."""
-    if s.bind.dialect.name == "sqlite":
+    if dialect_name(s) == "sqlite":
         return
     digest = hashlib.blake2b(f"berth:tag:{repository_id}:{name}".encode(), digest_size=8)
     key = int.from_bytes(digest.digest(), "big", signed=True)
@@ -108,7 +109,7 @@ INSERT_TAG = insert(_T)  # every column given (also the push by digest's hidden 
 
 
 async def point_tag(
-    s: AsyncSession,
+    s: Unit,
     repository_id: int,
     name: str,
     manifest_id: int,
@@ -169,7 +170,7 @@ async def end_tag(
     if started_at is not None:
         stmt = stmt.where(Tag.start_ts == started_at)
     result = await s.execute(stmt.values(end_ts=end_ts))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
 
 # ---- the tags API --------------------------------------------------------------------------

@@ -401,7 +401,7 @@ class RepositoryService:
             )
             .group_by(LogEntry.repository_id)
         )
-        return {rid: int(n) for rid, n in rows}
+        return {rid: int(n) for rid, n in rows if rid is not None}
 
     # ---- change ----------------------------------------------------------------------
     async def set_description(
@@ -483,4 +483,4 @@ class RepositoryService:
             result = await s.execute(
                 delete(Star).where(Star.user_id == user_id, Star.repository_id == t.id)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult

@@ -4,6 +4,7 @@ credential formats the UI offers (docker login, config.json, Kubernetes secret, 
 from __future__ import annotations
 
 import base64
+import builtins  # annotations after a service's ``list`` method name builtins.list
 import hashlib
 import hmac
 import json
@@ -237,19 +238,25 @@ class RobotService:
                 for user_id, team in teams:
                     by_id[user_id].teams.append(team)
                 perms = await s.execute(_direct_permissions(list(by_id)))
-                for user_id, *perm in perms:
-                    by_id[user_id].permissions.append(RobotRepoPermission(*perm))
+                for holder_id, repository, is_public, role in perms:
+                    assert holder_id is not None  # selected by user id
+                    by_id[holder_id].permissions.append(
+                        RobotRepoPermission(repository, is_public, role)
+                    )
             return out
 
-    async def permissions(self, namespace: str, short: str) -> list[RobotRepoPermission]:
+    async def permissions(self, namespace: str, short: str) -> builtins.list[RobotRepoPermission]:
         """Direct repository permissions of the robot (Quay's robot permissions view)."""
         async with self.db.read() as s:
             user, _robot, _ = await self._get(s, namespace, short)
             rows = await s.execute(_direct_permissions([user.id]))
-            return [RobotRepoPermission(*perm) for _user_id, *perm in rows]
+            return [
+                RobotRepoPermission(repository, is_public, role)
+                for _user_id, repository, is_public, role in rows
+            ]
 
 
-def _direct_permissions(user_ids: list[int]) -> Select[tuple[int, str, bool, str]]:
+def _direct_permissions(user_ids: list[int]) -> Select[int | None, str, bool, str]:
     """(user id, repository name, is_public, role) of the users' direct permissions."""
     return (
         select(

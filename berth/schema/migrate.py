@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -120,12 +121,13 @@ async def current_revision(url: str) -> str | None:
     try:
         async with engine.connect() as conn:
 
-            def _rev(sync_conn: object) -> str | None:
+            def _rev(sync_conn: Connection) -> str | None:
                 if "alembic_version" not in inspect(sync_conn).get_table_names():
                     return None
-                return sync_conn.exec_driver_sql(  # type: ignore[attr-defined]
+                version: str | None = sync_conn.exec_driver_sql(
                     "SELECT version_num FROM alembic_version"
                 ).scalar()
+                return version
 
             return await conn.run_sync(_rev)
     finally:

@@ -17,7 +17,10 @@ Conventions shared by all drivers:
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+#: A driver's upload state: opaque, JSON-serialisable, kept by the registry in its own table.
+UploadState = dict[str, Any]
 
 #: Size of the chunks ``read_blob`` yields (the last one may be shorter).
 READ_CHUNK_SIZE = 1024 * 1024
@@ -121,13 +124,13 @@ class BlobStorage(Protocol):
         """Digests of every stored blob, in no particular order."""
         ...
 
-    async def create_upload(self, upload_id: str) -> dict:
+    async def create_upload(self, upload_id: str) -> UploadState:
         """Start a resumable upload; returns its initial state (size 0)."""
         ...
 
     async def append_upload(
-        self, upload_id: str, state: dict, offset: int, chunks: AsyncIterable[bytes]
-    ) -> tuple[dict, int]:
+        self, upload_id: str, state: UploadState, offset: int, chunks: AsyncIterable[bytes]
+    ) -> tuple[UploadState, int]:
         """Write ``chunks`` at ``offset`` (must equal the size in ``state``).
 
         Returns ``(new_state, new_total_size)``. If this raises, or the process dies,
@@ -135,7 +138,9 @@ class BlobStorage(Protocol):
         """
         ...
 
-    async def commit_upload(self, upload_id: str, state: dict, digest: str, *, verify: bool) -> int:
+    async def commit_upload(
+        self, upload_id: str, state: UploadState, digest: str, *, verify: bool
+    ) -> int:
         """Publish the staged bytes as blob ``digest`` atomically and drop the staging.
 
         ``verify=True`` hashes the staged bytes first; on mismatch the staging is deleted
@@ -143,7 +148,7 @@ class BlobStorage(Protocol):
         """
         ...
 
-    async def abort_upload(self, upload_id: str, state: dict) -> None:
+    async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         """Drop an upload's staging; idempotent."""
         ...
 
@@ -165,7 +170,7 @@ def resolve_range(size: int, offset: int, length: int | None) -> tuple[int, int]
     return start, max(start, end)
 
 
-def check_append_offset(state: dict, offset: int) -> int:
+def check_append_offset(state: UploadState, offset: int) -> int:
     """The size recorded in ``state``; ValueError if ``offset`` is not exactly that."""
     size = int(state["size"])
     if offset != size:

@@ -80,7 +80,7 @@ def _check_kind(kind: Kind, value: object) -> str | None:
         return None
     if kind == "prefix":
         try:
-            normalize_prefix(value)  # type: ignore[arg-type]
+            normalize_prefix(value)  # type: ignore[arg-type]  # a str: checked above with kind
         except ValueError as exc:
             return f"is not a usable key prefix: {exc}"
         return None
@@ -90,7 +90,7 @@ def _check_kind(kind: Kind, value: object) -> str | None:
     if isinstance(value, bool):
         return f"must be a port number, got {value!r}"
     try:
-        port = int(value)  # type: ignore[call-overload]
+        port = int(value)  # type: ignore[call-overload]  # any value: TypeError is an answer
     except (TypeError, ValueError):
         return f"must be a port number, got {value!r}"
     return None if 1 <= port <= 65535 else f"must be a port number (1-65535), got {value!r}"
@@ -99,7 +99,7 @@ def _check_kind(kind: Kind, value: object) -> str | None:
 def _endpoint(host: str, port: object, is_secure: bool) -> str:
     base = host if "://" in host else f"{'https' if is_secure else 'http'}://{host}"
     if port is not None and port != "":
-        base = f"{base.rstrip('/')}:{int(port)}"  # type: ignore[call-overload]
+        base = f"{base.rstrip('/')}:{int(port)}"  # type: ignore[call-overload]  # _check_kind passed
     return base
 
 

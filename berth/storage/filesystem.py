@@ -30,6 +30,7 @@ from berth.storage.base import (
     StorageError,
     StorageUnavailable,
     UploadNotFound,
+    UploadState,
     check_append_offset,
     resolve_range,
 )
@@ -92,7 +93,7 @@ def _makedirs_durable(path: str) -> None:
     _fsync_dir(parent)
 
 
-async def _pump(chunks: AsyncIterable[bytes], sink: Callable[[bytes], None], what: str) -> int:
+async def _pump(chunks: AsyncIterable[bytes], sink: Callable[[bytes], object], what: str) -> int:
     """Feed ``chunks`` to ``sink`` (run in a thread) in batches; returns the byte count.
 
     Only the sink's OSErrors are translated: whatever the body iterator raises (a client
@@ -242,7 +243,7 @@ class FilesystemBlobStorage:
 
     # -- uploads -----------------------------------------------------------------------
 
-    async def create_upload(self, upload_id: str) -> dict:
+    async def create_upload(self, upload_id: str) -> UploadState:
         directory = self._abs(upload_dir(upload_id))
         data = self._abs(upload_data_path(upload_id))
 
@@ -257,8 +258,8 @@ class FilesystemBlobStorage:
         return {"size": 0}
 
     async def append_upload(
-        self, upload_id: str, state: dict, offset: int, chunks: AsyncIterable[bytes]
-    ) -> tuple[dict, int]:
+        self, upload_id: str, state: UploadState, offset: int, chunks: AsyncIterable[bytes]
+    ) -> tuple[UploadState, int]:
         size = check_append_offset(state, offset)
         data_path = self._abs(upload_data_path(upload_id))
 
@@ -291,7 +292,9 @@ class FilesystemBlobStorage:
             f.close()
         return {"size": total}, total
 
-    async def commit_upload(self, upload_id: str, state: dict, digest: str, *, verify: bool) -> int:
+    async def commit_upload(
+        self, upload_id: str, state: UploadState, digest: str, *, verify: bool
+    ) -> int:
         size = int(state["size"])
         target = self._abs(blob_path(digest))
         directory = self._abs(upload_dir(upload_id))
@@ -329,7 +332,7 @@ class FilesystemBlobStorage:
         except FileNotFoundError:
             raise UploadNotFound(upload_id) from None
 
-    async def abort_upload(self, upload_id: str, state: dict) -> None:
+    async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         directory = self._abs(upload_dir(upload_id))
 
         def _remove() -> None:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import anyio.to_thread
 
-from berth.storage.paths import parse_digest
+from berth.oci.digest import parse_digest
 
 HASH_BATCH_SIZE = 8 * 1024 * 1024
 

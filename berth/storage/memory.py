@@ -6,16 +6,18 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
+from berth.oci.digest import parse_digest
 from berth.storage.base import (
     READ_CHUNK_SIZE,
     BlobNotFound,
     DigestMismatch,
     UploadNotFound,
+    UploadState,
     check_append_offset,
     resolve_range,
 )
 from berth.storage.hashing import DigestHasher
-from berth.storage.paths import check_upload_id, parse_digest
+from berth.storage.paths import check_upload_id
 
 
 @dataclass
@@ -87,14 +89,14 @@ class InMemoryBlobStorage:
         for digest in list(self._blobs):
             yield digest
 
-    async def create_upload(self, upload_id: str) -> dict:
+    async def create_upload(self, upload_id: str) -> UploadState:
         check_upload_id(upload_id)
         self._uploads[upload_id] = _Upload()
         return {"size": 0}
 
     async def append_upload(
-        self, upload_id: str, state: dict, offset: int, chunks: AsyncIterable[bytes]
-    ) -> tuple[dict, int]:
+        self, upload_id: str, state: UploadState, offset: int, chunks: AsyncIterable[bytes]
+    ) -> tuple[UploadState, int]:
         size = check_append_offset(state, offset)
         upload = self._upload(upload_id)
         if len(upload.data) < size:
@@ -106,7 +108,9 @@ class InMemoryBlobStorage:
         total = len(upload.data)
         return {"size": total}, total
 
-    async def commit_upload(self, upload_id: str, state: dict, digest: str, *, verify: bool) -> int:
+    async def commit_upload(
+        self, upload_id: str, state: UploadState, digest: str, *, verify: bool
+    ) -> int:
         parse_digest(digest)
         upload = self._upload(upload_id)
         size = int(state["size"])
@@ -123,7 +127,7 @@ class InMemoryBlobStorage:
         self._uploads.pop(upload_id, None)
         return len(stored)
 
-    async def abort_upload(self, upload_id: str, state: dict) -> None:
+    async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         check_upload_id(upload_id)
         self._uploads.pop(upload_id, None)
 

@@ -66,6 +66,7 @@ import anyio.to_thread
 import botocore.exceptions
 from botocore.config import Config
 
+from berth.oci.digest import parse_digest
 from berth.storage.base import (
     READ_CHUNK_SIZE,
     BlobNotFound,
@@ -73,6 +74,7 @@ from berth.storage.base import (
     StorageError,
     StorageUnavailable,
     UploadNotFound,
+    UploadState,
     check_append_offset,
     resolve_range,
 )
@@ -84,7 +86,6 @@ from berth.storage.paths import (
     check_upload_id,
     digest_from_blob_path,
     normalize_prefix,
-    parse_digest,
     upload_data_path,
     upload_dir,
 )
@@ -232,7 +233,7 @@ class _UploadState:
     prev_tail: str | None = None
 
     @classmethod
-    def load(cls, upload_id: str, state: dict) -> _UploadState:
+    def load(cls, upload_id: str, state: UploadState) -> _UploadState:
         try:
             st = cls(
                 size=int(state["size"]),
@@ -251,7 +252,7 @@ class _UploadState:
             raise ValueError(f"inconsistent S3 upload state: {state!r}")
         return st
 
-    def dump(self) -> dict:
+    def dump(self) -> UploadState:
         return {
             "size": self.size,
             "mpu": self.mpu,
@@ -417,7 +418,8 @@ class S3BlobStorage:
         with _s3_errors(f"get {rel}"):
             resp = await s3.get_object(Bucket=self.bucket, Key=self._key(rel))
             async with resp["Body"] as body:
-                return await body.read()
+                data: bytes = await body.read()
+                return data
 
     async def _put(self, rel: str, data: bytes) -> None:
         s3 = await self._s3()
@@ -429,7 +431,7 @@ class S3BlobStorage:
         with contextlib.suppress(_NotFound), _s3_errors(f"delete {rel}"):
             await s3.delete_object(Bucket=self.bucket, Key=self._key(rel))
 
-    async def _list(self, rel_prefix: str) -> AsyncIterator[dict]:
+    async def _list(self, rel_prefix: str) -> AsyncIterator[dict[str, Any]]:
         s3 = await self._s3()
         paginator = s3.get_paginator("list_objects_v2")
         pages = aiter(paginator.paginate(Bucket=self.bucket, Prefix=self._key(rel_prefix)))
@@ -444,9 +446,9 @@ class S3BlobStorage:
             for obj in page.get("Contents", []):
                 yield obj
 
-    async def _list_multipart(self, rel_prefix: str) -> list[dict]:
+    async def _list_multipart(self, rel_prefix: str) -> list[dict[str, Any]]:
         s3 = await self._s3()
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         paginator = s3.get_paginator("list_multipart_uploads")
         pages = aiter(paginator.paginate(Bucket=self.bucket, Prefix=self._key(rel_prefix)))
         while True:
@@ -650,14 +652,14 @@ class S3BlobStorage:
             )
         return tail
 
-    async def create_upload(self, upload_id: str) -> dict:
+    async def create_upload(self, upload_id: str) -> UploadState:
         st = _UploadState(size=0, tail=self._tail_key(upload_id, 0), tail_size=0)
         await self._put(st.tail, b"")
         return st.dump()
 
     async def append_upload(
-        self, upload_id: str, state: dict, offset: int, chunks: AsyncIterable[bytes]
-    ) -> tuple[dict, int]:
+        self, upload_id: str, state: UploadState, offset: int, chunks: AsyncIterable[bytes]
+    ) -> tuple[UploadState, int]:
         check_append_offset(state, offset)
         st = _UploadState.load(upload_id, state)
         data_rel = upload_data_path(upload_id)
@@ -699,7 +701,9 @@ class S3BlobStorage:
         await self._put(new.tail, bytes(buf))
         return new.dump(), total
 
-    async def commit_upload(self, upload_id: str, state: dict, digest: str, *, verify: bool) -> int:
+    async def commit_upload(
+        self, upload_id: str, state: UploadState, digest: str, *, verify: bool
+    ) -> int:
         st = _UploadState.load(upload_id, state)
         parse_digest(digest)
         blob_rel = blob_path(digest)
@@ -802,7 +806,7 @@ class S3BlobStorage:
         for key in keys:
             await self._delete(key[len(self.prefix) :])
 
-    async def abort_upload(self, upload_id: str, state: dict) -> None:
+    async def abort_upload(self, upload_id: str, state: UploadState) -> None:
         check_upload_id(upload_id)
         mpu = state.get("mpu") if isinstance(state, dict) else None
         await self._drop_staging(upload_id, mpu if isinstance(mpu, str) else None)

@@ -407,7 +407,7 @@ class GetPool:
                 server_hostname=origin.host if tls is not None else None,
             )
         # uvloop may call connection_made only on the loop's next turn.
-        conn.transport = cast("asyncio.Transport", transport)
+        conn.transport = transport
         return conn
 
     def _give_back(self, origin: _Origin, conn: _Connection) -> None:

@@ -3,6 +3,7 @@ already in the organization), invitations accepted or declined by the invitee.""
 
 from __future__ import annotations
 
+import builtins  # annotations after a service's ``list`` method name builtins.list
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -342,7 +343,7 @@ class TeamService:
                     TeamInvite.team_id == team.id, TeamInvite.user_id == user.id
                 )
             )
-            if cancelled.rowcount:  # type: ignore[attr-defined]
+            if cancelled.rowcount:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 record(
                     s, "org_delete_team_member_invite", org, who,
                     metadata={"user": member, "team": team_name, "member": member},
@@ -381,7 +382,7 @@ class TeamService:
             result = await s.execute(
                 delete(TeamInvite).where(TeamInvite.team_id == team.id, TeamInvite.email == email)
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
                 raise EmailInviteNotFound(team_name, email)
             record(
                 s, "org_delete_team_member_invite", org, who,
@@ -391,7 +392,7 @@ class TeamService:
 
     async def members(
         self, org: str, team_name: str, *, include_pending: bool = False
-    ) -> list[MemberInfo]:
+    ) -> builtins.list[MemberInfo]:
         async with self.db.read() as s:
             _ns, team = await _org_team(s, org, team_name)
             rows = (
@@ -421,7 +422,7 @@ class TeamService:
                 ]
             return out
 
-    async def match(self, org: str, prefix: str, *, limit: int = 10) -> list[str]:
+    async def match(self, org: str, prefix: str, *, limit: int = 10) -> builtins.list[str]:
         """Names of the organization's teams starting with ``prefix``."""
         async with self.db.read() as s:
             ns = await get_org(s, org)
@@ -439,7 +440,9 @@ class TeamService:
                 ).scalars()
             )
 
-    async def repository_permissions(self, org: str, team_name: str) -> list[tuple[str, bool, str]]:
+    async def repository_permissions(
+        self, org: str, team_name: str
+    ) -> builtins.list[tuple[str, bool, str]]:
         """(repository name, is_public, role) for each repository the team has a role on."""
         from berth.registry.models import Repository
 
@@ -455,13 +458,13 @@ class TeamService:
             ).all()
             return [(name, bool(public), role) for name, public, role in rows]
 
-    async def invites_for(self, username: str) -> list[InviteInfo]:
+    async def invites_for(self, username: str) -> builtins.list[InviteInfo]:
         """Pending invites addressed to the user (by account or by its e-mail)."""
         async with self.db.read() as s:
             user = await get_user(s, username)
             return await self._invites(s, user)
 
-    async def _invites(self, s: AsyncSession, user: User) -> list[InviteInfo]:
+    async def _invites(self, s: AsyncSession, user: User) -> builtins.list[InviteInfo]:
         from berth.namespaces.models import Namespace
 
         inviter = User.__table__.alias("inviter")

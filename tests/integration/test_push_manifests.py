@@ -386,6 +386,18 @@ async def test_longest_and_odd_valid_tags(registry: Berth, alice: Client) -> Non
         await assert_manifest(alice, "alice/app", tag, body, OCI_MANIFEST)
 
 
+async def test_a_tag_named_tags_and_the_cached_tag_list_do_not_mix(
+    registry: Berth, alice: Client
+) -> None:
+    # The read cache keeps manifests by reference and the tag list of the repository side by
+    # side: a tag literally named "tags" must not share the tag list's entry.
+    pushed = await alice.push_image("alice/app", "tags")
+    for _ in range(2):  # the first answers fill the cache, the second ones come from it
+        tags = (await alice.get("/v2/alice/app/tags/list")).json()
+        assert tags == {"name": "alice/app", "tags": ["tags"]}
+        await assert_manifest(alice, "alice/app", "tags", pushed.manifest, OCI_MANIFEST)
+
+
 async def test_nested_repository_names(registry: Berth, alice: Client) -> None:
     for repo in ("alice/team/app", "alice/a/b/c/d", "alice/my_app.v2/x-y"):
         pushed = await alice.push_image(repo, "v1")

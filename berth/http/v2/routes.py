@@ -12,7 +12,7 @@ import re
 import stat
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -33,7 +33,7 @@ from berth.registry.errors import (
     RegistryError,
     SizeInvalid,
 )
-from berth.registry.repositories import RepoName
+from berth.registry.repositories import RepoName, RepoRow
 
 if TYPE_CHECKING:
     from starlette.types import Send
@@ -236,6 +236,12 @@ class V2:
             headers["Link"] = f'</v2/_catalog?{q}>; rel="next"'
         return _json({"repositories": names}, headers=headers)
 
+    @overload
+    @staticmethod
+    def _page_n(request: Request, default: int, cap: int | None = None) -> int: ...
+    @overload
+    @staticmethod
+    def _page_n(request: Request, default: None, cap: int | None = None) -> int | None: ...
     @staticmethod
     def _page_n(request: Request, default: int | None, cap: int | None = None) -> int | None:
         value = request.query_params.get("n")
@@ -432,7 +438,10 @@ class V2:
         transient = request.app.state.server_copies_body
         stream = self.svc.registry.blobs.stream(digest, offset, length, transient=transient)
         return _BlobStream(
-            stream, status_code=status, media_type="application/octet-stream", headers=headers
+            stream,  # type: ignore[arg-type]  # bytearray chunks too: _BlobStream sends them as-is
+            status_code=status,
+            media_type="application/octet-stream",
+            headers=headers,
         )
 
     # ---- uploads -----------------------------------------------------------------------
@@ -470,7 +479,7 @@ class V2:
         upload = await registry.blobs.start_upload(repo)
         return _empty(202, self._upload_headers(ctx, upload.id, upload.size))
 
-    async def _mount(self, ctx: Ctx, repo, digest: str, source: str) -> Response | None:  # type: ignore[no-untyped-def]
+    async def _mount(self, ctx: Ctx, repo: RepoRow, digest: str, source: str) -> Response | None:
         registry = self.svc.registry
         try:
             source_name = registry.name(source)
@@ -520,7 +529,7 @@ class V2:
             has_body = request.headers.get("content-length") not in (None, "0") or (
                 "chunked" in request.headers.get("transfer-encoding", "")
             )
-            info = await registry.blobs.finish(
+            blob = await registry.blobs.finish(
                 repo,
                 upload_id,
                 digest,
@@ -531,8 +540,8 @@ class V2:
             return _empty(
                 201,
                 {
-                    "Location": f"/v2/{ctx.repo.full}/blobs/{info.digest}",
-                    "Docker-Content-Digest": info.digest,
+                    "Location": f"/v2/{ctx.repo.full}/blobs/{blob.digest}",
+                    "Docker-Content-Digest": blob.digest,
                     "Content-Length": "0",
                 },
             )

@@ -25,7 +25,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _main() -> None:
-    engine = one_shot_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None  # berth.schema.migrate sets it
+    engine = one_shot_engine(url)
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

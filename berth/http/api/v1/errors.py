@@ -73,6 +73,7 @@ class ApiProblem(Exception):
     """Anything a handler raises to answer with an error body."""
 
     status: int
+    headers: dict[str, str] | None = None  # extra response headers (Retry-After)
 
     def body(self, base_url: str) -> dict[str, Any]:
         raise NotImplementedError

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from cryptography.fernet import InvalidToken
+from cryptography.fernet import Fernet, InvalidToken
 
 from berth.auth.tokens import fernet_for
 from berth.http.api.v1.framework import ApiApp
@@ -17,7 +17,7 @@ from berth.http.api.v1.framework import ApiApp
 PAGE_TOKEN_TTL_S = 2 * 86400
 
 
-def _fernet(api: ApiApp):  # type: ignore[no-untyped-def]
+def _fernet(api: ApiApp) -> Fernet:
     return fernet_for("berth-page:" + api.settings.secret_key)
 
 

@@ -123,7 +123,7 @@ async def signin(ctx: Ctx) -> Response:
         )
     except TooManyAttempts as e:
         problem = MessageError(429, str(e))
-        problem.headers = {"Retry-After": str(e.retry_after)}  # type: ignore[attr-defined]
+        problem.headers = {"Retry-After": str(e.retry_after)}
         raise problem from e
     except InvalidCredentials as e:
         return await _signin_failed(ctx, username, e.reason, meta)
