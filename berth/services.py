@@ -13,9 +13,9 @@ from typing import Any
 
 from berth.accounts.services import AccountService
 from berth.audit.services import UsageLogService
-from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
+from berth.authz import AccessPolicy
 from berth.config import Settings
 from berth.db.session import Database
 from berth.events.recorder import EventRecorder

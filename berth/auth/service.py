@@ -17,12 +17,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import User
-from berth.auth.access import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
 from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s
 from berth.auth.models import SigningKey
 from berth.auth.passwords import VerifiedCache, verify_and_upgrade
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
+from berth.authz import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.permissions.services import (

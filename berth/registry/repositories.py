@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.authz import RepositoryState
 from berth.db.base import now_ms
 from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, is_valid_namespace, split_repository
@@ -133,8 +134,10 @@ async def create_repository(
 
 # Quay's answers (405) to writes into a repository that isn't NORMAL.
 _STATE_REFUSALS = {
-    "READ_ONLY": "{repo} is in read-only mode.",
-    "MIRROR": "Repository {repo} is a mirror. Mirrored repositories cannot be modified directly.",
+    RepositoryState.READ_ONLY: "{repo} is in read-only mode.",
+    RepositoryState.MIRROR: (
+        "Repository {repo} is a mirror. Mirrored repositories cannot be modified directly."
+    ),
 }
 
 
@@ -142,7 +145,7 @@ def ensure_writable(repo: RepoRow, *, registry_read_only: bool) -> None:
     """Pushes and deletes are refused here and only here."""
     if registry_read_only:
         raise RepositoryReadOnly("the registry is in read-only mode", {"is_readonly": True})
-    if repo.state != "NORMAL":
+    if not RepositoryState(repo.state).accepts_pushes:
         message = _STATE_REFUSALS.get(
             repo.state, "repository is in {state} state and cannot be written"
         )

@@ -25,7 +25,7 @@ from sqlalchemy import delete, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
-from berth.auth.access import Principal
+from berth.authz import SETTABLE_STATES, Principal
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.events.models import Event
@@ -45,7 +45,6 @@ from berth.repos.errors import InvalidRepositoryName, InvalidRepositoryState, Re
 from berth.repos.models import Star
 from berth.repos.tasks import DELETE_REPOSITORY, MARKED_FOR_DELETION, DeleteRepository
 
-REPO_STATES = ("NORMAL", "READ_ONLY", "MIRROR")
 PAGE_SIZE = 100  # Quay's REPOS_PER_PAGE
 MAX_TAGS = 500  # tags in GET /repository/{r}
 POPULARITY_WINDOW_MS = 7 * 86_400_000  # pulls in the last week
@@ -427,7 +426,7 @@ class RepositoryService:
         self, repo: RepoName, state: str, *, performer: Performer | None = None
     ) -> None:
         """NORMAL, READ_ONLY (no pushes) or MIRROR (pushes by the mirror only)."""
-        if state not in REPO_STATES:
+        if state not in SETTABLE_STATES:
             raise InvalidRepositoryState(state)
         async with self.db.write() as s:
             t = await _target(s, repo)

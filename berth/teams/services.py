@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.accounts.models import User
 from berth.audit.services import Performer, record
+from berth.authz import TeamRole
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
@@ -33,7 +34,7 @@ from berth.teams.errors import (
 )
 from berth.teams.models import Team, TeamInvite, TeamMember
 
-TEAM_ROLES = ("member", "creator", "admin")
+TEAM_ROLES = tuple(TeamRole)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ async def _admin_team_ids(s: AsyncSession, org_id: int, user_id: int) -> set[int
                 .join(TeamMember, TeamMember.team_id == Team.id)
                 .where(
                     Team.namespace_id == org_id,
-                    Team.role == "admin",
+                    Team.role == TeamRole.ADMIN,
                     TeamMember.user_id == user_id,
                 )
             )
@@ -154,7 +155,7 @@ class TeamService:
                 record(s, "org_create_team", org, who, metadata={"team": name}, namespace_id=ns.id)
             else:
                 if role != team.role:
-                    if team.role == "admin" and user is not None:
+                    if team.role == TeamRole.ADMIN and user is not None:
                         admin_teams = await _admin_team_ids(s, ns.id, user.id)
                         if admin_teams == {team.id}:
                             raise LastAdminTeam.on_demote(org, name)
@@ -211,7 +212,7 @@ class TeamService:
             team = await get_team(s, ns.id, org, name)
             user = await find_user(s, performer) if performer else None
             if (
-                team.role == "admin"
+                team.role == TeamRole.ADMIN
                 and user is not None
                 and await _admin_team_ids(s, ns.id, user.id) == {team.id}
             ):

@@ -19,9 +19,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from berth.auth.access import ANONYMOUS, Action
 from berth.auth.errors import AuthError, InvalidCredentials
 from berth.auth.service import Caller
+from berth.authz import ANONYMOUS, Action
 from berth.events.recorder import Actor
 from berth.http.v2.errors import API_VERSION, error_response, translate
 from berth.oci import mediatypes as mt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.audit.services import list_logs
-from berth.auth.access import Principal
+from berth.authz import Principal
 from berth.permissions.errors import (
     InvalidDelegate,
     InvalidRole,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from berth.accounts.services import UserRecord
+from berth.authz import TeamRole, capped, strongest, team_role_cap
 from berth.http.api.v1.errors import (
     MessageError,
     forbidden,
@@ -30,24 +31,13 @@ from berth.http.api.v1.framework import ApiCaller, Ctx
 from berth.orgs.errors import Forbidden, IdentityError, InvalidRequest, NotFound
 from berth.orgs.services import Standing
 
-TEAM_ROLES = (None, "member", "creator", "admin")
-_SCOPE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
 
-
-def team_role_cap(caller: ApiCaller) -> str | None:
-    """The strongest team role the caller's credential allows (sessions: admin)."""
+def caller_team_role_cap(caller: ApiCaller) -> TeamRole | None:
+    """The strongest team role the caller's credential allows (sessions: admin; robots and
+    anonymous callers: none)."""
     if caller.user is None or caller.user.kind != "user":
         return None
-    if caller.scopes is None:
-        return "admin"
-    for scope, cap in _SCOPE_CAPS:
-        if caller.has_scope(scope):
-            return cap
-    return None
-
-
-def capped(role: str | None, cap: str | None) -> str | None:
-    return TEAM_ROLES[min(TEAM_ROLES.index(role), TEAM_ROLES.index(cap))]
+    return team_role_cap(caller.scopes)
 
 
 @dataclass(frozen=True)
@@ -56,13 +46,13 @@ class OrgAccess:
 
     name: str
     standing: Standing
-    role: str | None  # strongest role: None | member | creator | admin
-    team_roles: dict[str, str]  # team -> role, the caller's teams that still count
+    role: TeamRole | None  # strongest role (None: not a member)
+    team_roles: dict[str, TeamRole]  # team -> role, the caller's teams that still count
     superuser: bool  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role is TeamRole.ADMIN
 
     @property
     def is_member(self) -> bool:
@@ -86,12 +76,16 @@ async def org_access(ctx: Ctx, name: str) -> OrgAccess:
     """What the caller may do in namespace ``name``, without refusing anything."""
     user = ctx.caller.user
     standing = await ctx.api.svc.orgs.standing(name, user.id if user else None)
-    cap = team_role_cap(ctx.caller)
-    team_roles = {team: role for team, role in standing.teams if capped(role, cap) is not None}
+    cap = caller_team_role_cap(ctx.caller)
+    team_roles = {
+        team: TeamRole(role)
+        for team, role in standing.teams
+        if capped(TeamRole(role), cap) is not None
+    }
     roles = [capped(role, cap) for role in team_roles.values()]
     if standing.owner:
-        roles.append(capped("admin", cap))
-    role = max(roles, key=TEAM_ROLES.index, default=None)
+        roles.append(capped(TeamRole.ADMIN, cap))
+    role = strongest(roles)
     superuser = ctx.caller.is_superuser and ctx.api.settings.api.superusers_full_access
     return OrgAccess(name, standing, role, team_roles, superuser)
 

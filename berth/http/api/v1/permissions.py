@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
+from berth.authz import RepoRole
 from berth.http.api.v1.errors import json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
 from berth.http.api.v1.orgaccess import quay_errors
@@ -31,7 +32,7 @@ ROLE_BODY = {
         "role": {
             "type": "string",
             "description": "Role to use",
-            "enum": ["read", "write", "admin"],
+            "enum": [role.value for role in RepoRole],
         },
     },
 }
@@ -39,7 +40,7 @@ ROLE_BODY = {
 
 async def _admin_repo(ctx: Ctx) -> tuple[RepoName, str]:
     """The repository (404 when missing, after the permission check) and the performer."""
-    access = (await require_repo(ctx, "admin")).require_exists()
+    access = (await require_repo(ctx, RepoRole.ADMIN)).require_exists()
     assert ctx.caller.user is not None
     return access.repo, ctx.caller.user.username
 

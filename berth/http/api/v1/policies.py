@@ -3,7 +3,7 @@
 
 Quay's answers: POST 201 ``{uuid}``, PUT 204, DELETE 200 ``{uuid}``, a bad method, value or
 pattern or a duplicate 400 ``invalid_request``, an unknown uuid 404. Organization routes need
-an org admin (a user's own name works too), repository routes ``require_repo(ctx, "admin")``.
+an org admin (a user's own name works too), repository routes ``require_repo(ctx, RepoRole.ADMIN)``.
 Behind FEATURE_AUTO_PRUNE and FEATURE_IMMUTABLE_TAGS (404 when off). Usage-log kinds are
 Quay's: ``{create,update,delete}_{namespace,repository}_autoprune_policy`` and
 ``{create,update,delete}_immutability_policy``.
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
+from berth.authz import RepoRole
 from berth.http.api.v1.errors import (
     invalid_request,
     json_response,
@@ -135,7 +136,7 @@ async def user_scope(ctx: Ctx) -> Scope:
 
 
 async def repo_scope(ctx: Ctx) -> Scope:
-    access = (await require_repo(ctx, "admin")).require_exists()
+    access = (await require_repo(ctx, RepoRole.ADMIN)).require_exists()
     return Scope(access.repo.namespace, access.repo.name)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from berth.authz import RepoRole
 from berth.http.api.v1.errors import json_response
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.orgaccess import quay_errors, require_org_admin
@@ -18,7 +19,7 @@ from berth.http.api.v1.permission_views import prototype_view
 ROLE = {
     "type": "string",
     "description": "Role that should be applied to the delegate",
-    "enum": ["read", "write", "admin"],
+    "enum": [role.value for role in RepoRole],
 }
 NEW_PROTOTYPE = {
     "type": "object",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from berth.authz import TeamRole
 from berth.http.api.v1.errors import (
     invalid_request,
     json_response,
@@ -33,7 +34,7 @@ TEAM_DESCRIPTION = {
         "role": {
             "type": "string",
             "description": "Org wide permissions that should apply to the team",
-            "enum": ["member", "creator", "admin"],
+            "enum": [role.value for role in TeamRole],
         },
         "description": {"type": "string", "description": "Markdown description for the team"},
     },

@@ -8,6 +8,7 @@ from email.utils import formatdate
 from typing import Any
 
 from berth.accounts.services import UserRecord
+from berth.authz import TeamRole, at_least
 
 # d3's category20 palette, as Quay's avatar colours.
 _COLORS = [
@@ -97,8 +98,8 @@ def org_summary(name: str, email: str | None, role: str) -> dict[str, Any]:
     return {
         "name": name,
         "avatar": avatar(name, email, kind="org"),
-        "can_create_repo": role in ("admin", "creator"),
+        "can_create_repo": at_least(TeamRole(role), TeamRole.CREATOR),
         "public": False,
-        "is_org_admin": role == "admin",
+        "is_org_admin": role == TeamRole.ADMIN,
         "preferred_namespace": False,
     }
