@@ -30,7 +30,7 @@ REPO_ROLES = click.Choice([role.value for role in RepoRole])
 
 def _run(config: str | None, data_dir: str | None, work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` over the configured instance's services; report domain errors."""
-    from berth.orgs.errors import IdentityError
+    from berth.identity.errors import IdentityError
     from berth.registry.errors import RegistryError
 
     try:

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from berth.accounts.models import User
 from berth.auth.errors import InvalidCredentials
 from berth.authz import Principal, repo_role_cap
 from berth.db.session import Database
+from berth.identity.models import User
 from berth.oauth.services import (
     APP_TOKEN_USERNAME,
     OAUTHTOKEN_USERNAME,

@@ -1,7 +1,7 @@
 """Repositories as Quay's API sees them: create, describe, list, change, delete, star.
 
 Creation takes the path a push takes (``berth.registry.repositories.create_repository`` with
-``berth.permissions.services.repository_created``): the creator's admin permission, the
+``berth.identity.permissions.repository_created``): the creator's admin permission, the
 organization's default permissions and the ``create_repo`` usage log are written in the
 creating transaction.
 
@@ -29,13 +29,12 @@ from berth.authz import SETTABLE_STATES, Principal
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.events.models import Event
+from berth.identity.errors import NamespaceNotFound, RepositoryNotFound
+from berth.identity.models import RepositoryPermission
+from berth.identity.permissions import repository_created, visible_repositories
 from berth.jobs import enqueue
 from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, split_repository
-from berth.orgs.errors import NamespaceNotFound
-from berth.permissions.errors import RepositoryNotFound
-from berth.permissions.models import RepositoryPermission
-from berth.permissions.services import repository_created, visible_repositories
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import NameUnknown
 from berth.registry.models import Blob, Manifest, ManifestBlob, ManifestChild, Repository, Tag

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from berth.accounts.services import AccountService, UserRecord
 from berth.audit.services import Performer
 from berth.http.api.v1.errors import (
     ANONYMOUS_MESSAGE,
@@ -48,6 +47,7 @@ from berth.http.api.v1.errors import (
 from berth.http.api.v1.schema import validation_error
 from berth.http.api.v1.session import SessionCodec, SessionData, new_csrf_token
 from berth.http.api.v1.views import org_summary
+from berth.identity.accounts import AccountService, UserRecord
 from berth.oauth.services import Grant, OAuthService, expand_scopes
 
 if TYPE_CHECKING:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from berth.accounts.services import UserRecord
 from berth.authz import TeamRole, capped, strongest, team_role_cap
 from berth.http.api.v1.errors import (
     MessageError,
@@ -28,8 +27,9 @@ from berth.http.api.v1.errors import (
     unauthorized,
 )
 from berth.http.api.v1.framework import ApiCaller, Ctx
-from berth.orgs.errors import Forbidden, IdentityError, InvalidRequest, NotFound
-from berth.orgs.services import Standing
+from berth.identity.accounts import UserRecord
+from berth.identity.errors import Forbidden, IdentityError, InvalidRequest, NotFound
+from berth.identity.orgs import Standing
 
 
 def caller_team_role_cap(caller: ApiCaller) -> TeamRole | None:

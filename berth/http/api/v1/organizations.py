@@ -24,9 +24,9 @@ from berth.http.api.v1.orgviews import (
     org_member_view,
     org_view,
 )
+from berth.identity.errors import EmailTaken, NotFound
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import Application
-from berth.orgs.errors import EmailTaken, NotFound
 
 TAG = "organization"
 

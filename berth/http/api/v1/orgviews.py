@@ -7,9 +7,9 @@ from typing import Any
 
 from berth.http.api.v1.orgaccess import OrgAccess
 from berth.http.api.v1.views import avatar
+from berth.identity.orgs import EntityMatch, OrgInfo, OrgMember
+from berth.identity.teams import MemberInfo, TeamInfo
 from berth.oauth.services import Application
-from berth.orgs.services import EntityMatch, OrgInfo, OrgMember
-from berth.teams.services import MemberInfo, TeamInfo
 
 
 def team_avatar(name: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
 from berth.http.api.v1.orgaccess import quay_errors
 from berth.http.api.v1.permission_views import team_permission_view, user_permission_view
 from berth.http.api.v1.repoaccess import require_repo
-from berth.permissions.errors import PermissionNotFound
+from berth.identity.errors import PermissionNotFound
 from berth.registry.repositories import RepoName
 
 T = TypeVar("T")

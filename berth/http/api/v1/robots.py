@@ -20,8 +20,8 @@ from berth.http.api.v1.permission_views import (
     robot_view,
     robot_with_permissions_view,
 )
-from berth.robots.errors import RobotNotFound
-from berth.robots.services import RobotInfo, credential_formats
+from berth.identity.errors import RobotNotFound
+from berth.identity.robots import RobotInfo, credential_formats
 
 # Werkzeug's description of a bare 403 (Quay's org robot permissions use ``abort(403)``).
 FORBIDDEN_MESSAGE = (

@@ -22,7 +22,7 @@ from berth.http.api.v1.orgaccess import (
     org_access,
 )
 from berth.http.api.v1.orgviews import team_member_view, team_permission_view, team_view
-from berth.teams.errors import TeamNotFound, UnknownTeamMember
+from berth.identity.errors import TeamNotFound, UnknownTeamMember
 
 TAG = "team"
 

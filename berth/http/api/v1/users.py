@@ -6,8 +6,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from berth.accounts.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
-from berth.accounts.services import check_password_rules
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.http.api.v1.errors import (
     MessageError,
@@ -18,6 +16,8 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.views import user_summary, user_view
+from berth.identity.accounts import check_password_rules
+from berth.identity.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.oauth.services import ALL_SCOPES
 
 INITIALIZE_TOKEN_TTL_S = 9000

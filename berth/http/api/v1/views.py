@@ -7,8 +7,8 @@ import math
 from email.utils import formatdate
 from typing import Any
 
-from berth.accounts.services import UserRecord
 from berth.authz import TeamRole, at_least
+from berth.identity.accounts import UserRecord
 
 # d3's category20 palette, as Quay's avatar colours.
 _COLORS = [

@@ -10,16 +10,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.authz import TeamRole
 from berth.db.session import Database
-from berth.namespaces.models import Namespace
-from berth.oci.names import is_valid_namespace
-from berth.orgs.services import find_user, get_org, get_user, is_org_member, performer_of
-from berth.permissions.models import RepositoryPermission
-from berth.robots.models import RobotAccount
-from berth.teams.errors import (
+from berth.identity.errors import (
     AlreadyMember,
     EmailInviteNotFound,
     InvalidInviteCode,
@@ -32,7 +26,17 @@ from berth.teams.errors import (
     TeamNotFound,
     UnknownTeamMember,
 )
-from berth.teams.models import Team, TeamInvite, TeamMember
+from berth.identity.models import (
+    RepositoryPermission,
+    RobotAccount,
+    Team,
+    TeamInvite,
+    TeamMember,
+    User,
+)
+from berth.identity.orgs import find_user, get_org, get_user, is_org_member, performer_of
+from berth.namespaces.models import Namespace
+from berth.oci.names import is_valid_namespace
 
 TEAM_ROLES = tuple(TeamRole)
 

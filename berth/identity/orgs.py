@@ -14,15 +14,11 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.authz import TeamRole, at_least, strongest
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.jobs import enqueue
-from berth.namespaces.models import Namespace
-from berth.oci.names import is_valid_namespace
-from berth.orgs.errors import (
+from berth.identity.errors import (
     EmailRequired,
     EmailTaken,
     InvalidEmail,
@@ -34,11 +30,12 @@ from berth.orgs.errors import (
     OrganizationNotFound,
     UserNotFound,
 )
-from berth.orgs.models import ORG_KIND
-from berth.orgs.tasks import DELETE_NAMESPACE, DeleteNamespace
-from berth.permissions.models import RepositoryPermission
+from berth.identity.models import RepositoryPermission, Team, TeamMember, User
+from berth.identity.tasks import DELETE_NAMESPACE, DeleteNamespace
+from berth.jobs import enqueue
+from berth.namespaces.models import ORG_KIND, Namespace
+from berth.oci.names import is_valid_namespace
 from berth.registry.models import Repository
-from berth.teams.models import Team, TeamMember
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OWNERS_TEAM = "owners"

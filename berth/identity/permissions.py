@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.authz import (
     Principal,
@@ -30,9 +29,7 @@ from berth.authz import (
     stronger,
 )
 from berth.db.session import Database
-from berth.namespaces.models import Namespace
-from berth.orgs.services import find_user, get_org, performer_of
-from berth.permissions.errors import (
+from berth.identity.errors import (
     InvalidDelegate,
     InvalidRole,
     OwnerMustBeAdmin,
@@ -40,11 +37,18 @@ from berth.permissions.errors import (
     PrototypeNotFound,
     RepositoryNotFound,
 )
-from berth.permissions.models import Prototype, RepositoryPermission
+from berth.identity.models import (
+    Prototype,
+    RepositoryPermission,
+    RobotAccount,
+    Team,
+    TeamMember,
+    User,
+)
+from berth.identity.orgs import find_user, get_org, performer_of
+from berth.namespaces.models import Namespace
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName
-from berth.robots.models import RobotAccount
-from berth.teams.models import Team, TeamMember
 
 REPO_ROLES = tuple(RepoRole)
 
