@@ -11,6 +11,7 @@ from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.identity.models import User
+from berth.identity.orgs import mark_namespace_deleted
 from berth.identity.passwords import hash_password
 from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
@@ -178,8 +179,6 @@ class AccountService:
             ns = await s.get(Namespace, ns_id) if ns_id is not None else None
             if ns is not None:
                 # renames it and its repositories, queues ``delete_namespace``
-                from berth.identity.orgs import mark_namespace_deleted
-
                 await mark_namespace_deleted(s, ns)
             return ns_id
 
