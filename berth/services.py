@@ -11,25 +11,27 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from berth.accounts.services import AccountService
-from berth.auth.access import AccessPolicy
 from berth.auth.service import AuthService
 from berth.auth.tokens import fernet_for
+from berth.authz import AccessPolicy
 from berth.config import Settings
 from berth.db.session import Database
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
+from berth.identity import tasks as identity_tasks
+from berth.identity.accounts import AccountService
+from berth.identity.orgs import OrgService
+from berth.identity.permissions import PermissionService
+from berth.identity.robots import RobotService
+from berth.identity.tasks import DELETE_NAMESPACE
+from berth.identity.teams import TeamService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
-from berth.orgs import tasks as org_tasks
-from berth.orgs.services import OrgService
-from berth.orgs.tasks import DELETE_NAMESPACE
 from berth.outbound import OutboundClients
-from berth.permissions.services import PermissionService
 from berth.policies import tasks as policy_tasks
 from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
@@ -44,10 +46,8 @@ from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
-from berth.robots.services import RobotService
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
-from berth.teams.services import TeamService
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _job_runner(
             )
         ),
         PRUNE_JOBS.bind(partial(jobs_tasks.prune_jobs, queue=jobs)),
-        DELETE_NAMESPACE.bind(partial(org_tasks.delete_namespace, db=db)),
+        DELETE_NAMESPACE.bind(partial(identity_tasks.delete_namespace, db=db)),
         COLLECT_GARBAGE.bind(partial(gc_tasks.collect_garbage, gc=gc)),
         DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
         AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),

@@ -16,21 +16,22 @@ from cryptography.fernet import InvalidToken as NotFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
-from berth.auth.access import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
 from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s
 from berth.auth.models import SigningKey
-from berth.auth.passwords import VerifiedCache, verify_and_upgrade
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
+from berth.authz import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.permissions.services import (
+from berth.identity.models import User
+from berth.identity.passwords import VerifiedCache, verify_and_upgrade
+from berth.identity.permissions import (
     access_facts,
     live_repositories,
     repository_created,
     visible_repositories,
 )
+from berth.identity.robots import verify_robot_token
 from berth.registry.errors import NameInvalid
 from berth.registry.manifests import CatalogScope
 from berth.registry.repositories import (
@@ -39,7 +40,6 @@ from berth.registry.repositories import (
     create_repository,
     parse_repo_name,
 )
-from berth.robots.services import verify_robot_token
 
 # A special Basic username (``$oauthtoken``, ``$app``, ``$token``) -> a validator that takes
 # the password and returns the principal or raises InvalidCredentials.

@@ -18,18 +18,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from berth.authz import RepoRole, TeamRole
 from berth.cli.common import cli_settings, config_options, run_with_services
 
 if TYPE_CHECKING:
     from berth.services import Services
 
 T = TypeVar("T")
-REPO_ROLES = click.Choice(["read", "write", "admin"])
+REPO_ROLES = click.Choice([role.value for role in RepoRole])
 
 
 def _run(config: str | None, data_dir: str | None, work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` over the configured instance's services; report domain errors."""
-    from berth.orgs.errors import IdentityError
+    from berth.identity.errors import IdentityError
     from berth.registry.errors import RegistryError
 
     try:
@@ -106,7 +107,7 @@ def team() -> None:
 @team.command("create")
 @click.argument("org_name", metavar="ORG")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["member", "creator", "admin"]), required=True)
+@click.option("--role", type=click.Choice([role.value for role in TeamRole]), required=True)
 @click.option("--description", default=None)
 @config_options
 def team_create(

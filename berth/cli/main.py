@@ -274,7 +274,7 @@ def create_user(
     data_dir: str | None,
 ) -> None:
     """Create a user (with its own namespace)."""
-    from berth.accounts.errors import AccountError
+    from berth.identity.errors import AccountError
 
     settings = cli_settings(config, data_dir)
     if password_stdin:

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from berth.accounts.models import User
-from berth.auth.access import Principal
 from berth.auth.errors import InvalidCredentials
+from berth.authz import Principal, repo_role_cap
 from berth.db.session import Database
+from berth.identity.models import User
 from berth.oauth.services import (
     APP_TOKEN_USERNAME,
     OAUTHTOKEN_USERNAME,
@@ -24,13 +24,6 @@ from berth.oauth.services import (
 )
 
 SpecialLogin = Callable[[str], Awaitable[Principal]]
-
-
-def role_cap(scopes: frozenset[str]) -> str:
-    for scope, cap in (("repo:admin", "admin"), ("repo:write", "write"), ("repo:read", "read")):
-        if scope in scopes:
-            return cap
-    return "none"
 
 
 async def _superuser(db: Database, user_id: int, super_users: frozenset[str]) -> bool:
@@ -54,7 +47,7 @@ def registry_logins(
             user_id=grant.user_id,
             is_superuser="super:user" in grant.scopes
             and await _superuser(db, grant.user_id, super_users),
-            role_cap=role_cap(grant.scopes),
+            role_cap=repo_role_cap(grant.scopes),
             may_create_repos="repo:create" in grant.scopes,
         )
 

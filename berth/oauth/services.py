@@ -28,10 +28,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.identity.models import User
 from berth.namespaces.models import Namespace
 from berth.oauth.errors import ApplicationNotFound, AppTokenNotFound, InvalidScopes
 from berth.oauth.models import AppSpecificToken, OAuthAccessToken, OAuthApplication

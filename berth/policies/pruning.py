@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
+from berth.authz import RepositoryState
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
@@ -138,7 +139,7 @@ class Pruner:
                     Repository.namespace_id,
                 )
                 .join(Namespace, Namespace.id == Repository.namespace_id)
-                .where(Namespace.enabled, Repository.state == "NORMAL")
+                .where(Namespace.enabled, Repository.state == RepositoryState.NORMAL)
                 .order_by(Namespace.name, Repository.name)
             )
             if namespace_id is not None:

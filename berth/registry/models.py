@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from berth.authz import RepositoryState
 from berth.db.base import Base, now_ms
 
 
@@ -34,7 +35,7 @@ class Repository(Base):
     full_name: Mapped[str] = mapped_column(String(512), unique=True)
     is_public: Mapped[bool] = mapped_column(default=False)
     # NORMAL | READ_ONLY | MIRROR | MARKED_FOR_DELETION (deleted, rows not yet removed)
-    state: Mapped[str] = mapped_column(String(32), default="NORMAL")
+    state: Mapped[str] = mapped_column(String(32), default=RepositoryState.NORMAL.value)
     kind: Mapped[str] = mapped_column(String(16), default="image")
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(default=now_ms)

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.authz import RepositoryState
 from berth.db.base import now_ms
 from berth.db.fast import Unit
 from berth.namespaces.models import Namespace
@@ -134,8 +135,10 @@ async def create_repository(
 
 # Quay's answers (405) to writes into a repository that isn't NORMAL.
 _STATE_REFUSALS = {
-    "READ_ONLY": "{repo} is in read-only mode.",
-    "MIRROR": "Repository {repo} is a mirror. Mirrored repositories cannot be modified directly.",
+    RepositoryState.READ_ONLY: "{repo} is in read-only mode.",
+    RepositoryState.MIRROR: (
+        "Repository {repo} is a mirror. Mirrored repositories cannot be modified directly."
+    ),
 }
 
 
@@ -143,10 +146,9 @@ def ensure_writable(repo: RepoRow, *, registry_read_only: bool) -> None:
     """Pushes and deletes are refused here and only here."""
     if registry_read_only:
         raise RepositoryReadOnly("the registry is in read-only mode", {"is_readonly": True})
-    if repo.state != "NORMAL":
-        message = _STATE_REFUSALS.get(
-            repo.state, "repository is in {state} state and cannot be written"
-        )
+    state = RepositoryState(repo.state)
+    if not state.accepts_pushes:
+        message = _STATE_REFUSALS.get(state, "repository is in {state} state and cannot be written")
         raise RepositoryReadOnly(
             message.format(repo=f"{repo.namespace}/{repo.name}", state=repo.state),
             {"is_readonly": True, "state": repo.state},

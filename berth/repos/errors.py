@@ -1,12 +1,12 @@
 """Repository errors (no HTTP; the /api/v1 edge maps them to Quay's answers).
 
-A missing repository is ``berth.permissions.errors.RepositoryNotFound``, a missing namespace
-``berth.orgs.errors.NamespaceNotFound``.
+A missing repository is ``berth.identity.errors.RepositoryNotFound``, a missing namespace
+``berth.identity.errors.NamespaceNotFound``.
 """
 
 from __future__ import annotations
 
-from berth.orgs.errors import InvalidRequest
+from berth.identity.errors import InvalidRequest
 
 
 class RepositoryExists(InvalidRequest):

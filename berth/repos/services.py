@@ -1,7 +1,7 @@
 """Repositories as Quay's API sees them: create, describe, list, change, delete, star.
 
 Creation takes the path a push takes (``berth.registry.repositories.create_repository`` with
-``berth.permissions.services.repository_created``): the creator's admin permission, the
+``berth.identity.permissions.repository_created``): the creator's admin permission, the
 organization's default permissions and the ``create_repo`` usage log are written in the
 creating transaction.
 
@@ -26,16 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.models import LogEntry
 from berth.audit.services import Performer, record
-from berth.auth.access import Principal
+from berth.authz import SETTABLE_STATES, Principal
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.identity.errors import NamespaceNotFound, RepositoryNotFound
+from berth.identity.models import RepositoryPermission
+from berth.identity.permissions import repository_created, visible_repositories
 from berth.jobs import enqueue
 from berth.namespaces.models import Namespace
 from berth.oci.names import InvalidName, split_repository
-from berth.orgs.errors import NamespaceNotFound
-from berth.permissions.errors import RepositoryNotFound
-from berth.permissions.models import RepositoryPermission
-from berth.permissions.services import repository_created, visible_repositories
 from berth.registry.cache import NoCache, ReadCache
 from berth.registry.errors import NameUnknown
 from berth.registry.models import Blob, Manifest, ManifestBlob, ManifestChild, Repository, Tag
@@ -45,7 +44,6 @@ from berth.repos.errors import InvalidRepositoryName, InvalidRepositoryState, Re
 from berth.repos.models import Star
 from berth.repos.tasks import DELETE_REPOSITORY, MARKED_FOR_DELETION, DeleteRepository
 
-REPO_STATES = ("NORMAL", "READ_ONLY", "MIRROR")
 PAGE_SIZE = 100  # Quay's REPOS_PER_PAGE
 MAX_TAGS = 500  # tags in GET /repository/{r}
 POPULARITY_WINDOW_MS = 7 * 86_400_000  # pulls in the last week
@@ -422,7 +420,7 @@ class RepositoryService:
         self, repo: RepoName, state: str, *, performer: Performer | None = None
     ) -> None:
         """NORMAL, READ_ONLY (no pushes) or MIRROR (pushes by the mirror only)."""
-        if state not in REPO_STATES:
+        if state not in SETTABLE_STATES:
             raise InvalidRepositoryState(state)
         async with self.db.write() as s:
             t = await _target(s, repo)

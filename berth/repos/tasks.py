@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Delete, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.authz import RepositoryState
 from berth.db.session import Database
 from berth.jobs import JobKind, Lane
 from berth.registry import accounting
@@ -29,7 +30,7 @@ from berth.storage.base import BlobStorage
 log = logging.getLogger(__name__)
 
 BATCH = 500
-MARKED_FOR_DELETION = "MARKED_FOR_DELETION"  # Repository.state of a deleted repository
+MARKED_FOR_DELETION = RepositoryState.MARKED_FOR_DELETION  # the state of a deleted repository
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,14 @@
 """Import every model module so Base.metadata is complete (for Alembic and tests)."""
 
-from berth.accounts import models as accounts_models  # noqa: F401
 from berth.audit import models as audit_models  # noqa: F401
 from berth.auth import models as auth_models  # noqa: F401
 from berth.db.base import Base
+from berth.identity import models as identity_models  # noqa: F401
 from berth.jobs import models as jobs_models  # noqa: F401
 from berth.namespaces import models as namespaces_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401
-from berth.permissions import models as permissions_models  # noqa: F401
 from berth.policies import models as policies_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401
 from berth.repos import models as repos_models  # noqa: F401
-from berth.robots import models as robots_models  # noqa: F401
-from berth.teams import models as teams_models  # noqa: F401
 
 metadata = Base.metadata

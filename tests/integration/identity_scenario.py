@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 
-from berth.accounts.models import User
+from berth.identity.models import User
 from berth.namespaces.models import Namespace
 from berth.registry.repositories import RepoName
 from tests.integration.conftest import Berth, Pushed

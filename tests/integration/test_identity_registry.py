@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from berth.accounts.models import User
 from berth.audit.services import list_logs
 from berth.db.base import now_ms
+from berth.identity.models import User
 from berth.registry.repositories import RepoName
 from tests.integration.conftest import OCI_MANIFEST, Berth, assert_error, token_access
 from tests.integration.identity_scenario import APP, PASSWORD, add_users, build

@@ -164,10 +164,10 @@ async def test_presigned_redirect_serves_blobs_from_s3(
     presigned URL on the object store, and the bytes behind it are the bytes pushed."""
     import httpx as _httpx
 
-    from berth.accounts.services import AccountService
     from berth.config import load_settings
     from berth.db.session import Database
     from berth.http.app import create_app
+    from berth.identity.accounts import AccountService
     from berth.schema.migrate import upgrade
     from tests.conftest import distributed_config, write_config
     from tests.integration.conftest import BASE_URL, Client, digest_of, random_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from berth.accounts.models import User
+from berth.identity.models import User
 from berth.oauth.services import OAuthService
 from tests.integration.conftest import Berth, Client, token_access
 

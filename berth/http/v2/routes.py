@@ -20,9 +20,9 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from berth.audit.services import Performer
-from berth.auth.access import ANONYMOUS, Action
 from berth.auth.errors import AuthError, InvalidCredentials
 from berth.auth.service import Caller
+from berth.authz import ANONYMOUS, Action
 from berth.http.v2.errors import API_VERSION, error_response, translate
 from berth.oci import mediatypes as mt
 from berth.registry.errors import (

@@ -44,9 +44,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from berth.accounts.models import User
 from berth.config import QuayConfig, load_settings
 from berth.http.app import create_app
+from berth.identity.models import User
 from berth.oauth.services import OAuthService
 from tests.conftest import embedded_config, write_config
 from tests.integration.api.conftest import ALL_SCOPES, api_of, bearer, oauth_token, sign_in

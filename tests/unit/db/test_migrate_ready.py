@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from berth.accounts.services import AccountService
 from berth.db.session import Database
+from berth.identity.accounts import AccountService
 from berth.schema import migrate
 
 

@@ -10,17 +10,17 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import update
 
-from berth.accounts.models import User
-from berth.accounts.services import AccountService
 from berth.config import load_settings
 from berth.db.session import Database
+from berth.identity.accounts import AccountService
+from berth.identity.models import User
+from berth.identity.orgs import OrgService
+from berth.identity.permissions import PermissionService
+from berth.identity.robots import RobotService
+from berth.identity.teams import TeamService
 from berth.namespaces.models import Namespace
-from berth.orgs.services import OrgService
-from berth.permissions.services import PermissionService
-from berth.robots.services import RobotService
 from berth.schema.models import metadata
 from berth.services import create_services
-from berth.teams.services import TeamService
 
 CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("password-123")
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from berth.cli.main import main
 from berth.config import load_settings
 from berth.db.session import Database
-from berth.permissions.services import PermissionService
+from berth.identity.permissions import PermissionService
 from berth.registry.repositories import RepoName, create_repository
 
 

@@ -6,12 +6,12 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from berth.accounts.models import User
-from berth.auth.access import AccessPolicy, Principal
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s, backoff_s
-from berth.auth.passwords import VerifiedCache
 from berth.auth.service import AuthService
+from berth.authz import AccessPolicy, Principal
+from berth.identity.models import User
+from berth.identity.passwords import VerifiedCache
 from tests.unit.identity.conftest import Identity
 
 

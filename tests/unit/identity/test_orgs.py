@@ -6,9 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from berth.audit.services import list_logs
-from berth.jobs.models import Job
-from berth.namespaces.models import Namespace
-from berth.orgs.errors import (
+from berth.identity.errors import (
     EmailTaken,
     InvalidOrganizationName,
     InvalidTagExpiration,
@@ -16,7 +14,9 @@ from berth.orgs.errors import (
     NameTaken,
     OrganizationNotFound,
 )
-from berth.orgs.tasks import DeleteNamespace, delete_namespace
+from berth.identity.tasks import DeleteNamespace, delete_namespace
+from berth.jobs.models import Job
+from berth.namespaces.models import Namespace
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName, create_repository
 from tests.unit.identity.conftest import Identity

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from berth.audit.services import list_logs
-from berth.auth.access import Principal
-from berth.permissions.errors import (
+from berth.authz import Principal
+from berth.identity.errors import (
     InvalidDelegate,
     InvalidRole,
     OwnerMustBeAdmin,
     PermissionNotFound,
     PrototypeNotFound,
 )
-from berth.permissions.services import access_facts, repository_created
+from berth.identity.permissions import access_facts, repository_created
 from berth.registry.repositories import RepoName, create_repository
 from tests.unit.identity.conftest import Identity
 

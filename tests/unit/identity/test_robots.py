@@ -11,10 +11,10 @@ import yaml
 from sqlalchemy import select
 
 from berth.audit.services import list_logs
+from berth.identity.errors import InvalidDescription, InvalidRobotName, RobotExists, RobotNotFound
+from berth.identity.models import RobotAccount
+from berth.identity.robots import credential_formats, verify_robot_token
 from berth.registry.repositories import RepoName, create_repository
-from berth.robots.errors import InvalidDescription, InvalidRobotName, RobotExists, RobotNotFound
-from berth.robots.models import RobotAccount
-from berth.robots.services import credential_formats, verify_robot_token
 from tests.unit.identity.conftest import Identity
 
 TOKEN = re.compile(r"^[A-Z0-9]{64}$")

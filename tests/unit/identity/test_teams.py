@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.audit.services import list_logs
-from berth.teams.errors import (
+from berth.identity.errors import (
     AlreadyMember,
     InvalidInviteCode,
     InvalidTeamMember,

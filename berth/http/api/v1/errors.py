@@ -10,10 +10,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from starlette.responses import Response
+
+from berth.identity.errors import Forbidden, IdentityError, InvalidRequest, NotFound
 
 # error_type -> (status, description); GET /api/v1/error/{type} serves these.
 ERROR_TYPES: dict[str, tuple[int, str]] = {
@@ -173,3 +177,25 @@ def error_description(error_type: str) -> dict[str, str] | None:
     if entry is None:
         return None
     return {"type": error_type, "title": error_type, "description": entry[1]}
+
+
+@contextlib.contextmanager
+def quay_errors(*, as_message: tuple[type[IdentityError], ...] = ()) -> Iterator[None]:
+    """Identity errors as Quay answers them: ``as_message`` ones (model errors that escape
+    Quay's handler) as 400 ``{"message"}``, other invalid requests as ``invalid_request``,
+    unknown things as ``not_found``, refusals as ``insufficient_scope``."""
+    try:
+        yield
+    except as_message as e:
+        raise MessageError(400, e.message) from e
+    except InvalidRequest as e:
+        raise invalid_request(e.message) from e
+    except NotFound as e:
+        raise not_found() from e
+    except Forbidden as e:
+        raise forbidden() from e
+
+
+def model_errors(*also: type[IdentityError]) -> contextlib.AbstractContextManager[None]:
+    """Every invalid request (and ``also``) as a model error: 400 ``{"message"}``."""
+    return quay_errors(as_message=(InvalidRequest, *also))

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from berth.accounts.services import AccountService, UserRecord
 from berth.audit.services import Performer
 from berth.http.api.v1.errors import (
     ANONYMOUS_MESSAGE,
@@ -45,9 +44,9 @@ from berth.http.api.v1.errors import (
     json_response,
     requires_auth,
 )
-from berth.http.api.v1.identity.serializers import org_summary
 from berth.http.api.v1.schema import validation_error
 from berth.http.api.v1.session import SessionCodec, SessionData, new_csrf_token
+from berth.identity.accounts import AccountService, UserRecord
 from berth.oauth.services import Grant, OAuthService, expand_scopes
 
 if TYPE_CHECKING:
@@ -162,11 +161,6 @@ class ApiApp:
     @property
     def oauth(self) -> OAuthService:
         return self.svc.oauth
-
-    async def organizations_of(self, user: UserRecord) -> list[dict[str, Any]]:
-        """``organizations`` of ``GET /user/``: each organization with the user's role."""
-        rows = await self.svc.orgs.roles_of(user.id)
-        return [org_summary(name, email, role) for name, email, role in rows]
 
     async def is_namespace_admin(self, user: UserRecord, namespace: str) -> bool:
         """May ``user`` administer ``namespace``? Its own always; organizations as admin."""

@@ -13,41 +13,25 @@ answers 401/403 to whoever could not administer it anyway, and 404 only to those
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from berth.accounts.services import UserRecord
+from berth.authz import TeamRole, capped, strongest, team_role_cap
 from berth.http.api.v1.errors import (
-    MessageError,
-    forbidden,
-    invalid_request,
     not_found,
     unauthorized,
 )
 from berth.http.api.v1.framework import ApiCaller, Ctx
-from berth.orgs.errors import Forbidden, IdentityError, InvalidRequest, NotFound
-from berth.orgs.services import Standing
-
-TEAM_ROLES = (None, "member", "creator", "admin")
-_SCOPE_CAPS = (("org:admin", "admin"), ("repo:create", "creator"))
+from berth.identity.accounts import UserRecord
+from berth.identity.orgs import Standing
 
 
-def team_role_cap(caller: ApiCaller) -> str | None:
-    """The strongest team role the caller's credential allows (sessions: admin)."""
+def caller_team_role_cap(caller: ApiCaller) -> TeamRole | None:
+    """The strongest team role the caller's credential allows (sessions: admin; robots and
+    anonymous callers: none)."""
     if caller.user is None or caller.user.kind != "user":
         return None
-    if caller.scopes is None:
-        return "admin"
-    for scope, cap in _SCOPE_CAPS:
-        if caller.has_scope(scope):
-            return cap
-    return None
-
-
-def capped(role: str | None, cap: str | None) -> str | None:
-    return TEAM_ROLES[min(TEAM_ROLES.index(role), TEAM_ROLES.index(cap))]
+    return team_role_cap(caller.scopes)
 
 
 @dataclass(frozen=True)
@@ -56,13 +40,13 @@ class OrgAccess:
 
     name: str
     standing: Standing
-    role: str | None  # strongest role: None | member | creator | admin
-    team_roles: dict[str, str]  # team -> role, the caller's teams that still count
+    role: TeamRole | None  # strongest role (None: not a member)
+    team_roles: dict[str, TeamRole]  # team -> role, the caller's teams that still count
     superuser: bool  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role is TeamRole.ADMIN
 
     @property
     def is_member(self) -> bool:
@@ -86,12 +70,16 @@ async def org_access(ctx: Ctx, name: str) -> OrgAccess:
     """What the caller may do in namespace ``name``, without refusing anything."""
     user = ctx.caller.user
     standing = await ctx.api.svc.orgs.standing(name, user.id if user else None)
-    cap = team_role_cap(ctx.caller)
-    team_roles = {team: role for team, role in standing.teams if capped(role, cap) is not None}
+    cap = caller_team_role_cap(ctx.caller)
+    team_roles = {
+        team: TeamRole(role)
+        for team, role in standing.teams
+        if capped(TeamRole(role), cap) is not None
+    }
     roles = [capped(role, cap) for role in team_roles.values()]
     if standing.owner:
-        roles.append(capped("admin", cap))
-    role = max(roles, key=TEAM_ROLES.index, default=None)
+        roles.append(capped(TeamRole.ADMIN, cap))
+    role = strongest(roles)
     superuser = ctx.caller.is_superuser and ctx.api.settings.api.superusers_full_access
     return OrgAccess(name, standing, role, team_roles, superuser)
 
@@ -130,25 +118,3 @@ def actor(ctx: Ctx) -> dict[str, Any]:
     """The acting user and its address, as the services record them in usage logs."""
     user = ctx.caller.user
     return {"performer": user.username if user else None, "ip": ctx.actor_ip}
-
-
-@contextlib.contextmanager
-def quay_errors(*, as_message: tuple[type[IdentityError], ...] = ()) -> Iterator[None]:
-    """Identity errors as Quay answers them: ``as_message`` ones (model errors that escape
-    Quay's handler) as 400 ``{"message"}``, other invalid requests as ``invalid_request``,
-    unknown things as ``not_found``, refusals as ``insufficient_scope``."""
-    try:
-        yield
-    except as_message as e:
-        raise MessageError(400, e.message) from e
-    except InvalidRequest as e:
-        raise invalid_request(e.message) from e
-    except NotFound as e:
-        raise not_found() from e
-    except Forbidden as e:
-        raise forbidden() from e
-
-
-def model_errors(*also: type[IdentityError]) -> contextlib.AbstractContextManager[None]:
-    """Every invalid request (and ``also``) as a model error: 400 ``{"message"}``."""
-    return quay_errors(as_message=(InvalidRequest, *also))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from berth.http.api.v1.formats import avatar
 from berth.http.api.v1.identity.access import OrgAccess
-from berth.http.api.v1.identity.serializers import avatar
+from berth.identity.orgs import EntityMatch, OrgInfo, OrgMember
+from berth.identity.teams import MemberInfo, TeamInfo
 from berth.oauth.services import Application
-from berth.orgs.services import EntityMatch, OrgInfo, OrgMember
-from berth.teams.services import MemberInfo, TeamInfo
 
 
 def team_avatar(name: str) -> dict[str, str]:

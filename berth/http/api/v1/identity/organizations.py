@@ -7,16 +7,16 @@ from typing import Any
 
 from starlette.responses import Response
 
-from berth.http.api.v1.errors import forbidden, invalid_request, json_response, not_found
-from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
-from berth.http.api.v1.identity.access import (
-    OrgAccess,
-    actor,
-    administered_org,
+from berth.http.api.v1.errors import (
+    forbidden,
+    invalid_request,
+    json_response,
     model_errors,
-    org_access,
+    not_found,
     quay_errors,
 )
+from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
+from berth.http.api.v1.identity.access import OrgAccess, actor, administered_org, org_access
 from berth.http.api.v1.identity.org_serializers import (
     application_info_view,
     application_view,
@@ -24,9 +24,9 @@ from berth.http.api.v1.identity.org_serializers import (
     org_member_view,
     org_view,
 )
+from berth.identity.errors import EmailTaken, NotFound
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import Application
-from berth.orgs.errors import EmailTaken, NotFound
 
 TAG = "organization"
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.http.api.v1.identity.serializers import avatar, format_date
-from berth.permissions.services import (
+from berth.http.api.v1.formats import avatar, format_date
+from berth.identity.permissions import (
     PrototypeDelegate,
     PrototypeInfo,
     PrototypeUser,
     TeamPermission,
     UserPermission,
 )
-from berth.robots.services import RobotInfo, RobotRepoPermission
+from berth.identity.robots import RobotInfo, RobotRepoPermission
 
 
 def team_avatar(name: str) -> dict[str, str]:

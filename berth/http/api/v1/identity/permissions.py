@@ -14,15 +14,15 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
-from berth.http.api.v1.errors import json_response, not_found
+from berth.authz import RepoRole
+from berth.http.api.v1.errors import json_response, not_found, quay_errors
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
-from berth.http.api.v1.identity.access import quay_errors
 from berth.http.api.v1.identity.permission_serializers import (
     team_permission_view,
     user_permission_view,
 )
 from berth.http.api.v1.repos.access import require_repo
-from berth.permissions.errors import PermissionNotFound
+from berth.identity.errors import PermissionNotFound
 from berth.registry.repositories import RepoName
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ ROLE_BODY = {
         "role": {
             "type": "string",
             "description": "Role to use",
-            "enum": ["read", "write", "admin"],
+            "enum": [role.value for role in RepoRole],
         },
     },
 }
@@ -42,7 +42,7 @@ ROLE_BODY = {
 
 async def _admin_repo(ctx: Ctx) -> tuple[RepoName, str]:
     """The repository (404 when missing, after the permission check) and the performer."""
-    access = (await require_repo(ctx, "admin")).require_exists()
+    access = (await require_repo(ctx, RepoRole.ADMIN)).require_exists()
     assert ctx.caller.user is not None
     return access.repo, ctx.caller.user.username
 

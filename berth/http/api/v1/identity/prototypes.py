@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from berth.http.api.v1.errors import json_response
+from berth.authz import RepoRole
+from berth.http.api.v1.errors import json_response, quay_errors
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
-from berth.http.api.v1.identity.access import quay_errors, require_org_admin
+from berth.http.api.v1.identity.access import require_org_admin
 from berth.http.api.v1.identity.permission_serializers import prototype_view
 
 ROLE = {
     "type": "string",
     "description": "Role that should be applied to the delegate",
-    "enum": ["read", "write", "admin"],
+    "enum": [role.value for role in RepoRole],
 }
 NEW_PROTOTYPE = {
     "type": "object",

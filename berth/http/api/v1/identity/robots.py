@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from berth.http.api.v1.errors import MessageError, json_response, unauthorized
+from berth.http.api.v1.errors import MessageError, json_response, quay_errors, unauthorized
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.identity.access import org_standing, quay_errors, require_org_admin
+from berth.http.api.v1.identity.access import org_standing, require_org_admin
 from berth.http.api.v1.identity.permission_serializers import (
     robot_credentials_view,
     robot_permission_view,
     robot_view,
     robot_with_permissions_view,
 )
-from berth.robots.errors import RobotNotFound
-from berth.robots.services import RobotInfo, credential_formats
+from berth.identity.errors import RobotNotFound
+from berth.identity.robots import RobotInfo, credential_formats
 
 # Werkzeug's description of a bare 403 (Quay's org robot permissions use ``abort(403)``).
 FORBIDDEN_MESSAGE = (

@@ -1,36 +1,12 @@
-"""Quay's JSON shapes for users, avatars and dates."""
+"""Quay's JSON shapes for users and organizations."""
 
 from __future__ import annotations
 
-import hashlib
-import math
-from email.utils import formatdate
 from typing import Any
 
-from berth.accounts.services import UserRecord
-
-# d3's category20 palette, as Quay's avatar colours.
-_COLORS = [
-    "#969696", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728",
-    "#ff9896", "#9467bd", "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2",
-    "#7f7f7f", "#c7c7c7", "#bcbd22", "#1f77b4", "#17becf", "#9edae5", "#393b79",
-]  # fmt: skip
-
-
-def format_date(ms: int | None) -> str | None:
-    """RFC 2822 as Quay writes it: ``Thu, 30 Sep 2021 06:10:24 -0000``."""
-    if ms is None:
-        return None
-    return formatdate(ms / 1000)
-
-
-def avatar(name: str, email: str | None = None, kind: str = "user") -> dict[str, str]:
-    digest = hashlib.md5(
-        (email or name).strip().lower().encode(), usedforsecurity=False
-    ).hexdigest()
-    width = math.ceil(math.log(len(_COLORS), 16))
-    color = _COLORS[int(digest[:width], 16) % len(_COLORS)]
-    return {"name": name, "hash": digest, "color": color, "kind": kind}
+from berth.authz import TeamRole, at_least
+from berth.http.api.v1.formats import avatar
+from berth.identity.accounts import UserRecord
 
 
 def user_summary(user: UserRecord) -> dict[str, Any]:
@@ -97,8 +73,8 @@ def org_summary(name: str, email: str | None, role: str) -> dict[str, Any]:
     return {
         "name": name,
         "avatar": avatar(name, email, kind="org"),
-        "can_create_repo": role in ("admin", "creator"),
+        "can_create_repo": at_least(TeamRole(role), TeamRole.CREATOR),
         "public": False,
-        "is_org_admin": role == "admin",
+        "is_org_admin": role == TeamRole.ADMIN,
         "preferred_namespace": False,
     }

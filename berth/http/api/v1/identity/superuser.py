@@ -7,12 +7,12 @@ import string
 
 from starlette.responses import Response
 
-from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
-from berth.accounts.services import UserRecord
 from berth.http.api.v1.errors import invalid_request, json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.identity.serializers import superuser_user_view
 from berth.http.api.v1.paging import page_start, page_token
+from berth.identity.accounts import UserRecord
+from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 
 GENERATED_PASSWORD_LENGTH = 32
 MAX_LIMIT = 100

@@ -7,25 +7,21 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from berth.authz import TeamRole
 from berth.http.api.v1.errors import (
     invalid_request,
     json_response,
+    model_errors,
     unauthorized,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.identity.access import (
-    OrgAccess,
-    actor,
-    administered_org,
-    model_errors,
-    org_access,
-)
+from berth.http.api.v1.identity.access import OrgAccess, actor, administered_org, org_access
 from berth.http.api.v1.identity.org_serializers import (
     team_member_view,
     team_permission_view,
     team_view,
 )
-from berth.teams.errors import TeamNotFound, UnknownTeamMember
+from berth.identity.errors import TeamNotFound, UnknownTeamMember
 
 TAG = "team"
 
@@ -37,7 +33,7 @@ TEAM_DESCRIPTION = {
         "role": {
             "type": "string",
             "description": "Org wide permissions that should apply to the team",
-            "enum": ["member", "creator", "admin"],
+            "enum": [role.value for role in TeamRole],
         },
         "description": {"type": "string", "description": "Markdown description for the team"},
     },

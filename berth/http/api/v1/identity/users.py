@@ -6,8 +6,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from berth.accounts.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
-from berth.accounts.services import check_password_rules
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.http.api.v1.errors import (
     MessageError,
@@ -17,7 +15,9 @@ from berth.http.api.v1.errors import (
     requires_auth,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
-from berth.http.api.v1.identity.serializers import user_summary, user_view
+from berth.http.api.v1.identity.serializers import org_summary, user_summary, user_view
+from berth.identity.accounts import UserRecord, check_password_rules
+from berth.identity.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.oauth.services import ALL_SCOPES
 
 INITIALIZE_TOKEN_TTL_S = 9000
@@ -94,7 +94,7 @@ async def client_key(ctx: Ctx) -> Response:
 async def _me_view(ctx: Ctx) -> dict[str, Any]:
     user = ctx.caller.user
     assert user is not None
-    orgs = await ctx.api.organizations_of(user) if ctx.caller.has_scope("user:admin") else []
+    orgs = await _organizations_of(ctx, user) if ctx.caller.has_scope("user:admin") else []
     super_user = ctx.caller.is_superuser if ctx.api.settings.api.super_users_enabled else None
     return user_view(user, organizations=orgs, super_user=super_user)
 
@@ -354,3 +354,9 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             )
         )
     return out
+
+
+async def _organizations_of(ctx: Ctx, user: UserRecord) -> list[dict[str, Any]]:
+    """``organizations`` of ``GET /user/``: each organization with the user's role."""
+    rows = await ctx.api.svc.orgs.roles_of(user.id)
+    return [org_summary(name, email, role) for name, email, role in rows]

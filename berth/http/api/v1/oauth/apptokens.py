@@ -7,8 +7,8 @@ from typing import Any
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import json_response, not_found
+from berth.http.api.v1.formats import format_date
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.identity.serializers import format_date
 from berth.oauth.errors import AppTokenNotFound
 from berth.oauth.services import AppToken
 

@@ -3,9 +3,9 @@
 
 Quay's answers: POST 201 ``{uuid}``, PUT 204, DELETE 200 ``{uuid}``, a bad method, value or
 pattern or a duplicate 400 ``invalid_request``, an unknown uuid 404. Organization routes need
-an org admin (a user's own name works too), repository routes ``require_repo(ctx, "admin")``.
-Behind FEATURE_AUTO_PRUNE and FEATURE_IMMUTABLE_TAGS (404 when off). The policy service
-writes the usage-log entries (berth.policies.services).
+an org admin (a user's own name works too), repository routes
+``require_repo(ctx, RepoRole.ADMIN)``. Behind FEATURE_AUTO_PRUNE and FEATURE_IMMUTABLE_TAGS (404
+when off). The policy service writes the usage-log entries (berth.policies.services).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
+from berth.authz import RepoRole
 from berth.http.api.v1.errors import (
     invalid_request,
     json_response,
@@ -123,7 +124,7 @@ async def user_scope(ctx: Ctx) -> Scope:
 
 
 async def repo_scope(ctx: Ctx) -> Scope:
-    access = (await require_repo(ctx, "admin")).require_exists()
+    access = (await require_repo(ctx, RepoRole.ADMIN)).require_exists()
     return Scope(access.repo.namespace, access.repo.name)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from berth.http.api.v1.identity.serializers import format_date
+from berth.http.api.v1.formats import format_date
 from berth.registry.labels import LabelRecord
 from berth.registry.manifest_details import LayerDetails, ManifestDetails
 from berth.registry.tags import TagRecord

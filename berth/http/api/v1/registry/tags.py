@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from berth.authz import RepoRole, RepositoryState
 from berth.http.api.v1.errors import (
     ApiError,
     ApiProblem,
@@ -103,7 +104,7 @@ def registry_errors() -> Iterator[None]:
 
 async def readable_repo(ctx: Ctx) -> tuple[RepoAccess, RepoRow]:
     """Read permission (public repositories: anyone), then existence."""
-    access = await require_repo(ctx, "read")
+    access = await require_repo(ctx, RepoRole.READ)
     row = await ctx.api.svc.registry.find(access.repo)
     if row is None:
         raise not_found()
@@ -113,9 +114,9 @@ async def readable_repo(ctx: Ctx) -> tuple[RepoAccess, RepoRow]:
 async def writable_repo(ctx: Ctx) -> tuple[RepoAccess, RepoRow | None]:
     """Write permission, then Quay's ``disallow_for_non_normal_repositories`` (503). The
     repository is None when it doesn't exist: the handler answers 404 after checking its body."""
-    access = await require_repo(ctx, "write")
+    access = await require_repo(ctx, RepoRole.WRITE)
     row = await ctx.api.svc.registry.find(access.repo)
-    if row is not None and row.state != "NORMAL":
+    if row is not None and not RepositoryState(row.state).accepts_pushes:
         raise MessageError(503, f"Repository is in read only or mirror mode: {row.state}")
     return access, row
 

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from berth.auth.access import ANONYMOUS, Principal, RepositoryFacts
+from berth.authz import (
+    ANONYMOUS,
+    Principal,
+    RepoRole,
+    RepositoryFacts,
+    at_least,
+    capped,
+    repo_role_cap,
+)
 from berth.http.api.v1.errors import not_found, unauthorized
 from berth.http.api.v1.framework import ApiCaller, Ctx
 from berth.registry.errors import NameInvalid
 from berth.registry.repositories import RepoName, parse_repo_name
-
-RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
-_SCOPE_CAPS = (("repo:admin", "admin"), ("repo:write", "write"), ("repo:read", "read"))
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class RepoAccess:
 
     repo: RepoName
     facts: RepositoryFacts
-    role: str | None  # effective role after scope caps: None | read | write | admin
+    role: RepoRole | None  # effective role after scope caps (None: no role)
 
     @property
     def exists(self) -> bool:
@@ -37,11 +42,11 @@ class RepoAccess:
 
     @property
     def can_write(self) -> bool:
-        return RANK[self.role] >= RANK["write"]
+        return at_least(self.role, RepoRole.WRITE)
 
     @property
     def can_admin(self) -> bool:
-        return RANK[self.role] >= RANK["admin"]
+        return at_least(self.role, RepoRole.ADMIN)
 
     def require_exists(self) -> RepoAccess:
         """404 (Quay's ``not_found``) when the repository doesn't exist."""
@@ -72,22 +77,10 @@ def token_may_create(caller: ApiCaller) -> bool:
     return caller.has_scope("repo:create") or caller.has_scope("org:admin")
 
 
-def scope_cap(caller: ApiCaller) -> str | None:
-    """The strongest repository role the caller's token allows (None: no cap, a session)."""
-    if caller.scopes is None:
-        return None
-    for scope, cap in _SCOPE_CAPS:
-        if caller.has_scope(scope):
-            return cap
-    return "none"
-
-
-def _capped(role: str | None, cap: str | None) -> str | None:
-    if cap is None:
-        return role
-    if cap == "none":
-        return None
-    return role if RANK[role] <= RANK[cap] else cap
+def scope_cap(caller: ApiCaller) -> RepoRole | None:
+    """The strongest repository role the caller's token allows (None: none; sessions:
+    admin, i.e. not capped)."""
+    return repo_role_cap(caller.scopes)
 
 
 def repo_name(ctx: Ctx, param: str = "repository") -> RepoName:
@@ -114,16 +107,16 @@ async def repository_access(ctx: Ctx, repo: RepoName) -> RepoAccess:
     """What the caller may do on ``repo``, without refusing anything."""
     principal = caller_principal(ctx)
     facts, role = await ctx.api.svc.permissions.repository_access(repo, principal)
-    return RepoAccess(repo, facts, _capped(role, scope_cap(ctx.caller)))
+    return RepoAccess(repo, facts, capped(role, scope_cap(ctx.caller)))
 
 
-async def require_repo(ctx: Ctx, role: str, *, param: str = "repository") -> RepoAccess:
+async def require_repo(ctx: Ctx, role: RepoRole, *, param: str = "repository") -> RepoAccess:
     """Quay's ``require_repo_<role>``: 401/403 unless the caller holds ``role`` (read also
     passes on a public repository). Existence is the handler's business (``require_exists``)."""
     access = await repository_access(ctx, repo_name(ctx, param))
-    if RANK[access.role] >= RANK[role]:
+    if at_least(access.role, role):
         return access
-    public_read = role == "read" and access.facts.exists and access.facts.is_public
+    public_read = role == RepoRole.READ and access.facts.exists and access.facts.is_public
     if public_read and (ctx.caller.user is not None or ctx.api.settings.auth.anonymous_access):
         return access
     raise unauthorized(ctx.caller.user is not None)

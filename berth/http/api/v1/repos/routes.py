@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from berth.auth.access import Principal, may_create
+from berth.authz import SETTABLE_STATES, Principal, RepoRole, RepositoryState, at_least, may_create
 from berth.http.api.v1.errors import (
     BAD_REQUEST_MESSAGE,
     MessageError,
@@ -16,12 +16,11 @@ from berth.http.api.v1.errors import (
     invalid_request,
     json_response,
     not_found,
+    quay_errors,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
-from berth.http.api.v1.identity.access import quay_errors
 from berth.http.api.v1.paging import page_start, page_token
 from berth.http.api.v1.repos.access import (
-    RANK,
     RepoAccess,
     caller_principal,
     repo_name,
@@ -32,7 +31,7 @@ from berth.http.api.v1.repos.access import (
 )
 from berth.http.api.v1.repos.serializers import repository_item, repository_view, starred_item
 from berth.registry.repositories import RepoName
-from berth.repos.services import REPO_STATES, ListQuery, RepoPage, Viewer
+from berth.repos.services import ListQuery, RepoPage, Viewer
 
 _VISIBILITY = {"type": "string", "enum": ["public", "private"]}
 NEW_REPO = {
@@ -59,7 +58,7 @@ CHANGE_VISIBILITY = {
 CHANGE_STATE = {
     "type": "object",
     "required": ["state"],
-    "properties": {"state": {"type": "string", "enum": list(REPO_STATES)}},
+    "properties": {"state": {"type": "string", "enum": [state.value for state in SETTABLE_STATES]}},
 }
 NEW_STAR = {
     "type": "object",
@@ -80,7 +79,7 @@ def _viewer(ctx: Ctx) -> Viewer:
     user = ctx.caller.user
     if user is None:
         return Viewer()
-    reads = scope_cap(ctx.caller) != "none"
+    reads = scope_cap(ctx.caller) is not None
     return Viewer(
         user_id=user.id,
         reads_as=user.username if reads else None,
@@ -91,7 +90,7 @@ def _viewer(ctx: Ctx) -> Viewer:
 
 
 def _readable(access: RepoAccess) -> bool:
-    return access.exists and (RANK[access.role] >= RANK["read"] or access.facts.is_public)
+    return access.exists and (at_least(access.role, RepoRole.READ) or access.facts.is_public)
 
 
 def _paged(ctx: Ctx, page: RepoPage, items: list[dict[str, object]]) -> Response:
@@ -171,7 +170,7 @@ async def list_repositories(ctx: Ctx) -> Response:
 
 
 async def get_repository(ctx: Ctx) -> Response:
-    access = (await require_repo(ctx, "read")).require_exists()
+    access = (await require_repo(ctx, RepoRole.READ)).require_exists()
     user = ctx.caller.user
     with quay_errors():
         detail = await ctx.api.svc.repos.get(
@@ -183,14 +182,14 @@ async def get_repository(ctx: Ctx) -> Response:
     return json_response(
         repository_view(
             detail,
-            can_write=access.can_write and detail.state == "NORMAL",
+            can_write=access.can_write and RepositoryState(detail.state).accepts_pushes,
             can_admin=access.can_admin,
         )
     )
 
 
 async def update_repository(ctx: Ctx) -> Response:
-    access = await require_repo(ctx, "write")
+    access = await require_repo(ctx, RepoRole.WRITE)
     body = await ctx.body(REPO_UPDATE)
     access.require_exists()
     with quay_errors():
@@ -202,13 +201,13 @@ async def update_repository(ctx: Ctx) -> Response:
 
 async def delete_repository(ctx: Ctx) -> Response:
     """204 whether or not it existed (as Quay); the name is free at once."""
-    access = await require_repo(ctx, "admin")
+    access = await require_repo(ctx, RepoRole.ADMIN)
     await ctx.api.svc.repos.delete(access.repo, performer=ctx.performer())
     return Response(status_code=204)
 
 
 async def change_visibility(ctx: Ctx) -> Response:
-    access = await require_repo(ctx, "admin")
+    access = await require_repo(ctx, RepoRole.ADMIN)
     body = await ctx.body(CHANGE_VISIBILITY)
     access.require_exists()
     user = ctx.caller.user
@@ -223,7 +222,7 @@ async def change_visibility(ctx: Ctx) -> Response:
 
 
 async def change_state(ctx: Ctx) -> Response:
-    access = await require_repo(ctx, "admin")
+    access = await require_repo(ctx, RepoRole.ADMIN)
     body = await ctx.body(CHANGE_STATE)
     access.require_exists()
     with quay_errors():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.http.api.v1.identity.serializers import format_date
+from berth.http.api.v1.formats import format_date
 from berth.repos.services import RepoDetail, RepoSummary, TagSummary
 
 

@@ -14,14 +14,11 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
+from berth.authz import TeamRole, at_least, strongest
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.jobs import enqueue
-from berth.namespaces.models import Namespace
-from berth.oci.names import is_valid_namespace
-from berth.orgs.errors import (
+from berth.identity.errors import (
     EmailRequired,
     EmailTaken,
     InvalidEmail,
@@ -33,11 +30,12 @@ from berth.orgs.errors import (
     OrganizationNotFound,
     UserNotFound,
 )
-from berth.orgs.models import ORG_KIND
-from berth.orgs.tasks import DELETE_NAMESPACE, DeleteNamespace
-from berth.permissions.models import RepositoryPermission
+from berth.identity.models import RepositoryPermission, Team, TeamMember, User
+from berth.identity.tasks import DELETE_NAMESPACE, DeleteNamespace
+from berth.jobs import enqueue
+from berth.namespaces.models import ORG_KIND, Namespace
+from berth.oci.names import is_valid_namespace
 from berth.registry.models import Repository
-from berth.teams.models import Team, TeamMember
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OWNERS_TEAM = "owners"
@@ -139,28 +137,23 @@ async def namespace_owner_id(s: AsyncSession, ns: Namespace) -> int | None:
     return (await s.execute(select(User.id).where(User.namespace_id == ns.id))).scalar()
 
 
-async def team_role_in(s: AsyncSession, namespace_id: int, user_id: int) -> str | None:
+async def team_role_in(s: AsyncSession, namespace_id: int, user_id: int) -> TeamRole | None:
     """The strongest role among the user's teams in the organization (None: not a member)."""
-    roles = set(
-        (
-            await s.execute(
-                select(Team.role)
-                .join(TeamMember, TeamMember.team_id == Team.id)
-                .where(Team.namespace_id == namespace_id, TeamMember.user_id == user_id)
-            )
-        ).scalars()
-    )
-    for role in ("admin", "creator", "member"):
-        if role in roles:
-            return role
-    return None
+    roles = (
+        await s.execute(
+            select(Team.role)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(Team.namespace_id == namespace_id, TeamMember.user_id == user_id)
+        )
+    ).scalars()
+    return strongest([TeamRole(role) for role in roles])
 
 
 async def is_namespace_admin(s: AsyncSession, ns: Namespace, user_id: int) -> bool:
     """Owner of a user namespace, or member of an admin team of an organization."""
     if ns.kind == "user":
         return await namespace_owner_id(s, ns) == user_id
-    return await team_role_in(s, ns.id, user_id) == "admin"
+    return await team_role_in(s, ns.id, user_id) is TeamRole.ADMIN
 
 
 async def is_org_member(s: AsyncSession, ns: Namespace, user_id: int) -> bool:
@@ -248,7 +241,9 @@ class OrgService:
             )
             s.add(ns)
             await s.flush()
-            owners = Team(namespace_id=ns.id, name=OWNERS_TEAM, role="admin", description="")
+            owners = Team(
+                namespace_id=ns.id, name=OWNERS_TEAM, role=TeamRole.ADMIN.value, description=""
+            )
             s.add(owners)
             await s.flush()
             if user is not None:
@@ -357,9 +352,9 @@ class OrgService:
             raise OrganizationNotFound(name)
         roles = {role for _, role in standing.teams}
         return Membership(
-            is_admin="admin" in roles,
+            is_admin=TeamRole.ADMIN in roles,
             is_member=bool(standing.teams),
-            can_create_repo=bool(roles & {"admin", "creator"}),
+            can_create_repo=any(at_least(TeamRole(role), TeamRole.CREATOR) for role in roles),
             teams=tuple(team for team, _ in standing.teams),
         )
 
@@ -407,7 +402,7 @@ class OrgService:
             ns = await get_org(s, name)
             user = await get_user(s, member)
             who = performer_of(await find_user(s, performer) if performer else None, ip)
-            if await team_member_ids(s, ns.id, role="admin") == {user.id}:
+            if await team_member_ids(s, ns.id, role=TeamRole.ADMIN) == {user.id}:
                 raise LastOrganizationAdmin(name, member)
             teams = (
                 await s.execute(
@@ -502,12 +497,11 @@ class OrgService:
                     .order_by(Namespace.name)
                 )
             ).all()
-        strongest: dict[str, tuple[str | None, str]] = {}
-        order = {"admin": 0, "creator": 1, "member": 2}
+        best: dict[str, tuple[str | None, str]] = {}
         for name, email, role in rows:
-            if name not in strongest or order.get(role, 3) < order.get(strongest[name][1], 3):
-                strongest[name] = (email, role)
-        return [(name, email, role) for name, (email, role) in strongest.items()]
+            if name not in best or TeamRole(role).rank > TeamRole(best[name][1]).rank:
+                best[name] = (email, role)
+        return [(name, email, role) for name, (email, role) in best.items()]
 
 
 async def _direct_repositories(

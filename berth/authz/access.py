@@ -6,22 +6,26 @@ endpoint, HTTP Basic on /v2, the API's repository checks) asks this and nothing 
 
 It is pure: the facts it decides on (repository state and visibility, the principal's
 repository role and its team role in the namespace) come from one indexed query,
-``berth.permissions.services.access_facts``. Quay's rules:
+``access_facts`` beside the permission service. Quay's rules:
 
 * repository role: namespace owner (user namespaces) and org ``admin`` teams -> admin;
   otherwise the strongest of the direct permission and the permissions of the principal's
-  teams. Superusers are admin everywhere.
+  teams. Superusers are admin everywhere. A token's scopes cap the role (``roles``).
 * pull: read role, or a public repository (anonymous callers only with
   FEATURE_ANONYMOUS_ACCESS).
-* push: write role and state NORMAL; a missing repository needs create rights on the
-  namespace (own user namespace, org team role ``creator`` or ``admin``, superuser).
-* ``*`` (delete): admin role and state NORMAL.
+* push: write role and a state that accepts pushes (NORMAL); a missing repository needs
+  create rights on the namespace (own user namespace, org team role ``creator`` or
+  ``admin``, superuser).
+* ``*`` (delete): admin role and a state that accepts pushes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from berth.authz.roles import RepoRole, TeamRole, at_least, capped
+from berth.authz.states import RepositoryState
 
 
 class Action(StrEnum):
@@ -31,8 +35,6 @@ class Action(StrEnum):
 
 
 ALL_ACTIONS = frozenset(a.value for a in Action)
-_RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
-_CAP = {"none": 0, "read": 1, "write": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,10 @@ class Principal:
     name: str | None = None
     is_superuser: bool = False
     user_id: int | None = None
-    # OAuth and app-token logins: the strongest repository role the token's scopes allow
-    # ("none", "read", "write", "admin"; None: the user's own roles, uncapped) and whether
-    # it may create repositories (``repo:create``).
-    role_cap: str | None = None
+    # OAuth logins: the strongest repository role the token's scopes allow (None: no role;
+    # ADMIN, the default: the principal's own roles, uncapped) and whether it may create
+    # repositories (``repo:create``).
+    role_cap: RepoRole | None = RepoRole.ADMIN
     may_create_repos: bool = True
     # FEATURE_RESTRICTED_USERS: a user outside RESTRICTED_USERS_WHITELIST creates nothing in
     # its own namespace (org teams and permissions still apply).
@@ -74,14 +76,14 @@ class RepositoryFacts:
     name: str
     exists: bool
     is_public: bool = False
-    state: str = "NORMAL"
+    state: RepositoryState = RepositoryState.NORMAL
     namespace_exists: bool = True
     namespace_enabled: bool = True
     namespace_id: int | None = None
     namespace_kind: str | None = None  # "user" | "org"
     repository_id: int | None = None
-    repo_role: str | None = None  # direct or team permission: read | write | admin
-    org_role: str | None = None  # strongest team role in the namespace: member|creator|admin
+    repo_role: RepoRole | None = None  # strongest direct or team permission
+    org_role: TeamRole | None = None  # strongest team role in the namespace
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def is_namespace_admin(principal: Principal, facts: RepositoryFacts) -> bool:
     return (
         principal.is_superuser
         or owns_namespace(principal, facts)
-        or (facts.namespace_kind == "org" and facts.org_role == "admin")
+        or (facts.namespace_kind == "org" and facts.org_role is TeamRole.ADMIN)
     )
 
 
@@ -113,15 +115,16 @@ def may_create(principal: Principal, facts: RepositoryFacts) -> bool:
         return True
     if owns_namespace(principal, facts):
         return not principal.restricted
-    return facts.namespace_kind == "org" and facts.org_role in ("creator", "admin")
+    return facts.namespace_kind == "org" and at_least(facts.org_role, TeamRole.CREATOR)
 
 
-def repository_role(principal: Principal, facts: RepositoryFacts) -> str | None:
-    """The principal's role on the repository, ignoring visibility (None: no role)."""
+def repository_role(principal: Principal, facts: RepositoryFacts) -> RepoRole | None:
+    """The principal's role on the repository, ignoring visibility and scope caps (None:
+    no role)."""
     if principal.is_anonymous:
         return None
     if is_namespace_admin(principal, facts):
-        return "admin"
+        return RepoRole.ADMIN
     return facts.repo_role if facts.exists else None
 
 
@@ -139,18 +142,16 @@ class AccessPolicy:
             return Decision(frozenset())
         if self.open_registry:
             granted: set[str] = set(requested & ALL_ACTIONS)
-            if repo.exists and repo.state != "NORMAL":
+            if repo.exists and not repo.state.accepts_pushes:
                 granted -= {Action.PUSH, Action.DELETE}
             if not repo.exists:
                 granted.discard(Action.DELETE)
             return Decision(frozenset(granted), create=Action.PUSH in granted and not repo.exists)
-        role = _RANK[repository_role(principal, repo)]
-        if principal.role_cap is not None:
-            role = min(role, _CAP[principal.role_cap])
+        role = capped(repository_role(principal, repo), principal.role_cap)
         granted = set()
         if Action.PULL in requested:
             if repo.exists:
-                if role >= 1 or (
+                if at_least(role, RepoRole.READ) or (
                     repo.is_public and (self.anonymous_access or not principal.is_anonymous)
                 ):
                     granted.add(Action.PULL)
@@ -161,13 +162,18 @@ class AccessPolicy:
         create = False
         if Action.PUSH in requested:
             if repo.exists:
-                if role >= 2 and repo.state == "NORMAL":
+                if at_least(role, RepoRole.WRITE) and repo.state.accepts_pushes:
                     granted.add(Action.PUSH)
             elif principal.may_create_repos and (
                 (repo.namespace_exists and may_create(principal, repo)) or principal.is_superuser
             ):
                 granted.add(Action.PUSH)
                 create = True
-        if Action.DELETE in requested and role >= 3 and repo.exists and repo.state == "NORMAL":
+        if (
+            Action.DELETE in requested
+            and at_least(role, RepoRole.ADMIN)
+            and repo.exists
+            and repo.state.accepts_pushes
+        ):
             granted.add(Action.DELETE)
         return Decision(frozenset(granted), create)

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from berth.accounts.models import User
 from berth.db.session import Database
+from berth.identity.models import RobotAccount, User
 from berth.jobs import JobKind, Lane
 from berth.namespaces.models import Namespace
 from berth.registry.models import Manifest, Repository, Tag
-from berth.robots.models import RobotAccount
 
 
 @dataclass(frozen=True)

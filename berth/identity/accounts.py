@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import Row, Select, func, select, update
 
-from berth.accounts.errors import InvalidPassword, InvalidUsername, NamespaceTaken
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
-from berth.auth.passwords import hash_password
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken
+from berth.identity.models import User
+from berth.identity.orgs import mark_namespace_deleted
+from berth.identity.passwords import hash_password
 from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
 
@@ -241,8 +242,6 @@ class AccountService:
             ns = await s.get(Namespace, ns_id) if ns_id is not None else None
             if ns is not None:
                 # renames it and its repositories, queues ``delete_namespace``
-                from berth.orgs.services import mark_namespace_deleted
-
                 await mark_namespace_deleted(s, ns)
             if performer is not None:
                 record(

@@ -17,24 +17,21 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import record
 from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.namespaces.models import Namespace
-from berth.oci.names import is_valid_namespace
-from berth.orgs.services import find_user, get_namespace, performer_of
-from berth.permissions.models import RepositoryPermission
-from berth.registry.models import Repository
-from berth.robots.errors import (
+from berth.identity.errors import (
     InvalidDescription,
     InvalidRobotName,
     RobotExists,
     RobotNotFound,
     RobotsDisabled,
 )
-from berth.robots.models import RobotAccount
-from berth.teams.models import Team, TeamMember
+from berth.identity.models import RepositoryPermission, RobotAccount, Team, TeamMember, User
+from berth.identity.orgs import find_user, get_namespace, performer_of
+from berth.namespaces.models import Namespace
+from berth.oci.names import is_valid_namespace
+from berth.registry.models import Repository
 
 TOKEN_ALPHABET = string.ascii_uppercase + string.digits
 TOKEN_LENGTH = 64

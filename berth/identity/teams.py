@@ -11,15 +11,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
+from berth.authz import TeamRole
 from berth.db.session import Database
-from berth.namespaces.models import Namespace
-from berth.oci.names import is_valid_namespace
-from berth.orgs.services import find_user, get_org, get_user, is_org_member, performer_of
-from berth.permissions.models import RepositoryPermission
-from berth.robots.models import RobotAccount
-from berth.teams.errors import (
+from berth.identity.errors import (
     AlreadyMember,
     EmailInviteNotFound,
     InvalidInviteCode,
@@ -32,9 +27,19 @@ from berth.teams.errors import (
     TeamNotFound,
     UnknownTeamMember,
 )
-from berth.teams.models import Team, TeamInvite, TeamMember
+from berth.identity.models import (
+    RepositoryPermission,
+    RobotAccount,
+    Team,
+    TeamInvite,
+    TeamMember,
+    User,
+)
+from berth.identity.orgs import find_user, get_org, get_user, is_org_member, performer_of
+from berth.namespaces.models import Namespace
+from berth.oci.names import is_valid_namespace
 
-TEAM_ROLES = ("member", "creator", "admin")
+TEAM_ROLES = tuple(TeamRole)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ async def _admin_team_ids(s: AsyncSession, org_id: int, user_id: int) -> set[int
                 .join(TeamMember, TeamMember.team_id == Team.id)
                 .where(
                     Team.namespace_id == org_id,
-                    Team.role == "admin",
+                    Team.role == TeamRole.ADMIN,
                     TeamMember.user_id == user_id,
                 )
             )
@@ -155,7 +160,7 @@ class TeamService:
                 record(s, "org_create_team", org, who, metadata={"team": name}, namespace_id=ns.id)
             else:
                 if role != team.role:
-                    if team.role == "admin" and user is not None:
+                    if team.role == TeamRole.ADMIN and user is not None:
                         admin_teams = await _admin_team_ids(s, ns.id, user.id)
                         if admin_teams == {team.id}:
                             raise LastAdminTeam.on_demote(org, name)
@@ -212,7 +217,7 @@ class TeamService:
             team = await get_team(s, ns.id, org, name)
             user = await find_user(s, performer) if performer else None
             if (
-                team.role == "admin"
+                team.role == TeamRole.ADMIN
                 and user is not None
                 and await _admin_team_ids(s, ns.id, user.id) == {team.id}
             ):

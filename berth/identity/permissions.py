@@ -16,13 +16,20 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.accounts.models import User
 from berth.audit.services import Performer, record
-from berth.auth.access import Principal, RepositoryFacts
+from berth.authz import (
+    Principal,
+    RepoRole,
+    RepositoryFacts,
+    RepositoryState,
+    TeamRole,
+    from_rank,
+    rank,
+    repository_role,
+    stronger,
+)
 from berth.db.session import Database
-from berth.namespaces.models import Namespace
-from berth.orgs.services import find_user, get_org, performer_of
-from berth.permissions.errors import (
+from berth.identity.errors import (
     InvalidDelegate,
     InvalidRole,
     OwnerMustBeAdmin,
@@ -30,33 +37,25 @@ from berth.permissions.errors import (
     PrototypeNotFound,
     RepositoryNotFound,
 )
-from berth.permissions.models import Prototype, RepositoryPermission
+from berth.identity.models import (
+    Prototype,
+    RepositoryPermission,
+    RobotAccount,
+    Team,
+    TeamMember,
+    User,
+)
+from berth.identity.orgs import find_user, get_org, performer_of
+from berth.namespaces.models import Namespace
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName
-from berth.robots.models import RobotAccount
-from berth.teams.models import Team, TeamMember
 
-REPO_ROLES = ("read", "write", "admin")
-_RANK = {"read": 1, "write": 2, "admin": 3}
-_TEAM_RANK = {"member": 1, "creator": 2, "admin": 3}
+REPO_ROLES = tuple(RepoRole)
 
 
-def stronger(a: str | None, b: str | None) -> str | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if _RANK[a] >= _RANK[b] else b
-
-
-def _rank_expr(col: Any, ranks: dict[str, int]) -> Any:
-    return case(*((col == k, v) for k, v in ranks.items()), else_=0)
-
-
-def _unrank(value: int | None, ranks: dict[str, int]) -> str | None:
-    if not value:
-        return None
-    return next(k for k, v in ranks.items() if v == value)
+def _rank_expr(col: Any, roles: type[RepoRole] | type[TeamRole]) -> Any:
+    """The rank of the role in ``col`` (0: none), in SQL."""
+    return case(*((col == role.value, role.rank) for role in roles), else_=0)
 
 
 # ---- the role lookup (one query) -------------------------------------------------------
@@ -81,7 +80,7 @@ async def access_facts(
             else principal.user_id
         )
         direct = (
-            select(func.max(_rank_expr(RepositoryPermission.role, _RANK)))
+            select(func.max(_rank_expr(RepositoryPermission.role, RepoRole)))
             .where(
                 RepositoryPermission.repository_id == Repository.id,
                 RepositoryPermission.user_id == uid,
@@ -89,13 +88,13 @@ async def access_facts(
             .scalar_subquery()
         )
         via_team = (
-            select(func.max(_rank_expr(RepositoryPermission.role, _RANK)))
+            select(func.max(_rank_expr(RepositoryPermission.role, RepoRole)))
             .join(TeamMember, TeamMember.team_id == RepositoryPermission.team_id)
             .where(RepositoryPermission.repository_id == Repository.id, TeamMember.user_id == uid)
             .scalar_subquery()
         )
         team_role = (
-            select(func.max(_rank_expr(Team.role, _TEAM_RANK)))
+            select(func.max(_rank_expr(Team.role, TeamRole)))
             .join(TeamMember, TeamMember.team_id == Team.id)
             .where(Team.namespace_id == Namespace.id, TeamMember.user_id == uid)
             .scalar_subquery()
@@ -117,14 +116,14 @@ async def access_facts(
     ns_id, ns_kind, enabled, repo_id, is_public, state = row[:6]
     repo_role = org_role = None
     if named:
-        repo_role = stronger(_unrank(row[6], _RANK), _unrank(row[7], _RANK))
-        org_role = _unrank(row[8], _TEAM_RANK)
+        repo_role = stronger(from_rank(RepoRole, row[6]), from_rank(RepoRole, row[7]))
+        org_role = from_rank(TeamRole, row[8])
     return RepositoryFacts(
         repo.namespace,
         repo.name,
         exists=repo_id is not None,
         is_public=bool(is_public),
-        state=state or "NORMAL",
+        state=RepositoryState(state) if state else RepositoryState.NORMAL,
         namespace_enabled=bool(enabled),
         namespace_id=ns_id,
         namespace_kind=ns_kind,
@@ -138,7 +137,7 @@ def live_repositories() -> Any:
     """A condition on ``Repository``: not deleted, nor in a deleted namespace (both hidden
     while a job removes their rows)."""
     return and_(
-        Repository.state != "MARKED_FOR_DELETION",
+        Repository.state != RepositoryState.MARKED_FOR_DELETION,
         Repository.namespace_id.in_(select(Namespace.id).where(Namespace.enabled)),
     )
 
@@ -151,7 +150,7 @@ def visible_repositories(username: str) -> Any:
     admin_ns = (
         select(Team.namespace_id)
         .join(TeamMember, TeamMember.team_id == Team.id)
-        .where(TeamMember.user_id == uid, Team.role == "admin")
+        .where(TeamMember.user_id == uid, Team.role == TeamRole.ADMIN)
     )
     direct = select(RepositoryPermission.repository_id).where(RepositoryPermission.user_id == uid)
     via_team = (
@@ -198,7 +197,7 @@ async def repository_created(
             ).scalar()
         )
     if creator_id is not None:
-        await _set_user_role(session, repo.id, creator_id, "admin")
+        await _set_user_role(session, repo.id, creator_id, RepoRole.ADMIN)
     if ns.kind == "org":
         await _apply_prototypes(session, repo, ns, creator_id)
     if audit:
@@ -237,7 +236,7 @@ async def _apply_prototypes(
         if (
             have is None
             or (specific and not have[0])
-            or (specific == have[0] and _RANK[p.role] > _RANK[have[1]])
+            or (specific == have[0] and rank(RepoRole(p.role)) > rank(RepoRole(have[1])))
         ):
             chosen[key] = (specific, p.role)
     for (kind, delegate), (_specific, role) in sorted(chosen.items()):
@@ -716,22 +715,20 @@ class PermissionService:
     # -- questions for the API layer --
     async def repository_access(
         self, repo: RepoName, principal: Principal
-    ) -> tuple[RepositoryFacts, str | None]:
+    ) -> tuple[RepositoryFacts, RepoRole | None]:
         """The repository's facts and the principal's effective (uncapped) role there."""
         async with self.db.read() as s:
             facts = await access_facts(s, repo, principal)
         return facts, effective_role(principal, facts)
 
-    async def repository_role(self, repo: RepoName, principal: Principal) -> str | None:
+    async def repository_role(self, repo: RepoName, principal: Principal) -> RepoRole | None:
         """The principal's effective role on the repository (admin for namespace admins)."""
         async with self.db.read() as s:
             facts = await access_facts(s, repo, principal)
         return effective_role(principal, facts)
 
 
-def effective_role(principal: Principal, facts: RepositoryFacts) -> str | None:
-    from berth.auth.access import repository_role
-
+def effective_role(principal: Principal, facts: RepositoryFacts) -> RepoRole | None:
     return repository_role(principal, facts)
 
 
