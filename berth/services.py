@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from berth.auth.service import AuthService
+from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
 from berth.config import Settings

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from berth.audit.services import Performer
 from berth.auth.errors import AuthError, InvalidCredentials
-from berth.auth.service import Caller
+from berth.auth.services import Caller
 from berth.authz import ANONYMOUS, Action
 from berth.http.v2.errors import API_VERSION, error_response, translate
 from berth.oci import mediatypes as mt

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s, backoff_s
-from berth.auth.service import AuthService
+from berth.auth.services import AuthService
 from berth.authz import AccessPolicy, Principal
 from berth.identity.models import User
 from berth.identity.passwords import VerifiedCache
