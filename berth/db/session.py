@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event, exc, make_url, pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
@@ -106,9 +107,16 @@ def _inline_url(url: str) -> str:
     return make_url(url).set(drivername="sqlite+berth_inline").render_as_string(hide_password=False)
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson: a usage-log row's metadata is encoded once per
+    row, and the stdlib encoder was a third of the cost of writing a batch of pulls."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(
         _inline_url(url),
+        json_serializer=_json_dumps,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=60,
@@ -410,7 +418,9 @@ class Database:
 
 
 def _postgres_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, echo=echo)
+    engine = create_async_engine(
+        url, json_serializer=_json_dumps, pool_size=pool_size, max_overflow=pool_size, echo=echo
+    )
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
