@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from berth.audit.errors import UnknownLogKind
 from berth.audit.models import LogEntry
@@ -141,6 +143,50 @@ async def insert_logs(s: Any, rows: list[dict[str, Any]]) -> None:
     params = [_table_row(row) for row in rows]
     if params:
         await s.execute(INSERT_LOG, params if len(params) > 1 else params[0])
+
+
+_BATCH_COLUMNS = (
+    "kind", "namespace_id", "namespace", "repository_id", "repository",
+    "performer_id", "performer", "ip", "metadata", "created_at",
+)  # fmt: skip
+
+
+async def insert_log_batch(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write many ``log_values`` rows (the pull log's flush) in the caller's session as one
+    driver-level executemany: a compiled statement spends ~5 us a row on parameter
+    processing, most of a flush of thousands of pulls (``berth.registry.pulls``)."""
+    if not rows:
+        return
+    params = [
+        (
+            r["kind"], r["namespace_id"], r["namespace"], r["repository_id"], r["repository"],
+            r["performer_id"], r["performer"], r["ip"],
+            orjson.dumps(r["meta"], option=orjson.OPT_NON_STR_KEYS).decode(), r["created_at"],
+        )
+        for r in rows
+    ]  # fmt: skip
+
+    def insert(session: Session) -> None:
+        conn = session.connection()
+        marks = _placeholders(conn.dialect.paramstyle, len(_BATCH_COLUMNS))
+        # Constant column names and driver placeholders: nothing from a request is in the
+        # statement's text.
+        sql = f"INSERT INTO log_entries ({', '.join(_BATCH_COLUMNS)}) VALUES ({marks})"  # noqa: S608
+        conn.exec_driver_sql(sql, params)
+
+    # run_sync, not AsyncConnection.exec_driver_sql: the latter insists that the driver
+    # suspended, and the embedded default's inline SQLite driver does not.
+    await s.run_sync(insert)
+
+
+def _placeholders(paramstyle: str, n: int) -> str:
+    if paramstyle == "qmark":
+        return ", ".join("?" * n)
+    if paramstyle == "numeric_dollar":
+        return ", ".join(f"${i}" for i in range(1, n + 1))
+    if paramstyle in ("format", "pyformat"):
+        return ", ".join(["%s"] * n)
+    raise ValueError(f"no batch insert for paramstyle {paramstyle!r}")
 
 
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:

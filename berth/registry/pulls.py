@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, tuple_
 
-from berth.audit.services import Performer, insert_logs, log_values
+from berth.audit.services import Performer, insert_log_batch, log_values
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.registry.models import Repository
@@ -76,7 +76,7 @@ class PullLog:
                     row["namespace_id"], row["repository_id"] = ids.get(
                         (row["namespace"], row["repository"]), (None, None)
                     )
-                await insert_logs(s, batch)
+                await insert_log_batch(s, batch)
         except Exception:
             log.exception("could not write %d pulls; keeping them for the next flush", len(batch))
             self._buffer[:0] = batch[: self.max_buffer]
