@@ -40,6 +40,16 @@ from tests.integration.conftest import (
 
 HOUR = 3600
 
+
+@pytest.fixture(autouse=True)
+async def _no_background_pass(registry: Berth) -> None:
+    """These tests count what their own passes report, so the in-process runner's scheduled
+    pass (the first runs as the app starts) must not collect beside them: stop the runner,
+    letting a pass in hand finish. ``test_workers_collect_on_a_schedule`` drives the runner
+    itself (``run_once``)."""
+    await registry.services.runner.stop()
+
+
 # ------------------------------------------------------------------------------ helpers
 
 
