@@ -307,13 +307,10 @@ class SessionSettings:
 class Settings:
     """Everything the app needs, resolved: paths absolute, secrets present, URIs async,
     durations in seconds, and the keys grouped in typed sections (``api``, ``session``,
-    ``auth``, ``registry``, ``policies``), each built once here.
-
-    ``raw`` is the parsed file, for ``berth config validate``'s report; nothing reads a
-    setting through it: new code reads a section.
+    ``auth``, ``registry``, ``policies``, ``outbound``), each built once here. The parsed
+    file itself is not kept: code reads a section, never a key.
     """
 
-    raw: QuayConfig
     data_dir: Path
     db_url: str  # SQLAlchemy async URL
     storage: StorageLocation
@@ -613,7 +610,6 @@ def load_settings(
     embedded = db_uri.startswith("sqlite")
     workers = cfg.BERTH_WORKERS or (1 if embedded else max(1, (os.cpu_count() or 1) // 2))
     return Settings(
-        raw=cfg,
         data_dir=ddir,
         db_url=_async_db_url(db_uri),
         storage=storage,
