@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer
 from berth.db.base import now_ms
 from berth.db.fast import Unit
+from berth.identity.teams import InviteInfo
 from berth.jobs import enqueue_core
 from berth.notifications.events import RepoRef, get_event, repo_push_data
 from berth.notifications.models import Notification, UserNotification
@@ -126,7 +128,7 @@ class InviteNotifier:
         self.mailing = mailing
         self.base_url = base_url
 
-    async def invited(self, s: Unit, invite: Any, user_id: int | None) -> None:
+    async def invited(self, s: AsyncSession, invite: InviteInfo, user_id: int | None) -> None:
         link = f"{self.base_url}/confirminvite?code={invite.code}"
         if self.mailing and invite.email:
             await enqueue_core(

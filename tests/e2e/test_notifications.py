@@ -1,9 +1,9 @@
 """Notifications from a real ``berth serve``: a podman push fires ``repo_push`` to a
 webhook receiver, and a delivery enqueued before a SIGKILL is sent after the restart.
 
-The server first runs with its quick lane off (``BERTH_JOB_LANES: {quick: 0}``), so the
-push's delivery job is committed with the push but cannot run; the server is then killed
-with SIGKILL and restarted with the lane on, and the receiver gets the delivery.
+The server first runs without its job runner (``BERTH_RUN_WORKERS_IN_PROCESS: false``), so
+the push's delivery job is committed with the push but cannot run; the server is then
+killed with SIGKILL and restarted with the runner, and the receiver gets the delivery.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_podman_push_fires_repo_push_delivered_after_sigkill(
         config = {
             **deployment,
             "SSRF_ALLOWED_HOSTS": ["127.0.0.1"],
-            "BERTH_JOB_LANES": {"quick": 0, "long": 1},
+            "BERTH_RUN_WORKERS_IN_PROCESS": False,
         }
         server = berth_factory(config, name="notify")
         server.create_user(*ALICE)
@@ -70,7 +70,7 @@ def test_podman_push_fires_repo_push_delivered_after_sigkill(
 
         podman_push("v1")  # creates the repository
         http, headers = _signed_in(server.url)
-        with http:
+        try:
             r = http.post(
                 "/api/v1/repository/alice/app/notification/",
                 headers=headers,
@@ -83,11 +83,13 @@ def test_podman_push_fires_repo_push_delivered_after_sigkill(
                 },
             )
             assert r.status_code == 201, r.text
+        finally:
+            http.close()
         podman_push("v2")
-        assert receiver.received == []  # the quick lane is off: queued, not sent
+        assert receiver.received == []  # no job runner: queued, not sent
 
         server.kill()  # SIGKILL, the delivery still queued
-        server.config = {**server.config, "BERTH_JOB_LANES": {"quick": 4, "long": 1}}
+        server.config = {**server.config, "BERTH_RUN_WORKERS_IN_PROCESS": True}
         server.config_path.write_text(yaml.safe_dump(server.config))
         server.start()
 
