@@ -197,7 +197,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
-        listener=PushNotifier(host=settings.server_hostname, base_url=settings.base_url),
+        listener=PushNotifier(
+            host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
+        ),
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -220,6 +222,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         ),
         host=settings.server_hostname,
         base_url=settings.base_url,
+        cache=read_cache,
     )
     outbound = OutboundClients(settings.outbound)
     deliverer = Deliverer(

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from berth.authz import TeamRole
 from berth.db.base import now_ms
@@ -108,14 +108,6 @@ class Deliverer:
         self.outbound = outbound
         self.title = title
 
-    async def _count_failure(self, notification_id: int) -> None:
-        async with self.db.write() as s:
-            await s.execute(
-                update(Notification)
-                .where(Notification.id == notification_id)
-                .values(number_of_failures=Notification.number_of_failures + 1)
-            )
-
     async def deliver_notification(self, job: DeliverNotification) -> None:
         async with self.db.read() as s:
             row = (
@@ -136,16 +128,16 @@ class Deliverer:
         try:
             await method.deliver(delivery, self.service.open(row.config), deps)
         except DeliveryFailed as e:
-            await self._count_failure(row.id)
+            await self.service.count_failure(row.id, row.repository_id)
             if e.permanent:
                 log.warning("notification %s: %s (not retried)", row.uuid, e)
                 return
             raise
         except Exception:
-            await self._count_failure(row.id)
+            await self.service.count_failure(row.id, row.repository_id)
             raise
         if row.number_of_failures:
-            await self.service.reset_failures(row.id)
+            await self.service.reset_failures(row.id, row.repository_id)
 
     async def send_email(self, job: SendEmail) -> None:
         if not self.service.settings.mailing:

@@ -35,6 +35,7 @@ from berth.notifications.tasks import (
     SendEmail,
 )
 from berth.registry import sql
+from berth.registry.cache import NoCache, ReadCache
 from berth.registry.repositories import RepoRow
 
 _N = Notification.__table__
@@ -100,23 +101,43 @@ async def notify(
     return sent
 
 
-class PushNotifier:
-    """The registry's ``PushListener``: a tag push fires ``repo_push``."""
+def cache_key(repository_id: int) -> str:
+    """The read-cache key of a repository's live notifications: bumped (``invalidate``)
+    after every commit that adds, removes, disables or re-enables one."""
+    return f"notifications/{repository_id}"
 
-    def __init__(self, *, host: str, base_url: str) -> None:
+
+class PushNotifier:
+    """The registry's ``PushListener``: a tag push fires ``repo_push``.
+
+    The ids of a repository's live ``repo_push`` notifications are kept in the read cache
+    (generations shared by the server's processes, or Redis), so a push to a repository
+    without notifications usually costs no query at all, and at most one indexed lookup.
+    """
+
+    def __init__(self, *, host: str, base_url: str, cache: ReadCache[Any] | None = None) -> None:
         self.host = host
         self.base_url = base_url
+        self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
+
+    async def _live(self, s: Unit, repository_id: int) -> tuple[int, ...]:
+        key = cache_key(repository_id)
+        ids: tuple[int, ...] | None = self.cache.get(key, "repo_push")
+        if ids is None:
+            generation = self.cache.generation(key)
+            params = {"repository_id": repository_id, "event": "repo_push"}
+            ids = tuple(row[0] for row in (await s.execute(_FOR_REPOSITORY, params)).all())
+            self.cache.put(key, "repo_push", ids, generation)
+        return ids
 
     async def tag_pushed(
         self, s: Unit, repo: RepoRow, tag: str, digest: str, performer: Performer | None
     ) -> None:
-        rows = (
-            await s.execute(_FOR_REPOSITORY, {"repository_id": repo.id, "event": "repo_push"})
-        ).all()
-        if not rows:
+        ids = await self._live(s, repo.id)
+        if not ids:
             return
         data = repo_push_data(RepoRef(repo.namespace, repo.name, self.host, self.base_url), [tag])
-        for notification_id, _config in rows:
+        for notification_id in ids:
             await enqueue_delivery(s, notification_id, "repo_push", data)
 
 

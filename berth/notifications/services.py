@@ -39,11 +39,12 @@ from berth.notifications.errors import (
     UnknownMethod,
 )
 from berth.notifications.events import RepoRef, get_event, sample_data
-from berth.notifications.hooks import enqueue_delivery
+from berth.notifications.hooks import cache_key, enqueue_delivery
 from berth.notifications.methods import RETIRED, Method, masked_url, methods
 from berth.notifications.models import AuthorizedEmail, Notification, UserNotification
 from berth.notifications.settings import NotificationSettings
 from berth.notifications.tasks import SEND_EMAIL, SendEmail
+from berth.registry.cache import NoCache, ReadCache
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName, RepoRow, find_repository
 
@@ -117,7 +118,9 @@ class NotificationService:
         check_url: Callable[..., str],
         host: str,
         base_url: str,
+        cache: ReadCache[Any] | None = None,
     ) -> None:
+        self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.db = db
         self.fernet = fernet
         self.settings = settings
@@ -261,7 +264,9 @@ class NotificationService:
             s.add(row)
             await s.flush()
             self._log(s, "add_repo_notification", scope, row, performer)
-            return self._view(row)
+            view = self._view(row)
+        self.changed(row.repository_id)
+        return view
 
     async def _check_email(
         self, s: AsyncSession, ns: Namespace, repo: RepoRow | None, email: str
@@ -332,7 +337,8 @@ class NotificationService:
             view = self._view(row)
             self._log(s, "delete_repo_notification", scope, row, performer)
             await s.delete(row)
-            return view
+        self.changed(row.repository_id)
+        return view
 
     async def reset(
         self, scope: Scope, notification_uuid: str, *, performer: Performer | None = None
@@ -342,7 +348,9 @@ class NotificationService:
             row = await self._get(s, scope, notification_uuid)
             row.number_of_failures = 0
             self._log(s, "reset_repo_notification", scope, row, performer)
-            return self._view(row)
+            view = self._view(row)
+        self.changed(row.repository_id)
+        return view
 
     async def test(self, scope: Scope, notification_uuid: str) -> str:
         """Enqueue a delivery of the event's sample payload; its delivery id."""
@@ -510,22 +518,39 @@ class NotificationService:
                     )
                 )
             ).scalar_one_or_none()
-            if user is None or user.email is None:
-                return RecoveryResult("sent")
-            token = self.fernet.encrypt(
-                orjson.dumps({"u": user.id, "h": _fingerprint(user.password_hash)})
-            ).decode()
-            await self.mail(
-                s,
-                user.email,
-                "recovery",
-                {
-                    "username": user.username,
-                    "recovery_url": f"{self.base_url}/recovery?code={token}",
-                    "lifetime_minutes": self.settings.recovery_token_lifetime_s // 60,
-                },
-            )
+            if user is not None and user.email is not None:
+                await self._mail_recovery(s, user, user.email)
         return RecoveryResult("sent")
+
+    async def send_recovery(self, username: str) -> str:
+        """A superuser's ``sendrecovery``: mail the user a reset link; the address.
+        ScopeNotFound for an unknown user, InvalidCode for one without an address."""
+        self._require_mailing()
+        async with self.db.write() as s:
+            user = (
+                await s.execute(select(User).where(User.username == username, User.kind == "user"))
+            ).scalar_one_or_none()
+            if user is None:
+                raise ScopeNotFound(f"No user {username}")
+            if not user.email:
+                raise InvalidCode(f"User {username} has no e-mail address")
+            await self._mail_recovery(s, user, user.email)
+            return user.email
+
+    async def _mail_recovery(self, s: AsyncSession, user: User, email: str) -> None:
+        token = self.fernet.encrypt(
+            orjson.dumps({"u": user.id, "h": _fingerprint(user.password_hash)})
+        ).decode()
+        await self.mail(
+            s,
+            email,
+            "recovery",
+            {
+                "username": user.username,
+                "recovery_url": f"{self.base_url}/recovery?code={token}",
+                "lifetime_minutes": self.settings.recovery_token_lifetime_s // 60,
+            },
+        )
 
     async def recovery_user(self, code: str) -> int:
         """The user id a recovery code is for; InvalidCode when unknown, expired or used
@@ -547,10 +572,25 @@ class NotificationService:
             raise InvalidCode("Invalid or expired recovery code")
         return user_id
 
-    async def reset_failures(self, notification_id: int) -> None:
+    def changed(self, repository_id: int | None) -> None:
+        """After a commit that changed which of a repository's notifications are live."""
+        if repository_id is not None:
+            self.cache.invalidate(cache_key(repository_id))
+
+    async def reset_failures(self, notification_id: int, repository_id: int | None) -> None:
         async with self.db.write() as s:
             await s.execute(
                 update(Notification)
                 .where(Notification.id == notification_id)
                 .values(number_of_failures=0)
             )
+        self.changed(repository_id)
+
+    async def count_failure(self, notification_id: int, repository_id: int | None) -> None:
+        async with self.db.write() as s:
+            await s.execute(
+                update(Notification)
+                .where(Notification.id == notification_id)
+                .values(number_of_failures=Notification.number_of_failures + 1)
+            )
+        self.changed(repository_id)

@@ -526,6 +526,18 @@ async def test_password_recovery_by_email(
         headers=headers,
     )
     assert r.status_code == 400
+    # a superuser sends one
+    send = f"{API}/superusers/users/bob/sendrecovery"
+    r = await berth.http.post(send, headers=await h(berth, "root"), json={})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"email": "bob@example.com"}
+    await async_wait_for(lambda: len(sink.to("bob@example.com")) == 2, what="the second e-mail")
+    r = await berth.http.post(send, headers=await h(berth, "alice"), json={})
+    assert r.status_code == 403
+    r = await berth.http.post(
+        f"{API}/superusers/users/nobody/sendrecovery", headers=await h(berth, "root"), json={}
+    )
+    assert r.status_code == 404
     await create_org(berth, "acme")
     r = await anon.post(f"{API}/recovery", json={"email": "acme@x.test"}, headers=headers)
     assert r.json() == {"status": "org", "orgemail": "acme@x.test", "orgname": "acme"}

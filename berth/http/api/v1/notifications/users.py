@@ -24,7 +24,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.notifications.serializers import user_notification_view
-from berth.notifications.errors import InvalidCode, NotificationNotFound
+from berth.notifications.errors import InvalidCode, NotificationNotFound, ScopeNotFound
 
 DISMISS_BODY = {
     "type": "object",
@@ -116,6 +116,18 @@ async def reset_password(ctx: Ctx) -> Response:
     return json_response({"success": True})
 
 
+async def send_recovery(ctx: Ctx) -> Response:
+    """A superuser mails a user a password-reset link: 200 ``{email}``."""
+    ctx.require_superuser()
+    try:
+        email = await ctx.api.svc.notifications.send_recovery(ctx.params["username"])
+    except ScopeNotFound as e:
+        raise not_found() from e
+    except InvalidCode as e:
+        raise invalid_request(e.message) from e
+    return json_response({"email": email})
+
+
 async def confirm_invite(ctx: Ctx) -> Response:
     """The invitation e-mail's link: a signed-in user joins the team (or, with
     ``decline=true``, declines) and lands on the organization; others sign in first."""
@@ -136,7 +148,18 @@ async def confirm_invite(ctx: Ctx) -> Response:
 def routes(api: ApiApp) -> list[ApiRoute]:
     mailing = api.settings.notifications.mailing
     item = "/user/notifications/{uuid}"
+    superusers = api.settings.api.super_users_enabled
     return [
+        ApiRoute(
+            "POST",
+            "/superusers/users/{username}/sendrecovery",
+            send_recovery,
+            "Sends a password recovery e-mail to the specified user.",
+            tag="superuser",
+            scopes=("super:user",),
+            internal=True,
+            enabled=mailing and superusers,
+        ),
         ApiRoute(
             "GET",
             "/user/notifications",
