@@ -22,7 +22,7 @@ from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.identity.models import Team, TeamMember, User
 from berth.jobs import NoPayload
-from berth.namespaces.models import Namespace
+from berth.namespaces.models import ORG_KIND, Namespace
 from berth.notifications.errors import DeliveryFailed
 from berth.notifications.events import RepoRef, get_event, image_expiry_data
 from berth.notifications.hooks import enqueue_delivery
@@ -61,7 +61,7 @@ async def write_inapp(
                 .join(Team, Team.id == TeamMember.team_id)
                 .where(Team.namespace_id == ns.id, Team.name == name, User.kind == "user")
             )
-        else:
+        elif ns.kind == ORG_KIND:
             stmt = (
                 select(User.id)
                 .join(TeamMember, TeamMember.user_id == User.id)
@@ -72,6 +72,8 @@ async def write_inapp(
                     User.kind == "user",
                 )
             )
+        else:  # a user's own namespace: its owner
+            stmt = select(User.id).where(User.namespace_id == ns.id, User.kind == "user")
         organization = ns.name if kind in ("team", "org") else None
         now = now_ms()
         for user_id in set((await s.execute(stmt)).scalars()):

@@ -611,3 +611,34 @@ async def test_image_expiry_sweep(berth: Berth, receiver: HttpReceiver) -> None:
     (got,) = await async_wait_for(lambda: receiver.on("/exp"), what="the expiry notice")
     assert got.json()["tags"] == ["soon"]
     assert got.json()["expiring_in"] == "2 days"
+
+
+async def test_mailing_off_refuses_email_and_hides_its_routes(configured) -> None:  # type: ignore[no-untyped-def]
+    async with configured(FEATURE_MAILING=False) as b:
+        await push(b)
+        body = {"event": "repo_push", "method": "email", "config": {"email": "x@example.com"}}
+        r = await b.http.post(NOTES, headers=await h(b), json={"eventConfig": {}, **body})
+        assert r.status_code == 400
+        assert "FEATURE_MAILING" in r.json()["detail"]
+        r = await b.http.get(f"{REPO}/authorizedemail/x@example.com", headers=await h(b))
+        assert r.status_code == 404
+        r = await b.http.post(f"{API}/recovery", json={"email": "x@example.com"})
+        assert r.status_code == 404
+
+
+async def test_org_target_reaches_the_organization_admins(berth: Berth) -> None:
+    await create_org(berth, "acme")
+    await berth.client("alice").push_image("acme/app", "latest")
+    base = f"{API}/repository/acme/app/notification/"
+    await create(berth, target("org", "acme"), base=base)
+    await berth.client("alice").push_image("acme/app", "v1")
+
+    async def bell() -> list[dict[str, Any]]:
+        r = await berth.http.get(f"{API}/user/notifications", headers=await h(berth))
+        return list(r.json()["notifications"])
+
+    (note,) = await eventually(bell, "alice's notification")
+    assert note["organization"] == "acme"
+    assert note["metadata"]["repository"] == "acme/app"
+    r = await berth.http.get(f"{API}/user/notifications", headers=await h(berth, "bob"))
+    assert r.json()["notifications"] == []
