@@ -642,3 +642,52 @@ async def test_org_target_reaches_the_organization_admins(berth: Berth) -> None:
     assert note["metadata"]["repository"] == "acme/app"
     r = await berth.http.get(f"{API}/user/notifications", headers=await h(berth, "bob"))
     assert r.json()["notifications"] == []
+
+
+async def test_vulnerability_level_filter_through_notify(
+    berth: Berth, receiver: HttpReceiver
+) -> None:
+    from berth.notifications.events import RepoRef, vulnerability_data
+    from berth.notifications.hooks import notify
+
+    await push(berth)
+    body = {**webhook(receiver.url("/vuln")), "event": "vulnerability_found"}
+    made = await create(berth, {**body, "eventConfig": {"level": "2"}})  # High or worse
+    assert made["event_config"] == {"level": "2"}
+    repo = RepoRef("alice", "app", "localhost:5000", BASE_URL)
+
+    def vuln(priority: str) -> dict[str, Any]:
+        return vulnerability_data(
+            repo, ["latest"], vuln_id=f"CVE-{priority}", description="d", link="http://x",
+            priority=priority, has_fix=False,
+        )  # fmt: skip
+
+    async with berth.services.db.write() as s:
+        repo_id = (await s.execute(text("SELECT id FROM repositories WHERE name = 'app'"))).scalar()
+        assert await notify(s, "vulnerability_found", repository_id=repo_id, data=vuln("Low")) == 0
+        assert (
+            await notify(s, "vulnerability_found", repository_id=repo_id, data=vuln("Critical"))
+            == 1
+        )
+    (got,) = await async_wait_for(lambda: receiver.on("/vuln"), what="the vulnerability")
+    assert got.json()["vulnerability"]["id"] == "CVE-Critical"
+
+
+async def test_team_target_reaches_each_member(berth: Berth) -> None:
+    await create_org(berth, "acme")
+    team = f"{API}/organization/acme/team/devs"
+    r = await berth.http.put(team, headers=await h(berth), json={"role": "member"})
+    assert r.status_code == 200, r.text
+    r = await berth.http.put(team + "/members/alice", headers=await h(berth))
+    assert r.status_code == 200, r.text
+    await berth.client("alice").push_image("acme/app", "latest")
+    await create(berth, target("team", "devs"), base=f"{API}/repository/acme/app/notification/")
+    await berth.client("alice").push_image("acme/app", "v1")
+
+    async def bell() -> list[dict[str, Any]]:
+        r = await berth.http.get(f"{API}/user/notifications", headers=await h(berth))
+        return [n for n in r.json()["notifications"] if n["kind"] == "repo_push"]
+
+    (note,) = await eventually(bell, "the team member's notification")
+    assert note["organization"] == "acme"
+    assert note["metadata"]["updated_tags"] == ["v1"]
