@@ -241,3 +241,25 @@ async def test_static_assets_are_served(browser: Browser) -> None:
     ):
         r = await browser.get(path)
         assert r.status_code == 200, path
+
+
+async def test_star_with_htmx_swaps_the_button(browser: Browser) -> None:
+    await browser.sign_in("alice")
+    await browser.submit("/new", "/new", {"namespace": "alice", "name": "shiny"})
+    page = await browser.get("/repository/")
+    token = csrf_of(page.text)
+    r = await browser.http.post(
+        "/repository/alice/shiny/star",
+        data={"starred": "true"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert r.status_code == 200
+    assert 'aria-label="Unstar alice/shiny"' in r.text
+    starred = await browser.get("/repository/", params={"view": "starred"})
+    assert 'href="/repository/alice/shiny"' in starred.text
+    r = await browser.http.post(
+        "/repository/bob/hidden/star",
+        data={"starred": "true"},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert r.status_code == 404
