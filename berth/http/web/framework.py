@@ -12,6 +12,8 @@ request runs the same pipeline (``run``):
 3. refuse a write (POST/PUT/PATCH/DELETE) without the session's CSRF token (form field
    ``_csrf_token`` or header ``X-CSRF-Token``, which htmx sends from ``hx-headers`` on
    ``<body>``): 403;
+   In read-only mode (REGISTRY_STATE: readonly) writes answer 503 as the API's do, except
+   on ``open`` routes (sign-in, sign-out);
 4. send anonymous callers to ``/signin`` when the page needs a user or
    FEATURE_ANONYMOUS_ACCESS is off;
 5. run the handler with an API ``Ctx`` (``page.ctx``) so the page calls the same access
@@ -38,7 +40,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from berth.http.api.v1.errors import NOT_FOUND_MESSAGE, ApiProblem
+from berth.http.api.v1.errors import (
+    NOT_FOUND_MESSAGE,
+    READ_ONLY_MESSAGE,
+    ApiProblem,
+    MessageError,
+)
 from berth.http.api.v1.framework import SAFE_METHODS, ApiApp, ApiCaller, ApiRoute, Ctx
 from berth.http.api.v1.session import SessionData, new_csrf_token
 from berth.http.web import filters
@@ -287,6 +294,8 @@ async def run(web: WebApp, route: WebRoute, request: Request) -> Response:
     try:
         if request.method not in SAFE_METHODS:
             await ctx.verify_csrf()  # 403 {"error": "CSRF token was invalid or missing."}
+            if api.settings.api.registry_readonly and not route.open:
+                raise MessageError(503, READ_ONLY_MESSAGE)  # as /api/v1 writes answer
         anonymous_ok = route.open or (not route.signed_in and api.settings.auth.anonymous_access)
         if caller.user is None and not anonymous_ok:
             raise Redirect(signin_url(request))

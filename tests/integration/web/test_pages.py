@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
 
+import httpx
+
+from tests.integration.api.conftest import configured  # noqa: F401 - the fixture
 from tests.integration.conftest import Berth
 from tests.integration.web.conftest import Browser, csrf_of
 
@@ -263,3 +267,30 @@ async def test_star_with_htmx_swaps_the_button(browser: Browser) -> None:
         headers={"X-CSRF-Token": token, "HX-Request": "true"},
     )
     assert r.status_code == 404
+
+
+async def test_configuration_switches(configured: Any) -> None:  # noqa: F811
+    """Anonymous access off: every page but sign-in needs a user; sign-up off: 404; https:
+    Secure cookies; read-only: writes answer 503 (sign-in still works)."""
+    async with configured(
+        FEATURE_ANONYMOUS_ACCESS=False,
+        FEATURE_USER_CREATION=False,
+        PREFERRED_URL_SCHEME="https",
+        REGISTRY_STATE="readonly",
+    ) as berth:
+        transport = httpx.ASGITransport(app=berth.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://localhost:5000") as h:
+            b = Browser(h)
+            r = await b.get("/repository/")
+            assert r.status_code == 303
+            assert r.headers["location"] == "/signin?next=%2Frepository%2F"
+            assert "; secure" in r.headers["set-cookie"].lower()
+            r = await b.get("/signin")
+            assert r.status_code == 200
+            assert "Create account" not in r.text
+            assert (await b.get("/createaccount")).status_code == 303  # as any page: sign in
+            await b.sign_in("alice")
+            assert (await b.get("/createaccount")).status_code == 404
+            r = await b.submit("/repository/", "/new", {"namespace": "alice", "name": "ro"})
+            assert r.status_code == 503
+            assert "read-only" in r.text
