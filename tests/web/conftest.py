@@ -21,11 +21,12 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from tests.conftest import embedded_config
-from tests.e2e.conftest import (  # noqa: F401 - fixtures used here
+from tests.e2e.conftest import (  # noqa: F401 - fixtures and the hook that attaches server logs
     ALICE,
     BerthServer,
     StartServer,
     berth_factory,
+    pytest_runtest_makereport,
 )
 
 CHROMIUM = "/usr/bin/chromium"

@@ -156,6 +156,12 @@ def test_create_a_repository_push_with_podman_and_see_the_tag(
     page.goto(f"{server.url}/repository/")
     shot(page, "repositories")
 
+    page.get_by_label("Search repositories and users").fill("hel")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/search?q=hel")
+    assert page.get_by_role("link", name="alice/hello").is_visible()
+    shot(page, "search")
+
 
 def test_a_user_without_rights_gets_the_api_answer_and_no_controls(
     page: Any, server: BerthServer, console: Console
