@@ -12,7 +12,7 @@ for an organization's address, as Quay does. The e-mail links to
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response
 
@@ -134,8 +134,8 @@ async def confirm_invite(ctx: Ctx) -> Response:
     code = ctx.query("code") or ""
     user = ctx.caller.user
     if user is None or user.kind != "user":
-        target = quote(str(ctx.request.url.path) + "?" + str(ctx.request.url.query), safe="")
-        return RedirectResponse(f"/signin?redirect_url={target}", status_code=302)
+        target = str(ctx.request.url.path) + "?" + str(ctx.request.url.query)
+        return RedirectResponse("/signin?" + urlencode({"next": target}), status_code=302)
     teams = ctx.api.svc.teams
     with model_errors():
         if ctx.query_bool("decline"):
