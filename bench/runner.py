@@ -32,8 +32,9 @@ from typing import Any
 
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
+from bench.notify import run_notify
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
-from devservers import Postgres, Redis, Seaweed
+from devservers import Postgres, Redis, Seaweed, free_port
 
 REGBENCH = Path(__file__).with_name("regbench.py")
 BENCH_USER = "bench"
@@ -53,6 +54,7 @@ class BenchOptions:
     growth_tags: tuple[int, int] | None = None
     growth_repos: tuple[int, int] | None = None
     skip_growth: bool = False
+    skip_notify: bool = False
     workers: int | None = None
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
@@ -345,6 +347,37 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 results["growth"] = {"error": str(e)}
                 log(f"cost growth FAILED: {e}")
             g.stop()
+
+        if not opts.skip_notify:
+            hook_port = free_port()
+            nb = Berth(
+                tmp / "berth-notify",
+                BENCH_USER,
+                password,
+                {**deployment.berth_config("berth_notify"), "SSRF_ALLOWED_HOSTS": ["127.0.0.1"]},
+                workers=opts.workers,
+            )
+            stack.callback(nb.stop)
+            nb.prepare()
+            nb.start()
+            log(f"push throughput with a webhook notification vs without (fresh Berth at {nb.url})")
+            try:
+                results["notifications"] = run_notify(
+                    nb.url,
+                    BENCH_USER,
+                    password,
+                    hook_port,
+                    n=100 if opts.quick else 500,
+                    rounds=2 if opts.quick else 4,
+                )
+                r = results["notifications"]
+                log(f"  without: {r['without_per_s']}/s, with a webhook: "
+                    f"{r['with_webhook_per_s']}/s (ratio {r['ratio']}), "
+                    f"{r['distinct_delivery_ids']} distinct deliveries")  # fmt: skip
+            except (GrowthError, OSError) as e:
+                results["notifications"] = {"error": str(e)}
+                log(f"notification throughput FAILED: {e}")
+            nb.stop()
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

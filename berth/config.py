@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from berth.auth.settings import AuthSettings
 from berth.durations import parse_duration
+from berth.notifications.settings import MailSettings, NotificationSettings
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
@@ -152,6 +153,19 @@ class QuayConfig(BaseModel):
     # non-public addresses are refused unless the host name, IP address or CIDR range is
     # listed here (Quay 3.18's SSRF guard; berth/outbound/guard.py has the rules).
     SSRF_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
+    # Notifications (berth/notifications/settings.py): the mail server, namespace (quota)
+    # notifications, recovery links' lifetime, webhook hosts refused at creation.
+    MAIL_SERVER: str = "localhost"
+    MAIL_PORT: int = 587
+    MAIL_USE_TLS: bool = True
+    MAIL_USE_AUTH: bool = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER: str = "support@quay.io"
+    FEATURE_QUOTA_NOTIFICATIONS: bool = False
+    USER_RECOVERY_TOKEN_LIFETIME: str = "30m"  # noqa: S105 (a duration, not a password)
+    REGISTRY_TITLE: str = "Berth"
+    WEBHOOK_HOSTNAME_BLACKLIST: list[str] = Field(default_factory=list)
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -209,6 +223,7 @@ class QuayConfig(BaseModel):
         "LABELED_EXPIRATION_MAXIMUM",
         "BERTH_AUTOPRUNE_INTERVAL",
         "APP_SPECIFIC_TOKEN_EXPIRATION",
+        "USER_RECOVERY_TOKEN_LIFETIME",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
@@ -328,6 +343,7 @@ class Settings:
     registry: RegistrySettings
     policies: PolicySettings
     outbound: OutboundSettings
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     config_path: Path | None = None
     gc_interval_s: int = 3600
     gc_grace_s: int = 3600
@@ -457,6 +473,25 @@ def _policy_settings(cfg: QuayConfig) -> PolicySettings:
         default_prune_rule=default_prune_rule(cfg.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY),
         autoprune_interval_s=parse_duration(cfg.BERTH_AUTOPRUNE_INTERVAL),
         immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
+    )
+
+
+def _notification_settings(cfg: QuayConfig) -> NotificationSettings:
+    return NotificationSettings(
+        mailing=cfg.FEATURE_MAILING,
+        quota_notifications=cfg.FEATURE_QUOTA_NOTIFICATIONS,
+        mail=MailSettings(
+            server=cfg.MAIL_SERVER,
+            port=cfg.MAIL_PORT,
+            use_tls=cfg.MAIL_USE_TLS,
+            use_auth=cfg.MAIL_USE_AUTH,
+            username=cfg.MAIL_USERNAME,
+            password=cfg.MAIL_PASSWORD,
+            default_sender=cfg.MAIL_DEFAULT_SENDER,
+        ),
+        recovery_token_lifetime_s=parse_duration(cfg.USER_RECOVERY_TOKEN_LIFETIME),
+        registry_title=cfg.REGISTRY_TITLE,
+        webhook_hostname_blacklist=tuple(cfg.WEBHOOK_HOSTNAME_BLACKLIST),
     )
 
 
@@ -627,6 +662,7 @@ def load_settings(
         registry=_registry_settings(cfg),
         policies=_policy_settings(cfg),
         outbound=outbound,
+        notifications=_notification_settings(cfg),
         config_path=path,
         gc_interval_s=parse_duration(cfg.BERTH_GC_INTERVAL),
         gc_grace_s=parse_duration(cfg.BERTH_GC_GRACE),

@@ -29,9 +29,15 @@ from berth.identity.teams import TeamService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
+from berth.notifications import tasks as notification_tasks
+from berth.notifications.delivery import Deliverer
+from berth.notifications.hooks import InviteNotifier, PushNotifier
+from berth.notifications.mail import Mailer
+from berth.notifications.methods.base import check_http_url
+from berth.notifications.services import NotificationService
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
-from berth.outbound import OutboundClients
+from berth.outbound import AddressPolicy, OutboundClients
 from berth.policies import tasks as policy_tasks
 from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
@@ -71,6 +77,7 @@ class Services:
     accounts: AccountService
     oauth: OAuthService
     outbound: OutboundClients
+    notifications: NotificationService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -95,6 +102,7 @@ def _job_runner(
     jobs: JobQueue,
     pruner: Pruner,
     gc: GarbageCollector,
+    deliverer: Deliverer,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -109,10 +117,17 @@ def _job_runner(
         DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
         AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),
         PRUNE_NAMESPACE.bind(partial(policy_tasks.prune_namespace, pruner=pruner)),
+        notification_tasks.DELIVER_NOTIFICATION.bind(deliverer.deliver_notification),
+        notification_tasks.SEND_EMAIL.bind(deliverer.send_email),
+        notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule(PRUNE_JOBS, every_s=3600),
+        Schedule(
+            notification_tasks.NOTIFY_EXPIRING_TAGS,
+            every_s=settings.notifications.expiry_sweep_interval_s,
+        ),
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
@@ -182,6 +197,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
+        listener=PushNotifier(
+            host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
+        ),
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -192,7 +210,29 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
+    notes = settings.notifications
+    notifications = NotificationService(
+        db,
+        fernet_for(settings.database_secret_key),
+        notes,
+        check_url=partial(
+            check_http_url,
+            policy=AddressPolicy(settings.outbound.allowed),
+            blacklist=notes.webhook_hostname_blacklist,
+        ),
+        host=settings.server_hostname,
+        base_url=settings.base_url,
+        cache=read_cache,
+    )
+    outbound = OutboundClients(settings.outbound)
+    deliverer = Deliverer(
+        db,
+        notifications,
+        Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url),
+        outbound,
+        title=notes.registry_title,
+    )
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer)
     return Services(
         settings,
         db,
@@ -207,7 +247,11 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             default_tag_expiration_s=reg.default_tag_expiration_s,
             tag_expiration_options=reg.tag_expiration_options,
         ),
-        teams=TeamService(db, require_invite=settings.require_team_invite),
+        teams=TeamService(
+            db,
+            require_invite=settings.require_team_invite,
+            invites=InviteNotifier(mailing=notes.mailing, base_url=settings.base_url),
+        ),
         robots=RobotService(
             db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
         ),
@@ -218,6 +262,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pruner=pruner,
         accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
         oauth=OAuthService(db, auth.fernet),
-        outbound=OutboundClients(settings.outbound),
+        outbound=outbound,
+        notifications=notifications,
         read_cache=read_cache,
     )

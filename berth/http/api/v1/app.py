@@ -19,6 +19,8 @@ from berth.http.api.v1.identity import (
     teams,
     users,
 )
+from berth.http.api.v1.notifications import routes as notifications
+from berth.http.api.v1.notifications import users as user_notifications
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.registry import manifests, tags
@@ -45,6 +47,8 @@ MODULES: tuple[RouteModule, ...] = (
     tags.routes,
     manifests.routes,
     policies.routes,
+    notifications.routes,
+    user_notifications.routes,
 )
 
 
