@@ -22,7 +22,7 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Repositories", "/repository/"),
-    NavItem("Organizations", "/organization/", ready=False, signed_in=True),
+    NavItem("Organizations", "/organization/", signed_in=True),
     NavItem("Usage logs", "/usagelogs", ready=False, signed_in=True),
     NavItem("Notifications", "/notifications", ready=False, signed_in=True),
     NavItem("Quotas", "/quota", ready=False, signed_in=True),
