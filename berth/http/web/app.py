@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 
 from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
-from berth.http.web.pages import organizations, repos, search, session, users
+from berth.http.web.pages import organizations, repos, search, session, superuser, users
 
 PageModule = Callable[[WebApp], list[WebRoute]]
 # Add a page module here (and its templates under templates/<area>/): docs/ui.md.
@@ -19,6 +19,7 @@ MODULES: tuple[PageModule, ...] = (
     search.routes,
     organizations.routes,
     users.routes,
+    superuser.routes,
 )
 
 

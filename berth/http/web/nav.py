@@ -30,7 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Proxy cache", "/proxycache", ready=False, signed_in=True),
     NavItem("Security", "/security", ready=False, signed_in=True),
     NavItem("Builds", "/builds", ready=False, signed_in=True),
-    NavItem("Superuser", "/superuser", ready=False, superuser=True),
+    NavItem("Superuser", "/superuser", superuser=True),
 )
 
 

@@ -39,7 +39,7 @@ def _self(page: Page) -> UserRecord:
     return user
 
 
-def _fresh(page: Page, back: str) -> None:
+def fresh_sign_in(page: Page, back: str) -> None:
     """Changes need a recent sign-in, as the API's ``require_fresh_login``."""
     try:
         page.ctx.require_fresh_login()
@@ -75,7 +75,7 @@ async def update_account(page: Page) -> Response:
     user = _self(page)
     api = page.web.api
     back = _url(user)
-    _fresh(page, back)
+    fresh_sign_in(page, back)
     form = await page.form()
     email = form.get("email", "").strip() or None
     password = form.get("password") or None
@@ -142,7 +142,7 @@ async def create_token(page: Page) -> Response:
     user = _self(page)
     api = page.web.api
     back = _url(user, "tokens")
-    _fresh(page, back)
+    fresh_sign_in(page, back)
     form = await page.form()
     title = form.get("title", "").strip()
     if not title or len(title) > MAX_FIELD:
@@ -169,7 +169,7 @@ async def create_token(page: Page) -> Response:
 async def revoke_token(page: Page) -> Response:
     user = _self(page)
     back = _url(user, "tokens")
-    _fresh(page, back)
+    fresh_sign_in(page, back)
     try:
         await page.web.api.oauth.revoke_app_token(
             user.id, page.params["token"], performer=page.ctx.performer()
@@ -184,7 +184,7 @@ async def revoke_token(page: Page) -> Response:
 async def delete_account(page: Page) -> Response:
     user = _self(page)
     back = _url(user)
-    _fresh(page, back)
+    fresh_sign_in(page, back)
     form = await page.form()
     if form.get("confirm") != user.username:
         page.flash("Type your user name to delete your account.", "danger")

@@ -1,0 +1,75 @@
+"""The superuser panel over ASGI: superusers only; create a user (initial password shown
+once, and it works), change its password and e-mail, disable, enable and delete it."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from tests.integration.conftest import HOST, Berth
+from tests.integration.web.conftest import Browser
+
+PASSWORD_FIELD = re.compile(r'id="new-user-password" value="([^"]+)"')
+
+
+async def _v2_auth(registry: Berth, user: str, password: str) -> int:
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    r = await registry.http.get(
+        "/v2/auth", params={"service": HOST}, headers={"Authorization": f"Basic {basic}"}
+    )
+    return r.status_code
+
+
+async def test_only_superusers(browser: Browser) -> None:
+    await browser.sign_in("alice")
+    r = await browser.get("/superuser")
+    assert r.status_code == 403
+    assert 'href="/superuser"' not in r.text
+    r = await browser.submit("/repository/", "/superuser/users", {"username": "mallory"})
+    assert r.status_code == 403
+    r = await browser.submit("/repository/", "/superuser/users/bob/delete", {})
+    assert r.status_code == 403
+
+
+async def test_create_a_user_and_manage_it(browser: Browser, registry: Berth) -> None:
+    await browser.sign_in("root")
+    r = await browser.get("/superuser")
+    assert r.status_code == 200
+    assert 'id="user-alice"' in r.text
+    assert "Job queue" in r.text
+    r = await browser.submit(
+        "/superuser", "/superuser/users", {"username": "carol", "email": "carol@example.com"}
+    )
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    initial = PASSWORD_FIELD.search(r.text).group(1)  # type: ignore[union-attr]
+    assert await _v2_auth(registry, "carol", initial) == 200
+    r = await browser.submit(
+        "/superuser", "/superuser/users/carol", {"action": "password", "password": "carol-pass-2"}
+    )
+    r = await browser.get(r.headers["location"])
+    assert "Password changed: carol." in r.text
+    assert initial not in r.text
+    assert await _v2_auth(registry, "carol", "carol-pass-2") == 200
+    r = await browser.submit(
+        "/superuser", "/superuser/users/carol", {"action": "email", "email": "c2@example.com"}
+    )
+    r = await browser.get(r.headers["location"])
+    assert "c2@example.com" in r.text
+    r = await browser.submit("/superuser", "/superuser/users/carol", {"action": "disable"})
+    r = await browser.get(r.headers["location"])
+    assert "Disabled: carol." in r.text
+    assert await _v2_auth(registry, "carol", "carol-pass-2") != 200
+    r = await browser.submit("/superuser", "/superuser/users/carol", {"action": "enable"})
+    assert await _v2_auth(registry, "carol", "carol-pass-2") == 200
+    # superusers are not changed here (as the API refuses them)
+    r = await browser.submit("/superuser", "/superuser/users/admin/delete", {})
+    r = await browser.get(r.headers["location"])
+    assert "Cannot update a superuser" in r.text
+    r = await browser.submit("/superuser", "/superuser/users/carol/delete", {})
+    r = await browser.get(r.headers["location"])
+    assert "User carol deleted." in r.text
+    assert 'id="user-carol"' not in r.text
+    r = await browser.submit("/superuser", "/superuser/users", {"username": "Bad Name"})
+    r = await browser.get(r.headers["location"])
+    assert "pf-m-danger" in r.text
