@@ -9,7 +9,15 @@ from starlette.staticfiles import StaticFiles
 
 from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
-from berth.http.web.pages import organizations, repos, search, session, superuser, users
+from berth.http.web.pages import (
+    notifications,
+    organizations,
+    repos,
+    search,
+    session,
+    superuser,
+    users,
+)
 
 PageModule = Callable[[WebApp], list[WebRoute]]
 # Add a page module here (and its templates under templates/<area>/): docs/ui.md.
@@ -20,6 +28,7 @@ MODULES: tuple[PageModule, ...] = (
     organizations.routes,
     users.routes,
     superuser.routes,
+    notifications.routes,
 )
 
 

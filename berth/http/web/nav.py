@@ -24,7 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Repositories", "/repository/"),
     NavItem("Organizations", "/organization/", signed_in=True),
     NavItem("Usage logs", "/usagelogs", ready=False, signed_in=True),
-    NavItem("Notifications", "/notifications", ready=False, signed_in=True),
+    NavItem("Notifications", "/notifications", signed_in=True),
     NavItem("Quotas", "/quota", ready=False, signed_in=True),
     NavItem("Mirroring", "/mirroring", ready=False, signed_in=True),
     NavItem("Proxy cache", "/proxycache", ready=False, signed_in=True),
