@@ -73,3 +73,16 @@ async def test_create_a_user_and_manage_it(browser: Browser, registry: Berth) ->
     r = await browser.submit("/superuser", "/superuser/users", {"username": "Bad Name"})
     r = await browser.get(r.headers["location"])
     assert "pf-m-danger" in r.text
+
+
+async def test_running_configuration_masks_secrets(browser: Browser, registry: Berth) -> None:
+    await browser.sign_in("root")
+    r = await browser.get("/superuser")
+    assert "Running configuration" in r.text
+    assert "<code>server_hostname</code>" in r.text
+    assert re.search(r"<code>secret_key</code></td>\s*<td[^>]*>••••••</td>", r.text)
+    assert registry.settings.secret_key not in r.text
+    assert registry.settings.database_secret_key not in r.text
+    if "@" in registry.settings.db_url:  # the distributed deployment: credentials in the URL
+        userinfo = registry.settings.db_url.split("://", 1)[1].split("@", 1)[0]
+        assert f"://{userinfo}@" not in r.text

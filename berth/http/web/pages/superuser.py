@@ -8,6 +8,11 @@ with database authentication.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
 from starlette.responses import Response
 
 from berth.http.api.v1.identity.superuser import generate_password
@@ -19,6 +24,37 @@ from berth.identity.robots import credential_formats
 
 MAX_FIELD = 255
 BACK = "/superuser"
+SECRET_NAME = re.compile(r"secret|password|passwd|token|key|credential|private|signing", re.I)
+USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+MASK = "••••••"
+
+
+def _shown(name: str, value: Any) -> str:
+    """A configuration value as the panel shows it: secrets masked whole, credentials in a
+    URL (``scheme://user:password@host``) masked."""
+    if value is None:
+        return ""
+    if SECRET_NAME.search(name) and not isinstance(value, bool | int):
+        return MASK if value else ""
+    if isinstance(value, frozenset | set):
+        value = sorted(str(v) for v in value)
+    text = str(value)
+    return USERINFO.sub(MASK + "@", text)
+
+
+def running_configuration(settings: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Every field of the settings tree, flattened (``api.mailing``, ...), secrets masked."""
+    rows: list[tuple[str, str]] = []
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        name = prefix + f.name
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            rows.extend(running_configuration(value, name + "."))
+        elif isinstance(value, dict):
+            rows.extend((f"{name}.{k}", _shown(f"{name}.{k}", v)) for k, v in value.items())
+        else:
+            rows.append((name, _shown(name, str(value) if isinstance(value, Path) else value)))
+    return rows
 
 
 async def panel(page: Page) -> Response:
@@ -31,6 +67,7 @@ async def panel(page: Page) -> Response:
         superusers={u.username for u in users if api.is_superuser_account(u)},
         jobs=await api.svc.jobs.counts(),
         database_auth=api.settings.api.database_auth,
+        configuration=running_configuration(api.settings),
     )
 
 
