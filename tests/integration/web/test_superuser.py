@@ -37,6 +37,8 @@ async def test_create_a_user_and_manage_it(browser: Browser, registry: Berth) ->
     assert r.status_code == 200
     assert 'id="user-alice"' in r.text
     assert "Job queue" in r.text
+    assert "Last pass finished" in r.text  # the garbage collector's, from the job queue
+    assert 'aria-label="Recent jobs"' in r.text
     r = await browser.submit(
         "/superuser", "/superuser/users", {"username": "carol", "email": "carol@example.com"}
     )

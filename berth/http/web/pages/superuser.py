@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from berth.gc.tasks import COLLECT_GARBAGE
 from berth.http.api.v1.identity.superuser import generate_password
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.pages.users import fresh_sign_in
@@ -61,11 +62,18 @@ async def panel(page: Page) -> Response:
     page.ctx.require_superuser(fresh=False)
     api = page.web.api
     users = await api.accounts.list_users()
+    jobs = api.svc.jobs
+    gc_done = await jobs.list(state="done", kind=COLLECT_GARBAGE.name, limit=1)
+    gc_waiting = await jobs.list(state="queued", kind=COLLECT_GARBAGE.name, limit=1)
     return page.render(
         "superuser/panel.html",
         users=users,
         superusers={u.username for u in users if api.is_superuser_account(u)},
-        jobs=await api.svc.jobs.counts(),
+        jobs=await jobs.counts(),
+        recent_jobs=await jobs.list(limit=20),
+        gc_last=gc_done[0].finished_at if gc_done else None,
+        gc_next=gc_waiting[0].run_at if gc_waiting else None,
+        gc_interval_s=api.settings.gc_interval_s,
         database_auth=api.settings.api.database_auth,
         configuration=running_configuration(api.settings),
     )
