@@ -88,3 +88,25 @@ async def test_running_configuration_masks_secrets(browser: Browser, registry: B
     if "@" in registry.settings.db_url:  # the distributed deployment: credentials in the URL
         userinfo = registry.settings.db_url.split("://", 1)[1].split("@", 1)[0]
         assert f"://{userinfo}@" not in r.text
+
+
+async def test_organizations_with_sizes_and_delete(
+    browser: Browser, other_browser: Browser, registry: Berth
+) -> None:
+    await other_browser.sign_in("alice")
+    r = await other_browser.submit(
+        "/organizations/new", "/organizations/new", {"name": "acme", "email": "a@acme.org"}
+    )
+    assert r.status_code == 303
+    r = await other_browser.submit("/new", "/new", {"namespace": "acme", "name": "app"})
+    assert r.status_code == 303
+    await browser.sign_in("root")
+    r = await browser.get("/superuser")
+    assert re.search(r'id="org-acme">.*?a@acme.org</td>\s*<td[^>]*>1</td>', r.text, re.S)
+    assert 'id="stored-bytes"' in r.text
+    r = await other_browser.submit("/repository/", "/superuser/organizations/acme/delete", {})
+    assert r.status_code == 403  # not a superuser
+    r = await browser.submit("/superuser", "/superuser/organizations/acme/delete", {})
+    r = await browser.get(r.headers["location"])
+    assert "Organization acme deleted." in r.text
+    assert 'id="org-acme"' not in r.text

@@ -69,6 +69,8 @@ async def panel(page: Page) -> Response:
         "superuser/panel.html",
         users=users,
         superusers={u.username for u in users if api.is_superuser_account(u)},
+        orgs=await api.svc.orgs.usage(),
+        stored_bytes=await api.svc.repos.stored_bytes(),
         jobs=await jobs.counts(),
         recent_jobs=await jobs.list(limit=20),
         gc_last=gc_done[0].finished_at if gc_done else None,
@@ -182,6 +184,19 @@ async def delete_user(page: Page) -> Response:
     return page.redirect(BACK)
 
 
+async def delete_organization(page: Page) -> Response:
+    user = page.ctx.require_superuser(fresh=False)
+    fresh_sign_in(page, BACK)
+    name = page.params["org"]
+    try:
+        await page.web.api.svc.orgs.delete(name, performer=user.username, ip=page.ctx.actor_ip)
+    except IdentityError as e:
+        page.flash(e.message, "danger")
+        return page.redirect(BACK)
+    page.flash(f"Organization {name} deleted.")
+    return page.redirect(BACK)
+
+
 def routes(web: WebApp) -> list[WebRoute]:
     enabled = web.api.settings.api.super_users_enabled
     post = ("POST",)
@@ -190,4 +205,10 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute("/superuser/users", create_user, methods=post, no_store=True, enabled=enabled),
         WebRoute("/superuser/users/{name}", update_user, methods=post, enabled=enabled),
         WebRoute("/superuser/users/{name}/delete", delete_user, methods=post, enabled=enabled),
+        WebRoute(
+            "/superuser/organizations/{org}/delete",
+            delete_organization,
+            methods=post,
+            enabled=enabled,
+        ),
     ]
