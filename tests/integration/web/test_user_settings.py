@@ -114,3 +114,37 @@ async def test_delete_account(browser: Browser, registry: Berth) -> None:
     assert (await browser.get("/user/bob")).status_code == 303
     assert await _v2_auth(registry, "bob", "bob-password") == 401
     assert isinstance(browser.http, httpx.AsyncClient)
+
+
+async def test_authorized_applications_are_listed_and_revoked(
+    browser: Browser, other_browser: Browser, registry: Berth
+) -> None:
+    await browser.sign_in("alice")
+    r = await browser.submit(
+        "/organizations/new", "/organizations/new", {"name": "acme", "email": "a@acme.org"}
+    )
+    r = await browser.submit(
+        "/organization/acme?tab=applications", "/organization/acme/applications", {"name": "cli"}
+    )
+    app_url = r.headers["location"]
+    r = await browser.submit(app_url, app_url + "/token", {"scope:user:read": "on"})
+    token = re.search(r'id="access-token" value="([^"]+)"', r.text)
+    assert token
+    bearer = {"Authorization": f"Bearer {token.group(1)}"}
+    assert (await registry.http.get("/api/v1/user/", headers=bearer)).status_code == 200
+    r = await browser.get("/user/alice?tab=applications")
+    assert "cli <small>(acme)</small>" in r.text
+    assert "user:read" in r.text
+    grant = re.search(r"/user/alice/grants/([^/]+)/revoke", r.text)
+    assert grant
+    await other_browser.sign_in("bob")  # bob can't revoke alice's grant
+    r = await other_browser.submit("/user/bob", f"/user/bob/grants/{grant.group(1)}/revoke", {})
+    r = await other_browser.get(r.headers["location"])
+    assert "No such authorization." in r.text
+    assert (await registry.http.get("/api/v1/user/", headers=bearer)).status_code == 200
+    r = await browser.submit(
+        "/user/alice?tab=applications", f"/user/alice/grants/{grant.group(1)}/revoke", {}
+    )
+    r = await browser.get(r.headers["location"])
+    assert "Authorization revoked." in r.text
+    assert (await registry.http.get("/api/v1/user/", headers=bearer)).status_code == 401

@@ -24,7 +24,12 @@ from berth.identity.robots import credential_formats
 from berth.oauth.errors import AppTokenNotFound
 
 MAX_FIELD = 255
-TABS = {"settings": "Account settings", "tokens": "App-specific tokens", "robots": "Robot accounts"}
+TABS = {
+    "settings": "Account settings",
+    "tokens": "App-specific tokens",
+    "applications": "Authorized applications",
+    "robots": "Robot accounts",
+}
 
 
 def _url(user: UserRecord, tab: str = "settings") -> str:
@@ -56,6 +61,7 @@ async def user_page(page: Page) -> Response:
         tab = "settings"
     tokens = await api.oauth.list_app_tokens(user.id) if tab == "tokens" else []
     robots = await api.svc.robots.list(user.username) if tab == "robots" else []
+    grants = await api.oauth.user_grants(user.id) if tab == "applications" else []
     return page.render(
         "user/settings.html",
         user=user,
@@ -63,6 +69,7 @@ async def user_page(page: Page) -> Response:
         tabs=TABS,
         tokens=tokens,
         robots=robots,
+        grants=grants,
         expiration_options=sorted(api.settings.registry.tag_expiration_options),
         change_expiration=api.settings.api.change_tag_expiration,
         database_auth=api.settings.api.database_auth,
@@ -181,6 +188,18 @@ async def revoke_token(page: Page) -> Response:
     return page.redirect(back)
 
 
+async def revoke_grant(page: Page) -> Response:
+    """Revoke an access token the user granted an application (its bearer stops working)."""
+    user = _self(page)
+    back = _url(user, "applications")
+    fresh_sign_in(page, back)
+    if await page.web.api.oauth.revoke_user_grant(user.id, page.params["grant"]):
+        page.flash("Authorization revoked.")
+    else:
+        page.flash("No such authorization.", "danger")
+    return page.redirect(back)
+
+
 async def delete_account(page: Page) -> Response:
     user = _self(page)
     back = _url(user)
@@ -205,5 +224,6 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute("/user/{name}/clientkey", cli_password, methods=post, no_store=True),
         WebRoute("/user/{name}/tokens", create_token, methods=post, no_store=True),
         WebRoute("/user/{name}/tokens/{token}/revoke", revoke_token, methods=post),
+        WebRoute("/user/{name}/grants/{grant}/revoke", revoke_grant, methods=post),
         WebRoute("/user/{name}/delete", delete_account, methods=post),
     ]
