@@ -2,7 +2,8 @@
 serve``: create a user in the superuser panel and change its password (seed 002, 1.2);
 create an organization (1.3); create a robot, grant it write, copy its credentials from the
 page and push with podman (3.2); create a team, add a robot and a user, give the team a
-repository permission (3.3); generate an OAuth token in the UI and use it on /api/v1.
+repository permission (3.3); generate an OAuth token in the UI and use it on /api/v1; the
+invited user's bell and dismissing the invitation with htmx.
 Screenshots go to docs/ui/*.png."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import embedded_config
 from tests.e2e.conftest import ALICE, BerthServer, StartServer
@@ -155,3 +157,18 @@ def test_organization_robot_push_team_and_oauth_token(
         f"{server.url}/api/v1/repository/acme/app", headers={"Authorization": f"Bearer {bearer}"}
     )
     assert r.status_code == 200
+
+    # bob's bell: the team invitation, dismissed with htmx
+    page.get_by_label(f"User menu for {ALICE[0]}").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    page.wait_for_url(f"{server.url}/signin")
+    sign_in(page, server, BOB)
+    expect(page.locator(".berth-bell-count")).to_contain_text("1")
+    page.get_by_role("link", name="Notifications", exact=True).first.click()
+    page.wait_for_url(f"{server.url}/notifications")
+    row = page.get_by_role("row").filter(has_text="invited you to the team devs of acme")
+    assert row.get_by_role("link", name="Accept").is_visible()
+    shot(page, "notifications")
+    row.get_by_role("button", name="Dismiss").click()
+    expect(row).to_contain_text("dismissed")
+    assert page.url == f"{server.url}/notifications"  # swapped in place
