@@ -48,6 +48,9 @@ from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
+from berth.usagelogs.services import UsageLogService
+from berth.usagelogs.store import DatabaseLogsModel
+from berth.usagelogs.tasks import EXPORT_LOGS, ROTATE_LOGS
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Services:
     accounts: AccountService
     oauth: OAuthService
     outbound: OutboundClients
+    usage_logs: UsageLogService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -95,6 +99,7 @@ def _job_runner(
     jobs: JobQueue,
     pruner: Pruner,
     gc: GarbageCollector,
+    usage_logs: UsageLogService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -109,6 +114,8 @@ def _job_runner(
         DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
         AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),
         PRUNE_NAMESPACE.bind(partial(policy_tasks.prune_namespace, pruner=pruner)),
+        EXPORT_LOGS.bind(usage_logs.run_export),
+        ROTATE_LOGS.bind(usage_logs.rotate),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -116,6 +123,8 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.usage_logs.rotation:
+        schedules.append(Schedule(ROTATE_LOGS, every_s=settings.usage_logs.rotation_frequency_s))
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -192,7 +201,17 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
+    outbound = OutboundClients(settings.outbound)
+    usage_logs = UsageLogService(
+        db,
+        DatabaseLogsModel(db),
+        storage,
+        outbound,
+        settings.usage_logs,
+        secret_key=settings.secret_key,
+        base_url=settings.base_url,
+    )
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, usage_logs)
     return Services(
         settings,
         db,
@@ -218,6 +237,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pruner=pruner,
         accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
         oauth=OAuthService(db, auth.fernet),
-        outbound=OutboundClients(settings.outbound),
+        outbound=outbound,
+        usage_logs=usage_logs,
         read_cache=read_cache,
     )
