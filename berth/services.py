@@ -235,7 +235,12 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
-        accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
+        accounts=AccountService(
+            db,
+            default_tag_expiration_s=reg.default_tag_expiration_s,
+            audit_logins=settings.usage_logs.audit_logins,
+            audit_login_failures=settings.usage_logs.audit_login_failures,
+        ),
         oauth=OAuthService(db, auth.fernet),
         outbound=outbound,
         usage_logs=usage_logs,

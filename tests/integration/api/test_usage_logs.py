@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 from sqlalchemy import text
 
 from berth.audit.services import insert_log_batch, log_values
 from berth.jobs import Lane
-from tests.integration.api.conftest import bearer, oauth_token
+from tests.integration.api.conftest import bearer, oauth_token, sign_in
 from tests.integration.conftest import BASE_URL, Berth, Client
 
 API = "/api/v1"
@@ -465,3 +466,41 @@ async def test_rotation_redone_after_a_crash_loses_nothing(configured: Any) -> N
         assert len(files) == 1
         assert files[0].entries == 5
         assert await usage.archive_bytes(files[0].name) == written[0]
+
+
+# ---- login auditing -------------------------------------------------------------------
+
+
+async def _sign_in_twice(registry: Berth, user: str) -> list[tuple[str, str | None]]:
+    """A good and a refused sign-in; the (kind, performer) of the login entries they left."""
+    async with registry.services.db.read() as s:
+        last = (await s.execute(text("SELECT MAX(id) FROM log_entries"))).scalar() or 0
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=registry.app), base_url=BASE_URL
+    ) as http:
+        csrf = await sign_in(http, user)
+        r = await http.post(
+            "/api/v1/signin",
+            json={"username": user, "password": "wrong-password"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert r.status_code == 403
+    async with registry.services.db.read() as s:
+        rows = await s.execute(
+            text(
+                "SELECT kind, performer FROM log_entries WHERE kind LIKE 'login_%' AND id > :last "
+                "ORDER BY id"
+            ),
+            {"last": last},
+        )
+        return [(k, p) for k, p in rows]
+
+
+async def test_logins_audited_as_the_flags_ask(configured: Any) -> None:
+    async with configured() as registry:  # Quay's defaults: logins yes, failures no
+        assert await _sign_in_twice(registry, "bob") == [("login_success", "bob")]
+    async with configured(
+        ACTION_LOG_AUDIT_LOGINS=False, ACTION_LOG_AUDIT_LOGIN_FAILURES=True
+    ) as registry:
+        # (the refused attempt came from the session alice had signed in)
+        assert await _sign_in_twice(registry, "alice") == [("login_failure", "alice")]
