@@ -248,6 +248,8 @@ class UsageLogService:
     ) -> LogsPage:
         """One page of entries, newest first (raises UnknownScope)."""
         where, _ = await self._filter(scope, span, performer)
+        if where.performer_id == -1:  # an unknown performer: nothing to read
+            return LogsPage(format_ms(span.start_ms), format_ms(span.end_ms), [], None)
         cursor, number = self._open_token(next_page)
         page = await self.store.lookup(where, cursor, LOGS_PER_PAGE)
         token = None
@@ -268,6 +270,8 @@ class UsageLogService:
         if span.end - span.start >= AGGREGATE_MAX:
             raise AggregateRangeTooLong("Invalid date range for logs")
         where, _ = await self._filter(scope, span, performer)
+        if where.performer_id == -1:
+            return []
         return [
             {"kind": c.kind, "count": c.count, "datetime": format_ms(c.day_ms)}
             for c in await self.store.aggregate(where)

@@ -1,0 +1,26 @@
+"""``berth bench``'s usage-logs check on a small embedded database: it fills the table,
+pages and aggregates, and reports every figure (the timings themselves are not judged)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.logs import run_logs
+
+
+@pytest.mark.slow
+def test_the_logs_check_measures_every_query(tmp_path: Path) -> None:
+    conf = tmp_path / "config.yaml"
+    conf.write_text(
+        yaml.safe_dump({"SERVER_HOSTNAME": "localhost", "BERTH_DATA_DIR": str(tmp_path / "d")})
+    )
+    out = run_logs(conf, (500, 3_000), quick=True)
+    assert out["rows"] == [500, 3_000]
+    assert {p["query"].split(",")[0] for p in out["pages"]} == {
+        "namespace", "repository", "namespace+performer", "everything (superuser)",
+    }  # fmt: skip
+    assert all(p["small_ms"] > 0 and p["large_ms"] > 0 for p in out["pages"])
+    assert out["aggregate"]["rows"] == 300  # one namespace of ten
