@@ -24,3 +24,17 @@ class LogArchive(Base):
     entries: Mapped[int] = mapped_column()
     size: Mapped[int] = mapped_column()
     created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class LogDayCount(Base):
+    """Entries of one kind on one closed UTC day, for one filter (``scope``: the
+    namespace, repository, performer and hidden kinds, as JSON): an aggregate over a month
+    counts each closed day once. ``kind`` '' with count 0 marks a day without entries.
+    Rotation drops the counts of the days it archives."""
+
+    __tablename__ = "log_day_counts"
+
+    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)  # epoch ms of 00:00 UTC
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column()

@@ -19,17 +19,21 @@ The store knows rows and ids only; names, avatars and Quay's shapes are the serv
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from berth.audit.models import LogEntry
+from berth.db.base import now_ms
 from berth.db.session import Database
-from berth.usagelogs.models import LogArchive
+from berth.usagelogs.models import LogArchive, LogDayCount
 
 DAY_MS = 86_400_000
+#: A day's counts are kept once it ended this long ago (pulls are written within seconds).
+CLOSE_MS = 10 * 60_000
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,20 @@ def _archived(a: LogArchive) -> ArchivedFile:
     return ArchivedFile(a.name, a.digest, a.first_id, a.last_id, a.entries, a.size)
 
 
+def _sorted(counts: list[DayCount]) -> list[DayCount]:
+    merged: dict[tuple[int, str], int] = {}
+    for c in counts:
+        merged[(c.day_ms, c.kind)] = merged.get((c.day_ms, c.kind), 0) + c.count
+    return [DayCount(k, d, n) for (d, k), n in sorted(merged.items())]
+
+
+def _scope_key(w: LogFilter) -> str:
+    """Which entries a cached day count is of (everything in the filter but the range)."""
+    return orjson.dumps(
+        [w.namespace_id, w.repository_id, w.performer_id, w.performer_name, sorted(w.exclude_kinds)]
+    ).decode()
+
+
 def archive_lines(entries: list[StoredEntry]) -> bytes:
     """An archive file: one JSON object per entry and line, in id order (deterministic, so
     a rotation redone after a crash writes the same bytes)."""
@@ -215,17 +233,67 @@ class DatabaseLogsModel:
         nxt = Cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return EntryPage(rows, nxt)
 
-    async def aggregate(self, where: LogFilter) -> list[DayCount]:
+    async def _count_days(self, where: LogFilter) -> list[DayCount]:
         day = (LogEntry.created_at // DAY_MS).label("day")  # integer division on both
         stmt = self._where(select(LogEntry.kind, day, func.count()), where).group_by(
             LogEntry.kind, day
         )
         async with self.db.read() as s:
             rows = (await s.execute(stmt)).all()
-        return sorted(
-            (DayCount(kind, int(d) * DAY_MS, int(n)) for kind, d, n in rows),
-            key=lambda c: (c.day_ms, c.kind),
-        )
+        return [DayCount(kind, int(d) * DAY_MS, int(n)) for kind, d, n in rows]
+
+    async def aggregate(self, where: LogFilter) -> list[DayCount]:
+        """Entries per kind per UTC day. Whole days that ended more than ``CLOSE_MS`` ago
+        are counted once per filter and kept in ``log_day_counts``; the partial days at
+        the ends of the range and the days still open are counted from the entries."""
+        now = now_ms()
+        closed = (now - CLOSE_MS) // DAY_MS * DAY_MS  # days starting before this are over
+        first = -(-where.start_ms // DAY_MS) * DAY_MS  # the first whole day in the range
+        last = min(where.end_ms // DAY_MS * DAY_MS, closed)  # the end of the whole days
+        if last - first < DAY_MS:
+            return _sorted(await self._count_days(where))
+        key = _scope_key(where)
+        out: list[DayCount] = []
+        if where.start_ms < first:
+            out += await self._count_days(replace(where, end_ms=first))
+        if last < where.end_ms:
+            out += await self._count_days(replace(where, start_ms=last))
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(LogDayCount.day, LogDayCount.kind, LogDayCount.count).where(
+                        LogDayCount.scope == key,
+                        LogDayCount.day >= first,
+                        LogDayCount.day < last,
+                    )
+                )
+            ).all()
+        known = {d for d, _, _ in rows}
+        out += [DayCount(k, d, n) for d, k, n in rows if k]
+        missing = [d for d in range(first, last, DAY_MS) if d not in known]
+        if missing:
+            lo, hi = missing[0], missing[-1] + DAY_MS
+            counted = [
+                c for c in await self._count_days(replace(where, start_ms=lo, end_ms=hi))
+                if c.day_ms in set(missing)
+            ]  # fmt: skip
+            out += counted
+            await self._remember(key, missing, counted)
+        return _sorted(out)
+
+    async def _remember(self, key: str, days: list[int], counts: list[DayCount]) -> None:
+        """Keep the counts of closed days (an empty day as a marker row with kind '')."""
+        rows = [{"scope": key, "day": c.day_ms, "kind": c.kind, "count": c.count} for c in counts]
+        seen = {c.day_ms for c in counts}
+        rows += [{"scope": key, "day": d, "kind": "", "count": 0} for d in days if d not in seen]
+        try:
+            async with self.db.write() as s:
+                await s.execute(
+                    delete(LogDayCount).where(LogDayCount.scope == key, LogDayCount.day.in_(days))
+                )
+                await s.execute(insert(LogDayCount), rows)
+        except IntegrityError:  # another reader counted the same days meanwhile: same values
+            pass
 
     async def count(self, where: LogFilter) -> int:
         async with self.db.read() as s:
@@ -267,6 +335,8 @@ class DatabaseLogsModel:
         and gone. Nothing is lost and nothing is deleted before its file is stored.
         """
         done: list[ArchivedFile] = []
+        async with self.db.write() as s:  # the counts of the days rotation thins out
+            await s.execute(delete(LogDayCount).where(LogDayCount.day <= cutoff_ms))
         while True:
             async with self.db.read() as s:
                 rows = [
