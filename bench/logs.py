@@ -4,10 +4,11 @@ month's aggregate, timed in-process through the service the logs API calls.
 Rows are made by the database itself (a recursive CTE on SQLite, ``generate_series`` on
 PostgreSQL) so that ten million of them take minutes, not hours: ``NAMESPACES`` namespaces,
 one repository each, ``PERFORMERS`` performers, timestamps spread evenly over the last
-30 days. Each page is measured twice per question (first page, and a page reached by
-walking ``DEEP`` pages of ``next_page`` tokens), and the figure is the best of repeated
-calls (the machine is shared). ``ratio`` is the large table's time over the small one's:
-keyset paging keeps it near 1. The aggregate counts one namespace's entries per kind and day
+30 days, in two databases: one small, one large. Each page question (first page, and a
+page reached by walking ``DEEP`` pages of ``next_page`` tokens) is asked of both
+alternately, round after round, so the shared machine's noise falls on both; ``ratio`` is
+the median of the per-round ratios large/small (keyset paging keeps it near 1), the times
+are the medians. The aggregate counts one namespace's entries per kind and day
 over 30 days: the first call counts every closed day (and keeps the counts), the figure is a
 later call's.
 """
@@ -15,6 +16,7 @@ later call's.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,8 +130,7 @@ async def _fill(svc: Any, start: int, stop: int, now_ms: int, total: int) -> Non
 
 
 async def _time(call: Any, min_samples: int, min_time: float) -> float:
-    """Best-of milliseconds of ``call()``: the machine is shared, and the fastest run is
-    the one least disturbed by others (a warm-up call first)."""
+    """Best-of milliseconds of ``call()`` (a warm-up call first)."""
     await call()
     samples: list[float] = []
     t_end = time.perf_counter() + min_time
@@ -142,18 +143,39 @@ async def _time(call: Any, min_samples: int, min_time: float) -> float:
     return min(samples)
 
 
-async def _pages(svc: Any, now: datetime, min_samples: int, min_time: float) -> dict[str, float]:
-    usage = svc.usage_logs
-    span = DateRange(now - timedelta(days=31), now + timedelta(days=1))
-    scopes = {
+async def _paired(calls: tuple[Any, Any], rounds: int) -> tuple[float, float, float]:
+    """The two calls alternately, ``rounds`` times each: (median ms of the first, of the
+    second, median of the per-round ratios second/first). Both see the same machine: the
+    shared machine's noise falls on both sides of each ratio."""
+    for call in calls:
+        await call()
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(rounds):
+        for call, out in ((calls[0], a), (calls[1], b)):
+            t0 = time.perf_counter()
+            await call()
+            out.append((time.perf_counter() - t0) * 1000)
+    ratios = [y / x for x, y in zip(a, b, strict=True)]
+    return statistics.median(a), statistics.median(b), statistics.median(ratios)
+
+
+def _questions(svc: Any, now: datetime) -> dict[str, Any]:
+    """label -> (scope, performer, token walker) for the page questions."""
+    return {
         "namespace": (LogScope.of_namespace("ns3"), None),
         "repository": (LogScope.of_repository("ns3", "app"), None),
         "namespace+performer": (LogScope.of_namespace("ns3"), "user13"),
         "everything (superuser)": (LogScope.everything(), None),
     }
-    out: dict[str, float] = {}
-    for label, (scope, performer) in scopes.items():
-        # The first page, and a deep page reached through DEEP next_page tokens.
+
+
+async def _page_calls(svc: Any, now: datetime) -> dict[str, Any]:
+    """label -> a call that reads one page (first pages, and pages DEEP tokens in)."""
+    usage = svc.usage_logs
+    span = DateRange(now - timedelta(days=31), now + timedelta(days=1))
+    calls: dict[str, Any] = {}
+    for label, (scope, performer) in _questions(svc, now).items():
         token = None
         for _ in range(DEEP):
             token = (await usage.page(scope, span, performer=performer, next_page=token)).next_page
@@ -164,58 +186,60 @@ async def _pages(svc: Any, now: datetime, min_samples: int, min_time: float) -> 
         def deep(scope: Any = scope, performer: Any = performer, token: Any = token) -> Any:
             return usage.page(scope, span, performer=performer, next_page=token)
 
-        out[f"{label}, first page"] = await _time(first, min_samples, min_time)
-        out[f"{label}, page {DEEP + 1}"] = await _time(deep, min_samples, min_time)
-    return out
+        calls[f"{label}, first page"] = first
+        calls[f"{label}, page {DEEP + 1}"] = deep
+    return calls
 
 
-async def _run(config_path: Path, sizes: tuple[int, int], quick: bool) -> dict[str, Any]:
+async def _open(config_path: Path) -> Any:
     settings = load_settings(config_path, env={})
     await migrate.upgrade(settings.db_url)
     svc = create_services(settings)
-    min_samples, min_time = (5, 0.3) if quick else (9, 1.0)
+    await _seed_names(svc)
+    return svc
+
+
+async def _run(configs: tuple[Path, Path], sizes: tuple[int, int], quick: bool) -> dict[str, Any]:
+    small_svc = await _open(configs[0])
+    large_svc = await _open(configs[1])
+    rounds = 15 if quick else 41
     try:
-        await _seed_names(svc)
         now = datetime.now(UTC)
         now_ms = int(now.timestamp() * 1000)
         small, large = sizes
-        t0 = time.monotonic()
-        await _fill(svc, 0, small, now_ms, small)
-        fill_small = time.monotonic() - t0
-        _log(f"{small:,} rows: timing pages")
-        at_small = await _pages(svc, now, min_samples, min_time)
-        # Rebuild at the large size (same spread over 30 days).
-        async with svc.db.write() as s:
-            await s.execute(text("DELETE FROM log_entries"))
-            await s.execute(text("DELETE FROM log_day_counts"))
-        t0 = time.monotonic()
-        _log(f"filling {large:,} rows")
-        await _fill(svc, 0, large, now_ms, large)
-        fill_large = time.monotonic() - t0
-        _log(f"{large:,} rows: timing pages")
-        at_large = await _pages(svc, now, min_samples, min_time)
-        pages = [
-            {
-                "query": q,
-                "small_ms": round(at_small[q], 3),
-                "large_ms": round(at_large[q], 3),
-                "ratio": round(at_large[q] / at_small[q], 3),
-            }
-            for q in at_small
-        ]
+        fills = []
+        for svc, n in ((small_svc, small), (large_svc, large)):
+            _log(f"filling {n:,} rows")
+            t0 = time.monotonic()
+            await _fill(svc, 0, n, now_ms, n)
+            fills.append(round(time.monotonic() - t0, 1))
+        _log(f"timing pages, {small:,} and {large:,} rows alternately ({rounds} rounds)")
+        small_calls = await _page_calls(small_svc, now)
+        large_calls = await _page_calls(large_svc, now)
+        pages = []
+        for q in small_calls:
+            a, b, ratio = await _paired((small_calls[q], large_calls[q]), rounds)
+            pages.append(
+                {
+                    "query": q,
+                    "small_ms": round(a, 3),
+                    "large_ms": round(b, 3),
+                    "ratio": round(ratio, 3),
+                }
+            )
         # A month's aggregate of one namespace (a tenth of the large table).
-        ns, _ = await _ids(svc)
+        ns, _ = await _ids(large_svc)
         where = LogFilter(now_ms - SPAN_MS - 86_400_000, now_ms + 1, namespace_id=ns[3])
-        counted = await svc.usage_logs.store.count(where)
+        store = large_svc.usage_logs.store
+        counted = await store.count(where)
         _log(f"aggregating a month of {counted:,} entries")
-        store = svc.usage_logs.store
         t0 = time.perf_counter()
         await store.aggregate(where)  # counts the closed days, and keeps their counts
         cold_ms = (time.perf_counter() - t0) * 1000
-        agg_ms = await _time(lambda: store.aggregate(where), 3, 0.0 if quick else 1.0)
+        agg_ms = await _time(lambda: store.aggregate(where), 5, 0.0 if quick else 1.0)
         return {
             "rows": [small, large],
-            "fill_s": [round(fill_small, 1), round(fill_large, 1)],
+            "fill_s": fills,
             "pages": pages,
             "page_ratio_max": max(p["ratio"] for p in pages),
             "aggregate": {
@@ -226,9 +250,11 @@ async def _run(config_path: Path, sizes: tuple[int, int], quick: bool) -> dict[s
             },
         }
     finally:
-        await svc.close()
+        await small_svc.close()
+        await large_svc.close()
 
 
-def run_logs(config_path: Path, sizes: tuple[int, int], *, quick: bool) -> dict[str, Any]:
-    """Run the check against a fresh Berth database described by ``config_path``."""
-    return asyncio.run(_run(config_path, sizes, quick))
+def run_logs(configs: tuple[Path, Path], sizes: tuple[int, int], *, quick: bool) -> dict[str, Any]:
+    """Run the check against two fresh Berth databases (small, large) described by the
+    config files ``configs``."""
+    return asyncio.run(_run(configs, sizes, quick))

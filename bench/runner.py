@@ -353,16 +353,19 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
         if not opts.skip_logs:
             rows = opts.logs_rows or (QUICK_ROWS if opts.quick else FULL_ROWS)
             log(f"usage logs: a page at {rows[0]:,} vs {rows[1]:,} rows, a month's aggregate")
-            conf_dir = tmp / "berth-logs"
-            conf_dir.mkdir(parents=True, exist_ok=True)
-            conf = {
-                "SERVER_HOSTNAME": "localhost",
-                "BERTH_DATA_DIR": str(conf_dir / "data"),
-                **deployment.berth_config("berth_logs"),
-            }
-            (conf_dir / "config.yaml").write_text(json.dumps(conf))
+            confs = []
+            for name in ("berth_logs_small", "berth_logs_large"):
+                conf_dir = tmp / name
+                conf_dir.mkdir(parents=True, exist_ok=True)
+                conf = {
+                    "SERVER_HOSTNAME": "localhost",
+                    "BERTH_DATA_DIR": str(conf_dir / "data"),
+                    **deployment.berth_config(name),
+                }
+                (conf_dir / "config.yaml").write_text(json.dumps(conf))
+                confs.append(conf_dir / "config.yaml")
             try:
-                results["logs"] = run_logs(conf_dir / "config.yaml", rows, quick=opts.quick)
+                results["logs"] = run_logs((confs[0], confs[1]), rows, quick=opts.quick)
             except Exception as e:  # reported; the rest of the run stands
                 results["logs"] = {"error": str(e)}
                 log(f"usage logs FAILED: {e}")

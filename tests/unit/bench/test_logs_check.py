@@ -13,11 +13,13 @@ from bench.logs import run_logs
 
 @pytest.mark.slow
 def test_the_logs_check_measures_every_query(tmp_path: Path) -> None:
-    conf = tmp_path / "config.yaml"
-    conf.write_text(
-        yaml.safe_dump({"SERVER_HOSTNAME": "localhost", "BERTH_DATA_DIR": str(tmp_path / "d")})
-    )
-    out = run_logs(conf, (500, 3_000), quick=True)
+    confs = []
+    for name in ("small", "large"):
+        conf = tmp_path / f"{name}.yaml"
+        data = {"SERVER_HOSTNAME": "localhost", "BERTH_DATA_DIR": str(tmp_path / name)}
+        conf.write_text(yaml.safe_dump(data))
+        confs.append(conf)
+    out = run_logs((confs[0], confs[1]), (500, 3_000), quick=True)
     assert out["rows"] == [500, 3_000]
     assert {p["query"].split(",")[0] for p in out["pages"]} == {
         "namespace", "repository", "namespace+performer", "everything (superuser)",
