@@ -9,7 +9,8 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
 4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
-5. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
+5. the usage-logs check, in-process on a fresh database (see :mod:`bench.logs`);
+6. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
 
@@ -32,6 +33,7 @@ from typing import Any
 
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
+from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
 from bench.notify import run_notify
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed, free_port
@@ -55,6 +57,8 @@ class BenchOptions:
     growth_repos: tuple[int, int] | None = None
     skip_growth: bool = False
     skip_notify: bool = False
+    logs_rows: tuple[int, int] | None = None
+    skip_logs: bool = False
     workers: int | None = None
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
@@ -378,6 +382,26 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 results["notifications"] = {"error": str(e)}
                 log(f"notification throughput FAILED: {e}")
             nb.stop()
+
+        if not opts.skip_logs:
+            rows = opts.logs_rows or (QUICK_ROWS if opts.quick else FULL_ROWS)
+            log(f"usage logs: a page at {rows[0]:,} vs {rows[1]:,} rows, a month's aggregate")
+            confs = []
+            for name in ("berth_logs_small", "berth_logs_large"):
+                conf_dir = tmp / name
+                conf_dir.mkdir(parents=True, exist_ok=True)
+                conf = {
+                    "SERVER_HOSTNAME": "localhost",
+                    "BERTH_DATA_DIR": str(conf_dir / "data"),
+                    **deployment.berth_config(name),
+                }
+                (conf_dir / "config.yaml").write_text(json.dumps(conf))
+                confs.append(conf_dir / "config.yaml")
+            try:
+                results["logs"] = run_logs((confs[0], confs[1]), rows, quick=opts.quick)
+            except Exception as e:  # reported; the rest of the run stands
+                results["logs"] = {"error": str(e)}
+                log(f"usage logs FAILED: {e}")
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

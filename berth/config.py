@@ -40,6 +40,7 @@ from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
+from berth.usagelogs.settings import UsageLogSettings, check_logs_model
 
 
 class ConfigError(Exception):
@@ -166,6 +167,21 @@ class QuayConfig(BaseModel):
     USER_RECOVERY_TOKEN_LIFETIME: str = "30m"  # noqa: S105 (a duration, not a password)
     REGISTRY_TITLE: str = "Berth"
     WEBHOOK_HOSTNAME_BLACKLIST: list[str] = Field(default_factory=list)
+    # Usage logs (berth/usagelogs/settings.py): the store, the API's features, login
+    # auditing, rotation of old entries into archive files, and exports.
+    LOGS_MODEL: str = "database"
+    FEATURE_LOG_EXPORT: bool = True
+    FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL: bool = True
+    FEATURE_USER_LOG_ACCESS: bool = False
+    ACTION_LOG_MAX_PAGE: int | None = None
+    ACTION_LOG_AUDIT_LOGINS: bool = True
+    ACTION_LOG_AUDIT_LOGIN_FAILURES: bool = False
+    FEATURE_ACTION_LOG_ROTATION: bool = False
+    ACTION_LOG_ROTATION_THRESHOLD: str = "30d"
+    ACTION_LOG_ROTATION_FREQUENCY: int | str = 12 * 3600
+    ACTION_LOG_ARCHIVE_LOCATION: str | None = None
+    ACTION_LOG_ARCHIVE_PATH: str = "actionlogarchive/"
+    EXPORT_ACTION_LOGS_SECONDS: int = 3600
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -188,6 +204,19 @@ class QuayConfig(BaseModel):
     # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
     # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
     BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
+    # Usage-log exports of more entries than this are refused with a message (no half file).
+    BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES: int = 1_000_000
+
+    @field_validator("LOGS_MODEL")
+    @classmethod
+    def _logs_model(cls, v: str) -> str:
+        return check_logs_model(v)
+
+    @field_validator("ACTION_LOG_ROTATION_THRESHOLD", "ACTION_LOG_ROTATION_FREQUENCY")
+    @classmethod
+    def _log_durations(cls, v: int | str) -> int | str:
+        parse_duration(v)
+        return v
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -354,6 +383,8 @@ class Settings:
     unknown_keys: tuple[UnknownKey, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
+    # Usage logs: the store, the API's features, login auditing, rotation, exports.
+    usage_logs: UsageLogSettings = field(default_factory=UsageLogSettings)
 
     @property
     def base_url(self) -> str:
@@ -492,6 +523,25 @@ def _notification_settings(cfg: QuayConfig) -> NotificationSettings:
         recovery_token_lifetime_s=parse_duration(cfg.USER_RECOVERY_TOKEN_LIFETIME),
         registry_title=cfg.REGISTRY_TITLE,
         webhook_hostname_blacklist=tuple(cfg.WEBHOOK_HOSTNAME_BLACKLIST),
+    )
+
+
+def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:
+    return UsageLogSettings(
+        logs_model=cfg.LOGS_MODEL,
+        log_export=cfg.FEATURE_LOG_EXPORT,
+        aggregated_counts=cfg.FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL,
+        user_log_access=cfg.FEATURE_USER_LOG_ACCESS,
+        max_page=cfg.ACTION_LOG_MAX_PAGE,
+        audit_logins=cfg.ACTION_LOG_AUDIT_LOGINS,
+        audit_login_failures=cfg.ACTION_LOG_AUDIT_LOGIN_FAILURES,
+        rotation=cfg.FEATURE_ACTION_LOG_ROTATION,
+        rotation_threshold_s=parse_duration(cfg.ACTION_LOG_ROTATION_THRESHOLD),
+        rotation_frequency_s=parse_duration(cfg.ACTION_LOG_ROTATION_FREQUENCY),
+        archive_location=cfg.ACTION_LOG_ARCHIVE_LOCATION,
+        archive_path=cfg.ACTION_LOG_ARCHIVE_PATH,
+        export_link_ttl_s=cfg.EXPORT_ACTION_LOGS_SECONDS,
+        export_max_entries=cfg.BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES,
     )
 
 
@@ -670,6 +720,7 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        usage_logs=_usage_log_settings(cfg),
     )
 
 

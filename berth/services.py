@@ -54,6 +54,9 @@ from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
+from berth.usagelogs.services import UsageLogService
+from berth.usagelogs.store import DatabaseLogsModel
+from berth.usagelogs.tasks import EXPORT_LOGS, ROTATE_LOGS
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Services:
     oauth: OAuthService
     outbound: OutboundClients
     notifications: NotificationService
+    usage_logs: UsageLogService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -103,6 +107,7 @@ def _job_runner(
     pruner: Pruner,
     gc: GarbageCollector,
     deliverer: Deliverer,
+    usage_logs: UsageLogService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -120,6 +125,8 @@ def _job_runner(
         notification_tasks.DELIVER_NOTIFICATION.bind(deliverer.deliver_notification),
         notification_tasks.SEND_EMAIL.bind(deliverer.send_email),
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
+        EXPORT_LOGS.bind(usage_logs.run_export),
+        ROTATE_LOGS.bind(usage_logs.rotate),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -131,6 +138,8 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.usage_logs.rotation:
+        schedules.append(Schedule(ROTATE_LOGS, every_s=settings.usage_logs.rotation_frequency_s))
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -225,14 +234,19 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         cache=read_cache,
     )
     outbound = OutboundClients(settings.outbound)
-    deliverer = Deliverer(
+    mailer = Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url)
+    deliverer = Deliverer(db, notifications, mailer, outbound, title=notes.registry_title)
+    usage_logs = UsageLogService(
         db,
-        notifications,
-        Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url),
+        DatabaseLogsModel(db),
+        storage,
         outbound,
-        title=notes.registry_title,
+        settings.usage_logs,
+        secret_key=settings.secret_key,
+        base_url=settings.base_url,
+        mailer=mailer if notes.mailing else None,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer)
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, usage_logs)
     return Services(
         settings,
         db,
@@ -260,9 +274,15 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
-        accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
+        accounts=AccountService(
+            db,
+            default_tag_expiration_s=reg.default_tag_expiration_s,
+            audit_logins=settings.usage_logs.audit_logins,
+            audit_login_failures=settings.usage_logs.audit_login_failures,
+        ),
         oauth=OAuthService(db, auth.fernet),
         outbound=outbound,
         notifications=notifications,
+        usage_logs=usage_logs,
         read_cache=read_cache,
     )

@@ -26,6 +26,7 @@ from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.registry import manifests, tags
 from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.session import SessionCodec
+from berth.http.api.v1.usagelogs import routes as usagelogs
 
 if TYPE_CHECKING:
     from berth.services import Services
@@ -49,6 +50,7 @@ MODULES: tuple[RouteModule, ...] = (
     policies.routes,
     notifications.routes,
     user_notifications.routes,
+    usagelogs.routes,
 )
 
 
