@@ -394,7 +394,7 @@ async def test_export_by_email_sends_the_link(configured: Any) -> None:
             assert r.status_code == 200
             doc = json.loads(r.content)
             assert doc["export_id"] == export_id
-            assert [e["kind"] for e in doc["logs"]].count("create_tag") == 5
+            assert [e.get("kind") for e in doc["logs"]].count("create_tag") == 5
 
 
 async def test_export_refusals(configured: Any) -> None:
