@@ -235,9 +235,12 @@ class ManifestService:
             stmt = self._base(repo, *columns, *expiry).where(
                 Manifest.digest == digest, visible(now)
             )
+        elif not is_valid_tag(reference):
+            # Neither a digest nor a tag: no manifest can be named so (Quay's route does
+            # not match it, so it answers 404 like the OCI spec's conformance suite expects).
+            async with self.db.read() as s:
+                await self._raise_unknown(s, repo, reference)
         else:
-            if not is_valid_tag(reference):
-                raise TagInvalid("invalid tag", {"tag": reference})
             stmt = (
                 self._base(repo, *columns, Tag.end_ts)
                 .join(Tag, Tag.manifest_id == Manifest.id)
