@@ -21,8 +21,9 @@ from berth.http.api.v1.identity import (
 )
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
-from berth.http.api.v1.registry import manifests, tags
+from berth.http.api.v1.registry import capabilities, manifests, tags
 from berth.http.api.v1.repos import routes as repositories
+from berth.http.api.v1.repos import tokens as repository_tokens
 from berth.http.api.v1.session import SessionCodec
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ MODULES: tuple[RouteModule, ...] = (
     tags.routes,
     manifests.routes,
     policies.routes,
+    repository_tokens.routes,
+    capabilities.routes,
 )
 
 
