@@ -26,6 +26,7 @@ from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
+from berth.oci.artifacts import ArtifactRules
 from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
@@ -163,10 +164,12 @@ class ManifestService:
         cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
+        artifacts: ArtifactRules | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.pulls = pulls
+        self.artifacts = artifacts or ArtifactRules()
         self.guard = guard or TagGuard()
         self.max_bytes = max_manifest_bytes
         # Manifests by reference and the tag list (shared with the blob sizes: ``BlobService``).
@@ -431,7 +434,9 @@ class ManifestService:
         if len(body) > self.max_bytes:
             raise TooLarge(f"manifest is larger than {self.max_bytes} bytes", {"size": len(body)})
         try:
-            return parse_manifest(body, content_type)
+            parsed = parse_manifest(body, content_type)
+            self.artifacts.check(parsed)
+            return parsed
         except ManifestUnsupported as e:
             raise Unsupported(e.message, e.detail) from e
         except OciManifestInvalid as e:

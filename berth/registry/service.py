@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from berth.db.session import Database
+from berth.oci.artifacts import ArtifactRules
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
 from berth.registry.immutability import TagGuard
@@ -42,6 +43,7 @@ class Registry:
         read_cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
+        artifacts: ArtifactRules | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -58,6 +60,7 @@ class Registry:
             cache=read_cache,
             tag_settings=tag_settings,
             guard=guard,
+            artifacts=artifacts,
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
