@@ -55,6 +55,10 @@ def serve(
         env["BERTH_SERVER_HOSTNAME"] = f"{shown}:{port}"
     settings = cli_settings(config, data_dir, env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from berth.metrics import prepare_multiprocess_dir
+
+    # Before any process of the server imports prometheus-client (it reads it at import).
+    prepare_multiprocess_dir(settings.data_dir, os.environ)
 
     n_workers = workers or settings.workers
     click.echo(
