@@ -5,6 +5,7 @@ Contract forms (operators' scripts call these):
   berth config validate FILE
   berth db upgrade [--config F | --data-dir D]
   berth admin create-user NAME [--superuser] [--password-stdin] [--config F | --data-dir D]
+  berth admin set-password NAME [--password-stdin] [--config F | --data-dir D]
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from berth.cli.common import cli_settings, config_options, run_with_services
+from berth.cli.common import (
+    cli_settings,
+    config_options,
+    private_data_dir,
+    remember_served,
+    run_with_services,
+)
 from berth.cli.gc import gc
 from berth.cli.identity import register as register_identity
 from berth.cli.jobs import jobs
@@ -53,8 +61,10 @@ def serve(
     if not hostname_set:
         shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
         env["BERTH_SERVER_HOSTNAME"] = f"{shown}:{port}"
-    settings = cli_settings(config, data_dir, env)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = cli_settings(config, data_dir, env, locate=False)
+    _port_free_or_exit(host, port)
+    private_data_dir(settings)
+    remember_served(settings)
     from berth.metrics import prepare_multiprocess_dir
 
     # Before any process of the server imports prometheus-client (it reads it at import).
@@ -68,6 +78,12 @@ def serve(
     click.echo(f"  data:     {settings.data_dir}")
     click.echo(f"  database: {_redact(settings.db_url)}")
     click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
+    bindir = Path(sys.executable).parent
+    if shutil.which("berth") is None and (bindir / "berth").exists():
+        click.echo(
+            f"  commands: {bindir / 'berth'} (not on PATH: "
+            f"source {bindir / 'activate'}, or add {bindir} to PATH)"
+        )
     if settings.auth.open_registry:
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     _echo_unknown_keys(settings.unknown_keys, err=True)
@@ -184,7 +200,34 @@ async def _first_run_admin(settings: Settings) -> str:
 
 def _login_hint(settings: Settings) -> str:
     tls = "" if settings.url_scheme == "https" else " --tls-verify=false"
-    return f"  log in:   podman login{tls} -u <user> {settings.server_hostname}"
+    hint = f"  log in:   podman login{tls} -u <user> {settings.server_hostname}"
+    initial = settings.data_dir / "initial-admin-password"
+    if initial.exists():
+        hint += f"\n  admin:    the first start's superuser 'admin' has its password in {initial}"
+    return hint
+
+
+def _port_free_or_exit(host: str, port: int) -> None:
+    """One clear line, not the server's traceback, when the address is taken."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                reason = "is already in use (another berth serve?)"
+            elif e.errno == errno.EACCES:
+                reason = "needs privileges (ports below 1024)"
+            else:
+                reason = f"cannot be used: {e.strerror}"
+            click.echo(
+                f"berth: port {port} on {host} {reason}; choose another with --port", err=True
+            )
+            raise SystemExit(1) from None
 
 
 # ---- worker ------------------------------------------------------------------------------
@@ -296,6 +339,42 @@ def create_user(
         click.echo(f"berth: {e}", err=True)
         raise SystemExit(1) from e
     click.echo(f"created {'superuser' if superuser else 'user'} {name}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@admin.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@config_options
+def set_password(name: str, password_stdin: bool, config: str | None, data_dir: str | None) -> None:
+    """Give a user a new password (a generated one unless --password-stdin): the way out of
+    a forgotten password or a login back-off."""
+    from berth.audit.services import Performer
+    from berth.identity.errors import AccountError
+
+    settings = cli_settings(config, data_dir)
+    generated = not password_stdin
+    password = secrets.token_urlsafe(18) if generated else sys.stdin.readline().rstrip("\r\n")
+
+    async def work(svc: Services) -> bool:
+        user = await svc.accounts.get_user(name)
+        if user is None or user.kind != "user":
+            return False
+        await svc.accounts.update_user(
+            user.id, password=password, performer=Performer(name, user.id)
+        )
+        return True
+
+    try:
+        found = run_with_services(settings, work)
+    except AccountError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    if not found:
+        click.echo(f"berth: no user {name}", err=True)
+        raise SystemExit(1)
+    click.echo(f"new password set for {name}")
     if generated:
         click.echo(f"password: {password}")
 

@@ -181,6 +181,7 @@ class AccountService:
         if password is not None:
             check_password_rules(password)
             values["password_hash"] = hash_password(password)
+            values["invalid_login_attempts"] = 0  # a new password ends a login back-off
         if email is not None:
             values["email"] = email
         if enabled is not None:
