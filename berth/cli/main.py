@@ -50,12 +50,48 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=None, type=int, help="Server worker processes.")
+@click.option(
+    "--ssl-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TLS certificate (PEM, chain after it); default: ssl.cert beside the config file.",
+)
+@click.option(
+    "--ssl-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Its private key (PEM); default: ssl.key beside the config file.",
+)
 def serve(
-    config: str | None, data_dir: str | None, host: str, port: int, workers: int | None
+    config: str | None,
+    data_dir: str | None,
+    host: str,
+    port: int,
+    workers: int | None,
+    ssl_cert: str | None,
+    ssl_key: str | None,
 ) -> None:
     """Run the registry (embedded defaults when no config is given)."""
+    from berth.cli.tls import TlsError, check_tls, find_tls
+
     env: dict[str, str] = {}
-    hostname_set = "SERVER_HOSTNAME" in _config_keys(config) or any(
+    config = config or os.environ.get("BERTH_CONFIG") or None
+    try:
+        found = find_tls(Path(config).resolve() if config else None, ssl_cert, ssl_key)
+        tls = check_tls(*found) if found else None
+    except TlsError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    keys = _config_keys(config)
+    if (
+        tls
+        and "PREFERRED_URL_SCHEME" not in keys
+        and not any(
+            k in os.environ for k in ("BERTH_PREFERRED_URL_SCHEME", "QUAY_PREFERRED_URL_SCHEME")
+        )
+    ):
+        env["BERTH_PREFERRED_URL_SCHEME"] = "https"
+    hostname_set = "SERVER_HOSTNAME" in keys or any(
         k in os.environ for k in ("BERTH_SERVER_HOSTNAME", "QUAY_SERVER_HOSTNAME")
     )
     if not hostname_set:
@@ -75,6 +111,8 @@ def serve(
         f"Berth registry at {settings.base_url}  (listening on {host}:{port}, "
         f"{n_workers} worker{'s' if n_workers != 1 else ''})"
     )
+    if tls:
+        click.echo(f"  tls:      {tls.cert} (valid until {tls.not_after:%Y-%m-%d})")
     click.echo(f"  data:     {settings.data_dir}")
     click.echo(f"  database: {_redact(settings.db_url)}")
     click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
@@ -108,6 +146,7 @@ def serve(
             "port": port,
             "workers": n_workers,
             "setup": setup,
+            "ssl": [str(tls.cert.resolve()), str(tls.key.resolve())] if tls else None,
         }
     )
     if n_workers == 1:
