@@ -2,7 +2,8 @@
 
 Contract forms (operators' scripts call these):
   berth serve [--config FILE] [--host H] [--port P] [--data-dir D]
-  berth config validate FILE
+  berth config init [FILE] [--deployment embedded|distributed] [--hostname H] ...
+  berth config validate FILE [--connect]
   berth db upgrade [--config F | --data-dir D]
   berth admin create-user NAME [--superuser] [--password-stdin] [--config F | --data-dir D]
   berth admin set-password NAME [--password-stdin] [--config F | --data-dir D]
@@ -17,7 +18,7 @@ import secrets
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,6 +29,7 @@ from berth.cli.common import (
     remember_served,
     run_with_services,
 )
+from berth.cli.configinit import config_init
 from berth.cli.gc import gc
 from berth.cli.identity import register as register_identity
 from berth.cli.jobs import jobs
@@ -99,6 +101,15 @@ def serve(
         env["BERTH_SERVER_HOSTNAME"] = f"{shown}:{port}"
     settings = cli_settings(config, data_dir, env, locate=False)
     _port_free_or_exit(host, port)
+    if not settings.is_sqlite:
+        # A shared database, storage and Redis: refuse to start on what would fail anyway,
+        # with the message ``config validate --connect`` gives, before anything is started.
+        failed = [o for o in _connection_checks(settings, smtp_ldap=False) if not o.ok]
+        if failed:
+            click.echo("berth: cannot start:", err=True)
+            for o in failed:
+                click.echo(f"  - {o}", err=True)
+            raise SystemExit(1)
     private_data_dir(settings)
     remember_served(settings)
     from berth.metrics import prepare_multiprocess_dir
@@ -293,9 +304,17 @@ def config() -> None:
     """Configuration tools."""
 
 
+config.add_command(config_init)
+
+
 @config.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
-def config_validate(file: str) -> None:
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="Also connect: database, storage (write, read, delete), Redis, SMTP, LDAP.",
+)
+def config_validate(file: str, connect: bool) -> None:
     """Check a config.yaml and report every problem at once."""
     try:
         settings = load_settings(file, env={}, persist_secrets=False)
@@ -305,11 +324,52 @@ def config_validate(file: str) -> None:
             click.echo(f"  - {problem}")
         _echo_unknown_keys(e.unknown_keys)
         raise SystemExit(1) from e
-    click.echo(f"{file}: OK")
+    failed = []
+    if connect:
+        outcomes = _connection_checks(settings, smtp_ldap=True)
+        failed = [o for o in outcomes if not o.ok]
+    if failed:
+        click.echo(f"{file}: {len(failed)} problem{'s' if len(failed) != 1 else ''}")
+    else:
+        click.echo(f"{file}: OK")
     click.echo(f"  SERVER_HOSTNAME: {settings.server_hostname}")
     click.echo(f"  database:        {_redact(settings.db_url)}")
     click.echo(f"  storage:         {settings.storage.name} ({settings.storage.driver})")
+    if connect:
+        for o in outcomes:
+            click.echo(f"  {'ok  ' if o.ok else 'FAIL'} {o}")
     _echo_unknown_keys(settings.unknown_keys)
+    if failed:
+        raise SystemExit(1)
+
+
+def _connection_checks(settings: Settings, *, smtp_ldap: bool) -> list[Any]:
+    """``berth.health.checks`` on the settings' database, storage and Redis (and, for
+    ``config validate --connect``, the SMTP and LDAP servers the file names)."""
+    from berth.health.checks import check_connections
+
+    raw = _raw_config(settings.config_path) if smtp_ldap else {}
+    return asyncio.run(
+        check_connections(
+            db_url=settings.db_url,
+            storage_driver=settings.storage.driver,
+            storage_args=settings.storage.args,
+            redis_options=settings.cache_redis,
+            raw=raw,
+        )
+    )
+
+
+def _raw_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _echo_unknown_keys(keys: tuple[UnknownKey, ...], *, err: bool = False) -> None:
