@@ -5,6 +5,8 @@ Contract forms (operators' scripts call these):
   berth config init [FILE] [--deployment embedded|distributed] [--hostname H] ...
   berth config validate FILE [--connect]
   berth db upgrade [--config F | --data-dir D]
+  berth backup DEST [--config F | --data-dir D]
+  berth restore SRC [--force] [--config F | --data-dir D]
   berth admin create-user NAME [--superuser] [--password-stdin] [--config F | --data-dir D]
   berth admin set-password NAME [--password-stdin] [--config F | --data-dir D]
 """
@@ -17,6 +19,7 @@ import os
 import secrets
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -397,6 +400,81 @@ def db_upgrade(config: str | None, data_dir: str | None) -> None:
     asyncio.run(upgrade(settings.db_url))
     after = asyncio.run(current_revision(settings.db_url))
     click.echo(f"database at revision {after} (was {before or 'empty'})")
+
+
+# ---- backup and restore --------------------------------------------------------------------
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@config_options
+def backup_cmd(dest: str, config: str | None, data_dir: str | None) -> None:
+    """Back up the embedded default into DEST (a new directory), while the server runs."""
+    from berth.backup import services as bk
+    from berth.storage.factory import create_storage
+
+    settings = cli_settings(config, data_dir)
+    target = Path(dest).resolve()
+    started = time.monotonic()
+
+    async def blobs(digests: list[str]) -> int:
+        source = create_storage(settings.storage.driver, settings.storage.args)
+        out = create_storage("LocalStorage", {"storage_path": str(target / "storage")})
+        try:
+            return await bk.copy_blobs(source, out, digests, click.echo,
+                                       what="vanished during the backup (garbage collection?): "
+                                       "run the backup again")  # fmt: skip
+        finally:
+            await source.close()
+            await out.close()
+
+    try:
+        digests = bk.snapshot(
+            db_url=settings.db_url, data_dir=settings.data_dir, dest=target, progress=click.echo
+        )
+        total = asyncio.run(blobs(digests))
+        bk.finish_backup(target, settings.data_dir, digests, total)
+    except bk.BackupError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    click.echo(f"backup: {target} ({len(digests)} blobs, {total} bytes, "
+               f"{time.monotonic() - started:.1f} s)")  # fmt: skip
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(file_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Replace the registry already in the data dir.")
+@config_options
+def restore_cmd(src: str, force: bool, config: str | None, data_dir: str | None) -> None:
+    """Restore a backup of the embedded default into a data directory (stop its server)."""
+    from berth.backup import services as bk
+    from berth.storage.factory import create_storage
+
+    settings = cli_settings(config, data_dir, locate=False)
+    source = Path(src).resolve()
+    local = (
+        Path(str(settings.storage.args.get("storage_path")))
+        if settings.storage.driver == "LocalStorage"
+        else None
+    )
+
+    async def blobs(digests: list[str]) -> int:
+        backed = create_storage("LocalStorage", {"storage_path": str(source / "storage")})
+        storage = create_storage(settings.storage.driver, settings.storage.args)
+        try:
+            return await bk.copy_blobs(backed, storage, digests, click.echo,
+                                       what="is missing from the backup")  # fmt: skip
+        finally:
+            await backed.close()
+            await storage.close()
+
+    try:
+        digests = bk.prepare_restore(src=source, db_url=settings.db_url,
+                                     data_dir=settings.data_dir, local_storage=local,
+                                     force=force, progress=click.echo)  # fmt: skip
+        total = asyncio.run(blobs(digests))
+    except bk.BackupError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    click.echo(f"restored into {settings.data_dir} ({len(digests)} blobs, {total} bytes)")
 
 
 # ---- admin -------------------------------------------------------------------------------
