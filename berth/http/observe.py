@@ -108,6 +108,8 @@ def observe_routes(svc: Services) -> list[Route]:
 
     return [
         Route("/health/instance", instance, methods=["GET"]),
+        Route("/health", instance, methods=["GET"]),  # Quay's aliases
         Route("/health/endtoend", endtoend, methods=["GET"]),
+        Route("/status", endtoend, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]

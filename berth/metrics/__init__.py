@@ -66,7 +66,7 @@ def route_kind(path: str) -> str:
         return "v2_other"
     if path.startswith("/api/"):
         return "api"
-    if path.startswith("/health"):
+    if path.startswith("/health") or path == "/status":
         return "health"
     if path == "/metrics":
         return "metrics"

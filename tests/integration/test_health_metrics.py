@@ -63,6 +63,9 @@ async def test_health_endpoints_have_quays_shape(registry: Berth) -> None:
         "data": {"services": {"database": True, "storage": True, "auth": True}},
         "status_code": 200,
     }
+    # Quay's older names for the two
+    assert (await registry.http.get("/health")).json()["data"]["services"]["service_key"]
+    assert (await registry.http.get("/status")).json()["data"]["services"]["storage"]
 
 
 async def push_image(client: Client, repo: str, tag: str) -> int:
