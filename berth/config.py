@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from berth.auth.settings import AuthSettings
 from berth.durations import parse_duration
 from berth.notifications.settings import MailSettings, NotificationSettings
+from berth.oci.artifacts import ArtifactRules
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
@@ -121,6 +122,7 @@ class QuayConfig(BaseModel):
     FEATURE_EXTENDED_REPOSITORY_NAMES: bool = True
     FEATURE_REFERRERS_API: bool = True
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
+    ALLOWED_OCI_ARTIFACT_TYPES: dict[str, list[str]] | None = None
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
     FEATURE_REPO_MIRROR: bool = False
@@ -488,6 +490,9 @@ def _registry_settings(cfg: QuayConfig) -> RegistrySettings:
         default_tag_expiration_s=parse_duration(cfg.DEFAULT_TAG_EXPIRATION),
         tag_expiration_options=frozenset(parse_duration(v) for v in cfg.TAG_EXPIRATION_OPTIONS),
         max_manifest_bytes=cfg.BERTH_MAX_MANIFEST_BYTES,
+        artifacts=ArtifactRules.from_config(
+            cfg.FEATURE_GENERAL_OCI_SUPPORT, cfg.ALLOWED_OCI_ARTIFACT_TYPES
+        ),
         tags=TagSettings(
             immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
             immutable_can_expire=cfg.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,

@@ -19,6 +19,7 @@ from berth.db.session import Database
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
+from berth.health.services import HealthService
 from berth.identity import tasks as identity_tasks
 from berth.identity.accounts import AccountService
 from berth.identity.orgs import OrgService
@@ -29,6 +30,7 @@ from berth.identity.teams import TeamService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
+from berth.metrics.prometheus import PrometheusRecorder
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
 from berth.notifications.hooks import InviteNotifier, PushNotifier
@@ -83,15 +85,19 @@ class Services:
     notifications: NotificationService
     usage_logs: UsageLogService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
+    metrics: PrometheusRecorder = field(default_factory=PrometheusRecorder)
+    health: HealthService | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
         self.pulls.start()
+        self.metrics.start()
         if self.settings.run_workers_in_process if run_jobs is None else run_jobs:
             self.runner.start()
 
     async def close(self) -> None:
         await self.runner.stop()
+        await self.metrics.stop()
         await self.pulls.stop()
         await self.storage.close()
         await self.outbound.aclose()
@@ -169,6 +175,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     storage = create_storage(settings.storage.driver, settings.storage.args)
     pulls = PullLog(db)
     read_cache = _read_cache(settings)
+    metrics = PrometheusRecorder(
+        pool=db.pool_status, cache=lambda: (read_cache.hits, read_cache.misses)
+    )
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -209,6 +218,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         listener=PushNotifier(
             host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
         ),
+        artifacts=reg.artifacts,
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -218,6 +228,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         upload_expiry_s=settings.upload_expiry_s,
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
+        metrics=metrics,
     )
     notes = settings.notifications
     notifications = NotificationService(
@@ -285,4 +296,12 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         notifications=notifications,
         usage_logs=usage_logs,
         read_cache=read_cache,
+        metrics=metrics,
+        health=HealthService(
+            db,
+            storage,
+            data_dir=settings.data_dir,
+            redis_options=settings.cache_redis,
+            keys_loaded=lambda: auth.keyring.can_sign,
+        ),
     )

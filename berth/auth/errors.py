@@ -33,5 +33,8 @@ class InvalidScope(AuthError):
 
 class TooManyAttempts(AuthError):
     def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many login attempts. Please reset your password and try again.")
+        super().__init__(
+            f"Too many login attempts. Please try again in {retry_after} seconds "
+            "(an administrator can set a new password: berth admin set-password)."
+        )
         self.retry_after = retry_after

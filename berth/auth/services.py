@@ -418,10 +418,15 @@ class AuthService:
                 await self.create_repository(principal, req.repo)
                 # Now its admin: pull (and delete) as well, as Quay grants in one token.
                 decision = await self.decide(principal, req.repo, req.actions)
+            prefix = self.server_hostname + "/"
             access.append(
                 {
                     "type": "repository",
-                    "name": req.repo.full,
+                    # A scope given with the server's hostname is echoed so (as Quay does);
+                    # the registry strips the prefix again when it reads the token.
+                    "name": prefix + req.repo.full
+                    if req.raw_name.startswith(prefix)
+                    else req.repo.full,
                     "actions": sorted(decision.actions),
                 }
             )

@@ -196,6 +196,7 @@ class AccountService:
             check_password_rules(password)
             values["password_hash"] = hash_password(password)
             values["session_uuid"] = str(uuid.uuid4())  # every session signed in before ends
+            values["invalid_login_attempts"] = 0  # a new password ends a login back-off
         if email is not None:
             values["email"] = email
         if enabled is not None:

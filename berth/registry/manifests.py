@@ -26,6 +26,7 @@ from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
+from berth.oci.artifacts import ArtifactRules
 from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
@@ -165,10 +166,12 @@ class ManifestService:
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
         listener: PushListener | None = None,
+        artifacts: ArtifactRules | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.pulls = pulls
+        self.artifacts = artifacts or ArtifactRules()
         self.guard = guard or TagGuard()
         self.listener: PushListener = listener or NoListener()
         self.max_bytes = max_manifest_bytes
@@ -234,9 +237,12 @@ class ManifestService:
             stmt = self._base(repo, *columns, *expiry).where(
                 Manifest.digest == digest, visible(now)
             )
+        elif not is_valid_tag(reference):
+            # Neither a digest nor a tag: no manifest can be named so (Quay's route does
+            # not match it, so it answers 404 like the OCI spec's conformance suite expects).
+            async with self.db.read() as s:
+                await self._raise_unknown(s, repo, reference)
         else:
-            if not is_valid_tag(reference):
-                raise TagInvalid("invalid tag", {"tag": reference})
             stmt = (
                 self._base(repo, *columns, Tag.end_ts)
                 .join(Tag, Tag.manifest_id == Manifest.id)
@@ -427,7 +433,9 @@ class ManifestService:
         if len(body) > self.max_bytes:
             raise TooLarge(f"manifest is larger than {self.max_bytes} bytes", {"size": len(body)})
         try:
-            return parse_manifest(body, content_type)
+            parsed = parse_manifest(body, content_type)
+            self.artifacts.check(parsed)
+            return parsed
         except ManifestUnsupported as e:
             raise Unsupported(e.message, e.detail) from e
         except OciManifestInvalid as e:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+
 from berth.db.session import Database
+from berth.oci.artifacts import ArtifactRules
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
 from berth.registry.events import PushListener
@@ -13,6 +16,7 @@ from berth.registry.immutability import TagGuard
 from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
+from berth.registry.models import Upload
 from berth.registry.pulls import PullLog
 from berth.registry.repositories import (
     RepoName,
@@ -44,6 +48,7 @@ class Registry:
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
         listener: PushListener | None = None,
+        artifacts: ArtifactRules | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -61,10 +66,16 @@ class Registry:
             tag_settings=tag_settings,
             guard=guard,
             listener=listener,
+            artifacts=artifacts,
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
         self.labels = LabelService(db, reserved_prefixes=tag_settings.reserved_label_prefixes)
+
+    async def uploads_in_flight(self) -> int:
+        """Upload sessions started and not yet finished, cancelled or expired."""
+        async with self.db.read() as s:
+            return int((await s.execute(select(func.count()).select_from(Upload))).scalar_one())
 
     def name(self, raw: str) -> RepoName:
         return parse_repo_name(raw, library=self.library)

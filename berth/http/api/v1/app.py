@@ -23,8 +23,9 @@ from berth.http.api.v1.notifications import routes as notifications
 from berth.http.api.v1.notifications import users as user_notifications
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
-from berth.http.api.v1.registry import manifests, tags
+from berth.http.api.v1.registry import capabilities, manifests, tags
 from berth.http.api.v1.repos import routes as repositories
+from berth.http.api.v1.repos import tokens as repository_tokens
 from berth.http.api.v1.session import SessionCodec
 from berth.http.api.v1.usagelogs import routes as usagelogs
 
@@ -51,6 +52,8 @@ MODULES: tuple[RouteModule, ...] = (
     notifications.routes,
     user_notifications.routes,
     usagelogs.routes,
+    repository_tokens.routes,
+    capabilities.routes,
 )
 
 
