@@ -37,6 +37,7 @@ from berth.durations import parse_duration
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
+from berth.quotas.settings import QuotaSettings
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
 
@@ -128,6 +129,13 @@ class QuayConfig(BaseModel):
     FEATURE_PROXY_STORAGE: bool = False
     FEATURE_QUOTA_MANAGEMENT: bool = False
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
+    # Quotas (berth/quotas/settings.py): the routes need FEATURE_EDIT_QUOTA too; pushes past
+    # a Reject limit are refused with FEATURE_VERIFY_QUOTA; QUOTA_BACKFILL recounts sizes.
+    FEATURE_EDIT_QUOTA: bool = True
+    FEATURE_VERIFY_QUOTA: bool = True
+    QUOTA_BACKFILL: bool = True
+    QUOTA_TOTAL_DELAY_SECONDS: int = 1800
+    QUOTA_NOTIFICATION_COOLDOWN_SECONDS: int = 86400
     FEATURE_MAILING: bool = True
     FEATURE_REQUIRE_TEAM_INVITE: bool = True
     FEATURE_RESTRICTED_USERS: bool = False
@@ -338,6 +346,7 @@ class Settings:
     unknown_keys: tuple[UnknownKey, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
 
     @property
     def base_url(self) -> str:
@@ -457,6 +466,18 @@ def _policy_settings(cfg: QuayConfig) -> PolicySettings:
         default_prune_rule=default_prune_rule(cfg.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY),
         autoprune_interval_s=parse_duration(cfg.BERTH_AUTOPRUNE_INTERVAL),
         immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
+    )
+
+
+def _quota_settings(cfg: QuayConfig) -> QuotaSettings:
+    return QuotaSettings(
+        management=cfg.FEATURE_QUOTA_MANAGEMENT,
+        edit=cfg.FEATURE_EDIT_QUOTA,
+        verify=cfg.FEATURE_VERIFY_QUOTA,
+        default_reject_bytes=max(0, cfg.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES),
+        backfill=cfg.QUOTA_BACKFILL,
+        backfill_interval_s=max(60, cfg.QUOTA_TOTAL_DELAY_SECONDS),
+        cooldown_s=max(0, cfg.QUOTA_NOTIFICATION_COOLDOWN_SECONDS),
     )
 
 
@@ -634,6 +655,7 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        quotas=_quota_settings(cfg),
     )
 
 

@@ -37,6 +37,11 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.quotas import tasks as quota_tasks
+from berth.quotas.enforcement import QuotaEnforcer
+from berth.quotas.events import LoggedQuotaEvents
+from berth.quotas.services import QuotaService
+from berth.quotas.tasks import BACKFILL_QUOTA_TOTALS
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
@@ -71,6 +76,7 @@ class Services:
     accounts: AccountService
     oauth: OAuthService
     outbound: OutboundClients
+    quotas: QuotaService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -95,6 +101,7 @@ def _job_runner(
     jobs: JobQueue,
     pruner: Pruner,
     gc: GarbageCollector,
+    quotas: QuotaService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -109,6 +116,7 @@ def _job_runner(
         DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
         AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),
         PRUNE_NAMESPACE.bind(partial(policy_tasks.prune_namespace, pruner=pruner)),
+        BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -116,6 +124,10 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.quotas.management and settings.quotas.backfill:
+        schedules.append(
+            Schedule(BACKFILL_QUOTA_TOTALS, every_s=settings.quotas.backfill_interval_s)
+        )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -170,6 +182,19 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
             auth.register_special_login(username, login)
+    quota_settings = settings.quotas
+    quotas = QuotaService(db, default_reject_bytes=quota_settings.default_reject_bytes)
+    # The notifications feature's dispatcher replaces LoggedQuotaEvents once it exists.
+    enforcer = (
+        QuotaEnforcer(
+            db,
+            LoggedQuotaEvents(),
+            default_reject_bytes=quota_settings.default_reject_bytes,
+            cooldown_s=quota_settings.cooldown_s,
+        )
+        if quota_settings.enforced
+        else None
+    )
     registry = Registry(
         db,
         storage,
@@ -182,6 +207,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
+        quota=enforcer,
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -192,7 +218,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, quotas)
     return Services(
         settings,
         db,
@@ -220,4 +246,5 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         oauth=OAuthService(db, auth.fernet),
         outbound=OutboundClients(settings.outbound),
         read_cache=read_cache,
+        quotas=quotas,
     )

@@ -47,6 +47,10 @@ LOG_KINDS = frozenset(
         "update_repository_autoprune_policy", "delete_repository_autoprune_policy",
         "autoprune_tag_delete",
         "create_immutability_policy", "update_immutability_policy", "delete_immutability_policy",
+        "org_create_quota", "org_change_quota", "org_delete_quota", "org_create_quota_limit",
+        "org_change_quota_limit", "org_delete_quota_limit",
+        # Berth's record of quota events until notifications deliver them (berth.quotas.events)
+        "quota_warning", "quota_error",
     }
 )  # fmt: skip
 

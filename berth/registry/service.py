@@ -13,6 +13,7 @@ from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
 from berth.registry.pulls import PullLog
+from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -42,6 +43,7 @@ class Registry:
         read_cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -58,6 +60,7 @@ class Registry:
             cache=read_cache,
             tag_settings=tag_settings,
             guard=guard,
+            quota=quota,
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
