@@ -388,11 +388,11 @@ class QuotaService:
         meanwhile keep their own deltas: the result is what a recount at the end gives.
         """
         async with self.db.read() as s:
+            # One transaction (autobegun): on PostgreSQL at REPEATABLE READ, one snapshot.
             if not self.db.is_sqlite:
                 await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            async with s.begin():
-                counted = await accounting.recompute(s)
-                stored = await accounting.stored(s)
+            counted = await accounting.recompute(s)
+            stored = await accounting.stored(s)
         repo_fix = {
             k: v - stored.repositories.get(k, 0)
             for k, v in counted.repositories.items()

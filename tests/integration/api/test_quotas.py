@@ -1,7 +1,7 @@
 """Namespace quotas over /api/v1: Quay's routes, bodies and answers, who may write (3.16+:
 a superuser with FEATURE_SUPERUSERS_FULL_ACCESS), bad input refused with nothing written,
 the system default, and ``quotas``/``quota_report`` in the organization, user and
-repository views. Enforcement at push is in tests/integration/test_quota_enforcement.py."""
+repository views. Enforcement at push is in tests/integration/api/test_quota_enforcement.py."""
 
 from __future__ import annotations
 
