@@ -80,6 +80,9 @@ def _pair(
     help="Repository counts of the cost growth check (default 1000,10000; quick 100,1000).",
 )
 @click.option("--skip-growth", is_flag=True, help="Skip the cost growth check.")
+@click.option(
+    "--skip-quota", is_flag=True, help="Skip manifest PUTs with a quota against without one."
+)
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",

@@ -9,6 +9,7 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
 4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
+   then manifest PUTs with a quota against without one (see :mod:`bench.quota`);
 5. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
@@ -32,6 +33,7 @@ from typing import Any
 
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
+from bench.quota import compare_push_with_quota
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed
 
@@ -53,6 +55,7 @@ class BenchOptions:
     growth_tags: tuple[int, int] | None = None
     growth_repos: tuple[int, int] | None = None
     skip_growth: bool = False
+    skip_quota: bool = False
     workers: int | None = None
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
@@ -345,6 +348,17 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 results["growth"] = {"error": str(e)}
                 log(f"cost growth FAILED: {e}")
             g.stop()
+
+        if not opts.skip_quota:
+            results["quota_push"] = compare_push_with_quota(
+                tmp / "quota",
+                BENCH_USER,
+                password,
+                deployment.berth_config,
+                quick=opts.quick,
+                workers=opts.workers,
+                log=log,
+            )
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []
