@@ -1,10 +1,13 @@
 """Quotas as the registry's ``QuotaGuard`` (``berth.registry.quota``).
 
-``admit`` reads the namespace's quota and limits in one indexed query (no quota row: the
-system default, DEFAULT_SYSTEM_REJECT_QUOTA_BYTES, as a Reject limit at 100%), refuses a
-push whose new total exceeds a Reject threshold (``limit_bytes * percent / 100``), and
-reports a crossing when the push takes the total from below a threshold to at or above it:
-``quota_warning`` for a Warning limit, ``quota_error`` for a Reject limit reached exactly.
+The namespace's limits are read inside the push's size UPDATE (``returning``: three scalar
+subqueries over the updated ``namespaces`` row, so the check adds no round trip): the
+quota's bytes (no quota: the system default, DEFAULT_SYSTEM_REJECT_QUOTA_BYTES, as a
+Reject limit at 100%), the lowest Reject line and the highest Warning percentage the push
+crossed. Lines are compared as ``limit_bytes * percent`` against ``bytes * 100`` (no
+rounding). ``admit`` refuses a push whose new total exceeds the Reject line and reports a
+crossing when the push takes the total from below a line to at or above it:
+``quota_warning`` for a Warning limit, ``quota_error`` for a Reject line reached exactly.
 A refused push reports ``quota_error`` from a unit of its own (``refused``). The guard
 sees every push's before/after under the namespace row's lock, so each crossing is seen by
 exactly one push. Each event of a namespace is reported at most once per
@@ -14,24 +17,22 @@ UPDATE or INSERT, safe against concurrent claims).
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, bindparam, select, update
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Insert, bindparam, literal_column, select, update
 
 from berth.db.base import now_ms
 from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.quotas.events import QUOTA_ERROR, QUOTA_WARNING, Crossing, QuotaEvents
-from berth.quotas.models import NamespaceQuota, QuotaLimit, QuotaNotice
+from berth.quotas.models import QuotaNotice
 from berth.registry.errors import QuotaExceeded
 
 WARNING = "Warning"
 REJECT = "Reject"
 
-_LIMITS = (
-    select(NamespaceQuota.limit_bytes, QuotaLimit.kind, QuotaLimit.percent)
-    .outerjoin(QuotaLimit, QuotaLimit.quota_id == NamespaceQuota.id)
-    .where(NamespaceQuota.namespace_id == bindparam("namespace_id"))
-)
 _NAME = select(Namespace.name).where(Namespace.id == bindparam("namespace_id"))
 _NOTICES = QuotaNotice.__table__
 _RENEW_NOTICE = (
@@ -55,8 +56,37 @@ def _insert_notice(dialect: str) -> Insert:
     return sqlite_insert(_NOTICES).on_conflict_do_nothing()
 
 
-def threshold(limit_bytes: int, percent: int) -> int:
-    return limit_bytes * percent // 100
+# Scalar subqueries over the row the push's UPDATE changes (``namespaces``, its new
+# size_bytes), written out with qualified names: SQLAlchemy renders a RETURNING clause's
+# columns unqualified, which SQLite then finds ambiguous inside a join.
+_LIMITS_OF_ROW = (
+    "FROM quota_limits AS ql JOIN namespace_quotas AS nq ON nq.id = ql.quota_id "
+    "WHERE ql.namespace_id = namespaces.id"
+)
+_QUOTA_BYTES = (
+    "(SELECT nq.limit_bytes FROM namespace_quotas AS nq WHERE nq.namespace_id = namespaces.id)"
+)
+_REJECT_LINE = (
+    f"(SELECT min(nq.limit_bytes * ql.percent) {_LIMITS_OF_ROW} AND ql.kind = '{REJECT}')"
+)
+_WARNING_REACHED = (
+    f"(SELECT max(ql.percent) {_LIMITS_OF_ROW} AND ql.kind = '{WARNING}' "
+    "AND nq.limit_bytes * ql.percent <= namespaces.size_bytes * 100)"
+)
+_NO_QUOTA = (
+    "NOT EXISTS (SELECT 1 FROM namespace_quotas AS nq WHERE nq.namespace_id = namespaces.id)"
+)
+
+
+def _checks(default_reject_bytes: int) -> tuple[Any, ...]:
+    """(quota bytes, lowest Reject line x100, highest Warning percent reached), evaluated
+    in the namespace's size UPDATE ... RETURNING."""
+    quota_bytes, reject = _QUOTA_BYTES, _REJECT_LINE
+    if default_reject_bytes > 0:
+        default = int(default_reject_bytes)
+        quota_bytes = f"coalesce({quota_bytes}, CASE WHEN {_NO_QUOTA} THEN {default} END)"
+        reject = f"coalesce({reject}, CASE WHEN {_NO_QUOTA} THEN {default * 100} END)"
+    return tuple(literal_column(sql, BigInteger) for sql in (quota_bytes, reject, _WARNING_REACHED))
 
 
 class QuotaEnforcer:
@@ -69,35 +99,29 @@ class QuotaEnforcer:
         self.events = events
         self.default_reject_bytes = default_reject_bytes
         self.cooldown_ms = cooldown_s * 1000
+        self.returning = _checks(default_reject_bytes)
         self._insert = {d: _insert_notice(d) for d in ("postgresql", "sqlite")}
 
-    async def _limits(self, s: Unit, namespace_id: int) -> tuple[int, list[tuple[str, int]]]:
-        """The quota's bytes and its (kind, percent) limits; (0, []) when none applies."""
-        rows = (await s.execute(_LIMITS, {"namespace_id": namespace_id})).all()
-        if not rows:
-            if self.default_reject_bytes > 0:
-                return self.default_reject_bytes, [(REJECT, 100)]
-            return 0, []
-        return int(rows[0][0]), [(kind, pct) for _, kind, pct in rows if kind is not None]
-
-    async def admit(self, s: Unit, namespace_id: int, before: int, after: int) -> None:
-        limit_bytes, limits = await self._limits(s, namespace_id)
-        if not limits:
+    async def admit(
+        self, s: Unit, namespace_id: int, before: int, after: int, checks: Sequence[Any]
+    ) -> None:
+        quota_bytes, reject, warning = checks
+        if quota_bytes is None or not quota_bytes:
             return
-        rejects = [threshold(limit_bytes, p) for kind, p in limits if kind == REJECT]
-        if rejects and after > min(rejects):
-            percent = min(p for kind, p in limits if kind == REJECT)
-            raise QuotaExceeded(namespace_id, before, after, limit_bytes, percent)
-        crossed: dict[str, int] = {}
-        for kind, percent in limits:
-            line = threshold(limit_bytes, percent)
-            if before < line <= after:
-                event = QUOTA_WARNING if kind == WARNING else QUOTA_ERROR
-                crossed[event] = max(crossed.get(event, 0), percent)
-        for event, percent in crossed.items():
-            await self._report(
-                s, Crossing(namespace_id, "", event, after, limit_bytes, percent), now_ms()
+        quota_bytes = int(quota_bytes)
+        if reject is not None:
+            reject = int(reject)
+            if after * 100 > reject:
+                raise QuotaExceeded(namespace_id, before, after, quota_bytes, reject // quota_bytes)
+        now = now_ms()
+        if warning is not None and quota_bytes * int(warning) > before * 100:
+            crossing = Crossing(namespace_id, "", QUOTA_WARNING, after, quota_bytes, int(warning))
+            await self._report(s, crossing, now)
+        if reject is not None and before * 100 < reject <= after * 100:
+            crossing = Crossing(
+                namespace_id, "", QUOTA_ERROR, after, quota_bytes, reject // quota_bytes
             )
+            await self._report(s, crossing, now)
 
     async def refused(self, exc: QuotaExceeded) -> None:
         crossing = Crossing(

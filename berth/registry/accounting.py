@@ -23,9 +23,10 @@ surgery.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +35,7 @@ from sqlalchemy.sql.expression import BindParameter
 from berth.db.fast import Unit, dialect_name
 from berth.namespaces.models import Namespace
 from berth.registry.models import Blob, Manifest, ManifestBlob, Repository
-
-if TYPE_CHECKING:
-    from berth.registry.quota import QuotaGuard
+from berth.registry.quota import QuotaGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +130,17 @@ _ADD_TO_NAMESPACE = (
     .where(_NAMESPACE.c.id == bindparam("owner"))
     .values(size_bytes=_NAMESPACE.c.size_bytes + bindparam("delta"))
 )
-# The same, answering the new total: the quota check's input (no extra round trip).
-_GROW_NAMESPACE = _ADD_TO_NAMESPACE.returning(_NAMESPACE.c.size_bytes)
+# The same, answering the new total and a quota guard's checks (no extra round trip);
+# built once per guard.
+_GROW_NAMESPACE: weakref.WeakKeyDictionary[QuotaGuard, Any] = weakref.WeakKeyDictionary()
+
+
+def _grow_namespace(quota: QuotaGuard) -> Any:
+    stmt = _GROW_NAMESPACE.get(quota)
+    if stmt is None:
+        stmt = _ADD_TO_NAMESPACE.returning(_NAMESPACE.c.size_bytes, *quota.returning)
+        _GROW_NAMESPACE[quota] = stmt
+    return stmt
 
 
 async def lock_namespace_of(
@@ -195,12 +203,10 @@ async def manifest_stored(
         return
     if delta.repository:
         await s.execute(_ADD_TO_REPOSITORY, {"owner": repository_id, "delta": delta.repository})
-    after = int(
-        (
-            await s.execute(_GROW_NAMESPACE, {"owner": namespace_id, "delta": delta.namespace})
-        ).scalar_one()
-    )
-    await quota.admit(s, namespace_id, after - delta.namespace, after)
+    params = {"owner": namespace_id, "delta": delta.namespace}
+    row = (await s.execute(_grow_namespace(quota), params)).one()
+    after = int(row[0])
+    await quota.admit(s, namespace_id, after - delta.namespace, after, row[1:])
 
 
 async def release_manifests(

@@ -7,7 +7,9 @@ namespace's stored size grows (``berth.registry.accounting.manifest_stored``), a
 namespace's new total is known:
 
 - the total comes from the statement that adds the push's exclusive bytes
-  (``UPDATE namespaces SET size_bytes = size_bytes + delta ... RETURNING size_bytes``), so
+  (``UPDATE namespaces SET size_bytes = size_bytes + delta ... RETURNING size_bytes``),
+  together with the guard's own ``returning`` expressions (the namespace's limits, read by
+  scalar subqueries in that same statement: the check costs no extra round trip), so
   the guard sees the committed total of every earlier push plus this one: on PostgreSQL the
   UPDATE waits for any other transaction that updated the row and re-reads it, and holds the
   row until this push commits or rolls back; SQLite runs one writer at a time;
@@ -20,7 +22,8 @@ checked against the total that includes every push committed before its own UPDA
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from berth.db.fast import Unit
 from berth.registry.errors import QuotaExceeded
@@ -29,10 +32,19 @@ from berth.registry.errors import QuotaExceeded
 class QuotaGuard(Protocol):
     """A namespace's limits as the push path asks them."""
 
-    async def admit(self, s: Unit, namespace_id: int, before: int, after: int) -> None:
+    @property
+    def returning(self) -> tuple[Any, ...]:
+        """Scalar SQL expressions the namespace's size UPDATE returns after the new size:
+        over the updated ``namespaces`` row (its new ``size_bytes``) and the statement's
+        ``delta`` parameter (the bytes the push adds). Built once."""
+        ...
+
+    async def admit(
+        self, s: Unit, namespace_id: int, before: int, after: int, checks: Sequence[Any]
+    ) -> None:
         """The push takes the namespace from ``before`` to ``after`` bytes (``after >
-        before``): raise ``QuotaExceeded`` to refuse it; report crossed limits in ``s``.
-        At most one indexed read."""
+        before``); ``checks`` are the values of ``returning``. Raise ``QuotaExceeded`` to
+        refuse it; report crossed limits in ``s``."""
         ...
 
     async def refused(self, exc: QuotaExceeded) -> None:
