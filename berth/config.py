@@ -131,6 +131,7 @@ class QuayConfig(BaseModel):
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
     # Quotas (berth/quotas/settings.py): the routes need FEATURE_EDIT_QUOTA too; pushes past
     # a Reject limit are refused with FEATURE_VERIFY_QUOTA; QUOTA_BACKFILL recounts sizes.
+    FEATURE_IMAGE_PULL_STATS: bool = False  # Quay 3.16's pull statistics
     FEATURE_EDIT_QUOTA: bool = True
     FEATURE_VERIFY_QUOTA: bool = True
     QUOTA_BACKFILL: bool = True
@@ -450,6 +451,7 @@ def _registry_settings(cfg: QuayConfig) -> RegistrySettings:
         default_tag_expiration_s=parse_duration(cfg.DEFAULT_TAG_EXPIRATION),
         tag_expiration_options=frozenset(parse_duration(v) for v in cfg.TAG_EXPIRATION_OPTIONS),
         max_manifest_bytes=cfg.BERTH_MAX_MANIFEST_BYTES,
+        pull_stats=cfg.FEATURE_IMAGE_PULL_STATS,
         tags=TagSettings(
             immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
             immutable_can_expire=cfg.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,

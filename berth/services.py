@@ -155,7 +155,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     reg = settings.registry
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
-    pulls = PullLog(db)
+    pulls = PullLog(db, count=settings.registry.pull_stats)
     read_cache = _read_cache(settings)
     auth = AuthService(
         db,

@@ -12,6 +12,7 @@ from berth.registry.immutability import TagGuard
 from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
+from berth.registry.pull_stats import PullStatsService
 from berth.registry.pulls import PullLog
 from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import (
@@ -64,6 +65,7 @@ class Registry:
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
+        self.pull_stats = PullStatsService(db)
         self.labels = LabelService(db, reserved_prefixes=tag_settings.reserved_label_prefixes)
 
     def name(self, raw: str) -> RepoName:

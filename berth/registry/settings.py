@@ -40,6 +40,8 @@ class RegistrySettings:
     tag_expiration_options: frozenset[int] = frozenset({0, DAY_S, WEEK_S, 2 * WEEK_S, 4 * WEEK_S})
     max_manifest_bytes: int = 4 * 1024 * 1024
     tags: TagSettings = field(default_factory=TagSettings)
+    # FEATURE_IMAGE_PULL_STATS: pull counters (at the pull log's flush) and their routes.
+    pull_stats: bool = False
 
 
 def check_label_prefixes(prefixes: list[str]) -> None:
