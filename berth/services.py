@@ -155,7 +155,8 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     reg = settings.registry
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
-    pulls = PullLog(db, count=settings.registry.pull_stats)
+    # Pull counters: for the pull_statistics routes, and for auto-prune by last pull.
+    pulls = PullLog(db, count=settings.registry.pull_stats or settings.policies.auto_prune)
     read_cache = _read_cache(settings)
     auth = AuthService(
         db,
