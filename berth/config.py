@@ -38,6 +38,7 @@ from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound
 from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
 from berth.quotas.settings import QuotaSettings
+from berth.ratelimits.settings import RateLimitSettings, rate_limits
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
 
@@ -183,6 +184,9 @@ class QuayConfig(BaseModel):
     # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
     # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
     BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
+    # Rate limits per caller and per namespace on /v2 and /api/v1 (off: none); counted in
+    # the Redis of BERTH_REDIS when there is one (berth/ratelimits/settings.py).
+    BERTH_RATE_LIMITS: dict[str, Any] | None = None
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -223,6 +227,12 @@ class QuayConfig(BaseModel):
     def _duration(cls, v: str | None) -> str | None:
         if v:  # APP_SPECIFIC_TOKEN_EXPIRATION: None or "" is "never"
             parse_duration(v)
+        return v
+
+    @field_validator("BERTH_RATE_LIMITS")
+    @classmethod
+    def _rate_limits(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        rate_limits(v)
         return v
 
     @field_validator("BERTH_JOB_LANES")
@@ -348,6 +358,7 @@ class Settings:
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
 
     @property
     def base_url(self) -> str:
@@ -658,6 +669,11 @@ def load_settings(
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
         quotas=_quota_settings(cfg),
+        rate_limits=RateLimitSettings(
+            rate_limits(cfg.BERTH_RATE_LIMITS),
+            redis_options(cfg),
+            enabled=cfg.BERTH_RATE_LIMITS is not None,
+        ),
     )
 
 

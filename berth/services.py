@@ -42,6 +42,8 @@ from berth.quotas.enforcement import QuotaEnforcer
 from berth.quotas.events import LoggedQuotaEvents
 from berth.quotas.services import QuotaService
 from berth.quotas.tasks import BACKFILL_QUOTA_TOTALS
+from berth.ratelimits.limiter import LocalCounter, OverrideCache, RateLimiter, RedisCounter
+from berth.ratelimits.services import RateLimitService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
@@ -77,6 +79,8 @@ class Services:
     oauth: OAuthService
     outbound: OutboundClients
     quotas: QuotaService
+    rate_limits: RateLimitService
+    limiter: RateLimiter
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -90,6 +94,8 @@ class Services:
         await self.pulls.stop()
         await self.storage.close()
         await self.outbound.aclose()
+        if isinstance(self.limiter.counter, RedisCounter):
+            await self.limiter.counter.aclose()
         await self.db.dispose()
         self.read_cache.close()
 
@@ -219,6 +225,13 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
+    rate_limit_service = RateLimitService(db)
+    rl = settings.rate_limits
+    limiter = RateLimiter(
+        rl.limits,
+        RedisCounter(rl.redis) if rl.redis is not None else LocalCounter(),
+        OverrideCache(rate_limit_service.overrides),
+    )
     runner = _job_runner(settings, db, storage, jobs, pruner, gc, quotas)
     return Services(
         settings,
@@ -248,4 +261,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         outbound=OutboundClients(settings.outbound),
         read_cache=read_cache,
         quotas=quotas,
+        rate_limits=rate_limit_service,
+        limiter=limiter,
     )

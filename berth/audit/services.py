@@ -51,6 +51,8 @@ LOG_KINDS = frozenset(
         "org_change_quota_limit", "org_delete_quota_limit",
         # Berth's record of quota events until notifications deliver them (berth.quotas.events)
         "quota_warning", "quota_error",
+        # Berth's: per-namespace rate limits (berth.ratelimits)
+        "change_namespace_rate_limit", "delete_namespace_rate_limit",
     }
 )  # fmt: skip
 

@@ -22,6 +22,7 @@ from berth.http.api.v1.identity import (
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.quotas import routes as quotas
+from berth.http.api.v1.ratelimits import routes as ratelimits
 from berth.http.api.v1.registry import manifests, tags
 from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.session import SessionCodec
@@ -47,6 +48,7 @@ MODULES: tuple[RouteModule, ...] = (
     manifests.routes,
     policies.routes,
     quotas.routes,
+    ratelimits.routes,
 )
 
 
