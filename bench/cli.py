@@ -81,7 +81,9 @@ def _pair(
 )
 @click.option("--skip-growth", is_flag=True, help="Skip the cost growth check.")
 @click.option(
-    "--skip-quota", is_flag=True, help="Skip manifest PUTs with a quota against without one."
+    "--skip-quota",
+    is_flag=True,
+    help="Skip the quota (manifest PUT) and pull statistics (manifest GET) comparisons.",
 )
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(

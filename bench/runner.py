@@ -9,7 +9,8 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
 4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
-   then manifest PUTs with a quota against without one (see :mod:`bench.quota`);
+   then manifest PUTs with a quota against without one, and manifest GETs with pull
+   statistics against without (see :mod:`bench.quota`);
 5. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
@@ -33,7 +34,7 @@ from typing import Any
 
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
-from bench.quota import compare_push_with_quota
+from bench.quota import compare_pull_with_stats, compare_push_with_quota
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed
 
@@ -352,6 +353,15 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
         if not opts.skip_quota:
             results["quota_push"] = compare_push_with_quota(
                 tmp / "quota",
+                BENCH_USER,
+                password,
+                deployment.berth_config,
+                quick=opts.quick,
+                workers=opts.workers,
+                log=log,
+            )
+            results["pull_stats_get"] = compare_pull_with_stats(
+                tmp / "pull-stats",
                 BENCH_USER,
                 password,
                 deployment.berth_config,
