@@ -262,6 +262,10 @@ async def test_user_quotas_through_the_superuser_routes(berth: Berth) -> None:
     assert r.status_code == 404
     r = await berth.http.get(f"{API}/superuser/organization/alice/quota", headers=root)
     assert r.status_code == 404
+    listed = (await berth.http.get(f"{API}/superuser/users/", headers=root)).json()["users"]
+    by_name = {u["username"]: u for u in listed}
+    assert by_name["alice"]["quotas"] == [{"id": qid, "limit_bytes": 5_000_000, "limits": []}]
+    assert by_name["bob"]["quotas"] == []
     r = await berth.http.put(f"{base}/{qid}", headers=root, json={"limit_bytes": 7})
     assert r.json()["limit_bytes"] == 7
     assert (await berth.http.delete(f"{base}/{qid}", headers=root)).status_code == 204
