@@ -92,6 +92,7 @@ class Services:
     async def close(self) -> None:
         await self.runner.stop()
         await self.pulls.stop()
+        await self.limiter.overrides.aclose()
         await self.storage.close()
         await self.outbound.aclose()
         if isinstance(self.limiter.counter, RedisCounter):

@@ -20,6 +20,7 @@ so a superuser's change applies on every replica within that time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -140,6 +141,13 @@ class OverrideCache:
             self._loaded_at = time.monotonic()  # one reload at a time
             self._task = asyncio.get_running_loop().create_task(self._reload_quietly())
         return self.values
+
+    async def aclose(self) -> None:
+        """Cancel a reload in flight (at shutdown, before the database closes)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def _reload_quietly(self) -> None:
         try:
