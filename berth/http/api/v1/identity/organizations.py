@@ -24,7 +24,7 @@ from berth.http.api.v1.identity.org_serializers import (
     org_member_view,
     org_view,
 )
-from berth.http.api.v1.quotas.serializers import namespace_quota_view, quotas_shown
+from berth.http.api.v1.quota_views import namespace_quota_view, quotas_shown
 from berth.identity.errors import EmailTaken, NotFound
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import Application

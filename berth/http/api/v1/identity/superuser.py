@@ -11,7 +11,7 @@ from berth.http.api.v1.errors import invalid_request, json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.identity.serializers import superuser_user_view
 from berth.http.api.v1.paging import page_start, page_token
-from berth.http.api.v1.quotas.serializers import embedded_quota_view, quotas_shown
+from berth.http.api.v1.quota_views import embedded_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord
 from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 

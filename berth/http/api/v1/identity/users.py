@@ -16,7 +16,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.identity.serializers import org_summary, user_summary, user_view
-from berth.http.api.v1.quotas.serializers import namespace_quota_view, quotas_shown
+from berth.http.api.v1.quota_views import namespace_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord, check_password_rules
 from berth.identity.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.oauth.services import ALL_SCOPES

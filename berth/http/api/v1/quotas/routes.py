@@ -25,7 +25,8 @@ from berth.http.api.v1.errors import (
     unauthorized,
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Handler
-from berth.http.api.v1.quotas.serializers import limit_view, quota_view
+from berth.http.api.v1.identity.access import org_access
+from berth.http.api.v1.quota_views import limit_view, quota_view
 from berth.http.api.v1.schema import validation_error
 from berth.quotas.errors import InvalidQuota, QuotaNotFound
 from berth.quotas.limits import parse_limit
@@ -97,15 +98,12 @@ def _require_writer(ctx: Ctx, *, fresh: bool = False) -> None:
 
 
 async def _require_org_reader(ctx: Ctx) -> str:
-    """An organization member or a full-access superuser; 404 when not an organization."""
-    name = ctx.params["orgname"]
-    user = ctx.caller.user
-    standing = await ctx.api.svc.orgs.standing(name, user.id if user else None)
-    if not (_full_access(ctx) or standing.owner or standing.teams):
+    """Quay's OrganizationMemberPermission (roles capped by the token's scopes) or a
+    full-access superuser; 404 when the namespace is not an organization."""
+    access = await org_access(ctx, ctx.params["orgname"])
+    if not (access.is_member or access.superuser):
         raise unauthorized(ctx.caller.authenticated)
-    if not standing.is_org:
-        raise not_found()
-    return name
+    return access.require_org().name
 
 
 def _limit_bytes(body: dict[str, Any], *, empty_ok: bool) -> int | None:

@@ -20,7 +20,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.paging import page_start, page_token
-from berth.http.api.v1.quotas.serializers import quotas_shown
+from berth.http.api.v1.quota_views import quotas_shown
 from berth.http.api.v1.repos.access import (
     RepoAccess,
     caller_principal,

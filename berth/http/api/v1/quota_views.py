@@ -1,4 +1,7 @@
-"""Quay's quota shapes (endpoints/api/namespacequota.py, organization.py)."""
+"""Quay's quota shapes (endpoints/api/namespacequota.py, organization.py), shared by the
+quota routes and the organization, user and repository views (a module of the API's top,
+like ``formats.py``: the identity and repository rooms use it without importing the quota
+room, which itself uses the identity room's access checks)."""
 
 from __future__ import annotations
 
