@@ -1,11 +1,14 @@
 """Quotas and pull statistics with real clients against ``berth serve`` on both
 deployments: skopeo pushes into an organization until its Reject limit and the next push
-fails with Quay's message while another organization still takes pushes; N skopeo pulls
+(skopeo's, then podman's) fails with Quay's message while another organization still takes
+pushes; N skopeo pulls
 give a pull count of N."""
 
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ALICE, ROOT, StartServer
+from tests.e2e.quay_clients.podman import Podman
 from tests.support.clients import run
 from tests.support.images import write_oci_layout
 
@@ -89,7 +93,20 @@ def test_push_until_the_reject_limit_then_pull_counts(
         report = alice.get("/api/v1/organization/acme").json()["quota_report"]
         assert report["configured_quota"] == 3_000_000
         assert report["quota_bytes"] <= 3_000_000
-        proc = skopeo_push(berth.host, layout, "other/app:v0")  # another org still takes it
+        # podman prints Quay's message too
+        runroot = Path(tempfile.mkdtemp(prefix="berth-q-", dir="/tmp"))
+        try:
+            podman = Podman(tmp_path / "storage", runroot, tmp_path / "auth.json")
+            assert podman.login(berth.host, *ALICE).returncode == 0
+            image = podman.load(layout)
+            proc = podman.push(image, f"{berth.host}/acme/app:podman")
+            assert proc.returncode != 0
+            assert "Quota has been exceeded on namespace" in proc.stderr, proc.stderr
+            proc = podman.push(image, f"{berth.host}/other/app:podman")
+            assert proc.returncode == 0, proc.stderr  # another org still takes it
+        finally:
+            shutil.rmtree(runroot, ignore_errors=True)
+        proc = skopeo_push(berth.host, layout, "other/app:v0")
         assert proc.returncode == 0, proc.stderr
 
         pulls = 3
