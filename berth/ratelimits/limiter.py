@@ -170,9 +170,6 @@ class RateLimiter:
         self.counter = counter
         self.overrides = overrides
 
-    def applies(self, surface: str) -> bool:
-        return surface in self.limits or any(s == surface for _, s in self.overrides.values)
-
     async def check(
         self, surface: str, caller: str, namespace: str | None, *, now: float | None = None
     ) -> Limited | None:
