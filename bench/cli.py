@@ -93,6 +93,11 @@ def _pair(
     help="log_entries rows of the usage-logs check (default 10000,10000000; quick 10000,1000000).",
 )
 @click.option("--skip-logs", is_flag=True, help="Skip the usage-logs check.")
+@click.option(
+    "--skip-quota",
+    is_flag=True,
+    help="Skip the quota (manifest PUT) and pull statistics (manifest GET) comparisons.",
+)
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",

@@ -9,8 +9,11 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
 4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
-5. the usage-logs check, in-process on a fresh database (see :mod:`bench.logs`);
-6. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
+5. push throughput with a webhook notification against without (see :mod:`bench.notify`),
+   then manifest PUTs with a quota against without one, and manifest GETs with pull
+   statistics against without (see :mod:`bench.quota`);
+6. the usage-logs check, in-process on a fresh database (see :mod:`bench.logs`);
+7. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
 
@@ -35,6 +38,7 @@ from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
 from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
 from bench.notify import run_notify
+from bench.quota import compare_pull_with_stats, compare_push_with_quota
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed, free_port
 
@@ -59,6 +63,7 @@ class BenchOptions:
     skip_notify: bool = False
     logs_rows: tuple[int, int] | None = None
     skip_logs: bool = False
+    skip_quota: bool = False
     workers: int | None = None
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
@@ -402,6 +407,25 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
             except Exception as e:  # reported; the rest of the run stands
                 results["logs"] = {"error": str(e)}
                 log(f"usage logs FAILED: {e}")
+        if not opts.skip_quota:
+            results["quota_push"] = compare_push_with_quota(
+                tmp / "quota",
+                BENCH_USER,
+                password,
+                deployment.berth_config,
+                quick=opts.quick,
+                workers=opts.workers,
+                log=log,
+            )
+            results["pull_stats_get"] = compare_pull_with_stats(
+                tmp / "pull-stats",
+                BENCH_USER,
+                password,
+                deployment.berth_config,
+                quick=opts.quick,
+                workers=opts.workers,
+                log=log,
+            )
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

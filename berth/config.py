@@ -39,6 +39,8 @@ from berth.oci.artifacts import ArtifactRules
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
+from berth.quotas.settings import QuotaSettings
+from berth.ratelimits.settings import RateLimitSettings, rate_limits
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
 from berth.usagelogs.settings import UsageLogSettings, check_logs_model
@@ -132,6 +134,14 @@ class QuayConfig(BaseModel):
     FEATURE_PROXY_STORAGE: bool = False
     FEATURE_QUOTA_MANAGEMENT: bool = False
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
+    # Quotas (berth/quotas/settings.py): the routes need FEATURE_EDIT_QUOTA too; pushes past
+    # a Reject limit are refused with FEATURE_VERIFY_QUOTA; QUOTA_BACKFILL recounts sizes.
+    FEATURE_IMAGE_PULL_STATS: bool = False  # Quay 3.16's pull statistics
+    FEATURE_EDIT_QUOTA: bool = True
+    FEATURE_VERIFY_QUOTA: bool = True
+    QUOTA_BACKFILL: bool = True
+    QUOTA_TOTAL_DELAY_SECONDS: int = 1800
+    QUOTA_NOTIFICATION_COOLDOWN_SECONDS: int = 86400
     FEATURE_MAILING: bool = True
     FEATURE_REQUIRE_TEAM_INVITE: bool = True
     FEATURE_RESTRICTED_USERS: bool = False
@@ -220,6 +230,10 @@ class QuayConfig(BaseModel):
         parse_duration(v)
         return v
 
+    # Rate limits per caller and per namespace on /v2 and /api/v1 (off: none); counted in
+    # the Redis of BERTH_REDIS when there is one (berth/ratelimits/settings.py).
+    BERTH_RATE_LIMITS: dict[str, Any] | None = None
+
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
     def _scheme(cls, v: str) -> str:
@@ -260,6 +274,12 @@ class QuayConfig(BaseModel):
     def _duration(cls, v: str | None) -> str | None:
         if v:  # APP_SPECIFIC_TOKEN_EXPIRATION: None or "" is "never"
             parse_duration(v)
+        return v
+
+    @field_validator("BERTH_RATE_LIMITS")
+    @classmethod
+    def _rate_limits(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        rate_limits(v)
         return v
 
     @field_validator("BERTH_JOB_LANES")
@@ -387,6 +407,8 @@ class Settings:
     job_lanes: dict[str, int] = field(default_factory=dict)
     # Usage logs: the store, the API's features, login auditing, rotation, exports.
     usage_logs: UsageLogSettings = field(default_factory=UsageLogSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
 
     @property
     def base_url(self) -> str:
@@ -493,6 +515,7 @@ def _registry_settings(cfg: QuayConfig) -> RegistrySettings:
         artifacts=ArtifactRules.from_config(
             cfg.FEATURE_GENERAL_OCI_SUPPORT, cfg.ALLOWED_OCI_ARTIFACT_TYPES
         ),
+        pull_stats=cfg.FEATURE_IMAGE_PULL_STATS,
         tags=TagSettings(
             immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
             immutable_can_expire=cfg.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
@@ -547,6 +570,18 @@ def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:
         archive_path=cfg.ACTION_LOG_ARCHIVE_PATH,
         export_link_ttl_s=cfg.EXPORT_ACTION_LOGS_SECONDS,
         export_max_entries=cfg.BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES,
+    )
+
+
+def _quota_settings(cfg: QuayConfig) -> QuotaSettings:
+    return QuotaSettings(
+        management=cfg.FEATURE_QUOTA_MANAGEMENT,
+        edit=cfg.FEATURE_EDIT_QUOTA,
+        verify=cfg.FEATURE_VERIFY_QUOTA,
+        default_reject_bytes=max(0, cfg.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES),
+        backfill=cfg.QUOTA_BACKFILL,
+        backfill_interval_s=max(60, cfg.QUOTA_TOTAL_DELAY_SECONDS),
+        cooldown_s=max(0, cfg.QUOTA_NOTIFICATION_COOLDOWN_SECONDS),
     )
 
 
@@ -726,6 +761,12 @@ def load_settings(
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
         usage_logs=_usage_log_settings(cfg),
+        quotas=_quota_settings(cfg),
+        rate_limits=RateLimitSettings(
+            rate_limits(cfg.BERTH_RATE_LIMITS),
+            redis_options(cfg),
+            enabled=cfg.BERTH_RATE_LIMITS is not None,
+        ),
     )
 
 

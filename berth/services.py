@@ -45,6 +45,13 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.quotas import tasks as quota_tasks
+from berth.quotas.enforcement import QuotaEnforcer
+from berth.quotas.events import LoggedQuotaEvents
+from berth.quotas.services import QuotaService
+from berth.quotas.tasks import BACKFILL_QUOTA_TOTALS
+from berth.ratelimits.limiter import LocalCounter, OverrideCache, RateLimiter, RedisCounter
+from berth.ratelimits.services import RateLimitService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
@@ -84,6 +91,9 @@ class Services:
     outbound: OutboundClients
     notifications: NotificationService
     usage_logs: UsageLogService
+    quotas: QuotaService
+    rate_limits: RateLimitService
+    limiter: RateLimiter
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
     metrics: PrometheusRecorder = field(default_factory=PrometheusRecorder)
     health: HealthService | None = None
@@ -99,8 +109,11 @@ class Services:
         await self.runner.stop()
         await self.metrics.stop()
         await self.pulls.stop()
+        await self.limiter.overrides.aclose()
         await self.storage.close()
         await self.outbound.aclose()
+        if isinstance(self.limiter.counter, RedisCounter):
+            await self.limiter.counter.aclose()
         await self.db.dispose()
         self.read_cache.close()
 
@@ -114,6 +127,7 @@ def _job_runner(
     gc: GarbageCollector,
     deliverer: Deliverer,
     usage_logs: UsageLogService,
+    quotas: QuotaService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -133,6 +147,7 @@ def _job_runner(
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
         EXPORT_LOGS.bind(usage_logs.run_export),
         ROTATE_LOGS.bind(usage_logs.rotate),
+        BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -146,6 +161,10 @@ def _job_runner(
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
     if settings.usage_logs.rotation:
         schedules.append(Schedule(ROTATE_LOGS, every_s=settings.usage_logs.rotation_frequency_s))
+    if settings.quotas.management and settings.quotas.backfill:
+        schedules.append(
+            Schedule(BACKFILL_QUOTA_TOTALS, every_s=settings.quotas.backfill_interval_s)
+        )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -173,7 +192,8 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     reg = settings.registry
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
-    pulls = PullLog(db)
+    # Pull counters: for the pull_statistics routes, and for auto-prune by last pull.
+    pulls = PullLog(db, count=settings.registry.pull_stats or settings.policies.auto_prune)
     read_cache = _read_cache(settings)
     metrics = PrometheusRecorder(
         pool=db.pool_status, cache=lambda: (read_cache.hits, read_cache.misses)
@@ -203,6 +223,19 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
             auth.register_special_login(username, login)
+    quota_settings = settings.quotas
+    quotas = QuotaService(db, default_reject_bytes=quota_settings.default_reject_bytes)
+    # The notifications feature's dispatcher replaces LoggedQuotaEvents once it exists.
+    enforcer = (
+        QuotaEnforcer(
+            db,
+            LoggedQuotaEvents(),
+            default_reject_bytes=quota_settings.default_reject_bytes,
+            cooldown_s=quota_settings.cooldown_s,
+        )
+        if quota_settings.enforced
+        else None
+    )
     registry = Registry(
         db,
         storage,
@@ -219,6 +252,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
         ),
         artifacts=reg.artifacts,
+        quota=enforcer,
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -257,7 +291,14 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         base_url=settings.base_url,
         mailer=mailer if notes.mailing else None,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, usage_logs)
+    rate_limit_service = RateLimitService(db)
+    rl = settings.rate_limits
+    limiter = RateLimiter(
+        rl.limits,
+        RedisCounter(rl.redis) if rl.redis is not None else LocalCounter(),
+        OverrideCache(rate_limit_service.overrides),
+    )
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas)
     return Services(
         settings,
         db,
@@ -304,4 +345,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             redis_options=settings.cache_redis,
             keys_loaded=lambda: auth.keyring.can_sign,
         ),
+        quotas=quotas,
+        rate_limits=rate_limit_service,
+        limiter=limiter,
     )

@@ -49,6 +49,12 @@ LOG_KINDS = frozenset(
         "create_immutability_policy", "update_immutability_policy", "delete_immutability_policy",
         "add_repo_notification", "delete_repo_notification", "reset_repo_notification",
         "export_logs_success", "export_logs_failure",
+        "org_create_quota", "org_change_quota", "org_delete_quota", "org_create_quota_limit",
+        "org_change_quota_limit", "org_delete_quota_limit",
+        # Berth's record of quota events until notifications deliver them (berth.quotas.events)
+        "quota_warning", "quota_error",
+        # Berth's: per-namespace rate limits (berth.ratelimits)
+        "change_namespace_rate_limit", "delete_namespace_rate_limit",
     }
 )  # fmt: skip
 

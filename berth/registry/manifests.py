@@ -41,6 +41,7 @@ from berth.registry.errors import (
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
+    QuotaExceeded,
     TagInvalid,
     TooLarge,
     Unsupported,
@@ -59,6 +60,7 @@ from berth.registry.models import (
     Tag,
 )
 from berth.registry.pulls import PullLog
+from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import RepoName, RepoRow, find_repository
 from berth.registry.settings import TagSettings
 from berth.registry.tags import (
@@ -167,6 +169,7 @@ class ManifestService:
         guard: TagGuard | None = None,
         listener: PushListener | None = None,
         artifacts: ArtifactRules | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -174,6 +177,7 @@ class ManifestService:
         self.artifacts = artifacts or ArtifactRules()
         self.guard = guard or TagGuard()
         self.listener: PushListener = listener or NoListener()
+        self.quota = quota  # None: no limits to check (quota management off)
         self.max_bytes = max_manifest_bytes
         # Manifests by reference and the tag list (shared with the blob sizes: ``BlobService``).
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
@@ -473,6 +477,30 @@ class ManifestService:
             await self._ensure_empty_blob()
         labels = await self.labels.read(parsed)  # storage I/O before the transaction
 
+        try:
+            await self._put_unit(
+                repo, reference, body, parsed, labels, digest, by_digest, performer, log_meta
+            )
+        except QuotaExceeded as e:
+            if self.quota is not None:
+                await self.quota.refused(e)
+            raise
+        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
+        return PutResult(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _put_unit(
+        self,
+        repo: RepoRow,
+        reference: str,
+        body: bytes,
+        parsed: ParsedManifest,
+        labels: PushLabels,
+        digest: str,
+        by_digest: bool,
+        performer: Performer | None,
+        log_meta: dict[str, Any] | None,
+    ) -> None:
+        """The push's one unit of work (``put``)."""
         async with self.db.write_fast() as s:
             # Concurrent pushes to a repository run side by side (PostgreSQL): only pushes
             # of one tag (or digest) take turns, and the size accounting, done last, holds
@@ -502,7 +530,9 @@ class ManifestService:
                     .values(end_ts=now)
                 )
             if created:
-                await accounting.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
+                await accounting.manifest_stored(
+                    s, repo.id, manifest_id, repo.namespace_id, quota=self.quota
+                )
             push = _repo_meta(
                 repo.namespace,
                 repo.name,
@@ -527,8 +557,6 @@ class ManifestService:
             )
             if not by_digest:
                 await self.listener.tag_pushed(s, repo, reference, digest, performer)
-        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
-        return PutResult(digest, parsed.subject.digest if parsed.subject else None)
 
     async def _ensure_empty_blob(self) -> None:
         async def body() -> AsyncIterator[bytes]:

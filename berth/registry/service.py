@@ -17,7 +17,9 @@ from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
 from berth.registry.models import Upload
+from berth.registry.pull_stats import PullStatsService
 from berth.registry.pulls import PullLog
+from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -49,6 +51,7 @@ class Registry:
         guard: TagGuard | None = None,
         listener: PushListener | None = None,
         artifacts: ArtifactRules | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -67,9 +70,11 @@ class Registry:
             guard=guard,
             listener=listener,
             artifacts=artifacts,
+            quota=quota,
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
+        self.pull_stats = PullStatsService(db)
         self.labels = LabelService(db, reserved_prefixes=tag_settings.reserved_label_prefixes)
 
     async def uploads_in_flight(self) -> int:

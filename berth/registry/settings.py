@@ -44,6 +44,8 @@ class RegistrySettings:
     max_manifest_bytes: int = 4 * 1024 * 1024
     artifacts: ArtifactRules = field(default_factory=ArtifactRules)
     tags: TagSettings = field(default_factory=TagSettings)
+    # FEATURE_IMAGE_PULL_STATS: pull counters (at the pull log's flush) and their routes.
+    pull_stats: bool = False
 
 
 def check_label_prefixes(prefixes: list[str]) -> None:

@@ -145,6 +145,22 @@ class V2:
         self.public_catalog = s.api.public_catalog
         self.anonymous_access = s.auth.anonymous_access
         self.open = s.auth.open_registry
+        self.rate_limited = s.rate_limits.enabled
+
+    async def _limited(self, request: Request, caller: Caller, repo: RepoName) -> Response | None:
+        """BERTH_RATE_LIMITS' ``v2`` (and the namespace's override): 429 with Retry-After."""
+        p = caller.principal
+        ip = request.client.host if request.client else "-"
+        who = f"{p.kind}:{p.name}" if not p.is_anonymous else f"ip:{ip}"
+        limited = await self.svc.limiter.check("v2", who, repo.namespace)
+        if limited is None:
+            return None
+        return error_response(
+            "TOO_MANY_REQUESTS",
+            f"too many requests: retry after {limited.retry_after_s} seconds",
+            {"limit": limited.bucket},
+            headers={"Retry-After": str(limited.retry_after_s)},
+        )
 
     # ---- auth helpers -------------------------------------------------------------------
     def challenge(self, scope: str | None = None, error: str | None = None) -> str:
@@ -268,6 +284,8 @@ class V2:
         except AuthError as e:
             scope = f"repository:{repo.full}:pull"
             return translate(e, self.challenge(scope)) or error_response("UNAUTHORIZED", str(e))
+        if self.rate_limited and (limited := await self._limited(request, caller, repo)):
+            return limited
         ctx = Ctx(self.svc, caller, repo)
         try:
             return await handler(self, request, ctx, m)

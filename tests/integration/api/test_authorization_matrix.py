@@ -60,6 +60,8 @@ MATRIX_CONFIG = {  # the flags behind routes that have rows
     "FEATURE_REPO_MIRROR": True,
     "FEATURE_AUTO_PRUNE": True,
     "FEATURE_IMMUTABLE_TAGS": True,
+    "FEATURE_QUOTA_MANAGEMENT": True,
+    "FEATURE_IMAGE_PULL_STATS": True,
 }
 # what the scenario's policies say (the POST rows add others, the PUT rows change them); none
 # makes the tags the other rows touch (copy, old) immutable
@@ -203,6 +205,11 @@ def org(role: str) -> Rule:
 def team_view(f: Facts) -> bool:
     """ViewTeamPermission on ``devs``: its members (role capped) or org admins."""
     return (f.user == "member" and f.org_role() is not None) or org("admin")(f)
+
+
+def full_access(f: Facts) -> bool:
+    """Quota writes (Quay 3.16+): a superuser with FEATURE_SUPERUSERS_FULL_ACCESS."""
+    return f.bypass
 
 
 def both(a: Rule, b: Rule) -> Rule:
@@ -730,7 +737,65 @@ ENDPOINTS: list[Row] = [
     row("GET", "/exportedlogs/{token}", anyone, 404, url="/exportedlogs/not-a-token"),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
-]
+    # --- quotas: reads for members, writes for full-access superusers; the scenario has no
+    # quota, so an item answers 404 to whoever may see it (permission before existence)
+    row("GET", f"{ACME}/quota", org("member"), 200, url="/organization/acme/quota"),
+    row("POST", f"{ACME}/quota", full_access, 201, url="/organization/acme/quota",
+        body={"limit_bytes": 10**9}),
+    row("GET", f"{ACME}/quota/{{quota_id}}", org("member"), 404,
+        url="/organization/acme/quota/0"),
+    row("PUT", f"{ACME}/quota/{{quota_id}}", full_access, 404,
+        url="/organization/acme/quota/0", body={"limit_bytes": 10**9}),
+    row("DELETE", f"{ACME}/quota/{{quota_id}}", full_access, 404,
+        url="/organization/acme/quota/0"),
+    row("GET", f"{ACME}/quota/{{quota_id}}/limit", org("member"), 404,
+        url="/organization/acme/quota/0/limit"),
+    row("POST", f"{ACME}/quota/{{quota_id}}/limit", full_access, 404,
+        url="/organization/acme/quota/0/limit", body={"type": "Warning", "threshold_percent": 50}),
+    row("GET", f"{ACME}/quota/{{quota_id}}/limit/{{limit_id}}", org("member"), 404,
+        url="/organization/acme/quota/0/limit/0"),
+    row("PUT", f"{ACME}/quota/{{quota_id}}/limit/{{limit_id}}", full_access, 404,
+        url="/organization/acme/quota/0/limit/0", body={"threshold_percent": 60}),
+    row("DELETE", f"{ACME}/quota/{{quota_id}}/limit/{{limit_id}}", full_access, 404,
+        url="/organization/acme/quota/0/limit/0"),
+    row("GET", "/user/quota", U_ADMIN, 200),
+    row("GET", "/user/quota/{quota_id}", U_ADMIN, 404, url="/user/quota/0"),
+    row("GET", "/user/quota/{quota_id}/limit", U_ADMIN, 404, url="/user/quota/0/limit"),
+    row("GET", "/user/quota/{quota_id}/limit/{limit_id}", U_ADMIN, 404,
+        url="/user/quota/0/limit/0"),
+    *(
+        quota_row
+        # acme's quota comes from the organization route's POST: this one goes to a
+        # namespace that does not exist (404 for whoever may write)
+        for segment, name, target, created in (
+            ("users", "alice", "alice", 201),
+            ("organization", "acme", "ghost", 404),
+        )
+        for quota_row in (
+            row("GET", f"/superuser/{segment}/{{namespace}}/quota", superuser, 200,
+                url=f"/superuser/{segment}/{name}/quota"),
+            row("POST", f"/superuser/{segment}/{{namespace}}/quota", full_access, created,
+                url=f"/superuser/{segment}/{target}/quota", body={"limit": "5 GiB"}),
+            row("PUT", f"/superuser/{segment}/{{namespace}}/quota/{{quota_id}}", full_access,
+                404, url=f"/superuser/{segment}/{name}/quota/0", body={"limit": "6 GiB"}),
+            row("DELETE", f"/superuser/{segment}/{{namespace}}/quota/{{quota_id}}",
+                full_access, 404, url=f"/superuser/{segment}/{name}/quota/0"),
+        )
+    ),
+    # --- pull statistics
+    row("GET", f"{R}/tag/{{tag}}/pull_statistics", repo("read"), 200,
+        url=f"{APP_URL}/tag/v1/pull_statistics"),
+    row("GET", f"{R}/manifest/{{manifestref}}/pull_statistics", repo("read"), 200,
+        url=f"{MANIFEST}/pull_statistics"),
+    # --- per-namespace rate limits (Berth)
+    row("GET", "/superuser/ratelimits/", superuser, 200),
+    row("GET", "/superuser/ratelimits/{namespace}", superuser, 200,
+        url="/superuser/ratelimits/acme"),
+    row("PUT", "/superuser/ratelimits/{namespace}", superuser, 200,
+        url="/superuser/ratelimits/acme", body={"v2": {"caller": 1000}}),
+    row("DELETE", "/superuser/ratelimits/{namespace}", superuser, 204,
+        url="/superuser/ratelimits/acme"),
+]  # fmt: skip
 
 # (row key, caller) -> status where Quay (or Berth, said why) differs from the rule's outcome
 QUIRKS: dict[tuple[str, str], int] = {

@@ -23,6 +23,8 @@ from berth.http.api.v1.notifications import routes as notifications
 from berth.http.api.v1.notifications import users as user_notifications
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
+from berth.http.api.v1.quotas import routes as quotas
+from berth.http.api.v1.ratelimits import routes as ratelimits
 from berth.http.api.v1.registry import capabilities, manifests, tags
 from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.repos import tokens as repository_tokens
@@ -54,6 +56,8 @@ MODULES: tuple[RouteModule, ...] = (
     usagelogs.routes,
     repository_tokens.routes,
     capabilities.routes,
+    quotas.routes,
+    ratelimits.routes,
 )
 
 

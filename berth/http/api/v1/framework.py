@@ -412,12 +412,39 @@ async def run(api: ApiApp, route: ApiRoute, request: Request) -> Response:
             and request.headers.get("x-requested-with", "").lower() != "xmlhttprequest"
         ):
             raise AbortError(400, XHR_MESSAGE)
+        if api.settings.rate_limits.enabled and route.prefix == API_PREFIX:
+            await _rate_limit(ctx)
         response = await route.handler(ctx)
     except ApiProblem as e:
         response = e.response(api.base_url)
     if ctx is not None:
         _finish(api, ctx, response)
     return response
+
+
+async def _rate_limit(ctx: Ctx) -> None:
+    """BERTH_RATE_LIMITS' ``api`` (and the namespace's override), per caller: the OAuth or
+    app token, else the user, else the client address; 429 with Retry-After."""
+    c = ctx.caller
+    if c.grant is not None:
+        who = f"token:{c.grant.token_uuid}"
+    elif c.user is not None:
+        who = f"{c.user.kind}:{c.user.username}"
+    else:
+        who = f"ip:{ctx.actor_ip or '-'}"
+    params = ctx.params
+    namespace = params.get("orgname") or params.get("namespace")
+    if namespace is None and "repository" in params:
+        namespace = str(params["repository"]).split("/", 1)[0]
+    limited = await ctx.api.svc.limiter.check("api", who, namespace)
+    if limited is not None:
+        problem = MessageError(
+            429,
+            f"Too many requests: retry after {limited.retry_after_s} seconds",
+            error_type="TOO_MANY_REQUESTS",
+        )
+        problem.headers = {"Retry-After": str(limited.retry_after_s)}
+        raise problem
 
 
 def _finish(api: ApiApp, ctx: Ctx, response: Response) -> None:

@@ -11,6 +11,7 @@ from berth.http.api.v1.errors import invalid_request, json_response, not_found
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.identity.serializers import superuser_user_view
 from berth.http.api.v1.paging import page_start, page_token
+from berth.http.api.v1.quota_views import embedded_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord
 from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken
 
@@ -64,7 +65,13 @@ async def list_users(ctx: Ctx) -> Response:
     if limit and len(users) > limit:
         users = users[:limit]
         body["next_page"] = page_token(ctx.api, users[-1].id)
-    return json_response({"users": [_view(ctx.api, u) for u in users], **body})
+    views = [_view(ctx.api, u) for u in users]
+    if quotas_shown(ctx.api.settings) and users:
+        overview = await ctx.api.svc.quotas.overview([u.username for u in users])
+        for user, view in zip(users, views, strict=True):
+            quota = overview.get(user.username, (None, None))[0]
+            view["quotas"] = [embedded_quota_view(quota)] if quota else []
+    return json_response({"users": views, **body})
 
 
 async def create_user(ctx: Ctx) -> Response:

@@ -16,6 +16,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.identity.serializers import org_summary, user_summary, user_view
+from berth.http.api.v1.quota_views import namespace_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord, check_password_rules
 from berth.identity.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.oauth.services import ALL_SCOPES
@@ -96,7 +97,10 @@ async def _me_view(ctx: Ctx) -> dict[str, Any]:
     assert user is not None
     orgs = await _organizations_of(ctx, user) if ctx.caller.has_scope("user:admin") else []
     super_user = ctx.caller.is_superuser if ctx.api.settings.api.super_users_enabled else None
-    return user_view(user, organizations=orgs, super_user=super_user)
+    view = user_view(user, organizations=orgs, super_user=super_user)
+    if quotas_shown(ctx.api.settings):
+        view.update(await namespace_quota_view(ctx.api.svc, user.username))
+    return view
 
 
 async def get_user(ctx: Ctx) -> Response:

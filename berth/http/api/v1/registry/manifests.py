@@ -11,6 +11,7 @@ import re
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import NOT_FOUND_MESSAGE, MessageError, json_response
+from berth.http.api.v1.formats import format_date
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.registry.serializers import label_view, manifest_view
 from berth.http.api.v1.registry.tags import existing, readable_repo, registry_errors, writable_repo
@@ -98,10 +99,33 @@ async def delete_label(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+async def manifest_pull_statistics(ctx: Ctx) -> Response:
+    digest = _digest(ctx)
+    _access, repo = await readable_repo(ctx)
+    with registry_errors():
+        pulls = await ctx.api.svc.registry.pull_stats.manifest(repo, digest)
+    return json_response(
+        {
+            "manifest_digest": digest,
+            "manifest_pull_count": pulls.count,
+            "last_manifest_pull_date": format_date(pulls.last_ms),
+        }
+    )
+
+
 def routes(api: ApiApp) -> list[ApiRoute]:
     base = "/repository/{repository}/manifest/{manifestref}"
     labels = base + "/labels"
     return [
+        ApiRoute(
+            "GET",
+            base + "/pull_statistics",
+            manifest_pull_statistics,
+            summary="Pull count and last pull of a manifest, by tag or by digest.",
+            tag="manifest",
+            scopes=("repo:read",),
+            enabled=api.settings.registry.pull_stats,
+        ),
         ApiRoute(
             "GET",
             base,
