@@ -21,6 +21,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_discovery import artifact, push_referrer
 from tests.integration.web.conftest import Browser, csrf_of
+from tests.integration.web.test_pages import parsed
 
 HTMX = {"HX-Request": "true"}
 PAGE = "/repository/alice/app"
@@ -374,3 +375,26 @@ async def test_manifest_page_layers_labels_and_referrers(
     assert r.status_code == 403
     assert (await other_browser.get(f"{PAGE}/manifest/sha256:{'0' * 64}")).status_code == 404
     assert (await other_browser.get(f"{PAGE}/manifest/latest")).status_code == 404
+
+
+async def test_new_pages_have_no_inline_script_or_style(registry: Berth, browser: Browser) -> None:
+    one, _ = await setup_repo(registry, browser)
+    urls = [
+        f"{PAGE}?tab=tags&action={a}&tag=v1" for a in ("fetch", "add", "move", "expire", "delete")
+    ] + [f"{PAGE}?tab=history", f"{PAGE}?tab=settings", f"{PAGE}?edit=description"]
+    urls.append(f"{PAGE}/manifest/{one}")
+    for url in urls:
+        r = await browser.get(url)
+        assert r.status_code == 200, url
+        assert "content-security-policy" in r.headers
+        for tag, attrs in parsed(r.text):
+            assert tag != "script" or attrs.get("src"), (url, "inline script")
+            assert tag != "style", url
+            assert "style" not in attrs, (url, tag)
+            assert not any(name.startswith("on") for name in attrs), (url, tag)
+            assert not any(name.startswith("hx-on") for name in attrs), (url, tag)
+            if tag in ("input", "select", "textarea") and attrs.get("type") != "hidden":
+                # every input has a label (for=) or an aria-label
+                assert attrs.get("id") or attrs.get("aria-label"), (url, attrs)
+    closed = await browser.get(f"{PAGE}?tab=tags&action=close", headers=HTMX)
+    assert closed.text.strip() == '<div id="tag-action"></div>'

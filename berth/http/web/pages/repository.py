@@ -353,12 +353,7 @@ async def tag_action_post(page: Page) -> Response:
         error = e.message if isinstance(e, FormError) else _message(e)
         return await _action_failed(page, row, access, action, name, value, error)
     back = "history" if action == "restore" else "tags"
-    if page.is_htmx:
-        if back == "history":
-            data = await history_data(page, row, await _window_s(page, row))
-            return page.render(
-                "repository/_history.html", **data, **_common(row, access), notice=message
-            )
+    if page.is_htmx and back == "tags":
         data = await tags_data(page, row, defaults=True)
         return page.render(
             "repository/_tags_tab.html", **data, **_common(row, access), notice=message
@@ -397,10 +392,7 @@ async def _action_failed(
     if tags and action in TAG_ACTIONS:
         panel = {"kind": action, "tag": tags[0], "error": error, "value": value}
     data = {**_common(row, access), "tag_action": panel, "notice": None, "failure": error}
-    if page.is_htmx and action == "restore":
-        history = await history_data(page, row, await _window_s(page, row))
-        return page.render("repository/_history.html", **data, **history)
-    if page.is_htmx:
+    if page.is_htmx and action != "restore":
         template = "repository/_tag_action.html" if panel else "repository/_failure.html"
         response = page.render(template, **data)
         response.headers["HX-Retarget"] = "#tag-action"
@@ -427,13 +419,6 @@ async def _action_failed(
 
 
 # ----------------------------------------------------------------------- history
-
-
-async def _window_s(page: Page, row: RepoRow) -> int:
-    detail = await page.web.api.svc.repos.get(
-        RepoName(row.namespace, row.name), viewer_id=None, include_tags=False
-    )
-    return detail.tag_expiration_s
 
 
 async def history_data(page: Page, row: RepoRow, window_s: int) -> dict[str, Any]:
