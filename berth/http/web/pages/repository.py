@@ -131,10 +131,13 @@ async def repository_page(page: Page) -> Response:
         "errors": {},
         "tag_action": None,
     }
-    live, _more = await page.web.api.svc.registry.tags.history(
-        row, HistoryQuery(page=1, limit=1, active_only=True)
-    )
-    data["is_empty"] = not live
+    if tab == "info":  # the push commands of an empty repository
+        live, _more = await page.web.api.svc.registry.tags.history(
+            row, HistoryQuery(page=1, limit=1, active_only=True)
+        )
+        data["is_empty"] = not live
+    else:
+        data["is_empty"] = False
     if tab == "tags":
         data.update(await tags_data(page, row))
         action = page.query("action")
