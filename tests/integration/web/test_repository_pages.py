@@ -9,6 +9,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
+from tests.integration.api.conftest import configured  # noqa: F401 - the fixture
 from tests.integration.conftest import (
     OCI_MANIFEST,
     Berth,
@@ -398,3 +401,61 @@ async def test_new_pages_have_no_inline_script_or_style(registry: Berth, browser
                 assert attrs.get("id") or attrs.get("aria-label"), (url, attrs)
     closed = await browser.get(f"{PAGE}?tab=tags&action=close", headers=HTMX)
     assert closed.text.strip() == '<div id="tag-action"></div>'
+
+
+async def test_policies_and_state_in_the_settings(configured: Any) -> None:  # noqa: F811
+    """Immutability and auto-prune policies, and the repository state, when their features
+    are on: the same services and answers as the policy and changestate routes."""
+    async with configured(
+        FEATURE_IMMUTABLE_TAGS=True, FEATURE_AUTO_PRUNE=True, FEATURE_REPO_MIRROR=True
+    ) as berth:
+        await berth.client("alice").push_image("alice/app", "v1")
+        transport = httpx.ASGITransport(app=berth.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost:5000") as h:
+            b = Browser(h)
+            await b.sign_in("alice")
+            settings = f"{PAGE}?tab=settings"
+            page = await b.get(settings)
+            assert "Tag immutability policies" in page.text
+            assert "Auto-prune policies" in page.text
+            policy = f"{PAGE}/settings/policy"
+            r = await b.submit(
+                settings,
+                f"{policy}/immutability",
+                {"tagPattern": "^v", "tagPatternMatches": "true"},
+            )
+            assert r.status_code == 303
+            api = await b.get("/api/v1/repository/alice/app/immutabilitypolicy/", headers=XHR)
+            (stored,) = api.json()["policies"]
+            assert stored["tagPattern"] == "^v"
+            tags = await b.get(f"{PAGE}?tab=tags")
+            assert "Immutable" in tags.text
+            r = await b.submit(f"{PAGE}?tab=tags", f"{PAGE}/tag/v1/delete", {})
+            assert r.status_code == 400  # the API's tag_immutable answer, as a message
+            assert "v1" in await live_tags(b)
+            r = await b.submit(settings, f"{policy}/immutability", {"delete": stored["uuid"]})
+            assert r.status_code == 303
+            api = await b.get("/api/v1/repository/alice/app/immutabilitypolicy/", headers=XHR)
+            assert api.json()["policies"] == []
+
+            r = await b.submit(
+                settings, f"{policy}/autoprune", {"method": "number_of_tags", "value": "abc"}
+            )
+            assert r.status_code == 400
+            assert "Invalid value given for method type" in r.text
+            r = await b.submit(
+                settings, f"{policy}/autoprune", {"method": "number_of_tags", "value": "5"}
+            )
+            assert r.status_code == 303
+            api = await b.get("/api/v1/repository/alice/app/autoprunepolicy/", headers=XHR)
+            assert [(p["method"], p["value"]) for p in api.json()["policies"]] == [
+                ("number_of_tags", 5)
+            ]
+            assert "Keep the newest 5 tags" in (await b.get(settings)).text
+
+            r = await b.submit(settings, f"{PAGE}/settings/state", {"state": "READ_ONLY"})
+            assert r.status_code == 303
+            tags = await b.get(f"{PAGE}?tab=tags")
+            assert "action=delete" not in tags.text  # no write controls in a read-only state
+            r = await b.submit(f"{PAGE}?tab=tags", f"{PAGE}/tag/v1/delete", {})
+            assert r.status_code == 503
