@@ -459,3 +459,46 @@ async def test_policies_and_state_in_the_settings(configured: Any) -> None:  # n
             assert "action=delete" not in tags.text  # no write controls in a read-only state
             r = await b.submit(f"{PAGE}?tab=tags", f"{PAGE}/tag/v1/delete", {})
             assert r.status_code == 503
+
+
+async def test_team_and_robot_permissions_in_an_organization(
+    registry: Berth, browser: Browser
+) -> None:
+    svc = registry.services
+    await svc.orgs.create("acme", creator="alice")
+    await svc.teams.create_or_update("acme", "builders", role="member", performer="alice")
+    await svc.robots.create("acme", "ci", performer="alice")
+    await browser.sign_in("alice")
+    r = await browser.submit("/new", "/new", {"namespace": "acme", "name": "web"})
+    assert r.status_code == 303
+    url = "/repository/acme/web"
+    settings = f"{url}?tab=settings"
+    page = await browser.get(settings)
+    assert '<option value="team">Team</option>' in page.text
+    options = await browser.get(f"{url}/settings/entities?name=b", headers=HTMX)
+    assert '<option value="builders" label="builders (team)">' in options.text
+    options = await browser.get(f"{url}/settings/entities?name=c", headers=HTMX)
+    assert '<option value="acme+ci" label="acme+ci (robot)">' in options.text
+    r = await browser.submit(
+        settings,
+        f"{url}/settings/permission",
+        {"kind": "team", "name": "builders", "role": "write"},
+    )
+    assert r.status_code == 303
+    r = await browser.submit(
+        settings, f"{url}/settings/permission", {"kind": "user", "name": "acme+ci", "role": "read"}
+    )
+    assert r.status_code == 303
+    api = await browser.get("/api/v1/repository/acme/web/permissions/team/", headers=XHR)
+    assert api.json()["permissions"]["builders"]["role"] == "write"
+    api = await browser.get("/api/v1/repository/acme/web/permissions/user/", headers=XHR)
+    assert api.json()["permissions"]["acme+ci"]["role"] == "read"
+    page = await browser.get(settings)
+    assert 'data-permission="builders"' in page.text
+    assert "Robot" in page.text
+    r = await browser.submit(
+        settings, f"{url}/settings/permission", {"kind": "team", "name": "builders", "role": "none"}
+    )
+    assert r.status_code == 303
+    api = await browser.get("/api/v1/repository/acme/web/permissions/team/", headers=XHR)
+    assert api.json()["permissions"] == {}
