@@ -130,6 +130,10 @@ async def test_refused_and_bad_tag_input(
     r = await post(browser, f"{PAGE}/tag/v1/expire", {"expires_at": "2001-01-01T00:00"})
     assert r.status_code == 400
     assert "Expiration must be in the future" in r.text
+    r = await post(browser, f"{PAGE}/tag/v1/immutable", {"immutable": "true"})
+    assert r.status_code == 400
+    assert "Tag immutability is not enabled (FEATURE_IMMUTABLE_TAGS)" in r.text
+    assert "Make immutable" not in (await browser.get(f"{PAGE}?tab=tags")).text
     r = await post(browser, f"{PAGE}/tag/v1/move", {"target": "nosuchtag"})
     assert r.status_code == 400
     assert "No tag nosuchtag in this repository." in r.text
@@ -415,6 +419,25 @@ async def test_policies_and_state_in_the_settings(configured: Any) -> None:  # n
             b = Browser(h)
             await b.sign_in("alice")
             settings = f"{PAGE}?tab=settings"
+            # A tag made immutable from its actions, then mutable again (an administrator).
+            tags = await b.get(f"{PAGE}?tab=tags")
+            assert "Make immutable" in tags.text
+            panel = await b.get(f"{PAGE}?tab=tags&action=immutable&tag=v1")
+            assert "Make v1 immutable" in panel.text
+            r = await b.submit(
+                f"{PAGE}?tab=tags", f"{PAGE}/tag/v1/immutable", {"immutable": "true"}
+            )
+            assert r.status_code == 303
+            assert (await live_tags(b))["v1"]["immutable"] is True
+            assert "Make mutable" in (await b.get(f"{PAGE}?tab=tags")).text
+            r = await b.submit(f"{PAGE}?tab=tags", f"{PAGE}/tag/v1/delete", {})
+            assert r.status_code == 400
+            r = await b.submit(
+                f"{PAGE}?tab=tags", f"{PAGE}/tag/v1/immutable", {"immutable": "false"}
+            )
+            assert r.status_code == 303
+            assert (await live_tags(b))["v1"]["immutable"] is False
+
             page = await b.get(settings)
             assert "Tag immutability policies" in page.text
             assert "Auto-prune policies" in page.text

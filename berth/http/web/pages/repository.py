@@ -49,7 +49,7 @@ MAX_DIGEST = 200
 MAX_DESCRIPTION = 64 * 1024
 MAX_ENTITY = 255
 TABS = {"info": "Information", "tags": "Tags", "history": "Tag history", "settings": "Settings"}
-TAG_ACTIONS = ("fetch", "add", "move", "expire", "delete")
+TAG_ACTIONS = ("fetch", "add", "move", "expire", "delete", "immutable")
 ROLES = tuple(role.value for role in RepoRole)
 
 
@@ -205,6 +205,7 @@ async def tags_data(page: Page, row: RepoRow, *, defaults: bool = False) -> dict
             rows.extend(await _platform_rows(page, row, t))
     return {
         "tag_rows": rows,
+        "immutability_on": page.web.api.settings.registry.tags.immutable_tags,
         "tag_filter": raw_filter,
         "tag_sort": sort,
         "tag_page": number,
@@ -234,6 +235,8 @@ async def _tag_action(page: Page, row: RepoRow, action: str, can_write: bool) ->
     """The action panel above the tags table (the fetch commands are for readers too)."""
     if action != "fetch" and not can_write:
         raise forbidden()
+    if action == "immutable" and not page.web.api.settings.registry.tags.immutable_tags:
+        raise not_found()
     tag = await _live_tag(page, row, page.query("tag"))
     return {"kind": action, "tag": tag, "error": None, "value": ""}
 
@@ -341,6 +344,17 @@ async def tag_action_post(page: Page) -> Response:
             with registry_errors():
                 await tags.delete(row, name, performer=performer)
             message = f"Tag {name} deleted. It can be restored from the tag history."
+        elif action == "immutable":
+            # As PUT .../tag/{t} {"immutable"}: the feature must be on, and making a tag
+            # mutable again takes an administrator.
+            flag = form.get("immutable") == "true"
+            if not page.web.api.settings.registry.tags.immutable_tags:
+                raise FormError("Tag immutability is not enabled (FEATURE_IMMUTABLE_TAGS)")
+            if not flag and not access.can_admin:
+                raise forbidden()
+            with registry_errors():
+                await tags.update(row, name, TagUpdate(immutable=flag), performer=performer)
+            message = f"Tag {name} is now {'immutable' if flag else 'mutable'}."
         elif action == "restore":
             digest = form.get("manifest_digest", "")[:MAX_DIGEST]
             if not digest:
