@@ -79,6 +79,12 @@ class TagRow:
     is_index: bool = False
     immutable: bool = False
 
+    @property
+    def short_digest(self) -> str:
+        """``sha256:0123456789ab``."""
+        algorithm, _, hex_part = self.digest.partition(":")
+        return f"{algorithm}:{hex_part[:12]}"
+
 
 @dataclass(frozen=True)
 class HistoryRow:
@@ -126,7 +132,7 @@ async def repository_page(page: Page) -> Response:
         "tabs": {k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
         "can_write": can_write,
         "can_admin": access.can_admin,
-        "description_html": render_markdown(detail.description),
+        "description_html": render_markdown(detail.description) if tab == "info" else "",
         "edit_description": page.query("edit") == "description" and access.can_write,
         "errors": {},
         "tag_action": None,
