@@ -13,6 +13,7 @@ import httpx
 
 from tests.integration.api.conftest import configured  # noqa: F401 - the fixture
 from tests.integration.conftest import (
+    OCI_INDEX,
     OCI_MANIFEST,
     Berth,
     Client,
@@ -20,6 +21,7 @@ from tests.integration.conftest import (
     canonical,
     digest_of,
     image_manifest,
+    index_manifest,
     random_bytes,
 )
 from tests.integration.test_discovery import artifact, push_referrer
@@ -525,3 +527,42 @@ async def test_team_and_robot_permissions_in_an_organization(
     assert r.status_code == 303
     api = await browser.get("/api/v1/repository/acme/web/permissions/team/", headers=XHR)
     assert api.json()["permissions"] == {}
+
+
+async def test_an_index_lists_its_platforms_and_readers_may_not_edit_the_description(
+    registry: Berth, browser: Browser, other_browser: Browser
+) -> None:
+    alice = registry.client("alice")
+    amd = await alice.push_image("alice/app", None)
+    arm = await alice.push_image("alice/app", None)
+    body = index_manifest(
+        [
+            (OCI_MANIFEST, amd.manifest, {"platform": {"os": "linux", "architecture": "amd64"}}),
+            (
+                OCI_MANIFEST,
+                arm.manifest,
+                {"platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            ),
+        ],
+        annotations={"org.opencontainers.image.source": "<i>repo</i>"},
+    )
+    await alice.push_manifest("alice/app", "multi", body, OCI_INDEX)
+    await browser.sign_in("alice")
+    page = await browser.get(f"{PAGE}/manifest/{digest_of(body)}")
+    assert page.status_code == 200
+    assert "Platforms" in page.text
+    assert "linux/arm64/v8" in page.text
+    assert f'href="{PAGE}/manifest/{amd.digest}"' in page.text
+    assert "&lt;i&gt;repo&lt;/i&gt;" in page.text  # annotations as text
+    assert 'aria-label="Layers"' not in page.text  # an index has no layers of its own
+    child = await browser.get(f"{PAGE}/manifest/{arm.digest}")
+    assert child.status_code == 200
+
+    await registry.set_public("alice/app")
+    await other_browser.sign_in("bob")
+    info = await other_browser.get(f"{PAGE}?edit=description")
+    assert info.status_code == 200
+    assert "Edit description" not in info.text
+    assert 'name="description"' not in info.text
+    r = await other_browser.submit(PAGE, f"{PAGE}/description", {"description": "mine"})
+    assert r.status_code == 403
