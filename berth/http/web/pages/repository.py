@@ -160,7 +160,7 @@ async def repository_page(page: Page) -> Response:
         if page.is_htmx:
             return page.render("repository/_history.html", **data)
     elif tab == "settings":
-        data.update(await settings_data(page, access, detail.state))
+        data.update(await settings_data(page, access, detail))
     return page.render("repository/repository.html", **data)
 
 
@@ -494,20 +494,19 @@ async def history_data(page: Page, row: RepoRow, window_s: int) -> dict[str, Any
 # ------------------------------------------------------------------------ settings
 
 
-async def settings_data(page: Page, access: RepoAccess, state: str) -> dict[str, Any]:
+async def settings_data(page: Page, access: RepoAccess, detail: RepoDetail) -> dict[str, Any]:
     svc = page.web.api.svc
     repo = access.repo
     with quay_errors():
         users = await svc.permissions.list_user_permissions(repo)
         teams = await svc.permissions.list_team_permissions(repo)
-    org = await _is_org(page, repo.namespace)
     flags = page.web.api.settings
     data: dict[str, Any] = {
         "user_permissions": sorted(users, key=lambda p: (p.is_robot, p.name)),
         "team_permissions": sorted(teams, key=lambda p: p.name),
         "roles": ROLES,
-        "is_org": org,
-        "state": state,
+        "is_org": detail.is_organization,
+        "state": detail.state,
         "states": [s.value for s in SETTABLE_STATES],
         "may_change_state": flags.api.repo_mirror,
         "immutability_policies": [],
@@ -521,14 +520,6 @@ async def settings_data(page: Page, access: RepoAccess, state: str) -> dict[str,
     if data["prune_on"]:
         data["prune_policies"] = await svc.policies.list(PRUNE, scope)
     return data
-
-
-async def _is_org(page: Page, namespace: str) -> bool:
-    try:
-        await page.web.api.svc.orgs.get(namespace)
-    except Exception:
-        return False
-    return True
 
 
 async def _admin_target(page: Page) -> RepoAccess:
@@ -575,7 +566,7 @@ async def _settings_failed(page: Page, access: RepoAccess, message: str) -> Resp
         "tag_action": None,
         "is_empty": False,
         "failure": message,
-        **(await settings_data(page, access, detail.state)),
+        **(await settings_data(page, access, detail)),
     }
     return page.render("repository/repository.html", status=400, **data)
 
