@@ -80,6 +80,19 @@ def _pair(
     help="Repository counts of the cost growth check (default 1000,10000; quick 100,1000).",
 )
 @click.option("--skip-growth", is_flag=True, help="Skip the cost growth check.")
+@click.option(
+    "--skip-notify",
+    is_flag=True,
+    help="Skip push throughput with a webhook notification vs without.",
+)
+@click.option(
+    "--logs-rows",
+    callback=_pair,
+    default=None,
+    metavar="SMALL,LARGE",
+    help="log_entries rows of the usage-logs check (default 10000,10000000; quick 10000,1000000).",
+)
+@click.option("--skip-logs", is_flag=True, help="Skip the usage-logs check.")
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",

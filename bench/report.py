@@ -273,6 +273,7 @@ def text_table(results: dict[str, Any]) -> str:
             )
     if web_ui.get("error"):
         lines.append(f"web UI timing: FAILED: {web_ui['error']}")
+    lines += logs_lines(results)
     st = results.get("startup") or {}
     if st:
         lines.append(
@@ -280,6 +281,31 @@ def text_table(results: dict[str, Any]) -> str:
             f"; first run on an empty data dir {fmt(st.get('first_run_s'))} s"
         )
     return "\n".join(lines)
+
+
+def logs_lines(results: dict[str, Any]) -> list[str]:
+    """The usage-logs check in a few lines (see bench/logs.py)."""
+    logs = results.get("logs") or {}
+    if logs.get("error"):
+        return [f"usage logs: FAILED: {logs['error']}"]
+    if not logs.get("pages"):
+        return []
+    small, large = logs["rows"]
+    out = [
+        f"usage logs, a page at {small:,} vs {large:,} rows (worst ratio "
+        f"{fmt(logs['page_ratio_max'])}, target <= 1.5):"
+    ]
+    out += [
+        f"  {p['query']}: {fmt(p['small_ms'])} -> {fmt(p['large_ms'])} ms, ratio {fmt(p['ratio'])}"
+        for p in logs["pages"]
+    ]
+    agg = logs.get("aggregate") or {}
+    if agg:
+        out.append(
+            f"usage logs, a month's aggregate over {agg['rows']:,} entries: {fmt(agg['ms'])} ms"
+            f" (first call, counting every day: {fmt(agg.get('first_ms'))} ms)"
+        )
+    return out
 
 
 # ---- markdown ----------------------------------------------------------------------------
@@ -413,6 +439,33 @@ def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | Non
             if note:
                 lines += ["", f"Note ({key}): {_short(note)}."]
         lines += _web_ui_section(growth.get("web_ui") or {})
+
+    logs = results.get("logs") or {}
+    if logs:
+        lines += ["", "Usage logs (Berth alone, in-process through the logs API's service):", ""]
+        if logs.get("error"):
+            lines.append(f"- **not measured**: {logs['error']}")
+        elif logs.get("pages"):
+            small, large = logs["rows"]
+            lines += [
+                f"| page of 20 | {small:,} rows | {large:,} rows | ratio (target ≤ 1.5) |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| {p['query']} | {fmt(p['small_ms'])} ms | {fmt(p['large_ms'])} ms | "
+                f"{fmt(p['ratio'])}{TIMES} |"
+                for p in logs["pages"]
+            ]
+            agg = logs.get("aggregate") or {}
+            if agg:
+                lines += [
+                    "",
+                    f"A month's aggregate (entries per kind and day, one namespace) over "
+                    f"{agg['rows']:,} entries: {fmt(agg['ms'])} ms (the first call, which "
+                    f"counts every closed day and keeps the counts: "
+                    f"{fmt(agg.get('first_ms'))} ms). Page times are the best of repeated "
+                    "calls.",
+                ]
 
     fb = results.get("catalog_fallback") or {}
     if fb:

@@ -9,7 +9,8 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
 4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
-5. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
+5. the usage-logs check, in-process on a fresh database (see :mod:`bench.logs`);
+6. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
 
@@ -32,8 +33,10 @@ from typing import Any
 
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
+from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
+from bench.notify import run_notify
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
-from devservers import Postgres, Redis, Seaweed
+from devservers import Postgres, Redis, Seaweed, free_port
 
 REGBENCH = Path(__file__).with_name("regbench.py")
 BENCH_USER = "bench"
@@ -53,6 +56,9 @@ class BenchOptions:
     growth_tags: tuple[int, int] | None = None
     growth_repos: tuple[int, int] | None = None
     skip_growth: bool = False
+    skip_notify: bool = False
+    logs_rows: tuple[int, int] | None = None
+    skip_logs: bool = False
     workers: int | None = None
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
@@ -345,6 +351,57 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 results["growth"] = {"error": str(e)}
                 log(f"cost growth FAILED: {e}")
             g.stop()
+
+        if not opts.skip_notify:
+            hook_port = free_port()
+            nb = Berth(
+                tmp / "berth-notify",
+                BENCH_USER,
+                password,
+                {**deployment.berth_config("berth_notify"), "SSRF_ALLOWED_HOSTS": ["127.0.0.1"]},
+                workers=opts.workers,
+            )
+            stack.callback(nb.stop)
+            nb.prepare()
+            nb.start()
+            log(f"push throughput with a webhook notification vs without (fresh Berth at {nb.url})")
+            try:
+                results["notifications"] = run_notify(
+                    nb.url,
+                    BENCH_USER,
+                    password,
+                    hook_port,
+                    n=100 if opts.quick else 500,
+                    rounds=2 if opts.quick else 4,
+                )
+                r = results["notifications"]
+                log(f"  without: {r['without_per_s']}/s, with a webhook: "
+                    f"{r['with_webhook_per_s']}/s (ratio {r['ratio']}), "
+                    f"{r['distinct_delivery_ids']} distinct deliveries")  # fmt: skip
+            except (GrowthError, OSError) as e:
+                results["notifications"] = {"error": str(e)}
+                log(f"notification throughput FAILED: {e}")
+            nb.stop()
+
+        if not opts.skip_logs:
+            rows = opts.logs_rows or (QUICK_ROWS if opts.quick else FULL_ROWS)
+            log(f"usage logs: a page at {rows[0]:,} vs {rows[1]:,} rows, a month's aggregate")
+            confs = []
+            for name in ("berth_logs_small", "berth_logs_large"):
+                conf_dir = tmp / name
+                conf_dir.mkdir(parents=True, exist_ok=True)
+                conf = {
+                    "SERVER_HOSTNAME": "localhost",
+                    "BERTH_DATA_DIR": str(conf_dir / "data"),
+                    **deployment.berth_config(name),
+                }
+                (conf_dir / "config.yaml").write_text(json.dumps(conf))
+                confs.append(conf_dir / "config.yaml")
+            try:
+                results["logs"] = run_logs((confs[0], confs[1]), rows, quick=opts.quick)
+            except Exception as e:  # reported; the rest of the run stands
+                results["logs"] = {"error": str(e)}
+                log(f"usage logs FAILED: {e}")
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

@@ -34,11 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from berth.auth.settings import AuthSettings
 from berth.durations import parse_duration
+from berth.notifications.settings import MailSettings, NotificationSettings
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
 from berth.quaykeys import QUAY_KEYS
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
+from berth.usagelogs.settings import UsageLogSettings, check_logs_model
 
 
 class ConfigError(Exception):
@@ -152,6 +154,34 @@ class QuayConfig(BaseModel):
     # non-public addresses are refused unless the host name, IP address or CIDR range is
     # listed here (Quay 3.18's SSRF guard; berth/outbound/guard.py has the rules).
     SSRF_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
+    # Notifications (berth/notifications/settings.py): the mail server, namespace (quota)
+    # notifications, recovery links' lifetime, webhook hosts refused at creation.
+    MAIL_SERVER: str = "localhost"
+    MAIL_PORT: int = 587
+    MAIL_USE_TLS: bool = True
+    MAIL_USE_AUTH: bool = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER: str = "support@quay.io"
+    FEATURE_QUOTA_NOTIFICATIONS: bool = False
+    USER_RECOVERY_TOKEN_LIFETIME: str = "30m"  # noqa: S105 (a duration, not a password)
+    REGISTRY_TITLE: str = "Berth"
+    WEBHOOK_HOSTNAME_BLACKLIST: list[str] = Field(default_factory=list)
+    # Usage logs (berth/usagelogs/settings.py): the store, the API's features, login
+    # auditing, rotation of old entries into archive files, and exports.
+    LOGS_MODEL: str = "database"
+    FEATURE_LOG_EXPORT: bool = True
+    FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL: bool = True
+    FEATURE_USER_LOG_ACCESS: bool = False
+    ACTION_LOG_MAX_PAGE: int | None = None
+    ACTION_LOG_AUDIT_LOGINS: bool = True
+    ACTION_LOG_AUDIT_LOGIN_FAILURES: bool = False
+    FEATURE_ACTION_LOG_ROTATION: bool = False
+    ACTION_LOG_ROTATION_THRESHOLD: str = "30d"
+    ACTION_LOG_ROTATION_FREQUENCY: int | str = 12 * 3600
+    ACTION_LOG_ARCHIVE_LOCATION: str | None = None
+    ACTION_LOG_ARCHIVE_PATH: str = "actionlogarchive/"
+    EXPORT_ACTION_LOGS_SECONDS: int = 3600
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -174,6 +204,19 @@ class QuayConfig(BaseModel):
     # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
     # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
     BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
+    # Usage-log exports of more entries than this are refused with a message (no half file).
+    BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES: int = 1_000_000
+
+    @field_validator("LOGS_MODEL")
+    @classmethod
+    def _logs_model(cls, v: str) -> str:
+        return check_logs_model(v)
+
+    @field_validator("ACTION_LOG_ROTATION_THRESHOLD", "ACTION_LOG_ROTATION_FREQUENCY")
+    @classmethod
+    def _log_durations(cls, v: int | str) -> int | str:
+        parse_duration(v)
+        return v
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -209,6 +252,7 @@ class QuayConfig(BaseModel):
         "LABELED_EXPIRATION_MAXIMUM",
         "BERTH_AUTOPRUNE_INTERVAL",
         "APP_SPECIFIC_TOKEN_EXPIRATION",
+        "USER_RECOVERY_TOKEN_LIFETIME",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
@@ -328,6 +372,7 @@ class Settings:
     registry: RegistrySettings
     policies: PolicySettings
     outbound: OutboundSettings
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
     config_path: Path | None = None
     gc_interval_s: int = 3600
     gc_grace_s: int = 3600
@@ -338,6 +383,8 @@ class Settings:
     unknown_keys: tuple[UnknownKey, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
+    # Usage logs: the store, the API's features, login auditing, rotation, exports.
+    usage_logs: UsageLogSettings = field(default_factory=UsageLogSettings)
 
     @property
     def base_url(self) -> str:
@@ -457,6 +504,44 @@ def _policy_settings(cfg: QuayConfig) -> PolicySettings:
         default_prune_rule=default_prune_rule(cfg.DEFAULT_NAMESPACE_AUTOPRUNE_POLICY),
         autoprune_interval_s=parse_duration(cfg.BERTH_AUTOPRUNE_INTERVAL),
         immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
+    )
+
+
+def _notification_settings(cfg: QuayConfig) -> NotificationSettings:
+    return NotificationSettings(
+        mailing=cfg.FEATURE_MAILING,
+        quota_notifications=cfg.FEATURE_QUOTA_NOTIFICATIONS,
+        mail=MailSettings(
+            server=cfg.MAIL_SERVER,
+            port=cfg.MAIL_PORT,
+            use_tls=cfg.MAIL_USE_TLS,
+            use_auth=cfg.MAIL_USE_AUTH,
+            username=cfg.MAIL_USERNAME,
+            password=cfg.MAIL_PASSWORD,
+            default_sender=cfg.MAIL_DEFAULT_SENDER,
+        ),
+        recovery_token_lifetime_s=parse_duration(cfg.USER_RECOVERY_TOKEN_LIFETIME),
+        registry_title=cfg.REGISTRY_TITLE,
+        webhook_hostname_blacklist=tuple(cfg.WEBHOOK_HOSTNAME_BLACKLIST),
+    )
+
+
+def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:
+    return UsageLogSettings(
+        logs_model=cfg.LOGS_MODEL,
+        log_export=cfg.FEATURE_LOG_EXPORT,
+        aggregated_counts=cfg.FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL,
+        user_log_access=cfg.FEATURE_USER_LOG_ACCESS,
+        max_page=cfg.ACTION_LOG_MAX_PAGE,
+        audit_logins=cfg.ACTION_LOG_AUDIT_LOGINS,
+        audit_login_failures=cfg.ACTION_LOG_AUDIT_LOGIN_FAILURES,
+        rotation=cfg.FEATURE_ACTION_LOG_ROTATION,
+        rotation_threshold_s=parse_duration(cfg.ACTION_LOG_ROTATION_THRESHOLD),
+        rotation_frequency_s=parse_duration(cfg.ACTION_LOG_ROTATION_FREQUENCY),
+        archive_location=cfg.ACTION_LOG_ARCHIVE_LOCATION,
+        archive_path=cfg.ACTION_LOG_ARCHIVE_PATH,
+        export_link_ttl_s=cfg.EXPORT_ACTION_LOGS_SECONDS,
+        export_max_entries=cfg.BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES,
     )
 
 
@@ -627,6 +712,7 @@ def load_settings(
         registry=_registry_settings(cfg),
         policies=_policy_settings(cfg),
         outbound=outbound,
+        notifications=_notification_settings(cfg),
         config_path=path,
         gc_interval_s=parse_duration(cfg.BERTH_GC_INTERVAL),
         gc_grace_s=parse_duration(cfg.BERTH_GC_GRACE),
@@ -634,6 +720,7 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        usage_logs=_usage_log_settings(cfg),
     )
 
 

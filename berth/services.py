@@ -29,9 +29,15 @@ from berth.identity.teams import TeamService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
+from berth.notifications import tasks as notification_tasks
+from berth.notifications.delivery import Deliverer
+from berth.notifications.hooks import InviteNotifier, PushNotifier
+from berth.notifications.mail import Mailer
+from berth.notifications.methods.base import check_http_url
+from berth.notifications.services import NotificationService
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
-from berth.outbound import OutboundClients
+from berth.outbound import AddressPolicy, OutboundClients
 from berth.policies import tasks as policy_tasks
 from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
@@ -48,6 +54,9 @@ from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
+from berth.usagelogs.services import UsageLogService
+from berth.usagelogs.store import DatabaseLogsModel
+from berth.usagelogs.tasks import EXPORT_LOGS, ROTATE_LOGS
 
 
 @dataclass
@@ -71,6 +80,8 @@ class Services:
     accounts: AccountService
     oauth: OAuthService
     outbound: OutboundClients
+    notifications: NotificationService
+    usage_logs: UsageLogService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -95,6 +106,8 @@ def _job_runner(
     jobs: JobQueue,
     pruner: Pruner,
     gc: GarbageCollector,
+    deliverer: Deliverer,
+    usage_logs: UsageLogService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -109,13 +122,24 @@ def _job_runner(
         DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
         AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),
         PRUNE_NAMESPACE.bind(partial(policy_tasks.prune_namespace, pruner=pruner)),
+        notification_tasks.DELIVER_NOTIFICATION.bind(deliverer.deliver_notification),
+        notification_tasks.SEND_EMAIL.bind(deliverer.send_email),
+        notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
+        EXPORT_LOGS.bind(usage_logs.run_export),
+        ROTATE_LOGS.bind(usage_logs.rotate),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule(PRUNE_JOBS, every_s=3600),
+        Schedule(
+            notification_tasks.NOTIFY_EXPIRING_TAGS,
+            every_s=settings.notifications.expiry_sweep_interval_s,
+        ),
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.usage_logs.rotation:
+        schedules.append(Schedule(ROTATE_LOGS, every_s=settings.usage_logs.rotation_frequency_s))
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -182,6 +206,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
+        listener=PushNotifier(
+            host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
+        ),
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -192,7 +219,34 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
+    notes = settings.notifications
+    notifications = NotificationService(
+        db,
+        fernet_for(settings.database_secret_key),
+        notes,
+        check_url=partial(
+            check_http_url,
+            policy=AddressPolicy(settings.outbound.allowed),
+            blacklist=notes.webhook_hostname_blacklist,
+        ),
+        host=settings.server_hostname,
+        base_url=settings.base_url,
+        cache=read_cache,
+    )
+    outbound = OutboundClients(settings.outbound)
+    mailer = Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url)
+    deliverer = Deliverer(db, notifications, mailer, outbound, title=notes.registry_title)
+    usage_logs = UsageLogService(
+        db,
+        DatabaseLogsModel(db),
+        storage,
+        outbound,
+        settings.usage_logs,
+        secret_key=settings.secret_key,
+        base_url=settings.base_url,
+        mailer=mailer if notes.mailing else None,
+    )
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, usage_logs)
     return Services(
         settings,
         db,
@@ -207,7 +261,11 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             default_tag_expiration_s=reg.default_tag_expiration_s,
             tag_expiration_options=reg.tag_expiration_options,
         ),
-        teams=TeamService(db, require_invite=settings.require_team_invite),
+        teams=TeamService(
+            db,
+            require_invite=settings.require_team_invite,
+            invites=InviteNotifier(mailing=notes.mailing, base_url=settings.base_url),
+        ),
         robots=RobotService(
             db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
         ),
@@ -216,8 +274,15 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
-        accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
+        accounts=AccountService(
+            db,
+            default_tag_expiration_s=reg.default_tag_expiration_s,
+            audit_logins=settings.usage_logs.audit_logins,
+            audit_login_failures=settings.usage_logs.audit_login_failures,
+        ),
         oauth=OAuthService(db, auth.fernet),
-        outbound=OutboundClients(settings.outbound),
+        outbound=outbound,
+        notifications=notifications,
+        usage_logs=usage_logs,
         read_cache=read_cache,
     )

@@ -47,6 +47,8 @@ LOG_KINDS = frozenset(
         "update_repository_autoprune_policy", "delete_repository_autoprune_policy",
         "autoprune_tag_delete",
         "create_immutability_policy", "update_immutability_policy", "delete_immutability_policy",
+        "add_repo_notification", "delete_repo_notification", "reset_repo_notification",
+        "export_logs_success", "export_logs_failure",
     }
 )  # fmt: skip
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins  # annotations after a service's ``list`` method name builtins.list
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,9 +123,23 @@ async def _is_member(s: AsyncSession, team_id: int, user_id: int) -> bool:
     return row.scalar() is not None
 
 
+class InviteListener(Protocol):
+    """Told of each new or renewed invitation inside the transaction that writes it (the
+    notifications feature mails it and shows it in the invitee's bell)."""
+
+    async def invited(self, s: AsyncSession, invite: InviteInfo, user_id: int | None) -> None: ...
+
+
 class TeamService:
-    def __init__(self, db: Database, *, require_invite: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        require_invite: bool = True,
+        invites: InviteListener | None = None,
+    ) -> None:
         self.db = db
+        self.invites = invites
         # FEATURE_MAILING and FEATURE_REQUIRE_TEAM_INVITE: humans who are not yet members
         # of the organization are invited rather than added.
         self.require_invite = require_invite
@@ -293,6 +307,9 @@ class TeamService:
                 namespace_id=ns.id,
             )  # fmt: skip
             await s.flush()
+            if self.invites is not None:
+                info = InviteInfo(invite.code, org, team_name, member, user.email, performer)
+                await self.invites.invited(s, info, user.id)
             return MemberInfo(member, False, invited=True, email=user.email, code=invite.code)
 
     async def invite_email(
@@ -327,6 +344,9 @@ class TeamService:
                 namespace_id=ns.id,
             )  # fmt: skip
             await s.flush()
+            if self.invites is not None:
+                info = InviteInfo(invite.code, org, team_name, None, email, performer)
+                await self.invites.invited(s, info, None)
             return MemberInfo(None, False, invited=True, email=email, code=invite.code)
 
     async def remove_member(

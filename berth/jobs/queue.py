@@ -101,6 +101,29 @@ async def enqueue(
     return True
 
 
+_INSERT_JOB = Job.__table__.insert()  # built once: the push path enqueues deliveries with it
+
+
+async def enqueue_core(s: Any, kind: JobKind[P], payload: P, *, delay_s: float = 0) -> None:
+    """``enqueue`` as one precompiled Core INSERT, for units without the ORM (the push
+    path's ``FastUnit``); no deduplication."""
+    now = now_ms()
+    await s.execute(
+        _INSERT_JOB,
+        {
+            "kind": kind.name,
+            "lane": kind.lane.value,
+            "payload": kind.to_json(payload),
+            "state": "queued",
+            "run_at": now + int(delay_s * 1000),
+            "attempts": 0,
+            "max_attempts": kind.max_attempts,
+            "dedupe_key": None,
+            "created_at": now,
+        },
+    )
+
+
 def backoff_s(attempts: int) -> float:
     """Seconds before the next attempt after ``attempts`` failed ones: 2, 4, 8 ... 600."""
     return min(2.0 ** max(min(attempts, 30), 1), MAX_BACKOFF_S)

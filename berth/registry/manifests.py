@@ -44,6 +44,7 @@ from berth.registry.errors import (
     TooLarge,
     Unsupported,
 )
+from berth.registry.events import NoListener, PushListener
 from berth.registry.immutability import TagGuard
 from berth.registry.labels import NO_LABELS, PushLabelReader, PushLabels, insert_manifest_labels
 from berth.registry.liveness import alive, visible
@@ -163,11 +164,13 @@ class ManifestService:
         cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
+        listener: PushListener | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.pulls = pulls
         self.guard = guard or TagGuard()
+        self.listener: PushListener = listener or NoListener()
         self.max_bytes = max_manifest_bytes
         # Manifests by reference and the tag list (shared with the blob sizes: ``BlobService``).
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
@@ -514,6 +517,8 @@ class ManifestService:
                     )
                 ],
             )
+            if not by_digest:
+                await self.listener.tag_pushed(s, repo, reference, digest, performer)
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
         return PutResult(digest, parsed.subject.digest if parsed.subject else None)
 

@@ -8,6 +8,7 @@ from typing import Any
 from berth.db.session import Database
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
+from berth.registry.events import PushListener
 from berth.registry.immutability import TagGuard
 from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
@@ -42,6 +43,7 @@ class Registry:
         read_cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
+        listener: PushListener | None = None,
     ) -> None:
         self.db = db
         self.library = library_namespace
@@ -58,6 +60,7 @@ class Registry:
             cache=read_cache,
             tag_settings=tag_settings,
             guard=guard,
+            listener=listener,
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)

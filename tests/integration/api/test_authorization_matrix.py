@@ -244,7 +244,7 @@ class Row:
         return self.prefix + self.path not in NO_CSRF
 
 
-WEB_PATHS = ("/csrf_token", "/oauth/")
+WEB_PATHS = ("/csrf_token", "/oauth/", "/exportedlogs/")
 # outside the API blueprint (no CSRF, no OAuth); authorizeapp wants a session first (401)
 NO_CSRF = {"/api/v1/user/initialize", "/csrf_token", "/oauth/authorizeapp", "/oauth/localapp"}
 
@@ -704,6 +704,30 @@ ENDPOINTS: list[Row] = [
         if (owner, kind) != ("user", "immutabilitypolicy")
         for policy_row in policy_rows(owner, base, kind, rule)
     ),
+    # --- usage logs (berth.usagelogs): the export's job reports to an unresolvable host
+    *(
+        log_row
+        for base, url, rule in (
+            (R, APP_URL, repo("admin")),
+            (ACME, "/organization/acme", org("admin")),
+            ("/user", "/user", U_ADMIN),
+        )
+        for log_row in (
+            row("GET", f"{base}/logs", rule, 200, url=f"{url}/logs"),
+            row("GET", f"{base}/aggregatelogs", rule, 200, url=f"{url}/aggregatelogs"),
+            row(
+                "POST",
+                f"{base}/exportlogs",
+                rule,
+                200,
+                url=f"{url}/exportlogs",
+                body={"callback_url": "https://callback.invalid/"},
+            ),
+        )
+    ),
+    row("GET", "/superuser/logs", superuser, 200),
+    row("GET", "/superuser/aggregatelogs", superuser, 200),
+    row("GET", "/exportedlogs/{token}", anyone, 404, url="/exportedlogs/not-a-token"),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
 ]

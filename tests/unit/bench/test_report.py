@@ -67,3 +67,20 @@ def test_the_web_ui_timings_are_reported() -> None:
     assert "**not measured**: POST /signin -> 403" in report.markdown_section(
         results, "run.json", None
     )
+
+
+def test_the_usage_logs_check_is_reported() -> None:
+    logs = {
+        "rows": [10_000, 10_000_000],
+        "pages": [
+            {"query": "namespace, first page", "small_ms": 1.0, "large_ms": 1.2, "ratio": 1.2}
+        ],
+        "page_ratio_max": 1.2,
+        "aggregate": {"rows": 1_000_000, "days": 30, "ms": 420.0},
+    }
+    text = report.text_table({"logs": logs})
+    assert "usage logs, a page at 10,000 vs 10,000,000 rows (worst ratio 1.20" in text
+    assert "a month's aggregate over 1,000,000 entries: 420" in text
+    section = report.markdown_section({"logs": logs}, "run.json", None)
+    assert "| namespace, first page | 1.00 ms | 1.20 ms | 1.20" in section
+    assert "usage logs: FAILED: boom" in report.text_table({"logs": {"error": "boom"}})

@@ -19,11 +19,14 @@ from berth.http.api.v1.identity import (
     teams,
     users,
 )
+from berth.http.api.v1.notifications import routes as notifications
+from berth.http.api.v1.notifications import users as user_notifications
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.registry import manifests, tags
 from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.session import SessionCodec
+from berth.http.api.v1.usagelogs import routes as usagelogs
 
 if TYPE_CHECKING:
     from berth.services import Services
@@ -45,6 +48,9 @@ MODULES: tuple[RouteModule, ...] = (
     tags.routes,
     manifests.routes,
     policies.routes,
+    notifications.routes,
+    user_notifications.routes,
+    usagelogs.routes,
 )
 
 
