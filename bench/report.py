@@ -258,6 +258,21 @@ def text_table(results: dict[str, Any]) -> str:
             )
     if growth.get("error"):
         lines.append(f"cost growth: FAILED: {growth['error']}")
+    web_ui = growth.get("web_ui") or {}
+    for key, label in (("tags_tab", "tags tab"), ("repository_list", "repository list")):
+        w = web_ui.get(key)
+        if w and w.get("points"):
+            cells = ", ".join(
+                f"{p['items']:,}: {fmt(p['ui_ms'])} ms vs {fmt(p['api_ms'])} ms "
+                f"({fmt(p['ui_over_api'])}x)"
+                for p in w["points"]
+            )
+            lines.append(
+                f"web UI, {label} (page vs /api/v1): {cells}; "
+                f"large/small {fmt(w.get('ui_large_over_small'))}"
+            )
+    if web_ui.get("error"):
+        lines.append(f"web UI timing: FAILED: {web_ui['error']}")
     lines += logs_lines(results)
     st = results.get("startup") or {}
     if st:
@@ -423,6 +438,7 @@ def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | Non
             note = (growth.get(key) or {}).get("note")
             if note:
                 lines += ["", f"Note ({key}): {_short(note)}."]
+        lines += _web_ui_section(growth.get("web_ui") or {})
 
     logs = results.get("logs") or {}
     if logs:
@@ -606,3 +622,37 @@ def render_svg(results: dict[str, Any]) -> str:
         y += row_h / 2
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _web_ui_section(web_ui: dict[str, Any]) -> list[str]:
+    """The web UI against the matching /api/v1 call on the same data (issue 13 point 5:
+    within 1.5x, and a first page that costs the same at every size)."""
+    lines = [
+        "",
+        "Web UI (the page a browser gets vs the matching `/api/v1` call, same session, same "
+        "data; the first page of each):",
+        "",
+    ]
+    if web_ui.get("error"):
+        return [*lines, f"- **not measured**: {_short(web_ui['error'])}"]
+    lines += [
+        "| page | items | page time | /api/v1 time | page / API |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "tags_tab": "tags tab (`?tab=tags`) vs `GET .../tag/?onlyActiveTags&limit=50`",
+        "repository_list": "repository list vs `GET /api/v1/repository?namespace=`",
+    }
+    growth_cells = []
+    for key, label in labels.items():
+        w = web_ui.get(key) or {}
+        for p in w.get("points") or []:
+            lines.append(
+                f"| {label} | {p['items']:,} | {fmt(p['ui_ms'])} ms | {fmt(p['api_ms'])} ms | "
+                f"{fmt(p['ui_over_api'])}{TIMES} |"
+            )
+        if w.get("ui_large_over_small") is not None:
+            growth_cells.append(f"{key} {fmt(w['ui_large_over_small'])}{TIMES}")
+    if growth_cells:
+        lines += ["", "Page time at the large size over the small one: " + ", ".join(growth_cells)]
+    return lines

@@ -9,13 +9,15 @@ from starlette.staticfiles import StaticFiles
 
 from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
-from berth.http.web.pages import repos, search, session
+from berth.http.web.pages import manifest, repos, repository, search, session
 
 PageModule = Callable[[WebApp], list[WebRoute]]
 # Add a page module here (and its templates under templates/<area>/): docs/ui.md.
 MODULES: tuple[PageModule, ...] = (
     session.routes,
     repos.routes,
+    manifest.routes,  # before repository's: {repository} would swallow /manifest/...
+    repository.routes,
     search.routes,
 )
 

@@ -11,6 +11,7 @@ only for members of that organization.
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -23,6 +24,7 @@ from berth.http.api.v1.identity.org_serializers import (
     entity_team_view,
     entity_user_view,
 )
+from berth.identity.orgs import EntityMatch, OrgInfo
 
 
 def normalized_prefix(prefix: str) -> str:
@@ -31,12 +33,28 @@ def normalized_prefix(prefix: str) -> str:
     return ascii_only.replace(" ", "").lower()
 
 
-async def search_entities(ctx: Ctx) -> Response:
-    prefix = normalized_prefix(ctx.params["prefix"])
-    namespace = ctx.query("namespace") or ""
+@dataclass(frozen=True)
+class EntityResults:
+    """What ``GET /entities/{prefix}`` finds for its caller: teams, users and robots, and
+    the organization itself (the web UI's type-ahead asks the same)."""
+
+    teams: list[str]
+    users: list[EntityMatch]
+    org: OrgInfo | None
+
+
+async def find_entities(
+    ctx: Ctx,
+    raw_prefix: str,
+    namespace: str,
+    *,
+    include_teams: bool = False,
+    include_orgs: bool = False,
+) -> EntityResults:
+    prefix = normalized_prefix(raw_prefix)
     svc = ctx.api.svc
-    teams: list[dict[str, Any]] = []
-    orgs: list[dict[str, Any]] = []
+    teams: list[str] = []
+    org: OrgInfo | None = None
     robot_namespace: str | None = None
     organization: str | None = None
     if namespace:
@@ -46,11 +64,10 @@ async def search_entities(ctx: Ctx) -> Response:
             organization = namespace
             if access.is_member:
                 robot_namespace = namespace
-                if ctx.query_bool("includeTeams"):
-                    teams = [entity_team_view(t) for t in await svc.teams.match(namespace, prefix)]
-                if ctx.query_bool("includeOrgs") and namespace.startswith(prefix):
-                    info = await svc.orgs.get(namespace)
-                    orgs = [entity_org_view(namespace, info.email)]
+                if include_teams:
+                    teams = list(await svc.teams.match(namespace, prefix))
+                if include_orgs and namespace.startswith(prefix):
+                    org = await svc.orgs.get(namespace)
         elif user is not None and user.username == namespace and ctx.caller.has_scope("user:admin"):
             robot_namespace = namespace
     users = await svc.orgs.match_users(
@@ -59,7 +76,24 @@ async def search_entities(ctx: Ctx) -> Response:
         org=organization,
         exact_only=not ctx.api.settings.api.partial_user_autocomplete,
     )
-    return json_response({"results": teams + [entity_user_view(u) for u in users] + orgs})
+    return EntityResults(teams, list(users), org)
+
+
+async def search_entities(ctx: Ctx) -> Response:
+    namespace = ctx.query("namespace") or ""
+    found = await find_entities(
+        ctx,
+        ctx.params["prefix"],
+        namespace,
+        include_teams=ctx.query_bool("includeTeams"),
+        include_orgs=ctx.query_bool("includeOrgs"),
+    )
+    teams: list[dict[str, Any]] = [entity_team_view(t) for t in found.teams]
+    orgs: list[dict[str, Any]] = (
+        [entity_org_view(namespace, found.org.email)] if found.org is not None else []
+    )
+    users = [entity_user_view(u) for u in found.users]
+    return json_response({"results": teams + users + orgs})
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
