@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from berth.auth.settings import AuthSettings
+from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
@@ -153,6 +154,29 @@ class QuayConfig(BaseModel):
     # listed here (Quay 3.18's SSRF guard; berth/outbound/guard.py has the rules).
     SSRF_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
 
+    # AUTHENTICATION_TYPE: LDAP (berth/directory/settings.py; Quay's names and defaults).
+    LDAP_URI: str = "ldap://localhost"
+    LDAP_ADMIN_DN: str | None = None
+    LDAP_ADMIN_PASSWD: str | None = None
+    LDAP_BASE_DN: list[str] | str | None = None
+    LDAP_USER_RDN: list[str] | str | None = None
+    LDAP_SECONDARY_USER_RDNS: list[list[str] | str] = Field(default_factory=list)
+    LDAP_UID_ATTR: str = "uid"
+    LDAP_EMAIL_ATTR: str = "mail"
+    LDAP_MEMBEROF_ATTR: str = "memberOf"
+    LDAP_USER_FILTER: str | None = None
+    LDAP_SUPERUSER_FILTER: str | None = None
+    LDAP_RESTRICTED_USER_FILTER: str | None = None
+    LDAP_GLOBAL_READONLY_SUPERUSER_FILTER: str | None = None
+    LDAP_ALLOW_INSECURE_FALLBACK: bool = False
+    LDAP_FOLLOW_REFERRALS: bool = True
+    LDAP_TIMEOUT: float = 10.0
+    LDAP_NETWORK_TIMEOUT: float = 10.0
+    LDAP_CACHE_TTL: float = 5.0
+    LDAP_CONNECTION_POOLING: bool = True
+    LDAP_POOL_SIZE: int = 10
+    BERTH_LDAP_STARTTLS: bool = False
+
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
     BERTH_WORKERS: int | None = None
@@ -257,6 +281,16 @@ class QuayConfig(BaseModel):
             raise ValueError("; ".join(problems))
         return v
 
+    @field_validator(
+        "LDAP_USER_FILTER",
+        "LDAP_SUPERUSER_FILTER",
+        "LDAP_RESTRICTED_USER_FILTER",
+        "LDAP_GLOBAL_READONLY_SUPERUSER_FILTER",
+    )
+    @classmethod
+    def _ldap_filter(cls, v: str | None) -> str | None:
+        return check_filter("filter", v)
+
     @field_validator("TAG_EXPIRATION_OPTIONS")
     @classmethod
     def _durations(cls, v: list[str]) -> list[str]:
@@ -338,6 +372,8 @@ class Settings:
     unknown_keys: tuple[UnknownKey, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
+    # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
+    ldap: LdapSettings | None = None
 
     @property
     def base_url(self) -> str:
@@ -586,10 +622,12 @@ def load_settings(
 
     storage = _storage_location(cfg, ddir, problems)
     outbound = _outbound_settings(cfg, path, env, problems)
-    if cfg.AUTHENTICATION_TYPE != "Database":
+    if cfg.AUTHENTICATION_TYPE not in ("Database", "LDAP"):
         problems.append(
-            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet (only Database)"
+            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet "
+            "(Database or LDAP)"
         )
+    ldap = _ldap_settings(cfg, outbound, problems) if cfg.AUTHENTICATION_TYPE == "LDAP" else None
     if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
         for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
             if not getattr(cfg, key):
@@ -634,6 +672,44 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        ldap=ldap,
+    )
+
+
+def _ldap_settings(
+    cfg: QuayConfig, outbound: OutboundSettings, problems: list[str]
+) -> LdapSettings:
+    if not re.match(r"^ldaps?://", cfg.LDAP_URI, re.IGNORECASE):
+        problems.append("LDAP_URI: must be an ldap:// or ldaps:// URI")
+    if not cfg.LDAP_BASE_DN:
+        problems.append("LDAP_BASE_DN: required with AUTHENTICATION_TYPE: LDAP")
+    if not cfg.LDAP_ADMIN_DN:
+        problems.append("LDAP_ADMIN_DN: required with AUTHENTICATION_TYPE: LDAP")
+    if cfg.LDAP_POOL_SIZE < 1:
+        problems.append("LDAP_POOL_SIZE: must be at least 1")
+    return LdapSettings(
+        uri=cfg.LDAP_URI,
+        admin_dn=cfg.LDAP_ADMIN_DN,
+        admin_password=cfg.LDAP_ADMIN_PASSWD,
+        base_dn=dn_of(cfg.LDAP_BASE_DN),
+        user_rdn=dn_of(cfg.LDAP_USER_RDN),
+        secondary_user_rdns=tuple(dn_of(r) for r in cfg.LDAP_SECONDARY_USER_RDNS),
+        uid_attr=cfg.LDAP_UID_ATTR,
+        email_attr=cfg.LDAP_EMAIL_ATTR,
+        memberof_attr=cfg.LDAP_MEMBEROF_ATTR,
+        user_filter=cfg.LDAP_USER_FILTER,
+        superuser_filter=cfg.LDAP_SUPERUSER_FILTER,
+        restricted_user_filter=cfg.LDAP_RESTRICTED_USER_FILTER,
+        global_readonly_superuser_filter=cfg.LDAP_GLOBAL_READONLY_SUPERUSER_FILTER,
+        allow_insecure_fallback=cfg.LDAP_ALLOW_INSECURE_FALLBACK,
+        follow_referrals=cfg.LDAP_FOLLOW_REFERRALS,
+        timeout_s=cfg.LDAP_TIMEOUT,
+        network_timeout_s=cfg.LDAP_NETWORK_TIMEOUT,
+        cache_ttl_s=cfg.LDAP_CACHE_TTL,
+        pooling=cfg.LDAP_CONNECTION_POOLING,
+        pool_size=max(1, cfg.LDAP_POOL_SIZE),
+        starttls=cfg.BERTH_LDAP_STARTTLS,
+        ca_paths=outbound.extra_ca_paths,
     )
 
 

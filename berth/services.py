@@ -11,16 +11,20 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from berth.auth.ldap import LdapProvider
+from berth.auth.providers import IdentityProvider
 from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
 from berth.config import Settings
 from berth.db.session import Database
+from berth.directory.ldap import LdapDirectory
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
 from berth.identity import tasks as identity_tasks
 from berth.identity.accounts import AccountService
+from berth.identity.federated import FederatedAccounts
 from berth.identity.orgs import OrgService
 from berth.identity.permissions import PermissionService
 from berth.identity.robots import RobotService
@@ -72,6 +76,8 @@ class Services:
     oauth: OAuthService
     outbound: OutboundClients
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
+    # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
+    directory: LdapDirectory | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -84,6 +90,8 @@ class Services:
         await self.pulls.stop()
         await self.storage.close()
         await self.outbound.aclose()
+        if self.directory is not None:
+            await self.directory.close()
         await self.db.dispose()
         self.read_cache.close()
 
@@ -145,6 +153,17 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     storage = create_storage(settings.storage.driver, settings.storage.args)
     pulls = PullLog(db)
     read_cache = _read_cache(settings)
+    federated = FederatedAccounts(db, default_tag_expiration_s=reg.default_tag_expiration_s)
+    directory = LdapDirectory(settings.ldap) if settings.ldap is not None else None
+    provider: IdentityProvider | None = None
+    if directory is not None and settings.ldap is not None:
+        provider = LdapProvider(
+            directory,
+            federated,
+            secret_key=settings.secret_key,
+            super_users=settings.super_users,
+            cache_ttl_s=settings.ldap.cache_ttl_s,
+        )
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -166,6 +185,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         robots_whitelist=auth_settings.robots_whitelist,
         require_encrypted_basic_auth=auth_settings.require_encrypted_basic_auth,
         is_restricted_user=auth_settings.is_restricted_user,
+        provider=provider,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
@@ -220,4 +240,5 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         oauth=OAuthService(db, auth.fernet),
         outbound=OutboundClients(settings.outbound),
         read_cache=read_cache,
+        directory=directory,
     )

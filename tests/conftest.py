@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.devservers import running
+from tests.support.ldap import Slapd
 from tests.support.postgres import create_database, postgres_server
 from tests.support.redis import redis_server
 from tests.support.seaweed import seaweed_server
@@ -35,6 +37,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     yield from seaweed_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """A real OpenLDAP seeded with users and groups (tests/support/ldap.py)."""
+    server = Slapd(tmp_path_factory.mktemp("slapd"))
+    with running(server):
+        yield server
 
 
 def embedded_config(tmp: Path, **extra: Any) -> dict[str, Any]:

@@ -16,9 +16,16 @@ from cryptography.fernet import InvalidToken as NotFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
+from berth.auth.errors import (
+    IdentityProviderUnavailable,
+    InvalidCredentials,
+    InvalidScope,
+    InvalidToken,
+    TooManyAttempts,
+)
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s
 from berth.auth.models import SigningKey
+from berth.auth.providers import DatabaseProvider, IdentityProvider
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.authz import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
 from berth.db.base import now_ms
@@ -98,6 +105,7 @@ class AuthService:
         robots_whitelist: frozenset[str] = frozenset(),
         require_encrypted_basic_auth: bool = False,
         is_restricted_user: Callable[[str], bool] = lambda _name: False,
+        provider: IdentityProvider | None = None,
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -124,6 +132,8 @@ class AuthService:
         self._last_reload = 0.0
         self.special_logins: dict[str, SpecialLogin] = {}
         self.ip_limiter = IpFailureLimiter()
+        # AUTHENTICATION_TYPE: who checks users' passwords (Database: _authenticate_user).
+        self.provider: IdentityProvider = provider or DatabaseProvider(self._authenticate_user)
 
     def register_special_login(self, username: str, validator: SpecialLogin) -> None:
         """Plug in a validator for a special username (e.g. ``$oauthtoken``, ``$app``)."""
@@ -190,7 +200,14 @@ class AuthService:
             plain = self.decrypt_client_key(password)
             if plain is None and registry and self.require_encrypted_basic_auth:
                 raise InvalidCredentials(ENCRYPTED_REQUIRED)
-            principal = await self._authenticate_user(username, plain or password, ip)
+            try:
+                principal = await self.provider.authenticate(username, plain or password, ip=ip)
+            except IdentityProviderUnavailable:
+                raise
+            except InvalidCredentials:
+                if self.provider.federated:  # Database counts its own failures
+                    self.ip_limiter.failed(ip)
+                raise
         if principal.kind == "user" and principal.name and self.is_restricted_user(principal.name):
             principal = dataclasses.replace(principal, restricted=True)
         return principal

@@ -1,0 +1,63 @@
+"""federated logins and team syncs
+
+Users bound to an identity provider's account (LDAP today) and teams whose members follow a
+directory group (FEATURE_TEAM_SYNCING).
+
+Revision ID: 0100_federated_logins
+Revises: 0002_drop_events
+Create Date: 2026-12-07 03:44:51.596705
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0100_federated_logins"
+down_revision = "0002_drop_events"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "federated_logins",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("service", sa.String(length=64), nullable=False),
+        sa.Column("service_ident", sa.String(length=255), nullable=False),
+        sa.Column("metadata_json", sa.JSON(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_federated_logins_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federated_logins")),
+        sa.UniqueConstraint(
+            "service", "service_ident", name=op.f("uq_federated_logins_service_service_ident")
+        ),
+        sa.UniqueConstraint("user_id", "service", name=op.f("uq_federated_logins_user_id_service")),
+    )
+    op.create_table(
+        "team_syncs",
+        sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("service", sa.String(length=64), nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column(
+            "last_updated", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_team_syncs_team_id_teams"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("team_id", name=op.f("pk_team_syncs")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("team_syncs")
+    op.drop_table("federated_logins")
