@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +24,8 @@ from berth.directory.errors import DirectoryRefused, DirectoryUnavailable
 from berth.directory.ldap import DirectoryUser, LdapDirectory
 from berth.identity.errors import AccountError
 from berth.identity.federated import FederatedAccounts, LinkedUser
+
+log = logging.getLogger(__name__)
 
 SERVICE = "ldap"
 UNAVAILABLE = "The LDAP directory could not be reached; please try again later"
@@ -67,6 +70,7 @@ class LdapProvider:
         except DirectoryRefused as e:
             raise InvalidCredentials() from e
         except DirectoryUnavailable as e:
+            log.warning("LDAP sign-in of %r refused: %s", username, e)
             raise IdentityProviderUnavailable(UNAVAILABLE) from e
         user = await self._link(found, superuser=roles.superuser, ip=ip)
         if not user.enabled:
@@ -116,6 +120,7 @@ class LdapProvider:
                 return None
             roles = await self.directory.roles(found)
         except DirectoryUnavailable as e:
+            log.warning("LDAP lookup of %r failed: %s", username, e)
             raise IdentityProviderUnavailable(UNAVAILABLE) from e
         return (await self._link(found, superuser=roles.superuser, ip=ip)).id
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.integration.conftest import Berth
+from tests.integration.conftest import Berth, unverified_claims
 from tests.support.devservers import running
 from tests.support.ldap import Slapd, password_of
 
@@ -229,3 +230,38 @@ async def test_entities_link_is_404_with_database_auth(configured: Configured) -
         csrf = await _csrf(http)
         r = await http.post("/api/v1/entities/link/alice", json={}, headers={"X-CSRF-Token": csrf})
         assert r.status_code == 404
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+async def test_tls_to_the_directory_trusts_the_extra_ca(  # type: ignore[no-untyped-def]
+    ldap_berth, slapd: Slapd, tmp_path, mode: str
+) -> None:
+    extra = {"LDAP_URI": slapd.ldaps_uri} if mode == "ldaps" else {"BERTH_LDAP_STARTTLS": True}
+    # without the directory's CA the certificate is refused: no sign-in
+    async with ldap_berth(**extra) as berth:
+        r = await signin(berth, "lara", password_of("lara"))
+        refused(r, "The LDAP directory could not be reached; please try again later")
+        assert not await user_exists(berth, "lara")
+    # Quay's extra_ca_certs beside config.yaml
+    ca_dir = tmp_path / "configured" / "extra_ca_certs"
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(slapd.ca_path, ca_dir / "ldap-ca.crt")
+    async with ldap_berth(**extra) as berth:
+        r = await signin(berth, "lara", password_of("lara"))
+        assert r.status_code == 200, r.text
+
+
+async def test_restricted_filter_restricts_registry_logins(ldap_berth) -> None:  # type: ignore[no-untyped-def]
+    """LDAP_RESTRICTED_USER_FILTER: pete may not create repositories in his namespace."""
+    async with ldap_berth() as berth:
+        for name, pushes in (("pete", False), ("mike", True)):
+            basic = base64.b64encode(f"{name}:{password_of(name)}".encode()).decode()
+            r = await berth.http.get(
+                "/v2/auth",
+                params={"service": "localhost:5000", "scope": f"repository:{name}/app:pull,push"},
+                headers={"Authorization": f"Basic {basic}"},
+            )
+            assert r.status_code == 200, r.text
+            access = unverified_claims(r.json()["token"])["access"]
+            granted = access[0]["actions"] if access else []
+            assert ("push" in granted) is pushes, (name, access)
