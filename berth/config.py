@@ -176,6 +176,10 @@ class QuayConfig(BaseModel):
     LDAP_CONNECTION_POOLING: bool = True
     LDAP_POOL_SIZE: int = 10
     BERTH_LDAP_STARTTLS: bool = False
+    # Teams bound to directory groups (berth/identity/teamsync.py).
+    FEATURE_TEAM_SYNCING: bool = False
+    FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: bool = False
+    TEAM_RESYNC_STALE_TIME: str = "30m"
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -233,6 +237,7 @@ class QuayConfig(BaseModel):
         "LABELED_EXPIRATION_MAXIMUM",
         "BERTH_AUTOPRUNE_INTERVAL",
         "APP_SPECIFIC_TOKEN_EXPIRATION",
+        "TEAM_RESYNC_STALE_TIME",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
@@ -321,6 +326,8 @@ class ApiSettings:
     browser_api_calls_xhr_only: bool = True  # BROWSER_API_CALLS_XHR_ONLY
     public_catalog: bool = False  # FEATURE_PUBLIC_CATALOG
     v2_pagination_size: int = 50  # V2_PAGINATION_SIZE
+    team_syncing: bool = False  # FEATURE_TEAM_SYNCING
+    nonsuperuser_team_syncing_setup: bool = False  # FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP
 
     @property
     def database_auth(self) -> bool:
@@ -374,6 +381,8 @@ class Settings:
     job_lanes: dict[str, int] = field(default_factory=dict)
     # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
     ldap: LdapSettings | None = None
+    # TEAM_RESYNC_STALE_TIME: how often synced teams follow their groups.
+    team_resync_s: int = 1800
 
     @property
     def base_url(self) -> str:
@@ -437,6 +446,8 @@ def _api_settings(cfg: QuayConfig) -> ApiSettings:
         browser_api_calls_xhr_only=cfg.BROWSER_API_CALLS_XHR_ONLY,
         public_catalog=cfg.FEATURE_PUBLIC_CATALOG,
         v2_pagination_size=cfg.V2_PAGINATION_SIZE,
+        team_syncing=cfg.FEATURE_TEAM_SYNCING,
+        nonsuperuser_team_syncing_setup=cfg.FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP,
     )
 
 
@@ -673,6 +684,7 @@ def load_settings(
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
         ldap=ldap,
+        team_resync_s=parse_duration(cfg.TEAM_RESYNC_STALE_TIME),
     )
 
 

@@ -28,8 +28,9 @@ from berth.identity.federated import FederatedAccounts
 from berth.identity.orgs import OrgService
 from berth.identity.permissions import PermissionService
 from berth.identity.robots import RobotService
-from berth.identity.tasks import DELETE_NAMESPACE
+from berth.identity.tasks import DELETE_NAMESPACE, SYNC_TEAMS
 from berth.identity.teams import TeamService
+from berth.identity.teamsync import TeamSyncService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
@@ -78,6 +79,7 @@ class Services:
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
     # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
     directory: LdapDirectory | None = None
+    teamsync: TeamSyncService | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -103,6 +105,7 @@ def _job_runner(
     jobs: JobQueue,
     pruner: Pruner,
     gc: GarbageCollector,
+    teamsync: TeamSyncService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -117,6 +120,7 @@ def _job_runner(
         DELETE_REPOSITORY.bind(partial(repos_tasks.delete_repository, db=db, storage=storage)),
         AUTOPRUNE_SWEEP.bind(partial(policy_tasks.autoprune_sweep, db=db, pruner=pruner)),
         PRUNE_NAMESPACE.bind(partial(policy_tasks.prune_namespace, pruner=pruner)),
+        SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -124,6 +128,8 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if teamsync.service is not None:
+        schedules.append(Schedule(SYNC_TEAMS, every_s=max(60, settings.team_resync_s)))
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -155,6 +161,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     read_cache = _read_cache(settings)
     federated = FederatedAccounts(db, default_tag_expiration_s=reg.default_tag_expiration_s)
     directory = LdapDirectory(settings.ldap) if settings.ldap is not None else None
+    teamsync = TeamSyncService(
+        db, directory=directory, accounts=federated, enabled=settings.api.team_syncing
+    )
     provider: IdentityProvider | None = None
     if directory is not None and settings.ldap is not None:
         provider = LdapProvider(
@@ -163,6 +172,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             secret_key=settings.secret_key,
             super_users=settings.super_users,
             cache_ttl_s=settings.ldap.cache_ttl_s,
+            on_sign_in=lambda user, found: teamsync.sync_user(user.id, found),
         )
     auth = AuthService(
         db,
@@ -212,7 +222,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc)
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, teamsync)
     return Services(
         settings,
         db,
@@ -241,4 +251,5 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         outbound=OutboundClients(settings.outbound),
         read_cache=read_cache,
         directory=directory,
+        teamsync=teamsync,
     )
