@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from berth.auth.settings import AuthSettings
+from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
 from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
@@ -383,6 +383,8 @@ class Settings:
     ldap: LdapSettings | None = None
     # TEAM_RESYNC_STALE_TIME: how often synced teams follow their groups.
     team_resync_s: int = 1800
+    # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
+    oidc: tuple[OidcSettings, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -617,7 +619,8 @@ def load_settings(
     known = set(QuayConfig.model_fields)
     data.update(_env_overrides(env, known))
 
-    notices = unknown_keys([str(k) for k in data])
+    # OIDC login services: ``<NAME>_LOGIN_CONFIG`` keys, named by the operator
+    notices = unknown_keys([str(k) for k, v in data.items() if not is_oidc_block(str(k), v)])
     problems: list[str] = []
     try:
         cfg = QuayConfig.model_validate(data)
@@ -639,6 +642,7 @@ def load_settings(
             "(Database or LDAP)"
         )
     ldap = _ldap_settings(cfg, outbound, problems) if cfg.AUTHENTICATION_TYPE == "LDAP" else None
+    oidc = oidc_settings({str(k): v for k, v in data.items()}, problems)
     if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
         for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
             if not getattr(cfg, key):
@@ -685,6 +689,7 @@ def load_settings(
         job_lanes=dict(cfg.BERTH_JOB_LANES),
         ldap=ldap,
         team_resync_s=parse_duration(cfg.TEAM_RESYNC_STALE_TIME),
+        oidc=oidc,
     )
 
 

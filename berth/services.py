@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from berth.auth.ldap import LdapProvider
+from berth.auth.oidc import OidcLogins, OidcService
 from berth.auth.providers import IdentityProvider
 from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
@@ -80,6 +81,7 @@ class Services:
     # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
     directory: LdapDirectory | None = None
     teamsync: TeamSyncService | None = None
+    oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -222,6 +224,16 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
     )
+    outbound = OutboundClients(settings.outbound)
+    oidc = OidcLogins(
+        [
+            OidcService(
+                o, outbound, redirect_uri=f"{settings.base_url}/oauth2/{o.service_id}/callback"
+            )
+            for o in settings.oidc
+        ],
+        federated,
+    )
     runner = _job_runner(settings, db, storage, jobs, pruner, gc, teamsync)
     return Services(
         settings,
@@ -248,8 +260,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pruner=pruner,
         accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
         oauth=OAuthService(db, auth.fernet),
-        outbound=OutboundClients(settings.outbound),
+        outbound=outbound,
         read_cache=read_cache,
         directory=directory,
         teamsync=teamsync,
+        oidc=oidc,
     )

@@ -59,10 +59,14 @@ class FederatedAccounts:
         superuser: bool | None = None,
         metadata: dict[str, Any] | None = None,
         ip: str | None = None,
+        bind_existing: bool = True,
     ) -> LinkedUser:
         """The Berth user of the provider's account ``ident``, created or bound now if there
         is none. ``superuser``: the provider's verdict (its superuser filter), stored on the
-        user; None leaves the stored flag alone. Creation is logged as ``user_create``."""
+        user; None leaves the stored flag alone. Creation is logged as ``user_create``.
+        ``bind_existing`` (LDAP): a Berth user named ``username`` that the provider does not
+        claim yet becomes this account; without it (OpenID Connect) a new user is created
+        under the first free name ``username``, ``username1``, ``username2`` ..."""
         async with self.db.write() as s:
             user = (
                 await s.execute(
@@ -72,6 +76,8 @@ class FederatedAccounts:
                 )
             ).scalar()
             created = False
+            if user is None and not bind_existing:
+                username = await _free_name(s, username)
             if user is None:
                 if not is_valid_namespace(username):
                     raise InvalidUsername(username)
@@ -147,6 +153,14 @@ class FederatedAccounts:
                 )
             ).all()
         return {r.service: r.service_ident for r in rows}
+
+
+async def _free_name(s: Any, wanted: str) -> str:
+    for n in range(1000):
+        name = wanted if n == 0 else f"{wanted}{n}"
+        if (await s.execute(select(Namespace.id).where(Namespace.name == name))).scalar() is None:
+            return name
+    raise NamespaceTaken(wanted)
 
 
 def _linked(user: User, *, created: bool) -> LinkedUser:

@@ -11,6 +11,7 @@ from berth.http.api.v1 import discovery
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.identity import (
     entities,
+    oidc,
     organizations,
     permissions,
     prototypes,
@@ -45,6 +46,7 @@ MODULES: tuple[RouteModule, ...] = (
     tags.routes,
     manifests.routes,
     policies.routes,
+    oidc.routes,
 )
 
 
