@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from berth.auth.federation import RobotFederationExchange
 from berth.auth.ldap import LdapProvider
 from berth.auth.oidc import OidcLogins, OidcService
 from berth.auth.providers import IdentityProvider
@@ -82,6 +83,7 @@ class Services:
     directory: LdapDirectory | None = None
     teamsync: TeamSyncService | None = None
     oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
+    federation: RobotFederationExchange | None = None  # robot identity federation
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -235,6 +237,10 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         federated,
     )
     runner = _job_runner(settings, db, storage, jobs, pruner, gc, teamsync)
+    robots = RobotService(
+        db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
+    )
+    federation = RobotFederationExchange(robots, outbound, issue=auth.issue_federated_robot_token)
     return Services(
         settings,
         db,
@@ -250,9 +256,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             tag_expiration_options=reg.tag_expiration_options,
         ),
         teams=TeamService(db, require_invite=settings.require_team_invite),
-        robots=RobotService(
-            db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
-        ),
+        robots=robots,
         permissions=PermissionService(db),
         gc=gc,
         repos=RepositoryService(db, cache=read_cache),
@@ -265,4 +269,5 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         directory=directory,
         teamsync=teamsync,
         oidc=oidc,
+        federation=federation,
     )

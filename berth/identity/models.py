@@ -65,6 +65,19 @@ class RobotAccount(Base):
     created_at: Mapped[int] = mapped_column(default=now_ms)
 
 
+class RobotFederation(Base):
+    """Robot identity federation (Quay 3.13+): external OIDC identities (issuer and subject)
+    whose tokens may be exchanged for a short-lived token of this robot."""
+
+    __tablename__ = "robot_federations"
+
+    robot_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
 # ---- teams of an organization, their members and pending invitations
 
 

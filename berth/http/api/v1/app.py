@@ -15,6 +15,7 @@ from berth.http.api.v1.identity import (
     organizations,
     permissions,
     prototypes,
+    robot_federation,
     robots,
     superuser,
     teams,
@@ -47,6 +48,7 @@ MODULES: tuple[RouteModule, ...] = (
     manifests.routes,
     policies.routes,
     oidc.routes,
+    robot_federation.routes,
 )
 
 

@@ -1,11 +1,11 @@
-"""federated logins and team syncs
+"""federated logins, team syncs, robot federation
 
-Users bound to an identity provider's account (LDAP today) and teams whose members follow a
-directory group (FEATURE_TEAM_SYNCING).
+Users bound to an identity provider's account (LDAP, OpenID Connect), teams whose members
+follow a directory group (FEATURE_TEAM_SYNCING), and robots' identity federation entries.
 
 Revision ID: 0100_federated_logins
 Revises: 0002_drop_events
-Create Date: 2026-12-07 03:44:51.596705
+Create Date: 2026-12-07 04:11:17.797799
 """
 
 import sqlalchemy as sa
@@ -41,6 +41,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "service", name=op.f("uq_federated_logins_user_id_service")),
     )
     op.create_table(
+        "robot_federations",
+        sa.Column("robot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["robot_id"],
+            ["users.id"],
+            name=op.f("fk_robot_federations_robot_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("robot_id", name=op.f("pk_robot_federations")),
+    )
+    op.create_table(
         "team_syncs",
         sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("service", sa.String(length=64), nullable=False),
@@ -60,4 +75,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("team_syncs")
+    op.drop_table("robot_federations")
     op.drop_table("federated_logins")
