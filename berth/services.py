@@ -166,7 +166,11 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     federated = FederatedAccounts(db, default_tag_expiration_s=reg.default_tag_expiration_s)
     directory = LdapDirectory(settings.ldap) if settings.ldap is not None else None
     teamsync = TeamSyncService(
-        db, directory=directory, accounts=federated, enabled=settings.api.team_syncing
+        db,
+        directory=directory,
+        accounts=federated,
+        enabled=settings.api.team_syncing,
+        oidc=bool(settings.oidc),
     )
     provider: IdentityProvider | None = None
     if directory is not None and settings.ldap is not None:
@@ -235,6 +239,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             for o in settings.oidc
         ],
         federated,
+        on_sign_in=lambda user, groups: teamsync.sync_groups(user.id, groups),
     )
     runner = _job_runner(settings, db, storage, jobs, pruner, gc, teamsync)
     robots = RobotService(

@@ -21,6 +21,7 @@ import hashlib
 import secrets
 import time
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,9 +245,18 @@ def _username_hint(claims: dict[str, Any]) -> str:
 class OidcLogins:
     """The configured providers, and their users' Berth accounts."""
 
-    def __init__(self, services: list[OidcService], accounts: FederatedAccounts) -> None:
+    def __init__(
+        self,
+        services: list[OidcService],
+        accounts: FederatedAccounts,
+        *,
+        on_sign_in: Callable[[LinkedUser, list[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        """``on_sign_in(user, groups)``: after each sign-in, with the group claim's values
+        (team sync by ``group_name``)."""
         self.services = {s.settings.service_id: s for s in services}
         self.accounts = accounts
+        self.on_sign_in = on_sign_in
 
     def get(self, service_id: str) -> OidcService | None:
         return self.services.get(service_id)
@@ -259,12 +269,12 @@ class OidcLogins:
     ) -> LinkedUser:
         """The Berth user of the provider's ``sub``, created on first sign-in."""
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        raw_groups = claims.get(service.settings.group_claim or "groups") or []
+        groups = [str(g) for g in raw_groups] if isinstance(raw_groups, list) else []
         superuser = None
-        group = service.settings.superuser_group
-        if group and service.settings.group_claim:
-            groups = claims.get(service.settings.group_claim) or []
-            superuser = isinstance(groups, list) and group in groups
-        return await self.accounts.link(
+        if service.settings.superuser_group and service.settings.group_claim:
+            superuser = service.settings.superuser_group in groups
+        user = await self.accounts.link(
             service.settings.service_id,
             str(claims["sub"]),
             _username_hint(claims),
@@ -274,3 +284,6 @@ class OidcLogins:
             ip=ip,
             bind_existing=False,
         )
+        if self.on_sign_in is not None and user.enabled:
+            await self.on_sign_in(user, groups)
+        return user

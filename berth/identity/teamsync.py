@@ -1,9 +1,12 @@
 """Team sync (FEATURE_TEAM_SYNCING): a team whose members follow a directory group.
 
 A synced team is bound to an LDAP group (``{"group_dn": ...}``, relative to LDAP_BASE_DN as
-in Quay, or a full DN under it). Its human members are replaced by the group's users: by the
-``sync_teams`` job (on a schedule, TEAM_RESYNC_STALE_TIME, and once when syncing is set up)
-and, for one user, at each directory sign-in. Robots stay: the group knows nothing of them.
+in Quay, or a full DN under it), or, without a directory but with OpenID Connect login
+services, to a group of the providers' group claim (``{"group_name": ...}``: members join or
+leave at their sign-in, the only time Berth learns their groups). A directory-synced team's
+human members are replaced by the group's users: by the ``sync_teams`` job (on a schedule,
+TEAM_RESYNC_STALE_TIME, and once when syncing is set up) and, for one user, at each
+directory sign-in. Robots stay: the group knows nothing of them.
 Members missing from Berth are created as on their first sign-in. Manual membership changes
 of a synced team are refused (Quay's "Cannot call this method on an auth-synced team").
 Setting syncing up or off is not usage-logged (Quay has no log kind for it); each membership
@@ -37,6 +40,7 @@ from berth.namespaces.models import Namespace
 log = logging.getLogger(__name__)
 
 SERVICE = "ldap"
+OIDC_SERVICE = "oidc"
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,23 @@ class TeamSyncService:
         directory: LdapDirectory | None,
         accounts: FederatedAccounts,
         enabled: bool,
+        oidc: bool = False,
     ) -> None:
         self.db = db
         self.directory = directory
         self.accounts = accounts
         self.enabled = enabled
+        self.oidc = oidc  # OpenID Connect login services: teams may follow a group claim
 
     @property
     def service(self) -> str | None:
-        """The federated service teams can sync with (Quay's ``federated_service``)."""
-        return SERVICE if self.enabled and self.directory is not None else None
+        """The federated service teams can sync with (Quay's ``federated_service``): the
+        directory, else OpenID Connect (``group_name`` from the group claim at sign-in)."""
+        if not self.enabled:
+            return None
+        if self.directory is not None:
+            return SERVICE
+        return OIDC_SERVICE if self.oidc else None
 
     def metadata(self) -> dict[str, Any]:
         """Quay's ``service_metadata``: what the team page shows next to the DN field."""
@@ -97,24 +108,28 @@ class TeamSyncService:
     ) -> None:
         """Bind the team to a group (TeamSyncError when the group can't be used) and queue
         its first sync."""
-        if self.directory is None:
+        service = self.service
+        if service is None:
             raise TeamSyncError("Team syncing is not available")
-        if not isinstance(config.get("group_dn"), str) or not config["group_dn"].strip():
-            raise TeamSyncError("Could not sync to group: Missing group_dn")
-        try:
-            await self.directory.group_members(self._group_dn(config))
-        except DirectoryError as e:
-            raise TeamSyncError(f"Could not sync to group: {e}") from e
-        config = {"group_dn": config["group_dn"].strip()}
+        key = "group_dn" if service == SERVICE else "group_name"
+        if not isinstance(config.get(key), str) or not config[key].strip():
+            raise TeamSyncError(f"Could not sync to group: Missing {key}")
+        if self.directory is not None:
+            try:
+                await self.directory.group_members(self._group_dn(config))
+            except DirectoryError as e:
+                raise TeamSyncError(f"Could not sync to group: {e}") from e
+        config = {key: config[key].strip()}
         async with self.db.write() as s:
             ns = await get_org(s, org)
             team = await get_team(s, ns.id, org, team_name)
             row = await s.get(TeamSync, team.id)
             if row is None:
-                s.add(TeamSync(team_id=team.id, service=SERVICE, config=config))
+                s.add(TeamSync(team_id=team.id, service=service, config=config))
             else:
-                row.service, row.config, row.last_updated = SERVICE, config, None
-            await enqueue(s, SYNC_TEAMS, SyncTeams(team.id))
+                row.service, row.config, row.last_updated = service, config, None
+            if service == SERVICE:  # a group claim is only known at its members' sign-in
+                await enqueue(s, SYNC_TEAMS, SyncTeams(team.id))
 
     async def disable(self, org: str, team_name: str, performer: Performer) -> None:
         async with self.db.write() as s:
@@ -139,7 +154,7 @@ class TeamSyncService:
             return [], []
         async with self.db.read() as s:
             row = await s.get(TeamSync, team_id)
-            config = dict(row.config) if row is not None else None
+            config = dict(row.config) if row is not None and row.service == SERVICE else None
         if config is None:
             return [], []
         found = await self.directory.group_members(self._group_dn(config))
@@ -178,6 +193,29 @@ class TeamSyncService:
                 if team is None:
                     continue
                 await self._apply(s, team, {user_id} if inside else set(), user_id)
+
+    async def sync_groups(self, user_id: int, groups: list[str]) -> None:
+        """At an OpenID Connect sign-in: the user joins the teams synced with a group it has
+        (``group_name`` in its group claim) and leaves those synced with one it has not."""
+        if not self.enabled:
+            return
+        async with self.db.read() as s:
+            syncs = (
+                (await s.execute(select(TeamSync).where(TeamSync.service == OIDC_SERVICE)))
+                .scalars()
+                .all()
+            )
+            configs = [(r.team_id, str(r.config.get("group_name", ""))) for r in syncs]
+        for team_id, group in configs:
+            async with self.db.write() as s:
+                team = await s.get(Team, team_id)
+                if team is None:
+                    continue
+                wanted = {user_id} if group in groups else set()
+                await self._apply(s, team, wanted, user_id)
+                sync = await s.get(TeamSync, team_id)
+                if sync is not None:
+                    sync.last_updated = now_ms()
 
     async def _apply(
         self, s: AsyncSession, team: Team, wanted: set[int], only: int | None
@@ -223,7 +261,11 @@ class TeamSyncService:
     async def sync_all(self) -> None:
         """Every synced team (one failing group does not stop the others)."""
         async with self.db.read() as s:
-            ids = list((await s.execute(select(TeamSync.team_id))).scalars())
+            ids = list(
+                (
+                    await s.execute(select(TeamSync.team_id).where(TeamSync.service == SERVICE))
+                ).scalars()
+            )
         for team_id in ids:
             try:
                 await self.sync_team(team_id)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import text
 
 from berth.auth.oidc import OidcError, PendingLogin
+from tests.integration.api.conftest import oauth_token
 from tests.integration.conftest import BASE_URL, Berth
 from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, OidcProvider, drive_login
 
@@ -246,3 +247,45 @@ async def test_sso_jwt_bearer_and_app_token_registry_login(  # type: ignore[no-u
             "/api/v1/user/", headers={"Authorization": f"Bearer {token[:-4]}AAAA"}
         )
         assert r.status_code == 401, r.text
+
+
+async def test_team_follows_the_group_claim(configured, oidc_provider: OidcProvider) -> None:  # type: ignore[no-untyped-def]
+    """FEATURE_TEAM_SYNCING with OpenID Connect: a team bound to ``group_name`` gains and
+    loses members as they sign in with or without that group in their claim."""
+    login = oidc_provider.login_config(
+        LOGIN_SCOPES=["openid", "email", "profile", "groups"],
+        PREFERRED_GROUP_CLAIM_NAME="groups",
+    )
+    async with configured(
+        TESTIDP_LOGIN_CONFIG=login, SSRF_ALLOWED_HOSTS=["127.0.0.1"], FEATURE_TEAM_SYNCING=True
+    ) as berth:
+        root = {"Authorization": f"Bearer {await oauth_token(berth, 'root')}"}
+        r = await berth.http.post(
+            "/api/v1/organization/", json={"name": "lab", "email": "lab@example.org"}, headers=root
+        )
+        assert r.status_code == 201, r.text
+        r = await berth.http.put(
+            "/api/v1/organization/lab/team/devs", json={"role": "member"}, headers=root
+        )
+        assert r.status_code == 200, r.text
+        r = await berth.http.post(
+            "/api/v1/organization/lab/team/devs/syncing", json={"group_dn": "x"}, headers=root
+        )
+        assert r.status_code == 400
+        assert r.json()["error_message"] == "Could not sync to group: Missing group_name"
+        r = await berth.http.post(
+            "/api/v1/organization/lab/team/devs/syncing",
+            json={"group_name": "devs"},
+            headers=root,
+        )
+        assert r.status_code == 200, r.text
+        await sign_in_through_provider(berth, "carla")  # groups: devs
+        await sign_in_through_provider(berth, "dave")  # groups: ops
+        r = await berth.http.get("/api/v1/organization/lab/team/devs/members", headers=root)
+        view = r.json()
+        assert {m["name"] for m in view["members"]} == {"carla"}
+        assert view["synced"]["service"] == "oidc"
+        assert view["synced"]["config"] == {"group_name": "devs"}
+        r = await berth.http.put("/api/v1/organization/lab/team/devs/members/dave", headers=root)
+        assert r.status_code == 400
+        assert r.json()["error_message"] == "Cannot call this method on an auth-synced team"
