@@ -36,6 +36,7 @@ from berth.identity.teamsync import TeamSyncService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
+from berth.messages.services import MessageService
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
 from berth.outbound import OutboundClients
@@ -84,6 +85,7 @@ class Services:
     teamsync: TeamSyncService | None = None
     oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
     federation: RobotFederationExchange | None = None  # robot identity federation
+    messages: MessageService | None = None  # global messages (/api/v1/messages)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -275,4 +277,5 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         teamsync=teamsync,
         oidc=oidc,
         federation=federation,
+        messages=MessageService(db),
     )

@@ -21,6 +21,7 @@ from berth.http.api.v1.identity import (
     teams,
     users,
 )
+from berth.http.api.v1.messages import routes as messages
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.registry import manifests, tags
@@ -49,6 +50,7 @@ MODULES: tuple[RouteModule, ...] = (
     policies.routes,
     oidc.routes,
     robot_federation.routes,
+    messages.routes,
 )
 
 

@@ -1,11 +1,12 @@
-"""federated logins, team syncs, robot federation
+"""identity providers and global messages
 
 Users bound to an identity provider's account (LDAP, OpenID Connect), teams whose members
-follow a directory group (FEATURE_TEAM_SYNCING), and robots' identity federation entries.
+follow a directory group (FEATURE_TEAM_SYNCING), robots' identity federation entries, and
+global messages.
 
 Revision ID: 0100_federated_logins
 Revises: 0002_drop_events
-Create Date: 2026-12-07 04:11:17.797799
+Create Date: 2026-12-07 04:18:21.924578
 """
 
 import sqlalchemy as sa
@@ -18,6 +19,19 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "messages",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("media_type", sa.String(length=32), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column(
+            "created_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_messages_uuid")),
+    )
     op.create_table(
         "federated_logins",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -77,3 +91,4 @@ def downgrade() -> None:
     op.drop_table("team_syncs")
     op.drop_table("robot_federations")
     op.drop_table("federated_logins")
+    op.drop_table("messages")
