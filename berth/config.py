@@ -178,6 +178,7 @@ class QuayConfig(BaseModel):
     BERTH_LDAP_STARTTLS: bool = False
     # Teams bound to directory groups (berth/identity/teamsync.py).
     FEATURE_TEAM_SYNCING: bool = False
+    FEATURE_ASSIGN_OAUTH_TOKEN: bool = True
     FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: bool = False
     TEAM_RESYNC_STALE_TIME: str = "30m"
 
@@ -328,6 +329,7 @@ class ApiSettings:
     v2_pagination_size: int = 50  # V2_PAGINATION_SIZE
     team_syncing: bool = False  # FEATURE_TEAM_SYNCING
     nonsuperuser_team_syncing_setup: bool = False  # FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP
+    assign_oauth_token: bool = True  # FEATURE_ASSIGN_OAUTH_TOKEN
 
     @property
     def database_auth(self) -> bool:
@@ -450,6 +452,7 @@ def _api_settings(cfg: QuayConfig) -> ApiSettings:
         v2_pagination_size=cfg.V2_PAGINATION_SIZE,
         team_syncing=cfg.FEATURE_TEAM_SYNCING,
         nonsuperuser_team_syncing_setup=cfg.FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP,
+        assign_oauth_token=cfg.FEATURE_ASSIGN_OAUTH_TOKEN,
     )
 
 

@@ -22,7 +22,7 @@ from berth.http.api.v1.identity import (
     users,
 )
 from berth.http.api.v1.messages import routes as messages
-from berth.http.api.v1.oauth import apptokens, authorize
+from berth.http.api.v1.oauth import apptokens, assign, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.registry import manifests, tags
 from berth.http.api.v1.repos import routes as repositories
@@ -51,6 +51,7 @@ MODULES: tuple[RouteModule, ...] = (
     oidc.routes,
     robot_federation.routes,
     messages.routes,
+    assign.routes,
 )
 
 
