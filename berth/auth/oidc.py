@@ -3,10 +3,10 @@
 Each configured provider is an ``OidcService``: discovery (``OIDC_SERVER`` +
 ``/.well-known/openid-configuration``, cached), the authorization-code flow with PKCE
 (S256), the code exchange (client_secret_basic), and ID-token validation: signature by the
-provider's JWKS (fetched again when a token names a key it does not know, at most once a second:
-key rotation), issuer, audience (the client id), expiry and the nonce. Every call
-out goes through ``berth.outbound`` (the SSRF guard: a provider on a private address must be
-listed in SSRF_ALLOWED_HOSTS).
+provider's JWKS (fetched again when a token names a key id it does not know: key rotation;
+the same unknown key id triggers that at most every ten seconds), issuer, audience (the
+client id), expiry and the nonce. Every call out goes through ``berth.outbound`` (the SSRF
+guard: a provider on a private address must be listed in SSRF_ALLOWED_HOSTS).
 
 ``OidcLogins`` turns a validated ID token into a Berth account: bound by (service, ``sub``)
 in ``federated_logins``; created on first sign-in with the token's e-mail and a name from
@@ -34,7 +34,7 @@ from berth.outbound import OutboundClients, OutboundError
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 _DISCOVERY_TTL_S = 3600.0
-_JWKS_MIN_REFRESH_S = 1.0
+_UNKNOWN_KID_RETRY_S = 10.0
 _LEEWAY_S = 30
 
 
@@ -79,6 +79,7 @@ class OidcService:
     _jwks: PyJWKSet | None = None
     _jwks_at: float = 0.0
     _kids: set[str] = field(default_factory=set)
+    _missed: dict[str, float] = field(default_factory=dict)  # unknown kid -> last refetch
 
     @property
     def issuer(self) -> str:
@@ -113,8 +114,14 @@ class OidcService:
 
     async def _keyset(self, kid: str | None) -> PyJWKSet:
         now = time.monotonic()
-        stale = self._jwks is None or (kid is not None and kid not in self._kids)
-        if stale and (self._jwks is None or now - self._jwks_at >= _JWKS_MIN_REFRESH_S):
+        refetch = self._jwks is None
+        if not refetch and kid is not None and kid not in self._kids:
+            refetch = now - self._missed.get(kid, float("-inf")) >= _UNKNOWN_KID_RETRY_S
+            if refetch:
+                if len(self._missed) > 1024:
+                    self._missed.clear()
+                self._missed[kid] = now
+        if refetch:
             meta = await self.metadata()
             data = await self._get_json(meta["jwks_uri"])
             try:
