@@ -1,4 +1,5 @@
-"""The ASGI application: ``/v2`` and ``/api/v1`` over the services of the composition root."""
+"""The ASGI application: ``/v2``, ``/api/v1`` and the web UI over the services of the
+composition root."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from berth.http.api.v1.app import api_v1_routes, create_api
 from berth.http.limits import HeaderLimit
 from berth.http.middleware import CommitWait
 from berth.http.v2.routes import v2_routes
+from berth.http.web.app import web_routes
 from berth.services import Services, create_services
 
 
@@ -31,7 +33,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await svc.close()
 
     app = Starlette(
-        routes=[*v2_routes(svc), *api_v1_routes(svc, api=api)],
+        routes=[*v2_routes(svc), *api_v1_routes(svc, api=api), *web_routes(api)],
         lifespan=lifespan,
         middleware=[
             Middleware(HeaderLimit),

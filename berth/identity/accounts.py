@@ -181,6 +181,7 @@ class AccountService:
         if password is not None:
             check_password_rules(password)
             values["password_hash"] = hash_password(password)
+            values["session_uuid"] = str(uuid.uuid4())  # every session signed in before ends
         if email is not None:
             values["email"] = email
         if enabled is not None:

@@ -202,13 +202,9 @@ class ManifestService:
                 repo.namespace,
                 repo.name,
                 pull_by,
-                _repo_meta(
-                    repo.namespace,
-                    repo.name,
-                    log_meta,
-                    tag=None if _is_digest(reference) else reference,
-                    manifest_digest=data.digest,
-                ),
+                log_meta,
+                tag=None if _is_digest(reference) else reference,
+                manifest_digest=data.digest,
             )
         return data
 

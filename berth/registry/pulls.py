@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 
 from berth.audit.services import Performer, insert_log_batch, log_values
+from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.registry.models import Repository
@@ -41,7 +42,9 @@ class PullLog:
         self.db = db
         self.interval = interval
         self.max_buffer = max_buffer
-        self._buffer: list[dict[str, Any]] = []
+        # Raw pulls: (namespace, repository, performer, caller metadata, tag, digest, time).
+        # The usage-log row is composed at flush, off the request.
+        self._buffer: list[_Pull] = []
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -50,15 +53,22 @@ class PullLog:
         namespace: str,
         repository: str,
         performer: Performer | None,
-        metadata: dict[str, Any],
+        metadata: dict[str, Any] | None,
+        *,
+        tag: str | None = None,
+        manifest_digest: str | None = None,
     ) -> None:
-        """Buffer one ``pull_repo`` entry (no I/O)."""
+        """Buffer one ``pull_repo`` entry (no I/O, one tuple: the row's metadata is
+        Quay's ``repo``, ``namespace``, what ``metadata`` holds, then ``tag`` and
+        ``manifest_digest`` when set)."""
         if len(self._buffer) >= self.max_buffer:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10_000 == 0:
                 log.warning("pull log buffer full: %d pulls not recorded", self.dropped)
             return
-        self._buffer.append(log_values("pull_repo", namespace, performer, repository, metadata))
+        self._buffer.append(
+            (namespace, repository, performer, metadata, tag, manifest_digest, now_ms())
+        )
 
     @property
     def pending(self) -> int:
@@ -71,12 +81,8 @@ class PullLog:
         batch, self._buffer = self._buffer, []
         try:
             async with self.db.write() as s:
-                ids = await _ids(s, {(r["namespace"], r["repository"]) for r in batch})
-                for row in batch:
-                    row["namespace_id"], row["repository_id"] = ids.get(
-                        (row["namespace"], row["repository"]), (None, None)
-                    )
-                await insert_log_batch(s, batch)
+                ids = await _ids(s, {(p[0], p[1]) for p in batch})
+                await insert_log_batch(s, [_row(p, ids) for p in batch])
         except Exception:
             log.exception("could not write %d pulls; keeping them for the next flush", len(batch))
             self._buffer[:0] = batch[: self.max_buffer]
@@ -103,6 +109,32 @@ class PullLog:
             self._task = None
         with contextlib.suppress(Exception):
             await self.flush()
+
+
+_Pull = tuple[str, str, Performer | None, dict[str, Any] | None, str | None, str | None, int]
+
+
+def _row(pull: _Pull, ids: dict[tuple[str, str], tuple[int, int]]) -> dict[str, Any]:
+    """The usage-log row of one buffered pull: Quay's metadata of a registry action."""
+    namespace, repository, performer, extra, tag, digest, at = pull
+    meta: dict[str, Any] = {"repo": repository, "namespace": namespace}
+    if extra:
+        meta.update(extra)
+    if tag is not None:
+        meta["tag"] = tag
+    if digest is not None:
+        meta["manifest_digest"] = digest
+    namespace_id, repository_id = ids.get((namespace, repository), (None, None))
+    return log_values(
+        "pull_repo",
+        namespace,
+        performer,
+        repository,
+        meta,
+        namespace_id=namespace_id,
+        repository_id=repository_id,
+        created_at=at,
+    )
 
 
 async def _ids(s: Any, names: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:

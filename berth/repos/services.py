@@ -70,6 +70,7 @@ class ListQuery:
     last_modified: bool = False
     popularity: bool = False
     after_id: int = 0  # the page starts after this repository id
+    name_contains: str | None = None  # "namespace/name" contains it, ignoring case (web UI)
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,9 @@ class RepositoryService:
         )
         if q.kind is not None:
             stmt = stmt.where(Repository.kind == q.kind)
+        if q.name_contains:
+            full_name = func.lower(Namespace.name + "/" + Repository.name)
+            stmt = stmt.where(full_name.contains(q.name_contains.lower(), autoescape=True))
         if q.starred:
             stars = select(Star.repository_id).where(Star.user_id == viewer.user_id)
             stmt = stmt.where(Repository.id.in_(stars), _readable(viewer, include_public=True))

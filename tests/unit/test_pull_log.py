@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from berth.audit.services import Performer
-from berth.registry.pulls import PullLog
+from berth.registry.pulls import PullLog, _row
 
 
 class RefusingDb:
@@ -23,7 +23,7 @@ class RefusingDb:
 
 def _pull(log: PullLog, n: int = 1) -> None:
     for i in range(n):
-        log.record("alice", "app", Performer("alice", 1), {"tag": f"t{i}"})
+        log.record("alice", "app", Performer("alice", 1), None, tag=f"t{i}")
 
 
 async def test_a_full_buffer_drops_new_pulls_and_counts_them() -> None:
@@ -42,10 +42,19 @@ async def test_a_refused_flush_keeps_the_batch_for_the_next() -> None:
     assert log.pending == 4
 
 
-async def test_pulls_keep_their_time_and_quays_kind() -> None:
+async def test_pulls_keep_their_time_and_become_quays_row_at_flush() -> None:
     log = PullLog(RefusingDb())  # type: ignore[arg-type]
-    _pull(log)
-    (row,) = log._buffer
+    log.record(
+        "alice", "app", Performer("alice", 1), {"user-agent": "skopeo"},
+        tag="v1", manifest_digest="sha256:" + "a" * 64,
+    )  # fmt: skip
+    (pull,) = log._buffer
+    row = _row(pull, {("alice", "app"): (7, 9)})
     assert row["kind"] == "pull_repo"
     assert (row["namespace"], row["repository"], row["performer"]) == ("alice", "app", "alice")
+    assert (row["namespace_id"], row["repository_id"]) == (7, 9)
+    assert row["meta"] == {
+        "repo": "app", "namespace": "alice", "user-agent": "skopeo",
+        "tag": "v1", "manifest_digest": "sha256:" + "a" * 64,
+    }  # fmt: skip
     assert row["created_at"] > 0

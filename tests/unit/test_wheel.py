@@ -51,6 +51,16 @@ def test_the_wheel_holds_the_registry_and_no_dev_tooling(wheel: Path) -> None:
     for needed in ("berth/__main__.py", "berth/cli/", "berth/http/v2/", "berth/http/api/v1/",
                    "berth/schema/migrations/versions/"):  # fmt: skip
         assert any(n.startswith(needed) for n in names), needed
+    # The web UI's templates and static files, vendored assets and their licences included.
+    for needed in ("berth/http/web/templates/base.html",
+                   "berth/http/web/templates/repos/repository.html",
+                   "berth/http/web/static/berth.js",
+                   "berth/http/web/static/vendor/patternfly/patternfly.min.css",
+                   "berth/http/web/static/vendor/patternfly/LICENSE",
+                   "berth/http/web/static/vendor/patternfly/assets/fonts/RedHatText/RedHatTextVF.woff2",
+                   "berth/http/web/static/vendor/htmx/htmx.min.js",
+                   "berth/http/web/static/vendor/htmx/LICENSE"):  # fmt: skip
+        assert needed in names, needed
 
 
 def test_berth_bench_from_the_wheel_points_at_a_checkout(wheel: Path, tmp_path: Path) -> None:

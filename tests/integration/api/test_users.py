@@ -479,3 +479,21 @@ async def test_current_user_lists_organizations(registry: Berth) -> None:
     assert orgs[0]["avatar"]["kind"] == "org"
     r = await registry.http.get("/api/v1/user/", headers=bearer(await oauth_token(registry, "bob")))
     assert r.json()["organizations"] == []
+
+
+async def test_a_password_change_ends_other_sessions_and_keeps_the_callers(
+    registry: Berth,
+    session_client,  # type: ignore[no-untyped-def]
+) -> None:
+    """Quay rotates the user's uuid on a password change: every session signed in before
+    ends, and the session that changed it is signed in again."""
+    mine, other = session_client(), session_client()
+    csrf = await sign_in(mine, "alice")
+    await sign_in(other, "alice")
+    xhr = {"X-Requested-With": "XMLHttpRequest"}
+    r = await mine.put(
+        "/api/v1/user/", json={"password": "new-password-1"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200, r.text
+    assert (await mine.get("/api/v1/user/", headers=xhr)).status_code == 200
+    assert (await other.get("/api/v1/user/", headers=xhr)).status_code == 401

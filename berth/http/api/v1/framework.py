@@ -212,6 +212,12 @@ class ApiApp:
                     sso = await self._sso_caller(value.strip(), request, session)
                     if sso is not None:
                         return sso
+        return await self.session_caller(session)
+
+    async def session_caller(self, session: SessionData | None) -> ApiCaller:
+        """The caller a session cookie stands for (the web UI resolves its pages with it):
+        signed in while the user is enabled and the session's generation is the user's
+        current one (sign-out and a password change rotate it); anonymous otherwise."""
         if session is not None and session.user_id is not None:
             user = await self.accounts.get_user_by_id(session.user_id)
             if (

@@ -107,7 +107,7 @@ async def get_user(ctx: Ctx) -> Response:
     return json_response(await _me_view(ctx))
 
 
-async def _login(ctx: Ctx, user_id: int, log: dict[str, Any] | None = None) -> None:
+async def login(ctx: Ctx, user_id: int, log: dict[str, Any] | None = None) -> None:
     """Sign the session in; ``log``: a sign-in's metadata (logged as ``login_success``)."""
     generation = await ctx.api.accounts.session_uuid(user_id, login=log, ip=ctx.actor_ip)
     ctx.set_session(ctx.ensure_session().with_login(user_id, generation))
@@ -115,7 +115,18 @@ async def _login(ctx: Ctx, user_id: int, log: dict[str, Any] | None = None) -> N
 
 async def signin(ctx: Ctx) -> Response:
     body = await ctx.body(SIGNIN)
-    username, password = body["username"], body["password"]
+    failure = await password_sign_in(ctx, body["username"], body["password"])
+    if failure is not None:
+        return json_response(
+            {"needsEmailVerification": False, "invalidCredentials": True, "message": failure}, 403
+        )
+    return json_response({"success": True})
+
+
+async def password_sign_in(ctx: Ctx, username: str, password: str) -> str | None:
+    """Sign the session in with a password (``POST /signin`` and the web UI's sign-in page):
+    None on success, else the failure's message (logged as ``login_failure``); 429 while
+    the account is locked out."""
     meta = {"type": "quayauth", "useragent": ctx.request.headers.get("user-agent", "")}
     try:
         principal = await ctx.api.svc.auth.authenticate_basic(
@@ -131,15 +142,13 @@ async def signin(ctx: Ctx) -> Response:
     user = await ctx.api.accounts.get_user(principal.name or username)
     if principal.kind != "user" or user is None or user.kind != "user":
         return await _signin_failed(ctx, username, "Invalid Username or Password", meta)
-    await _login(ctx, user.id, meta)
-    return json_response({"success": True})
+    await login(ctx, user.id, meta)
+    return None
 
 
-async def _signin_failed(ctx: Ctx, username: str, message: str, meta: dict[str, Any]) -> Response:
+async def _signin_failed(ctx: Ctx, username: str, message: str, meta: dict[str, Any]) -> str:
     await ctx.api.accounts.sign_in_failed(username, message, meta, ctx.performer())
-    return json_response(
-        {"needsEmailVerification": False, "invalidCredentials": True, "message": message}, 403
-    )
+    return message
 
 
 async def signout(ctx: Ctx) -> Response:
@@ -160,7 +169,7 @@ async def create_user(ctx: Ctx) -> Response:
         raise invalid_request("The username already exists") from e
     except (InvalidUsername, InvalidPassword) as e:
         raise invalid_request(str(e)) from e
-    await _login(ctx, created.id)
+    await login(ctx, created.id)
     user = await ctx.api.accounts.get_user_by_id(created.id)
     assert user is not None
     ctx.caller = ctx.caller.__class__(
@@ -191,6 +200,8 @@ async def update_user(ctx: Ctx) -> Response:
         )
     except InvalidPassword as e:
         raise invalid_request(str(e)) from e
+    if body.get("password") is not None and ctx.caller.kind == "session":
+        await login(ctx, user.id)  # the change ended every session: this one signs in again
     ctx.caller = ctx.caller.__class__(
         ctx.caller.kind,
         updated,
@@ -250,7 +261,7 @@ async def initialize(ctx: Ctx) -> Response:
             app, created.id, ALL_SCOPES, INITIALIZE_TOKEN_TTL_S, name="initialize"
         )
         result["access_token"] = issued.token
-    await _login(ctx, created.id)
+    await login(ctx, created.id)
     return json_response(result)
 
 

@@ -20,12 +20,14 @@ from berth.authz import (
     RepositoryFacts,
     at_least,
     capped,
+    may_create,
     repo_role_cap,
 )
 from berth.http.api.v1.errors import not_found, unauthorized
 from berth.http.api.v1.framework import ApiCaller, Ctx
 from berth.registry.errors import NameInvalid
 from berth.registry.repositories import RepoName, parse_repo_name
+from berth.repos.services import Viewer
 
 
 @dataclass(frozen=True)
@@ -120,3 +122,30 @@ async def require_repo(ctx: Ctx, role: RepoRole, *, param: str = "repository") -
     if public_read and (ctx.caller.user is not None or ctx.api.settings.auth.anonymous_access):
         return access
     raise unauthorized(ctx.caller.user is not None)
+
+
+def list_viewer(ctx: Ctx) -> Viewer:
+    """Who lists repositories (``GET /repository``, the web UI's list). Private
+    repositories open through the caller's permissions unless its token can't read
+    repositories; superusers see every repository with FEATURE_SUPERUSERS_FULL_ACCESS (as
+    ``require_repo`` lets them read it), otherwise what their roles give them."""
+    user = ctx.caller.user
+    if user is None:
+        return Viewer()
+    reads = scope_cap(ctx.caller) is not None
+    return Viewer(
+        user_id=user.id,
+        reads_as=user.username if reads else None,
+        everything=reads
+        and ctx.caller.is_superuser
+        and ctx.api.settings.api.superusers_full_access,
+    )
+
+
+async def may_create_repo(ctx: Ctx, repo: RepoName, principal: Principal) -> bool:
+    """Create rights as a push has them (own namespace, org creator/admin teams, superusers
+    with full access), for a credential allowing ``repo:create``."""
+    if not token_may_create(ctx.caller):
+        return False
+    facts, _role = await ctx.api.svc.permissions.repository_access(repo, principal)
+    return facts.namespace_exists and facts.namespace_enabled and may_create(principal, facts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from berth.authz import SETTABLE_STATES, Principal, RepoRole, RepositoryState, at_least, may_create
+from berth.authz import SETTABLE_STATES, RepoRole, RepositoryState, at_least
 from berth.http.api.v1.errors import (
     BAD_REQUEST_MESSAGE,
     MessageError,
@@ -23,15 +23,15 @@ from berth.http.api.v1.paging import page_start, page_token
 from berth.http.api.v1.repos.access import (
     RepoAccess,
     caller_principal,
+    list_viewer,
+    may_create_repo,
     repo_name,
     repository_access,
     require_repo,
-    scope_cap,
-    token_may_create,
 )
 from berth.http.api.v1.repos.serializers import repository_item, repository_view, starred_item
 from berth.registry.repositories import RepoName
-from berth.repos.services import ListQuery, RepoPage, Viewer
+from berth.repos.services import ListQuery, RepoPage
 
 _VISIBILITY = {"type": "string", "enum": ["public", "private"]}
 NEW_REPO = {
@@ -72,23 +72,6 @@ NO_CALLER = "Must provide a namespace or must be logged in."
 # ------------------------------------------------------------------------------ helpers
 
 
-def _viewer(ctx: Ctx) -> Viewer:
-    """Private repositories open through the caller's permissions unless its token can't
-    read repositories; superusers see every repository with FEATURE_SUPERUSERS_FULL_ACCESS
-    (as ``require_repo`` lets them read it), otherwise what their roles give them."""
-    user = ctx.caller.user
-    if user is None:
-        return Viewer()
-    reads = scope_cap(ctx.caller) is not None
-    return Viewer(
-        user_id=user.id,
-        reads_as=user.username if reads else None,
-        everything=reads
-        and ctx.caller.is_superuser
-        and ctx.api.settings.api.superusers_full_access,
-    )
-
-
 def _readable(access: RepoAccess) -> bool:
     return access.exists and (at_least(access.role, RepoRole.READ) or access.facts.is_public)
 
@@ -98,15 +81,6 @@ def _paged(ctx: Ctx, page: RepoPage, items: list[dict[str, object]]) -> Response
     if page.next_after_id is not None:
         body["next_page"] = page_token(ctx.api, page.next_after_id)
     return json_response(body)
-
-
-async def _may_create(ctx: Ctx, repo: RepoName, principal: Principal) -> bool:
-    """Create rights as a push has them (own namespace, org creator/admin teams, superusers
-    with full access), for a credential allowing ``repo:create``."""
-    if not token_may_create(ctx.caller):
-        return False
-    facts, _role = await ctx.api.svc.permissions.repository_access(repo, principal)
-    return facts.namespace_exists and facts.namespace_enabled and may_create(principal, facts)
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -119,7 +93,7 @@ async def create_repository(ctx: Ctx) -> Response:
         raise invalid_request(NO_CALLER)
     repo = RepoName(body.get("namespace", user.username), body["repository"])
     principal = caller_principal(ctx)
-    if not await _may_create(ctx, repo, principal):
+    if not await may_create_repo(ctx, repo, principal):
         raise forbidden()
     kind = body.get("repo_kind") or "image"
     with quay_errors():  # Repository already exists, Invalid repository name: 400
@@ -152,7 +126,7 @@ async def list_repositories(ctx: Ctx) -> Response:
         popularity=ctx.query_bool("popularity"),
         after_id=page_start(ctx.api, ctx.query("next_page")),
     )
-    page = await ctx.api.svc.repos.list_repositories(_viewer(ctx), query)
+    page = await ctx.api.svc.repos.list_repositories(list_viewer(ctx), query)
     flags = ctx.api.settings.api
     quota_report = flags.quota_management or ctx.query_bool("quota")
     items = [
@@ -233,7 +207,7 @@ async def change_state(ctx: Ctx) -> Response:
 async def list_starred(ctx: Ctx) -> Response:
     ctx.require_user("user:admin")
     query = ListQuery(starred=True, kind=None, after_id=page_start(ctx.api, ctx.query("next_page")))
-    page = await ctx.api.svc.repos.list_repositories(_viewer(ctx), query)
+    page = await ctx.api.svc.repos.list_repositories(list_viewer(ctx), query)
     return _paged(ctx, page, [starred_item(r) for r in page.repositories])
 
 

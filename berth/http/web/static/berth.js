@@ -1,0 +1,50 @@
+// Berth's only script of its own (the CSP allows no inline script): copy buttons, closing
+// open <details> menus on Escape or a click elsewhere. Everything else is htmx attributes.
+(function () {
+  "use strict";
+
+  function copy(text, button) {
+    function done() {
+      button.classList.add("berth-copied");
+      button.setAttribute("title", "Copied");
+      setTimeout(function () { button.classList.remove("berth-copied"); }, 1500);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+      return;
+    }
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "pf-v5-screen-reader";
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); done(); } catch (e) { /* nothing to copy with */ }
+    document.body.removeChild(area);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target], [data-copy-text]");
+    if (button) {
+      var text = button.getAttribute("data-copy-text");
+      if (text === null) {
+        var source = document.getElementById(button.getAttribute("data-copy-target"));
+        text = source ? source.value : "";
+      }
+      copy(text, button);
+      return;
+    }
+    document.querySelectorAll("details.berth-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    document.querySelectorAll("details.berth-menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary) { summary.focus(); }
+    });
+  });
+})();
