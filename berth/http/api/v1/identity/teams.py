@@ -80,7 +80,7 @@ def _sync_setup_allowed(ctx: Ctx) -> bool:
 
 async def _sync_admin(ctx: Ctx) -> OrgAccess:
     access = await org_access(ctx, ctx.params["orgname"])
-    if not (_sync_setup_allowed(ctx) and access.is_admin):
+    if not (_sync_setup_allowed(ctx) and access.may_administer):
         raise unauthorized(ctx.caller.user is not None)
     ctx.require_fresh_login()
     return access.require_org()
@@ -149,7 +149,7 @@ async def list_members(ctx: Ctx) -> Response:
     }
     teamsync = ctx.api.svc.teamsync
     if teamsync is not None and teamsync.service is not None:
-        if _sync_setup_allowed(ctx) and access.is_admin:
+        if _sync_setup_allowed(ctx) and access.may_administer:
             view["can_sync"] = {"service": teamsync.service, **teamsync.metadata()}
         info = await teamsync.info(access.name, team)
         if info is not None:
