@@ -131,9 +131,14 @@ async def drive_login(http: httpx.AsyncClient, url: str, login: str) -> httpx.Re
     """Follow ``url`` through the provider's login and consent forms as a browser would;
     returns the last response (redirects followed as far as ``http`` follows them)."""
     r = await http.get(url)
+    provider = httpx.URL(url).host if "/oauth2/" not in url else None
     for _ in range(6):
+        # only the provider's forms: back at Berth (a page of the web UI) the dance is over
+        if provider is None and "/interaction/" in str(r.url):
+            provider = r.url.host
+        on_provider = provider is not None and r.url.host == provider
         match = re.search(r'<form[^>]*action="([^"]+)"', r.text) if r.status_code == 200 else None
-        if match is None:
+        if match is None or not on_provider:
             return r
         action = str(httpx.URL(str(r.url)).join(match.group(1)))
         if 'name="login"' in r.text:
