@@ -32,7 +32,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from berth.auth.settings import AuthSettings
+from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
+from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
 from berth.notifications.settings import MailSettings, NotificationSettings
 from berth.oci.artifacts import ArtifactRules
@@ -195,6 +196,34 @@ class QuayConfig(BaseModel):
     ACTION_LOG_ARCHIVE_PATH: str = "actionlogarchive/"
     EXPORT_ACTION_LOGS_SECONDS: int = 3600
 
+    # AUTHENTICATION_TYPE: LDAP (berth/directory/settings.py; Quay's names and defaults).
+    LDAP_URI: str = "ldap://localhost"
+    LDAP_ADMIN_DN: str | None = None
+    LDAP_ADMIN_PASSWD: str | None = None
+    LDAP_BASE_DN: list[str] | str | None = None
+    LDAP_USER_RDN: list[str] | str | None = None
+    LDAP_SECONDARY_USER_RDNS: list[list[str] | str] = Field(default_factory=list)
+    LDAP_UID_ATTR: str = "uid"
+    LDAP_EMAIL_ATTR: str = "mail"
+    LDAP_MEMBEROF_ATTR: str = "memberOf"
+    LDAP_USER_FILTER: str | None = None
+    LDAP_SUPERUSER_FILTER: str | None = None
+    LDAP_RESTRICTED_USER_FILTER: str | None = None
+    LDAP_GLOBAL_READONLY_SUPERUSER_FILTER: str | None = None
+    LDAP_ALLOW_INSECURE_FALLBACK: bool = False
+    LDAP_FOLLOW_REFERRALS: bool = True
+    LDAP_TIMEOUT: float = 10.0
+    LDAP_NETWORK_TIMEOUT: float = 10.0
+    LDAP_CACHE_TTL: float = 5.0
+    LDAP_CONNECTION_POOLING: bool = True
+    LDAP_POOL_SIZE: int = 10
+    BERTH_LDAP_STARTTLS: bool = False
+    # Teams bound to directory groups (berth/identity/teamsync.py).
+    FEATURE_TEAM_SYNCING: bool = False
+    FEATURE_ASSIGN_OAUTH_TOKEN: bool = True
+    FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: bool = False
+    TEAM_RESYNC_STALE_TIME: str = "30m"
+
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
     BERTH_WORKERS: int | None = None
@@ -269,6 +298,7 @@ class QuayConfig(BaseModel):
         "BERTH_AUTOPRUNE_INTERVAL",
         "APP_SPECIFIC_TOKEN_EXPIRATION",
         "USER_RECOVERY_TOKEN_LIFETIME",
+        "TEAM_RESYNC_STALE_TIME",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
@@ -323,6 +353,16 @@ class QuayConfig(BaseModel):
             raise ValueError("; ".join(problems))
         return v
 
+    @field_validator(
+        "LDAP_USER_FILTER",
+        "LDAP_SUPERUSER_FILTER",
+        "LDAP_RESTRICTED_USER_FILTER",
+        "LDAP_GLOBAL_READONLY_SUPERUSER_FILTER",
+    )
+    @classmethod
+    def _ldap_filter(cls, v: str | None) -> str | None:
+        return check_filter("filter", v)
+
     @field_validator("TAG_EXPIRATION_OPTIONS")
     @classmethod
     def _durations(cls, v: list[str]) -> list[str]:
@@ -353,6 +393,9 @@ class ApiSettings:
     browser_api_calls_xhr_only: bool = True  # BROWSER_API_CALLS_XHR_ONLY
     public_catalog: bool = False  # FEATURE_PUBLIC_CATALOG
     v2_pagination_size: int = 50  # V2_PAGINATION_SIZE
+    team_syncing: bool = False  # FEATURE_TEAM_SYNCING
+    nonsuperuser_team_syncing_setup: bool = False  # FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP
+    assign_oauth_token: bool = True  # FEATURE_ASSIGN_OAUTH_TOKEN
 
     @property
     def database_auth(self) -> bool:
@@ -409,6 +452,12 @@ class Settings:
     usage_logs: UsageLogSettings = field(default_factory=UsageLogSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
+    ldap: LdapSettings | None = None
+    # TEAM_RESYNC_STALE_TIME: how often synced teams follow their groups.
+    team_resync_s: int = 1800
+    # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
+    oidc: tuple[OidcSettings, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -472,6 +521,9 @@ def _api_settings(cfg: QuayConfig) -> ApiSettings:
         browser_api_calls_xhr_only=cfg.BROWSER_API_CALLS_XHR_ONLY,
         public_catalog=cfg.FEATURE_PUBLIC_CATALOG,
         v2_pagination_size=cfg.V2_PAGINATION_SIZE,
+        team_syncing=cfg.FEATURE_TEAM_SYNCING,
+        nonsuperuser_team_syncing_setup=cfg.FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP,
+        assign_oauth_token=cfg.FEATURE_ASSIGN_OAUTH_TOKEN,
     )
 
 
@@ -695,7 +747,8 @@ def load_settings(
     known = set(QuayConfig.model_fields)
     data.update(_env_overrides(env, known))
 
-    notices = unknown_keys([str(k) for k in data])
+    # OIDC login services: ``<NAME>_LOGIN_CONFIG`` keys, named by the operator
+    notices = unknown_keys([str(k) for k, v in data.items() if not is_oidc_block(str(k), v)])
     problems: list[str] = []
     try:
         cfg = QuayConfig.model_validate(data)
@@ -711,10 +764,13 @@ def load_settings(
 
     storage = _storage_location(cfg, ddir, problems)
     outbound = _outbound_settings(cfg, path, env, problems)
-    if cfg.AUTHENTICATION_TYPE != "Database":
+    if cfg.AUTHENTICATION_TYPE not in ("Database", "LDAP"):
         problems.append(
-            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet (only Database)"
+            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet "
+            "(Database or LDAP)"
         )
+    ldap = _ldap_settings(cfg, outbound, problems) if cfg.AUTHENTICATION_TYPE == "LDAP" else None
+    oidc = oidc_settings({str(k): v for k, v in data.items()}, problems)
     if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
         for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
             if not getattr(cfg, key):
@@ -767,6 +823,46 @@ def load_settings(
             redis_options(cfg),
             enabled=cfg.BERTH_RATE_LIMITS is not None,
         ),
+        ldap=ldap,
+        team_resync_s=parse_duration(cfg.TEAM_RESYNC_STALE_TIME),
+        oidc=oidc,
+    )
+
+
+def _ldap_settings(
+    cfg: QuayConfig, outbound: OutboundSettings, problems: list[str]
+) -> LdapSettings:
+    if not re.match(r"^ldaps?://", cfg.LDAP_URI, re.IGNORECASE):
+        problems.append("LDAP_URI: must be an ldap:// or ldaps:// URI")
+    if not cfg.LDAP_BASE_DN:
+        problems.append("LDAP_BASE_DN: required with AUTHENTICATION_TYPE: LDAP")
+    if not cfg.LDAP_ADMIN_DN:
+        problems.append("LDAP_ADMIN_DN: required with AUTHENTICATION_TYPE: LDAP")
+    if cfg.LDAP_POOL_SIZE < 1:
+        problems.append("LDAP_POOL_SIZE: must be at least 1")
+    return LdapSettings(
+        uri=cfg.LDAP_URI,
+        admin_dn=cfg.LDAP_ADMIN_DN,
+        admin_password=cfg.LDAP_ADMIN_PASSWD,
+        base_dn=dn_of(cfg.LDAP_BASE_DN),
+        user_rdn=dn_of(cfg.LDAP_USER_RDN),
+        secondary_user_rdns=tuple(dn_of(r) for r in cfg.LDAP_SECONDARY_USER_RDNS),
+        uid_attr=cfg.LDAP_UID_ATTR,
+        email_attr=cfg.LDAP_EMAIL_ATTR,
+        memberof_attr=cfg.LDAP_MEMBEROF_ATTR,
+        user_filter=cfg.LDAP_USER_FILTER,
+        superuser_filter=cfg.LDAP_SUPERUSER_FILTER,
+        restricted_user_filter=cfg.LDAP_RESTRICTED_USER_FILTER,
+        global_readonly_superuser_filter=cfg.LDAP_GLOBAL_READONLY_SUPERUSER_FILTER,
+        allow_insecure_fallback=cfg.LDAP_ALLOW_INSECURE_FALLBACK,
+        follow_referrals=cfg.LDAP_FOLLOW_REFERRALS,
+        timeout_s=cfg.LDAP_TIMEOUT,
+        network_timeout_s=cfg.LDAP_NETWORK_TIMEOUT,
+        cache_ttl_s=cfg.LDAP_CACHE_TTL,
+        pooling=cfg.LDAP_CONNECTION_POOLING,
+        pool_size=max(1, cfg.LDAP_POOL_SIZE),
+        starttls=cfg.BERTH_LDAP_STARTTLS,
+        ca_paths=outbound.extra_ca_paths,
     )
 
 

@@ -11,25 +11,33 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from berth.auth.federation import RobotFederationExchange
+from berth.auth.ldap import LdapProvider
+from berth.auth.oidc import OidcLogins, OidcService
+from berth.auth.providers import IdentityProvider
 from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
 from berth.config import Settings
 from berth.db.session import Database
+from berth.directory.ldap import LdapDirectory
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
 from berth.health.services import HealthService
 from berth.identity import tasks as identity_tasks
 from berth.identity.accounts import AccountService
+from berth.identity.federated import FederatedAccounts
 from berth.identity.orgs import OrgService
 from berth.identity.permissions import PermissionService
 from berth.identity.robots import RobotService
-from berth.identity.tasks import DELETE_NAMESPACE
+from berth.identity.tasks import DELETE_NAMESPACE, SYNC_TEAMS
 from berth.identity.teams import TeamService
+from berth.identity.teamsync import TeamSyncService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
+from berth.messages.services import MessageService
 from berth.metrics.prometheus import PrometheusRecorder
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
@@ -97,6 +105,12 @@ class Services:
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
     metrics: PrometheusRecorder = field(default_factory=PrometheusRecorder)
     health: HealthService | None = None
+    # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
+    directory: LdapDirectory | None = None
+    teamsync: TeamSyncService | None = None
+    oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
+    federation: RobotFederationExchange | None = None  # robot identity federation
+    messages: MessageService | None = None  # global messages (/api/v1/messages)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -114,6 +128,8 @@ class Services:
         await self.outbound.aclose()
         if isinstance(self.limiter.counter, RedisCounter):
             await self.limiter.counter.aclose()
+        if self.directory is not None:
+            await self.directory.close()
         await self.db.dispose()
         self.read_cache.close()
 
@@ -128,6 +144,7 @@ def _job_runner(
     deliverer: Deliverer,
     usage_logs: UsageLogService,
     quotas: QuotaService,
+    teamsync: TeamSyncService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -148,6 +165,7 @@ def _job_runner(
         EXPORT_LOGS.bind(usage_logs.run_export),
         ROTATE_LOGS.bind(usage_logs.rotate),
         BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
+        SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -165,6 +183,8 @@ def _job_runner(
         schedules.append(
             Schedule(BACKFILL_QUOTA_TOTALS, every_s=settings.quotas.backfill_interval_s)
         )
+    if teamsync.service is not None:
+        schedules.append(Schedule(SYNC_TEAMS, every_s=max(60, settings.team_resync_s)))
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -198,6 +218,25 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     metrics = PrometheusRecorder(
         pool=db.pool_status, cache=lambda: (read_cache.hits, read_cache.misses)
     )
+    federated = FederatedAccounts(db, default_tag_expiration_s=reg.default_tag_expiration_s)
+    directory = LdapDirectory(settings.ldap) if settings.ldap is not None else None
+    teamsync = TeamSyncService(
+        db,
+        directory=directory,
+        accounts=federated,
+        enabled=settings.api.team_syncing,
+        oidc=bool(settings.oidc),
+    )
+    provider: IdentityProvider | None = None
+    if directory is not None and settings.ldap is not None:
+        provider = LdapProvider(
+            directory,
+            federated,
+            secret_key=settings.secret_key,
+            super_users=settings.super_users,
+            cache_ttl_s=settings.ldap.cache_ttl_s,
+            on_sign_in=lambda user, found: teamsync.sync_user(user.id, found),
+        )
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -219,6 +258,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         robots_whitelist=auth_settings.robots_whitelist,
         require_encrypted_basic_auth=auth_settings.require_encrypted_basic_auth,
         is_restricted_user=auth_settings.is_restricted_user,
+        provider=provider,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
@@ -298,7 +338,23 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         RedisCounter(rl.redis) if rl.redis is not None else LocalCounter(),
         OverrideCache(rate_limit_service.overrides),
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas)
+    oidc = OidcLogins(
+        [
+            OidcService(
+                o, outbound, redirect_uri=f"{settings.base_url}/oauth2/{o.service_id}/callback"
+            )
+            for o in settings.oidc
+        ],
+        federated,
+        on_sign_in=lambda user, groups: teamsync.sync_groups(user.id, groups),
+    )
+    runner = _job_runner(
+        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync
+    )
+    robots = RobotService(
+        db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
+    )
+    federation = RobotFederationExchange(robots, outbound, issue=auth.issue_federated_robot_token)
     return Services(
         settings,
         db,
@@ -318,9 +374,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             require_invite=settings.require_team_invite,
             invites=InviteNotifier(mailing=notes.mailing, base_url=settings.base_url),
         ),
-        robots=RobotService(
-            db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
-        ),
+        robots=robots,
         permissions=PermissionService(db),
         gc=gc,
         repos=RepositoryService(db, cache=read_cache),
@@ -348,4 +402,9 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         quotas=quotas,
         rate_limits=rate_limit_service,
         limiter=limiter,
+        directory=directory,
+        teamsync=teamsync,
+        oidc=oidc,
+        federation=federation,
+        messages=MessageService(db),
     )

@@ -34,6 +34,7 @@ LOG_KINDS = frozenset(
         "create_prototype_permission", "modify_prototype_permission",
         "delete_prototype_permission",
         "create_robot", "delete_robot", "regenerate_robot_token",
+        "create_robot_federation", "delete_robot_federation", "federated_robot_token_exchange",
         "user_create", "user_delete", "user_disable", "user_enable", "user_change_email",
         "user_change_password", "user_change_tag_expiration",
         "login_success", "login_failure", "logout",

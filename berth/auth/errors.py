@@ -15,6 +15,11 @@ class InvalidCredentials(AuthError):
         self.reason = reason
 
 
+class IdentityProviderUnavailable(InvalidCredentials):
+    """The identity provider (the LDAP directory) could not be asked: nobody is signed in,
+    and the reason says why."""
+
+
 class InvalidToken(AuthError):
     """A bearer token that is malformed, forged, expired or for another audience."""
 

@@ -62,6 +62,7 @@ MATRIX_CONFIG = {  # the flags behind routes that have rows
     "FEATURE_IMMUTABLE_TAGS": True,
     "FEATURE_QUOTA_MANAGEMENT": True,
     "FEATURE_IMAGE_PULL_STATS": True,
+    "FEATURE_TEAM_SYNCING": True,
 }
 # what the scenario's policies say (the POST rows add others, the PUT rows change them); none
 # makes the tags the other rows touch (copy, old) immutable
@@ -212,6 +213,11 @@ def full_access(f: Facts) -> bool:
     return f.bypass
 
 
+def signed_in(f: Facts) -> bool:
+    """Any account, whatever the token's scopes (checked by the handler)."""
+    return f.user is not None
+
+
 def both(a: Rule, b: Rule) -> Rule:
     def rule(f: Facts) -> bool:
         return a(f) and b(f)
@@ -251,9 +257,10 @@ class Row:
         return self.prefix + self.path not in NO_CSRF
 
 
-WEB_PATHS = ("/csrf_token", "/oauth/", "/exportedlogs/")
+WEB_PATHS = ("/csrf_token", "/oauth/", "/oauth2/", "/exportedlogs/")
 # outside the API blueprint (no CSRF, no OAuth); authorizeapp wants a session first (401)
 NO_CSRF = {"/api/v1/user/initialize", "/csrf_token", "/oauth/authorizeapp", "/oauth/localapp"}
+NO_CSRF |= {"/oauth/authorize/assignuser", "/oauth2/federation/robot/token"}
 
 
 def route_key(path: str) -> str:
@@ -795,12 +802,105 @@ ENDPOINTS: list[Row] = [
         url="/superuser/ratelimits/acme", body={"v2": {"caller": 1000}}),
     row("DELETE", "/superuser/ratelimits/{namespace}", superuser, 204,
         url="/superuser/ratelimits/acme"),
+    row(
+        "POST",
+        "/entities/link/{username}",
+        signed_in,
+        404,
+        url="/entities/link/alice",
+        body={},
+        note="Database authentication: no directory users to link (404)",
+    ),
+    # --- identity providers: team sync, robot federation
+    row(
+        "POST",
+        f"{ACME}/team/{{teamname}}/syncing",
+        both(superuser, org("admin")),
+        400,
+        url="/organization/acme/team/devs/syncing",
+        body={"group_dn": "cn=devs"},
+        note="Database authentication: no directory to sync with (400)",
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/team/{{teamname}}/syncing",
+        both(superuser, org("admin")),
+        200,
+        url="/organization/acme/team/devs/syncing",
+    ),
+    *(
+        row(method, base + "/federation", rule, status, url=url + "/federation", body=body)
+        for base, url, rule in (
+            ("/user/robots/{robot_shortname}", "/user/robots/mine", U_ADMIN),
+            (
+                f"{ACME}/robots/{{robot_shortname}}",
+                "/organization/acme/robots/reader",
+                org("admin"),
+            ),
+        )
+        for method, status, body in (
+            ("GET", 200, None),
+            ("POST", 200, [{"issuer": "https://ci.example", "subject": "matrix"}]),
+            ("DELETE", 204, None),
+        )
+    ),
+    *(
+        row(method, path, anyone, 404, url=url, note="no OpenID Connect login service configured")
+        for method, path, url in (
+            ("GET", "/oauth2/{service}/login", "/oauth2/corp/login"),
+            ("GET", "/oauth2/{service}/callback", "/oauth2/corp/callback"),
+            ("POST", "/externallogin/{service}", "/externallogin/corp"),
+        )
+    ),
+    row(
+        "GET",
+        "/oauth2/federation/robot/token",
+        anyone,
+        401,
+        note="needs HTTP Basic robot : an OIDC token of a federated issuer",
+    ),
+    # --- global messages, the superuser's organizations
+    row("GET", "/messages", anyone, 200),
+    row(
+        "POST",
+        "/messages",
+        superuser,
+        201,
+        body={"message": {"content": "hi", "media_type": "text/plain", "severity": "info"}},
+    ),
+    row("DELETE", "/message/{uuid}", superuser, 204, url="/message/no-such-message"),
+    row("GET", "/superuser/organizations/", superuser, 200),
+    row(
+        "DELETE",
+        "/superuser/organizations/{name}",
+        superuser,
+        404,
+        url="/superuser/organizations/nosuchorg",
+    ),
+    # --- OAuth tokens assigned to a user (FEATURE_ASSIGN_OAUTH_TOKEN)
+    row("GET", "/user/assignedauthorization", U_ADMIN, 200),
+    row(
+        "DELETE",
+        "/user/assignedauthorization/{uuid}",
+        U_ADMIN,
+        404,
+        url="/user/assignedauthorization/none",
+    ),
+    row(
+        "POST",
+        "/oauth/authorize/assignuser",
+        nobody,
+        200,
+        note="a browser session only: no API caller passes (401)",
+    ),
 ]  # fmt: skip
 
 # (row key, caller) -> status where Quay (or Berth, said why) differs from the rule's outcome
 QUIRKS: dict[tuple[str, str], int] = {
     # Berth: a superuser account cannot delete itself (the superuser panel refuses the same)
     **{("DELETE /user/", c): 400 for c, v in CALLERS.items() if v.user in SUPERUSERS},
+    # a route behind a disabled switch is 404 before the CSRF check (no OIDC login service)
+    **{("POST /externallogin/{}", c): 404 for c, v in CALLERS.items() if Facts.of(v).user is None},
 }
 
 

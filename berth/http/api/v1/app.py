@@ -11,17 +11,20 @@ from berth.http.api.v1 import discovery
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.identity import (
     entities,
+    oidc,
     organizations,
     permissions,
     prototypes,
+    robot_federation,
     robots,
     superuser,
     teams,
     users,
 )
+from berth.http.api.v1.messages import routes as messages
 from berth.http.api.v1.notifications import routes as notifications
 from berth.http.api.v1.notifications import users as user_notifications
-from berth.http.api.v1.oauth import apptokens, authorize
+from berth.http.api.v1.oauth import apptokens, assign, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.quotas import routes as quotas
 from berth.http.api.v1.ratelimits import routes as ratelimits
@@ -58,6 +61,10 @@ MODULES: tuple[RouteModule, ...] = (
     capabilities.routes,
     quotas.routes,
     ratelimits.routes,
+    oidc.routes,
+    robot_federation.routes,
+    messages.routes,
+    assign.routes,
 )
 
 

@@ -33,6 +33,8 @@ _PATH_DOCS = {
     "namespace": "The user or organization namespace",
     "quota_id": "The ID of the quota",
     "limit_id": "The ID of the quota limit",
+    "name": "The name of the organization",
+    "service": "The ID of the login service (the NAME of its NAME_LOGIN_CONFIG, lower-cased)",
 }
 
 

@@ -16,7 +16,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from berth.http.api.v1.errors import json_response
+from berth.auth.errors import IdentityProviderUnavailable
+from berth.http.api.v1.errors import MessageError, json_response, not_found, requires_auth
+from berth.http.api.v1.formats import avatar
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.identity.access import org_access
 from berth.http.api.v1.identity.org_serializers import (
@@ -93,7 +95,53 @@ async def search_entities(ctx: Ctx) -> Response:
         [entity_org_view(namespace, found.org.email)] if found.org is not None else []
     )
     users = [entity_user_view(u) for u in found.users]
-    return json_response({"results": teams + users + orgs})
+    external = await _directory_users(
+        ctx, normalized_prefix(ctx.params["prefix"]), {u.name for u in found.users}
+    )
+    return json_response({"results": teams + users + external + orgs})
+
+
+async def _directory_users(ctx: Ctx, prefix: str, known: set[str]) -> list[dict[str, Any]]:
+    """Directory users without a Berth account yet (Ansible links them next)."""
+    external: list[dict[str, Any]] = []
+    provider = ctx.api.svc.auth.provider
+    if provider.federated and ctx.caller.user is not None and prefix:
+        for found in await provider.search(prefix):
+            if found.username in known or await ctx.api.accounts.get_user(found.username):
+                continue
+            external.append(
+                {
+                    "name": found.username,
+                    "kind": "external",
+                    "title": found.email or found.username,
+                    "avatar": avatar(found.username, found.email),
+                }
+            )
+    return external
+
+
+async def link_external(ctx: Ctx) -> Response:
+    """``POST /entities/link/{username}``: the Berth account of a directory user, created
+    now if it has none (404 with Database authentication or an unknown user)."""
+    if ctx.caller.user is None:
+        raise requires_auth()
+    provider = ctx.api.svc.auth.provider
+    if not provider.federated:
+        raise not_found()
+    try:
+        user_id = await provider.link(ctx.params["username"], ip=ctx.actor_ip)
+    except IdentityProviderUnavailable as e:
+        raise MessageError(503, e.reason) from e
+    user = await ctx.api.accounts.get_user_by_id(user_id) if user_id is not None else None
+    if user is None:
+        raise not_found()
+    view = {
+        "name": user.username,
+        "kind": "user",
+        "is_robot": False,
+        "avatar": avatar(user.username, user.email),
+    }
+    return json_response({"entity": view})
 
 
 def routes(api: ApiApp) -> list[ApiRoute]:
@@ -109,5 +157,13 @@ def routes(api: ApiApp) -> list[ApiRoute]:
                 Param("includeTeams", "boolean", "Whether to include team names."),
                 Param("includeOrgs", "boolean", "Whether to include orgs names."),
             ),
-        )
+        ),
+        ApiRoute(
+            "POST",
+            "/entities/link/{username}",
+            link_external,
+            "Links the specified external username to a user.",
+            tag="search",
+            internal=True,
+        ),
     ]

@@ -142,7 +142,8 @@ async def password_sign_in(ctx: Ctx, username: str, password: str) -> str | None
         raise problem from e
     except InvalidCredentials as e:
         return await _signin_failed(ctx, username, e.reason, meta)
-    user = await ctx.api.accounts.get_user(username)
+    # The provider may know the user by another name (LDAP: the e-mail address).
+    user = await ctx.api.accounts.get_user(principal.name or username)
     if principal.kind != "user" or user is None or user.kind != "user":
         return await _signin_failed(ctx, username, "Invalid Username or Password", meta)
     await login(ctx, user.id, meta)
@@ -187,6 +188,8 @@ async def update_user(ctx: Ctx) -> Response:
     body = await ctx.body(UPDATE_USER)
     if "username" in body and body["username"] != user.username:
         raise invalid_request("Changing the username is not supported")
+    if "password" in body and not ctx.api.settings.api.database_auth:
+        raise invalid_request("Passwords are managed by the directory, not by this registry")
     expiration = body.get("tag_expiration_s")
     allowed = ctx.api.settings.registry.tag_expiration_options
     if expiration is not None and expiration not in allowed:
@@ -350,7 +353,8 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             internal=True,
             body=NEW_USER,
             body_name="NewUser",
-            enabled=flags.direct_login and flags.user_creation,
+            # Quay: sign-up needs Database authentication (directory users sign in).
+            enabled=flags.direct_login and flags.user_creation and flags.database_auth,
         )
     )
     if flags.user_initialize:
