@@ -36,6 +36,7 @@ from berth.auth.settings import AuthSettings
 from berth.durations import parse_duration
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
+from berth.proxycache.settings import ProxyCacheSettings
 from berth.quaykeys import QUAY_KEYS
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
 from berth.storage.factory import validate_storage_args
@@ -152,6 +153,8 @@ class QuayConfig(BaseModel):
     # non-public addresses are refused unless the host name, IP address or CIDR range is
     # listed here (Quay 3.18's SSRF guard; berth/outbound/guard.py has the rules).
     SSRF_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
+    # Proxy-cache organizations (the proxycache routes and pull-through; docs/proxy-cache.md).
+    FEATURE_PROXY_CACHE: bool = False
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -174,6 +177,11 @@ class QuayConfig(BaseModel):
     # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
     # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
     BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
+    # Proxy cache: a cached tag the upstream confirmed less than this long ago is served
+    # without asking it again ("0s": a HEAD to the upstream on every pull by tag, as Quay);
+    # the largest blob fetched from an upstream (None: no limit).
+    BERTH_PROXY_CACHE_REVALIDATE: str = "1m"
+    BERTH_PROXY_CACHE_MAX_BLOB_BYTES: int | None = None
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -209,6 +217,7 @@ class QuayConfig(BaseModel):
         "LABELED_EXPIRATION_MAXIMUM",
         "BERTH_AUTOPRUNE_INTERVAL",
         "APP_SPECIFIC_TOKEN_EXPIRATION",
+        "BERTH_PROXY_CACHE_REVALIDATE",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
@@ -338,6 +347,7 @@ class Settings:
     unknown_keys: tuple[UnknownKey, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
+    proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
 
     @property
     def base_url(self) -> str:
@@ -634,6 +644,11 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        proxy_cache=ProxyCacheSettings(
+            enabled=cfg.FEATURE_PROXY_CACHE,
+            revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),
+            max_blob_bytes=cfg.BERTH_PROXY_CACHE_MAX_BLOB_BYTES,
+        ),
     )
 
 

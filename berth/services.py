@@ -37,6 +37,8 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.proxycache.pullthrough import ProxyCache
+from berth.proxycache.services import ProxyCacheService, ProxyDirectory
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
 from berth.registry.immutability import TagGuard
@@ -72,6 +74,9 @@ class Services:
     oauth: OAuthService
     outbound: OutboundClients
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
+    # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
+    proxy_cache: ProxyCacheService | None = None
+    pull_through: ProxyCache | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -81,6 +86,8 @@ class Services:
 
     async def close(self) -> None:
         await self.runner.stop()
+        if self.pull_through is not None:
+            await self.pull_through.close()
         await self.pulls.stop()
         await self.storage.close()
         await self.outbound.aclose()
@@ -136,6 +143,33 @@ def _read_cache(settings: Settings) -> ReadCache[Any]:
     return ReadCache(RedisGenerations.from_options(options), ttl_s=60.0)
 
 
+def _proxy_cache(
+    settings: Settings,
+    db: Database,
+    storage: BlobStorage,
+    pulls: PullLog,
+    read_cache: ReadCache[Any],
+    outbound: OutboundClients,
+) -> tuple[ProxyCacheService | None, ProxyCache | None]:
+    """FEATURE_PROXY_CACHE: the configurations' service and the registry's pull-through
+    (both None when the feature is off: the registry then pays nothing for it)."""
+    if not settings.proxy_cache.enabled:
+        return None, None
+    directory = ProxyDirectory(db, fernet_for(settings.database_secret_key), read_cache)
+    pull_through = ProxyCache(
+        db,
+        storage,
+        pulls,
+        directory,
+        outbound,
+        settings=settings.proxy_cache,
+        spool_dir=settings.data_dir / "proxy-cache-spool",
+        max_manifest_bytes=settings.registry.max_manifest_bytes,
+        cache=read_cache,
+    )
+    return ProxyCacheService(db, directory, outbound), pull_through
+
+
 def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     """Every service, built once. ``pool_size``: database connections per engine (one-shot
     CLI commands need one)."""
@@ -145,6 +179,8 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     storage = create_storage(settings.storage.driver, settings.storage.args)
     pulls = PullLog(db)
     read_cache = _read_cache(settings)
+    outbound = OutboundClients(settings.outbound)
+    proxy_service, pull_through = _proxy_cache(settings, db, storage, pulls, read_cache, outbound)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -166,6 +202,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         robots_whitelist=auth_settings.robots_whitelist,
         require_encrypted_basic_auth=auth_settings.require_encrypted_basic_auth,
         is_restricted_user=auth_settings.is_restricted_user,
+        proxy_namespaces=pull_through.proxies if pull_through is not None else None,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
@@ -182,6 +219,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
+        pull_through=pull_through,
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -218,6 +256,8 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pruner=pruner,
         accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
         oauth=OAuthService(db, auth.fernet),
-        outbound=OutboundClients(settings.outbound),
+        outbound=outbound,
         read_cache=read_cache,
+        proxy_cache=proxy_service,
+        pull_through=pull_through,
     )

@@ -13,6 +13,7 @@ from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
 from berth.registry.pulls import PullLog
+from berth.registry.pullthrough import PullThrough
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -42,8 +43,11 @@ class Registry:
         read_cache: ReadCache[Any] | None = None,
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
+        pull_through: PullThrough | None = None,
     ) -> None:
         self.db = db
+        # Proxy-cache organizations (berth.registry.pullthrough); None: the feature is off.
+        self.pull_through = pull_through
         self.library = library_namespace
         self.read_only = read_only
         self.create_private = create_private

@@ -8,6 +8,7 @@ from berth.jobs import models as jobs_models  # noqa: F401
 from berth.namespaces import models as namespaces_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401
 from berth.policies import models as policies_models  # noqa: F401
+from berth.proxycache import models as proxycache_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401
 from berth.repos import models as repos_models  # noqa: F401
 

@@ -21,6 +21,7 @@ from berth.http.api.v1.identity import (
 )
 from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
+from berth.http.api.v1.proxycache import routes as proxycache
 from berth.http.api.v1.registry import manifests, tags
 from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.session import SessionCodec
@@ -45,6 +46,7 @@ MODULES: tuple[RouteModule, ...] = (
     tags.routes,
     manifests.routes,
     policies.routes,
+    proxycache.routes,
 )
 
 

@@ -1,0 +1,137 @@
+"""One download per blob, however many clients ask for it at once (single-flight).
+
+The first request for a blob a proxy-cache repository lacks starts a ``BlobFlight``: a task
+(not owned by the request: a client that hangs up does not stop it) that reads the
+upstream's stream into a spool file while the stream's hash is checked, then stores the
+spooled bytes (``BlobStorage.write_blob`` checks the digest again) and links the blob into
+every repository that asked. Every client, the first included, streams from the spool as it
+grows: none waits for the whole blob, and the upstream is asked once.
+
+A flight that fails (the upstream broke off, or its bytes do not hash to the digest) stores
+nothing; clients reading it lose their connection before the end of the body (their own
+digest check would refuse the bytes anyway), and the next request starts a new flight.
+
+Scope: one process. Server processes on one machine, or replicas, each fetch a blob at most
+once (``docs/proxy-cache.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+log = logging.getLogger("berth.proxycache")
+
+CHUNK = 1 << 20
+
+
+class FlightFailed(Exception):
+    """The download a reader was following failed; nothing was stored."""
+
+
+class BlobFlight:
+    def __init__(self, digest: str, spool_dir: Path) -> None:
+        self.digest = digest
+        self.path = spool_dir / f"{digest.replace(':', '-')}.{uuid.uuid4().hex}"
+        self.size: int | None = None
+        self.written = 0
+        self.done = False
+        self.fetched = False  # every byte spooled, and they hash to the digest
+        self.stored = False
+        self.error: BaseException | None = None
+        self.started = asyncio.Event()  # the upstream answered (size known) or it failed
+        self._changed = asyncio.Condition()
+
+    async def run(
+        self,
+        fetch: Callable[[BlobFlight], Awaitable[None]],
+        store: Callable[[BlobFlight], Awaitable[None]],
+    ) -> None:
+        """``fetch`` calls ``begin`` then ``append`` per chunk; ``store`` commits the spool."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            await fetch(self)
+            async with self._changed:
+                self.fetched = True
+                self._changed.notify_all()
+            await store(self)
+            self.stored = True
+        except asyncio.CancelledError:
+            self.error = FlightFailed(f"blob {self.digest}: the download was cancelled")
+            raise
+        except Exception as e:
+            log.warning("proxy cache: fetching %s failed: %s", self.digest, e)
+            self.error = e
+        finally:
+            self.started.set()
+            async with self._changed:
+                self.done = True
+                self._changed.notify_all()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # open readers keep their file descriptor
+
+    def begin(self, size: int | None) -> int:
+        """The upstream answered: open the spool (its descriptor)."""
+        self.size = size
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.started.set()
+        return fd
+
+    async def append(self, fd: int, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        async with self._changed:
+            self.written += len(chunk)
+            self._changed.notify_all()
+
+    async def spooled(self) -> AsyncIterator[bytes]:
+        """The spool's bytes, for storing (after the fetch)."""
+        with self.path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+    async def follow(self, stored: Callable[[], AsyncIterator[bytes]]) -> AsyncIterator[bytes]:
+        """The blob's bytes as they arrive; ``stored`` reads the stored blob (for a reader
+        that starts after the spool is gone)."""
+        try:
+            f = self.path.open("rb")
+        except FileNotFoundError:
+            await self._wait_done()
+            if self.error is not None or not self.stored:
+                raise FlightFailed(f"blob {self.digest}: {self.error}") from self.error
+            async for chunk in stored():
+                yield chunk
+            return
+        with f:
+            position = 0
+            while True:
+                if position < self.written:
+                    data = f.read(min(self.written - position, CHUNK))
+                    if not data:  # not yet visible through this descriptor
+                        await asyncio.sleep(0)
+                        continue
+                    position += len(data)
+                    yield data
+                    continue
+                if self.fetched:
+                    return
+                if self.done:
+                    raise FlightFailed(f"blob {self.digest}: {self.error}") from self.error
+                await self._wait_past(position)
+
+    async def _wait_past(self, position: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: self.written > position or self.fetched or self.done
+            )
+
+    async def _wait_done(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.done)
