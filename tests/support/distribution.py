@@ -9,6 +9,7 @@ access log (one line per request, in the combined log format) is in ``log_path``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -124,10 +125,8 @@ class DistributionServer:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=15)
 
     def log_tail(self, lines: int = 60) -> str:

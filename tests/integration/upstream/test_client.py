@@ -114,9 +114,9 @@ async def test_manifests_blobs_and_tags(
             pass
 
 
-async def test_referrers_by_tag_schema(plain: DistributionServer, outbound: OutboundClient) -> None:
-    """distribution 2.8 has no referrers API: the ``sha256-<hex>`` tag is read instead."""
-    with httpx.Client(base_url=plain.url) as http:
+def _push_signed(server: DistributionServer) -> tuple[str, str]:
+    """An image and a signature of it listed under the ``sha256-<hex>`` tag schema."""
+    with httpx.Client(base_url=server.url) as http:
         image = push_image(http, "team/app", "v1", [b"layer"])
         signature = push_image(
             http,
@@ -143,10 +143,16 @@ async def test_referrers_by_tag_schema(plain: DistributionServer, outbound: Outb
             headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
         )
         assert r.status_code == 201
+    return image.digest, signature.digest
+
+
+async def test_referrers_by_tag_schema(plain: DistributionServer, outbound: OutboundClient) -> None:
+    """distribution 2.8 has no referrers API: the ``sha256-<hex>`` tag is read instead."""
+    image_digest, signature_digest = _push_signed(plain)
     client = _client(outbound, plain)
-    found = await client.referrers("team/app", image.digest)
-    assert [d["digest"] for d in found] == [signature.digest]
-    assert await client.referrers("team/app", signature.digest) == []
+    found = await client.referrers("team/app", image_digest)
+    assert [d["digest"] for d in found] == [signature_digest]
+    assert await client.referrers("team/app", signature_digest) == []
 
 
 async def test_basic_auth(guarded: DistributionServer, outbound: OutboundClient) -> None:
@@ -174,12 +180,16 @@ async def test_corrupted_blob_is_refused(
     path = plain.blob_file(layer)
     path.write_bytes(os.urandom(50_000))  # same size, other bytes
     client = _client(outbound, plain)
-    received = 0
-    with pytest.raises(UpstreamContentInvalid, match="hash"):
+    received: list[bytes] = []
+
+    async def download() -> None:
         async with client.open_blob("team/app", layer) as blob:
             async for chunk in blob.chunks():
-                received += len(chunk)
-    assert received == 50_000  # streamed, then refused at the end
+                received.append(chunk)
+
+    with pytest.raises(UpstreamContentInvalid, match="hash"):
+        await download()
+    assert sum(map(len, received)) == 50_000  # streamed, then refused at the end
 
 
 async def test_ssrf_destinations_refused(outbound: OutboundClient) -> None:
