@@ -47,6 +47,7 @@ LOG_KINDS = frozenset(
         "update_repository_autoprune_policy", "delete_repository_autoprune_policy",
         "autoprune_tag_delete",
         "create_immutability_policy", "update_immutability_policy", "delete_immutability_policy",
+        "create_proxy_cache_config", "delete_proxy_cache_config",
     }
 )  # fmt: skip
 

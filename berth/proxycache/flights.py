@@ -118,6 +118,10 @@ class BlobFlight:
                         await asyncio.sleep(0)
                         continue
                     position += len(data)
+                    if self.size is not None and position >= self.size:
+                        # The last bytes wait for the digest check: with a Content-Length
+                        # the client would take the body as complete once they are sent.
+                        await self._wait_checked()
                     yield data
                     continue
                 if self.fetched:
@@ -131,6 +135,12 @@ class BlobFlight:
             await self._changed.wait_for(
                 lambda: self.written > position or self.fetched or self.done
             )
+
+    async def _wait_checked(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.fetched or self.done)
+        if not self.fetched:
+            raise FlightFailed(f"blob {self.digest}: {self.error}") from self.error
 
     async def _wait_done(self) -> None:
         async with self._changed:
