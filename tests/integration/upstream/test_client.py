@@ -3,7 +3,9 @@ htpasswd, and what it refuses (wrong credentials, corrupted bytes, SSRF destinat
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -212,3 +214,40 @@ async def test_unreachable_upstream(outbound: OutboundClient, tmp_path: Path) ->
     client = _client(outbound, server)
     with pytest.raises(UpstreamUnavailable):
         await client.get_manifest("team/app", "v1")
+
+
+class _LyingRegistry(http.server.BaseHTTPRequestHandler):
+    """Answers every manifest GET with a body that does not hash to the digest it names."""
+
+    body = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}'
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        self.send_header("Docker-Content-Digest", sha256(b"something else"))
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def liar() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LyingRegistry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_manifest_not_matching_its_digest_is_refused(
+    liar: str, outbound: OutboundClient
+) -> None:
+    client = UpstreamClient(outbound, UpstreamRegistry.parse(liar, insecure=True))
+    with pytest.raises(UpstreamContentInvalid, match="hashes to"):
+        await client.get_manifest("team/app", "v1")  # announced digest
+    with pytest.raises(UpstreamContentInvalid, match="hashes to"):
+        await client.get_manifest("team/app", sha256(b"asked for"))  # digest asked for
