@@ -27,7 +27,7 @@ from tests.conftest import write_config
 from tests.e2e.conftest import BerthServer, StartServer
 from tests.e2e.support import ACCEPT, sha256
 from tests.support.clients import run
-from tests.support.distribution import DistributionServer
+from tests.support.distribution import DistributionServer, make_tls
 from tests.support.images import OciLayout, write_oci_layout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -446,3 +446,45 @@ def test_corrupted_upstream_blob_is_not_stored(proxy: Setup, tmp_path: Path) -> 
         assert r.headers["x-proxy-cache"] == "MISS"
         assert sha256(r.content) == layer
     assert proxy.upstream.requests("GET", f"/v2/team/app/blobs/{layer}") == 2
+
+
+def test_tls_upstream_with_extra_ca(
+    tmp_path: Path, deployment: dict[str, Any], berth_factory: StartServer
+) -> None:
+    """An HTTPS upstream whose CA is in ``extra_ca_certs/`` beside config.yaml: verified.
+    The same upstream through a Berth without that CA: refused, nothing cached."""
+    ca, cert, key = make_tls(tmp_path / "tls")
+    upstream = DistributionServer(tmp_path / "tls-upstream", tls=(cert, key))
+    upstream.start()
+    try:
+        layout = write_oci_layout(tmp_path / "src", tag="v1", layers=(50_000,), seed=12)
+        run(
+            "skopeo", "copy", "--dest-tls-verify=false", layout.reference,
+            f"docker://{upstream.host}/team/app:v1", check=True,
+        )  # fmt: skip
+        (tmp_path / "extra_ca_certs").mkdir()
+        shutil.copy(ca, tmp_path / "extra_ca_certs" / "lab-ca.pem")
+        setup = _start(tmp_path, deployment, berth_factory)
+        with setup.api() as api:
+            r = api.post(
+                f"/organization/{ORG}/proxycache",
+                json={"upstream_registry": upstream.host, "insecure": False},
+            )
+            assert r.status_code == 201, r.text
+        out = tmp_path / "out"
+        _skopeo_pull(setup.berth, f"{ORG}/team/app", "v1", out)
+        assert (
+            json.loads((out / "index.json").read_text())["manifests"][0]["digest"] == layout.digest
+        )
+        setup.upstream.stop()
+
+        # Without the CA: the certificate does not verify.
+        shutil.rmtree(tmp_path / "extra_ca_certs")
+        setup.berth.stop()
+        setup.berth.start()
+        with setup.v2() as v2:
+            r = v2.get(f"/v2/{ORG}/team/other/manifests/v1", headers={"Accept": ACCEPT})
+        assert r.status_code == 503
+        assert "certificate verification failed" in r.json()["errors"][0]["detail"]["error"]
+    finally:
+        upstream.stop()

@@ -10,6 +10,8 @@ access log (one line per request, in the combined log format) is in ``log_path``
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import os
 import signal
 import socket
@@ -21,9 +23,81 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT = 30.0
+
+
+def make_tls(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``host`` (an IP address): the paths of
+    (ca.pem, server.pem, server.key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Berth test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
 
 
 def _free_port() -> int:
@@ -38,6 +112,7 @@ class DistributionServer:
     htpasswd: tuple[str, str] | None = None
     proxy_remote: str | None = None
     proxy_credentials: tuple[str, str] | None = None
+    tls: tuple[Path, Path] | None = None  # (certificate, key) PEM files: serve HTTPS
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -48,7 +123,7 @@ class DistributionServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     @property
     def log_path(self) -> Path:
@@ -70,6 +145,12 @@ class DistributionServer:
             "http": {"addr": self.host},
             **self.extra,
         }
+        if self.tls is not None:
+            certificate, key = self.tls
+            config["http"] = {
+                "addr": self.host,
+                "tls": {"certificate": str(certificate), "key": str(key)},
+            }
         if self.htpasswd is not None:
             user, password = self.htpasswd
             path = self.workdir / "htpasswd"
@@ -112,7 +193,7 @@ class DistributionServer:
             if self.proc.poll() is not None:
                 pytest.fail(f"docker-registry exited:\n{self.log_tail()}", pytrace=False)
             try:
-                r = httpx.get(f"{self.url}/v2/", timeout=2.0)
+                r = httpx.get(f"{self.url}/v2/", timeout=2.0, verify=False)  # noqa: S501
                 if r.status_code in (200, 401):
                     return
             except httpx.TransportError:
