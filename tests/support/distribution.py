@@ -2,7 +2,8 @@
 
 ``DistributionServer(workdir)`` serves plain HTTP on a free loopback port; ``htpasswd=(user,
 password)`` turns on HTTP Basic (bcrypt file written with ``htpasswd -B``, Debian package
-apache2-utils); ``proxy_remote`` runs it as a pull-through cache of another registry. Its
+apache2-utils); ``proxy_remote`` runs it as a pull-through cache of another registry; ``tls``
+(see ``make_tls``) serves HTTPS. Its
 access log (one line per request, in the combined log format) is in ``log_path``:
 ``requests(method, path)`` counts the requests a test cares about.
 """
