@@ -52,7 +52,10 @@ class Setup:
         )
 
     def v2(self) -> httpx.Client:
-        return httpx.Client(base_url=self.berth.url, auth=ADMIN, timeout=60.0)
+        # follow_redirects: a stored blob may be a redirect to S3 (distributed deployment)
+        return httpx.Client(
+            base_url=self.berth.url, auth=ADMIN, timeout=60.0, follow_redirects=True
+        )
 
     def configure(self, **extra: Any) -> None:
         body = {"upstream_registry": self.upstream.host, "insecure": True, **extra}
