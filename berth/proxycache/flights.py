@@ -2,8 +2,9 @@
 
 The first request for a blob a proxy-cache repository lacks starts a ``BlobFlight``: a task
 (not owned by the request: a client that hangs up does not stop it) that reads the
-upstream's stream into a spool file while the stream's hash is checked, then stores the
-spooled bytes (``BlobStorage.write_blob`` checks the digest again) and links the blob into
+upstream's stream into a spool file while the stream's hash is checked, and, at the same
+time, writes the spooled bytes to storage (``BlobStorage.write_blob`` checks the digest
+again; its last bytes are held until the fetch's check passed), then links the blob into
 every repository that asked. Every client, the first included, streams from the spool as it
 grows: none waits for the whole blob, and the upstream is asked once.
 
@@ -52,21 +53,28 @@ class BlobFlight:
         fetch: Callable[[BlobFlight], Awaitable[None]],
         store: Callable[[BlobFlight], Awaitable[None]],
     ) -> None:
-        """``fetch`` calls ``begin`` then ``append`` per chunk; ``store`` commits the spool."""
+        """``fetch`` calls ``begin`` then ``append`` per chunk; ``store`` writes the blob
+        from ``follow`` while the fetch goes on (so the blob is stored soon after its last
+        byte arrived, and the last bytes wait for the digest check: a refused blob is never
+        committed)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            await fetch(self)
-            async with self._changed:
-                self.fetched = True
-                self._changed.notify_all()
-            await store(self)
+            storing = asyncio.ensure_future(self._store_when_started(store))
+            try:
+                await self._fetch(fetch)
+            except BaseException:
+                storing.cancel()
+                with contextlib.suppress(BaseException):
+                    await storing
+                raise
+            await storing
             self.stored = True
         except asyncio.CancelledError:
-            self.error = FlightFailed(f"blob {self.digest}: the download was cancelled")
+            await self._fail(FlightFailed(f"blob {self.digest}: the download was cancelled"))
             raise
         except Exception as e:
             log.warning("proxy cache: fetching %s failed: %s", self.digest, e)
-            self.error = e
+            await self._fail(e)
         finally:
             self.started.set()
             async with self._changed:
@@ -74,6 +82,28 @@ class BlobFlight:
                 self._changed.notify_all()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()  # open readers keep their file descriptor
+
+    async def _fetch(self, fetch: Callable[[BlobFlight], Awaitable[None]]) -> None:
+        try:
+            await fetch(self)
+        except BaseException as e:
+            await self._fail(e)
+            raise
+        async with self._changed:
+            self.fetched = True
+            self._changed.notify_all()
+
+    async def _fail(self, error: BaseException) -> None:
+        async with self._changed:
+            if self.error is None:
+                self.error = error
+            self._changed.notify_all()
+        self.started.set()
+
+    async def _store_when_started(self, store: Callable[[BlobFlight], Awaitable[None]]) -> None:
+        await self.started.wait()
+        if self.error is None:
+            await store(self)
 
     def begin(self, size: int | None) -> int:
         """The upstream answered: open the spool (its descriptor)."""
@@ -90,12 +120,6 @@ class BlobFlight:
         async with self._changed:
             self.written += len(chunk)
             self._changed.notify_all()
-
-    async def spooled(self) -> AsyncIterator[bytes]:
-        """The spool's bytes, for storing (after the fetch)."""
-        with self.path.open("rb") as f:
-            while chunk := f.read(CHUNK):
-                yield chunk
 
     async def follow(self, stored: Callable[[], AsyncIterator[bytes]]) -> AsyncIterator[bytes]:
         """The blob's bytes as they arrive; ``stored`` reads the stored blob (for a reader
@@ -126,19 +150,23 @@ class BlobFlight:
                     continue
                 if self.fetched:
                     return
-                if self.done:
+                if self.done or self.error is not None:
                     raise FlightFailed(f"blob {self.digest}: {self.error}") from self.error
                 await self._wait_past(position)
 
     async def _wait_past(self, position: int) -> None:
         async with self._changed:
             await self._changed.wait_for(
-                lambda: self.written > position or self.fetched or self.done
+                lambda: (
+                    self.written > position or self.fetched or self.done or self.error is not None
+                )
             )
 
     async def _wait_checked(self) -> None:
         async with self._changed:
-            await self._changed.wait_for(lambda: self.fetched or self.done)
+            await self._changed.wait_for(
+                lambda: self.fetched or self.done or self.error is not None
+            )
         if not self.fetched:
             raise FlightFailed(f"blob {self.digest}: {self.error}") from self.error
 

@@ -533,6 +533,7 @@ class ProxyCache:
             flight = BlobFlight(digest, self.spool_dir)
             entry = (flight, {repo.full: repo})
             self._blob_flights[digest] = entry
+            repos = entry[1]
 
             async def fetch(f: BlobFlight) -> None:
                 async with client.open_blob(upstream_repo, digest) as upstream:
@@ -544,7 +545,7 @@ class ProxyCache:
                         os.close(fd)
 
             async def store(f: BlobFlight) -> None:
-                await self._store_blob(f, entry[1])
+                await self._store_blob(f, repos)
 
             task = self._spawn(flight.run(fetch, store))
             task.add_done_callback(lambda _t: self._blob_flights.pop(digest, None))
@@ -595,7 +596,10 @@ class ProxyCache:
         return True
 
     async def _store_blob(self, flight: BlobFlight, repos: dict[str, RepoName]) -> None:
-        size = await self.storage.write_blob(flight.digest, flight.spooled())
+        digest = flight.digest
+        size = await self.storage.write_blob(
+            digest, flight.follow(lambda: self._read_stored(digest))
+        )
         config = await self.directory.get(next(iter(repos.values())).namespace)
         if config is None:
             return
