@@ -313,6 +313,10 @@ def test_pushes_are_refused(proxy: Setup, tmp_path: Path) -> None:
             headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
         )
         assert (r.status_code, r.json()["errors"][0]["code"]) == (403, "DENIED")
+    # Anonymous callers get the usual challenge: nothing about the organization.
+    r = httpx.post(f"{proxy.berth.url}/v2/{ORG}/team/app/blobs/uploads/")
+    assert r.status_code == 401
+    assert "proxy" not in r.text
     layout = write_oci_layout(tmp_path / "src", tag="v1", layers=(1000,), seed=1)
     pushed = run(
         "skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", CREDS, layout.reference,

@@ -340,7 +340,11 @@ class V2:
             body = b"" if request.method == "HEAD" else data.content
             return Response(body, media_type=data.media_type, headers=headers)
         if request.method == "PUT":
-            if proxied and registry.pull_through is not None:
+            if (
+                proxied
+                and registry.pull_through is not None
+                and not ctx.caller.principal.is_anonymous
+            ):
                 await registry.pull_through.refuse_push(ctx.repo)
             if denied := await self.require(request, ctx, Action.PUSH):
                 return denied
@@ -514,8 +518,11 @@ class V2:
         if request.method != "POST":
             return _method_not_allowed()
         registry = self.svc.registry
-        if registry.pull_through is not None and await registry.pull_through.proxies(
-            ctx.repo.namespace
+        # A proxy cache refuses pushes by name (anonymous callers get the usual challenge).
+        if (
+            not ctx.caller.principal.is_anonymous
+            and registry.pull_through is not None
+            and await registry.pull_through.proxies(ctx.repo.namespace)
         ):
             await registry.pull_through.refuse_push(ctx.repo)
         if denied := await self.require(request, ctx, Action.PUSH):
