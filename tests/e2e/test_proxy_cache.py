@@ -23,8 +23,8 @@ from sqlalchemy import select
 from berth.audit.models import LogEntry
 from berth.config import load_settings
 from berth.db.session import Database
-from tests.conftest import write_config
-from tests.e2e.conftest import BerthServer, StartServer
+from tests.conftest import embedded_config, write_config
+from tests.e2e.conftest import ALICE, BerthServer, StartServer
 from tests.e2e.support import ACCEPT, sha256
 from tests.support.clients import run
 from tests.support.distribution import DistributionServer, make_tls
@@ -495,3 +495,36 @@ def test_tls_upstream_with_extra_ca(
         assert "certificate verification failed" in r.json()["errors"][0]["detail"]["error"]
     finally:
         upstream.stop()
+
+
+def test_berth_upstream_with_the_token_flow(
+    tmp_path: Path, deployment: dict[str, Any], berth_factory: StartServer
+) -> None:
+    """A second Berth as the upstream: it answers with a Bearer challenge, so the proxy
+    fetches registry tokens from its realm with the configured credentials."""
+    upstream = berth_factory(embedded_config(tmp_path / "upstream-berth"), name="upstream")
+    upstream.create_user(*ALICE)
+    layout = write_oci_layout(tmp_path / "src", tag="v1", layers=(80_000,), seed=14)
+    run(
+        "skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", ":".join(ALICE),
+        layout.reference, f"docker://{upstream.host}/alice/app:v1", check=True,
+    )  # fmt: skip
+    setup = _start(tmp_path, deployment, berth_factory)
+    body = {
+        "upstream_registry": f"{upstream.host}/alice",
+        "insecure": True,
+        "upstream_registry_username": ALICE[0],
+        "upstream_registry_password": ALICE[1],
+    }
+    with setup.api() as api:
+        r = api.post(f"/organization/{ORG}/validateproxycache", json=body)
+        assert (r.status_code, r.json()) == (202, "Valid")
+        wrong = {**body, "upstream_registry_password": "wrong-password"}
+        r = api.post(f"/organization/{ORG}/validateproxycache", json=wrong)
+        assert r.status_code == 400
+        assert api.post(f"/organization/{ORG}/proxycache", json=body).status_code == 201
+    out = tmp_path / "out"
+    _skopeo_pull(setup.berth, f"{ORG}/app", "v1", out)  # the namespace is the upstream's
+    assert json.loads((out / "index.json").read_text())["manifests"][0]["digest"] == layout.digest
+    assert _blobs(out) == {d: b for d, b in _blobs(layout.path).items() if d in _blobs(out)}
+    setup.upstream.stop()
