@@ -80,6 +80,12 @@ def _pair(
     help="Repository counts of the cost growth check (default 1000,10000; quick 100,1000).",
 )
 @click.option("--skip-growth", is_flag=True, help="Skip the cost growth check.")
+@click.option(
+    "--proxy",
+    is_flag=True,
+    help="Also time cold and warm pulls through Berth's proxy cache and distribution's "
+    "pull-through mode (bench/proxy.py; results in the JSON).",
+)
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",
