@@ -98,6 +98,12 @@ def _pair(
     is_flag=True,
     help="Skip the quota (manifest PUT) and pull statistics (manifest GET) comparisons.",
 )
+@click.option(
+    "--proxy",
+    is_flag=True,
+    help="Also time cold and warm pulls through Berth's proxy cache and distribution's "
+    "pull-through mode (bench/proxy.py; results in the JSON).",
+)
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",

@@ -38,6 +38,7 @@ from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
 from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
 from bench.notify import run_notify
+from bench.proxy import run_proxy_bench
 from bench.quota import compare_pull_with_stats, compare_push_with_quota
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed, free_port
@@ -68,6 +69,7 @@ class BenchOptions:
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
     check: bool = False
+    proxy: bool = False  # also the proxy-cache section (bench/proxy.py)
 
 
 def log(msg: str) -> None:
@@ -426,6 +428,24 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 workers=opts.workers,
                 log=log,
             )
+    if opts.proxy:
+        log("proxy cache: cold and warm pulls, Berth's proxy cache vs distribution's pull-through")
+        try:
+            proxy = run_proxy_bench(
+                tmp / "proxy",
+                images=4,
+                layer_mb=4 if opts.quick else 16,
+                reps=2 if opts.quick else 3,
+            )
+        except (OSError, RuntimeError, AssertionError, BenchSetupError) as e:
+            results["proxy"] = {"error": str(e)}
+            log(f"proxy cache FAILED: {e}")
+        else:
+            results["proxy"] = proxy
+            for phase in ("cold", "warm"):
+                dist_s, berth_s = proxy[f"distribution_{phase}_s"], proxy[f"berth_{phase}_s"]
+                ratio = proxy[f"{phase}_ratio"]
+                log(f"proxy cache {phase}: distribution {dist_s} s, Berth {berth_s} s ({ratio}x)")
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

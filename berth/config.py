@@ -39,6 +39,7 @@ from berth.notifications.settings import MailSettings, NotificationSettings
 from berth.oci.artifacts import ArtifactRules
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
+from berth.proxycache.settings import ProxyCacheSettings
 from berth.quaykeys import QUAY_KEYS
 from berth.quotas.settings import QuotaSettings
 from berth.ratelimits.settings import RateLimitSettings, rate_limits
@@ -223,6 +224,8 @@ class QuayConfig(BaseModel):
     FEATURE_ASSIGN_OAUTH_TOKEN: bool = True
     FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: bool = False
     TEAM_RESYNC_STALE_TIME: str = "30m"
+    # Proxy-cache organizations (the proxycache routes and pull-through; docs/proxy-cache.md).
+    FEATURE_PROXY_CACHE: bool = False
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -262,6 +265,11 @@ class QuayConfig(BaseModel):
     # Rate limits per caller and per namespace on /v2 and /api/v1 (off: none); counted in
     # the Redis of BERTH_REDIS when there is one (berth/ratelimits/settings.py).
     BERTH_RATE_LIMITS: dict[str, Any] | None = None
+    # Proxy cache: a cached tag the upstream confirmed less than this long ago is served
+    # without asking it again ("0s": a HEAD to the upstream on every pull by tag, as Quay);
+    # the largest blob fetched from an upstream (None: no limit).
+    BERTH_PROXY_CACHE_REVALIDATE: str = "1m"
+    BERTH_PROXY_CACHE_MAX_BLOB_BYTES: int | None = None
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -299,6 +307,7 @@ class QuayConfig(BaseModel):
         "APP_SPECIFIC_TOKEN_EXPIRATION",
         "USER_RECOVERY_TOKEN_LIFETIME",
         "TEAM_RESYNC_STALE_TIME",
+        "BERTH_PROXY_CACHE_REVALIDATE",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
@@ -458,6 +467,7 @@ class Settings:
     team_resync_s: int = 1800
     # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
     oidc: tuple[OidcSettings, ...] = ()
+    proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
 
     @property
     def base_url(self) -> str:
@@ -816,6 +826,11 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        proxy_cache=ProxyCacheSettings(
+            enabled=cfg.FEATURE_PROXY_CACHE,
+            revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),
+            max_blob_bytes=cfg.BERTH_PROXY_CACHE_MAX_BLOB_BYTES,
+        ),
         usage_logs=_usage_log_settings(cfg),
         quotas=_quota_settings(cfg),
         rate_limits=RateLimitSettings(

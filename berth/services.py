@@ -53,6 +53,8 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.proxycache.pullthrough import ProxyCache
+from berth.proxycache.services import ProxyCacheService, ProxyDirectory
 from berth.quotas import tasks as quota_tasks
 from berth.quotas.enforcement import QuotaEnforcer
 from berth.quotas.events import LoggedQuotaEvents
@@ -111,6 +113,9 @@ class Services:
     oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
     federation: RobotFederationExchange | None = None  # robot identity federation
     messages: MessageService | None = None  # global messages (/api/v1/messages)
+    # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
+    proxy_cache: ProxyCacheService | None = None
+    pull_through: ProxyCache | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -122,6 +127,8 @@ class Services:
     async def close(self) -> None:
         await self.runner.stop()
         await self.metrics.stop()
+        if self.pull_through is not None:
+            await self.pull_through.close()
         await self.pulls.stop()
         await self.limiter.overrides.aclose()
         await self.storage.close()
@@ -205,6 +212,33 @@ def _read_cache(settings: Settings) -> ReadCache[Any]:
     return ReadCache(RedisGenerations.from_options(options), ttl_s=60.0)
 
 
+def _proxy_cache(
+    settings: Settings,
+    db: Database,
+    storage: BlobStorage,
+    pulls: PullLog,
+    read_cache: ReadCache[Any],
+    outbound: OutboundClients,
+) -> tuple[ProxyCacheService | None, ProxyCache | None]:
+    """FEATURE_PROXY_CACHE: the configurations' service and the registry's pull-through
+    (both None when the feature is off: the registry then pays nothing for it)."""
+    if not settings.proxy_cache.enabled:
+        return None, None
+    directory = ProxyDirectory(db, fernet_for(settings.database_secret_key), read_cache)
+    pull_through = ProxyCache(
+        db,
+        storage,
+        pulls,
+        directory,
+        outbound,
+        settings=settings.proxy_cache,
+        spool_dir=settings.data_dir / "proxy-cache-spool",
+        max_manifest_bytes=settings.registry.max_manifest_bytes,
+        cache=read_cache,
+    )
+    return ProxyCacheService(db, directory, outbound), pull_through
+
+
 def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     """Every service, built once. ``pool_size``: database connections per engine (one-shot
     CLI commands need one)."""
@@ -237,6 +271,8 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             cache_ttl_s=settings.ldap.cache_ttl_s,
             on_sign_in=lambda user, found: teamsync.sync_user(user.id, found),
         )
+    outbound = OutboundClients(settings.outbound)
+    proxy_service, pull_through = _proxy_cache(settings, db, storage, pulls, read_cache, outbound)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -259,6 +295,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         require_encrypted_basic_auth=auth_settings.require_encrypted_basic_auth,
         is_restricted_user=auth_settings.is_restricted_user,
         provider=provider,
+        proxy_namespaces=pull_through.proxies if pull_through is not None else None,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
@@ -293,6 +330,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         ),
         artifacts=reg.artifacts,
         quota=enforcer,
+        pull_through=pull_through,
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -318,7 +356,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         base_url=settings.base_url,
         cache=read_cache,
     )
-    outbound = OutboundClients(settings.outbound)
     mailer = Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url)
     deliverer = Deliverer(db, notifications, mailer, outbound, title=notes.registry_title)
     usage_logs = UsageLogService(
@@ -390,7 +427,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         outbound=outbound,
         notifications=notifications,
         usage_logs=usage_logs,
-        read_cache=read_cache,
         metrics=metrics,
         health=HealthService(
             db,
@@ -407,4 +443,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         oidc=oidc,
         federation=federation,
         messages=MessageService(db),
+        read_cache=read_cache,
+        proxy_cache=proxy_service,
+        pull_through=pull_through,
     )

@@ -56,6 +56,7 @@ LOG_KINDS = frozenset(
         "quota_warning", "quota_error",
         # Berth's: per-namespace rate limits (berth.ratelimits)
         "change_namespace_rate_limit", "delete_namespace_rate_limit",
+        "create_proxy_cache_config", "delete_proxy_cache_config",
     }
 )  # fmt: skip
 

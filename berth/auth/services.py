@@ -106,6 +106,7 @@ class AuthService:
         require_encrypted_basic_auth: bool = False,
         is_restricted_user: Callable[[str], bool] = lambda _name: False,
         provider: IdentityProvider | None = None,
+        proxy_namespaces: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -129,6 +130,9 @@ class AuthService:
         # encrypted password (``POST /api/v1/user/clientkey``), not the password itself.
         self.require_encrypted_basic_auth = require_encrypted_basic_auth
         self.is_restricted_user = is_restricted_user
+        # FEATURE_PROXY_CACHE: is a namespace a proxy-cache organization (its members pull
+        # through it, nobody pushes)? None when the feature is off.
+        self.proxy_namespaces = proxy_namespaces
         self._last_reload = 0.0
         self.special_logins: dict[str, SpecialLogin] = {}
         self.ip_limiter = IpFailureLimiter()
@@ -397,6 +401,12 @@ class AuthService:
     ) -> Decision:
         async with self.db.read() as s:
             facts = await access_facts(s, repo, principal)
+        if (
+            self.proxy_namespaces is not None
+            and facts.namespace_kind == "org"
+            and await self.proxy_namespaces(repo.namespace)
+        ):
+            facts = dataclasses.replace(facts, is_proxy_cache=True)
         return self.policy.decide(principal, facts, wanted)
 
     async def allowed(self, caller: Caller, repo: RepoName, action: str) -> bool:

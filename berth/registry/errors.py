@@ -143,3 +143,13 @@ class LabelImmutable(RegistryError):
     """Only labels added through the API can be deleted."""
 
     code = "DENIED"
+
+
+# ---- pull-through (a proxy-cache organization; the feature raises these through the core) --
+
+
+class UpstreamUnavailable(RegistryError):
+    """A pull-through needed the upstream registry, it could not answer, and nothing was
+    cached to serve instead."""
+
+    code = "UNAVAILABLE"

@@ -558,6 +558,17 @@ class ManifestService:
             if not by_digest:
                 await self.listener.tag_pushed(s, repo, reference, digest, performer)
 
+    async def store_fetched(
+        self, s: Unit, repo: RepoRow, digest: str, body: bytes, parsed: ParsedManifest
+    ) -> tuple[int, bool, list[str]]:
+        """A manifest a pull-through fetched, stored in the caller's unit before its
+        content: its row id, whether this call inserted it, and the blobs and child
+        manifests the repository still lacks (linked later by the caller, which also does
+        the size accounting once nothing is missing)."""
+        missing: list[str] = []
+        manifest_id, created = await self._store(s, repo, digest, body, parsed, missing_out=missing)
+        return manifest_id, created, missing
+
     async def _ensure_empty_blob(self) -> None:
         async def body() -> AsyncIterator[bytes]:
             yield EMPTY_JSON
@@ -579,9 +590,14 @@ class ManifestService:
         body: bytes,
         parsed: ParsedManifest,
         labels: PushLabels = NO_LABELS,
+        missing_out: list[str] | None = None,
     ) -> tuple[int, bool]:
         """The manifest's row id, and whether this call inserted it (then the caller
-        accounts its size)."""
+        accounts its size).
+
+        ``missing_out`` (a pull-through cache storing a manifest before its content): the
+        blobs and child manifests the repository lacks are appended to it instead of
+        refusing the manifest; only what is present is linked."""
         existing = (
             await s.execute(_MANIFEST_ID, {"repository_id": repo.id, "digest": digest})
         ).scalar()
@@ -615,7 +631,9 @@ class ManifestService:
             )
             child_ids = {digest: child_id for digest, child_id in rows.all()}
             missing += [d for d in children if d not in child_ids]
-        if missing:
+        if missing and missing_out is not None:
+            missing_out.extend(dict.fromkeys(missing))
+        elif missing:
             raise ManifestBlobUnknown(
                 "manifest references content unknown to the repository",
                 {"missing": list(dict.fromkeys(missing))},
@@ -623,7 +641,7 @@ class ManifestService:
         wrong = [
             {"digest": d.digest, "declared": d.size, "actual": found[d.digest][1]}
             for d in blobs
-            if found[d.digest][1] != d.size
+            if d.digest in found and found[d.digest][1] != d.size
         ]
         if wrong:
             raise ManifestInvalid(

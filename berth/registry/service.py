@@ -19,6 +19,7 @@ from berth.registry.manifests import ManifestService
 from berth.registry.models import Upload
 from berth.registry.pull_stats import PullStatsService
 from berth.registry.pulls import PullLog
+from berth.registry.pullthrough import PullThrough
 from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import (
     RepoName,
@@ -52,8 +53,11 @@ class Registry:
         listener: PushListener | None = None,
         artifacts: ArtifactRules | None = None,
         quota: QuotaGuard | None = None,
+        pull_through: PullThrough | None = None,
     ) -> None:
         self.db = db
+        # Proxy-cache organizations (berth.registry.pullthrough); None: the feature is off.
+        self.pull_through = pull_through
         self.library = library_namespace
         self.read_only = read_only
         self.create_private = create_private

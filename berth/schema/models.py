@@ -10,6 +10,7 @@ from berth.namespaces import models as namespaces_models  # noqa: F401
 from berth.notifications import models as notifications_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401
 from berth.policies import models as policies_models  # noqa: F401
+from berth.proxycache import models as proxycache_models  # noqa: F401
 from berth.quotas import models as quotas_models  # noqa: F401
 from berth.ratelimits import models as ratelimits_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401

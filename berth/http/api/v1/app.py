@@ -26,6 +26,7 @@ from berth.http.api.v1.notifications import routes as notifications
 from berth.http.api.v1.notifications import users as user_notifications
 from berth.http.api.v1.oauth import apptokens, assign, authorize
 from berth.http.api.v1.policies import routes as policies
+from berth.http.api.v1.proxycache import routes as proxycache
 from berth.http.api.v1.quotas import routes as quotas
 from berth.http.api.v1.ratelimits import routes as ratelimits
 from berth.http.api.v1.registry import capabilities, manifests, tags
@@ -65,6 +66,7 @@ MODULES: tuple[RouteModule, ...] = (
     robot_federation.routes,
     messages.routes,
     assign.routes,
+    proxycache.routes,
 )
 
 
