@@ -19,6 +19,7 @@ from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
 from berth.config import Settings
+from berth.db.fast import Unit
 from berth.db.session import Database
 from berth.directory.ldap import LdapDirectory
 from berth.gc import tasks as gc_tasks
@@ -41,7 +42,8 @@ from berth.messages.services import MessageService
 from berth.metrics.prometheus import PrometheusRecorder
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
-from berth.notifications.hooks import InviteNotifier, PushNotifier
+from berth.notifications.events import quota_data
+from berth.notifications.hooks import InviteNotifier, PushNotifier, notify
 from berth.notifications.mail import Mailer
 from berth.notifications.methods.base import check_http_url
 from berth.notifications.services import NotificationService
@@ -57,7 +59,7 @@ from berth.proxycache.pullthrough import ProxyCache
 from berth.proxycache.services import ProxyCacheService, ProxyDirectory
 from berth.quotas import tasks as quota_tasks
 from berth.quotas.enforcement import QuotaEnforcer
-from berth.quotas.events import LoggedQuotaEvents
+from berth.quotas.events import QUOTA_ERROR, Crossing, NotifiedQuotaEvents
 from berth.quotas.services import QuotaService
 from berth.quotas.tasks import BACKFILL_QUOTA_TOTALS
 from berth.ratelimits.limiter import LocalCounter, OverrideCache, RateLimiter, RedisCounter
@@ -239,6 +241,18 @@ def _proxy_cache(
     return ProxyCacheService(db, directory, outbound), pull_through
 
 
+async def _notify_quota(s: Unit, c: Crossing) -> int:
+    """A quota crossing to the namespace's ``quota_warning``/``quota_error`` notifications."""
+    data = quota_data(
+        c.namespace,
+        used_bytes=c.usage_bytes,
+        quota_bytes=c.limit_bytes,
+        threshold_percent=c.threshold_percent,
+        limit_type="Reject" if c.event == QUOTA_ERROR else "Warning",
+    )
+    return await notify(s, c.event, namespace_id=c.namespace_id, data=data)
+
+
 def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     """Every service, built once. ``pool_size``: database connections per engine (one-shot
     CLI commands need one)."""
@@ -302,11 +316,10 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             auth.register_special_login(username, login)
     quota_settings = settings.quotas
     quotas = QuotaService(db, default_reject_bytes=quota_settings.default_reject_bytes)
-    # The notifications feature's dispatcher replaces LoggedQuotaEvents once it exists.
     enforcer = (
         QuotaEnforcer(
             db,
-            LoggedQuotaEvents(),
+            NotifiedQuotaEvents(_notify_quota),
             default_reject_bytes=quota_settings.default_reject_bytes,
             cooldown_s=quota_settings.cooldown_s,
         )

@@ -1,15 +1,17 @@
 """Quota events: a namespace crossed a Warning limit (``quota_warning``), reached a Reject
 limit or had a push refused by one (``quota_error``).
 
-``QuotaEvents`` is what the enforcement reports to; the composition root gives it the
-notifications dispatcher once that feature exists. Until then ``LoggedQuotaEvents`` writes
-each event as a usage-log entry of the namespace (kind ``quota_warning``/``quota_error``),
-in the unit it is given: the push's own transaction for crossings, a unit of its own for
-refusals (the refused push rolled back).
+``QuotaEvents`` is what the enforcement reports to. ``LoggedQuotaEvents`` writes each event
+as a usage-log entry of the namespace (kind ``quota_warning``/``quota_error``), in the unit
+it is given: the push's own transaction for crossings, a unit of its own for refusals (the
+refused push rolled back). ``NotifiedQuotaEvents`` does that and hands the crossing to the
+notifications' dispatcher (given by the composition root), which enqueues the deliveries of
+the namespace's ``quota_*`` notifications in the same unit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,3 +63,14 @@ class LoggedQuotaEvents:
                 )
             ],
         )
+
+
+class NotifiedQuotaEvents(LoggedQuotaEvents):
+    """Each crossing is logged, then given to ``notify`` (the namespace's notifications)."""
+
+    def __init__(self, notify: Callable[[Unit, Crossing], Awaitable[object]]) -> None:
+        self._notify = notify
+
+    async def crossed(self, s: Unit, crossing: Crossing) -> None:
+        await super().crossed(s, crossing)
+        await self._notify(s, crossing)

@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     random_bytes,
 )
 from tests.integration.test_gc import assert_sizes_exact, collect, delete_tag, set_window, sql
+from tests.support.receivers import async_wait_for, http_receiver, smtp_sink, text_of
 
 API = "/api/v1"
 FEATURES = {
@@ -230,3 +231,57 @@ async def test_backfill_computes_what_a_recount_gives(berth: Berth) -> None:
     assert await assert_sizes_exact(berth) == truth
     again = await berth.services.quotas.backfill()
     assert (again.repositories, again.namespaces) == (0, 0)
+
+
+async def test_a_crossing_reaches_the_namespace_notifications(configured) -> None:  # type: ignore[no-untyped-def]
+    """quota_warning and quota_error go to the organization's notifications: a webhook and
+    an e-mail (real receivers), once per crossing."""
+    with http_receiver() as hooks, smtp_sink() as mail:
+        async with configured(
+            **{**FEATURES, "BERTH_RUN_WORKERS_IN_PROCESS": True},
+            FEATURE_QUOTA_NOTIFICATIONS=True,
+            SSRF_ALLOWED_HOSTS=["127.0.0.1"],
+            **mail.config(),
+        ) as b:
+            await make_org(b, "lab")
+            await set_quota(b, "lab", 10 * LAYER, Warning=30, Reject=50)
+            alice = bearer(await oauth_token(b, "alice"))
+            base = f"{API}/organization/lab/notifications"
+            for event, path in (("quota_warning", "/warn"), ("quota_error", "/error")):
+                r = await b.http.post(
+                    base,
+                    headers=alice,
+                    json={
+                        "event": event,
+                        "method": "webhook",
+                        "config": {"url": hooks.url(path)},
+                        "eventConfig": {},
+                    },
+                )
+                assert r.status_code == 201, r.text
+            r = await b.http.post(
+                base,
+                headers=alice,
+                json={
+                    "event": "quota_warning",
+                    "method": "email",
+                    "config": {"email": "lab@x.test"},
+                    "eventConfig": {},
+                },
+            )
+            assert r.status_code == 201, r.text
+            client = b.client("alice")
+            for tag in ("a", "b", "c", "d"):  # ~10, 20, 30 (warning), 40 %
+                assert (await try_push(client, "lab/app", tag)).status_code == 201
+            (warn,) = await async_wait_for(lambda: hooks.on("/warn"), what="quota_warning")
+            body = warn.json()
+            assert (body["namespace"], body["limit_type"], body["threshold_percent"]) == (
+                "lab", "Warning", 30,
+            )  # fmt: skip
+            assert body["quota_bytes"] == 10 * LAYER
+            (msg,) = await async_wait_for(lambda: mail.to("lab@x.test"), what="the e-mail")
+            assert "lab" in text_of(msg)
+            assert_refused(await try_push(client, "lab/app", "e"))  # past the Reject limit
+            (error,) = await async_wait_for(lambda: hooks.on("/error"), what="quota_error")
+            assert error.json()["limit_type"] == "Reject"
+            assert len(hooks.on("/warn")) == 1  # once per crossing
