@@ -1,0 +1,234 @@
+"""Parsers for the files the indexer keeps: os-release and the package databases.
+
+Each parser takes the file's bytes and returns plain records; a database that does not parse
+raises ``BadPackageDatabase`` (the layer that brought it is then marked failed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+
+from berth.scanner.errors import BadPackageDatabase
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    kind: str  # deb | apk | pypi | npm
+    name: str
+    version: str
+    source_name: str = ""
+    source_version: str = ""
+    arch: str = ""
+    package_db: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    did: str
+    version_id: str
+    codename: str
+    pretty_name: str
+
+    def namespaces(self) -> list[str]:
+        """The advisory namespaces this distribution's OS packages are matched in."""
+        out: list[str] = []
+        if self.did == "debian":
+            if self.version_id:
+                out.append(f"debian:{self.version_id.split('.')[0]}")
+            if self.codename:
+                out.append(f"debian:{self.codename}")
+        elif self.did == "ubuntu":
+            if self.version_id:
+                out.append(f"ubuntu:{self.version_id}")
+        elif self.did == "alpine":
+            if "_alpha" in self.version_id:
+                out.append("alpine:edge")
+            elif self.version_id:
+                out.append("alpine:" + ".".join(self.version_id.split(".")[:2]))
+        elif self.did and self.version_id:
+            out.append(f"{self.did}:{self.version_id}")
+        return out
+
+
+MAX_DB_RECORDS = 200_000
+
+
+def _text(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("latin-1")
+        except UnicodeDecodeError as e:  # pragma: no cover - latin-1 decodes anything
+            raise BadPackageDatabase(f"{what}: not text") from e
+
+
+def parse_os_release(data: bytes) -> Distribution | None:
+    """key=value lines, values optionally quoted; ``None`` when there is no ID."""
+    values: dict[str, str] = {}
+    for raw in _text(data, "os-release").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    did = values.get("ID", "").lower()
+    if not did:
+        return None
+    return Distribution(
+        did=did,
+        version_id=values.get("VERSION_ID", ""),
+        codename=values.get("VERSION_CODENAME", ""),
+        pretty_name=values.get("PRETTY_NAME", ""),
+    )
+
+
+def _stanzas(text: str, what: str) -> list[dict[str, str]]:
+    """deb822 stanzas: blank-line separated ``Field: value``; continuation lines start with
+    whitespace."""
+    out: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    last = ""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            if cur:
+                out.append(cur)
+                if len(out) > MAX_DB_RECORDS:
+                    raise BadPackageDatabase(f"{what}: more than {MAX_DB_RECORDS} records")
+            cur, last = {}, ""
+            continue
+        if line[0] in " \t":
+            if not last:
+                raise BadPackageDatabase(f"{what}: line {n}: continuation with no field")
+            cur[last] += "\n" + line.strip()
+            continue
+        field, sep, value = line.partition(":")
+        if not sep or not field or " " in field:
+            raise BadPackageDatabase(f"{what}: line {n}: not a 'Field: value' line")
+        last = field.strip()
+        cur[last] = value.strip()
+    if cur:
+        out.append(cur)
+    return out
+
+
+_SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?$")
+
+
+def _deb_package(st: dict[str, str], db: str, what: str) -> Package:
+    name, version = st.get("Package", ""), st.get("Version", "")
+    if not name or not version:
+        raise BadPackageDatabase(f"{what}: a stanza without Package or Version")
+    source, source_version = name, ""
+    if st.get("Source"):
+        m = _SOURCE.match(st["Source"])
+        if not m:
+            raise BadPackageDatabase(f"{what}: bad Source field {st['Source']!r}")
+        source, source_version = m.group(1), m.group(2) or ""
+    return Package(
+        kind="deb",
+        name=name,
+        version=version,
+        source_name=source,
+        source_version=source_version or version,
+        arch=st.get("Architecture", ""),
+        package_db=db,
+    )
+
+
+def parse_dpkg_status(data: bytes, db: str = "var/lib/dpkg/status") -> list[Package]:
+    """The installed packages of a dpkg status file (``Status: ... installed`` only)."""
+    out: list[Package] = []
+    for st in _stanzas(_text(data, db), db):
+        status = st.get("Status", "").split()
+        if not status or status[-1] != "installed":
+            continue
+        out.append(_deb_package(st, db, db))
+    return out
+
+
+def parse_dpkg_status_d(data: bytes, db: str) -> list[Package]:
+    """A distroless ``status.d/<name>`` file: one stanza, usually no Status field."""
+    out: list[Package] = []
+    for st in _stanzas(_text(data, db), db):
+        status = st.get("Status", "").split()
+        if status and status[-1] != "installed":
+            continue
+        out.append(_deb_package(st, db, db))
+    return out
+
+
+def parse_apk_installed(data: bytes, db: str = "lib/apk/db/installed") -> list[Package]:
+    """apk's installed database: blank-line separated records of ``X:value`` lines."""
+    out: list[Package] = []
+    cur: dict[str, str] = {}
+
+    def flush() -> None:
+        if not cur:
+            return
+        if not cur.get("P") or not cur.get("V"):
+            raise BadPackageDatabase(f"{db}: a record without P: or V:")
+        out.append(
+            Package(
+                kind="apk",
+                name=cur["P"],
+                version=cur["V"],
+                source_name=cur.get("o", cur["P"]),
+                source_version=cur["V"],
+                arch=cur.get("A", ""),
+                package_db=db,
+            )
+        )
+        if len(out) > MAX_DB_RECORDS:
+            raise BadPackageDatabase(f"{db}: more than {MAX_DB_RECORDS} records")
+
+    for n, line in enumerate(_text(data, db).splitlines(), 1):
+        if not line.strip():
+            flush()
+            cur = {}
+            continue
+        if len(line) < 2 or line[1] != ":":
+            raise BadPackageDatabase(f"{db}: line {n}: not an 'X:value' line")
+        if line[0] in "PVAo" and line[0] not in cur:
+            cur[line[0]] = line[2:].strip()
+    flush()
+    return out
+
+
+_PEP503 = re.compile(r"[-_.]+")
+
+
+def pep503(name: str) -> str:
+    return _PEP503.sub("-", name).lower()
+
+
+def parse_python_metadata(data: bytes, db: str) -> Package | None:
+    """``*.dist-info/METADATA`` or ``*.egg-info/PKG-INFO``: RFC 822 headers Name and Version."""
+    try:
+        msg = BytesHeaderParser().parsebytes(data)
+    except Exception as e:
+        raise BadPackageDatabase(f"{db}: {e}") from e
+    name, version = msg.get("Name"), msg.get("Version")
+    if not name or not version:
+        return None
+    return Package(kind="pypi", name=str(name).strip(), version=str(version).strip(), package_db=db)
+
+
+def parse_npm_package(data: bytes, db: str) -> Package | None:
+    """``node_modules/<name>/package.json``: name and version; private packages skipped."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None  # npm tolerates junk package.json files in node_modules; so do we
+    if not isinstance(doc, dict) or doc.get("private") is True:
+        return None
+    name, version = doc.get("name"), doc.get("version")
+    if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+        return None
+    return Package(kind="npm", name=name, version=version, package_db=db)
