@@ -45,6 +45,7 @@ from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
+from berth.registry.events import Listeners, PushListener
 from berth.registry.immutability import TagGuard
 from berth.registry.pulls import PullLog
 from berth.registry.service import Registry
@@ -52,6 +53,9 @@ from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
+from berth.scanner.hooks import IndexOnPush
+from berth.scanner.services import ScannerService
+from berth.scanner.tasks import INDEX_MANIFEST
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 
@@ -78,6 +82,7 @@ class Services:
     oauth: OAuthService
     outbound: OutboundClients
     notifications: NotificationService
+    scanner: ScannerService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
@@ -103,6 +108,7 @@ def _job_runner(
     pruner: Pruner,
     gc: GarbageCollector,
     deliverer: Deliverer,
+    scanner: ScannerService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -120,6 +126,7 @@ def _job_runner(
         notification_tasks.DELIVER_NOTIFICATION.bind(deliverer.deliver_notification),
         notification_tasks.SEND_EMAIL.bind(deliverer.send_email),
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
+        INDEX_MANIFEST.bind(scanner.index),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -135,6 +142,16 @@ def _job_runner(
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
+
+
+def _push_listener(settings: Settings, read_cache: ReadCache[Any]) -> PushListener:
+    """Notifications always listen; the scanner only when it is on (no cost otherwise)."""
+    notifier = PushNotifier(
+        host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
+    )
+    if settings.scanner.enabled:
+        return Listeners(notifier, IndexOnPush())
+    return notifier
 
 
 def _read_cache(settings: Settings) -> ReadCache[Any]:
@@ -197,9 +214,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
-        listener=PushNotifier(
-            host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
-        ),
+        listener=_push_listener(settings, read_cache),
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -232,7 +247,8 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         outbound,
         title=notes.registry_title,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer)
+    scanner = ScannerService(db, storage, settings.scanner)
+    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, scanner)
     return Services(
         settings,
         db,
@@ -264,5 +280,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         oauth=OAuthService(db, auth.fernet),
         outbound=outbound,
         notifications=notifications,
+        scanner=scanner,
         read_cache=read_cache,
     )

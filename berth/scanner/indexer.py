@@ -11,7 +11,8 @@ is not reported and one upgraded later is reported at its new version and layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from berth.scanner import packages as P
 from berth.scanner.layers import LayerFiles
@@ -83,3 +84,20 @@ def coalesce(layers: Sequence[tuple[str, LayerFiles]]) -> Inventory:
         for p in sorted(since, key=lambda p: (p.kind, p.name, p.version, p.package_db))
     ]
     return inv
+
+
+def inventory_to_json(inv: Inventory) -> dict[str, Any]:
+    return {
+        "distribution": asdict(inv.distribution) if inv.distribution else None,
+        "packages": [{**asdict(f.package), "introduced_in": f.introduced_in} for f in inv.packages],
+    }
+
+
+def inventory_from_json(doc: dict[str, Any]) -> Inventory:
+    dist = doc.get("distribution")
+    packages = []
+    for p in doc.get("packages", []):
+        fields = dict(p)
+        layer = fields.pop("introduced_in")
+        packages.append(Found(P.Package(**fields), layer))
+    return Inventory(P.Distribution(**dist) if dist else None, packages)

@@ -11,5 +11,6 @@ from berth.oauth import models as oauth_models  # noqa: F401
 from berth.policies import models as policies_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401
 from berth.repos import models as repos_models  # noqa: F401
+from berth.scanner import models as scanner_models  # noqa: F401
 
 metadata = Base.metadata

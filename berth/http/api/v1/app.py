@@ -25,6 +25,7 @@ from berth.http.api.v1.oauth import apptokens, authorize
 from berth.http.api.v1.policies import routes as policies
 from berth.http.api.v1.registry import manifests, tags
 from berth.http.api.v1.repos import routes as repositories
+from berth.http.api.v1.scanner import routes as scanner
 from berth.http.api.v1.session import SessionCodec
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ MODULES: tuple[RouteModule, ...] = (
     policies.routes,
     notifications.routes,
     user_notifications.routes,
+    scanner.routes,
 )
 
 

@@ -32,7 +32,7 @@ ADD_LABEL = {
 }
 
 
-def _digest(ctx: Ctx) -> str:
+def manifest_digest(ctx: Ctx) -> str:
     digest = ctx.params["manifestref"]
     if not _DIGEST.match(digest):
         raise MessageError(404, NOT_FOUND_MESSAGE)
@@ -40,7 +40,7 @@ def _digest(ctx: Ctx) -> str:
 
 
 async def get_manifest(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         details = await ctx.api.svc.registry.details.get(repo, digest)
@@ -48,7 +48,7 @@ async def get_manifest(ctx: Ctx) -> Response:
 
 
 async def list_labels(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         labels = await ctx.api.svc.registry.labels.list(
@@ -58,7 +58,7 @@ async def list_labels(ctx: Ctx) -> Response:
 
 
 async def add_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, row = await writable_repo(ctx)
     body = await ctx.body(ADD_LABEL)
     service = ctx.api.svc.registry.labels
@@ -80,7 +80,7 @@ async def add_label(ctx: Ctx) -> Response:
 
 
 async def get_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         label = await ctx.api.svc.registry.labels.get(repo, digest, ctx.params["labelid"])
@@ -88,7 +88,7 @@ async def get_label(ctx: Ctx) -> Response:
 
 
 async def delete_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, row = await writable_repo(ctx)
     repo = existing(row)
     with registry_errors():

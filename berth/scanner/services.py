@@ -1,0 +1,213 @@
+"""Indexing manifests and answering Quay's security route.
+
+``index`` (the ``index_manifest`` job) reads the manifest by digest, refuses what Quay
+refuses (an index: each of its platforms is indexed instead; artifacts; layers over
+SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE), streams each layer from storage into the indexer
+in a worker thread (the event loop hands it the storage's chunks), and stores the inventory,
+or the first failed layer's reason. ``security`` answers the route: the status, and for an
+indexed manifest its inventory matched against the current vulnerability database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+import anyio
+import anyio.to_thread
+from anyio.from_thread import run as run_from_thread
+from sqlalchemy import select
+
+from berth.db.session import Database
+from berth.oci.manifest import ManifestInvalid, parse_manifest
+from berth.registry.models import Manifest
+from berth.scanner import vulndb
+from berth.scanner.errors import LayerRejected
+from berth.scanner.indexer import coalesce, inventory_from_json, inventory_to_json
+from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
+from berth.scanner.matcher import match, quay_layer
+from berth.scanner.models import ManifestSecurity
+from berth.scanner.settings import ScannerSettings
+from berth.scanner.tasks import IndexManifest
+from berth.storage import BlobStorage
+
+_MS = ManifestSecurity.__table__
+
+# Quay's statuses on the route, by stored status.
+ROUTE_STATUS = {
+    "indexed": "scanned",
+    "failed": "failed",
+    "unsupported": "unsupported",
+    "too_large": "manifest_layer_too_large",
+}
+
+
+def _container_layer(media_type: str) -> bool:
+    return "tar" in media_type and ("image.rootfs" in media_type or "image.layer" in media_type)
+
+
+class _BlobReader:
+    """A blocking ``read`` over the storage's async chunks, for a worker thread."""
+
+    def __init__(self, chunks: AsyncIterator[bytes | bytearray]) -> None:
+        self.chunks = chunks
+        self.buf = bytearray()
+        self.done = False
+
+    async def _next(self) -> bytes | None:
+        try:
+            return bytes(await self.chunks.__anext__())
+        except StopAsyncIteration:
+            return None
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.done and (n < 0 or len(self.buf) < n):
+            chunk = run_from_thread(self._next)
+            if chunk is None:
+                self.done = True
+            else:
+                self.buf += chunk
+        if n < 0:
+            n = len(self.buf)
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityAnswer:
+    status: str  # queued | scanned | failed | unsupported | manifest_layer_too_large
+    data: dict[str, Any] | None
+
+
+class ScannerService:
+    def __init__(self, db: Database, storage: BlobStorage, settings: ScannerSettings) -> None:
+        self.db = db
+        self.storage = storage
+        self.settings = settings
+
+    # ---- indexing ------------------------------------------------------------------------
+    async def _manifest(self, digest: str) -> tuple[str, bytes] | None:
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(Manifest.media_type, Manifest.content)
+                    .where(Manifest.digest == digest)
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else (row[0], bytes(row[1]))
+
+    async def _store(
+        self, digest: str, status: str, *, error: str | None = None, inventory: Any = None
+    ) -> None:
+        async with self.db.write() as s:
+            await s.execute(_MS.delete().where(_MS.c.digest == digest))
+            await s.execute(
+                _MS.insert().values(
+                    digest=digest,
+                    status=status,
+                    error=error,
+                    inventory=inventory,
+                    scanner_version=SCANNER_VERSION,
+                )
+            )
+
+    async def _read(self, layer_digest: str) -> LayerFiles:
+        chunks = self.storage.read_blob(layer_digest)
+        try:
+            return await anyio.to_thread.run_sync(
+                read_layer, cast(BinaryIO, _BlobReader(chunks)), self.settings.limits
+            )
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()  # a layer refused half-way: release the blob's file now
+
+    async def index(self, job: IndexManifest) -> str:
+        """Index ``job.digest`` (and, for an index, each platform); the stored status."""
+        return await self.index_digest(job.digest)
+
+    async def index_digest(self, digest: str, *, depth: int = 0) -> str:
+        async with self.db.read() as s:
+            done = (
+                await s.execute(
+                    select(_MS.c.status).where(
+                        _MS.c.digest == digest, _MS.c.scanner_version == SCANNER_VERSION
+                    )
+                )
+            ).scalar()
+        if done is not None:
+            return str(done)
+        found = await self._manifest(digest)
+        if found is None:
+            return "queued"  # deleted meanwhile
+        media_type, content = found
+        try:
+            parsed = parse_manifest(content, media_type)
+        except ManifestInvalid as e:
+            await self._store(digest, "unsupported", error=str(e))
+            return "unsupported"
+        if parsed.is_index:
+            await self._store(digest, "unsupported", error="an index: its platforms are indexed")
+            if depth == 0:
+                for child in parsed.child_digests():
+                    await self.index_digest(child, depth=1)
+            return "unsupported"
+        if not parsed.layers or not all(_container_layer(d.media_type) for d in parsed.layers):
+            await self._store(digest, "unsupported", error="not a container image")
+            return "unsupported"
+        cap = self.settings.max_layer_size
+        if cap is not None and any(d.size > cap for d in parsed.layers):
+            await self._store(digest, "too_large", error=f"a layer is larger than {cap} bytes")
+            return "too_large"
+        layers: list[tuple[str, LayerFiles]] = []
+        for d in parsed.layers:
+            if d.is_foreign:
+                continue
+            try:
+                layers.append((d.digest, await self._read(d.digest)))
+            except LayerRejected as e:
+                await self._store(digest, "failed", error=f"layer {d.digest}: {e.reason}")
+                return "failed"
+        try:
+            inventory = coalesce(layers)
+        except Exception as e:
+            await self._store(digest, "failed", error=f"merging the layers: {e}")
+            return "failed"
+        await self._store(digest, "indexed", inventory=inventory_to_json(inventory))
+        return "indexed"
+
+    # ---- the security route --------------------------------------------------------------
+    async def error(self, digest: str) -> str | None:
+        async with self.db.read() as s:
+            return (await s.execute(select(_MS.c.error).where(_MS.c.digest == digest))).scalar()
+
+    async def security(self, digest: str, *, vulnerabilities: bool = True) -> SecurityAnswer:
+        async with self.db.read() as s:
+            row = (
+                await s.execute(select(_MS.c.status, _MS.c.inventory).where(_MS.c.digest == digest))
+            ).first()
+        if row is None:
+            return SecurityAnswer("queued", None)
+        status = ROUTE_STATUS.get(row[0], "failed")
+        if status != "scanned":
+            return SecurityAnswer(status, None)
+        inventory = inventory_from_json(row[1] or {})
+
+        def run() -> dict[str, Any]:
+            path = vulndb.current_path(self.settings.db_dir)
+            conn: sqlite3.Connection | None = None
+            if path is not None and path.exists():
+                conn = vulndb.connect(path)
+            try:
+                return quay_layer(
+                    digest, inventory, match(conn, inventory), vulnerabilities=vulnerabilities
+                )
+            finally:
+                if conn is not None:
+                    conn.close()
+
+        return SecurityAnswer("scanned", await anyio.to_thread.run_sync(run))

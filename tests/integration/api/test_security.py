@@ -1,0 +1,199 @@
+"""Quay's security route over real pushes: images built here with real package databases,
+indexed by the job runner in process, matched against data imported in upstream formats."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import tarfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from berth.scanner import vulndb
+from berth.scanner.errors import ImportRefused
+from tests.integration.api.conftest import bearer, oauth_token
+from tests.integration.conftest import Berth, digest_of
+from tests.unit.scanner import fixtures as F
+
+API = "/api/v1/repository/alice/app/manifest/"
+
+
+@pytest.fixture
+async def berth(configured) -> AsyncIterator[Berth]:  # type: ignore[no-untyped-def]
+    async with configured(FEATURE_SECURITY_SCANNER=True) as b:
+        yield b
+
+
+async def security(b: Berth, digest: str, status: str | None = None) -> dict[str, Any]:
+    """The route's answer; with ``status``, once the indexing job has left "queued"."""
+    headers = bearer(await oauth_token(b, "alice"))
+    async with asyncio.timeout(60):  # a bound on the job runner, not a timing assertion
+        while True:
+            r = await b.http.get(API + digest + "/security?vulnerabilities=true", headers=headers)
+            assert r.status_code == 200, r.text
+            if status is None or r.json()["status"] != "queued":
+                break
+            await asyncio.sleep(0.1)
+    body: dict[str, Any] = r.json()
+    if status is not None:
+        assert body["status"] == status, body
+    return body
+
+
+async def push(b: Berth, tag: str, layers: list[bytes], **extra: Any) -> str:
+    pushed = await b.client("alice").push_image("alice/app", tag, layers=layers, **extra)
+    return digest_of(pushed.manifest)
+
+
+def vulns(body: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    return {
+        f["Name"]: sorted((v["Name"], v["FixedBy"], v["Severity"]) for v in f["Vulnerabilities"])
+        for f in body["data"]["Layer"]["Features"]
+    }
+
+
+DEBIAN_BASE = F.layer(
+    {
+        "etc/os-release": F.DEBIAN_OS_RELEASE,
+        "var/lib/dpkg/status": F.dpkg_status(
+            ("libssl3", "3.0.11-1~deb12u2", "openssl"),
+            ("bash", "5.2.15-2+b8", "bash (5.2.15-2)"),
+            ("curl", "7.88.1-10", None),
+        ),
+    }
+)
+# Removes curl (its CVE must not be reported) and adds a Python distribution.
+DEBIAN_TOP = F.layer(
+    {
+        "var/lib/dpkg/status": F.dpkg_status(
+            ("libssl3", "3.0.11-1~deb12u2", "openssl"), ("bash", "5.2.15-2+b8", "bash (5.2.15-2)")
+        ),
+        F.REQUESTS_PATH: F.REQUESTS_METADATA,
+    },
+    "zstd",
+)
+
+
+def _import(b: Berth, path: Path) -> None:
+    vulndb.import_path(b.settings.scanner.db_dir, path)
+
+
+async def test_a_debian_image_reports_exactly_its_vulnerabilities(
+    berth: Berth, tmp_path: Path
+) -> None:
+    (tmp_path / "debian.json").write_text(json.dumps(F.debian_tracker()))
+    _import(berth, tmp_path / "debian.json")
+    digest = await push(berth, "deb", [DEBIAN_BASE, DEBIAN_TOP])
+    body = await security(berth, digest, "scanned")
+    assert vulns(body) == {
+        "bash": [],
+        "libssl3": [
+            ("CVE-2024-0001", "3.0.11-1~deb12u3", "High"),
+            ("CVE-2024-0002", "", "Negligible"),
+        ],
+        "requests": [],
+    }
+    layer = body["data"]["Layer"]
+    assert layer["Name"] == digest
+    assert (layer["ParentName"], layer["NamespaceName"], layer["IndexedByVersion"]) == ("", "", 4)
+    added = {f["Name"]: f["AddedBy"] for f in layer["Features"]}
+    assert added == {
+        "bash": digest_of(DEBIAN_BASE),
+        "libssl3": digest_of(DEBIAN_BASE),
+        "requests": digest_of(DEBIAN_TOP),
+    }
+
+    # New data: matched again on the next read, without indexing the image again.
+    osv_zip = F.osv_zip(
+        tmp_path / "all.zip",
+        [F.osv("PYSEC-2024-1", "PyPI", "requests", [{"introduced": "0"}, {"fixed": "2.32.0"}])],
+    )
+    _import(berth, osv_zip)
+    assert vulns(await security(berth, digest, "scanned"))["requests"] == [
+        ("PYSEC-2024-1", "2.32.0", "Unknown")
+    ]
+    jobs = await berth.services.jobs.list(kind="index_manifest")
+    assert len(jobs) == 1
+
+    # A bad bundle is refused and the loaded data stays.
+    bundle = F.bundle_dir(
+        tmp_path / "bundle", {"debian.json": ("debian-tracker", b'{"openssl": {}}')}
+    )
+    (bundle / "debian.json").write_text("{}")
+    with pytest.raises(ImportRefused, match="checksum mismatch"):
+        _import(berth, bundle)
+    assert vulns(await security(berth, digest, "scanned"))["libssl3"][0][0] == "CVE-2024-0001"
+
+
+async def test_alpine_image_matched_by_origin(berth: Berth, tmp_path: Path) -> None:
+    (tmp_path / "main.json").write_text(json.dumps(F.alpine_secdb()))
+    _import(berth, tmp_path / "main.json")
+    image = F.layer(
+        {
+            "etc/os-release": F.ALPINE_OS_RELEASE,
+            "lib/apk/db/installed": F.apk_installed(
+                ("libcrypto3", "3.1.4-r0", "openssl"), ("busybox", "1.36.1-r15", "busybox")
+            ),
+        }
+    )
+    body = await security(berth, await push(berth, "alpine", [image]), "scanned")
+    assert vulns(body) == {
+        "libcrypto3": [("CVE-2023-5678", "3.1.4-r1", "Unknown")],
+        "busybox": [("CVE-2023-42363", "1.36.1-r16", "Unknown")],
+    }
+
+
+def _evil_layer() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("../../etc/cron.d/evil")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    return gzip.compress(buf.getvalue())
+
+
+async def test_bad_layers_fail_their_manifest_only(berth: Berth) -> None:
+    good = await push(berth, "good", [DEBIAN_BASE])
+    evil = await push(berth, "evil", [DEBIAN_BASE, _evil_layer()])
+    bomb = await push(
+        berth,
+        "bomb",
+        [gzip.compress(F.tar_bytes({"zero": b"\0" * (300 * 1024 * 1024)}), compresslevel=9)],
+    )
+    bad_db = await push(
+        berth, "baddb", [F.layer({"lib/apk/db/installed": b"P:x\nthis is not apk\n"})]
+    )
+    for digest in (evil, bomb, bad_db):
+        assert await security(berth, digest, "failed") == {"status": "failed", "data": None}
+    assert "'..'" in (await berth.services.scanner.error(evil) or "")
+    assert "decompression bomb" in (await berth.services.scanner.error(bomb) or "")
+    assert "malformed package database" in (await berth.services.scanner.error(bad_db) or "")
+    assert (await security(berth, good, "scanned"))["status"] == "scanned"
+
+
+async def test_artifacts_are_unsupported(berth: Berth) -> None:
+    chart = await push(
+        berth,
+        "chart",
+        [b"not a tar"],
+        layer_type="application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+        config_type="application/vnd.cncf.helm.config.v1+json",
+    )
+    assert await security(berth, chart, "unsupported") == {"status": "unsupported", "data": None}
+
+
+async def test_unknown_manifest_404_and_route_off_by_default(berth: Berth, registry: Berth) -> None:
+    headers = bearer(await oauth_token(berth, "alice"))
+    digest = await push(berth, "x", [DEBIAN_BASE])
+    r = await berth.http.get(API + "sha256:" + "0" * 64 + "/security", headers=headers)
+    assert r.status_code == 404
+    await push(registry, "x", [DEBIAN_BASE])
+    off = await registry.http.get(
+        API + digest + "/security", headers=bearer(await oauth_token(registry, "alice"))
+    )
+    assert off.status_code == 404
