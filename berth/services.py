@@ -31,7 +31,8 @@ from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
-from berth.notifications.hooks import InviteNotifier, PushNotifier
+from berth.notifications.events import RepoRef, vulnerability_data
+from berth.notifications.hooks import InviteNotifier, PushNotifier, notify
 from berth.notifications.mail import Mailer
 from berth.notifications.methods.base import check_http_url
 from berth.notifications.services import NotificationService
@@ -54,8 +55,9 @@ from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
 from berth.scanner.hooks import IndexOnPush
+from berth.scanner.matcher import Finding
 from berth.scanner.services import ScannerService
-from berth.scanner.tasks import INDEX_MANIFEST
+from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 
@@ -127,6 +129,7 @@ def _job_runner(
         notification_tasks.SEND_EMAIL.bind(deliverer.send_email),
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
         INDEX_MANIFEST.bind(scanner.index),
+        REMATCH_MANIFESTS.bind(scanner.rematch),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -138,10 +141,29 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.scanner.enabled:
+        schedules.append(
+            Schedule(REMATCH_MANIFESTS, every_s=max(1, settings.scanner.indexing_interval_s))
+        )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
+
+
+def _vulnerability_payload(
+    host: str, base_url: str, namespace: str, name: str, tags: list[str], f: Finding
+) -> dict[str, Any]:
+    """The scanner's findings as Quay's ``vulnerability_found`` payload."""
+    return vulnerability_data(
+        RepoRef(namespace, name, host, base_url),
+        tags,
+        vuln_id=f.advisory_id,
+        description=f.description,
+        link=f.links.split(" ")[0] if f.links else "",
+        priority=f.severity,
+        has_fix=bool(f.fixed_by),
+    )
 
 
 def _push_listener(settings: Settings, read_cache: ReadCache[Any]) -> PushListener:
@@ -247,7 +269,13 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         outbound,
         title=notes.registry_title,
     )
-    scanner = ScannerService(db, storage, settings.scanner)
+    scanner = ScannerService(
+        db,
+        storage,
+        settings.scanner,
+        notify=notify,
+        payload=partial(_vulnerability_payload, settings.server_hostname, settings.base_url),
+    )
     runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer, scanner)
     return Services(
         settings,

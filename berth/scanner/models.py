@@ -4,7 +4,7 @@ a manifest pushed to many repositories is indexed once).
 ``status``: ``indexed`` (``inventory`` holds the distribution and packages with their
 layers), ``failed`` (``error`` says which layer and why), ``unsupported`` (an index, an
 artifact), ``too_large`` (a layer over SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE). No row:
-queued. Findings are not stored: the security route matches the inventory against the
+queued. Findings are not served from here: the security route matches the inventory against the
 current vulnerability database, so an import shows at once without re-indexing.
 """
 
@@ -28,3 +28,8 @@ class ManifestSecurity(Base):
     inventory: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     scanner_version: Mapped[str] = mapped_column(String(64))
     indexed_at: Mapped[int] = mapped_column(default=now_ms)
+    # The vulnerability database generation the findings were last matched against, and
+    # those findings ("package|version|advisory" keys): a re-match after an import fires
+    # ``vulnerability_found`` for the keys not seen before.
+    matched_generation: Mapped[int] = mapped_column(default=0)
+    findings: Mapped[list[str] | None] = mapped_column(JSON)

@@ -10,8 +10,7 @@ indexed manifest its inventory matched against the current vulnerability databas
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
@@ -20,18 +19,27 @@ import anyio.to_thread
 from anyio.from_thread import run as run_from_thread
 from sqlalchemy import select
 
+from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.jobs import NoPayload
+from berth.namespaces.models import Namespace
 from berth.oci.manifest import ManifestInvalid, parse_manifest
-from berth.registry.models import Manifest
+from berth.registry.liveness import alive
+from berth.registry.models import Manifest, Repository, Tag
 from berth.scanner import vulndb
 from berth.scanner.errors import LayerRejected
-from berth.scanner.indexer import coalesce, inventory_from_json, inventory_to_json
+from berth.scanner.indexer import Inventory, coalesce, inventory_from_json, inventory_to_json
 from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
-from berth.scanner.matcher import match, quay_layer
+from berth.scanner.matcher import Finding, MatchResult, match, quay_layer
 from berth.scanner.models import ManifestSecurity
 from berth.scanner.settings import ScannerSettings
 from berth.scanner.tasks import IndexManifest
 from berth.storage import BlobStorage
+
+# ``berth.notifications.hooks.notify`` and a payload builder, given by the composition root
+# (the scanner and notifications are sibling features).
+Notify = Callable[..., Awaitable[int]]
+VulnPayload = Callable[[str, str, list[str], Finding], dict[str, Any]]
 
 _MS = ManifestSecurity.__table__
 
@@ -46,6 +54,10 @@ ROUTE_STATUS = {
 
 def _container_layer(media_type: str) -> bool:
     return "tar" in media_type and ("image.rootfs" in media_type or "image.layer" in media_type)
+
+
+def finding_key(f: Finding) -> str:
+    return f"{f.package.name}|{f.package.version}|{f.advisory_id}"
 
 
 class _BlobReader:
@@ -83,10 +95,32 @@ class SecurityAnswer:
 
 
 class ScannerService:
-    def __init__(self, db: Database, storage: BlobStorage, settings: ScannerSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: BlobStorage,
+        settings: ScannerSettings,
+        *,
+        notify: Notify | None = None,
+        payload: VulnPayload | None = None,
+    ) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
+        self.notify = notify
+        self.payload = payload
+
+    def _match_now(self, inventory: Inventory) -> tuple[int, MatchResult]:
+        """(generation, result) against the current database (blocking: a worker thread)."""
+        path = vulndb.current_path(self.settings.db_dir)
+        if path is None or not path.exists():
+            return 0, MatchResult([], 0)
+        conn = vulndb.connect(path)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            return int(row[0]) if row else 0, match(conn, inventory)
+        finally:
+            conn.close()
 
     # ---- indexing ------------------------------------------------------------------------
     async def _manifest(self, digest: str) -> tuple[str, bytes] | None:
@@ -101,7 +135,14 @@ class ScannerService:
         return None if row is None else (row[0], bytes(row[1]))
 
     async def _store(
-        self, digest: str, status: str, *, error: str | None = None, inventory: Any = None
+        self,
+        digest: str,
+        status: str,
+        *,
+        error: str | None = None,
+        inventory: Any = None,
+        generation: int = 0,
+        findings: list[str] | None = None,
     ) -> None:
         async with self.db.write() as s:
             await s.execute(_MS.delete().where(_MS.c.digest == digest))
@@ -112,6 +153,8 @@ class ScannerService:
                     error=error,
                     inventory=inventory,
                     scanner_version=SCANNER_VERSION,
+                    matched_generation=generation,
+                    findings=findings,
                 )
             )
 
@@ -177,8 +220,89 @@ class ScannerService:
         except Exception as e:
             await self._store(digest, "failed", error=f"merging the layers: {e}")
             return "failed"
-        await self._store(digest, "indexed", inventory=inventory_to_json(inventory))
+        gen, result = await anyio.to_thread.run_sync(self._match_now, inventory)
+        await self._store(
+            digest,
+            "indexed",
+            inventory=inventory_to_json(inventory),
+            generation=gen,
+            findings=sorted({finding_key(f) for f in result.findings}),
+        )
         return "indexed"
+
+    # ---- re-matching after an import -----------------------------------------------------
+    async def _tagged(self, s: Any, digest: str) -> dict[tuple[int, str, str], list[str]]:
+        """Repositories with a live tag on ``digest``: (id, namespace, name) -> tags."""
+        rows = (
+            await s.execute(
+                select(Repository.id, Namespace.name, Repository.name, Tag.name)
+                .join(Manifest, Manifest.id == Tag.manifest_id)
+                .join(Repository, Repository.id == Tag.repository_id)
+                .join(Namespace, Namespace.id == Repository.namespace_id)
+                .where(Manifest.digest == digest, alive(now_ms()), Tag.hidden.is_(False))
+            )
+        ).all()
+        out: dict[tuple[int, str, str], list[str]] = {}
+        for repo_id, ns, name, tag in rows:
+            out.setdefault((repo_id, ns, name), []).append(tag)
+        return out
+
+    async def rematch(self, _: NoPayload | None = None) -> int:
+        """Match again every indexed manifest last matched against an older generation; fire
+        ``vulnerability_found`` for findings not seen before (not on a manifest's first match
+        against any data: that would announce everything at once). How many were matched."""
+        current = await anyio.to_thread.run_sync(vulndb.generation, self.settings.db_dir)
+        done = 0
+        while current:
+            async with self.db.read() as s:
+                rows = (
+                    await s.execute(
+                        select(
+                            _MS.c.id,
+                            _MS.c.digest,
+                            _MS.c.inventory,
+                            _MS.c.findings,
+                            _MS.c.matched_generation,
+                        )
+                        .where(_MS.c.status == "indexed", _MS.c.matched_generation < current)
+                        .order_by(_MS.c.id)
+                        .limit(50)
+                    )
+                ).all()
+            if not rows:
+                break
+            for row_id, digest, inv_json, old, matched in rows:
+                inventory = inventory_from_json(inv_json or {})
+                gen, result = await anyio.to_thread.run_sync(self._match_now, inventory)
+                if gen < current:  # the database went back? never loop on it
+                    return done
+                seen = set(old or [])
+                new: dict[str, Finding] = {}
+                for f in result.findings:
+                    new.setdefault(finding_key(f), f)
+                fresh = [f for k, f in new.items() if k not in seen]
+                async with self.db.write() as s:
+                    await s.execute(
+                        _MS.update()
+                        .where(_MS.c.id == row_id)
+                        .values(matched_generation=gen, findings=sorted(new))
+                    )
+                    if fresh and matched > 0 and self.settings.notifications:
+                        await self._announce(s, digest, fresh)
+                done += 1
+        return done
+
+    async def _announce(self, s: Any, digest: str, fresh: list[Finding]) -> None:
+        if self.notify is None or self.payload is None:
+            return
+        for (repo_id, ns, name), tags in (await self._tagged(s, digest)).items():
+            for f in fresh:
+                await self.notify(
+                    s,
+                    "vulnerability_found",
+                    repository_id=repo_id,
+                    data=self.payload(ns, name, sorted(tags)[:100] or [digest], f),
+                )
 
     # ---- the security route --------------------------------------------------------------
     async def error(self, digest: str) -> str | None:
@@ -196,18 +320,7 @@ class ScannerService:
         if status != "scanned":
             return SecurityAnswer(status, None)
         inventory = inventory_from_json(row[1] or {})
-
-        def run() -> dict[str, Any]:
-            path = vulndb.current_path(self.settings.db_dir)
-            conn: sqlite3.Connection | None = None
-            if path is not None and path.exists():
-                conn = vulndb.connect(path)
-            try:
-                return quay_layer(
-                    digest, inventory, match(conn, inventory), vulnerabilities=vulnerabilities
-                )
-            finally:
-                if conn is not None:
-                    conn.close()
-
-        return SecurityAnswer("scanned", await anyio.to_thread.run_sync(run))
+        _gen, result = await anyio.to_thread.run_sync(self._match_now, inventory)
+        return SecurityAnswer(
+            "scanned", quay_layer(digest, inventory, result, vulnerabilities=vulnerabilities)
+        )

@@ -86,6 +86,19 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def generation(directory: str | os.PathLike[str]) -> int:
+    """The current generation (0: nothing imported): one small read."""
+    path = current_path(directory)
+    if path is None or not path.exists():
+        return 0
+    conn = connect(path)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
+
+
 def status(directory: str | os.PathLike[str]) -> Status:
     path = current_path(directory)
     if path is None or not path.exists():

@@ -8,7 +8,7 @@ import gzip
 import io
 import json
 import tarfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from berth.scanner import vulndb
 from berth.scanner.errors import ImportRefused
 from tests.integration.api.conftest import bearer, oauth_token
 from tests.integration.conftest import Berth, digest_of
+from tests.support.receivers import HttpReceiver, async_wait_for, http_receiver
 from tests.unit.scanner import fixtures as F
 
 API = "/api/v1/repository/alice/app/manifest/"
@@ -197,3 +198,86 @@ async def test_unknown_manifest_404_and_route_off_by_default(berth: Berth, regis
         API + digest + "/security", headers=bearer(await oauth_token(registry, "alice"))
     )
     assert off.status_code == 404
+
+
+# ------------------------------------------------------------------ vulnerability_found
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    with http_receiver() as r:
+        yield r
+
+
+async def test_an_import_fires_vulnerability_found_for_new_findings_only(
+    configured,  # type: ignore[no-untyped-def]
+    receiver: HttpReceiver,
+    tmp_path: Path,
+) -> None:
+    async with configured(
+        FEATURE_SECURITY_SCANNER=True,
+        FEATURE_SECURITY_NOTIFICATIONS=True,
+        SECURITY_SCANNER_INDEXING_INTERVAL=1,
+        SSRF_ALLOWED_HOSTS=["127.0.0.1"],
+    ) as b:
+        headers = bearer(await oauth_token(b, "alice"))
+        (tmp_path / "debian.json").write_text(json.dumps(F.debian_tracker()))
+        _import(b, tmp_path / "debian.json")
+        # The repository must exist before its notification: push first.
+        digest = await push(b, "v1", [DEBIAN_BASE, DEBIAN_TOP])
+        await security(b, digest, "scanned")
+        r = await b.http.post(
+            "/api/v1/repository/alice/app/notification/",
+            headers=headers,
+            json={
+                "event": "vulnerability_found",
+                "method": "webhook",
+                "config": {"url": receiver.url("/vuln")},
+                "eventConfig": {"level": "3"},  # Medium and above
+            },
+        )
+        assert r.status_code == 201, r.text
+
+        high = F.osv(
+            "GHSA-high",
+            "PyPI",
+            "requests",
+            [{"introduced": "0"}, {"fixed": "2.32.0"}],
+            database_specific={"severity": "HIGH"},
+        )
+        low = F.osv(
+            "GHSA-low",
+            "PyPI",
+            "requests",
+            [{"introduced": "0"}],
+            database_specific={"severity": "LOW"},
+        )
+        _import(b, F.osv_zip(tmp_path / "all.zip", [high, low]))
+        (got,) = await async_wait_for(lambda: receiver.on("/vuln"), what="the webhook")
+        body = got.json()
+        assert body["repository"] == "alice/app"
+        assert body["tags"] == ["v1"]
+        assert body["vulnerability"] == {
+            "id": "GHSA-high",
+            "description": "GHSA-high in requests",
+            "link": "https://example.test/GHSA-high",
+            "priority": "High",
+            "has_fix": True,
+        }
+        # The same data again: nothing new, nothing sent (the re-match has run when the
+        # stored generation caught up).
+        _import(b, tmp_path / "all.zip")
+        gen = vulndb.generation(b.settings.scanner.db_dir)
+
+        async def caught_up() -> bool:
+            async with b.services.db.read() as s:
+                from sqlalchemy import text
+
+                row = (
+                    await s.execute(text("SELECT min(matched_generation) FROM manifest_security"))
+                ).scalar()
+            return bool(row == gen)
+
+        async with asyncio.timeout(60):
+            while not await caught_up():
+                await asyncio.sleep(0.1)
+        assert len(receiver.on("/vuln")) == 1
+        assert len(vulns(await security(b, digest, "scanned"))["requests"]) == 2

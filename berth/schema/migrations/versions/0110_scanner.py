@@ -25,6 +25,12 @@ def upgrade() -> None:
         sa.Column(
             "indexed_at", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column(
+            "matched_generation",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("findings", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_manifest_security")),
         sa.UniqueConstraint("digest", name=op.f("uq_manifest_security_digest")),
     )
