@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from berth.scanner import vulndb
 from berth.scanner.errors import ImportRefused
@@ -269,15 +270,15 @@ async def test_an_import_fires_vulnerability_found_for_new_findings_only(
 
         async def caught_up() -> bool:
             async with b.services.db.read() as s:
-                from sqlalchemy import text
-
                 row = (
                     await s.execute(text("SELECT min(matched_generation) FROM manifest_security"))
                 ).scalar()
             return bool(row == gen)
 
-        async with asyncio.timeout(60):
-            while not await caught_up():
+        async with asyncio.timeout(60):  # a bound on the scheduled re-match
+            while True:
+                if await caught_up():
+                    break
                 await asyncio.sleep(0.1)
         assert len(receiver.on("/vuln")) == 1
         assert len(vulns(await security(b, digest, "scanned"))["requests"]) == 2
