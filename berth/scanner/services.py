@@ -33,6 +33,7 @@ from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
 from berth.scanner.matcher import Finding, MatchResult, match, quay_layer
 from berth.scanner.models import ManifestSecurity
 from berth.scanner.settings import ScannerSettings
+from berth.scanner.severity import INDEX as SEVERITY_INDEX
 from berth.scanner.tasks import IndexManifest
 from berth.storage import BlobStorage
 
@@ -143,6 +144,7 @@ class ScannerService:
         inventory: Any = None,
         generation: int = 0,
         findings: list[str] | None = None,
+        announce: list[Finding] | None = None,
     ) -> None:
         async with self.db.write() as s:
             await s.execute(_MS.delete().where(_MS.c.digest == digest))
@@ -157,6 +159,8 @@ class ScannerService:
                     findings=findings,
                 )
             )
+            if announce:
+                await self._announce(s, digest, announce, new_index=True)
 
     async def _read(self, layer_digest: str) -> LayerFiles:
         chunks = self.storage.read_blob(layer_digest)
@@ -221,12 +225,20 @@ class ScannerService:
             await self._store(digest, "failed", error=f"merging the layers: {e}")
             return "failed"
         gen, result = await anyio.to_thread.run_sync(self._match_now, inventory)
+        announce: list[Finding] = []
+        st = self.settings
+        if st.notifications and st.notify_on_new_index:
+            # Quay's FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX: the first index of a
+            # manifest announces its findings at or above NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX.
+            bar = SEVERITY_INDEX[st.min_severity_on_new_index]
+            announce = [f for f in result.findings if SEVERITY_INDEX[f.severity] <= bar]
         await self._store(
             digest,
             "indexed",
             inventory=inventory_to_json(inventory),
             generation=gen,
             findings=sorted({finding_key(f) for f in result.findings}),
+            announce=announce,
         )
         return "indexed"
 
@@ -292,17 +304,21 @@ class ScannerService:
                 done += 1
         return done
 
-    async def _announce(self, s: Any, digest: str, fresh: list[Finding]) -> None:
+    async def _announce(
+        self, s: Any, digest: str, fresh: list[Finding], *, new_index: bool = False
+    ) -> None:
         if self.notify is None or self.payload is None:
             return
+        seen: set[str] = set()
         for (repo_id, ns, name), tags in (await self._tagged(s, digest)).items():
             for f in fresh:
-                await self.notify(
-                    s,
-                    "vulnerability_found",
-                    repository_id=repo_id,
-                    data=self.payload(ns, name, sorted(tags)[:100] or [digest], f),
-                )
+                if (key := f"{repo_id}|{f.advisory_id}") in seen:
+                    continue  # one event per advisory and repository
+                seen.add(key)
+                data = self.payload(ns, name, sorted(tags)[:100] or [digest], f)
+                if new_index:
+                    data = {**data, "vulnerable_index_report_created": "true"}
+                await self.notify(s, "vulnerability_found", repository_id=repo_id, data=data)
 
     # ---- the security route --------------------------------------------------------------
     async def error(self, digest: str) -> str | None:

@@ -282,3 +282,36 @@ async def test_an_import_fires_vulnerability_found_for_new_findings_only(
                 await asyncio.sleep(0.1)
         assert len(receiver.on("/vuln")) == 1
         assert len(vulns(await security(b, digest, "scanned"))["requests"]) == 2
+
+
+async def test_a_first_index_announces_findings_at_or_above_high(
+    configured,  # type: ignore[no-untyped-def]
+    receiver: HttpReceiver,
+    tmp_path: Path,
+) -> None:
+    async with configured(
+        FEATURE_SECURITY_SCANNER=True,
+        FEATURE_SECURITY_NOTIFICATIONS=True,
+        SSRF_ALLOWED_HOSTS=["127.0.0.1"],
+    ) as b:
+        (tmp_path / "debian.json").write_text(json.dumps(F.debian_tracker()))
+        _import(b, tmp_path / "debian.json")
+        await push(b, "empty", [F.layer({"etc/hostname": b"x\n"})])  # creates the repository
+        r = await b.http.post(
+            "/api/v1/repository/alice/app/notification/",
+            headers=bearer(await oauth_token(b, "alice")),
+            json={
+                "event": "vulnerability_found",
+                "method": "webhook",
+                "config": {"url": receiver.url("/new")},
+                "eventConfig": {"level": "6"},  # everything
+            },
+        )
+        assert r.status_code == 201, r.text
+        await push(b, "v2", [DEBIAN_BASE, DEBIAN_TOP])
+        (got,) = await async_wait_for(lambda: receiver.on("/new"), what="the webhook")
+        body = got.json()
+        assert body["tags"] == ["v2"]
+        assert body["vulnerable_index_report_created"] == "true"
+        assert body["vulnerability"]["id"] == "CVE-2024-0001"
+        assert body["vulnerability"]["priority"] == "High"
