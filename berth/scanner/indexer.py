@@ -59,6 +59,8 @@ def _packages(view: dict[str, bytes]) -> list[P.Package]:
                 out.extend(P.parse_dpkg_status_d(data, path))
         elif path == "lib/apk/db/installed":
             out.extend(P.parse_apk_installed(data, path))
+        elif path.endswith("/rpmdb.sqlite"):
+            out.extend(P.parse_rpmdb_sqlite(data, path))
         elif path.endswith(("/METADATA", "/PKG-INFO")):
             pkg = P.parse_python_metadata(data, path)
             if pkg is not None:

@@ -51,6 +51,7 @@ _INTERESTING = (
     re.compile(r"^var/lib/dpkg/status$"),
     re.compile(r"^var/lib/dpkg/status\.d/[^/]+$"),
     re.compile(r"^lib/apk/db/installed$"),
+    re.compile(r"^(var/lib/rpm|usr/lib/sysimage/rpm)/rpmdb\.sqlite$"),
     re.compile(r"^(.+/)?[^/]+\.dist-info/METADATA$"),
     re.compile(r"^(.+/)?[^/]+\.egg-info/PKG-INFO$"),
     re.compile(r"^(.+/)?node_modules/(@[^/]+/)?[^/@]+/package\.json$"),
@@ -141,6 +142,8 @@ def _check(path: str, data: bytes) -> None:
                 P.parse_dpkg_status_d(data, path)
         elif path == "lib/apk/db/installed":
             P.parse_apk_installed(data, path)
+        elif path.endswith("/rpmdb.sqlite"):
+            P.parse_rpmdb_sqlite(data, path)
         elif path.endswith(("/METADATA", "/PKG-INFO")):
             P.parse_python_metadata(data, path)
     except BadPackageDatabase as e:

@@ -46,10 +46,14 @@ class MatchResult:
 def _candidates(pkg: Package, inv: Inventory) -> list[tuple[str, str, str]]:
     """(namespace, name, version to compare) triples to look up."""
     dist = inv.distribution
-    if pkg.kind in ("deb", "apk"):
+    if pkg.kind in ("deb", "apk", "rpm"):
         if dist is None:
             return []
-        want = {"deb": ("debian", "ubuntu"), "apk": ("alpine",)}[pkg.kind]
+        want = {
+            "deb": ("debian", "ubuntu"),
+            "apk": ("alpine",),
+            "rpm": ("rhel", "rocky", "almalinux", "centos"),
+        }[pkg.kind]
         if dist.did not in want:
             return []
         out = []

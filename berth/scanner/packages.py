@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import struct
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 
@@ -16,7 +18,7 @@ from berth.scanner.errors import BadPackageDatabase
 
 @dataclass(frozen=True, slots=True)
 class Package:
-    kind: str  # deb | apk | pypi | npm
+    kind: str  # deb | apk | rpm | pypi | npm
     name: str
     version: str
     source_name: str = ""
@@ -48,6 +50,9 @@ class Distribution:
                 out.append("alpine:edge")
             elif self.version_id:
                 out.append("alpine:" + ".".join(self.version_id.split(".")[:2]))
+        elif self.did in ("rhel", "rocky", "almalinux", "centos"):
+            if self.version_id:
+                out.append(f"{self.did}:{self.version_id.split('.')[0]}")
         elif self.did and self.version_id:
             out.append(f"{self.did}:{self.version_id}")
         return out
@@ -232,3 +237,85 @@ def parse_npm_package(data: bytes, db: str) -> Package | None:
     if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
         return None
     return Package(kind="npm", name=name, version=version, package_db=db)
+
+
+# rpm header tags and types (rpm's lib/rpmtag.h)
+_RPM_TAGS = {
+    1000: "name",
+    1001: "version",
+    1002: "release",
+    1003: "epoch",
+    1022: "arch",
+    1044: "sourcerpm",
+}
+_RPM_INT32, _RPM_STRING, _RPM_I18N = 4, 6, 9
+
+
+def _rpm_header(blob: bytes, db: str) -> dict[str, str]:
+    """The tags Berth reads from one rpm header blob (index entries, then the data store)."""
+    try:
+        il, dl = struct.unpack_from(">II", blob, 0)
+    except struct.error as e:
+        raise BadPackageDatabase(f"{db}: a header shorter than 8 bytes") from e
+    start = 8 + 16 * il
+    if il > 100_000 or start + dl > len(blob):
+        raise BadPackageDatabase(f"{db}: a header with bad sizes")
+    store = blob[start : start + dl]
+    out: dict[str, str] = {}
+    for i in range(il):
+        tag, typ, off, count = struct.unpack_from(">iIiI", blob, 8 + 16 * i)
+        name = _RPM_TAGS.get(tag)
+        if name is None:
+            continue
+        if off < 0 or off >= len(store):
+            raise BadPackageDatabase(f"{db}: tag {tag} points outside its header")
+        if typ == _RPM_INT32 and count >= 1 and off + 4 <= len(store):
+            out[name] = str(struct.unpack_from(">i", store, off)[0])
+        elif typ in (_RPM_STRING, _RPM_I18N):
+            end = store.find(b"\0", off)
+            if end < 0:
+                raise BadPackageDatabase(f"{db}: an unterminated string in a header")
+            out[name] = store[off:end].decode("utf-8", "replace")
+    return out
+
+
+def parse_rpmdb_sqlite(data: bytes, db: str) -> list[Package]:
+    """rpm's sqlite database (RHEL 9, Fedora, UBI 9): ``Packages(hnum, blob)`` header blobs,
+    read from memory (never written to disk)."""
+    if len(data) >= 20 and data[:16] == b"SQLite format 3\0" and data[18:20] == b"\x02\x02":
+        # A WAL-mode file: an in-memory copy must say "rollback journal" to be opened.
+        data = data[:18] + b"\x01\x01" + data[20:]
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(data)
+        rows = conn.execute("SELECT blob FROM Packages").fetchall()
+    except (sqlite3.DatabaseError, ValueError) as e:
+        raise BadPackageDatabase(f"{db}: not an rpm sqlite database ({e})") from e
+    finally:
+        conn.close()
+    if len(rows) > MAX_DB_RECORDS:
+        raise BadPackageDatabase(f"{db}: more than {MAX_DB_RECORDS} records")
+    out: list[Package] = []
+    for (blob,) in rows:
+        h = _rpm_header(bytes(blob), db)
+        if "name" not in h or "version" not in h:
+            continue  # gpg-pubkey pseudo packages have them; anything else is skipped
+        if h["name"] == "gpg-pubkey":
+            continue
+        evr = f"{h['version']}-{h.get('release', '')}".rstrip("-")
+        if h.get("epoch"):
+            evr = f"{h['epoch']}:{evr}"
+        source = h.get("sourcerpm", "")
+        source_name = source.rsplit("-", 2)[0] if source.count("-") >= 2 else h["name"]
+        out.append(
+            Package(
+                kind="rpm",
+                name=h["name"],
+                version=evr,
+                source_name=source_name,
+                source_version=evr,
+                arch=h.get("arch", ""),
+                package_db=db,
+            )
+        )
+    return out

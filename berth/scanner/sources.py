@@ -51,6 +51,9 @@ def osv_namespace(ecosystem: str) -> tuple[str, str] | None:
         return f"ubuntu:{rest.split(':')[0]}", "deb"
     if base == "Alpine" and rest:
         return f"alpine:{rest.removeprefix('v')}", "apk"
+    if base in ("Rocky Linux", "AlmaLinux") and rest:
+        did = "rocky" if base == "Rocky Linux" else "almalinux"
+        return f"{did}:{rest.split(':')[0].split('.')[0]}", "rpm"
     if ecosystem == "PyPI":
         return "pypi", "pep440"
     if ecosystem == "npm":

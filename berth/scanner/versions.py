@@ -13,9 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from univers.versions import DebianVersion, SemverVersion
+from univers.versions import DebianVersion, RpmVersion, SemverVersion
 
-SCHEMES = ("deb", "apk", "pep440", "semver")
+SCHEMES = ("deb", "apk", "rpm", "pep440", "semver")
 
 _APK = re.compile(
     r"^(?P<nums>\d+(?:\.\d+)*)(?P<letter>[a-z]?)"
@@ -65,6 +65,14 @@ def _deb(v: str) -> Any:
 
 
 @lru_cache(maxsize=65536)
+def _rpm(v: str) -> Any:
+    try:
+        return RpmVersion(v)
+    except Exception as e:
+        raise ValueError(f"not an rpm version: {v!r}") from e
+
+
+@lru_cache(maxsize=65536)
 def _pep440(v: str) -> Version:
     try:
         return Version(v)
@@ -85,6 +93,8 @@ def _key(scheme: str, v: str) -> Any:
         return _deb(v)
     if scheme == "apk":
         return apk_key(v)
+    if scheme == "rpm":
+        return _rpm(v)
     if scheme == "pep440":
         return _pep440(v)
     if scheme == "semver":

@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,49 @@ def bundle_tar(path: Path, folder: Path) -> Path:
         for f in sorted(folder.iterdir()):
             tar.add(f, arcname=f.name)
     return path
+
+
+ROCKY_OS_RELEASE = b"""NAME="Rocky Linux"
+VERSION="9.3 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.3"
+PRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"
+"""
+
+_SPEC = """Name: openssl
+Epoch: 1
+Version: 3.0.7
+Release: 24.el9
+Summary: a test package (Berth's scanner tests)
+License: MIT
+BuildArch: noarch
+%description
+test
+%package libs
+Summary: the libraries
+%description libs
+test
+%files libs
+"""
+
+
+def rpmdb_sqlite(workdir: Path) -> bytes:
+    """A real rpm sqlite database made by Debian's rpm tools: openssl-libs 1:3.0.7-24.el9
+    (source openssl), installed with --justdb into an empty database."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("rpmbuild") or not shutil.which("rpm"):
+        import pytest
+
+        pytest.skip("Debian's rpm tools are not installed (scripts/install-test-deps)")
+    (workdir / "openssl.spec").write_text(_SPEC)
+    top, db = workdir / "top", workdir / "db"
+    run = partial(subprocess.run, check=True, capture_output=True)
+    run(["rpmbuild", "-bb", "--define", f"_topdir {top}", str(workdir / "openssl.spec")])
+    (rpm_file,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    sqlite = ["--define", "_db_backend sqlite", "--dbpath", str(db)]
+    run(["rpm", *sqlite, "--initdb"])
+    run(["rpm", *sqlite, "-i", "--justdb", "--nodeps", "--noscripts", str(rpm_file)])
+    return (db / "rpmdb.sqlite").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,10 @@ def test_truncated_and_non_tar_layers_are_refused() -> None:
         read_layer(io.BytesIO(good[: len(good) // 2]))
     with pytest.raises(LayerRejected):
         read_layer(io.BytesIO(gzip.compress(b"not a tar at all" * 100)))
+
+
+def test_a_corrupt_rpm_database_fails_its_layer(tmp_path: Path) -> None:
+    real = F.rpmdb_sqlite(tmp_path)
+    for bad in (b"SQLite format 3\0" + b"\xff" * 200, real[: len(real) // 3]):
+        with pytest.raises(LayerRejected, match="malformed package database"):
+            read_layer(io.BytesIO(F.layer({"var/lib/rpm/rpmdb.sqlite": bad})))

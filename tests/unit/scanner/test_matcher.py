@@ -172,3 +172,43 @@ def test_alpine_and_language_packages(tmp_path: Path) -> None:
             ("GHSA-bbbb", "", "Unknown", "osv:npm"),
         ],
     }
+
+
+def test_rocky_image_with_a_real_rpm_database(tmp_path: Path) -> None:
+    db = tmp_path / "vdb"
+    osv_dir = tmp_path / "osv"
+    osv_dir.mkdir()
+    (osv_dir / "RLSA.json").write_text(
+        json.dumps(
+            F.osv(
+                "RLSA-2024:1234",
+                "Rocky Linux:9",
+                "openssl",
+                [{"introduced": "0"}, {"fixed": "1:3.0.7-25.el9_3"}],
+                database_specific={"severity": "MODERATE"},
+            )
+        )
+    )
+    (osv_dir / "old.json").write_text(
+        json.dumps(
+            F.osv(
+                "RLSA-2023:1",
+                "Rocky Linux:9",
+                "openssl",
+                [{"introduced": "0"}, {"fixed": "1:3.0.1-1.el9"}],
+            )
+        )
+    )
+    vulndb.import_path(db, osv_dir)
+    image = F.layer(
+        {
+            "etc/os-release": F.ROCKY_OS_RELEASE,
+            "var/lib/rpm/rpmdb.sqlite": F.rpmdb_sqlite(tmp_path),
+        }
+    )
+    report = _report(db, image)
+    assert _vulns(report) == {
+        "openssl-libs": [("RLSA-2024:1234", "1:3.0.7-25.el9_3", "Medium", "osv:Rocky Linux:9")]
+    }
+    (feature,) = report["Layer"]["Features"]
+    assert feature["Version"] == "1:3.0.7-24.el9"
