@@ -69,6 +69,11 @@ def _candidates(pkg: Package, inv: Inventory) -> list[tuple[str, str, str]]:
     return []
 
 
+def candidate_keys(inv: Inventory) -> set[tuple[str, str]]:
+    """Every (namespace, package name) the inventory's packages are looked up under."""
+    return {(ns, name) for f in inv.packages for ns, name, _v in _candidates(f.package, inv)}
+
+
 def _in_ranges(scheme: str, v: str, ranges: Sequence[Sequence[dict[str, str]]]) -> tuple[bool, str]:
     """OSV's evaluation: (affected, the fix of the range that holds ``v``)."""
     for events in ranges:

@@ -30,7 +30,7 @@ from berth.scanner import vulndb
 from berth.scanner.errors import LayerRejected
 from berth.scanner.indexer import Inventory, coalesce, inventory_from_json, inventory_to_json
 from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
-from berth.scanner.matcher import Finding, MatchResult, match, quay_layer
+from berth.scanner.matcher import Finding, MatchResult, candidate_keys, match, quay_layer
 from berth.scanner.models import ManifestSecurity
 from berth.scanner.settings import ScannerSettings
 from berth.scanner.severity import INDEX as SEVERITY_INDEX
@@ -263,7 +263,7 @@ class ScannerService:
         """Match again every indexed manifest last matched against an older generation; fire
         ``vulnerability_found`` for findings not seen before (not on a manifest's first match
         against any data: that would announce everything at once). How many were matched."""
-        current = await anyio.to_thread.run_sync(vulndb.generation, self.settings.db_dir)
+        current, changed = await anyio.to_thread.run_sync(vulndb.changed_keys, self.settings.db_dir)
         done = 0
         while current:
             async with self.db.read() as s:
@@ -285,6 +285,17 @@ class ScannerService:
                 break
             for row_id, digest, inv_json, old, matched in rows:
                 inventory = inventory_from_json(inv_json or {})
+                if matched == current - 1 and not (candidate_keys(inventory) & changed):
+                    # None of its packages' advisories changed in this import: nothing to
+                    # match, the findings stand.
+                    async with self.db.write() as s:
+                        await s.execute(
+                            _MS.update()
+                            .where(_MS.c.id == row_id)
+                            .values(matched_generation=current)
+                        )
+                    done += 1
+                    continue
                 gen, result = await anyio.to_thread.run_sync(self._match_now, inventory)
                 if gen < current:  # the database went back? never loop on it
                     return done

@@ -99,6 +99,21 @@ def generation(directory: str | os.PathLike[str]) -> int:
         conn.close()
 
 
+def changed_keys(directory: str | os.PathLike[str]) -> tuple[int, set[tuple[str, str]]]:
+    """(generation, the (namespace, package) keys whose advisories differ from the
+    previous generation's)."""
+    path = current_path(directory)
+    if path is None or not path.exists():
+        return 0, set()
+    conn = connect(path)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        keys = {(r[0], r[1]) for r in conn.execute("SELECT namespace, pkg_name FROM changed_key")}
+        return (int(row[0]) if row else 0), keys
+    finally:
+        conn.close()
+
+
 def status(directory: str | os.PathLike[str]) -> Status:
     path = current_path(directory)
     if path is None or not path.exists():
