@@ -59,6 +59,8 @@ def _packages(view: dict[str, bytes]) -> list[P.Package]:
                 out.extend(P.parse_dpkg_status_d(data, path))
         elif path == "lib/apk/db/installed":
             out.extend(P.parse_apk_installed(data, path))
+        elif path.endswith("/" + P.GO_MARKER):
+            out.extend(P.parse_go_buildinfo(data, path[: -len(P.GO_MARKER) - 1]))
         elif path.endswith("/rpmdb.sqlite"):
             out.extend(P.parse_rpmdb_sqlite(data, path))
         elif path.endswith(("/METADATA", "/PKG-INFO")):

@@ -172,7 +172,15 @@ def read_layer(raw: BinaryIO, limits: Limits = Limits()) -> LayerFiles:
                         gone = base[len(".wh.") :]
                         out.whiteouts.append(f"{parent}/{gone}" if parent else gone)
                     continue
-                if not member.isfile() or not interesting(path):
+                if not member.isfile():
+                    continue
+                if not interesting(path):
+                    if member.mode & 0o111 and 64 < member.size <= limits.max_file_bytes:
+                        f = tar.extractfile(member)
+                        if f is not None and f.read(4) == b"\x7fELF":
+                            info = P.go_buildinfo(b"\x7fELF" + f.read())
+                            if info is not None:
+                                out.files[f"{path}/{P.GO_MARKER}"] = info
                     continue
                 if member.size > limits.max_file_bytes:
                     raise LayerRejected(f"{path} is larger than {limits.max_file_bytes} bytes")

@@ -66,6 +66,8 @@ def _candidates(pkg: Package, inv: Inventory) -> list[tuple[str, str, str]]:
         return [("pypi", pep503(pkg.name), pkg.version)]
     if pkg.kind == "npm":
         return [("npm", pkg.name, pkg.version)]
+    if pkg.kind == "go":
+        return [("go", pkg.name, pkg.version)]
     return []
 
 

@@ -18,7 +18,7 @@ from berth.scanner.errors import BadPackageDatabase
 
 @dataclass(frozen=True, slots=True)
 class Package:
-    kind: str  # deb | apk | rpm | pypi | npm
+    kind: str  # deb | apk | rpm | pypi | npm | go
     name: str
     version: str
     source_name: str = ""
@@ -318,4 +318,61 @@ def parse_rpmdb_sqlite(data: bytes, db: str) -> list[Package]:
                 package_db=db,
             )
         )
+    return out
+
+
+_GO_MAGIC = b"\xff Go buildinf:"
+GO_MARKER = ".berth-go-buildinfo"  # the kept file's name under the binary's path (see layers)
+
+
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+    raise ValueError("bad varint")
+
+
+def go_buildinfo(binary: bytes) -> bytes | None:
+    """The Go version and module lines of a Go >= 1.18 binary (inline build info), as the
+    small text Berth keeps; ``None`` when there is none (not Go, or the old pointer format)."""
+    pos = binary.find(_GO_MAGIC)
+    while pos >= 0 and pos % 16:
+        pos = binary.find(_GO_MAGIC, pos + 1)
+    if pos < 0 or len(binary) < pos + 33 or not binary[pos + 15] & 2:
+        return None
+    try:
+        n, at = _uvarint(binary, pos + 32)
+        version = binary[at : at + n]
+        n, at = _uvarint(binary, at + n)
+        modinfo = binary[at : at + n]
+    except ValueError:
+        return None
+    if len(modinfo) >= 33:
+        modinfo = modinfo[16:-16]  # the sentinels around the module information
+    return b"go\t" + version + b"\n" + modinfo
+
+
+def parse_go_buildinfo(data: bytes, db: str) -> list[Package]:
+    """The kept text of ``go_buildinfo``: the toolchain as ``stdlib`` and every module."""
+    out: list[Package] = []
+    mods: list[tuple[str, str]] = []
+    for line in _text(data, db).splitlines():
+        parts = line.split("\t")
+        if parts[0] == "go" and len(parts) >= 2 and parts[1].startswith("go"):
+            version = parts[1][2:]
+            if version.count(".") == 1 and version.replace(".", "").isdigit():
+                version += ".0"  # go1.22 is 1.22.0
+            out.append(Package(kind="go", name="stdlib", version=version, package_db=db))
+        elif parts[0] in ("mod", "dep") and len(parts) >= 3:
+            mods.append((parts[1], parts[2]))
+        elif parts[0] == "=>" and len(parts) >= 3 and mods:
+            mods[-1] = (parts[1], parts[2])  # a replace directive: the module actually built
+    for path, version in mods:
+        if version and version != "(devel)":
+            out.append(Package(kind="go", name=path, version=version, package_db=db))
     return out

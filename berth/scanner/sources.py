@@ -58,6 +58,8 @@ def osv_namespace(ecosystem: str) -> tuple[str, str] | None:
         return "pypi", "pep440"
     if ecosystem == "npm":
         return "npm", "semver"
+    if ecosystem == "Go":
+        return "go", "semver"
     return None
 
 

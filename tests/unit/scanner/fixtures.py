@@ -34,6 +34,7 @@ def tar_bytes(entries: Entries) -> bytes:
                 name, data = path, content
             info = tarfile.TarInfo(name)
             info.size = len(data)
+            info.mode = 0o755 if data.startswith(b"\x7fELF") else 0o644
             info.mtime = 1_700_000_000
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
@@ -276,3 +277,23 @@ def rpmdb_sqlite(workdir: Path) -> bytes:
     run(["rpm", *sqlite, "--initdb"])
     run(["rpm", *sqlite, "-i", "--justdb", "--nodeps", "--noscripts", str(rpm_file)])
     return (db / "rpmdb.sqlite").read_bytes()
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def go_binary(go_version: str, modinfo: str) -> bytes:
+    """A synthetic ELF file carrying Go >= 1.18 inline build info (no real Go binary)."""
+    head = b"\x7fELF" + b"\0" * 60  # 64 bytes: the magic lands 16-byte aligned
+    sentinel = b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6"
+    info = b"\xff Go buildinf:" + b"\x08\x02" + b"\0" * 16
+    ver = go_version.encode()
+    mod = sentinel + modinfo.encode() + sentinel
+    return head + info + _uvarint(len(ver)) + ver + _uvarint(len(mod)) + mod + b"\0" * 100

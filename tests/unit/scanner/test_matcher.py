@@ -212,3 +212,46 @@ def test_rocky_image_with_a_real_rpm_database(tmp_path: Path) -> None:
     }
     (feature,) = report["Layer"]["Features"]
     assert feature["Version"] == "1:3.0.7-24.el9"
+
+
+def test_go_binaries_build_info(tmp_path: Path) -> None:
+    modinfo = (
+        "path\texample.com/app\n"
+        "mod\texample.com/app\t(devel)\t\n"
+        "dep\tgolang.org/x/net\tv0.17.0\th1:abc=\n"
+        "dep\tgithub.com/old/lib\tv1.0.0\th1:def=\n"
+        "=>\tgithub.com/new/lib\tv1.2.0\th1:ghi=\n"
+        "build\t-compiler=gc\n"
+    )
+    binary = F.go_binary("go1.21.3", modinfo)
+    db = tmp_path / "vdb"
+    vulndb.import_path(
+        db,
+        F.osv_zip(
+            tmp_path / "all.zip",
+            [
+                F.osv(
+                    "GO-2023-2102",
+                    "Go",
+                    "golang.org/x/net",
+                    [{"introduced": "0"}, {"fixed": "0.17.0"}],
+                ),
+                F.osv("GO-2023-2185", "Go", "stdlib", [{"introduced": "0"}, {"fixed": "1.21.4"}]),
+                F.osv(
+                    "GO-2024-9",
+                    "Go",
+                    "github.com/new/lib",
+                    [{"introduced": "1.1.0"}, {"fixed": "1.2.1"}],
+                ),
+            ],
+        ),
+    )
+    image = F.layer({"usr/local/bin/app": binary, "usr/local/bin/script": b"#!/bin/sh\n"})
+    assert _vulns(_report(db, image)) == {
+        "stdlib": [("GO-2023-2185", "1.21.4", "Unknown", "osv:Go")],
+        "golang.org/x/net": [],
+        "github.com/new/lib": [("GO-2024-9", "1.2.1", "Unknown", "osv:Go")],
+    }
+    # The binary deleted by a later layer takes its modules with it.
+    gone = F.layer({"usr/local/bin/app": None})
+    assert _report(db, image, gone)["Layer"]["Features"] == []
