@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from berth.scanner import vulndb
 from berth.scanner.indexer import coalesce
 from berth.scanner.layers import read_layer
@@ -255,3 +257,32 @@ def test_go_binaries_build_info(tmp_path: Path) -> None:
     # The binary deleted by a later layer takes its modules with it.
     gone = F.layer({"usr/local/bin/app": None})
     assert _report(db, image, gone)["Layer"]["Features"] == []
+
+
+GO_VULNDB = Path("/usr/share/gocode/src/golang.org/x/vuln/client/testdata/vulndb/ID")
+
+
+def test_real_go_vulndb_records(tmp_path: Path) -> None:
+    """Real OSV records: the Go vulnerability database's test data as Debian ships it
+    (golang-golang-x-vuln-dev, BSD-3-Clause), imported unmodified."""
+    records = sorted(GO_VULNDB.glob("GO-*.json"))
+    if not records:
+        pytest.skip("golang-golang-x-vuln-dev is not installed (scripts/install-test-deps)")
+    folder = tmp_path / "go"
+    folder.mkdir()
+    for r in records:
+        (folder / r.name).write_bytes(r.read_bytes())
+    db = tmp_path / "vdb"
+    vulndb.import_path(db, folder)
+    modinfo = "path\texample.com/web\nmod\texample.com/web\t(devel)\t\n"
+    modinfo += "dep\tgithub.com/beego/beego/v2\tv2.0.2\th1:x=\n"
+    image = F.layer({"app/web": F.go_binary("go1.4.2", modinfo)})
+    got = {name: [(v[0], v[1]) for v in vs] for name, vs in _vulns(_report(db, image)).items()}
+    assert got == {
+        "stdlib": [("GO-2021-0157", "1.4.3"), ("GO-2021-0159", "1.4.3")],
+        "github.com/beego/beego/v2": [
+            ("GO-2022-0463", "2.0.3"),
+            ("GO-2022-0569", "2.0.4"),
+            ("GO-2022-0572", "2.0.3"),
+        ],
+    }
