@@ -108,13 +108,58 @@ class _Peek:
         return self.inner.read(n)
 
 
+class _Inflate:
+    """gzip (every member of a multi-member file) straight through zlib, in 1 MiB reads, with
+    the output of one call bounded (a bomb never inflates in one piece); zlib checks each
+    member's CRC and size."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.buf = b""
+        self.eof = False
+
+    def _fill(self) -> None:
+        if self.d.unconsumed_tail:
+            self.buf += self.d.decompress(self.d.unconsumed_tail, 4 * self.CHUNK)
+            return
+        if self.d.eof:
+            rest = self.d.unused_data
+            if not rest:
+                rest = self.inner.read(self.CHUNK)
+                if not rest:
+                    self.eof = True
+                    return
+            if not rest.startswith(b"\x1f\x8b"):
+                self.eof = True  # trailing padding after the last member: ignored
+                return
+            self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next member
+            self.buf += self.d.decompress(rest, 4 * self.CHUNK)
+            return
+        chunk = self.inner.read(self.CHUNK)
+        if not chunk:
+            raise EOFError("the gzip stream ends before its end marker")
+        self.buf += self.d.decompress(chunk, 4 * self.CHUNK)
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.eof and (n < 0 or len(self.buf) < n):
+            self._fill()
+        if n < 0 or n >= len(self.buf):
+            data, self.buf = self.buf, b""
+        else:
+            data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+
 def _decompressed(raw: BinaryIO, limits: Limits) -> _Counted:
     compressed = _Counted(raw, limits, None)
     head = compressed.read(4)
     peek = cast(BinaryIO, _Peek(cast(BinaryIO, compressed), head))
     inner: BinaryIO
     if head[:2] == b"\x1f\x8b":
-        inner = cast(BinaryIO, gzip.GzipFile(fileobj=peek, mode="rb"))
+        inner = cast(BinaryIO, _Inflate(peek))
     elif head == b"\x28\xb5\x2f\xfd":
         inner = cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(peek))
     else:
@@ -155,7 +200,7 @@ def read_layer(raw: BinaryIO, limits: Limits = Limits()) -> LayerFiles:
     out = LayerFiles()
     stream = _decompressed(raw, limits)
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as tar:  # type: ignore[call-overload]
             for member in tar:
                 out.entries += 1
                 if out.entries > limits.max_entries:

@@ -178,3 +178,11 @@ def test_a_corrupt_rpm_database_fails_its_layer(tmp_path: Path) -> None:
     for bad in (b"SQLite format 3\0" + b"\xff" * 200, real[: len(real) // 3]):
         with pytest.raises(LayerRejected, match="malformed package database"):
             read_layer(io.BytesIO(F.layer({"var/lib/rpm/rpmdb.sqlite": bad})))
+
+
+def test_multi_member_gzip_and_trailing_padding() -> None:
+    raw = F.tar_bytes({"etc/os-release": F.DEBIAN_OS_RELEASE, "lib/apk/db/installed": b""})
+    half = len(raw) // 2
+    data = gzip.compress(raw[:half]) + gzip.compress(raw[half:]) + b"\0" * 512
+    got = read_layer(io.BytesIO(data))
+    assert set(got.files) == {"etc/os-release", "lib/apk/db/installed"}
