@@ -119,6 +119,7 @@ class _Inflate:
         self.inner = inner
         self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self.buf = b""
+        self.pos = 0
         self.eof = False
 
     def _fill(self) -> None:
@@ -144,12 +145,13 @@ class _Inflate:
         self.buf += self.d.decompress(chunk, 4 * self.CHUNK)
 
     def read(self, n: int = -1) -> bytes:
-        while not self.eof and (n < 0 or len(self.buf) < n):
+        while not self.eof and (n < 0 or len(self.buf) - self.pos < n):
+            if self.pos:
+                self.buf, self.pos = self.buf[self.pos :], 0
             self._fill()
-        if n < 0 or n >= len(self.buf):
-            data, self.buf = self.buf, b""
-        else:
-            data, self.buf = self.buf[:n], self.buf[n:]
+        end = len(self.buf) if n < 0 else min(len(self.buf), self.pos + n)
+        data = self.buf[self.pos : end] if self.pos or end < len(self.buf) else self.buf
+        self.pos = end
         return data
 
 
