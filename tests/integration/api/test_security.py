@@ -4,6 +4,7 @@ indexed by the job runner in process, matched against data imported in upstream 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import io
 import json
@@ -18,7 +19,7 @@ from sqlalchemy import text
 from berth.scanner import vulndb
 from berth.scanner.errors import ImportRefused
 from tests.integration.api.conftest import bearer, oauth_token
-from tests.integration.conftest import Berth, digest_of
+from tests.integration.conftest import PASSWORDS, Berth, digest_of
 from tests.support.receivers import HttpReceiver, async_wait_for, http_receiver
 from tests.unit.scanner import fixtures as F
 
@@ -315,3 +316,27 @@ async def test_a_first_index_announces_findings_at_or_above_high(
         assert body["vulnerable_index_report_created"] == "true"
         assert body["vulnerability"]["id"] == "CVE-2024-0001"
         assert body["vulnerability"]["priority"] == "High"
+
+
+async def test_basic_credentials_and_anonymous_access(berth: Berth) -> None:
+    """The Container Security Operator's ways in: registry credentials over Basic, or
+    nothing on a public repository."""
+    digest = await push(berth, "v1", [DEBIAN_BASE])
+    await security(berth, digest, "scanned")
+    url = API + digest + "/security?features=true&vulnerabilities=true"
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        return {
+            "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        }
+
+    r = await berth.http.get(url, headers=basic("alice", PASSWORDS["alice"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "scanned"
+    assert (await berth.http.get(url, headers=basic("alice", "wrong"))).status_code == 401
+    assert (await berth.http.get(url)).status_code == 401  # private, anonymous
+    assert (await berth.http.get(url, headers=basic("bob", PASSWORDS["bob"]))).status_code == 403
+    await berth.set_public("alice/app")
+    r = await berth.http.get(url)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "scanned"
