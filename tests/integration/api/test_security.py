@@ -340,3 +340,14 @@ async def test_basic_credentials_and_anonymous_access(berth: Berth) -> None:
     r = await berth.http.get(url)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "scanned"
+
+
+async def test_app_capabilities_name_the_security_route(berth: Berth) -> None:
+    r = await berth.http.get("/.well-known/app-capabilities")
+    assert r.status_code == 200, r.text
+    caps = r.json()
+    assert caps["appName"] == "io.quay"
+    template = caps["capabilities"]["io.quay.manifest-security"]["rest-api-template"]
+    assert template == (
+        "http://localhost:5000/api/v1/repository/{namespace}/{reponame}/manifest/{digest}/security"
+    )

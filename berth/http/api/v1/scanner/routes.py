@@ -52,8 +52,40 @@ async def get_security(ctx: Ctx) -> Response:
     return json_response({"status": answer.status, "data": answer.data})
 
 
+async def app_capabilities(ctx: Ctx) -> Response:
+    """Quay's ``/.well-known/app-capabilities``: where the Container Security Operator finds
+    the security route's template."""
+    base = ctx.api.base_url
+    repo = base + "/api/v1/repository/{namespace}/{reponame}"
+    return json_response(
+        {
+            "appName": "io.quay",
+            "capabilities": {
+                "io.quay.view-image": {"url-template": base + "/{namespace}/{reponame}:{tag}"},
+                "io.quay.image-security": {
+                    "rest-api-template": repo + "/image/{imageid}/security",
+                    "deprecated": True,
+                },
+                "io.quay.manifest-security": {
+                    "rest-api-template": repo + "/manifest/{digest}/security"
+                },
+            },
+        }
+    )
+
+
 def routes(api: ApiApp) -> list[ApiRoute]:
     return [
+        ApiRoute(
+            "GET",
+            "/.well-known/app-capabilities",
+            app_capabilities,
+            summary="Quay's application capabilities (the security route's template).",
+            prefix="",
+            csrf=False,
+            oauth=False,
+            anon_allowed=True,
+        ),
         ApiRoute(
             "GET",
             "/repository/{repository}/manifest/{manifestref}/security",
@@ -70,5 +102,5 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             ),
             anon_allowed=True,
             enabled=api.settings.scanner.enabled,
-        )
+        ),
     ]
