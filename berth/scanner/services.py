@@ -10,6 +10,7 @@ indexed manifest its inventory matched against the current vulnerability databas
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -95,6 +96,38 @@ class SecurityAnswer:
     data: dict[str, Any] | None
 
 
+class _LayerCache:
+    """Recently read layers (their kept files, or the reason they were refused), by digest:
+    a base layer shared by the images of a backlog is read once. Bounded by kept bytes."""
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.items: OrderedDict[str, LayerFiles | LayerRejected] = OrderedDict()
+        self.size = 0
+
+    @staticmethod
+    def _weight(item: LayerFiles | LayerRejected) -> int:
+        if isinstance(item, LayerRejected):
+            return 256
+        return 256 + sum(len(k) + len(v) for k, v in item.files.items())
+
+    def get(self, digest: str) -> LayerFiles | LayerRejected | None:
+        item = self.items.get(digest)
+        if item is not None:
+            self.items.move_to_end(digest)
+        return item
+
+    def put(self, digest: str, item: LayerFiles | LayerRejected) -> None:
+        weight = self._weight(item)
+        if weight > self.max_bytes or digest in self.items:
+            return
+        self.items[digest] = item
+        self.size += weight
+        while self.size > self.max_bytes:
+            _, old = self.items.popitem(last=False)
+            self.size -= self._weight(old)
+
+
 class ScannerService:
     def __init__(
         self,
@@ -110,6 +143,7 @@ class ScannerService:
         self.settings = settings
         self.notify = notify
         self.payload = payload
+        self.layers = _LayerCache()
 
     def _match_now(self, inventory: Inventory) -> tuple[int, MatchResult]:
         """(generation, result) against the current database (blocking: a worker thread)."""
@@ -163,6 +197,20 @@ class ScannerService:
                 await self._announce(s, digest, announce, new_index=True)
 
     async def _read(self, layer_digest: str) -> LayerFiles:
+        cached = self.layers.get(layer_digest)
+        if isinstance(cached, LayerRejected):
+            raise cached
+        if cached is not None:
+            return cached
+        try:
+            files = await self._read_storage(layer_digest)
+        except LayerRejected as e:
+            self.layers.put(layer_digest, e)
+            raise
+        self.layers.put(layer_digest, files)
+        return files
+
+    async def _read_storage(self, layer_digest: str) -> LayerFiles:
         chunks = self.storage.read_blob(layer_digest)
         try:
             return await anyio.to_thread.run_sync(
