@@ -36,7 +36,7 @@ from berth.scanner.models import ManifestSecurity
 from berth.scanner.settings import ScannerSettings
 from berth.scanner.severity import INDEX as SEVERITY_INDEX
 from berth.scanner.tasks import IndexManifest
-from berth.storage import BlobStorage
+from berth.storage import BlobNotFound, BlobStorage
 
 # ``berth.notifications.hooks.notify`` and a payload builder, given by the composition root
 # (the scanner and notifications are sibling features).
@@ -266,6 +266,9 @@ class ScannerService:
                 layers.append((d.digest, await self._read(d.digest)))
             except LayerRejected as e:
                 await self._store(digest, "failed", error=f"layer {d.digest}: {e.reason}")
+                return "failed"
+            except BlobNotFound:
+                await self._store(digest, "failed", error=f"layer {d.digest}: not in storage")
                 return "failed"
         try:
             inventory = coalesce(layers)

@@ -11,6 +11,7 @@ advisories changed are stored in the new file, for re-matching without re-indexi
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -345,6 +346,14 @@ def import_path(directory: str | os.PathLike[str], path: str | os.PathLike[str])
         raise ImportRefused("the input holds no advisories Berth can match")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    with (d / ".import.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one import at a time: each builds on the last
+        return _write_generation(d, pieces, advisories)
+
+
+def _write_generation(
+    d: Path, pieces: list[_Piece], advisories: list[src.Advisory]
+) -> ImportResult:
     old = current_path(d)
     old_gen = status(d).generation if old is not None and old.exists() else 0
     gen = old_gen + 1
