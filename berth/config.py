@@ -44,6 +44,7 @@ from berth.quaykeys import QUAY_KEYS
 from berth.quotas.settings import QuotaSettings
 from berth.ratelimits.settings import RateLimitSettings, rate_limits
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
+from berth.scanner.settings import ScannerSettings
 from berth.storage.factory import validate_storage_args
 from berth.usagelogs.settings import UsageLogSettings, check_logs_model
 
@@ -226,6 +227,17 @@ class QuayConfig(BaseModel):
     TEAM_RESYNC_STALE_TIME: str = "30m"
     # Proxy-cache organizations (the proxycache routes and pull-through; docs/proxy-cache.md).
     FEATURE_PROXY_CACHE: bool = False
+    # Security scanning (berth/scanner/settings.py).
+    FEATURE_SECURITY_SCANNER: bool = False
+    FEATURE_SECURITY_NOTIFICATIONS: bool = False
+    FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX: bool = True
+    NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX: str = "High"
+    SECURITY_SCANNER_INDEXING_INTERVAL: int = 30
+    SECURITY_SCANNER_V4_INDEXING: bool = True
+    SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE: str | None = None
+    SECURITY_SCANNER_V4_ENDPOINT: str | None = None
+    SECURITY_SCANNER_V4_PSK: str | None = None
+    BERTH_SCANNER_DB_DIR: str | None = None
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -447,6 +459,7 @@ class Settings:
     policies: PolicySettings
     outbound: OutboundSettings
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    scanner: ScannerSettings = field(default_factory=ScannerSettings)
     config_path: Path | None = None
     gc_interval_s: int = 3600
     gc_grace_s: int = 3600
@@ -616,6 +629,39 @@ def _notification_settings(cfg: QuayConfig) -> NotificationSettings:
     )
 
 
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _scanner_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> ScannerSettings:
+    max_layer: int | None = None
+    if cfg.SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE:
+        text = cfg.SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE.strip().upper().removesuffix("B")
+        unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+        try:
+            max_layer = int(float(text[: len(text) - len(unit)]) * _SIZE_UNITS[unit])
+        except ValueError:
+            problems.append(
+                "SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE: a size like 1G or 500M, not "
+                f"{cfg.SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE!r}"
+            )
+    severity = cfg.NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX
+    if severity not in ("Unknown", "Negligible", "Low", "Medium", "High", "Critical"):
+        problems.append(
+            "NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX: one of Unknown, Negligible, Low, Medium, "
+            f"High, Critical, not {severity!r}"
+        )
+    return ScannerSettings(
+        enabled=cfg.FEATURE_SECURITY_SCANNER and cfg.SECURITY_SCANNER_V4_INDEXING,
+        notifications=cfg.FEATURE_SECURITY_NOTIFICATIONS,
+        notify_on_new_index=cfg.FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX,
+        min_severity_on_new_index=severity,
+        indexing_interval_s=cfg.SECURITY_SCANNER_INDEXING_INTERVAL,
+        max_layer_size=max_layer,
+        db_dir=Path(cfg.BERTH_SCANNER_DB_DIR) if cfg.BERTH_SCANNER_DB_DIR else data_dir / "vulndb",
+        clair_endpoint=cfg.SECURITY_SCANNER_V4_ENDPOINT,
+    )
+
+
 def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:
     return UsageLogSettings(
         logs_model=cfg.LOGS_MODEL,
@@ -774,6 +820,7 @@ def load_settings(
 
     storage = _storage_location(cfg, ddir, problems)
     outbound = _outbound_settings(cfg, path, env, problems)
+    scanner = _scanner_settings(cfg, ddir, problems)
     if cfg.AUTHENTICATION_TYPE not in ("Database", "LDAP"):
         problems.append(
             f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet "
@@ -819,6 +866,7 @@ def load_settings(
         policies=_policy_settings(cfg),
         outbound=outbound,
         notifications=_notification_settings(cfg),
+        scanner=scanner,
         config_path=path,
         gc_interval_s=parse_duration(cfg.BERTH_GC_INTERVAL),
         gc_grace_s=parse_duration(cfg.BERTH_GC_GRACE),

@@ -42,7 +42,7 @@ from berth.messages.services import MessageService
 from berth.metrics.prometheus import PrometheusRecorder
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
-from berth.notifications.events import quota_data
+from berth.notifications.events import RepoRef, quota_data, vulnerability_data
 from berth.notifications.hooks import InviteNotifier, PushNotifier, notify
 from berth.notifications.mail import Mailer
 from berth.notifications.methods.base import check_http_url
@@ -66,6 +66,7 @@ from berth.ratelimits.limiter import LocalCounter, OverrideCache, RateLimiter, R
 from berth.ratelimits.services import RateLimitService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
+from berth.registry.events import Listeners, PushListener
 from berth.registry.immutability import TagGuard
 from berth.registry.pulls import PullLog
 from berth.registry.service import Registry
@@ -73,6 +74,10 @@ from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
+from berth.scanner.hooks import IndexOnPush
+from berth.scanner.matcher import Finding
+from berth.scanner.services import ScannerService
+from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 from berth.usagelogs.services import UsageLogService
@@ -106,6 +111,7 @@ class Services:
     quotas: QuotaService
     rate_limits: RateLimitService
     limiter: RateLimiter
+    scanner: ScannerService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
     metrics: PrometheusRecorder = field(default_factory=PrometheusRecorder)
     health: HealthService | None = None
@@ -154,6 +160,7 @@ def _job_runner(
     usage_logs: UsageLogService,
     quotas: QuotaService,
     teamsync: TeamSyncService,
+    scanner: ScannerService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -175,6 +182,8 @@ def _job_runner(
         ROTATE_LOGS.bind(usage_logs.rotate),
         BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
         SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
+        INDEX_MANIFEST.bind(scanner.index),
+        REMATCH_MANIFESTS.bind(scanner.rematch),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -194,10 +203,39 @@ def _job_runner(
         )
     if teamsync.service is not None:
         schedules.append(Schedule(SYNC_TEAMS, every_s=max(60, settings.team_resync_s)))
+    if settings.scanner.enabled:
+        schedules.append(
+            Schedule(REMATCH_MANIFESTS, every_s=max(1, settings.scanner.indexing_interval_s))
+        )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
+
+
+def _vulnerability_payload(
+    host: str, base_url: str, namespace: str, name: str, tags: list[str], f: Finding
+) -> dict[str, Any]:
+    """The scanner's findings as Quay's ``vulnerability_found`` payload."""
+    return vulnerability_data(
+        RepoRef(namespace, name, host, base_url),
+        tags,
+        vuln_id=f.advisory_id,
+        description=f.description,
+        link=f.links.split(" ")[0] if f.links else "",
+        priority=f.severity,
+        has_fix=bool(f.fixed_by),
+    )
+
+
+def _push_listener(settings: Settings, read_cache: ReadCache[Any]) -> PushListener:
+    """Notifications always listen; the scanner only when it is on (no cost otherwise)."""
+    notifier = PushNotifier(
+        host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
+    )
+    if settings.scanner.enabled:
+        return Listeners(notifier, IndexOnPush())
+    return notifier
 
 
 def _read_cache(settings: Settings) -> ReadCache[Any]:
@@ -338,9 +376,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
-        listener=PushNotifier(
-            host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
-        ),
+        listener=_push_listener(settings, read_cache),
         artifacts=reg.artifacts,
         quota=enforcer,
         pull_through=pull_through,
@@ -398,8 +434,15 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         federated,
         on_sign_in=lambda user, groups: teamsync.sync_groups(user.id, groups),
     )
+    scanner = ScannerService(
+        db,
+        storage,
+        settings.scanner,
+        notify=notify,
+        payload=partial(_vulnerability_payload, settings.server_hostname, settings.base_url),
+    )
     runner = _job_runner(
-        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync
+        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner
     )
     robots = RobotService(
         db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
@@ -456,6 +499,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         oidc=oidc,
         federation=federation,
         messages=MessageService(db),
+        scanner=scanner,
         read_cache=read_cache,
         proxy_cache=proxy_service,
         pull_through=pull_through,

@@ -37,6 +37,7 @@ from berth.cli.gc import gc
 from berth.cli.identity import register as register_identity
 from berth.cli.jobs import jobs
 from berth.cli.prune import prune
+from berth.cli.scanner import scanner
 from berth.config import ConfigError, Settings, UnknownKey, load_settings
 
 if TYPE_CHECKING:
@@ -574,6 +575,7 @@ def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
 register_identity(main)
 main.add_command(prune)
 main.add_command(gc)
+main.add_command(scanner)
 main.add_command(jobs)
 
 

@@ -15,6 +15,7 @@ from berth.quotas import models as quotas_models  # noqa: F401
 from berth.ratelimits import models as ratelimits_models  # noqa: F401
 from berth.registry import models as registry_models  # noqa: F401
 from berth.repos import models as repos_models  # noqa: F401
+from berth.scanner import models as scanner_models  # noqa: F401
 from berth.usagelogs import models as usagelogs_models  # noqa: F401
 
 metadata = Base.metadata

@@ -32,6 +32,7 @@ from berth.http.api.v1.ratelimits import routes as ratelimits
 from berth.http.api.v1.registry import capabilities, manifests, tags
 from berth.http.api.v1.repos import routes as repositories
 from berth.http.api.v1.repos import tokens as repository_tokens
+from berth.http.api.v1.scanner import routes as scanner
 from berth.http.api.v1.session import SessionCodec
 from berth.http.api.v1.usagelogs import routes as usagelogs
 
@@ -67,6 +68,7 @@ MODULES: tuple[RouteModule, ...] = (
     messages.routes,
     assign.routes,
     proxycache.routes,
+    scanner.routes,
 )
 
 

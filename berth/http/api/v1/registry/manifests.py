@@ -33,7 +33,7 @@ ADD_LABEL = {
 }
 
 
-def _digest(ctx: Ctx) -> str:
+def manifest_digest(ctx: Ctx) -> str:
     digest = ctx.params["manifestref"]
     if not _DIGEST.match(digest):
         raise MessageError(404, NOT_FOUND_MESSAGE)
@@ -41,7 +41,7 @@ def _digest(ctx: Ctx) -> str:
 
 
 async def get_manifest(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         details = await ctx.api.svc.registry.details.get(repo, digest)
@@ -49,7 +49,7 @@ async def get_manifest(ctx: Ctx) -> Response:
 
 
 async def list_labels(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         labels = await ctx.api.svc.registry.labels.list(
@@ -59,7 +59,7 @@ async def list_labels(ctx: Ctx) -> Response:
 
 
 async def add_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, row = await writable_repo(ctx)
     body = await ctx.body(ADD_LABEL)
     service = ctx.api.svc.registry.labels
@@ -81,7 +81,7 @@ async def add_label(ctx: Ctx) -> Response:
 
 
 async def get_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         label = await ctx.api.svc.registry.labels.get(repo, digest, ctx.params["labelid"])
@@ -89,7 +89,7 @@ async def get_label(ctx: Ctx) -> Response:
 
 
 async def delete_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, row = await writable_repo(ctx)
     repo = existing(row)
     with registry_errors():
@@ -100,7 +100,7 @@ async def delete_label(ctx: Ctx) -> Response:
 
 
 async def manifest_pull_statistics(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         pulls = await ctx.api.svc.registry.pull_stats.manifest(repo, digest)
