@@ -85,6 +85,25 @@ def _pair(
     is_flag=True,
     help="Skip push throughput with a webhook notification vs without.",
 )
+@click.option(
+    "--logs-rows",
+    callback=_pair,
+    default=None,
+    metavar="SMALL,LARGE",
+    help="log_entries rows of the usage-logs check (default 10000,10000000; quick 10000,1000000).",
+)
+@click.option("--skip-logs", is_flag=True, help="Skip the usage-logs check.")
+@click.option(
+    "--skip-quota",
+    is_flag=True,
+    help="Skip the quota (manifest PUT) and pull statistics (manifest GET) comparisons.",
+)
+@click.option(
+    "--proxy",
+    is_flag=True,
+    help="Also time cold and warm pulls through Berth's proxy cache and distribution's "
+    "pull-through mode (bench/proxy.py; results in the JSON).",
+)
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",

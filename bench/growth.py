@@ -7,6 +7,14 @@ Against one running Berth (plain HTTP, the token flow a client uses):
 * catalog: ``small`` repositories, time the full ``/v2/_catalog``; grow to ``large``
   repositories and time it again; divide by the number of repositories.
 
+* web UI (issue 13 point 5): at each size, the first page of the tags tab
+  (``/repository/<repo>?tab=tags``) against the matching ``/api/v1`` call (the tags API's
+  first page of 50 live tags), and the repository list (``/repository/?view=ns:growth``)
+  against ``GET /api/v1/repository?namespace=growth&last_modified=true`` (both 100 a page),
+  signed in through ``/signin`` as a browser is (the same session cookie for both). The
+  reported numbers are the UI/API ratio at each size and the UI's large/small ratio (a
+  first page that costs the same at 1,000 and 100,000 items is flat: 1.0).
+
 The reported ratio is time-per-item at the large size over time-per-item at the small
 size: 1.0 means the cost per item does not grow with the registry (an indexed, paged
 listing); 10 would mean a listing that is quadratic in size. Seeding goes over HTTP too
@@ -243,6 +251,70 @@ class Client:
         return items, pages
 
 
+@dataclass
+class UiPoint:
+    """The web UI's page against the matching /api/v1 call on the same data."""
+
+    items: int
+    ui_ms: float
+    api_ms: float
+    samples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "ui_ms": round(self.ui_ms, 3),
+            "api_ms": round(self.api_ms, 3),
+            "ui_over_api": round(self.ui_ms / self.api_ms, 3) if self.api_ms else None,
+            "samples": self.samples,
+        }
+
+
+class WebSession:
+    """A browser-like client: signs in through the sign-in page, then GETs pages and the
+    API with the session cookie (as the web UI's own htmx requests do)."""
+
+    def __init__(self, base_url: str, user: str, password: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=300)
+        self.user, self.password = user, password
+
+    async def sign_in(self) -> None:
+        page = await self.http.get("/signin")
+        m = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        if page.status_code != 200 or m is None:
+            raise GrowthError(f"GET /signin -> {page.status_code}: no sign-in form")
+        form = {"_csrf_token": m.group(1), "username": self.user, "password": self.password}
+        r = await self.http.post("/signin", data={**form, "next": "/repository/"})
+        if r.status_code != 303:
+            raise GrowthError(f"POST /signin -> {r.status_code}: {r.text[:200]}")
+
+    async def get_ms(self, url: str, api: bool) -> float:
+        headers = {"X-Requested-With": "XMLHttpRequest"} if api else {}
+        t0 = time.perf_counter()
+        r = await self.http.get(url, headers=headers)
+        ms = (time.perf_counter() - t0) * 1000
+        if r.status_code != 200:
+            raise GrowthError(f"GET {url} -> {r.status_code}: {r.text[:200]}")
+        return ms
+
+    async def pair(
+        self, items: int, ui_url: str, api_url: str, min_samples: int, min_time: float
+    ) -> UiPoint:
+        """Median of interleaved samples of the page and the API call (warm-up first)."""
+        await self.get_ms(ui_url, False)
+        await self.get_ms(api_url, True)
+        ui: list[float] = []
+        api: list[float] = []
+        t_start = time.perf_counter()
+        while len(ui) < min_samples or (time.perf_counter() - t_start < min_time and len(ui) < 200):
+            ui.append(await self.get_ms(ui_url, False))
+            api.append(await self.get_ms(api_url, True))
+        return UiPoint(items, statistics.median(ui), statistics.median(api), len(ui))
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
 async def _bounded(conc: int, n: int, fn: Callable[[int], Awaitable[None]]) -> None:
     it = iter(range(n))
     errors: list[BaseException] = []
@@ -293,6 +365,28 @@ async def _run(
 ) -> dict[str, Any]:
     config, layer, manifest = _image()
     client = Client(url, user, password)
+    web = WebSession(url, user, password)
+    ui_tags: list[UiPoint] = []
+    ui_repos: list[UiPoint] = []
+    ui_error: str | None = None
+    signed_in = False
+
+    async def ui_pair(target: list[UiPoint], items: int, page: str, api: str) -> None:
+        nonlocal ui_error, signed_in
+        if ui_error is not None:
+            return
+        try:
+            if not signed_in:
+                await web.sign_in()
+                signed_in = True
+            point = await web.pair(items, page, api, min_samples, min_time)
+        except (GrowthError, httpx.HTTPError) as e:
+            ui_error = str(e)
+            _log(f"web UI timing FAILED: {e}")
+            return
+        target.append(point)
+        _log(f"web UI {page}: {point.ui_ms:.2f} ms, /api/v1: {point.api_ms:.2f} ms")
+
     try:
         await client.probe()
         base_auth = await client.bearer([f"repository:{BASE_REPO}:pull,push"])
@@ -326,6 +420,12 @@ async def _run(
                 raise GrowthError(f"{repo}: tags/list returned {items} tags, expected {n}")
             tag_points.append(Point(items, pages, ms, k, seed_s))
             _log(f"tags/list of {n}: {ms:.2f} ms in {pages} page(s)")
+            await ui_pair(
+                ui_tags,
+                n,
+                f"/repository/{repo}?tab=tags",
+                f"/api/v1/repository/{repo}/tag/?onlyActiveTags=true&limit=50&page=1",
+            )
 
         # catalog: grow one registry from small to large
         cat_points = []
@@ -359,8 +459,24 @@ async def _run(
                 raise GrowthError(f"/v2/_catalog returned {items} repositories, expected >= {n}")
             cat_points.append(Point(items, pages, ms, k, seed_s))
             _log(f"catalog of {items}: {ms:.2f} ms in {pages} page(s)")
+            await ui_pair(
+                ui_repos,
+                n,
+                f"/repository/?view=ns:{NAMESPACE}",
+                f"/api/v1/repository?namespace={NAMESPACE}&last_modified=true",
+            )
     finally:
         await client.close()
+        await web.close()
+
+    def ui_summary(points: list[UiPoint]) -> dict[str, Any]:
+        small, large = points[0], points[-1]
+        growth = large.ui_ms / small.ui_ms if len(points) > 1 and small.ui_ms else None
+        return {
+            "points": [p.as_dict() for p in points],
+            "ui_large_over_small": round(growth, 3) if growth else None,
+            "worst_ui_over_api": max(p.as_dict()["ui_over_api"] or 0 for p in points),
+        }
 
     def summary(points: list[Point]) -> dict[str, Any]:
         small, large = points[0], points[-1]
@@ -368,6 +484,14 @@ async def _run(
         return {"points": [p.as_dict() for p in points], "per_item_ratio": ratio}
 
     out = {"tags_list": summary(tag_points), "catalog": summary(cat_points)}
+    ui: dict[str, Any] = {}
+    if ui_tags:
+        ui["tags_tab"] = ui_summary(ui_tags)
+    if ui_repos:
+        ui["repository_list"] = ui_summary(ui_repos)
+    if ui_error is not None:
+        ui["error"] = ui_error
+    out["web_ui"] = ui
     if client.catalog_scope_refused:
         out["catalog"]["note"] = (
             "token scope registry:catalog:* refused "

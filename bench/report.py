@@ -258,6 +258,22 @@ def text_table(results: dict[str, Any]) -> str:
             )
     if growth.get("error"):
         lines.append(f"cost growth: FAILED: {growth['error']}")
+    web_ui = growth.get("web_ui") or {}
+    for key, label in (("tags_tab", "tags tab"), ("repository_list", "repository list")):
+        w = web_ui.get(key)
+        if w and w.get("points"):
+            cells = ", ".join(
+                f"{p['items']:,}: {fmt(p['ui_ms'])} ms vs {fmt(p['api_ms'])} ms "
+                f"({fmt(p['ui_over_api'])}x)"
+                for p in w["points"]
+            )
+            lines.append(
+                f"web UI, {label} (page vs /api/v1): {cells}; "
+                f"large/small {fmt(w.get('ui_large_over_small'))}"
+            )
+    if web_ui.get("error"):
+        lines.append(f"web UI timing: FAILED: {web_ui['error']}")
+    lines += logs_lines(results)
     st = results.get("startup") or {}
     if st:
         lines.append(
@@ -265,6 +281,31 @@ def text_table(results: dict[str, Any]) -> str:
             f"; first run on an empty data dir {fmt(st.get('first_run_s'))} s"
         )
     return "\n".join(lines)
+
+
+def logs_lines(results: dict[str, Any]) -> list[str]:
+    """The usage-logs check in a few lines (see bench/logs.py)."""
+    logs = results.get("logs") or {}
+    if logs.get("error"):
+        return [f"usage logs: FAILED: {logs['error']}"]
+    if not logs.get("pages"):
+        return []
+    small, large = logs["rows"]
+    out = [
+        f"usage logs, a page at {small:,} vs {large:,} rows (worst ratio "
+        f"{fmt(logs['page_ratio_max'])}, target <= 1.5):"
+    ]
+    out += [
+        f"  {p['query']}: {fmt(p['small_ms'])} -> {fmt(p['large_ms'])} ms, ratio {fmt(p['ratio'])}"
+        for p in logs["pages"]
+    ]
+    agg = logs.get("aggregate") or {}
+    if agg:
+        out.append(
+            f"usage logs, a month's aggregate over {agg['rows']:,} entries: {fmt(agg['ms'])} ms"
+            f" (first call, counting every day: {fmt(agg.get('first_ms'))} ms)"
+        )
+    return out
 
 
 # ---- markdown ----------------------------------------------------------------------------
@@ -397,6 +438,34 @@ def markdown_section(results: dict[str, Any], json_name: str, svg_rel: str | Non
             note = (growth.get(key) or {}).get("note")
             if note:
                 lines += ["", f"Note ({key}): {_short(note)}."]
+        lines += _web_ui_section(growth.get("web_ui") or {})
+
+    logs = results.get("logs") or {}
+    if logs:
+        lines += ["", "Usage logs (Berth alone, in-process through the logs API's service):", ""]
+        if logs.get("error"):
+            lines.append(f"- **not measured**: {logs['error']}")
+        elif logs.get("pages"):
+            small, large = logs["rows"]
+            lines += [
+                f"| page of 20 | {small:,} rows | {large:,} rows | ratio (target ≤ 1.5) |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| {p['query']} | {fmt(p['small_ms'])} ms | {fmt(p['large_ms'])} ms | "
+                f"{fmt(p['ratio'])}{TIMES} |"
+                for p in logs["pages"]
+            ]
+            agg = logs.get("aggregate") or {}
+            if agg:
+                lines += [
+                    "",
+                    f"A month's aggregate (entries per kind and day, one namespace) over "
+                    f"{agg['rows']:,} entries: {fmt(agg['ms'])} ms (the first call, which "
+                    f"counts every closed day and keeps the counts: "
+                    f"{fmt(agg.get('first_ms'))} ms). Page times are the best of repeated "
+                    "calls.",
+                ]
 
     fb = results.get("catalog_fallback") or {}
     if fb:
@@ -553,3 +622,37 @@ def render_svg(results: dict[str, Any]) -> str:
         y += row_h / 2
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _web_ui_section(web_ui: dict[str, Any]) -> list[str]:
+    """The web UI against the matching /api/v1 call on the same data (issue 13 point 5:
+    within 1.5x, and a first page that costs the same at every size)."""
+    lines = [
+        "",
+        "Web UI (the page a browser gets vs the matching `/api/v1` call, same session, same "
+        "data; the first page of each):",
+        "",
+    ]
+    if web_ui.get("error"):
+        return [*lines, f"- **not measured**: {_short(web_ui['error'])}"]
+    lines += [
+        "| page | items | page time | /api/v1 time | page / API |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "tags_tab": "tags tab (`?tab=tags`) vs `GET .../tag/?onlyActiveTags&limit=50`",
+        "repository_list": "repository list vs `GET /api/v1/repository?namespace=`",
+    }
+    growth_cells = []
+    for key, label in labels.items():
+        w = web_ui.get(key) or {}
+        for p in w.get("points") or []:
+            lines.append(
+                f"| {label} | {p['items']:,} | {fmt(p['ui_ms'])} ms | {fmt(p['api_ms'])} ms | "
+                f"{fmt(p['ui_over_api'])}{TIMES} |"
+            )
+        if w.get("ui_large_over_small") is not None:
+            growth_cells.append(f"{key} {fmt(w['ui_large_over_small'])}{TIMES}")
+    if growth_cells:
+        lines += ["", "Page time at the large size over the small one: " + ", ".join(growth_cells)]
+    return lines

@@ -9,7 +9,11 @@ Steps (every server on loopback, in a temporary directory, stopped at the end):
 3. regbench (``bench/regbench.py``, the team's yardstick) with distribution as A
    and Berth as B (token flow), both PIDs for CPU and RSS of their process trees;
 4. the cost growth check against a fresh Berth (see :mod:`bench.growth`);
-5. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
+5. push throughput with a webhook notification against without (see :mod:`bench.notify`),
+   then manifest PUTs with a quota against without one, and manifest GETs with pull
+   statistics against without (see :mod:`bench.quota`);
+6. the usage-logs check, in-process on a fresh database (see :mod:`bench.logs`);
+7. ``<out>/<timestamp>.json``, the ratio table, and (full runs) the generated section of
    ``docs/performance.md`` and ``docs/img/performance.svg``.
 """
 
@@ -32,7 +36,10 @@ from typing import Any
 
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
+from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
 from bench.notify import run_notify
+from bench.proxy import run_proxy_bench
+from bench.quota import compare_pull_with_stats, compare_push_with_quota
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed, free_port
 
@@ -55,10 +62,14 @@ class BenchOptions:
     growth_repos: tuple[int, int] | None = None
     skip_growth: bool = False
     skip_notify: bool = False
+    logs_rows: tuple[int, int] | None = None
+    skip_logs: bool = False
+    skip_quota: bool = False
     workers: int | None = None
     regbench_args: tuple[str, ...] = ()
     keep: bool = False
     check: bool = False
+    proxy: bool = False  # also the proxy-cache section (bench/proxy.py)
 
 
 def log(msg: str) -> None:
@@ -378,6 +389,63 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 results["notifications"] = {"error": str(e)}
                 log(f"notification throughput FAILED: {e}")
             nb.stop()
+
+        if not opts.skip_logs:
+            rows = opts.logs_rows or (QUICK_ROWS if opts.quick else FULL_ROWS)
+            log(f"usage logs: a page at {rows[0]:,} vs {rows[1]:,} rows, a month's aggregate")
+            confs = []
+            for name in ("berth_logs_small", "berth_logs_large"):
+                conf_dir = tmp / name
+                conf_dir.mkdir(parents=True, exist_ok=True)
+                conf = {
+                    "SERVER_HOSTNAME": "localhost",
+                    "BERTH_DATA_DIR": str(conf_dir / "data"),
+                    **deployment.berth_config(name),
+                }
+                (conf_dir / "config.yaml").write_text(json.dumps(conf))
+                confs.append(conf_dir / "config.yaml")
+            try:
+                results["logs"] = run_logs((confs[0], confs[1]), rows, quick=opts.quick)
+            except Exception as e:  # reported; the rest of the run stands
+                results["logs"] = {"error": str(e)}
+                log(f"usage logs FAILED: {e}")
+        if not opts.skip_quota:
+            results["quota_push"] = compare_push_with_quota(
+                tmp / "quota",
+                BENCH_USER,
+                password,
+                deployment.berth_config,
+                quick=opts.quick,
+                workers=opts.workers,
+                log=log,
+            )
+            results["pull_stats_get"] = compare_pull_with_stats(
+                tmp / "pull-stats",
+                BENCH_USER,
+                password,
+                deployment.berth_config,
+                quick=opts.quick,
+                workers=opts.workers,
+                log=log,
+            )
+    if opts.proxy:
+        log("proxy cache: cold and warm pulls, Berth's proxy cache vs distribution's pull-through")
+        try:
+            proxy = run_proxy_bench(
+                tmp / "proxy",
+                images=4,
+                layer_mb=4 if opts.quick else 16,
+                reps=2 if opts.quick else 3,
+            )
+        except (OSError, RuntimeError, AssertionError, BenchSetupError) as e:
+            results["proxy"] = {"error": str(e)}
+            log(f"proxy cache FAILED: {e}")
+        else:
+            results["proxy"] = proxy
+            for phase in ("cold", "warm"):
+                dist_s, berth_s = proxy[f"distribution_{phase}_s"], proxy[f"berth_{phase}_s"]
+                ratio = proxy[f"{phase}_ratio"]
+                log(f"proxy cache {phase}: distribution {dist_s} s, Berth {berth_s} s ({ratio}x)")
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

@@ -121,6 +121,8 @@ class Distribution:
     s3: dict[str, str] | None = None
     port: int = 0
     proc: subprocess.Popen | None = None
+    # Pull-through mode (``proxy.remoteurl``): a cache of this registry URL (bench/proxy.py).
+    proxy_remote: str | None = None
 
     def _storage(self, root: Path) -> dict[str, object]:
         if self.s3 is None:
@@ -188,6 +190,8 @@ class Distribution:
                 "storage": self._storage(root),
                 "http": {"addr": f"127.0.0.1:{self.port}"},
             }
+            if self.proxy_remote:
+                config["proxy"] = {"remoteurl": self.proxy_remote}
             cfg = self.workdir / "config.yml"
             cfg.write_text(yaml.safe_dump(config))
             # Its AWS SDK panics on AWS_CA_BUNDLE with its own transport (loopback http anyway).

@@ -32,14 +32,21 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from berth.auth.settings import AuthSettings
+from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
+from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
 from berth.notifications.settings import MailSettings, NotificationSettings
+from berth.oci.artifacts import ArtifactRules
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
 from berth.policies.settings import PolicySettings, default_prune_rule
+from berth.proxycache.settings import ProxyCacheSettings
 from berth.quaykeys import QUAY_KEYS
+from berth.quotas.settings import QuotaSettings
+from berth.ratelimits.settings import RateLimitSettings, rate_limits
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
+from berth.scanner.settings import ScannerSettings
 from berth.storage.factory import validate_storage_args
+from berth.usagelogs.settings import UsageLogSettings, check_logs_model
 
 
 class ConfigError(Exception):
@@ -120,6 +127,7 @@ class QuayConfig(BaseModel):
     FEATURE_EXTENDED_REPOSITORY_NAMES: bool = True
     FEATURE_REFERRERS_API: bool = True
     FEATURE_GENERAL_OCI_SUPPORT: bool = True
+    ALLOWED_OCI_ARTIFACT_TYPES: dict[str, list[str]] | None = None
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
     FEATURE_REPO_MIRROR: bool = False
@@ -129,6 +137,14 @@ class QuayConfig(BaseModel):
     FEATURE_PROXY_STORAGE: bool = False
     FEATURE_QUOTA_MANAGEMENT: bool = False
     DEFAULT_SYSTEM_REJECT_QUOTA_BYTES: int = 0
+    # Quotas (berth/quotas/settings.py): the routes need FEATURE_EDIT_QUOTA too; pushes past
+    # a Reject limit are refused with FEATURE_VERIFY_QUOTA; QUOTA_BACKFILL recounts sizes.
+    FEATURE_IMAGE_PULL_STATS: bool = False  # Quay 3.16's pull statistics
+    FEATURE_EDIT_QUOTA: bool = True
+    FEATURE_VERIFY_QUOTA: bool = True
+    QUOTA_BACKFILL: bool = True
+    QUOTA_TOTAL_DELAY_SECONDS: int = 1800
+    QUOTA_NOTIFICATION_COOLDOWN_SECONDS: int = 86400
     FEATURE_MAILING: bool = True
     FEATURE_REQUIRE_TEAM_INVITE: bool = True
     FEATURE_RESTRICTED_USERS: bool = False
@@ -166,6 +182,62 @@ class QuayConfig(BaseModel):
     USER_RECOVERY_TOKEN_LIFETIME: str = "30m"  # noqa: S105 (a duration, not a password)
     REGISTRY_TITLE: str = "Berth"
     WEBHOOK_HOSTNAME_BLACKLIST: list[str] = Field(default_factory=list)
+    # Usage logs (berth/usagelogs/settings.py): the store, the API's features, login
+    # auditing, rotation of old entries into archive files, and exports.
+    LOGS_MODEL: str = "database"
+    FEATURE_LOG_EXPORT: bool = True
+    FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL: bool = True
+    FEATURE_USER_LOG_ACCESS: bool = False
+    ACTION_LOG_MAX_PAGE: int | None = None
+    ACTION_LOG_AUDIT_LOGINS: bool = True
+    ACTION_LOG_AUDIT_LOGIN_FAILURES: bool = False
+    FEATURE_ACTION_LOG_ROTATION: bool = False
+    ACTION_LOG_ROTATION_THRESHOLD: str = "30d"
+    ACTION_LOG_ROTATION_FREQUENCY: int | str = 12 * 3600
+    ACTION_LOG_ARCHIVE_LOCATION: str | None = None
+    ACTION_LOG_ARCHIVE_PATH: str = "actionlogarchive/"
+    EXPORT_ACTION_LOGS_SECONDS: int = 3600
+
+    # AUTHENTICATION_TYPE: LDAP (berth/directory/settings.py; Quay's names and defaults).
+    LDAP_URI: str = "ldap://localhost"
+    LDAP_ADMIN_DN: str | None = None
+    LDAP_ADMIN_PASSWD: str | None = None
+    LDAP_BASE_DN: list[str] | str | None = None
+    LDAP_USER_RDN: list[str] | str | None = None
+    LDAP_SECONDARY_USER_RDNS: list[list[str] | str] = Field(default_factory=list)
+    LDAP_UID_ATTR: str = "uid"
+    LDAP_EMAIL_ATTR: str = "mail"
+    LDAP_MEMBEROF_ATTR: str = "memberOf"
+    LDAP_USER_FILTER: str | None = None
+    LDAP_SUPERUSER_FILTER: str | None = None
+    LDAP_RESTRICTED_USER_FILTER: str | None = None
+    LDAP_GLOBAL_READONLY_SUPERUSER_FILTER: str | None = None
+    LDAP_ALLOW_INSECURE_FALLBACK: bool = False
+    LDAP_FOLLOW_REFERRALS: bool = True
+    LDAP_TIMEOUT: float = 10.0
+    LDAP_NETWORK_TIMEOUT: float = 10.0
+    LDAP_CACHE_TTL: float = 5.0
+    LDAP_CONNECTION_POOLING: bool = True
+    LDAP_POOL_SIZE: int = 10
+    BERTH_LDAP_STARTTLS: bool = False
+    # Teams bound to directory groups (berth/identity/teamsync.py).
+    FEATURE_TEAM_SYNCING: bool = False
+    FEATURE_ASSIGN_OAUTH_TOKEN: bool = True
+    FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: bool = False
+    TEAM_RESYNC_STALE_TIME: str = "30m"
+    # Proxy-cache organizations (the proxycache routes and pull-through; docs/proxy-cache.md).
+    FEATURE_PROXY_CACHE: bool = False
+    # Security scanning (berth/scanner/settings.py).
+    FEATURE_SECURITY_SCANNER: bool = False
+    FEATURE_SECURITY_NOTIFICATIONS: bool = False
+    FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX: bool = True
+    NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX: str = "High"
+    SECURITY_SCANNER_INDEXING_INTERVAL: int = 30
+    SECURITY_SCANNER_V4_INDEXING: bool = True
+    SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE: str | None = None
+    SECURITY_SCANNER_V4_ENDPOINT: str | None = None
+    SECURITY_SCANNER_V4_PSK: str | None = None
+    BERTH_SCANNER_DB_DIR: str | None = None
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -188,6 +260,28 @@ class QuayConfig(BaseModel):
     # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
     # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
     BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
+    # Usage-log exports of more entries than this are refused with a message (no half file).
+    BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES: int = 1_000_000
+
+    @field_validator("LOGS_MODEL")
+    @classmethod
+    def _logs_model(cls, v: str) -> str:
+        return check_logs_model(v)
+
+    @field_validator("ACTION_LOG_ROTATION_THRESHOLD", "ACTION_LOG_ROTATION_FREQUENCY")
+    @classmethod
+    def _log_durations(cls, v: int | str) -> int | str:
+        parse_duration(v)
+        return v
+
+    # Rate limits per caller and per namespace on /v2 and /api/v1 (off: none); counted in
+    # the Redis of BERTH_REDIS when there is one (berth/ratelimits/settings.py).
+    BERTH_RATE_LIMITS: dict[str, Any] | None = None
+    # Proxy cache: a cached tag the upstream confirmed less than this long ago is served
+    # without asking it again ("0s": a HEAD to the upstream on every pull by tag, as Quay);
+    # the largest blob fetched from an upstream (None: no limit).
+    BERTH_PROXY_CACHE_REVALIDATE: str = "1m"
+    BERTH_PROXY_CACHE_MAX_BLOB_BYTES: int | None = None
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -224,11 +318,19 @@ class QuayConfig(BaseModel):
         "BERTH_AUTOPRUNE_INTERVAL",
         "APP_SPECIFIC_TOKEN_EXPIRATION",
         "USER_RECOVERY_TOKEN_LIFETIME",
+        "TEAM_RESYNC_STALE_TIME",
+        "BERTH_PROXY_CACHE_REVALIDATE",
     )
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v:  # APP_SPECIFIC_TOKEN_EXPIRATION: None or "" is "never"
             parse_duration(v)
+        return v
+
+    @field_validator("BERTH_RATE_LIMITS")
+    @classmethod
+    def _rate_limits(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        rate_limits(v)
         return v
 
     @field_validator("BERTH_JOB_LANES")
@@ -272,6 +374,16 @@ class QuayConfig(BaseModel):
             raise ValueError("; ".join(problems))
         return v
 
+    @field_validator(
+        "LDAP_USER_FILTER",
+        "LDAP_SUPERUSER_FILTER",
+        "LDAP_RESTRICTED_USER_FILTER",
+        "LDAP_GLOBAL_READONLY_SUPERUSER_FILTER",
+    )
+    @classmethod
+    def _ldap_filter(cls, v: str | None) -> str | None:
+        return check_filter("filter", v)
+
     @field_validator("TAG_EXPIRATION_OPTIONS")
     @classmethod
     def _durations(cls, v: list[str]) -> list[str]:
@@ -302,6 +414,9 @@ class ApiSettings:
     browser_api_calls_xhr_only: bool = True  # BROWSER_API_CALLS_XHR_ONLY
     public_catalog: bool = False  # FEATURE_PUBLIC_CATALOG
     v2_pagination_size: int = 50  # V2_PAGINATION_SIZE
+    team_syncing: bool = False  # FEATURE_TEAM_SYNCING
+    nonsuperuser_team_syncing_setup: bool = False  # FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP
+    assign_oauth_token: bool = True  # FEATURE_ASSIGN_OAUTH_TOKEN
 
     @property
     def database_auth(self) -> bool:
@@ -344,6 +459,7 @@ class Settings:
     policies: PolicySettings
     outbound: OutboundSettings
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    scanner: ScannerSettings = field(default_factory=ScannerSettings)
     config_path: Path | None = None
     gc_interval_s: int = 3600
     gc_grace_s: int = 3600
@@ -354,6 +470,17 @@ class Settings:
     unknown_keys: tuple[UnknownKey, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
+    # Usage logs: the store, the API's features, login auditing, rotation, exports.
+    usage_logs: UsageLogSettings = field(default_factory=UsageLogSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
+    ldap: LdapSettings | None = None
+    # TEAM_RESYNC_STALE_TIME: how often synced teams follow their groups.
+    team_resync_s: int = 1800
+    # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
+    oidc: tuple[OidcSettings, ...] = ()
+    proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
 
     @property
     def base_url(self) -> str:
@@ -417,6 +544,9 @@ def _api_settings(cfg: QuayConfig) -> ApiSettings:
         browser_api_calls_xhr_only=cfg.BROWSER_API_CALLS_XHR_ONLY,
         public_catalog=cfg.FEATURE_PUBLIC_CATALOG,
         v2_pagination_size=cfg.V2_PAGINATION_SIZE,
+        team_syncing=cfg.FEATURE_TEAM_SYNCING,
+        nonsuperuser_team_syncing_setup=cfg.FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP,
+        assign_oauth_token=cfg.FEATURE_ASSIGN_OAUTH_TOKEN,
     )
 
 
@@ -457,6 +587,10 @@ def _registry_settings(cfg: QuayConfig) -> RegistrySettings:
         default_tag_expiration_s=parse_duration(cfg.DEFAULT_TAG_EXPIRATION),
         tag_expiration_options=frozenset(parse_duration(v) for v in cfg.TAG_EXPIRATION_OPTIONS),
         max_manifest_bytes=cfg.BERTH_MAX_MANIFEST_BYTES,
+        artifacts=ArtifactRules.from_config(
+            cfg.FEATURE_GENERAL_OCI_SUPPORT, cfg.ALLOWED_OCI_ARTIFACT_TYPES
+        ),
+        pull_stats=cfg.FEATURE_IMAGE_PULL_STATS,
         tags=TagSettings(
             immutable_tags=cfg.FEATURE_IMMUTABLE_TAGS,
             immutable_can_expire=cfg.FEATURE_IMMUTABLE_TAGS_CAN_EXPIRE,
@@ -492,6 +626,70 @@ def _notification_settings(cfg: QuayConfig) -> NotificationSettings:
         recovery_token_lifetime_s=parse_duration(cfg.USER_RECOVERY_TOKEN_LIFETIME),
         registry_title=cfg.REGISTRY_TITLE,
         webhook_hostname_blacklist=tuple(cfg.WEBHOOK_HOSTNAME_BLACKLIST),
+    )
+
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _scanner_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> ScannerSettings:
+    max_layer: int | None = None
+    if cfg.SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE:
+        text = cfg.SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE.strip().upper().removesuffix("B")
+        unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+        try:
+            max_layer = int(float(text[: len(text) - len(unit)]) * _SIZE_UNITS[unit])
+        except ValueError:
+            problems.append(
+                "SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE: a size like 1G or 500M, not "
+                f"{cfg.SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE!r}"
+            )
+    severity = cfg.NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX
+    if severity not in ("Unknown", "Negligible", "Low", "Medium", "High", "Critical"):
+        problems.append(
+            "NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX: one of Unknown, Negligible, Low, Medium, "
+            f"High, Critical, not {severity!r}"
+        )
+    return ScannerSettings(
+        enabled=cfg.FEATURE_SECURITY_SCANNER and cfg.SECURITY_SCANNER_V4_INDEXING,
+        notifications=cfg.FEATURE_SECURITY_NOTIFICATIONS,
+        notify_on_new_index=cfg.FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX,
+        min_severity_on_new_index=severity,
+        indexing_interval_s=cfg.SECURITY_SCANNER_INDEXING_INTERVAL,
+        max_layer_size=max_layer,
+        db_dir=Path(cfg.BERTH_SCANNER_DB_DIR) if cfg.BERTH_SCANNER_DB_DIR else data_dir / "vulndb",
+        clair_endpoint=cfg.SECURITY_SCANNER_V4_ENDPOINT,
+    )
+
+
+def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:
+    return UsageLogSettings(
+        logs_model=cfg.LOGS_MODEL,
+        log_export=cfg.FEATURE_LOG_EXPORT,
+        aggregated_counts=cfg.FEATURE_AGGREGATED_LOG_COUNT_RETRIEVAL,
+        user_log_access=cfg.FEATURE_USER_LOG_ACCESS,
+        max_page=cfg.ACTION_LOG_MAX_PAGE,
+        audit_logins=cfg.ACTION_LOG_AUDIT_LOGINS,
+        audit_login_failures=cfg.ACTION_LOG_AUDIT_LOGIN_FAILURES,
+        rotation=cfg.FEATURE_ACTION_LOG_ROTATION,
+        rotation_threshold_s=parse_duration(cfg.ACTION_LOG_ROTATION_THRESHOLD),
+        rotation_frequency_s=parse_duration(cfg.ACTION_LOG_ROTATION_FREQUENCY),
+        archive_location=cfg.ACTION_LOG_ARCHIVE_LOCATION,
+        archive_path=cfg.ACTION_LOG_ARCHIVE_PATH,
+        export_link_ttl_s=cfg.EXPORT_ACTION_LOGS_SECONDS,
+        export_max_entries=cfg.BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES,
+    )
+
+
+def _quota_settings(cfg: QuayConfig) -> QuotaSettings:
+    return QuotaSettings(
+        management=cfg.FEATURE_QUOTA_MANAGEMENT,
+        edit=cfg.FEATURE_EDIT_QUOTA,
+        verify=cfg.FEATURE_VERIFY_QUOTA,
+        default_reject_bytes=max(0, cfg.DEFAULT_SYSTEM_REJECT_QUOTA_BYTES),
+        backfill=cfg.QUOTA_BACKFILL,
+        backfill_interval_s=max(60, cfg.QUOTA_TOTAL_DELAY_SECONDS),
+        cooldown_s=max(0, cfg.QUOTA_NOTIFICATION_COOLDOWN_SECONDS),
     )
 
 
@@ -605,7 +803,8 @@ def load_settings(
     known = set(QuayConfig.model_fields)
     data.update(_env_overrides(env, known))
 
-    notices = unknown_keys([str(k) for k in data])
+    # OIDC login services: ``<NAME>_LOGIN_CONFIG`` keys, named by the operator
+    notices = unknown_keys([str(k) for k, v in data.items() if not is_oidc_block(str(k), v)])
     problems: list[str] = []
     try:
         cfg = QuayConfig.model_validate(data)
@@ -621,10 +820,14 @@ def load_settings(
 
     storage = _storage_location(cfg, ddir, problems)
     outbound = _outbound_settings(cfg, path, env, problems)
-    if cfg.AUTHENTICATION_TYPE != "Database":
+    scanner = _scanner_settings(cfg, ddir, problems)
+    if cfg.AUTHENTICATION_TYPE not in ("Database", "LDAP"):
         problems.append(
-            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet (only Database)"
+            f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet "
+            "(Database or LDAP)"
         )
+    ldap = _ldap_settings(cfg, outbound, problems) if cfg.AUTHENTICATION_TYPE == "LDAP" else None
+    oidc = oidc_settings({str(k): v for k, v in data.items()}, problems)
     if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
         for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
             if not getattr(cfg, key):
@@ -663,6 +866,7 @@ def load_settings(
         policies=_policy_settings(cfg),
         outbound=outbound,
         notifications=_notification_settings(cfg),
+        scanner=scanner,
         config_path=path,
         gc_interval_s=parse_duration(cfg.BERTH_GC_INTERVAL),
         gc_grace_s=parse_duration(cfg.BERTH_GC_GRACE),
@@ -670,6 +874,58 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        proxy_cache=ProxyCacheSettings(
+            enabled=cfg.FEATURE_PROXY_CACHE,
+            revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),
+            max_blob_bytes=cfg.BERTH_PROXY_CACHE_MAX_BLOB_BYTES,
+        ),
+        usage_logs=_usage_log_settings(cfg),
+        quotas=_quota_settings(cfg),
+        rate_limits=RateLimitSettings(
+            rate_limits(cfg.BERTH_RATE_LIMITS),
+            redis_options(cfg),
+            enabled=cfg.BERTH_RATE_LIMITS is not None,
+        ),
+        ldap=ldap,
+        team_resync_s=parse_duration(cfg.TEAM_RESYNC_STALE_TIME),
+        oidc=oidc,
+    )
+
+
+def _ldap_settings(
+    cfg: QuayConfig, outbound: OutboundSettings, problems: list[str]
+) -> LdapSettings:
+    if not re.match(r"^ldaps?://", cfg.LDAP_URI, re.IGNORECASE):
+        problems.append("LDAP_URI: must be an ldap:// or ldaps:// URI")
+    if not cfg.LDAP_BASE_DN:
+        problems.append("LDAP_BASE_DN: required with AUTHENTICATION_TYPE: LDAP")
+    if not cfg.LDAP_ADMIN_DN:
+        problems.append("LDAP_ADMIN_DN: required with AUTHENTICATION_TYPE: LDAP")
+    if cfg.LDAP_POOL_SIZE < 1:
+        problems.append("LDAP_POOL_SIZE: must be at least 1")
+    return LdapSettings(
+        uri=cfg.LDAP_URI,
+        admin_dn=cfg.LDAP_ADMIN_DN,
+        admin_password=cfg.LDAP_ADMIN_PASSWD,
+        base_dn=dn_of(cfg.LDAP_BASE_DN),
+        user_rdn=dn_of(cfg.LDAP_USER_RDN),
+        secondary_user_rdns=tuple(dn_of(r) for r in cfg.LDAP_SECONDARY_USER_RDNS),
+        uid_attr=cfg.LDAP_UID_ATTR,
+        email_attr=cfg.LDAP_EMAIL_ATTR,
+        memberof_attr=cfg.LDAP_MEMBEROF_ATTR,
+        user_filter=cfg.LDAP_USER_FILTER,
+        superuser_filter=cfg.LDAP_SUPERUSER_FILTER,
+        restricted_user_filter=cfg.LDAP_RESTRICTED_USER_FILTER,
+        global_readonly_superuser_filter=cfg.LDAP_GLOBAL_READONLY_SUPERUSER_FILTER,
+        allow_insecure_fallback=cfg.LDAP_ALLOW_INSECURE_FALLBACK,
+        follow_referrals=cfg.LDAP_FOLLOW_REFERRALS,
+        timeout_s=cfg.LDAP_TIMEOUT,
+        network_timeout_s=cfg.LDAP_NETWORK_TIMEOUT,
+        cache_ttl_s=cfg.LDAP_CACHE_TTL,
+        pooling=cfg.LDAP_CONNECTION_POOLING,
+        pool_size=max(1, cfg.LDAP_POOL_SIZE),
+        starttls=cfg.BERTH_LDAP_STARTTLS,
+        ca_paths=outbound.extra_ca_paths,
     )
 
 

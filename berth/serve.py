@@ -29,6 +29,18 @@ from typing import Any
 from berth.startup import SetupWatch
 
 
+def _tls(opts: dict[str, Any]) -> dict[str, Any]:
+    """Granian's TLS arguments (``berth serve`` checked the pair before starting)."""
+    if not opts.get("ssl"):
+        return {}
+    from pathlib import Path
+
+    from granian.constants import SSLProtocols
+
+    cert, key = opts["ssl"]
+    return {"ssl_cert": Path(cert), "ssl_key": Path(key), "ssl_protocol_min": SSLProtocols.tls12}
+
+
 def main() -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
@@ -58,6 +70,7 @@ def main() -> None:
             log_access=False,
             backlog=2048,
             respawn_failed_workers=True,
+            **_tls(opts),
         ).serve()
     finally:
         if watch is not None:
@@ -90,6 +103,7 @@ def _serve_in_process(opts: dict[str, Any]) -> None:
             interface=Interfaces.ASGI,
             log_access=False,
             backlog=2048,
+            **_tls(opts),
         )
         logging.getLogger("_granian").addFilter(_NotExperimental())  # after its log setup
         loop = asyncio.get_running_loop()

@@ -11,27 +11,39 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from berth.auth.federation import RobotFederationExchange
+from berth.auth.ldap import LdapProvider
+from berth.auth.oidc import OidcLogins, OidcService
+from berth.auth.providers import IdentityProvider
 from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
 from berth.config import Settings
+from berth.db.fast import Unit
 from berth.db.session import Database
+from berth.directory.ldap import LdapDirectory
 from berth.gc import tasks as gc_tasks
 from berth.gc.services import GarbageCollector
 from berth.gc.tasks import COLLECT_GARBAGE
+from berth.health.services import HealthService
 from berth.identity import tasks as identity_tasks
 from berth.identity.accounts import AccountService
+from berth.identity.federated import FederatedAccounts
 from berth.identity.orgs import OrgService
 from berth.identity.permissions import PermissionService
 from berth.identity.robots import RobotService
-from berth.identity.tasks import DELETE_NAMESPACE
+from berth.identity.tasks import DELETE_NAMESPACE, SYNC_TEAMS
 from berth.identity.teams import TeamService
+from berth.identity.teamsync import TeamSyncService
 from berth.jobs import Binding, JobQueue, JobRunner, Lane, Schedule
 from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
+from berth.messages.services import MessageService
+from berth.metrics.prometheus import PrometheusRecorder
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
-from berth.notifications.hooks import InviteNotifier, PushNotifier
+from berth.notifications.events import RepoRef, quota_data, vulnerability_data
+from berth.notifications.hooks import InviteNotifier, PushNotifier, notify
 from berth.notifications.mail import Mailer
 from berth.notifications.methods.base import check_http_url
 from berth.notifications.services import NotificationService
@@ -43,8 +55,18 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.proxycache.pullthrough import ProxyCache
+from berth.proxycache.services import ProxyCacheService, ProxyDirectory
+from berth.quotas import tasks as quota_tasks
+from berth.quotas.enforcement import QuotaEnforcer
+from berth.quotas.events import QUOTA_ERROR, Crossing, NotifiedQuotaEvents
+from berth.quotas.services import QuotaService
+from berth.quotas.tasks import BACKFILL_QUOTA_TOTALS
+from berth.ratelimits.limiter import LocalCounter, OverrideCache, RateLimiter, RedisCounter
+from berth.ratelimits.services import RateLimitService
 from berth.registry import tasks as registry_tasks
 from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFileGenerations
+from berth.registry.events import Listeners, PushListener
 from berth.registry.immutability import TagGuard
 from berth.registry.pulls import PullLog
 from berth.registry.service import Registry
@@ -52,8 +74,15 @@ from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
+from berth.scanner.hooks import IndexOnPush
+from berth.scanner.matcher import Finding
+from berth.scanner.services import ScannerService
+from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
+from berth.usagelogs.services import UsageLogService
+from berth.usagelogs.store import DatabaseLogsModel
+from berth.usagelogs.tasks import EXPORT_LOGS, ROTATE_LOGS
 
 
 @dataclass
@@ -78,19 +107,44 @@ class Services:
     oauth: OAuthService
     outbound: OutboundClients
     notifications: NotificationService
+    usage_logs: UsageLogService
+    quotas: QuotaService
+    rate_limits: RateLimitService
+    limiter: RateLimiter
+    scanner: ScannerService
     read_cache: ReadCache[Any] = field(default_factory=NoCache)
+    metrics: PrometheusRecorder = field(default_factory=PrometheusRecorder)
+    health: HealthService | None = None
+    # AUTHENTICATION_TYPE: LDAP: the directory (None with Database authentication).
+    directory: LdapDirectory | None = None
+    teamsync: TeamSyncService | None = None
+    oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
+    federation: RobotFederationExchange | None = None  # robot identity federation
+    messages: MessageService | None = None  # global messages (/api/v1/messages)
+    # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
+    proxy_cache: ProxyCacheService | None = None
+    pull_through: ProxyCache | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
         self.pulls.start()
+        self.metrics.start()
         if self.settings.run_workers_in_process if run_jobs is None else run_jobs:
             self.runner.start()
 
     async def close(self) -> None:
         await self.runner.stop()
+        await self.metrics.stop()
+        if self.pull_through is not None:
+            await self.pull_through.close()
         await self.pulls.stop()
+        await self.limiter.overrides.aclose()
         await self.storage.close()
         await self.outbound.aclose()
+        if isinstance(self.limiter.counter, RedisCounter):
+            await self.limiter.counter.aclose()
+        if self.directory is not None:
+            await self.directory.close()
         await self.db.dispose()
         self.read_cache.close()
 
@@ -103,6 +157,10 @@ def _job_runner(
     pruner: Pruner,
     gc: GarbageCollector,
     deliverer: Deliverer,
+    usage_logs: UsageLogService,
+    quotas: QuotaService,
+    teamsync: TeamSyncService,
+    scanner: ScannerService,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -120,6 +178,12 @@ def _job_runner(
         notification_tasks.DELIVER_NOTIFICATION.bind(deliverer.deliver_notification),
         notification_tasks.SEND_EMAIL.bind(deliverer.send_email),
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
+        EXPORT_LOGS.bind(usage_logs.run_export),
+        ROTATE_LOGS.bind(usage_logs.rotate),
+        BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
+        SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
+        INDEX_MANIFEST.bind(scanner.index),
+        REMATCH_MANIFESTS.bind(scanner.rematch),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -131,10 +195,47 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.usage_logs.rotation:
+        schedules.append(Schedule(ROTATE_LOGS, every_s=settings.usage_logs.rotation_frequency_s))
+    if settings.quotas.management and settings.quotas.backfill:
+        schedules.append(
+            Schedule(BACKFILL_QUOTA_TOTALS, every_s=settings.quotas.backfill_interval_s)
+        )
+    if teamsync.service is not None:
+        schedules.append(Schedule(SYNC_TEAMS, every_s=max(60, settings.team_resync_s)))
+    if settings.scanner.enabled:
+        schedules.append(
+            Schedule(REMATCH_MANIFESTS, every_s=max(1, settings.scanner.indexing_interval_s))
+        )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
+
+
+def _vulnerability_payload(
+    host: str, base_url: str, namespace: str, name: str, tags: list[str], f: Finding
+) -> dict[str, Any]:
+    """The scanner's findings as Quay's ``vulnerability_found`` payload."""
+    return vulnerability_data(
+        RepoRef(namespace, name, host, base_url),
+        tags,
+        vuln_id=f.advisory_id,
+        description=f.description,
+        link=f.links.split(" ")[0] if f.links else "",
+        priority=f.severity,
+        has_fix=bool(f.fixed_by),
+    )
+
+
+def _push_listener(settings: Settings, read_cache: ReadCache[Any]) -> PushListener:
+    """Notifications always listen; the scanner only when it is on (no cost otherwise)."""
+    notifier = PushNotifier(
+        host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
+    )
+    if settings.scanner.enabled:
+        return Listeners(notifier, IndexOnPush())
+    return notifier
 
 
 def _read_cache(settings: Settings) -> ReadCache[Any]:
@@ -151,6 +252,45 @@ def _read_cache(settings: Settings) -> ReadCache[Any]:
     return ReadCache(RedisGenerations.from_options(options), ttl_s=60.0)
 
 
+def _proxy_cache(
+    settings: Settings,
+    db: Database,
+    storage: BlobStorage,
+    pulls: PullLog,
+    read_cache: ReadCache[Any],
+    outbound: OutboundClients,
+) -> tuple[ProxyCacheService | None, ProxyCache | None]:
+    """FEATURE_PROXY_CACHE: the configurations' service and the registry's pull-through
+    (both None when the feature is off: the registry then pays nothing for it)."""
+    if not settings.proxy_cache.enabled:
+        return None, None
+    directory = ProxyDirectory(db, fernet_for(settings.database_secret_key), read_cache)
+    pull_through = ProxyCache(
+        db,
+        storage,
+        pulls,
+        directory,
+        outbound,
+        settings=settings.proxy_cache,
+        spool_dir=settings.data_dir / "proxy-cache-spool",
+        max_manifest_bytes=settings.registry.max_manifest_bytes,
+        cache=read_cache,
+    )
+    return ProxyCacheService(db, directory, outbound), pull_through
+
+
+async def _notify_quota(s: Unit, c: Crossing) -> int:
+    """A quota crossing to the namespace's ``quota_warning``/``quota_error`` notifications."""
+    data = quota_data(
+        c.namespace,
+        used_bytes=c.usage_bytes,
+        quota_bytes=c.limit_bytes,
+        threshold_percent=c.threshold_percent,
+        limit_type="Reject" if c.event == QUOTA_ERROR else "Warning",
+    )
+    return await notify(s, c.event, namespace_id=c.namespace_id, data=data)
+
+
 def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     """Every service, built once. ``pool_size``: database connections per engine (one-shot
     CLI commands need one)."""
@@ -158,8 +298,33 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
     reg = settings.registry
     db = Database(settings.db_url, pool_size=pool_size)
     storage = create_storage(settings.storage.driver, settings.storage.args)
-    pulls = PullLog(db)
+    # Pull counters: for the pull_statistics routes, and for auto-prune by last pull.
+    pulls = PullLog(db, count=settings.registry.pull_stats or settings.policies.auto_prune)
     read_cache = _read_cache(settings)
+    metrics = PrometheusRecorder(
+        pool=db.pool_status, cache=lambda: (read_cache.hits, read_cache.misses)
+    )
+    federated = FederatedAccounts(db, default_tag_expiration_s=reg.default_tag_expiration_s)
+    directory = LdapDirectory(settings.ldap) if settings.ldap is not None else None
+    teamsync = TeamSyncService(
+        db,
+        directory=directory,
+        accounts=federated,
+        enabled=settings.api.team_syncing,
+        oidc=bool(settings.oidc),
+    )
+    provider: IdentityProvider | None = None
+    if directory is not None and settings.ldap is not None:
+        provider = LdapProvider(
+            directory,
+            federated,
+            secret_key=settings.secret_key,
+            super_users=settings.super_users,
+            cache_ttl_s=settings.ldap.cache_ttl_s,
+            on_sign_in=lambda user, found: teamsync.sync_user(user.id, found),
+        )
+    outbound = OutboundClients(settings.outbound)
+    proxy_service, pull_through = _proxy_cache(settings, db, storage, pulls, read_cache, outbound)
     auth = AuthService(
         db,
         server_hostname=settings.server_hostname,
@@ -181,10 +346,24 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         robots_whitelist=auth_settings.robots_whitelist,
         require_encrypted_basic_auth=auth_settings.require_encrypted_basic_auth,
         is_restricted_user=auth_settings.is_restricted_user,
+        provider=provider,
+        proxy_namespaces=pull_through.proxies if pull_through is not None else None,
     )
     for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
         if username != "$app" or auth_settings.app_specific_tokens:
             auth.register_special_login(username, login)
+    quota_settings = settings.quotas
+    quotas = QuotaService(db, default_reject_bytes=quota_settings.default_reject_bytes)
+    enforcer = (
+        QuotaEnforcer(
+            db,
+            NotifiedQuotaEvents(_notify_quota),
+            default_reject_bytes=quota_settings.default_reject_bytes,
+            cooldown_s=quota_settings.cooldown_s,
+        )
+        if quota_settings.enforced
+        else None
+    )
     registry = Registry(
         db,
         storage,
@@ -197,9 +376,10 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         default_tag_expiration_s=reg.default_tag_expiration_s,
         tag_settings=reg.tags,
         guard=TagGuard(ImmutabilityPolicies()),
-        listener=PushNotifier(
-            host=settings.server_hostname, base_url=settings.base_url, cache=read_cache
-        ),
+        listener=_push_listener(settings, read_cache),
+        artifacts=reg.artifacts,
+        quota=enforcer,
+        pull_through=pull_through,
     )
     jobs = JobQueue(db)
     pruner = Pruner(db, registry.manifests, default_rule=settings.policies.default_prune_rule)
@@ -209,6 +389,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         upload_expiry_s=settings.upload_expiry_s,
         default_grace_s=settings.gc_grace_s,
         cache=registry.blobs.cache,
+        metrics=metrics,
     )
     notes = settings.notifications
     notifications = NotificationService(
@@ -224,15 +405,49 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         base_url=settings.base_url,
         cache=read_cache,
     )
-    outbound = OutboundClients(settings.outbound)
-    deliverer = Deliverer(
+    mailer = Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url)
+    deliverer = Deliverer(db, notifications, mailer, outbound, title=notes.registry_title)
+    usage_logs = UsageLogService(
         db,
-        notifications,
-        Mailer(notes.mail, title=notes.registry_title, base_url=settings.base_url),
+        DatabaseLogsModel(db),
+        storage,
         outbound,
-        title=notes.registry_title,
+        settings.usage_logs,
+        secret_key=settings.secret_key,
+        base_url=settings.base_url,
+        mailer=mailer if notes.mailing else None,
     )
-    runner = _job_runner(settings, db, storage, jobs, pruner, gc, deliverer)
+    rate_limit_service = RateLimitService(db)
+    rl = settings.rate_limits
+    limiter = RateLimiter(
+        rl.limits,
+        RedisCounter(rl.redis) if rl.redis is not None else LocalCounter(),
+        OverrideCache(rate_limit_service.overrides),
+    )
+    oidc = OidcLogins(
+        [
+            OidcService(
+                o, outbound, redirect_uri=f"{settings.base_url}/oauth2/{o.service_id}/callback"
+            )
+            for o in settings.oidc
+        ],
+        federated,
+        on_sign_in=lambda user, groups: teamsync.sync_groups(user.id, groups),
+    )
+    scanner = ScannerService(
+        db,
+        storage,
+        settings.scanner,
+        notify=notify,
+        payload=partial(_vulnerability_payload, settings.server_hostname, settings.base_url),
+    )
+    runner = _job_runner(
+        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner
+    )
+    robots = RobotService(
+        db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
+    )
+    federation = RobotFederationExchange(robots, outbound, issue=auth.issue_federated_robot_token)
     return Services(
         settings,
         db,
@@ -252,17 +467,40 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             require_invite=settings.require_team_invite,
             invites=InviteNotifier(mailing=notes.mailing, base_url=settings.base_url),
         ),
-        robots=RobotService(
-            db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
-        ),
+        robots=robots,
         permissions=PermissionService(db),
         gc=gc,
         repos=RepositoryService(db, cache=read_cache),
         policies=PolicyService(db),
         pruner=pruner,
-        accounts=AccountService(db, default_tag_expiration_s=reg.default_tag_expiration_s),
+        accounts=AccountService(
+            db,
+            default_tag_expiration_s=reg.default_tag_expiration_s,
+            audit_logins=settings.usage_logs.audit_logins,
+            audit_login_failures=settings.usage_logs.audit_login_failures,
+        ),
         oauth=OAuthService(db, auth.fernet),
         outbound=outbound,
         notifications=notifications,
+        usage_logs=usage_logs,
+        metrics=metrics,
+        health=HealthService(
+            db,
+            storage,
+            data_dir=settings.data_dir,
+            redis_options=settings.cache_redis,
+            keys_loaded=lambda: auth.keyring.can_sign,
+        ),
+        quotas=quotas,
+        rate_limits=rate_limit_service,
+        limiter=limiter,
+        directory=directory,
+        teamsync=teamsync,
+        oidc=oidc,
+        federation=federation,
+        messages=MessageService(db),
+        scanner=scanner,
         read_cache=read_cache,
+        proxy_cache=proxy_service,
+        pull_through=pull_through,
     )

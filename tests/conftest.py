@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.devservers import running
+from tests.support.ldap import Slapd
+from tests.support.oidc import OidcProvider
 from tests.support.postgres import create_database, postgres_server
 from tests.support.redis import redis_server
 from tests.support.seaweed import seaweed_server
@@ -35,6 +38,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     yield from seaweed_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """A real OpenLDAP seeded with users and groups (tests/support/ldap.py)."""
+    server = Slapd(tmp_path_factory.mktemp("slapd"))
+    with running(server):
+        yield server
 
 
 def embedded_config(tmp: Path, **extra: Any) -> dict[str, Any]:
@@ -97,3 +108,14 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]
     pg = request.getfixturevalue("postgres_url")
     s3 = request.getfixturevalue("s3_server")
     return distributed_config(tmp_path, pg, s3)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider (oidc-provider on nodejs, tests/support/oidc.py); its
+    client ``berth`` may redirect to the in-process Berth of tests/integration."""
+    server = OidcProvider(
+        tmp_path_factory.mktemp("oidc"), ["http://localhost:5000/oauth2/testidp/callback"]
+    )
+    with running(server):
+        yield server

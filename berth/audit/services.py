@@ -34,6 +34,7 @@ LOG_KINDS = frozenset(
         "create_prototype_permission", "modify_prototype_permission",
         "delete_prototype_permission",
         "create_robot", "delete_robot", "regenerate_robot_token",
+        "create_robot_federation", "delete_robot_federation", "federated_robot_token_exchange",
         "user_create", "user_delete", "user_disable", "user_enable", "user_change_email",
         "user_change_password", "user_change_tag_expiration",
         "login_success", "login_failure", "logout",
@@ -48,6 +49,14 @@ LOG_KINDS = frozenset(
         "autoprune_tag_delete",
         "create_immutability_policy", "update_immutability_policy", "delete_immutability_policy",
         "add_repo_notification", "delete_repo_notification", "reset_repo_notification",
+        "export_logs_success", "export_logs_failure",
+        "org_create_quota", "org_change_quota", "org_delete_quota", "org_create_quota_limit",
+        "org_change_quota_limit", "org_delete_quota_limit",
+        # Berth's record of quota events until notifications deliver them (berth.quotas.events)
+        "quota_warning", "quota_error",
+        # Berth's: per-namespace rate limits (berth.ratelimits)
+        "change_namespace_rate_limit", "delete_namespace_rate_limit",
+        "create_proxy_cache_config", "delete_proxy_cache_config",
     }
 )  # fmt: skip
 

@@ -15,6 +15,11 @@ class InvalidCredentials(AuthError):
         self.reason = reason
 
 
+class IdentityProviderUnavailable(InvalidCredentials):
+    """The identity provider (the LDAP directory) could not be asked: nobody is signed in,
+    and the reason says why."""
+
+
 class InvalidToken(AuthError):
     """A bearer token that is malformed, forged, expired or for another audience."""
 
@@ -33,5 +38,8 @@ class InvalidScope(AuthError):
 
 class TooManyAttempts(AuthError):
     def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many login attempts. Please reset your password and try again.")
+        super().__init__(
+            f"Too many login attempts. Please try again in {retry_after} seconds "
+            "(an administrator can set a new password: berth admin set-password)."
+        )
         self.retry_after = retry_after

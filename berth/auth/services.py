@@ -16,9 +16,16 @@ from cryptography.fernet import InvalidToken as NotFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.auth.errors import InvalidCredentials, InvalidScope, InvalidToken, TooManyAttempts
+from berth.auth.errors import (
+    IdentityProviderUnavailable,
+    InvalidCredentials,
+    InvalidScope,
+    InvalidToken,
+    TooManyAttempts,
+)
 from berth.auth.limits import IpFailureLimiter, backoff_remaining_s
 from berth.auth.models import SigningKey
+from berth.auth.providers import DatabaseProvider, IdentityProvider
 from berth.auth.tokens import KeyMaterial, KeyRing, TokenClaims, fernet_for, generate_key
 from berth.authz import ALL_ACTIONS, ANONYMOUS, AccessPolicy, Decision, Principal
 from berth.db.base import now_ms
@@ -98,6 +105,8 @@ class AuthService:
         robots_whitelist: frozenset[str] = frozenset(),
         require_encrypted_basic_auth: bool = False,
         is_restricted_user: Callable[[str], bool] = lambda _name: False,
+        provider: IdentityProvider | None = None,
+        proxy_namespaces: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.db = db
         self.server_hostname = server_hostname
@@ -121,9 +130,14 @@ class AuthService:
         # encrypted password (``POST /api/v1/user/clientkey``), not the password itself.
         self.require_encrypted_basic_auth = require_encrypted_basic_auth
         self.is_restricted_user = is_restricted_user
+        # FEATURE_PROXY_CACHE: is a namespace a proxy-cache organization (its members pull
+        # through it, nobody pushes)? None when the feature is off.
+        self.proxy_namespaces = proxy_namespaces
         self._last_reload = 0.0
         self.special_logins: dict[str, SpecialLogin] = {}
         self.ip_limiter = IpFailureLimiter()
+        # AUTHENTICATION_TYPE: who checks users' passwords (Database: _authenticate_user).
+        self.provider: IdentityProvider = provider or DatabaseProvider(self._authenticate_user)
 
     def register_special_login(self, username: str, validator: SpecialLogin) -> None:
         """Plug in a validator for a special username (e.g. ``$oauthtoken``, ``$app``)."""
@@ -190,7 +204,14 @@ class AuthService:
             plain = self.decrypt_client_key(password)
             if plain is None and registry and self.require_encrypted_basic_auth:
                 raise InvalidCredentials(ENCRYPTED_REQUIRED)
-            principal = await self._authenticate_user(username, plain or password, ip)
+            try:
+                principal = await self.provider.authenticate(username, plain or password, ip=ip)
+            except IdentityProviderUnavailable:
+                raise
+            except InvalidCredentials:
+                if self.provider.federated:  # Database counts its own failures
+                    self.ip_limiter.failed(ip)
+                raise
         if principal.kind == "user" and principal.name and self.is_restricted_user(principal.name):
             principal = dataclasses.replace(principal, restricted=True)
         return principal
@@ -214,6 +235,8 @@ class AuthService:
             raise InvalidCredentials(
                 "Robot account have been disabled. Please contact your administrator."
             )
+        if token.count(".") == 2:  # a token from robot identity federation
+            return await self._authenticate_federated_robot(username, token, ip)
         async with self.db.read() as s:
             robot = await verify_robot_token(s, username, token)
         if robot is None:
@@ -222,6 +245,40 @@ class AuthService:
         if not robot.enabled:
             raise InvalidCredentials("Robot account is disabled")
         return Principal(kind="robot", name=robot.name, user_id=robot.user_id)
+
+    def issue_federated_robot_token(
+        self, username: str, context: dict[str, object], ttl_s: int
+    ) -> str:
+        """A short-lived robot token (robot identity federation): a registry JWT with no
+        access of its own, marked as federated, accepted as the robot's password."""
+        return self.keyring.issue(
+            username, [], audience=self.server_hostname, ttl_s=ttl_s, context=dict(context)
+        )
+
+    async def _authenticate_federated_robot(
+        self, username: str, token: str, ip: str | None
+    ) -> Principal:
+        try:
+            claims = await self.verify_token(token)
+        except InvalidToken as e:
+            self.ip_limiter.failed(ip)
+            raise InvalidCredentials("Invalid robot account or token") from e
+        if claims.subject != username or claims.context.get("kind") != "federated_robot":
+            self.ip_limiter.failed(ip)
+            raise InvalidCredentials("Invalid robot account or token")
+        async with self.db.read() as s:
+            user = (
+                await s.execute(
+                    select(User.id, User.enabled).where(
+                        User.username == username, User.kind == "robot"
+                    )
+                )
+            ).first()
+        if user is None:
+            raise InvalidCredentials("Invalid robot account or token")
+        if not user.enabled:
+            raise InvalidCredentials("Robot account is disabled")
+        return Principal(kind="robot", name=username, user_id=user.id)
 
     async def _authenticate_user(self, username: str, password: str, ip: str | None) -> Principal:
         async with self.db.read() as s:
@@ -344,6 +401,12 @@ class AuthService:
     ) -> Decision:
         async with self.db.read() as s:
             facts = await access_facts(s, repo, principal)
+        if (
+            self.proxy_namespaces is not None
+            and facts.namespace_kind == "org"
+            and await self.proxy_namespaces(repo.namespace)
+        ):
+            facts = dataclasses.replace(facts, is_proxy_cache=True)
         return self.policy.decide(principal, facts, wanted)
 
     async def allowed(self, caller: Caller, repo: RepoName, action: str) -> bool:
@@ -418,10 +481,15 @@ class AuthService:
                 await self.create_repository(principal, req.repo)
                 # Now its admin: pull (and delete) as well, as Quay grants in one token.
                 decision = await self.decide(principal, req.repo, req.actions)
+            prefix = self.server_hostname + "/"
             access.append(
                 {
                     "type": "repository",
-                    "name": req.repo.full,
+                    # A scope given with the server's hostname is echoed so (as Quay does);
+                    # the registry strips the prefix again when it reads the token.
+                    "name": prefix + req.repo.full
+                    if req.raw_name.startswith(prefix)
+                    else req.repo.full,
                     "actions": sorted(decision.actions),
                 }
             )

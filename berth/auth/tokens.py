@@ -89,6 +89,11 @@ class KeyRing:
         )
         self._cache.clear()
 
+    @property
+    def can_sign(self) -> bool:
+        """Is a signing key loaded (``install``)?"""
+        return self._signing_key is not None
+
     def knows(self, kid: str) -> bool:
         return kid in self._public
 

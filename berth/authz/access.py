@@ -84,6 +84,9 @@ class RepositoryFacts:
     repository_id: int | None = None
     repo_role: RepoRole | None = None  # strongest direct or team permission
     org_role: TeamRole | None = None  # strongest team role in the namespace
+    # The namespace is a proxy-cache organization: its members pull any repository (it
+    # appears on first pull), nobody pushes (the content comes from the upstream).
+    is_proxy_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,21 +149,32 @@ class AccessPolicy:
                 granted -= {Action.PUSH, Action.DELETE}
             if not repo.exists:
                 granted.discard(Action.DELETE)
+            if repo.is_proxy_cache:
+                granted.discard(Action.PUSH)
             return Decision(frozenset(granted), create=Action.PUSH in granted and not repo.exists)
         role = capped(repository_role(principal, repo), principal.role_cap)
         granted = set()
         if Action.PULL in requested:
+            # Quay: a proxy-cache organization's members pull any of its repositories,
+            # existing or not (it appears on first pull).
+            member_pull = repo.is_proxy_cache and (
+                repo.org_role is not None or principal.is_superuser
+            )
             if repo.exists:
-                if at_least(role, RepoRole.READ) or (
-                    repo.is_public and (self.anonymous_access or not principal.is_anonymous)
+                if (
+                    at_least(role, RepoRole.READ)
+                    or (repo.is_public and (self.anonymous_access or not principal.is_anonymous))
+                    or member_pull
                 ):
                     granted.add(Action.PULL)
+            elif member_pull:
+                granted.add(Action.PULL)
             elif is_namespace_admin(principal, repo) and repo.namespace_exists:
                 # Namespace admins may "pull" a repository that doesn't exist yet: they
                 # learn NAME_UNKNOWN; everyone else learns nothing about the namespace.
                 granted.add(Action.PULL)
         create = False
-        if Action.PUSH in requested:
+        if Action.PUSH in requested and not repo.is_proxy_cache:
             if repo.exists:
                 if at_least(role, RepoRole.WRITE) and repo.state.accepts_pushes:
                     granted.add(Action.PUSH)

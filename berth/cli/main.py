@@ -2,9 +2,13 @@
 
 Contract forms (operators' scripts call these):
   berth serve [--config FILE] [--host H] [--port P] [--data-dir D]
-  berth config validate FILE
+  berth config init [FILE] [--deployment embedded|distributed] [--hostname H] ...
+  berth config validate FILE [--connect]
   berth db upgrade [--config F | --data-dir D]
+  berth backup DEST [--config F | --data-dir D]
+  berth restore SRC [--force] [--config F | --data-dir D]
   berth admin create-user NAME [--superuser] [--password-stdin] [--config F | --data-dir D]
+  berth admin set-password NAME [--password-stdin] [--config F | --data-dir D]
 """
 
 from __future__ import annotations
@@ -13,17 +17,27 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from berth.cli.common import cli_settings, config_options, run_with_services
+from berth.cli.common import (
+    cli_settings,
+    config_options,
+    private_data_dir,
+    remember_served,
+    run_with_services,
+)
+from berth.cli.configinit import config_init
 from berth.cli.gc import gc
 from berth.cli.identity import register as register_identity
 from berth.cli.jobs import jobs
 from berth.cli.prune import prune
+from berth.cli.scanner import scanner
 from berth.config import ConfigError, Settings, UnknownKey, load_settings
 
 if TYPE_CHECKING:
@@ -42,28 +56,87 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=None, type=int, help="Server worker processes.")
+@click.option(
+    "--ssl-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TLS certificate (PEM, chain after it); default: ssl.cert beside the config file.",
+)
+@click.option(
+    "--ssl-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Its private key (PEM); default: ssl.key beside the config file.",
+)
 def serve(
-    config: str | None, data_dir: str | None, host: str, port: int, workers: int | None
+    config: str | None,
+    data_dir: str | None,
+    host: str,
+    port: int,
+    workers: int | None,
+    ssl_cert: str | None,
+    ssl_key: str | None,
 ) -> None:
     """Run the registry (embedded defaults when no config is given)."""
+    from berth.cli.tls import TlsError, check_tls, find_tls
+
     env: dict[str, str] = {}
-    hostname_set = "SERVER_HOSTNAME" in _config_keys(config) or any(
+    config = config or os.environ.get("BERTH_CONFIG") or None
+    try:
+        found = find_tls(Path(config).resolve() if config else None, ssl_cert, ssl_key)
+        tls = check_tls(*found) if found else None
+    except TlsError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    keys = _config_keys(config)
+    if (
+        tls
+        and "PREFERRED_URL_SCHEME" not in keys
+        and not any(
+            k in os.environ for k in ("BERTH_PREFERRED_URL_SCHEME", "QUAY_PREFERRED_URL_SCHEME")
+        )
+    ):
+        env["BERTH_PREFERRED_URL_SCHEME"] = "https"
+    hostname_set = "SERVER_HOSTNAME" in keys or any(
         k in os.environ for k in ("BERTH_SERVER_HOSTNAME", "QUAY_SERVER_HOSTNAME")
     )
     if not hostname_set:
         shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
         env["BERTH_SERVER_HOSTNAME"] = f"{shown}:{port}"
-    settings = cli_settings(config, data_dir, env)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = cli_settings(config, data_dir, env, locate=False)
+    _port_free_or_exit(host, port)
+    if not settings.is_sqlite:
+        # A shared database, storage and Redis: refuse to start on what would fail anyway,
+        # with the message ``config validate --connect`` gives, before anything is started.
+        failed = [o for o in _connection_checks(settings, smtp_ldap=False) if not o.ok]
+        if failed:
+            click.echo("berth: cannot start:", err=True)
+            for o in failed:
+                click.echo(f"  - {o}", err=True)
+            raise SystemExit(1)
+    private_data_dir(settings)
+    remember_served(settings)
+    from berth.metrics import prepare_multiprocess_dir
+
+    # Before any process of the server imports prometheus-client (it reads it at import).
+    prepare_multiprocess_dir(settings.data_dir, os.environ)
 
     n_workers = workers or settings.workers
     click.echo(
         f"Berth registry at {settings.base_url}  (listening on {host}:{port}, "
         f"{n_workers} worker{'s' if n_workers != 1 else ''})"
     )
+    if tls:
+        click.echo(f"  tls:      {tls.cert} (valid until {tls.not_after:%Y-%m-%d})")
     click.echo(f"  data:     {settings.data_dir}")
     click.echo(f"  database: {_redact(settings.db_url)}")
     click.echo(f"  storage:  {settings.storage.driver} ({settings.storage.name})")
+    bindir = Path(sys.executable).parent
+    if shutil.which("berth") is None and (bindir / "berth").exists():
+        click.echo(
+            f"  commands: {bindir / 'berth'} (not on PATH: "
+            f"source {bindir / 'activate'}, or add {bindir} to PATH)"
+        )
     if settings.auth.open_registry:
         click.echo("  WARNING:  BERTH_OPEN_REGISTRY is on: anyone may push, pull and delete")
     _echo_unknown_keys(settings.unknown_keys, err=True)
@@ -88,6 +161,7 @@ def serve(
             "port": port,
             "workers": n_workers,
             "setup": setup,
+            "ssl": [str(tls.cert.resolve()), str(tls.key.resolve())] if tls else None,
         }
     )
     if n_workers == 1:
@@ -180,7 +254,34 @@ async def _first_run_admin(settings: Settings) -> str:
 
 def _login_hint(settings: Settings) -> str:
     tls = "" if settings.url_scheme == "https" else " --tls-verify=false"
-    return f"  log in:   podman login{tls} -u <user> {settings.server_hostname}"
+    hint = f"  log in:   podman login{tls} -u <user> {settings.server_hostname}"
+    initial = settings.data_dir / "initial-admin-password"
+    if initial.exists():
+        hint += f"\n  admin:    the first start's superuser 'admin' has its password in {initial}"
+    return hint
+
+
+def _port_free_or_exit(host: str, port: int) -> None:
+    """One clear line, not the server's traceback, when the address is taken."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                reason = "is already in use (another berth serve?)"
+            elif e.errno == errno.EACCES:
+                reason = "needs privileges (ports below 1024)"
+            else:
+                reason = f"cannot be used: {e.strerror}"
+            click.echo(
+                f"berth: port {port} on {host} {reason}; choose another with --port", err=True
+            )
+            raise SystemExit(1) from None
 
 
 # ---- worker ------------------------------------------------------------------------------
@@ -207,9 +308,17 @@ def config() -> None:
     """Configuration tools."""
 
 
+config.add_command(config_init)
+
+
 @config.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
-def config_validate(file: str) -> None:
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="Also connect: database, storage (write, read, delete), Redis, SMTP, LDAP.",
+)
+def config_validate(file: str, connect: bool) -> None:
     """Check a config.yaml and report every problem at once."""
     try:
         settings = load_settings(file, env={}, persist_secrets=False)
@@ -219,11 +328,52 @@ def config_validate(file: str) -> None:
             click.echo(f"  - {problem}")
         _echo_unknown_keys(e.unknown_keys)
         raise SystemExit(1) from e
-    click.echo(f"{file}: OK")
+    failed = []
+    if connect:
+        outcomes = _connection_checks(settings, smtp_ldap=True)
+        failed = [o for o in outcomes if not o.ok]
+    if failed:
+        click.echo(f"{file}: {len(failed)} problem{'s' if len(failed) != 1 else ''}")
+    else:
+        click.echo(f"{file}: OK")
     click.echo(f"  SERVER_HOSTNAME: {settings.server_hostname}")
     click.echo(f"  database:        {_redact(settings.db_url)}")
     click.echo(f"  storage:         {settings.storage.name} ({settings.storage.driver})")
+    if connect:
+        for o in outcomes:
+            click.echo(f"  {'ok  ' if o.ok else 'FAIL'} {o}")
     _echo_unknown_keys(settings.unknown_keys)
+    if failed:
+        raise SystemExit(1)
+
+
+def _connection_checks(settings: Settings, *, smtp_ldap: bool) -> list[Any]:
+    """``berth.health.checks`` on the settings' database, storage and Redis (and, for
+    ``config validate --connect``, the SMTP and LDAP servers the file names)."""
+    from berth.health.checks import check_connections
+
+    raw = _raw_config(settings.config_path) if smtp_ldap else {}
+    return asyncio.run(
+        check_connections(
+            db_url=settings.db_url,
+            storage_driver=settings.storage.driver,
+            storage_args=settings.storage.args,
+            redis_options=settings.cache_redis,
+            raw=raw,
+        )
+    )
+
+
+def _raw_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _echo_unknown_keys(keys: tuple[UnknownKey, ...], *, err: bool = False) -> None:
@@ -251,6 +401,81 @@ def db_upgrade(config: str | None, data_dir: str | None) -> None:
     asyncio.run(upgrade(settings.db_url))
     after = asyncio.run(current_revision(settings.db_url))
     click.echo(f"database at revision {after} (was {before or 'empty'})")
+
+
+# ---- backup and restore --------------------------------------------------------------------
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@config_options
+def backup_cmd(dest: str, config: str | None, data_dir: str | None) -> None:
+    """Back up the embedded default into DEST (a new directory), while the server runs."""
+    from berth.backup import services as bk
+    from berth.storage.factory import create_storage
+
+    settings = cli_settings(config, data_dir)
+    target = Path(dest).resolve()
+    started = time.monotonic()
+
+    async def blobs(digests: list[str]) -> int:
+        source = create_storage(settings.storage.driver, settings.storage.args)
+        out = create_storage("LocalStorage", {"storage_path": str(target / "storage")})
+        try:
+            return await bk.copy_blobs(source, out, digests, click.echo,
+                                       what="vanished during the backup (garbage collection?): "
+                                       "run the backup again")  # fmt: skip
+        finally:
+            await source.close()
+            await out.close()
+
+    try:
+        digests = bk.snapshot(
+            db_url=settings.db_url, data_dir=settings.data_dir, dest=target, progress=click.echo
+        )
+        total = asyncio.run(blobs(digests))
+        bk.finish_backup(target, settings.data_dir, digests, total)
+    except bk.BackupError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    click.echo(f"backup: {target} ({len(digests)} blobs, {total} bytes, "
+               f"{time.monotonic() - started:.1f} s)")  # fmt: skip
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(file_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Replace the registry already in the data dir.")
+@config_options
+def restore_cmd(src: str, force: bool, config: str | None, data_dir: str | None) -> None:
+    """Restore a backup of the embedded default into a data directory (stop its server)."""
+    from berth.backup import services as bk
+    from berth.storage.factory import create_storage
+
+    settings = cli_settings(config, data_dir, locate=False)
+    source = Path(src).resolve()
+    local = (
+        Path(str(settings.storage.args.get("storage_path")))
+        if settings.storage.driver == "LocalStorage"
+        else None
+    )
+
+    async def blobs(digests: list[str]) -> int:
+        backed = create_storage("LocalStorage", {"storage_path": str(source / "storage")})
+        storage = create_storage(settings.storage.driver, settings.storage.args)
+        try:
+            return await bk.copy_blobs(backed, storage, digests, click.echo,
+                                       what="is missing from the backup")  # fmt: skip
+        finally:
+            await backed.close()
+            await storage.close()
+
+    try:
+        digests = bk.prepare_restore(src=source, db_url=settings.db_url,
+                                     data_dir=settings.data_dir, local_storage=local,
+                                     force=force, progress=click.echo)  # fmt: skip
+        total = asyncio.run(blobs(digests))
+    except bk.BackupError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    click.echo(f"restored into {settings.data_dir} ({len(digests)} blobs, {total} bytes)")
 
 
 # ---- admin -------------------------------------------------------------------------------
@@ -296,6 +521,42 @@ def create_user(
         click.echo(f"password: {password}")
 
 
+@admin.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@config_options
+def set_password(name: str, password_stdin: bool, config: str | None, data_dir: str | None) -> None:
+    """Give a user a new password (a generated one unless --password-stdin): the way out of
+    a forgotten password or a login back-off."""
+    from berth.audit.services import Performer
+    from berth.identity.errors import AccountError
+
+    settings = cli_settings(config, data_dir)
+    generated = not password_stdin
+    password = secrets.token_urlsafe(18) if generated else sys.stdin.readline().rstrip("\r\n")
+
+    async def work(svc: Services) -> bool:
+        user = await svc.accounts.get_user(name)
+        if user is None or user.kind != "user":
+            return False
+        await svc.accounts.update_user(
+            user.id, password=password, performer=Performer(name, user.id)
+        )
+        return True
+
+    try:
+        found = run_with_services(settings, work)
+    except AccountError as e:
+        click.echo(f"berth: {e}", err=True)
+        raise SystemExit(1) from e
+    if not found:
+        click.echo(f"berth: no user {name}", err=True)
+        raise SystemExit(1)
+    click.echo(f"new password set for {name}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
 @admin.command("rotate-signing-key")
 @config_options
 def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
@@ -314,6 +575,7 @@ def rotate_signing_key(config: str | None, data_dir: str | None) -> None:
 register_identity(main)
 main.add_command(prune)
 main.add_command(gc)
+main.add_command(scanner)
 main.add_command(jobs)
 
 

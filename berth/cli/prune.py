@@ -53,7 +53,7 @@ def prune(config: str | None, data_dir: str | None, dry_run: bool) -> None:
         pushed = formatdate(tag.start_ts / 1000, usegmt=True)
         click.echo(
             f"{verb} {tag.namespace}/{tag.repository}:{tag.tag}  "
-            f"(pushed {pushed}, policy {tag.policy})"
+            f"(pushed {pushed}, policy {tag.policy}: {tag.reason})"
         )
     repos = len({(t.namespace, t.repository) for t in pruned})
     click.echo(

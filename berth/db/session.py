@@ -314,6 +314,17 @@ class Database:
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
+    def pool_status(self) -> dict[str, int]:
+        """This process's connections: checked out (``in_use``) and kept open (``idle``)."""
+        engines = {id(e): e for e in (self.read_engine, self.write_engine)}.values()
+        in_use = idle = 0
+        for engine in engines:
+            p = engine.pool
+            if isinstance(p, pool.QueuePool):
+                in_use += p.checkedout()
+                idle += p.checkedin()
+        return {"in_use": in_use, "idle": idle}
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session:

@@ -66,6 +66,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.metrics import NullRecorder, Recorder
 from berth.namespaces.models import Namespace
 from berth.oci.mediatypes import EMPTY_JSON_DIGEST
 from berth.registry import accounting
@@ -206,6 +207,7 @@ class GarbageCollector:
         default_grace_s: int = DEFAULT_GRACE_S,
         cache: ReadCache[Any] | None = None,
         batch_size: int = 500,
+        metrics: Recorder | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -213,6 +215,7 @@ class GarbageCollector:
         self.default_grace_s = default_grace_s
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.batch_size = batch_size
+        self.metrics: Recorder = metrics or NullRecorder()
 
     async def collect(
         self,
@@ -250,6 +253,8 @@ class GarbageCollector:
             report.uploads = int(purged["expired"])
         report.repositories = [r for r in report.repositories if r.changed]
         report.seconds = time.monotonic() - started
+        if not dry_run:
+            self.metrics.gc_pass(blobs_freed=report.blobs, bytes_freed=report.freed)
         log.info(
             "gc%s: %d tags, %d manifests, %d links, %d blobs (%d bytes) in %.2fs",
             " (dry run)" if dry_run else "",

@@ -13,6 +13,7 @@ from berth.config import Settings
 from berth.http.api.v1.app import api_v1_routes, create_api
 from berth.http.limits import HeaderLimit
 from berth.http.middleware import CommitWait
+from berth.http.observe import RequestMetrics, observe_routes
 from berth.http.v2.routes import v2_routes
 from berth.http.web.app import web_routes
 from berth.services import Services, create_services
@@ -33,9 +34,15 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await svc.close()
 
     app = Starlette(
-        routes=[*v2_routes(svc), *api_v1_routes(svc, api=api), *web_routes(api)],
+        routes=[
+            *v2_routes(svc),
+            *observe_routes(svc),
+            *api_v1_routes(svc, api=api),
+            *web_routes(api),
+        ],
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestMetrics, recorder=svc.metrics),
             Middleware(HeaderLimit),
             *([Middleware(CommitWait)] if svc.read_cache.holds_responses else []),
         ],

@@ -35,9 +35,20 @@ class UserInfo:
 
 
 class AccountService:
-    def __init__(self, db: Database, *, default_tag_expiration_s: int = 1209600) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        default_tag_expiration_s: int = 1209600,
+        audit_logins: bool = True,
+        audit_login_failures: bool = False,
+    ) -> None:
+        """``audit_logins`` / ``audit_login_failures``: Quay's ACTION_LOG_AUDIT_LOGINS and
+        ACTION_LOG_AUDIT_LOGIN_FAILURES (log sign-ins, and refused ones)."""
         self.db = db
         self.default_tag_expiration_s = default_tag_expiration_s
+        self.audit_logins = audit_logins
+        self.audit_login_failures = audit_login_failures
 
     async def create_user(
         self,
@@ -130,7 +141,7 @@ class AccountService:
                 raise LookupError(user_id)
             if not user.session_uuid:
                 user.session_uuid = str(uuid.uuid4())
-            if login is not None:
+            if login is not None and self.audit_logins:
                 record(
                     s, "login_success", user.username, Performer(user.username, user.id, ip),
                     metadata=login, namespace_id=user.namespace_id,
@@ -140,7 +151,10 @@ class AccountService:
     async def sign_in_failed(
         self, username: str, message: str, metadata: dict[str, Any], performer: Performer
     ) -> None:
-        """Log a refused sign-in (``login_failure``; in the user's namespace if it is one)."""
+        """Log a refused sign-in (``login_failure``; in the user's namespace if it is one),
+        when ACTION_LOG_AUDIT_LOGIN_FAILURES asks."""
+        if not self.audit_login_failures:
+            return
         async with self.db.write() as s:
             user = (
                 await s.execute(
@@ -182,6 +196,7 @@ class AccountService:
             check_password_rules(password)
             values["password_hash"] = hash_password(password)
             values["session_uuid"] = str(uuid.uuid4())  # every session signed in before ends
+            values["invalid_login_attempts"] = 0  # a new password ends a login back-off
         if email is not None:
             values["email"] = email
         if enabled is not None:

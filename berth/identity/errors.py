@@ -272,3 +272,7 @@ class InvalidDelegate(InvalidRequest):
 class PrototypeNotFound(NotFound):
     def __init__(self, prototype_id: str) -> None:
         super().__init__("Unknown prototype", prototype=prototype_id)
+
+
+class TeamSyncError(AccountError):
+    """Team syncing can't be set up as asked (Quay's InvalidRequest text in ``str``)."""

@@ -65,6 +65,19 @@ class RobotAccount(Base):
     created_at: Mapped[int] = mapped_column(default=now_ms)
 
 
+class RobotFederation(Base):
+    """Robot identity federation (Quay 3.13+): external OIDC identities (issuer and subject)
+    whose tokens may be exchanged for a short-lived token of this robot."""
+
+    __tablename__ = "robot_federations"
+
+    robot_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
 # ---- teams of an organization, their members and pending invitations
 
 
@@ -155,4 +168,40 @@ class Prototype(Base):
     delegate_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     delegate_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+# ---- accounts from an identity provider (LDAP, OpenID Connect) and synced teams
+
+
+class FederatedLogin(Base):
+    """A Berth user bound to an account of an identity provider: ``service`` ("ldap", or
+    an OIDC login service's name) and the provider's stable identifier for the user."""
+
+    __tablename__ = "federated_logins"
+    __table_args__ = (
+        UniqueConstraint("service", "service_ident"),
+        UniqueConstraint("user_id", "service"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(64))
+    service_ident: Mapped[str] = mapped_column(String(255))
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[int] = mapped_column(default=now_ms)
+
+
+class TeamSync(Base):
+    """A team whose members follow a directory group (FEATURE_TEAM_SYNCING): ``service``
+    "ldap" with ``config`` ``{"group_dn": ...}``; ``last_updated`` the last sync (ms)."""
+
+    __tablename__ = "team_syncs"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_updated: Mapped[int | None] = mapped_column()
     created_at: Mapped[int] = mapped_column(default=now_ms)

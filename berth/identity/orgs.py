@@ -270,6 +270,18 @@ class OrgService:
             await s.flush()
             return _info(ns)
 
+    async def list_all(self, *, after_id: int = 0, limit: int | None = None) -> list[OrgInfo]:
+        """Every organization (the superuser panel), by id."""
+        q = (
+            select(Namespace)
+            .where(Namespace.kind == "org", Namespace.enabled, Namespace.id > after_id)
+            .order_by(Namespace.id)
+        )
+        if limit is not None:
+            q = q.limit(limit)
+        async with self.db.read() as s:
+            return [_info(ns) for ns in (await s.execute(q)).scalars()]
+
     async def get(self, name: str, *, any_kind: bool = False) -> OrgInfo:
         """An organization (or, with ``any_kind``, any namespace)."""
         async with self.db.read() as s:

@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.audit.services import record
+from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.identity.errors import (
@@ -27,7 +27,14 @@ from berth.identity.errors import (
     RobotNotFound,
     RobotsDisabled,
 )
-from berth.identity.models import RepositoryPermission, RobotAccount, Team, TeamMember, User
+from berth.identity.models import (
+    RepositoryPermission,
+    RobotAccount,
+    RobotFederation,
+    Team,
+    TeamMember,
+    User,
+)
 from berth.identity.orgs import find_user, get_namespace, performer_of
 from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_namespace
@@ -193,6 +200,86 @@ class RobotService:
             await s.flush()
             return self._info(user, robot, namespace, token=True)
 
+    # ---- identity federation (Quay 3.13+) ----------------------------------------------
+    async def federation(self, namespace: str, short: str) -> builtins.list[dict[str, str]]:
+        """The robot's federation entries ``[{issuer, subject}]``."""
+        async with self.db.read() as s:
+            user, _robot, _ns = await self._get(s, namespace, short)
+            row = await s.get(RobotFederation, user.id)
+            return _federation_view(row.config if row else [])
+
+    async def set_federation(
+        self,
+        namespace: str,
+        short: str,
+        entries: builtins.list[dict[str, str]],
+        *,
+        performer: str | None = None,
+        ip: str | None = None,
+    ) -> builtins.list[dict[str, str]]:
+        """Replace the entries (validated by the caller: ``parse_federation``)."""
+        config = _federation_view(entries)
+        async with self.db.write() as s:
+            user, _robot, ns = await self._get(s, namespace, short)
+            row = await s.get(RobotFederation, user.id)
+            if row is None:
+                s.add(RobotFederation(robot_id=user.id, config=config))
+            else:
+                row.config = config
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            record(
+                s, "create_robot_federation", namespace, who,
+                metadata={"config": config, "robot": short}, namespace_id=ns.id,
+            )  # fmt: skip
+        return config
+
+    async def delete_federation(
+        self, namespace: str, short: str, *, performer: str | None = None, ip: str | None = None
+    ) -> None:
+        async with self.db.write() as s:
+            user, _robot, ns = await self._get(s, namespace, short)
+            row = await s.get(RobotFederation, user.id)
+            if row is not None:
+                await s.delete(row)
+            who = performer_of(await find_user(s, performer) if performer else None, ip)
+            record(
+                s, "delete_robot_federation", namespace, who, metadata={"robot": short},
+                namespace_id=ns.id,
+            )  # fmt: skip
+
+    async def federation_of(
+        self, username: str
+    ) -> tuple[VerifiedRobot, builtins.list[dict[str, str]]] | None:
+        """The robot ``ns+short`` (of an enabled namespace) and its federation entries."""
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(User.id, User.username, User.enabled, RobotFederation.config)
+                    .join(RobotAccount, RobotAccount.user_id == User.id)
+                    .join(Namespace, Namespace.id == RobotAccount.namespace_id)
+                    .outerjoin(RobotFederation, RobotFederation.robot_id == User.id)
+                    .where(User.username == username, User.kind == "robot", Namespace.enabled)
+                )
+            ).first()
+        if row is None:
+            return None
+        robot = VerifiedRobot(row.id, row.username, bool(row.enabled))
+        return robot, _federation_view(row.config or [])
+
+    async def federated_login(
+        self, username: str, *, issuer: str, subject: str, ip: str | None = None
+    ) -> None:
+        """Log a token exchange (``federated_robot_token_exchange``) in the robot's
+        namespace."""
+        namespace, _, short = username.partition("+")
+        async with self.db.write() as s:
+            ns = await get_namespace(s, namespace)
+            record(
+                s, "federated_robot_token_exchange", namespace, Performer(username, None, ip),
+                metadata={"robot": short, "issuer": issuer, "subject": subject},
+                namespace_id=ns.id,
+            )  # fmt: skip
+
     async def delete(
         self, namespace: str, short: str, *, performer: str | None = None, ip: str | None = None
     ) -> None:
@@ -283,6 +370,37 @@ async def verify_robot_token(s: AsyncSession, username: str, token: str) -> Veri
     if not hmac.compare_digest(row.token_sha256, token_digest(token)):
         return None
     return VerifiedRobot(row.id, row.username, bool(row.enabled))
+
+
+class InvalidFederation(ValueError):
+    """A federation body Quay refuses; ``str`` is Quay's message."""
+
+
+def parse_federation(body: Any) -> builtins.list[dict[str, str]]:
+    """Quay's validation of a federation body: a JSON array of ``{issuer, subject}`` (other
+    keys, such as the UI's ``isExpanded``, are dropped); the issuer an http(s) URL; no entry
+    twice."""
+    if not isinstance(body, builtins.list):
+        raise InvalidFederation("Missing one or more required fields (issuer, subject)")
+    out: builtins.list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for item in body:
+        if not item or not isinstance(item, dict):
+            raise InvalidFederation("Missing one or more required fields (issuer, subject)")
+        issuer, subject = item.get("issuer"), item.get("subject")
+        if not issuer or not subject or not isinstance(issuer, str) or not isinstance(subject, str):
+            raise InvalidFederation("Missing one or more required fields (issuer, subject)")
+        if not issuer.startswith(("http://", "https://")):
+            raise InvalidFederation("Issuer must be a URL (http:// or https://)")
+        if (issuer, subject) in seen:
+            raise InvalidFederation("Duplicate federation config entry")
+        seen.add((issuer, subject))
+        out.append({"issuer": issuer, "subject": subject})
+    return out
+
+
+def _federation_view(config: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, str]]:
+    return [{"issuer": str(e["issuer"]), "subject": str(e["subject"])} for e in config]
 
 
 # ---- credential formats for the UI -----------------------------------------------------

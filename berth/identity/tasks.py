@@ -1,8 +1,10 @@
-"""``delete_namespace``: remove a deleted namespace's rows (its name was freed at once)."""
+"""Identity job kinds: ``delete_namespace`` removes a deleted namespace's rows (its name was
+freed at once); ``sync_teams`` makes synced teams' members their directory group's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import delete, select
 
@@ -40,3 +42,26 @@ async def delete_namespace(payload: DeleteNamespace, db: Database) -> None:
         await s.execute(delete(Manifest).where(Manifest.repository_id.in_(repo_ids)))
         await s.execute(delete(Repository).where(Repository.namespace_id == ns.id))
         await s.execute(delete(Namespace).where(Namespace.id == ns.id))
+
+
+@dataclass(frozen=True)
+class SyncTeams:
+    """One team (``team_id``) or, with None, every synced team."""
+
+    team_id: int | None = None
+
+
+SYNC_TEAMS = JobKind("sync_teams", SyncTeams, lane=Lane.LONG)
+
+
+class TeamSyncer(Protocol):  # berth.identity.teamsync.TeamSyncService
+    async def sync_team(self, team_id: int) -> tuple[list[str], list[str]]: ...
+    async def sync_all(self) -> None: ...
+
+
+async def sync_teams(payload: SyncTeams, teamsync: TeamSyncer) -> None:
+    """One team, or all of them (idempotent: the group's users become the members)."""
+    if payload.team_id is None:
+        await teamsync.sync_all()
+    else:
+        await teamsync.sync_team(payload.team_id)

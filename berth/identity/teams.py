@@ -33,6 +33,7 @@ from berth.identity.models import (
     Team,
     TeamInvite,
     TeamMember,
+    TeamSync,
     User,
 )
 from berth.identity.orgs import find_user, get_org, get_user, is_org_member, performer_of
@@ -51,6 +52,7 @@ class TeamInfo:
     description: str
     member_count: int = 0
     repo_count: int = 0
+    synced: bool = False  # bound to a directory group (berth.identity.teamsync)
 
 
 @dataclass(frozen=True)
@@ -205,8 +207,11 @@ class TeamService:
                 .where(RepositoryPermission.team_id == team.id)
             )
         ).scalar_one()
+        synced = (
+            await s.execute(select(TeamSync.team_id).where(TeamSync.team_id == team.id))
+        ).scalar() is not None
         return TeamInfo(
-            team.id, org, team.name, team.role, team.description, int(members), int(repos)
+            team.id, org, team.name, team.role, team.description, int(members), int(repos), synced
         )
 
     async def get(self, org: str, name: str) -> TeamInfo:

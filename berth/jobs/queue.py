@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, delete, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
@@ -134,6 +134,22 @@ class JobQueue:
         self.db = db
         self.lease_s = lease_s
         self.lease_ms = int(lease_s * 1000)
+
+    async def lane_stats(self) -> dict[str, tuple[int, float]]:
+        """Per lane (every known lane listed): queued jobs, and how long the oldest due
+        one has waited (seconds; 0 when none is due)."""
+        now = now_ms()
+        stmt = (
+            select(Job.lane, func.count(), func.min(Job.run_at))
+            .where(Job.state == "queued")
+            .group_by(Job.lane)
+        )
+        async with self.db.read() as s:
+            rows = (await s.execute(stmt)).all()
+        stats: dict[str, tuple[int, float]] = {str(lane): (0, 0.0) for lane in Lane}
+        for lane, n, oldest in rows:
+            stats[str(lane)] = (int(n), max(0.0, (now - int(oldest)) / 1000))
+        return stats
 
     async def claim(
         self, worker_id: str, kinds: Sequence[str], lane: Lane | str | None = None

@@ -59,6 +59,28 @@ class Mailer:
         msg.add_alternative(html, subtype="html")
         return msg
 
+    async def send_logs_exported(
+        self,
+        to: str,
+        *,
+        export_id: str,
+        status: str,
+        exported_data_url: str | None,
+        expires_in_s: int,
+    ) -> None:
+        """Quay's "Export Action Logs Complete" e-mail (``berth.usagelogs.mail``'s protocol:
+        the log export job calls it)."""
+        await self.send(
+            to,
+            "logs_exported",
+            {
+                "export_id": export_id,
+                "status": status,
+                "exported_data_url": exported_data_url,
+                "expires_in_minutes": max(1, expires_in_s // 60),
+            },
+        )
+
     async def send(self, to: str, template: str, context: dict[str, Any]) -> None:
         msg = self.message(to, template, context)
         s = self.settings

@@ -65,3 +65,21 @@ class AppSpecificToken(Base):
     created_at: Mapped[int] = mapped_column(default=now_ms)
     expires_at: Mapped[int | None] = mapped_column()
     last_accessed: Mapped[int | None] = mapped_column()
+
+
+class OAuthAssignedToken(Base):
+    """FEATURE_ASSIGN_OAUTH_TOKEN: an organization admin asked that ``user_id`` get a token
+    of the application; the user sees it and authorizes it (or deletes it)."""
+
+    __tablename__ = "oauth_assigned_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("oauth_applications.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text)
+    response_type: Mapped[str] = mapped_column(String(32), default="token")
+    created_at: Mapped[int] = mapped_column(default=now_ms)

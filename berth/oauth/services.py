@@ -25,7 +25,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
@@ -34,7 +34,12 @@ from berth.db.session import Database
 from berth.identity.models import User
 from berth.namespaces.models import Namespace
 from berth.oauth.errors import ApplicationNotFound, AppTokenNotFound, InvalidScopes
-from berth.oauth.models import AppSpecificToken, OAuthAccessToken, OAuthApplication
+from berth.oauth.models import (
+    AppSpecificToken,
+    OAuthAccessToken,
+    OAuthApplication,
+    OAuthAssignedToken,
+)
 
 SCOPES: dict[str, str] = {
     "repo:read": "View all visible repositories",
@@ -153,6 +158,18 @@ def _app(row: OAuthApplication, namespace: str) -> Application:
     )
 
 
+@dataclass(frozen=True)
+class AssignedToken:
+    """A token an organization admin assigned to a user, waiting for the user."""
+
+    uuid: str
+    application: Application
+    user_id: int
+    redirect_uri: str
+    scope: str
+    response_type: str
+
+
 def _client_secret() -> str:
     return random_code(40, string.ascii_uppercase + string.digits)
 
@@ -227,6 +244,54 @@ class OAuthService:
     async def get_application(self, client_id: str) -> Application:
         async with self.db.read() as s:
             return _app(*await _application_row(s, client_id))
+
+    # ---- FEATURE_ASSIGN_OAUTH_TOKEN ------------------------------------------------------
+    async def assign_token(
+        self, app: Application, user_id: int, *, redirect_uri: str, scope: str, response_type: str
+    ) -> AssignedToken:
+        assigned = AssignedToken(
+            str(uuidlib.uuid4()), app, user_id, redirect_uri, scope, response_type
+        )
+        async with self.db.write() as s:
+            s.add(
+                OAuthAssignedToken(
+                    uuid=assigned.uuid,
+                    application_id=app.id,
+                    user_id=user_id,
+                    redirect_uri=redirect_uri,
+                    scope=scope,
+                    response_type=response_type,
+                )
+            )
+        return assigned
+
+    async def assigned_tokens(self, user_id: int) -> list[AssignedToken]:
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(OAuthAssignedToken, OAuthApplication, Namespace.name)
+                    .join(
+                        OAuthApplication, OAuthApplication.id == OAuthAssignedToken.application_id
+                    )
+                    .join(Namespace, Namespace.id == OAuthApplication.namespace_id)
+                    .where(OAuthAssignedToken.user_id == user_id)
+                    .order_by(OAuthAssignedToken.id)
+                )
+            ).all()
+        return [
+            AssignedToken(t.uuid, _app(a, ns), t.user_id, t.redirect_uri, t.scope, t.response_type)
+            for t, a, ns in rows
+        ]
+
+    async def delete_assigned_token(self, user_id: int, assignment_uuid: str) -> bool:
+        async with self.db.write() as s:
+            result = await s.execute(
+                delete(OAuthAssignedToken).where(
+                    OAuthAssignedToken.uuid == assignment_uuid,
+                    OAuthAssignedToken.user_id == user_id,
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     async def list_applications(self, namespace: str) -> list[Application]:
         async with self.db.read() as s:

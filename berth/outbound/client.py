@@ -282,6 +282,17 @@ class OutboundClient:
             await response.aread()
         return response
 
+    async def check_destination(self, host: str, port: int) -> list[str]:
+        """The addresses ``host`` resolves to, once the SSRF guard passed all of them (for
+        checking a destination when it is configured, before any request). Raises
+        ``DestinationRefused``, or ``OutboundConnectionError`` when it does not resolve."""
+        try:
+            return await self._backend.resolve_checked(
+                host, port, connect_timeout=self.settings.timeouts.connect
+            )
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            raise OutboundConnectionError(str(exc)) from exc
+
     async def get(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", url, **kwargs)
 

@@ -4,7 +4,9 @@ For every repository (state NORMAL) of a namespace with policies, the namespace'
 (or, for a namespace without any, the configured DEFAULT_NAMESPACE_AUTOPRUNE_POLICY) and the
 repository's own policies each select tags; a tag selected by any of them is pruned (a
 logical OR, as Quay). ``number_of_tags`` keeps the newest N tags among those its pattern
-selects; ``creation_date`` selects those pushed longer ago than the duration. Immutable
+selects; ``creation_date`` selects those pushed longer ago than the duration;
+``last_pull_date`` (Berth's) those whose last pull, by tag or of their manifest by digest,
+is longer ago than the duration (a tag never pulled counts from its push). Immutable
 tags (flag or immutability policy) keep their place in the count but are never deleted.
 
 A prune ends the tag the way a user's delete does (``ManifestService.delete``), so it stays
@@ -17,8 +19,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.authz import RepositoryState
 from berth.db.base import now_ms
@@ -29,7 +33,7 @@ from berth.policies.rules import PruneRule
 from berth.policies.services import Stored, prune_rule_of
 from berth.registry.errors import ManifestUnknown, TagImmutable
 from berth.registry.manifests import ManifestService
-from berth.registry.models import Repository, Tag
+from berth.registry.models import Manifest, ManifestPullStat, Repository, Tag, TagPullStat
 from berth.registry.repositories import RepoRow
 
 log = logging.getLogger(__name__)
@@ -54,12 +58,19 @@ class PrunedTag:
     tag: str
     start_ts: int  # epoch ms the tag was pushed
     policy: str  # uuid of the first policy that selected it (or "default")
+    last_pull: int | None = None  # epoch ms of its last pull (tag or manifest), if counted
+    reason: str = ""  # why the policy selected it, for ``berth prune --dry-run``
 
 
 @dataclass(frozen=True, slots=True)
 class _LiveTag:
     name: str
     start_ts: int
+    last_pull: int | None = None
+
+    @property
+    def last_used(self) -> int:
+        return max(self.start_ts, self.last_pull or 0)
 
 
 def select_for_pruning(
@@ -71,9 +82,13 @@ def select_for_pruning(
         rule = stored.rule
         candidates = [t for t in tags if rule.filter.selects(t.name)]
         keep = rule.keep_newest
+        idle_s = rule.max_idle_s
         if keep is not None:
             candidates.sort(key=lambda t: (t.start_ts, t.name), reverse=True)
             picked = candidates[keep:]
+        elif idle_s is not None:
+            idle_cutoff = now - idle_s * 1000
+            picked = [t for t in candidates if t.last_used < idle_cutoff]
         else:
             max_age_s = rule.max_age_s
             assert max_age_s is not None
@@ -82,6 +97,51 @@ def select_for_pruning(
         for tag in picked:
             chosen.setdefault(tag.name, stored.uuid)
     return chosen
+
+
+def _when(ms: int) -> str:
+    return formatdate(ms / 1000, usegmt=True)
+
+
+def _reason(rule: PruneRule, tag: _LiveTag) -> str:
+    if rule.keep_newest is not None:
+        return f"not among the newest {rule.keep_newest} tags"
+    if rule.max_idle_s is not None:
+        if tag.last_pull is None:
+            return f"never pulled, pushed {_when(tag.start_ts)}, idle over {rule.value}"
+        return f"last pulled {_when(tag.last_pull)}, idle over {rule.value}"
+    return f"pushed {_when(tag.start_ts)}, older than {rule.value}"
+
+
+async def last_pulls(s: AsyncSession, repository_id: int, now: int) -> dict[str, int]:
+    """Live tag name -> its last pull: by tag, or of the manifest it points at by any
+    reference (pull counters, kept by the pull log's flush)."""
+    by_tag = dict(
+        (
+            await s.execute(
+                select(TagPullStat.tag_name, TagPullStat.last_pull_at).where(
+                    TagPullStat.repository_id == repository_id
+                )
+            )
+        ).all()
+    )
+    by_manifest = await s.execute(
+        select(Tag.name, ManifestPullStat.last_pull_at)
+        .join(Manifest, Manifest.id == Tag.manifest_id)
+        .join(
+            ManifestPullStat,
+            (ManifestPullStat.repository_id == Tag.repository_id)
+            & (ManifestPullStat.digest == Manifest.digest),
+        )
+        .where(
+            Tag.repository_id == repository_id,
+            Tag.hidden.is_(False),
+            or_(Tag.end_ts.is_(None), Tag.end_ts > now),
+        )
+    )
+    for name, at in by_manifest:
+        by_tag[name] = max(by_tag.get(name, 0), at)
+    return by_tag
 
 
 class Pruner:
@@ -177,6 +237,9 @@ class Pruner:
                 .group_by(Tag.name)
             )
             tags = [_LiveTag(name, start) for name, start in rows]
+            if any(p.rule.max_idle_s is not None for p in target.policies):
+                pulls = await last_pulls(s, repo.id, now)
+                tags = [_LiveTag(t.name, t.start_ts, pulls.get(t.name)) for t in tags]
             chosen = select_for_pruning(tags, target.policies, now)
             chosen_set = set(chosen)
             protected = (
@@ -184,8 +247,17 @@ class Pruner:
                 if chosen
                 else set()
             )
+        rules = {p.uuid: p.rule for p in target.policies}
         return [
-            PrunedTag(repo.namespace, repo.name, t.name, t.start_ts, chosen[t.name])
+            PrunedTag(
+                repo.namespace,
+                repo.name,
+                t.name,
+                t.start_ts,
+                chosen[t.name],
+                t.last_pull,
+                _reason(rules[chosen[t.name]], t),
+            )
             for t in sorted(tags, key=lambda t: (t.start_ts, t.name))
             if t.name in chosen_set and t.name not in protected
         ]

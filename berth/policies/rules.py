@@ -17,7 +17,10 @@ from berth.policies.errors import InvalidPolicy
 
 NUMBER_OF_TAGS = "number_of_tags"
 CREATION_DATE = "creation_date"
-METHODS = (NUMBER_OF_TAGS, CREATION_DATE)
+# Berth's own: tags not pulled (by tag, or their manifest by digest) for the duration; a
+# tag never pulled counts from its push (pull counters: berth.registry.pulls).
+LAST_PULL_DATE = "last_pull_date"
+METHODS = (NUMBER_OF_TAGS, CREATION_DATE, LAST_PULL_DATE)
 MAX_PATTERN_CHARS = 256
 
 
@@ -44,8 +47,9 @@ class TagFilter:
 
 @dataclass(frozen=True, slots=True)
 class PruneRule:
-    """Keep the newest ``value`` tags (number_of_tags) or delete tags older than the
-    ``value`` duration (creation_date), among the tags the pattern selects."""
+    """Keep the newest ``value`` tags (number_of_tags), delete tags older than the
+    ``value`` duration (creation_date) or not pulled for it (last_pull_date), among the
+    tags the pattern selects."""
 
     method: str
     value: int | str
@@ -63,6 +67,10 @@ class PruneRule:
     @property
     def max_age_s(self) -> int | None:
         return parse_duration(str(self.value)) if self.method == CREATION_DATE else None
+
+    @property
+    def max_idle_s(self) -> int | None:
+        return parse_duration(str(self.value)) if self.method == LAST_PULL_DATE else None
 
 
 @dataclass(frozen=True, slots=True)

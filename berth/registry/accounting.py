@@ -23,6 +23,7 @@ surgery.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from sqlalchemy.sql.expression import BindParameter
 from berth.db.fast import Unit, dialect_name
 from berth.namespaces.models import Namespace
 from berth.registry.models import Blob, Manifest, ManifestBlob, Repository
+from berth.registry.quota import QuotaGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,17 @@ _ADD_TO_NAMESPACE = (
     .where(_NAMESPACE.c.id == bindparam("owner"))
     .values(size_bytes=_NAMESPACE.c.size_bytes + bindparam("delta"))
 )
+# The same, answering the new total and a quota guard's checks (no extra round trip);
+# built once per guard.
+_GROW_NAMESPACE: weakref.WeakKeyDictionary[QuotaGuard, Any] = weakref.WeakKeyDictionary()
+
+
+def _grow_namespace(quota: QuotaGuard) -> Any:
+    stmt = _GROW_NAMESPACE.get(quota)
+    if stmt is None:
+        stmt = _ADD_TO_NAMESPACE.returning(_NAMESPACE.c.size_bytes, *quota.returning)
+        _GROW_NAMESPACE[quota] = stmt
+    return stmt
 
 
 async def lock_namespace_of(
@@ -169,14 +182,31 @@ async def _add(s: Unit, repository_id: int, namespace_id: int, delta: Exclusive,
 
 
 async def manifest_stored(
-    s: Unit, repository_id: int, manifest_id: int, namespace_id: int | None = None
+    s: Unit,
+    repository_id: int,
+    manifest_id: int,
+    namespace_id: int | None = None,
+    *,
+    quota: QuotaGuard | None = None,
 ) -> None:
-    """A new manifest row and its blob references were inserted: count what they add."""
+    """A new manifest row and its blob references were inserted: count what they add.
+
+    With a ``quota`` guard, a push that grows the namespace is admitted (or refused with
+    ``QuotaExceeded``) against the new total the namespace's UPDATE returns
+    (``berth.registry.quota`` states the guarantee)."""
     namespace_id = await lock_namespace_of(s, repository_id, namespace_id)
     if namespace_id is None:
         return
     delta = await exclusive_bytes(s, repository_id, namespace_id, [manifest_id])
-    await _add(s, repository_id, namespace_id, delta, +1)
+    if quota is None or delta.namespace <= 0:
+        await _add(s, repository_id, namespace_id, delta, +1)
+        return
+    if delta.repository:
+        await s.execute(_ADD_TO_REPOSITORY, {"owner": repository_id, "delta": delta.repository})
+    params = {"owner": namespace_id, "delta": delta.namespace}
+    row = (await s.execute(_grow_namespace(quota), params)).one()
+    after = int(row[0])
+    await quota.admit(s, namespace_id, after - delta.namespace, after, row[1:])
 
 
 async def release_manifests(

@@ -373,6 +373,11 @@ class BlobService:
             await s.execute(sql.unlink_blob(repo.id, blob_id))
         self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
 
+    async def link_stored(self, s: AsyncSession, repository_id: int, digest: str, size: int) -> int:
+        """Link a blob whose bytes were just stored into a repository, in the caller's unit
+        (a pull-through that fetched it); the blob row's id. See ``_link``."""
+        return await self._link(s, repository_id, digest, size)
+
     async def _link(self, s: AsyncSession, repository_id: int, digest: str, size: int) -> int:
         """Link a blob whose bytes were just stored (or exist) into a repository.
 

@@ -86,6 +86,22 @@ class TagImmutable(Denied):
     """A move, deletion, expiry or prune of an immutable tag (flag, label or policy)."""
 
 
+class QuotaExceeded(Denied):
+    """A manifest push would take its namespace past a Reject quota limit (Quay's answer:
+    403 DENIED, no detail). ``namespace_id``, ``before`` (bytes stored), ``after`` (bytes
+    with the push) ``limit_bytes`` and ``percent`` say which limit, for the refusal's report."""
+
+    def __init__(
+        self, namespace_id: int, before: int, after: int, limit_bytes: int, percent: int
+    ) -> None:
+        super().__init__("Quota has been exceeded on namespace", {})
+        self.namespace_id = namespace_id
+        self.before = before
+        self.after = after
+        self.limit_bytes = limit_bytes
+        self.percent = percent
+
+
 class TooLarge(RegistryError):
     code = "SIZE_INVALID"
 
@@ -127,3 +143,13 @@ class LabelImmutable(RegistryError):
     """Only labels added through the API can be deleted."""
 
     code = "DENIED"
+
+
+# ---- pull-through (a proxy-cache organization; the feature raises these through the core) --
+
+
+class UpstreamUnavailable(RegistryError):
+    """A pull-through needed the upstream registry, it could not answer, and nothing was
+    cached to serve instead."""
+
+    code = "UNAVAILABLE"

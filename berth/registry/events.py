@@ -30,3 +30,17 @@ class NoListener:
         self, s: Unit, repo: RepoRow, tag: str, digest: str, performer: Performer | None
     ) -> None:
         return None
+
+
+class Listeners:
+    """Several listeners, called in order in the same unit (the composition root builds it
+    only when more than one feature listens)."""
+
+    def __init__(self, *listeners: PushListener) -> None:
+        self.listeners = listeners
+
+    async def tag_pushed(
+        self, s: Unit, repo: RepoRow, tag: str, digest: str, performer: Performer | None
+    ) -> None:
+        for listener in self.listeners:
+            await listener.tag_pushed(s, repo, tag, digest, performer)

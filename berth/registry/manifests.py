@@ -26,6 +26,7 @@ from berth.db.fast import Unit, dialect_name
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
 from berth.oci import mediatypes as mt
+from berth.oci.artifacts import ArtifactRules
 from berth.oci.digest import digest_of
 from berth.oci.manifest import ManifestInvalid as OciManifestInvalid
 from berth.oci.manifest import ManifestUnsupported, ParsedManifest, parse_manifest
@@ -40,6 +41,7 @@ from berth.registry.errors import (
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
+    QuotaExceeded,
     TagInvalid,
     TooLarge,
     Unsupported,
@@ -58,6 +60,7 @@ from berth.registry.models import (
     Tag,
 )
 from berth.registry.pulls import PullLog
+from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import RepoName, RepoRow, find_repository
 from berth.registry.settings import TagSettings
 from berth.registry.tags import (
@@ -165,12 +168,16 @@ class ManifestService:
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
         listener: PushListener | None = None,
+        artifacts: ArtifactRules | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.pulls = pulls
+        self.artifacts = artifacts or ArtifactRules()
         self.guard = guard or TagGuard()
         self.listener: PushListener = listener or NoListener()
+        self.quota = quota  # None: no limits to check (quota management off)
         self.max_bytes = max_manifest_bytes
         # Manifests by reference and the tag list (shared with the blob sizes: ``BlobService``).
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
@@ -234,9 +241,12 @@ class ManifestService:
             stmt = self._base(repo, *columns, *expiry).where(
                 Manifest.digest == digest, visible(now)
             )
+        elif not is_valid_tag(reference):
+            # Neither a digest nor a tag: no manifest can be named so (Quay's route does
+            # not match it, so it answers 404 like the OCI spec's conformance suite expects).
+            async with self.db.read() as s:
+                await self._raise_unknown(s, repo, reference)
         else:
-            if not is_valid_tag(reference):
-                raise TagInvalid("invalid tag", {"tag": reference})
             stmt = (
                 self._base(repo, *columns, Tag.end_ts)
                 .join(Tag, Tag.manifest_id == Manifest.id)
@@ -427,7 +437,9 @@ class ManifestService:
         if len(body) > self.max_bytes:
             raise TooLarge(f"manifest is larger than {self.max_bytes} bytes", {"size": len(body)})
         try:
-            return parse_manifest(body, content_type)
+            parsed = parse_manifest(body, content_type)
+            self.artifacts.check(parsed)
+            return parsed
         except ManifestUnsupported as e:
             raise Unsupported(e.message, e.detail) from e
         except OciManifestInvalid as e:
@@ -465,6 +477,30 @@ class ManifestService:
             await self._ensure_empty_blob()
         labels = await self.labels.read(parsed)  # storage I/O before the transaction
 
+        try:
+            await self._put_unit(
+                repo, reference, body, parsed, labels, digest, by_digest, performer, log_meta
+            )
+        except QuotaExceeded as e:
+            if self.quota is not None:
+                await self.quota.refused(e)
+            raise
+        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
+        return PutResult(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _put_unit(
+        self,
+        repo: RepoRow,
+        reference: str,
+        body: bytes,
+        parsed: ParsedManifest,
+        labels: PushLabels,
+        digest: str,
+        by_digest: bool,
+        performer: Performer | None,
+        log_meta: dict[str, Any] | None,
+    ) -> None:
+        """The push's one unit of work (``put``)."""
         async with self.db.write_fast() as s:
             # Concurrent pushes to a repository run side by side (PostgreSQL): only pushes
             # of one tag (or digest) take turns, and the size accounting, done last, holds
@@ -494,7 +530,9 @@ class ManifestService:
                     .values(end_ts=now)
                 )
             if created:
-                await accounting.manifest_stored(s, repo.id, manifest_id, repo.namespace_id)
+                await accounting.manifest_stored(
+                    s, repo.id, manifest_id, repo.namespace_id, quota=self.quota
+                )
             push = _repo_meta(
                 repo.namespace,
                 repo.name,
@@ -519,8 +557,17 @@ class ManifestService:
             )
             if not by_digest:
                 await self.listener.tag_pushed(s, repo, reference, digest, performer)
-        self.cache.invalidate(f"{repo.namespace}/{repo.name}")  # after commit
-        return PutResult(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def store_fetched(
+        self, s: Unit, repo: RepoRow, digest: str, body: bytes, parsed: ParsedManifest
+    ) -> tuple[int, bool, list[str]]:
+        """A manifest a pull-through fetched, stored in the caller's unit before its
+        content: its row id, whether this call inserted it, and the blobs and child
+        manifests the repository still lacks (linked later by the caller, which also does
+        the size accounting once nothing is missing)."""
+        missing: list[str] = []
+        manifest_id, created = await self._store(s, repo, digest, body, parsed, missing_out=missing)
+        return manifest_id, created, missing
 
     async def _ensure_empty_blob(self) -> None:
         async def body() -> AsyncIterator[bytes]:
@@ -543,9 +590,14 @@ class ManifestService:
         body: bytes,
         parsed: ParsedManifest,
         labels: PushLabels = NO_LABELS,
+        missing_out: list[str] | None = None,
     ) -> tuple[int, bool]:
         """The manifest's row id, and whether this call inserted it (then the caller
-        accounts its size)."""
+        accounts its size).
+
+        ``missing_out`` (a pull-through cache storing a manifest before its content): the
+        blobs and child manifests the repository lacks are appended to it instead of
+        refusing the manifest; only what is present is linked."""
         existing = (
             await s.execute(_MANIFEST_ID, {"repository_id": repo.id, "digest": digest})
         ).scalar()
@@ -579,7 +631,9 @@ class ManifestService:
             )
             child_ids = {digest: child_id for digest, child_id in rows.all()}
             missing += [d for d in children if d not in child_ids]
-        if missing:
+        if missing and missing_out is not None:
+            missing_out.extend(dict.fromkeys(missing))
+        elif missing:
             raise ManifestBlobUnknown(
                 "manifest references content unknown to the repository",
                 {"missing": list(dict.fromkeys(missing))},
@@ -587,7 +641,7 @@ class ManifestService:
         wrong = [
             {"digest": d.digest, "declared": d.size, "actual": found[d.digest][1]}
             for d in blobs
-            if found[d.digest][1] != d.size
+            if d.digest in found and found[d.digest][1] != d.size
         ]
         if wrong:
             raise ManifestInvalid(

@@ -170,3 +170,31 @@ class Upload(Base):
     busy_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[int] = mapped_column(default=now_ms)
     updated_at: Mapped[int] = mapped_column(default=now_ms, index=True)
+
+
+class TagPullStat(Base):
+    """Pulls by tag name (FEATURE_IMAGE_PULL_STATS): counted at the pull log's flush, one
+    upsert per distinct tag per flush (berth.registry.pulls). Keyed by name: moving a tag
+    keeps its count, as Quay's."""
+
+    __tablename__ = "tag_pull_stats"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    pull_count: Mapped[int] = mapped_column(default=0)
+    last_pull_at: Mapped[int] = mapped_column()  # ms
+
+
+class ManifestPullStat(Base):
+    """Pulls of a manifest (by tag or by digest), per repository and digest."""
+
+    __tablename__ = "manifest_pull_stats"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pull_count: Mapped[int] = mapped_column(default=0)
+    last_pull_at: Mapped[int] = mapped_column()  # ms

@@ -7,6 +7,11 @@ usage-log rows, one batched INSERT per flush, every ``interval`` seconds (1 s) a
 shutdown. Each entry keeps the time of the pull; the flush resolves the namespace and
 repository ids by name in its own transaction.
 
+With ``count`` (FEATURE_IMAGE_PULL_STATS) the same flush also folds the batch into the pull
+counters (``tag_pull_stats``, ``manifest_pull_stats``): pulls are grouped by tag and by
+manifest in memory, then one upsert per distinct tag and manifest (count added, last pull
+the latest), in the flush's transaction: still no write per pull.
+
 What a crash can lose: the pulls of the last flush interval (at most ~1 s of pulls), and
 nothing else: pushes, deletes and every API change are written in the transaction that
 makes them. Two cases widen the pull loss, both logged: while the database refuses the
@@ -21,13 +26,15 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import case, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from berth.audit.services import Performer, insert_log_batch, log_values
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.namespaces.models import Namespace
-from berth.registry.models import Repository
+from berth.registry.models import ManifestPullStat, Repository, TagPullStat
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +44,15 @@ MAX_BUFFER = 50_000
 
 class PullLog:
     def __init__(
-        self, db: Database, *, interval: float = FLUSH_INTERVAL_S, max_buffer: int = MAX_BUFFER
+        self,
+        db: Database,
+        *,
+        interval: float = FLUSH_INTERVAL_S,
+        max_buffer: int = MAX_BUFFER,
+        count: bool = False,
     ) -> None:
         self.db = db
+        self.count = count
         self.interval = interval
         self.max_buffer = max_buffer
         # Raw pulls: (namespace, repository, performer, caller metadata, tag, digest, time).
@@ -83,6 +96,8 @@ class PullLog:
             async with self.db.write() as s:
                 ids = await _ids(s, {(p[0], p[1]) for p in batch})
                 await insert_log_batch(s, [_row(p, ids) for p in batch])
+                if self.count:
+                    await _count(s, batch, ids)
         except Exception:
             log.exception("could not write %d pulls; keeping them for the next flush", len(batch))
             self._buffer[:0] = batch[: self.max_buffer]
@@ -145,3 +160,66 @@ async def _ids(s: Any, names: set[tuple[str, str]]) -> dict[tuple[str, str], tup
         .where(tuple_(Namespace.name, Repository.name).in_(sorted(names)))
     )
     return {(ns, repo): (ns_id, repo_id) for ns, repo, ns_id, repo_id in rows}
+
+
+def _upsert(dialect: str, model: type[TagPullStat] | type[ManifestPullStat], key: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding the count and keeping the latest pull."""
+    table = model.__table__
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.repository_id, table.c[key]],
+        set_={
+            "pull_count": table.c.pull_count + excluded.pull_count,
+            "last_pull_at": case(
+                (excluded.last_pull_at > table.c.last_pull_at, excluded.last_pull_at),
+                else_=table.c.last_pull_at,
+            ),
+        },
+    )
+
+
+_UPSERTS = {
+    dialect: (
+        _upsert(dialect, TagPullStat, "tag_name"),
+        _upsert(dialect, ManifestPullStat, "digest"),
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+async def _count(s: Any, batch: list[_Pull], ids: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Fold a batch into the pull counters: one upsert per distinct tag and manifest."""
+    tags: dict[tuple[int, str], list[int]] = {}
+    manifests: dict[tuple[int, str], list[int]] = {}
+    for namespace, repository, _, _, tag, digest, at in batch:
+        found = ids.get((namespace, repository))
+        if found is None:
+            continue
+        repository_id = found[1]
+        for counters, name in ((tags, tag), (manifests, digest)):
+            if name is None:
+                continue
+            entry = counters.get((repository_id, name))
+            if entry is None:
+                counters[(repository_id, name)] = [1, at]
+            else:
+                entry[0] += 1
+                entry[1] = max(entry[1], at)
+    tag_upsert, manifest_upsert = _UPSERTS[s.bind.dialect.name]
+    if tags:
+        await s.execute(
+            tag_upsert,
+            [
+                {"repository_id": r, "tag_name": n, "pull_count": c, "last_pull_at": at}
+                for (r, n), (c, at) in tags.items()
+            ],
+        )
+    if manifests:
+        await s.execute(
+            manifest_upsert,
+            [
+                {"repository_id": r, "digest": d, "pull_count": c, "last_pull_at": at}
+                for (r, d), (c, at) in manifests.items()
+            ],
+        )

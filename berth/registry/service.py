@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+
 from berth.db.session import Database
+from berth.oci.artifacts import ArtifactRules
 from berth.registry.blobs import BlobService
 from berth.registry.cache import ReadCache
 from berth.registry.events import PushListener
@@ -13,7 +16,11 @@ from berth.registry.immutability import TagGuard
 from berth.registry.labels import LabelService
 from berth.registry.manifest_details import ManifestDetailsService
 from berth.registry.manifests import ManifestService
+from berth.registry.models import Upload
+from berth.registry.pull_stats import PullStatsService
 from berth.registry.pulls import PullLog
+from berth.registry.pullthrough import PullThrough
+from berth.registry.quota import QuotaGuard
 from berth.registry.repositories import (
     RepoName,
     RepoRow,
@@ -44,8 +51,13 @@ class Registry:
         tag_settings: TagSettings | None = None,
         guard: TagGuard | None = None,
         listener: PushListener | None = None,
+        artifacts: ArtifactRules | None = None,
+        quota: QuotaGuard | None = None,
+        pull_through: PullThrough | None = None,
     ) -> None:
         self.db = db
+        # Proxy-cache organizations (berth.registry.pullthrough); None: the feature is off.
+        self.pull_through = pull_through
         self.library = library_namespace
         self.read_only = read_only
         self.create_private = create_private
@@ -61,10 +73,18 @@ class Registry:
             tag_settings=tag_settings,
             guard=guard,
             listener=listener,
+            artifacts=artifacts,
+            quota=quota,
         )
         self.details = ManifestDetailsService(db, storage)
         self.tags = TagService(db, cache=read_cache, settings=tag_settings, guard=guard)
+        self.pull_stats = PullStatsService(db)
         self.labels = LabelService(db, reserved_prefixes=tag_settings.reserved_label_prefixes)
+
+    async def uploads_in_flight(self) -> int:
+        """Upload sessions started and not yet finished, cancelled or expired."""
+        async with self.db.read() as s:
+            return int((await s.execute(select(func.count()).select_from(Upload))).scalar_one())
 
     def name(self, raw: str) -> RepoName:
         return parse_repo_name(raw, library=self.library)

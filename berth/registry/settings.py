@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from berth.oci.artifacts import ArtifactRules
+
 HOUR_S = 3600
 DAY_S = 24 * HOUR_S
 WEEK_S = 7 * DAY_S
@@ -30,7 +32,8 @@ class RegistrySettings:
     """LIBRARY_NAMESPACE (None when FEATURE_LIBRARY_SUPPORT is off), REGISTRY_STATE and
     DISABLE_PUSHES (``read_only``), CREATE_PRIVATE_REPO_ON_PUSH, CREATE_NAMESPACE_ON_PUSH,
     DEFAULT_TAG_EXPIRATION and TAG_EXPIRATION_OPTIONS (seconds), BERTH_MAX_MANIFEST_BYTES,
-    and the tag keys."""
+    FEATURE_GENERAL_OCI_SUPPORT and ALLOWED_OCI_ARTIFACT_TYPES (``artifacts``), and the tag
+    keys."""
 
     library_namespace: str | None = "library"
     read_only: bool = False
@@ -39,7 +42,10 @@ class RegistrySettings:
     default_tag_expiration_s: int = 2 * WEEK_S
     tag_expiration_options: frozenset[int] = frozenset({0, DAY_S, WEEK_S, 2 * WEEK_S, 4 * WEEK_S})
     max_manifest_bytes: int = 4 * 1024 * 1024
+    artifacts: ArtifactRules = field(default_factory=ArtifactRules)
     tags: TagSettings = field(default_factory=TagSettings)
+    # FEATURE_IMAGE_PULL_STATS: pull counters (at the pull log's flush) and their routes.
+    pull_stats: bool = False
 
 
 def check_label_prefixes(prefixes: list[str]) -> None:

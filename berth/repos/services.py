@@ -116,6 +116,7 @@ class RepoDetail:
     state: str
     tags: list[TagSummary] | None
     stats: list[tuple[str, int]] | None  # (ISO date, log entries that day), oldest first
+    size_bytes: int = 0  # the repository's stored size (berth.registry.accounting)
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ class RepositoryService:
             state=r.state,
             tags=tags,
             stats=stats,
+            size_bytes=r.size_bytes,
         )
 
     @staticmethod

@@ -447,3 +447,42 @@ def test_ansible_repository_with_permissions(quay: BerthServer, admin_token: str
         assert not ansible.quay_repository(api, name, state="absent")["changed"]
         with pytest.raises(ClientFailed, match="namespace does not exist"):
             ansible.quay_repository(api, "nowhere/repo")
+
+
+# ------------------------------------------------------------------ Ansible: quotas (6.3)
+
+
+def test_ansible_quay_quota(deployment: dict[str, Any], berth_factory: StartServer) -> None:
+    """quay_quota's calls: the quota and its limits through the organization view, as a
+    superuser with FEATURE_SUPERUSERS_FULL_ACCESS (Quay 3.16+)."""
+    config = {
+        **deployment,
+        **RDO_CONFIG,
+        "FEATURE_QUOTA_MANAGEMENT": True,
+        "FEATURE_SUPERUSERS_FULL_ACCESS": True,
+    }
+    server = berth_factory(config, name="quota")
+    token = rdo.bootstrap(server.url, *ADMIN, email="admin@example.com")
+    with ansible.QuayApi(server.url, token=token) as api:
+        assert ansible.quay_organization(api, "partner", email="p@example.com")["changed"]
+        limits = [
+            {"type": "Warning", "threshold_percent": 80},
+            {"type": "Reject", "threshold_percent": 100},
+        ]
+        quota = ansible.quay_quota
+        assert quota(api, "partner", quota=10 * 1024**3, limits=limits)["changed"]
+        assert not quota(api, "partner", quota=10 * 1024**3, limits=limits)["changed"]
+        seen = api.get_organization("partner")["quotas"][0]
+        assert seen["limit_bytes"] == 10 * 1024**3
+        assert sorted((lim["type"], lim["limit_percent"]) for lim in seen["limits"]) == [
+            ("Reject", 100),
+            ("Warning", 80),
+        ]
+        changed = [{"type": "Warning", "threshold_percent": 90}]
+        assert quota(api, "partner", quota=20 * 1024**3, limits=changed)["changed"]
+        seen = api.get_organization("partner")["quotas"][0]
+        assert seen["limit_bytes"] == 20 * 1024**3
+        assert ("Warning", 90) in [(lim["type"], lim["limit_percent"]) for lim in seen["limits"]]
+        assert quota(api, "partner", state="absent")["changed"]
+        assert api.get_organization("partner")["quotas"] == []
+        assert not quota(api, "partner", state="absent")["changed"]

@@ -120,6 +120,26 @@ async def test_token_malformed_scope_is_400(registry: Berth, alice: Client) -> N
         assert_error(resp, 400, resp.json()["errors"][0]["code"])
 
 
+async def test_token_unknown_action_is_400(registry: Berth, alice: Client) -> None:
+    for scope in ("repository:alice/app:pull,fly", "repository:alice/app:admin"):
+        resp = await alice.token(scope)
+        assert_error(resp, 400, "INVALID_REQUEST")
+        assert "Unable to decode repository and actions" in resp.json()["errors"][0]["message"]
+
+
+async def test_token_scope_with_server_hostname_is_echoed(registry: Berth, alice: Client) -> None:
+    """``repository:<SERVER_HOSTNAME>/alice/app:...``: granted, the name echoed as requested,
+    and the token works on ``/v2/alice/app``."""
+    resp = await alice.token(f"repository:{HOST}/alice/app:push,pull")
+    assert resp.status_code == 200, resp.text
+    token = resp.json()["token"]
+    assert token_access(token) == {f"{HOST}/alice/app": {"push", "pull"}}
+    start = await alice.http.post(
+        "/v2/alice/app/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert start.status_code == 202, start.text
+
+
 async def test_token_wrong_password(registry: Berth) -> None:
     client = registry.client("alice", password="not-the-password")
     resp = await client.token("repository:alice/app:pull")

@@ -379,7 +379,7 @@ async def test_berth_prune_command(berth: Berth) -> None:
     out = await run_cli(berth, "--dry-run")
     lines = out.splitlines()
     assert lines[0].startswith("would delete alice/app:a  (pushed ")
-    assert lines[0].endswith(f", policy {uuid})")
+    assert lines[0].endswith(f", policy {uuid}: not among the newest 1 tags)")
     assert lines[1].startswith("would delete alice/app:b  (pushed ")
     assert lines[-1] == "2 tags would be deleted in 1 repository (1 checked)"
     assert await live_tags(berth, "alice/app") == ["a", "b", "c"]

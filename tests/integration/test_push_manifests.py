@@ -377,6 +377,22 @@ async def test_invalid_tags(registry: Berth, alice: Client) -> None:
         assert_error(resp, 400, "TAG_INVALID")
 
 
+async def test_pull_by_a_reference_that_is_neither_tag_nor_digest_is_unknown(
+    registry: Berth, alice: Client
+) -> None:
+    """Nothing can be pushed under such a name, so asking for it is a 404 (the OCI
+    conformance suite's "nonexistent manifest" checks use ``.INVALID_MANIFEST_NAME``)."""
+    config, layers = await upload_image_blobs(alice, "alice/app")
+    await alice.put_manifest("alice/app", "v1", image_manifest(config, layers), OCI_MANIFEST)
+    for ref in (".INVALID_MANIFEST_NAME", "-dash", "a" * 129):
+        resp = await alice.get(f"/v2/alice/app/manifests/{ref}")
+        assert_error(resp, 404, "MANIFEST_UNKNOWN")
+        resp = await alice.head(f"/v2/alice/app/manifests/{ref}")
+        assert resp.status_code == 404, ref
+    resp = await alice.get("/v2/alice/nothing-here/manifests/.bad")
+    assert_error(resp, 404, "NAME_UNKNOWN")
+
+
 async def test_longest_and_odd_valid_tags(registry: Berth, alice: Client) -> None:
     config, layers = await upload_image_blobs(alice, "alice/app")
     body = image_manifest(config, layers)

@@ -175,11 +175,11 @@ def test_validate_warns_about_a_typo_with_a_suggestion(tmp_path: Path) -> None:
 
 
 def test_validate_notes_a_quay_key_berth_does_not_use(tmp_path: Path) -> None:
-    cfg = _write(tmp_path, {"FEATURE_SIGNING": False, "LDAP_URI": "ldap://ldap"})
+    cfg = _write(tmp_path, {"FEATURE_SIGNING": False, "FEATURE_BUILD_SUPPORT": True})
     result = CliRunner().invoke(main, ["config", "validate", str(cfg)])
     assert result.exit_code == 0, result.output
     assert "note: FEATURE_SIGNING is used by Quay, not by Berth yet" in result.output
-    assert "note: LDAP_URI is used by Quay, not by Berth yet" in result.output
+    assert "note: FEATURE_BUILD_SUPPORT is used by Quay, not by Berth yet" in result.output
     assert "warning" not in result.output
 
 
@@ -199,3 +199,37 @@ def test_validate_lists_unknown_keys_after_the_problems(tmp_path: Path) -> None:
     assert "warning: SUPER_USER is not a key Berth knows; did you mean SUPER_USERS" in (
         result.output
     )
+
+
+def test_usage_log_keys(tmp_path: Path) -> None:
+    from berth.usagelogs.settings import UsageLogSettings
+
+    assert load_settings(None, data_dir=tmp_path, env={}).usage_logs == UsageLogSettings()
+    s = load_settings(
+        _write(
+            tmp_path,
+            {
+                "FEATURE_ACTION_LOG_ROTATION": True,
+                "ACTION_LOG_ROTATION_THRESHOLD": "2w",
+                "ACTION_LOG_MAX_PAGE": 5,
+                "ACTION_LOG_AUDIT_LOGIN_FAILURES": True,
+                "EXPORT_ACTION_LOGS_SECONDS": 60,
+            },
+        ),
+        env={},
+    ).usage_logs
+    assert s.rotation
+    assert s.rotation_threshold_s == 14 * 86400
+    assert s.max_page == 5
+    assert s.audit_login_failures
+    assert s.export_link_ttl_s == 60
+
+
+@pytest.mark.parametrize("model", ["elasticsearch", "splunk", "transition_reads_both_writes_es"])
+def test_other_logs_models_are_a_clear_configuration_error(tmp_path: Path, model: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, {"LOGS_MODEL": model}), env={})
+    (problem,) = info.value.problems
+    assert problem.startswith("LOGS_MODEL:")
+    assert model in problem
+    assert "supported: database" in problem

@@ -54,7 +54,7 @@ def test_the_wheel_holds_the_registry_and_no_dev_tooling(wheel: Path) -> None:
         assert any(n.startswith(needed) for n in names), needed
     # The web UI's templates and static files, vendored assets and their licences included.
     for needed in ("berth/http/web/templates/base.html",
-                   "berth/http/web/templates/repos/repository.html",
+                   "berth/http/web/templates/repository/repository.html",
                    "berth/http/web/static/berth.js",
                    "berth/http/web/static/vendor/patternfly/patternfly.min.css",
                    "berth/http/web/static/vendor/patternfly/LICENSE",

@@ -33,6 +33,7 @@ from berth.registry.errors import (
     RegistryError,
     SizeInvalid,
 )
+from berth.registry.pullthrough import STALE
 from berth.registry.repositories import RepoName, RepoRow
 
 if TYPE_CHECKING:
@@ -145,6 +146,22 @@ class V2:
         self.public_catalog = s.api.public_catalog
         self.anonymous_access = s.auth.anonymous_access
         self.open = s.auth.open_registry
+        self.rate_limited = s.rate_limits.enabled
+
+    async def _limited(self, request: Request, caller: Caller, repo: RepoName) -> Response | None:
+        """BERTH_RATE_LIMITS' ``v2`` (and the namespace's override): 429 with Retry-After."""
+        p = caller.principal
+        ip = request.client.host if request.client else "-"
+        who = f"{p.kind}:{p.name}" if not p.is_anonymous else f"ip:{ip}"
+        limited = await self.svc.limiter.check("v2", who, repo.namespace)
+        if limited is None:
+            return None
+        return error_response(
+            "TOO_MANY_REQUESTS",
+            f"too many requests: retry after {limited.retry_after_s} seconds",
+            {"limit": limited.bucket},
+            headers={"Retry-After": str(limited.retry_after_s)},
+        )
 
     # ---- auth helpers -------------------------------------------------------------------
     def challenge(self, scope: str | None = None, error: str | None = None) -> str:
@@ -268,6 +285,8 @@ class V2:
         except AuthError as e:
             scope = f"repository:{repo.full}:pull"
             return translate(e, self.challenge(scope)) or error_response("UNAUTHORIZED", str(e))
+        if self.rate_limited and (limited := await self._limited(request, caller, repo)):
+            return limited
         ctx = Ctx(self.svc, caller, repo)
         try:
             return await handler(self, request, ctx, m)
@@ -316,9 +335,14 @@ class V2:
     async def h_manifest(self, request: Request, ctx: Ctx, m: re.Match[str]) -> Response:
         ref = m.group("ref")
         registry = self.svc.registry
+        proxied = registry.pull_through is not None and await registry.pull_through.proxies(
+            ctx.repo.namespace
+        )
         if request.method in ("GET", "HEAD"):
             if denied := await self.require(request, ctx, Action.PULL):
                 return denied
+            if proxied:
+                return await self._proxied_manifest(request, ctx, ref)
             if request.method == "GET":  # a pull: logged through the pull log's buffer
                 data = await registry.manifests.get(
                     ctx.repo, ref, pull_by=ctx.performer(request), log_meta=ctx.log_meta(request)
@@ -334,6 +358,12 @@ class V2:
             body = b"" if request.method == "HEAD" else data.content
             return Response(body, media_type=data.media_type, headers=headers)
         if request.method == "PUT":
+            if (
+                proxied
+                and registry.pull_through is not None
+                and not ctx.caller.principal.is_anonymous
+            ):
+                await registry.pull_through.refuse_push(ctx.repo)
             if denied := await self.require(request, ctx, Action.PUSH):
                 return denied
             body = await _read_limited(request, registry.manifests.max_bytes)
@@ -367,6 +397,50 @@ class V2:
             return _empty(202, {})
         return _method_not_allowed()
 
+    async def _proxied_manifest(self, request: Request, ctx: Ctx, ref: str) -> Response:
+        """A manifest of a proxy-cache organization (berth.registry.pullthrough)."""
+        pull_through = self.svc.registry.pull_through
+        assert pull_through is not None
+        if request.method == "GET":
+            pulled = await pull_through.manifest(
+                ctx.repo, ref, pull_by=ctx.performer(request), log_meta=ctx.log_meta(request)
+            )
+        else:
+            pulled = await pull_through.manifest(ctx.repo, ref)
+        data = pulled.data
+        headers = {
+            **API_VERSION,
+            "Docker-Content-Digest": data.digest,
+            "ETag": f'"{data.digest}"',
+            "Content-Length": str(len(data.content)),
+            "X-Proxy-Cache": pulled.source,
+        }
+        if pulled.source == STALE:
+            headers["Warning"] = '110 - "Response is Stale"'
+        body = b"" if request.method == "HEAD" else data.content
+        return Response(body, media_type=data.media_type, headers=headers)
+
+    async def _proxied_blob(self, request: Request, ctx: Ctx, digest: str) -> Response | None:
+        """A blob of a proxy-cache organization that is not stored yet: streamed while it
+        is fetched and stored; None when it is stored (served as any other)."""
+        pull_through = self.svc.registry.pull_through
+        assert pull_through is not None
+        pulled = await pull_through.blob(ctx.repo, digest, head=request.method == "HEAD")
+        if pulled.local:
+            return None
+        headers = {
+            **API_VERSION,
+            "Docker-Content-Digest": pulled.digest,
+            "X-Proxy-Cache": pulled.source,
+        }
+        if pulled.size is not None:
+            headers["Content-Length"] = str(pulled.size)
+        if request.method == "HEAD" or pulled.chunks is None:
+            return _empty(200, {**headers, "Content-Type": "application/octet-stream"})
+        return StreamingResponse(
+            pulled.chunks, media_type="application/octet-stream", headers=headers
+        )
+
     # ---- blobs -------------------------------------------------------------------------
     async def h_blob(self, request: Request, ctx: Ctx, m: re.Match[str]) -> Response:
         registry = self.svc.registry
@@ -374,6 +448,12 @@ class V2:
         if request.method in ("GET", "HEAD"):
             if denied := await self.require(request, ctx, Action.PULL):
                 return denied
+            if registry.pull_through is not None and await registry.pull_through.proxies(
+                ctx.repo.namespace
+            ):
+                proxied = await self._proxied_blob(request, ctx, digest)
+                if proxied is not None:
+                    return proxied
             if request.method == "HEAD":
                 info = await registry.blobs.stat(ctx.repo, digest)
                 return _empty(
@@ -455,9 +535,16 @@ class V2:
     async def h_upload_start(self, request: Request, ctx: Ctx, _m: re.Match[str]) -> Response:
         if request.method != "POST":
             return _method_not_allowed()
+        registry = self.svc.registry
+        # A proxy cache refuses pushes by name (anonymous callers get the usual challenge).
+        if (
+            not ctx.caller.principal.is_anonymous
+            and registry.pull_through is not None
+            and await registry.pull_through.proxies(ctx.repo.namespace)
+        ):
+            await registry.pull_through.refuse_push(ctx.repo)
         if denied := await self.require(request, ctx, Action.PUSH):
             return denied
-        registry = self.svc.registry
         repo = await registry.repository_for_push(
             ctx.repo, create=True, create_namespace=ctx.caller.principal.is_superuser or self.open
         )

@@ -10,9 +10,11 @@ from starlette.staticfiles import StaticFiles
 from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
+    manifest,
     notifications,
     organizations,
     repos,
+    repository,
     search,
     session,
     superuser,
@@ -24,6 +26,8 @@ PageModule = Callable[[WebApp], list[WebRoute]]
 MODULES: tuple[PageModule, ...] = (
     session.routes,
     repos.routes,
+    manifest.routes,  # before repository's: {repository} would swallow /manifest/...
+    repository.routes,
     search.routes,
     organizations.routes,
     users.routes,

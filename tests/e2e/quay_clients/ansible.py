@@ -487,3 +487,47 @@ def quay_api_token(
         if not found:
             raise ClientFailed(f"no token in {resp.headers.get('location')!r}", resp)
         return {"changed": True, "access_token": found.group(1)}
+
+
+def quay_quota(
+    api: QuayApi,
+    organization: str,
+    *,
+    quota: int | None = None,
+    limits: list[dict[str, Any]] | None = None,
+    state: str = "present",
+) -> dict[str, Any]:
+    """``infra.quay_configuration.quay_quota``: the organization's quota in bytes and its
+    ``limits`` (``{type: Warning|Reject, threshold_percent}``), read from the organization
+    view's ``quotas[0]``."""
+    org = api.get_organization(organization)
+    if org is None:
+        raise ClientFailed(f"The {organization} organization does not exist.")
+    current = (org.get("quotas") or [None])[0]
+    base = f"organization/{organization}/quota"
+    if state == "absent":
+        return {"changed": current is not None and api.delete(f"{base}/{current['id']}")}
+    changed = False
+    if current is None:
+        if quota is None:
+            raise ClientFailed("quota is required to create one")
+        api.create(base, {"limit_bytes": quota})
+        qid = api.get_object_path(base)[0]["id"]
+        existing: list[dict[str, Any]] = []
+        changed = True
+    else:
+        qid = current["id"]
+        existing = list(current.get("limits") or [])
+        if quota is not None and quota != current["limit_bytes"]:
+            api.unconditional_update(f"{base}/{qid}", {"limit_bytes": quota})
+            changed = True
+    for wanted in limits or []:
+        same_type = [lim for lim in existing if lim["type"] == wanted["type"]]
+        body = {"type": wanted["type"], "threshold_percent": wanted["threshold_percent"]}
+        if not same_type:
+            api.create(f"{base}/{qid}/limit", body)
+            changed = True
+        elif same_type[0]["limit_percent"] != wanted["threshold_percent"]:
+            api.unconditional_update(f"{base}/{qid}/limit/{same_type[0]['id']}", body)
+            changed = True
+    return {"changed": changed}

@@ -60,6 +60,9 @@ MATRIX_CONFIG = {  # the flags behind routes that have rows
     "FEATURE_REPO_MIRROR": True,
     "FEATURE_AUTO_PRUNE": True,
     "FEATURE_IMMUTABLE_TAGS": True,
+    "FEATURE_QUOTA_MANAGEMENT": True,
+    "FEATURE_IMAGE_PULL_STATS": True,
+    "FEATURE_TEAM_SYNCING": True,
 }
 # what the scenario's policies say (the POST rows add others, the PUT rows change them); none
 # makes the tags the other rows touch (copy, old) immutable
@@ -205,6 +208,16 @@ def team_view(f: Facts) -> bool:
     return (f.user == "member" and f.org_role() is not None) or org("admin")(f)
 
 
+def full_access(f: Facts) -> bool:
+    """Quota writes (Quay 3.16+): a superuser with FEATURE_SUPERUSERS_FULL_ACCESS."""
+    return f.bypass
+
+
+def signed_in(f: Facts) -> bool:
+    """Any account, whatever the token's scopes (checked by the handler)."""
+    return f.user is not None
+
+
 def both(a: Rule, b: Rule) -> Rule:
     def rule(f: Facts) -> bool:
         return a(f) and b(f)
@@ -244,9 +257,10 @@ class Row:
         return self.prefix + self.path not in NO_CSRF
 
 
-WEB_PATHS = ("/csrf_token", "/oauth/")
+WEB_PATHS = ("/csrf_token", "/oauth/", "/oauth2/", "/exportedlogs/")
 # outside the API blueprint (no CSRF, no OAuth); authorizeapp wants a session first (401)
 NO_CSRF = {"/api/v1/user/initialize", "/csrf_token", "/oauth/authorizeapp", "/oauth/localapp"}
+NO_CSRF |= {"/oauth/authorize/assignuser", "/oauth2/federation/robot/token"}
 
 
 def route_key(path: str) -> str:
@@ -704,14 +718,189 @@ ENDPOINTS: list[Row] = [
         if (owner, kind) != ("user", "immutabilitypolicy")
         for policy_row in policy_rows(owner, base, kind, rule)
     ),
+    # --- usage logs (berth.usagelogs): the export's job reports to an unresolvable host
+    *(
+        log_row
+        for base, url, rule in (
+            (R, APP_URL, repo("admin")),
+            (ACME, "/organization/acme", org("admin")),
+            ("/user", "/user", U_ADMIN),
+        )
+        for log_row in (
+            row("GET", f"{base}/logs", rule, 200, url=f"{url}/logs"),
+            row("GET", f"{base}/aggregatelogs", rule, 200, url=f"{url}/aggregatelogs"),
+            row(
+                "POST",
+                f"{base}/exportlogs",
+                rule,
+                200,
+                url=f"{url}/exportlogs",
+                body={"callback_url": "https://callback.invalid/"},
+            ),
+        )
+    ),
+    row("GET", "/superuser/logs", superuser, 200),
+    row("GET", "/superuser/aggregatelogs", superuser, 200),
+    row("GET", "/exportedlogs/{token}", anyone, 404, url="/exportedlogs/not-a-token"),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
-]
+    # --- quotas: reads for members, writes for full-access superusers; the scenario has no
+    # quota, so an item answers 404 to whoever may see it (permission before existence)
+    row("GET", f"{ACME}/quota", org("member"), 200, url="/organization/acme/quota"),
+    row("POST", f"{ACME}/quota", full_access, 201, url="/organization/acme/quota",
+        body={"limit_bytes": 10**9}),
+    row("GET", f"{ACME}/quota/{{quota_id}}", org("member"), 404,
+        url="/organization/acme/quota/0"),
+    row("PUT", f"{ACME}/quota/{{quota_id}}", full_access, 404,
+        url="/organization/acme/quota/0", body={"limit_bytes": 10**9}),
+    row("DELETE", f"{ACME}/quota/{{quota_id}}", full_access, 404,
+        url="/organization/acme/quota/0"),
+    row("GET", f"{ACME}/quota/{{quota_id}}/limit", org("member"), 404,
+        url="/organization/acme/quota/0/limit"),
+    row("POST", f"{ACME}/quota/{{quota_id}}/limit", full_access, 404,
+        url="/organization/acme/quota/0/limit", body={"type": "Warning", "threshold_percent": 50}),
+    row("GET", f"{ACME}/quota/{{quota_id}}/limit/{{limit_id}}", org("member"), 404,
+        url="/organization/acme/quota/0/limit/0"),
+    row("PUT", f"{ACME}/quota/{{quota_id}}/limit/{{limit_id}}", full_access, 404,
+        url="/organization/acme/quota/0/limit/0", body={"threshold_percent": 60}),
+    row("DELETE", f"{ACME}/quota/{{quota_id}}/limit/{{limit_id}}", full_access, 404,
+        url="/organization/acme/quota/0/limit/0"),
+    row("GET", "/user/quota", U_ADMIN, 200),
+    row("GET", "/user/quota/{quota_id}", U_ADMIN, 404, url="/user/quota/0"),
+    row("GET", "/user/quota/{quota_id}/limit", U_ADMIN, 404, url="/user/quota/0/limit"),
+    row("GET", "/user/quota/{quota_id}/limit/{limit_id}", U_ADMIN, 404,
+        url="/user/quota/0/limit/0"),
+    *(
+        quota_row
+        # acme's quota comes from the organization route's POST: this one goes to a
+        # namespace that does not exist (404 for whoever may write)
+        for segment, name, target, created in (
+            ("users", "alice", "alice", 201),
+            ("organization", "acme", "ghost", 404),
+        )
+        for quota_row in (
+            row("GET", f"/superuser/{segment}/{{namespace}}/quota", superuser, 200,
+                url=f"/superuser/{segment}/{name}/quota"),
+            row("POST", f"/superuser/{segment}/{{namespace}}/quota", full_access, created,
+                url=f"/superuser/{segment}/{target}/quota", body={"limit": "5 GiB"}),
+            row("PUT", f"/superuser/{segment}/{{namespace}}/quota/{{quota_id}}", full_access,
+                404, url=f"/superuser/{segment}/{name}/quota/0", body={"limit": "6 GiB"}),
+            row("DELETE", f"/superuser/{segment}/{{namespace}}/quota/{{quota_id}}",
+                full_access, 404, url=f"/superuser/{segment}/{name}/quota/0"),
+        )
+    ),
+    # --- pull statistics
+    row("GET", f"{R}/tag/{{tag}}/pull_statistics", repo("read"), 200,
+        url=f"{APP_URL}/tag/v1/pull_statistics"),
+    row("GET", f"{R}/manifest/{{manifestref}}/pull_statistics", repo("read"), 200,
+        url=f"{MANIFEST}/pull_statistics"),
+    # --- per-namespace rate limits (Berth)
+    row("GET", "/superuser/ratelimits/", superuser, 200),
+    row("GET", "/superuser/ratelimits/{namespace}", superuser, 200,
+        url="/superuser/ratelimits/acme"),
+    row("PUT", "/superuser/ratelimits/{namespace}", superuser, 200,
+        url="/superuser/ratelimits/acme", body={"v2": {"caller": 1000}}),
+    row("DELETE", "/superuser/ratelimits/{namespace}", superuser, 204,
+        url="/superuser/ratelimits/acme"),
+    row(
+        "POST",
+        "/entities/link/{username}",
+        signed_in,
+        404,
+        url="/entities/link/alice",
+        body={},
+        note="Database authentication: no directory users to link (404)",
+    ),
+    # --- identity providers: team sync, robot federation
+    row(
+        "POST",
+        f"{ACME}/team/{{teamname}}/syncing",
+        both(superuser, org("admin")),
+        400,
+        url="/organization/acme/team/devs/syncing",
+        body={"group_dn": "cn=devs"},
+        note="Database authentication: no directory to sync with (400)",
+    ),
+    row(
+        "DELETE",
+        f"{ACME}/team/{{teamname}}/syncing",
+        both(superuser, org("admin")),
+        200,
+        url="/organization/acme/team/devs/syncing",
+    ),
+    *(
+        row(method, base + "/federation", rule, status, url=url + "/federation", body=body)
+        for base, url, rule in (
+            ("/user/robots/{robot_shortname}", "/user/robots/mine", U_ADMIN),
+            (
+                f"{ACME}/robots/{{robot_shortname}}",
+                "/organization/acme/robots/reader",
+                org("admin"),
+            ),
+        )
+        for method, status, body in (
+            ("GET", 200, None),
+            ("POST", 200, [{"issuer": "https://ci.example", "subject": "matrix"}]),
+            ("DELETE", 204, None),
+        )
+    ),
+    *(
+        row(method, path, anyone, 404, url=url, note="no OpenID Connect login service configured")
+        for method, path, url in (
+            ("GET", "/oauth2/{service}/login", "/oauth2/corp/login"),
+            ("GET", "/oauth2/{service}/callback", "/oauth2/corp/callback"),
+            ("POST", "/externallogin/{service}", "/externallogin/corp"),
+        )
+    ),
+    row(
+        "GET",
+        "/oauth2/federation/robot/token",
+        anyone,
+        401,
+        note="needs HTTP Basic robot : an OIDC token of a federated issuer",
+    ),
+    # --- global messages, the superuser's organizations
+    row("GET", "/messages", anyone, 200),
+    row(
+        "POST",
+        "/messages",
+        superuser,
+        201,
+        body={"message": {"content": "hi", "media_type": "text/plain", "severity": "info"}},
+    ),
+    row("DELETE", "/message/{uuid}", superuser, 204, url="/message/no-such-message"),
+    row("GET", "/superuser/organizations/", superuser, 200),
+    row(
+        "DELETE",
+        "/superuser/organizations/{name}",
+        superuser,
+        404,
+        url="/superuser/organizations/nosuchorg",
+    ),
+    # --- OAuth tokens assigned to a user (FEATURE_ASSIGN_OAUTH_TOKEN)
+    row("GET", "/user/assignedauthorization", U_ADMIN, 200),
+    row(
+        "DELETE",
+        "/user/assignedauthorization/{uuid}",
+        U_ADMIN,
+        404,
+        url="/user/assignedauthorization/none",
+    ),
+    row(
+        "POST",
+        "/oauth/authorize/assignuser",
+        nobody,
+        200,
+        note="a browser session only: no API caller passes (401)",
+    ),
+]  # fmt: skip
 
 # (row key, caller) -> status where Quay (or Berth, said why) differs from the rule's outcome
 QUIRKS: dict[tuple[str, str], int] = {
     # Berth: a superuser account cannot delete itself (the superuser panel refuses the same)
     **{("DELETE /user/", c): 400 for c, v in CALLERS.items() if v.user in SUPERUSERS},
+    # a route behind a disabled switch is 404 before the CSRF check (no OIDC login service)
+    **{("POST /externallogin/{}", c): 404 for c, v in CALLERS.items() if Facts.of(v).user is None},
 }
 
 

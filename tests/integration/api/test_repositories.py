@@ -315,8 +315,10 @@ async def test_list_last_modified_popularity_and_quota(registry: Berth, configur
     assert (app["popularity"], empty["popularity"]) == (3.0, 0.0)
     assert app["quota_report"] == {"quota_bytes": 4321, "configured_quota": None}
     assert empty["quota_report"] == {"quota_bytes": 0, "configured_quota": None}
-    async with configured(
-        FEATURE_QUOTA_MANAGEMENT=True, DEFAULT_SYSTEM_REJECT_QUOTA_BYTES=10_000_000
+    async with configured(  # no QUOTA_BACKFILL: it would recount the 4321 set above
+        FEATURE_QUOTA_MANAGEMENT=True,
+        DEFAULT_SYSTEM_REJECT_QUOTA_BYTES=10_000_000,
+        QUOTA_BACKFILL=False,
     ) as b:
         assert (await create(b, await auth(b, "alice"), "q")).status_code == 201
         body = await listing(b, await auth(b, "alice"), namespace="alice")

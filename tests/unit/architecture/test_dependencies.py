@@ -10,6 +10,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[3]
 NOT_AT_RUN_TIME = {
@@ -35,13 +36,15 @@ def _imported_top_levels() -> set[str]:
 
 def test_every_third_party_import_is_a_pinned_runtime_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {Requirement(r).name.lower(): Requirement(r) for r in project["dependencies"]}
+    declared = {
+        canonicalize_name(Requirement(r).name): Requirement(r) for r in project["dependencies"]
+    }
     for requirement in declared.values():
         assert str(requirement.specifier).startswith("=="), f"{requirement} is not pinned"
     dists = packages_distributions()
     missing = []
     for module in sorted(_imported_top_levels()):
-        owners = {d.lower() for d in dists.get(module, [])}
+        owners = {canonicalize_name(d) for d in dists.get(module, [])}  # prometheus_client
         # sqlalchemy[asyncio] and friends: the requirement's name is the distribution's
         if not owners & declared.keys():
             missing.append(f"{module} (from {', '.join(sorted(owners)) or '?'})")

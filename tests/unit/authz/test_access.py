@@ -173,3 +173,37 @@ def test_namespace_admin_and_create_rights() -> None:
     assert not is_namespace_admin(BOB, org_repo(org_role=TeamRole.CREATOR))
     assert may_create(BOB, org_repo(org_role=TeamRole.CREATOR))
     assert not may_create(BOB, org_repo(org_role=TeamRole.MEMBER))
+
+
+# ---- proxy-cache organizations ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("principal", "facts", "granted"),
+    [
+        # Members pull any repository of a proxy cache, existing or not; nobody pushes.
+        (ALICE, org_repo(exists=False, is_proxy_cache=True, org_role=TeamRole.MEMBER), {"pull"}),
+        (ALICE, org_repo(is_proxy_cache=True, org_role=TeamRole.MEMBER), {"pull"}),
+        (ALICE, org_repo(exists=False, is_proxy_cache=True, org_role=TeamRole.ADMIN), {"pull"}),
+        (
+            ALICE,
+            org_repo(is_proxy_cache=True, org_role=TeamRole.ADMIN, repo_role=RepoRole.ADMIN),
+            {"pull", "*"},
+        ),
+        (ROOT, org_repo(exists=False, is_proxy_cache=True), {"pull"}),
+        # Outsiders and anonymous callers learn nothing.
+        (BOB, org_repo(exists=False, is_proxy_cache=True), set()),
+        (ANONYMOUS, org_repo(exists=False, is_proxy_cache=True), set()),
+    ],
+)
+def test_proxy_cache_organizations(
+    principal: Principal, facts: RepositoryFacts, granted: set[str]
+) -> None:
+    decision = AccessPolicy(anonymous_access=True).decide(principal, facts, ALL)
+    assert decision.actions == granted
+    assert not decision.create
+
+
+def test_open_registry_never_pushes_into_a_proxy_cache() -> None:
+    facts = org_repo(exists=False, is_proxy_cache=True)
+    decision = AccessPolicy(anonymous_access=True, open_registry=True).decide(ANONYMOUS, facts, ALL)
+    assert decision.actions == {"pull"}
+    assert not decision.create

@@ -49,3 +49,38 @@ def test_memory_targets_are_absolute() -> None:
     verdicts = _verdicts(results)
     assert verdicts["rss_idle"]["met"] is False
     assert verdicts["rss_peak"]["met"] is True
+
+
+def test_the_web_ui_timings_are_reported() -> None:
+    results = _results("embedded", start_s=1.2, manifest_put=1.1)
+    point = {"items": 1000, "ui_ms": 12.0, "api_ms": 10.0, "ui_over_api": 1.2, "samples": 5}
+    big = {**point, "items": 100_000, "ui_ms": 12.6, "ui_over_api": 1.26}
+    results["growth"] = {
+        "web_ui": {"tags_tab": {"points": [point, big], "ui_large_over_small": 1.05}}
+    }
+    text = report.text_table(results)
+    assert "web UI, tags tab (page vs /api/v1): 1,000: 12.0 ms vs 10.0 ms (1.20x)" in text
+    md = report.markdown_section(results, "run.json", None)
+    assert "| 100,000 | 12.6 ms | 10.0 ms | 1.26\N{MULTIPLICATION SIGN} |" in md
+    assert "tags_tab 1.05\N{MULTIPLICATION SIGN}" in md
+    results["growth"] = {"web_ui": {"error": "POST /signin -> 403"}}
+    assert "**not measured**: POST /signin -> 403" in report.markdown_section(
+        results, "run.json", None
+    )
+
+
+def test_the_usage_logs_check_is_reported() -> None:
+    logs = {
+        "rows": [10_000, 10_000_000],
+        "pages": [
+            {"query": "namespace, first page", "small_ms": 1.0, "large_ms": 1.2, "ratio": 1.2}
+        ],
+        "page_ratio_max": 1.2,
+        "aggregate": {"rows": 1_000_000, "days": 30, "ms": 420.0},
+    }
+    text = report.text_table({"logs": logs})
+    assert "usage logs, a page at 10,000 vs 10,000,000 rows (worst ratio 1.20" in text
+    assert "a month's aggregate over 1,000,000 entries: 420" in text
+    section = report.markdown_section({"logs": logs}, "run.json", None)
+    assert "| namespace, first page | 1.00 ms | 1.20 ms | 1.20" in section
+    assert "usage logs: FAILED: boom" in report.text_table({"logs": {"error": "boom"}})

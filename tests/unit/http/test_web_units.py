@@ -96,7 +96,7 @@ def test_templates_autoescape() -> None:
     web = WebApp(FakeApi())  # type: ignore[arg-type]
     out = web.env.from_string("{{ v }}").render(v='<script>"x"</script>')
     assert out == "&lt;script&gt;&#34;x&#34;&lt;/script&gt;"
-    for name in ("base.html", "repos/repository.html", "errors/error.html"):
+    for name in ("base.html", "repository/repository.html", "errors/error.html"):
         assert web.env.get_template(name).environment.autoescape
 
 

@@ -11,21 +11,30 @@ from berth.http.api.v1 import discovery
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.identity import (
     entities,
+    oidc,
     organizations,
     permissions,
     prototypes,
+    robot_federation,
     robots,
     superuser,
     teams,
     users,
 )
+from berth.http.api.v1.messages import routes as messages
 from berth.http.api.v1.notifications import routes as notifications
 from berth.http.api.v1.notifications import users as user_notifications
-from berth.http.api.v1.oauth import apptokens, authorize
+from berth.http.api.v1.oauth import apptokens, assign, authorize
 from berth.http.api.v1.policies import routes as policies
-from berth.http.api.v1.registry import manifests, tags
+from berth.http.api.v1.proxycache import routes as proxycache
+from berth.http.api.v1.quotas import routes as quotas
+from berth.http.api.v1.ratelimits import routes as ratelimits
+from berth.http.api.v1.registry import capabilities, manifests, tags
 from berth.http.api.v1.repos import routes as repositories
+from berth.http.api.v1.repos import tokens as repository_tokens
+from berth.http.api.v1.scanner import routes as scanner
 from berth.http.api.v1.session import SessionCodec
+from berth.http.api.v1.usagelogs import routes as usagelogs
 
 if TYPE_CHECKING:
     from berth.services import Services
@@ -49,6 +58,17 @@ MODULES: tuple[RouteModule, ...] = (
     policies.routes,
     notifications.routes,
     user_notifications.routes,
+    usagelogs.routes,
+    repository_tokens.routes,
+    capabilities.routes,
+    quotas.routes,
+    ratelimits.routes,
+    oidc.routes,
+    robot_federation.routes,
+    messages.routes,
+    assign.routes,
+    proxycache.routes,
+    scanner.routes,
 )
 
 

@@ -30,6 +30,11 @@ _PATH_DOCS = {
     "manifestref": "The digest of the manifest",
     "labelid": "The ID of the label",
     "uuid": "The unique ID of the policy",
+    "namespace": "The user or organization namespace",
+    "quota_id": "The ID of the quota",
+    "limit_id": "The ID of the quota limit",
+    "name": "The name of the organization",
+    "service": "The ID of the login service (the NAME of its NAME_LOGIN_CONFIG, lower-cased)",
 }
 
 

@@ -5,8 +5,9 @@ discovery documents). ``build_routes`` turns the table into Starlette routes wit
 routing rules: exact paths, a 308 to the slashed URL for slash-less collection paths,
 ``{repository}`` spanning ``ns/name`` (``%2F`` arrives decoded), 405 with a JSON message.
 
-Each request runs the same pipeline: resolve the caller (OAuth bearer first, then the
-session cookie; Basic is ignored; an unknown bearer is anonymous), refuse writes in
+Each request runs the same pipeline: resolve the caller (OAuth bearer first, or an SSO JWT
+of a configured OIDC provider, then the session cookie; Basic is ignored; an unknown bearer
+is anonymous), refuse writes in
 read-only mode, check CSRF for writes without a bearer, apply anonymous protection, run
 the handler, then refresh the session cookie and ``X-Next-CSRF-Token``.
 """
@@ -26,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from berth.audit.services import Performer
+from berth.auth.oidc import OidcError, unverified_issuer
 from berth.http.api.v1.errors import (
     ANONYMOUS_MESSAGE,
     BAD_REQUEST_MESSAGE,
@@ -47,7 +49,8 @@ from berth.http.api.v1.errors import (
 from berth.http.api.v1.schema import validation_error
 from berth.http.api.v1.session import SessionCodec, SessionData, new_csrf_token
 from berth.identity.accounts import AccountService, UserRecord
-from berth.oauth.services import Grant, OAuthService, expand_scopes
+from berth.identity.errors import AccountError
+from berth.oauth.services import ALL_SCOPES, Grant, OAuthService, expand_scopes
 
 if TYPE_CHECKING:
     from berth.config import Settings
@@ -205,6 +208,10 @@ class ApiApp:
                             session,
                             self.is_superuser_account(user),
                         )
+                elif value.count(".") == 2 and self.svc.oidc is not None:
+                    sso = await self._sso_caller(value.strip(), request, session)
+                    if sso is not None:
+                        return sso
         return await self.session_caller(session)
 
     async def session_caller(self, session: SessionData | None) -> ApiCaller:
@@ -224,6 +231,33 @@ class ApiApp:
                 )
             session = SessionData(csrf=session.csrf)  # signed out elsewhere: keep the CSRF
         return ApiCaller("anonymous", session=session)
+
+    async def _sso_caller(
+        self, token: str, request: Request, session: SessionData | None
+    ) -> ApiCaller | None:
+        """Quay's SSO JWT bearer (quay-api.md 2.2): a JWT whose issuer is a configured OIDC
+        login service, checked like an ID token (signature, issuer, audience = the client id,
+        expiry); its user is found or created as at sign-in. A JWT of another issuer is
+        no SSO token (None); an invalid one is refused at once (401)."""
+        logins = self.svc.oidc
+        assert logins is not None
+        issuer = unverified_issuer(token)
+        service = logins.for_issuer(issuer) if issuer else None
+        if service is None:
+            return None
+        try:
+            claims = await service.verify(token, audience=service.settings.client_id)
+            linked = await logins.account(
+                service, claims, ip=request.client.host if request.client else None
+            )
+        except (OidcError, AccountError) as e:
+            raise AbortError(401, f"Invalid SSO token: {e}") from e
+        user = await self.accounts.get_user_by_id(linked.id)
+        if user is None or not user.enabled:
+            raise AbortError(401, "Invalid SSO token: the account is disabled")
+        return ApiCaller(
+            "oauth", user, frozenset(ALL_SCOPES), None, session, self.is_superuser_account(user)
+        )
 
     @property
     def cookie_name(self) -> str:
@@ -412,12 +446,39 @@ async def run(api: ApiApp, route: ApiRoute, request: Request) -> Response:
             and request.headers.get("x-requested-with", "").lower() != "xmlhttprequest"
         ):
             raise AbortError(400, XHR_MESSAGE)
+        if api.settings.rate_limits.enabled and route.prefix == API_PREFIX:
+            await _rate_limit(ctx)
         response = await route.handler(ctx)
     except ApiProblem as e:
         response = e.response(api.base_url)
     if ctx is not None:
         _finish(api, ctx, response)
     return response
+
+
+async def _rate_limit(ctx: Ctx) -> None:
+    """BERTH_RATE_LIMITS' ``api`` (and the namespace's override), per caller: the OAuth or
+    app token, else the user, else the client address; 429 with Retry-After."""
+    c = ctx.caller
+    if c.grant is not None:
+        who = f"token:{c.grant.token_uuid}"
+    elif c.user is not None:
+        who = f"{c.user.kind}:{c.user.username}"
+    else:
+        who = f"ip:{ctx.actor_ip or '-'}"
+    params = ctx.params
+    namespace = params.get("orgname") or params.get("namespace")
+    if namespace is None and "repository" in params:
+        namespace = str(params["repository"]).split("/", 1)[0]
+    limited = await ctx.api.svc.limiter.check("api", who, namespace)
+    if limited is not None:
+        problem = MessageError(
+            429,
+            f"Too many requests: retry after {limited.retry_after_s} seconds",
+            error_type="TOO_MANY_REQUESTS",
+        )
+        problem.headers = {"Retry-After": str(limited.retry_after_s)}
+        raise problem
 
 
 def _finish(api: ApiApp, ctx: Ctx, response: Response) -> None:

@@ -1,5 +1,5 @@
-"""Repositories: the list (``/repository/``), a new one (``/new``), a repository's page
-(``/repository/{ns}/{repo}?tab=info|tags``) and starring.
+"""Repositories: the list (``/repository/``), a new one (``/new``) and starring (a
+repository's own page and its actions: ``repository.py``).
 
 Data and decisions come from the same services and access helpers as ``/api/v1``'s
 ``/repository`` routes (``berth.http.api.v1.repos.access``): a page shows what the API would
@@ -8,17 +8,10 @@ answer its caller, and a repository the caller can't read answers the API's 403/
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
-from typing import Any
-
-import orjson
 from starlette.responses import Response
 
-from berth.authz import RepositoryState
 from berth.http.api.v1.errors import not_found, quay_errors
 from berth.http.api.v1.paging import page_start, page_token
-from berth.http.api.v1.registry.tags import readable_repo
 from berth.http.api.v1.repos.access import (
     caller_principal,
     list_viewer,
@@ -26,11 +19,9 @@ from berth.http.api.v1.repos.access import (
     repository_access,
 )
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
-from berth.http.web.markdown import render_markdown
+from berth.http.web.pages.repository import repo_from_path
 from berth.identity.errors import IdentityError
-from berth.registry.errors import ManifestUnknown, NameInvalid
-from berth.registry.repositories import RepoName, parse_repo_name
-from berth.registry.tags import HistoryQuery, NameFilter, TagRecord
+from berth.registry.repositories import RepoName
 from berth.repos.services import ListQuery, RepoSummary
 
 MAX_NAME = 255
@@ -160,112 +151,10 @@ async def new_repository_post(page: Page) -> Response:
 # ------------------------------------------------------------------------ repository
 
 
-@dataclass(frozen=True)
-class TagRow:
-    """A row of the tags tab: a tag, or one platform of an index under it."""
-
-    name: str
-    digest: str
-    size: int | None
-    start_ms: int
-    end_ms: int | None
-    platform: str | None = None  # "linux/amd64" for an index's child
-    is_index: bool = False
-
-
-def _repo_from_path(page: Page) -> RepoName:
-    try:
-        return parse_repo_name(page.params["repository"], library=None)
-    except NameInvalid as e:
-        raise not_found() from e
-
-
-async def _platform_rows(page: Page, row: Any, tag: TagRecord) -> list[TagRow]:
-    details = page.web.api.svc.registry.details
-    try:
-        index = await details.get(row, tag.manifest_digest)
-        doc = orjson.loads(index.content)
-    except (ManifestUnknown, orjson.JSONDecodeError):
-        return []
-    out = []
-    for entry in doc.get("manifests", []) if isinstance(doc, dict) else []:
-        platform = entry.get("platform") or {}
-        parts = (platform.get("os"), platform.get("architecture"), platform.get("variant"))
-        name = "/".join(p for p in parts if p)
-        digest = str(entry.get("digest", ""))
-        size = None
-        with contextlib.suppress(ManifestUnknown):
-            size = (await details.get(row, digest)).layers_size
-        out.append(TagRow(tag.name, digest, size, tag.start_ms, tag.end_ms, name or "unknown"))
-    return out
-
-
-async def repository_page(page: Page) -> Response:
-    repo = _repo_from_path(page)
-    page.ctx.params["repository"] = f"{repo.namespace}/{repo.name}"
-    access, row = await readable_repo(page.ctx)  # the API's 403/404
-    user = page.user
-    with quay_errors():
-        detail = await page.web.api.svc.repos.get(
-            access.repo, viewer_id=user.id if user else None, include_tags=False
-        )
-    tab = page.query("tab", "info")
-    tab = tab if tab in ("info", "tags") else "info"
-    data: dict[str, Any] = {
-        "repo": detail,
-        "full_name": f"{detail.namespace}/{detail.name}",
-        "tab": tab,
-        "can_write": access.can_write and RepositoryState(detail.state).accepts_pushes,
-        "can_admin": access.can_admin,
-        "description_html": render_markdown(detail.description),
-    }
-    live, _more = await page.web.api.svc.registry.tags.history(
-        row, HistoryQuery(page=1, limit=1, active_only=True)
-    )
-    data["is_empty"] = not live
-    if tab == "tags":
-        data.update(await _tags(page, row))
-        if page.is_htmx:
-            return page.render("repos/_tags_table.html", **data)
-    return page.render("repos/repository.html", **data)
-
-
-async def _tags(page: Page, row: Any) -> dict[str, Any]:
-    raw_filter = page.query("filter").strip()[:128]
-    sort = page.query("sort", "modified")
-    sort = sort if sort in ("modified", "name") else "modified"
-    try:
-        number = max(1, int(page.query("page", "1")))
-    except ValueError:
-        number = 1
-    query = HistoryQuery(
-        page=number,
-        limit=TAGS_PER_PAGE,
-        name_filter=NameFilter("like", raw_filter) if raw_filter else None,
-        active_only=True,
-    )
-    tags, more = await page.web.api.svc.registry.tags.history(row, query)
-    if sort == "name":
-        tags = sorted(tags, key=lambda t: t.name)
-    rows: list[TagRow] = []
-    for t in tags:
-        index = t.is_manifest_list
-        rows.append(TagRow(t.name, t.manifest_digest, t.size, t.start_ms, t.end_ms, None, index))
-        if t.is_manifest_list:
-            rows.extend(await _platform_rows(page, row, t))
-    return {
-        "tag_rows": rows,
-        "tag_filter": raw_filter,
-        "tag_sort": sort,
-        "tag_page": number,
-        "tag_more": more,
-    }
-
-
 async def star(page: Page) -> Response:
     """Star or unstar (htmx swaps the button; without JavaScript, back to the page)."""
     user = page.require_user()
-    repo = _repo_from_path(page)
+    repo = repo_from_path(page)
     access = await repository_access(page.ctx, repo)
     readable = access.exists and (access.role is not None or access.facts.is_public)
     if not readable:
@@ -296,5 +185,4 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute("/new", new_repository, name="new-repository"),
         WebRoute("/new", new_repository_post, methods=("POST",)),
         WebRoute("/repository/{repository:repository}/star", star, methods=("POST",)),
-        WebRoute("/repository/{repository:repository}", repository_page, signed_in=False),
     ]

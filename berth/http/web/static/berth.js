@@ -34,8 +34,10 @@
       copy(text, button);
       return;
     }
+    var item = event.target.closest("details.berth-menu [role=menuitem]");
     document.querySelectorAll("details.berth-menu[open]").forEach(function (menu) {
-      if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
+      // A chosen item closes its menu too (htmx may keep the page: the menu must not stay).
+      if (!menu.contains(event.target) || item) { menu.removeAttribute("open"); }
     });
   });
 

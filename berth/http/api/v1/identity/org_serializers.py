@@ -57,7 +57,7 @@ def org_team_view(team: TeamInfo, *, can_view: bool) -> dict[str, Any]:
         "can_view": can_view,
         "repo_count": team.repo_count,
         "member_count": team.member_count,
-        "is_synced": False,
+        "is_synced": team.synced,
     }
 
 

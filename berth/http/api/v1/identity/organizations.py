@@ -24,6 +24,7 @@ from berth.http.api.v1.identity.org_serializers import (
     org_member_view,
     org_view,
 )
+from berth.http.api.v1.quota_views import namespace_quota_view, quotas_shown
 from berth.identity.errors import EmailTaken, NotFound
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import Application
@@ -75,7 +76,10 @@ async def _view(ctx: Ctx, access: OrgAccess) -> dict[str, Any]:
     with quay_errors():
         info = await svc.orgs.get(access.name)
         teams = await svc.teams.list(access.name) if access.is_member or access.superuser else None
-    return org_view(info, access, teams, superuser_view=access.superuser)
+    view = org_view(info, access, teams, superuser_view=access.superuser)
+    if quotas_shown(ctx.api.settings) and (access.is_member or access.superuser):
+        view.update(await namespace_quota_view(svc, access.name))
+    return view
 
 
 # ---- the organization ------------------------------------------------------------------

@@ -8,11 +8,13 @@ import string
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import invalid_request, json_response, not_found
+from berth.http.api.v1.formats import avatar
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.identity.serializers import superuser_user_view
 from berth.http.api.v1.paging import page_start, page_token
+from berth.http.api.v1.quota_views import embedded_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord
-from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken
+from berth.identity.errors import InvalidPassword, InvalidUsername, NamespaceTaken, NotFound
 
 GENERATED_PASSWORD_LENGTH = 32
 MAX_LIMIT = 100
@@ -64,7 +66,13 @@ async def list_users(ctx: Ctx) -> Response:
     if limit and len(users) > limit:
         users = users[:limit]
         body["next_page"] = page_token(ctx.api, users[-1].id)
-    return json_response({"users": [_view(ctx.api, u) for u in users], **body})
+    views = [_view(ctx.api, u) for u in users]
+    if quotas_shown(ctx.api.settings) and users:
+        overview = await ctx.api.svc.quotas.overview([u.username for u in users])
+        for user, view in zip(users, views, strict=True):
+            quota = overview.get(user.username, (None, None))[0]
+            view["quotas"] = [embedded_quota_view(quota)] if quota else []
+    return json_response({"users": views, **body})
 
 
 async def create_user(ctx: Ctx) -> Response:
@@ -130,6 +138,36 @@ async def delete_user(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+async def list_organizations(ctx: Ctx) -> Response:
+    """``GET /superuser/organizations/``: every organization, paged like the users."""
+    ctx.require_superuser()
+    limit = ctx.query_int("limit")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise invalid_request(f"limit must be between 1 and {MAX_LIMIT}")
+    after = page_start(ctx.api, ctx.query("next_page")) if limit else 0
+    orgs = await ctx.api.svc.orgs.list_all(after_id=after, limit=limit + 1 if limit else None)
+    body: dict[str, object] = {}
+    if limit and len(orgs) > limit:
+        orgs = orgs[:limit]
+        body["next_page"] = page_token(ctx.api, orgs[-1].id)
+    views = [
+        {"name": o.name, "email": o.email, "avatar": avatar(o.name, o.email, "org")} for o in orgs
+    ]
+    return json_response({"organizations": views, **body})
+
+
+async def delete_organization(ctx: Ctx) -> Response:
+    """``DELETE /superuser/organizations/{name}``: as the organization's own delete."""
+    ctx.require_superuser()
+    user = ctx.caller.user
+    assert user is not None
+    try:
+        await ctx.api.svc.orgs.delete(ctx.params["name"], performer=user.username, ip=ctx.actor_ip)
+    except NotFound as e:
+        raise not_found() from e
+    return Response(status_code=204)
+
+
 def routes(api: ApiApp) -> list[ApiRoute]:
     if not api.settings.api.super_users_enabled:
         return []
@@ -181,6 +219,27 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             "/superuser/users/{username}",
             delete_user,
             "Deletes the specified user.",
+            tag="superuser",
+            scopes=sc,
+        ),
+        ApiRoute(
+            "GET",
+            "/superuser/organizations/",
+            list_organizations,
+            "Returns a list of all organizations in the system.",
+            tag="superuser",
+            internal=True,
+            scopes=sc,
+            query=(
+                Param("limit", "integer", "Limit to the number of results to return per page."),
+                Param("next_page", "string", "The page token for the next page"),
+            ),
+        ),
+        ApiRoute(
+            "DELETE",
+            "/superuser/organizations/{name}",
+            delete_organization,
+            "Deletes the specified organization.",
             tag="superuser",
             scopes=sc,
         ),

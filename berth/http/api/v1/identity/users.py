@@ -16,6 +16,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx
 from berth.http.api.v1.identity.serializers import org_summary, user_summary, user_view
+from berth.http.api.v1.quota_views import namespace_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord, check_password_rules
 from berth.identity.errors import AccountError, InvalidPassword, InvalidUsername, NamespaceTaken
 from berth.oauth.services import ALL_SCOPES
@@ -96,7 +97,10 @@ async def _me_view(ctx: Ctx) -> dict[str, Any]:
     assert user is not None
     orgs = await _organizations_of(ctx, user) if ctx.caller.has_scope("user:admin") else []
     super_user = ctx.caller.is_superuser if ctx.api.settings.api.super_users_enabled else None
-    return user_view(user, organizations=orgs, super_user=super_user)
+    view = user_view(user, organizations=orgs, super_user=super_user)
+    if quotas_shown(ctx.api.settings):
+        view.update(await namespace_quota_view(ctx.api.svc, user.username))
+    return view
 
 
 async def get_user(ctx: Ctx) -> Response:
@@ -138,7 +142,8 @@ async def password_sign_in(ctx: Ctx, username: str, password: str) -> str | None
         raise problem from e
     except InvalidCredentials as e:
         return await _signin_failed(ctx, username, e.reason, meta)
-    user = await ctx.api.accounts.get_user(username)
+    # The provider may know the user by another name (LDAP: the e-mail address).
+    user = await ctx.api.accounts.get_user(principal.name or username)
     if principal.kind != "user" or user is None or user.kind != "user":
         return await _signin_failed(ctx, username, "Invalid Username or Password", meta)
     await login(ctx, user.id, meta)
@@ -183,6 +188,8 @@ async def update_user(ctx: Ctx) -> Response:
     body = await ctx.body(UPDATE_USER)
     if "username" in body and body["username"] != user.username:
         raise invalid_request("Changing the username is not supported")
+    if "password" in body and not ctx.api.settings.api.database_auth:
+        raise invalid_request("Passwords are managed by the directory, not by this registry")
     expiration = body.get("tag_expiration_s")
     allowed = ctx.api.settings.registry.tag_expiration_options
     if expiration is not None and expiration not in allowed:
@@ -346,7 +353,8 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             internal=True,
             body=NEW_USER,
             body_name="NewUser",
-            enabled=flags.direct_login and flags.user_creation,
+            # Quay: sign-up needs Database authentication (directory users sign in).
+            enabled=flags.direct_login and flags.user_creation and flags.database_auth,
         )
     )
     if flags.user_initialize:

@@ -40,7 +40,16 @@ async def authorize_app(ctx: Ctx) -> Response:
         app = await ctx.api.oauth.get_application(client_id)
     except ApplicationNotFound as e:
         raise MessageError(404, "Cannot find application") from e
-    if not await ctx.api.is_namespace_admin(user, app.namespace):
+    assignment = form.get("assignment_uuid")
+    if assignment:
+        # FEATURE_ASSIGN_OAUTH_TOKEN: the user authorizes a token an admin assigned to it
+        assigned = {t.uuid: t for t in await ctx.api.oauth.assigned_tokens(user.id)}.get(assignment)
+        if assigned is None or assigned.application.client_id != app.client_id:
+            raise AbortError(403, "Unauthorized")
+        scope = assigned.scope
+        if not redirect_uri:
+            redirect_uri = assigned.redirect_uri
+    elif not await ctx.api.is_namespace_admin(user, app.namespace):
         raise AbortError(403, "Unauthorized")
     if not _redirect_allowed(ctx.api, app.redirect_uri, redirect_uri):
         raise MessageError(400, "Invalid redirect_uri")
@@ -50,6 +59,8 @@ async def authorize_app(ctx: Ctx) -> Response:
     if response_type != "token":
         raise MessageError(400, "Unsupported response_type (only token)")
     issued = await ctx.api.oauth.issue_token(app, user.id, scopes, IMPLICIT_TOKEN_TTL_S)
+    if assignment:
+        await ctx.api.oauth.delete_assigned_token(user.id, assignment)
     params = {"scope": scope}
     if form.get("state"):
         params["state"] = form["state"]

@@ -39,7 +39,8 @@ AUTOPRUNE_BODY = {
     "properties": {
         "method": {
             "type": "string",
-            "description": "The method to use for pruning tags (number_of_tags, creation_date)",
+            "description": "The method to use for pruning tags (number_of_tags, creation_date; "
+            "Berth also: last_pull_date)",
         },
         "value": {
             "type": ["integer", "string"],

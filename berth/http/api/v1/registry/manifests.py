@@ -11,6 +11,7 @@ import re
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import NOT_FOUND_MESSAGE, MessageError, json_response
+from berth.http.api.v1.formats import format_date
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.registry.serializers import label_view, manifest_view
 from berth.http.api.v1.registry.tags import existing, readable_repo, registry_errors, writable_repo
@@ -32,7 +33,7 @@ ADD_LABEL = {
 }
 
 
-def _digest(ctx: Ctx) -> str:
+def manifest_digest(ctx: Ctx) -> str:
     digest = ctx.params["manifestref"]
     if not _DIGEST.match(digest):
         raise MessageError(404, NOT_FOUND_MESSAGE)
@@ -40,7 +41,7 @@ def _digest(ctx: Ctx) -> str:
 
 
 async def get_manifest(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         details = await ctx.api.svc.registry.details.get(repo, digest)
@@ -48,7 +49,7 @@ async def get_manifest(ctx: Ctx) -> Response:
 
 
 async def list_labels(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         labels = await ctx.api.svc.registry.labels.list(
@@ -58,7 +59,7 @@ async def list_labels(ctx: Ctx) -> Response:
 
 
 async def add_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, row = await writable_repo(ctx)
     body = await ctx.body(ADD_LABEL)
     service = ctx.api.svc.registry.labels
@@ -80,7 +81,7 @@ async def add_label(ctx: Ctx) -> Response:
 
 
 async def get_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, repo = await readable_repo(ctx)
     with registry_errors():
         label = await ctx.api.svc.registry.labels.get(repo, digest, ctx.params["labelid"])
@@ -88,7 +89,7 @@ async def get_label(ctx: Ctx) -> Response:
 
 
 async def delete_label(ctx: Ctx) -> Response:
-    digest = _digest(ctx)
+    digest = manifest_digest(ctx)
     _access, row = await writable_repo(ctx)
     repo = existing(row)
     with registry_errors():
@@ -98,10 +99,33 @@ async def delete_label(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+async def manifest_pull_statistics(ctx: Ctx) -> Response:
+    digest = manifest_digest(ctx)
+    _access, repo = await readable_repo(ctx)
+    with registry_errors():
+        pulls = await ctx.api.svc.registry.pull_stats.manifest(repo, digest)
+    return json_response(
+        {
+            "manifest_digest": digest,
+            "manifest_pull_count": pulls.count,
+            "last_manifest_pull_date": format_date(pulls.last_ms),
+        }
+    )
+
+
 def routes(api: ApiApp) -> list[ApiRoute]:
     base = "/repository/{repository}/manifest/{manifestref}"
     labels = base + "/labels"
     return [
+        ApiRoute(
+            "GET",
+            base + "/pull_statistics",
+            manifest_pull_statistics,
+            summary="Pull count and last pull of a manifest, by tag or by digest.",
+            tag="manifest",
+            scopes=("repo:read",),
+            enabled=api.settings.registry.pull_stats,
+        ),
         ApiRoute(
             "GET",
             base,

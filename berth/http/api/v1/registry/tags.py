@@ -23,6 +23,7 @@ from berth.http.api.v1.errors import (
     json_response,
     not_found,
 )
+from berth.http.api.v1.formats import format_date
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.registry.serializers import tag_view
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
@@ -212,9 +213,35 @@ async def restore_tag(ctx: Ctx) -> Response:
     return json_response({})
 
 
+async def tag_pull_statistics(ctx: Ctx) -> Response:
+    _access, repo = await readable_repo(ctx)
+    with registry_errors():
+        stats = await ctx.api.svc.registry.pull_stats.tag(repo, ctx.params["tag"])
+    return json_response(
+        {
+            "tag_name": stats.tag,
+            "tag_pull_count": stats.tag_pulls.count,
+            "last_tag_pull_date": format_date(stats.tag_pulls.last_ms),
+            "current_manifest_digest": stats.manifest_digest,
+            "manifest_pull_count": stats.manifest_pulls.count,
+            "last_manifest_pull_date": format_date(stats.manifest_pulls.last_ms),
+        }
+    )
+
+
 def routes(api: ApiApp) -> list[ApiRoute]:
     base = "/repository/{repository}/tag"
     return [
+        ApiRoute(
+            "GET",
+            base + "/{tag}/pull_statistics",
+            tag_pull_statistics,
+            summary="Pull count and last pull of a tag and of the manifest it points at "
+            "(counted within about a second of the pulls).",
+            tag="tag",
+            scopes=("repo:read",),
+            enabled=api.settings.registry.pull_stats,
+        ),
         ApiRoute(
             "GET",
             base + "/",

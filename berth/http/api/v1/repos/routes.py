@@ -20,6 +20,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.paging import page_start, page_token
+from berth.http.api.v1.quota_views import quotas_shown
 from berth.http.api.v1.repos.access import (
     RepoAccess,
     caller_principal,
@@ -127,8 +128,11 @@ async def list_repositories(ctx: Ctx) -> Response:
         after_id=page_start(ctx.api, ctx.query("next_page")),
     )
     page = await ctx.api.svc.repos.list_repositories(list_viewer(ctx), query)
-    flags = ctx.api.settings.api
-    quota_report = flags.quota_management or ctx.query_bool("quota")
+    quota_report = ctx.api.settings.quotas.management or ctx.query_bool("quota")
+    configured: dict[str, int | None] = {}
+    if quota_report and page.repositories:
+        overview = await ctx.api.svc.quotas.overview({r.namespace for r in page.repositories})
+        configured = {ns: report.configured_quota for ns, (_, report) in overview.items()}
     items = [
         repository_item(
             r,
@@ -136,7 +140,7 @@ async def list_repositories(ctx: Ctx) -> Response:
             popularity=query.popularity,
             with_star=ctx.caller.user is not None,
             quota_report=quota_report,
-            configured_quota=flags.default_system_reject_quota_bytes or None,
+            configured_quota=configured.get(r.namespace),
         )
         for r in page.repositories
     ]
@@ -153,13 +157,19 @@ async def get_repository(ctx: Ctx) -> Response:
             include_tags=ctx.query_bool("includeTags", True),
             include_stats=ctx.query_bool("includeStats"),
         )
-    return json_response(
-        repository_view(
-            detail,
-            can_write=access.can_write and RepositoryState(detail.state).accepts_pushes,
-            can_admin=access.can_admin,
-        )
+    view = repository_view(
+        detail,
+        can_write=access.can_write and RepositoryState(detail.state).accepts_pushes,
+        can_admin=access.can_admin,
     )
+    if quotas_shown(ctx.api.settings):
+        overview = await ctx.api.svc.quotas.overview([detail.namespace])
+        report = overview.get(detail.namespace)
+        view["quota_report"] = {
+            "quota_bytes": detail.size_bytes,
+            "configured_quota": report[1].configured_quota if report else None,
+        }
+    return json_response(view)
 
 
 async def update_repository(ctx: Ctx) -> Response:

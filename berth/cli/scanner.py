@@ -1,0 +1,89 @@
+"""``berth scanner``: the vulnerability database of the embedded scanner.
+
+  berth scanner import PATH [--config F | --data-dir D]
+  berth scanner status [--config F | --data-dir D] [--json]
+
+``import`` reads unmodified upstream data (an OSV ``all.zip`` or folder of OSV files, the
+Debian security tracker JSON, an Alpine secdb file, or a bundle of them with a
+``manifest.json`` and checksums), writes a new database generation and swaps it in; safe
+while servers run (they pick the new generation up on their next match). A refused input
+changes nothing and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import click
+
+from berth.cli.common import cli_settings, config_options
+from berth.scanner import vulndb
+from berth.scanner.errors import ImportRefused
+
+
+@click.group("scanner")
+def scanner() -> None:
+    """Security scanner: import vulnerability data, show what is loaded."""
+
+
+@scanner.command("import")
+@config_options
+@click.argument("path", type=click.Path(exists=True))
+def scanner_import(config: str | None, data_dir: str | None, path: str) -> None:
+    """Import vulnerability data from PATH (a file, a folder or a bundle)."""
+    settings = cli_settings(config, data_dir)
+    try:
+        result = vulndb.import_path(settings.scanner.db_dir, path)
+    except ImportRefused as e:
+        click.echo(f"berth: import refused: {e.reason}", err=True)
+        click.echo("the loaded vulnerability database is unchanged", err=True)
+        raise SystemExit(1) from e
+    click.echo(
+        f"imported {result.advisories} advisories from {', '.join(result.sources)}: "
+        f"generation {result.generation}, {result.changed_keys} packages with changed advisories"
+    )
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@scanner.command("status")
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def scanner_status(config: str | None, data_dir: str | None, as_json: bool) -> None:
+    """What the vulnerability database holds: generation, sources, dates, counts."""
+    settings = cli_settings(config, data_dir)
+    st = vulndb.status(settings.scanner.db_dir)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "enabled": settings.scanner.enabled,
+                    "generation": st.generation,
+                    "imported_at": st.imported_at,
+                    "path": st.path,
+                    "advisories": st.advisories,
+                    "affected": st.affected,
+                    "sources": st.sources,
+                },
+                indent=2,
+            )
+        )
+        return
+    state = "enabled" if settings.scanner.enabled else "disabled"
+    click.echo(f"scanner:     {state} (FEATURE_SECURITY_SCANNER)")
+    if st.path is None:
+        click.echo("database:    none imported yet (berth scanner import PATH)")
+        return
+    click.echo(f"database:    generation {st.generation}, imported {_when(st.imported_at)}")
+    click.echo(f"             {st.path}")
+    click.echo(f"advisories:  {st.advisories} ({st.affected} affected-package rows)")
+    for s in st.sources:
+        click.echo(
+            f"  {s['name']:<28} {s['format']:<15} {s['advisories']:>8}  "
+            f"{_when(s['imported_at'])}  from {s['origin']}"
+        )

@@ -1,0 +1,1 @@
+"""Health checks behind Quay's ``/health/instance`` and ``/health/endtoend``."""

@@ -1,0 +1,1 @@
+"""The proxy-cache configuration routes of organizations (FEATURE_PROXY_CACHE)."""

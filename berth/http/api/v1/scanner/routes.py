@@ -1,0 +1,106 @@
+"""Quay's security route: ``GET /repository/{repository}/manifest/{manifestref}/security``.
+
+``{"status": "queued"|"scanned"|"failed"|"unsupported"|"manifest_layer_too_large",
+"data": null | {"Layer": {...}}}``; read permission (public repositories: anyone); 404 for an
+unknown repository or a manifest not visible in it; 404 altogether with
+FEATURE_SECURITY_SCANNER off. Also HTTP Basic with registry credentials (Quay's exception).
+``vulnerabilities`` is accepted and, as in Quay's v4 model, does not change the answer
+(features always carry their vulnerabilities).
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from berth.auth.errors import AuthError
+from berth.http.api.v1.errors import forbidden, json_response, not_found, requires_auth
+from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
+from berth.http.api.v1.registry.manifests import manifest_digest
+from berth.http.api.v1.registry.tags import readable_repo, registry_errors
+from berth.http.api.v1.repos.access import repo_name
+from berth.registry.repositories import RepoRow
+
+
+async def _basic_reader(ctx: Ctx, header: str) -> RepoRow:
+    """Quay's one exception to "Basic is ignored by /api/v1": this route takes registry
+    credentials (users, robots, ``$app``/``$oauthtoken``), for the Container Security
+    Operator, judged as a pull would be."""
+    svc = ctx.api.svc
+    repo = repo_name(ctx)
+    try:
+        caller = await svc.auth.caller(header, ip=ctx.actor_ip)
+    except AuthError as e:
+        raise requires_auth() from e
+    if not await svc.auth.allowed(caller, repo, "pull"):
+        raise forbidden()
+    row = await svc.registry.find(repo)
+    if row is None:
+        raise not_found()
+    return row
+
+
+async def get_security(ctx: Ctx) -> Response:
+    digest = manifest_digest(ctx)
+    header = ctx.request.headers.get("authorization", "")
+    if ctx.caller.user is None and header[:6].lower() == "basic ":
+        repo = await _basic_reader(ctx, header)
+    else:
+        _access, repo = await readable_repo(ctx)
+    with registry_errors():
+        await ctx.api.svc.registry.details.get(repo, digest)
+    answer = await ctx.api.svc.scanner.security(digest)
+    return json_response({"status": answer.status, "data": answer.data})
+
+
+async def app_capabilities(ctx: Ctx) -> Response:
+    """Quay's ``/.well-known/app-capabilities``: where the Container Security Operator finds
+    the security route's template."""
+    base = ctx.api.base_url
+    repo = base + "/api/v1/repository/{namespace}/{reponame}"
+    return json_response(
+        {
+            "appName": "io.quay",
+            "capabilities": {
+                "io.quay.view-image": {"url-template": base + "/{namespace}/{reponame}:{tag}"},
+                "io.quay.image-security": {
+                    "rest-api-template": repo + "/image/{imageid}/security",
+                    "deprecated": True,
+                },
+                "io.quay.manifest-security": {
+                    "rest-api-template": repo + "/manifest/{digest}/security"
+                },
+            },
+        }
+    )
+
+
+def routes(api: ApiApp) -> list[ApiRoute]:
+    return [
+        ApiRoute(
+            "GET",
+            "/.well-known/app-capabilities",
+            app_capabilities,
+            summary="Quay's application capabilities (the security route's template).",
+            prefix="",
+            csrf=False,
+            oauth=False,
+            anon_allowed=True,
+        ),
+        ApiRoute(
+            "GET",
+            "/repository/{repository}/manifest/{manifestref}/security",
+            get_security,
+            summary="The security scan of a manifest: its packages and their vulnerabilities.",
+            tag="manifest",
+            scopes=("repo:read",),
+            query=(
+                Param(
+                    "vulnerabilities",
+                    "boolean",
+                    "Include vulnerabilities information (always included, as in Quay's v4).",
+                ),
+            ),
+            anon_allowed=True,
+            enabled=api.settings.scanner.enabled,
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""/api/v1 usage logs (berth.usagelogs)."""

@@ -1,0 +1,1 @@
+"""Quotas: storage limits per namespace (Quay's namespace quotas), checked at push."""

@@ -1,0 +1,30 @@
+"""The scanner's configuration section, from Quay's keys (``settings.scanner``).
+
+FEATURE_SECURITY_SCANNER turns the scanner on (the security route, indexing of new pushes);
+FEATURE_SECURITY_NOTIFICATIONS lets findings fire ``vulnerability_found``;
+FEATURE_SECURITY_SCANNER_NOTIFY_ON_NEW_INDEX and NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX are
+Quay's new-index notifications; SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE caps a layer's
+stored size (over it: ``manifest_layer_too_large``). SECURITY_SCANNER_V4_ENDPOINT and
+SECURITY_SCANNER_V4_PSK are read and kept for the Clair adapter, not built yet.
+BERTH_SCANNER_DB_DIR: where the vulnerability database lives (``<data dir>/vulndb``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from berth.scanner.layers import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerSettings:
+    enabled: bool = False
+    notifications: bool = False
+    notify_on_new_index: bool = True
+    min_severity_on_new_index: str = "High"
+    indexing_interval_s: int = 30
+    max_layer_size: int | None = None
+    db_dir: Path = Path("berth-data/vulndb")
+    clair_endpoint: str | None = None
+    limits: Limits = field(default_factory=Limits)

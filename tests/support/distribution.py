@@ -1,0 +1,235 @@
+"""CNCF distribution (Debian's ``docker-registry``) as an upstream registry for tests.
+
+``DistributionServer(workdir)`` serves plain HTTP on a free loopback port; ``htpasswd=(user,
+password)`` turns on HTTP Basic (bcrypt file written with ``htpasswd -B``, Debian package
+apache2-utils); ``proxy_remote`` runs it as a pull-through cache of another registry; ``tls``
+(see ``make_tls``) serves HTTPS. Its
+access log (one line per request, in the combined log format) is in ``log_path``:
+``requests(method, path)`` counts the requests a test cares about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+BINARY = "/usr/bin/docker-registry"
+START_TIMEOUT = 30.0
+
+
+def make_tls(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``host`` (an IP address): the paths of
+    (ca.pem, server.pem, server.key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Berth test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DistributionServer:
+    workdir: Path
+    htpasswd: tuple[str, str] | None = None
+    proxy_remote: str | None = None
+    proxy_credentials: tuple[str, str] | None = None
+    tls: tuple[Path, Path] | None = None  # (certificate, key) PEM files: serve HTTPS
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "registry.log"
+
+    @property
+    def storage_root(self) -> Path:
+        return self.workdir / "storage"
+
+    def _config(self) -> dict[str, object]:
+        config: dict[str, object] = {
+            "version": 0.1,
+            "log": {"level": "info", "accesslog": {"disabled": False}},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.storage_root)},
+                "delete": {"enabled": True},
+                "maintenance": {"uploadpurging": {"enabled": False}},
+            },
+            "http": {"addr": self.host},
+            **self.extra,
+        }
+        if self.tls is not None:
+            certificate, key = self.tls
+            config["http"] = {
+                "addr": self.host,
+                "tls": {"certificate": str(certificate), "key": str(key)},
+            }
+        if self.htpasswd is not None:
+            user, password = self.htpasswd
+            path = self.workdir / "htpasswd"
+            if not os.access("/usr/bin/htpasswd", os.X_OK):
+                pytest.skip("htpasswd not installed (Debian package apache2-utils)")
+            subprocess.run(
+                ["/usr/bin/htpasswd", "-Bbc", str(path), user, password],
+                check=True,
+                capture_output=True,
+            )
+            config["auth"] = {"htpasswd": {"realm": "upstream", "path": str(path)}}
+        if self.proxy_remote is not None:
+            proxy: dict[str, str] = {"remoteurl": self.proxy_remote}
+            if self.proxy_credentials:
+                proxy["username"], proxy["password"] = self.proxy_credentials
+            config["proxy"] = proxy
+        return config
+
+    def start(self) -> None:
+        if not os.access(BINARY, os.X_OK):
+            pytest.skip(f"{BINARY} not installed (Debian package docker-registry)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.storage_root.mkdir(exist_ok=True)
+        if not self.port:
+            self.port = _free_port()
+        cfg = self.workdir / "config.yml"
+        cfg.write_text(yaml.safe_dump(self._config()))
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.workdir)}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [BINARY, "serve", str(cfg)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"docker-registry exited:\n{self.log_tail()}", pytrace=False)
+            try:
+                r = httpx.get(f"{self.url}/v2/", timeout=2.0, verify=False)  # noqa: S501
+                if r.status_code in (200, 401):
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"docker-registry did not start:\n{self.log_tail()}", pytrace=False)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def requests(self, method: str, path: str) -> int:
+        """How many ``METHOD path`` requests the access log shows (query strings ignored)."""
+        needle = f'"{method} {path}'
+        text = self.log_path.read_text(errors="replace")
+        return sum(1 for line in text.splitlines() if needle + " " in line or needle + "?" in line)
+
+    def blob_file(self, digest: str) -> Path:
+        """Where distribution keeps a blob's bytes (to corrupt them in a test)."""
+        hexdigest = digest.split(":", 1)[1]
+        return (
+            self.storage_root
+            / "docker/registry/v2/blobs/sha256"
+            / hexdigest[:2]
+            / hexdigest
+            / "data"
+        )

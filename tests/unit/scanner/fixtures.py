@@ -1,0 +1,299 @@
+"""Layers and vulnerability data for the scanner tests, built here in the upstream formats."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+# A layer's content: path -> bytes, or None for a whiteout of that path, or "opaque" to make
+# that directory opaque.
+Entries = dict[str, "bytes | str | None"]
+
+
+def tar_bytes(entries: Entries) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, content in entries.items():
+            if content is None:
+                parent, _, base = path.rpartition("/")
+                name = f"{parent}/.wh.{base}" if parent else f".wh.{base}"
+                data = b""
+            elif content == "opaque":
+                name, data = f"{path}/.wh..wh..opq", b""
+            else:
+                assert isinstance(content, bytes)
+                name, data = path, content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if data.startswith(b"\x7fELF") else 0o644
+            info.mtime = 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def layer(entries: Entries, compression: str = "gzip") -> bytes:
+    raw = tar_bytes(entries)
+    if compression == "gzip":
+        return gzip.compress(raw, mtime=0)
+    if compression == "zstd":
+        return zstandard.ZstdCompressor().compress(raw)
+    return raw
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+REQUESTS_PATH = "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA"
+REQUESTS_METADATA = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n"
+PRIVATE_NPM = b'{"name": "@scope/thing", "version": "1.0.0", "private": true}'
+
+DEBIAN_OS_RELEASE = b"""PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+"""
+
+ALPINE_OS_RELEASE = b"""NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.19.1
+PRETTY_NAME="Alpine Linux v3.19"
+"""
+
+
+def dpkg_status(*pkgs: tuple[str, str, str | None], extra: str = "") -> bytes:
+    """(name, version, Source field or None) -> a dpkg status file."""
+    out = []
+    for name, version, source in pkgs:
+        st = [
+            f"Package: {name}",
+            "Status: install ok installed",
+            "Priority: required",
+            "Architecture: amd64",
+        ]
+        if source:
+            st.append(f"Source: {source}")
+        st += [f"Version: {version}", "Description: a package", " with a continuation line"]
+        out.append("\n".join(st))
+    return ("\n\n".join(out) + "\n" + extra).encode()
+
+
+def apk_installed(*pkgs: tuple[str, str, str]) -> bytes:
+    """(name, version, origin) -> lib/apk/db/installed."""
+    recs = []
+    for name, version, origin in pkgs:
+        recs.append(
+            f"C:Q1abc=\nP:{name}\nV:{version}\nA:x86_64\nS:1000\nI:2000\nT:a package\n"
+            f"o:{origin}\nm:Someone\nF:usr/lib\nR:lib{name}.so\n"
+        )
+    return "\n".join(recs).encode() + b"\n"
+
+
+def osv(
+    id_: str, ecosystem: str, name: str, events: list[dict[str, str]], **extra: Any
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema_version": "1.6.0",
+        "id": id_,
+        "modified": "2026-01-01T00:00:00Z",
+        "summary": f"{id_} in {name}",
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": events}],
+            }
+        ],
+        "references": [{"type": "ADVISORY", "url": f"https://example.test/{id_}"}],
+    }
+    doc.update(extra)
+    return doc
+
+
+def osv_zip(path: Path, records: list[dict[str, Any]]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for r in records:
+            z.writestr(f"{r['id']}.json", json.dumps(r))
+    return path
+
+
+def debian_tracker() -> dict[str, Any]:
+    return {
+        "openssl": {
+            "CVE-2024-0001": {
+                "description": "fixed in bookworm",
+                "scope": "remote",
+                "releases": {
+                    "bookworm": {
+                        "status": "resolved",
+                        "repositories": {"bookworm": "3.0.11-1~deb12u2"},
+                        "fixed_version": "3.0.11-1~deb12u3",
+                        "urgency": "high",
+                    }
+                },
+            },
+            "CVE-2024-0002": {
+                "description": "open, no fix",
+                "releases": {
+                    "bookworm": {
+                        "status": "open",
+                        "repositories": {"bookworm": "3.0.11-1~deb12u2"},
+                        "urgency": "unimportant",
+                    }
+                },
+            },
+            "CVE-2024-0003": {
+                "description": "never affected bookworm",
+                "releases": {
+                    "bookworm": {
+                        "status": "resolved",
+                        "repositories": {"bookworm": "3.0.11-1~deb12u2"},
+                        "fixed_version": "0",
+                        "urgency": "low",
+                    }
+                },
+            },
+            "CVE-2024-0004": {
+                "description": "already fixed in the installed version",
+                "releases": {
+                    "bookworm": {
+                        "status": "resolved",
+                        "repositories": {"bookworm": "3.0.11-1~deb12u2"},
+                        "fixed_version": "3.0.9-1",
+                        "urgency": "medium",
+                    }
+                },
+            },
+        },
+        "curl": {
+            "CVE-2024-0005": {
+                "description": "curl, removed in a later layer",
+                "releases": {
+                    "bookworm": {
+                        "status": "resolved",
+                        "repositories": {"bookworm": "7.88.1-10"},
+                        "fixed_version": "7.88.1-10+deb12u5",
+                        "urgency": "medium",
+                    }
+                },
+            }
+        },
+    }
+
+
+def alpine_secdb() -> dict[str, Any]:
+    return {
+        "apkurl": "{{urlprefix}}/{{distroversion}}/{{reponame}}/{{arch}}/"
+        "{{pkg.name}}-{{pkg.ver}}.apk",
+        "archs": ["x86_64"],
+        "reponame": "main",
+        "urlprefix": "https://dl-cdn.alpinelinux.org/alpine",
+        "distroversion": "v3.19",
+        "packages": [
+            {
+                "pkg": {
+                    "name": "openssl",
+                    "secfixes": {
+                        "3.1.4-r1": ["CVE-2023-5678"],
+                        "3.1.2-r0": ["CVE-2023-3817"],
+                        "0": ["CVE-2022-9999"],
+                    },
+                }
+            },
+            {"pkg": {"name": "busybox", "secfixes": {"1.36.1-r16": ["CVE-2023-42363"]}}},
+        ],
+    }
+
+
+def bundle_dir(root: Path, files: dict[str, tuple[str, bytes]]) -> Path:
+    """files: path -> (format, bytes); writes them and manifest.json with their checksums."""
+    root.mkdir(parents=True, exist_ok=True)
+    listed = []
+    for rel, (fmt, data) in files.items():
+        (root / rel).write_bytes(data)
+        listed.append({"path": rel, "format": fmt, "sha256": hashlib.sha256(data).hexdigest()})
+    (root / "manifest.json").write_text(json.dumps({"berth_vulndb_bundle": 1, "files": listed}))
+    return root
+
+
+def bundle_tar(path: Path, folder: Path) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for f in sorted(folder.iterdir()):
+            tar.add(f, arcname=f.name)
+    return path
+
+
+ROCKY_OS_RELEASE = b"""NAME="Rocky Linux"
+VERSION="9.3 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.3"
+PRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"
+"""
+
+_SPEC = """Name: openssl
+Epoch: 1
+Version: 3.0.7
+Release: 24.el9
+Summary: a test package (Berth's scanner tests)
+License: MIT
+BuildArch: noarch
+%description
+test
+%package libs
+Summary: the libraries
+%description libs
+test
+%files libs
+"""
+
+
+def rpmdb_sqlite(workdir: Path) -> bytes:
+    """A real rpm sqlite database made by Debian's rpm tools: openssl-libs 1:3.0.7-24.el9
+    (source openssl), installed with --justdb into an empty database."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("rpmbuild") or not shutil.which("rpm"):
+        import pytest
+
+        pytest.skip("Debian's rpm tools are not installed (scripts/install-test-deps)")
+    (workdir / "openssl.spec").write_text(_SPEC)
+    top, db = workdir / "top", workdir / "db"
+    run = partial(subprocess.run, check=True, capture_output=True)
+    run(["rpmbuild", "-bb", "--define", f"_topdir {top}", str(workdir / "openssl.spec")])
+    (rpm_file,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    sqlite = ["--define", "_db_backend sqlite", "--dbpath", str(db)]
+    run(["rpm", *sqlite, "--initdb"])
+    run(["rpm", *sqlite, "-i", "--justdb", "--nodeps", "--noscripts", str(rpm_file)])
+    return (db / "rpmdb.sqlite").read_bytes()
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def go_binary(go_version: str, modinfo: str) -> bytes:
+    """A synthetic ELF file carrying Go >= 1.18 inline build info (no real Go binary)."""
+    head = b"\x7fELF" + b"\0" * 60  # 64 bytes: the magic lands 16-byte aligned
+    sentinel = b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6"
+    info = b"\xff Go buildinf:" + b"\x08\x02" + b"\0" * 16
+    ver = go_version.encode()
+    mod = sentinel + modinfo.encode() + sentinel
+    return head + info + _uvarint(len(ver)) + ver + _uvarint(len(mod)) + mod + b"\0" * 100
