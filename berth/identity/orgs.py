@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
-from berth.authz import TeamRole, at_least, strongest
+from berth.authz import RepositoryState, TeamRole, at_least, strongest
 from berth.db.base import now_ms
 from berth.db.session import Database
 from berth.identity.errors import (
@@ -83,6 +83,17 @@ class EntityMatch:
     email: str | None
     is_robot: bool
     is_org_member: bool | None
+
+
+@dataclass(frozen=True)
+class OrgUsage:
+    """An organization with its repository count and their summed sizes (the superuser
+    panel's list)."""
+
+    name: str
+    email: str | None
+    repositories: int
+    size_bytes: int
 
 
 @dataclass(frozen=True)
@@ -473,6 +484,29 @@ class OrgService:
             )
             for user in rows
         ]
+
+    async def usage(self) -> list[OrgUsage]:
+        """Every organization, by name, with its live repositories' count and size."""
+        live = (Repository.namespace_id == Namespace.id) & (
+            Repository.state != RepositoryState.MARKED_FOR_DELETION
+        )
+        stmt = (
+            select(
+                Namespace.name,
+                Namespace.email,
+                func.count(Repository.id),
+                func.coalesce(func.sum(Repository.size_bytes), 0),
+            )
+            .outerjoin(Repository, live)
+            .where(Namespace.kind == ORG_KIND, Namespace.enabled)
+            .group_by(Namespace.id, Namespace.name, Namespace.email)
+            .order_by(Namespace.name)
+        )
+        async with self.db.read() as s:
+            return [
+                OrgUsage(name, email, int(n), int(size))
+                for name, email, n, size in (await s.execute(stmt)).all()
+            ]
 
     async def list_for_user(self, username: str) -> list[OrgInfo]:
         async with self.db.read() as s:

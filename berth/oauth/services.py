@@ -187,6 +187,19 @@ async def _application_row(s: AsyncSession, client_id: str) -> tuple[OAuthApplic
     return found[0], found[1]
 
 
+@dataclass(frozen=True)
+class AuthorizedGrant:
+    """An access token a user granted an application (the account's "authorized
+    applications")."""
+
+    uuid: str
+    application: str
+    namespace: str
+    scopes: tuple[str, ...]
+    created_at: int
+    expires_at: int | None
+
+
 class OAuthService:
     def __init__(self, db: Database, fernet: Fernet) -> None:
         self.db = db
@@ -369,6 +382,38 @@ class OAuthService:
         async with self.db.write() as s:
             row = (
                 await s.execute(select(OAuthAccessToken).where(OAuthAccessToken.uuid == token_uuid))
+            ).scalar()
+            if row is None:
+                return False
+            await s.delete(row)
+            return True
+
+    async def user_grants(self, user_id: int) -> list[AuthorizedGrant]:
+        """The user's unexpired access tokens with their applications, newest first."""
+        stmt = (
+            select(OAuthAccessToken, OAuthApplication.name, Namespace.name)
+            .join(OAuthApplication, OAuthApplication.id == OAuthAccessToken.application_id)
+            .join(Namespace, Namespace.id == OAuthApplication.namespace_id)
+            .where(OAuthAccessToken.user_id == user_id)
+            .order_by(OAuthAccessToken.created_at.desc(), OAuthAccessToken.id.desc())
+        )
+        now = now_ms()
+        async with self.db.read() as s:
+            return [
+                AuthorizedGrant(t.uuid, app, ns, tuple(t.scope.split()), t.created_at, t.expires_at)
+                for t, app, ns in (await s.execute(stmt)).all()
+                if t.expires_at is None or t.expires_at > now
+            ]
+
+    async def revoke_user_grant(self, user_id: int, token_uuid: str) -> bool:
+        """Revoke one of the user's access tokens (False: not the user's, or unknown)."""
+        async with self.db.write() as s:
+            row = (
+                await s.execute(
+                    select(OAuthAccessToken).where(
+                        OAuthAccessToken.uuid == token_uuid, OAuthAccessToken.user_id == user_id
+                    )
+                )
             ).scalar()
             if row is None:
                 return False

@@ -315,6 +315,13 @@ class RepositoryService:
             for d in range(first, today + 1)
         ]
 
+    async def stored_bytes(self) -> int:
+        """The bytes of every stored blob (each counted once however many repositories
+        share it): the registry's storage, as the superuser panel shows it."""
+        async with self.db.read() as s:
+            total = (await s.execute(select(func.coalesce(func.sum(Blob.size), 0)))).scalar()
+            return int(total or 0)
+
     async def list_repositories(self, viewer: Viewer, q: ListQuery) -> RepoPage:
         """One page (PAGE_SIZE, by repository id) of the repositories the viewer may read.
 

@@ -9,7 +9,17 @@ from starlette.staticfiles import StaticFiles
 
 from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
-from berth.http.web.pages import manifest, repos, repository, search, session
+from berth.http.web.pages import (
+    manifest,
+    notifications,
+    organizations,
+    repos,
+    repository,
+    search,
+    session,
+    superuser,
+    users,
+)
 
 PageModule = Callable[[WebApp], list[WebRoute]]
 # Add a page module here (and its templates under templates/<area>/): docs/ui.md.
@@ -19,6 +29,10 @@ MODULES: tuple[PageModule, ...] = (
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
     repository.routes,
     search.routes,
+    organizations.routes,
+    users.routes,
+    superuser.routes,
+    notifications.routes,
 )
 
 

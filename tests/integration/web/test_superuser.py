@@ -1,0 +1,112 @@
+"""The superuser panel over ASGI: superusers only; create a user (initial password shown
+once, and it works), change its password and e-mail, disable, enable and delete it."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from tests.integration.conftest import HOST, Berth
+from tests.integration.web.conftest import Browser
+
+PASSWORD_FIELD = re.compile(r'id="new-user-password" value="([^"]+)"')
+
+
+async def _v2_auth(registry: Berth, user: str, password: str) -> int:
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    r = await registry.http.get(
+        "/v2/auth", params={"service": HOST}, headers={"Authorization": f"Basic {basic}"}
+    )
+    return r.status_code
+
+
+async def test_only_superusers(browser: Browser) -> None:
+    await browser.sign_in("alice")
+    r = await browser.get("/superuser")
+    assert r.status_code == 403
+    assert 'href="/superuser"' not in r.text
+    r = await browser.submit("/repository/", "/superuser/users", {"username": "mallory"})
+    assert r.status_code == 403
+    r = await browser.submit("/repository/", "/superuser/users/bob/delete", {})
+    assert r.status_code == 403
+
+
+async def test_create_a_user_and_manage_it(browser: Browser, registry: Berth) -> None:
+    await browser.sign_in("root")
+    r = await browser.get("/superuser")
+    assert r.status_code == 200
+    assert 'id="user-alice"' in r.text
+    assert "Job queue" in r.text
+    assert "Last pass finished" in r.text  # the garbage collector's, from the job queue
+    assert 'aria-label="Recent jobs"' in r.text
+    r = await browser.submit(
+        "/superuser", "/superuser/users", {"username": "carol", "email": "carol@example.com"}
+    )
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    initial = PASSWORD_FIELD.search(r.text).group(1)  # type: ignore[union-attr]
+    assert await _v2_auth(registry, "carol", initial) == 200
+    r = await browser.submit(
+        "/superuser", "/superuser/users/carol", {"action": "password", "password": "carol-pass-2"}
+    )
+    r = await browser.get(r.headers["location"])
+    assert "Password changed: carol." in r.text
+    assert initial not in r.text
+    assert await _v2_auth(registry, "carol", "carol-pass-2") == 200
+    r = await browser.submit(
+        "/superuser", "/superuser/users/carol", {"action": "email", "email": "c2@example.com"}
+    )
+    r = await browser.get(r.headers["location"])
+    assert "c2@example.com" in r.text
+    r = await browser.submit("/superuser", "/superuser/users/carol", {"action": "disable"})
+    r = await browser.get(r.headers["location"])
+    assert "Disabled: carol." in r.text
+    assert await _v2_auth(registry, "carol", "carol-pass-2") != 200
+    r = await browser.submit("/superuser", "/superuser/users/carol", {"action": "enable"})
+    assert await _v2_auth(registry, "carol", "carol-pass-2") == 200
+    # superusers are not changed here (as the API refuses them)
+    r = await browser.submit("/superuser", "/superuser/users/admin/delete", {})
+    r = await browser.get(r.headers["location"])
+    assert "Cannot update a superuser" in r.text
+    r = await browser.submit("/superuser", "/superuser/users/carol/delete", {})
+    r = await browser.get(r.headers["location"])
+    assert "User carol deleted." in r.text
+    assert 'id="user-carol"' not in r.text
+    r = await browser.submit("/superuser", "/superuser/users", {"username": "Bad Name"})
+    r = await browser.get(r.headers["location"])
+    assert "pf-m-danger" in r.text
+
+
+async def test_running_configuration_masks_secrets(browser: Browser, registry: Berth) -> None:
+    await browser.sign_in("root")
+    r = await browser.get("/superuser")
+    assert "Running configuration" in r.text
+    assert "<code>server_hostname</code>" in r.text
+    assert re.search(r"<code>secret_key</code></td>\s*<td[^>]*>••••••</td>", r.text)
+    assert registry.settings.secret_key not in r.text
+    assert registry.settings.database_secret_key not in r.text
+    if "@" in registry.settings.db_url:  # the distributed deployment: credentials in the URL
+        userinfo = registry.settings.db_url.split("://", 1)[1].split("@", 1)[0]
+        assert f"://{userinfo}@" not in r.text
+
+
+async def test_organizations_with_sizes_and_delete(
+    browser: Browser, other_browser: Browser, registry: Berth
+) -> None:
+    await other_browser.sign_in("alice")
+    r = await other_browser.submit(
+        "/organizations/new", "/organizations/new", {"name": "acme", "email": "a@acme.org"}
+    )
+    assert r.status_code == 303
+    r = await other_browser.submit("/new", "/new", {"namespace": "acme", "name": "app"})
+    assert r.status_code == 303
+    await browser.sign_in("root")
+    r = await browser.get("/superuser")
+    assert re.search(r'id="org-acme">.*?a@acme.org</td>\s*<td[^>]*>1</td>', r.text, re.S)
+    assert 'id="stored-bytes"' in r.text
+    r = await other_browser.submit("/repository/", "/superuser/organizations/acme/delete", {})
+    assert r.status_code == 403  # not a superuser
+    r = await browser.submit("/superuser", "/superuser/organizations/acme/delete", {})
+    r = await browser.get(r.headers["location"])
+    assert "Organization acme deleted." in r.text
+    assert 'id="org-acme"' not in r.text
