@@ -44,8 +44,11 @@ def server(berth_factory: StartServer, tmp_path: Path) -> BerthServer:  # noqa: 
     return s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test file. Module scope, not session: Playwright's sync API keeps an
+    event loop running in this thread while it is started, and the test files a pytest-xdist
+    worker runs after this one (CLI tests calling asyncio.run ...) need the thread free."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-test-deps", pytrace=False)
     with playwright_api.sync_playwright() as p:

@@ -69,7 +69,8 @@ async def user_exists(berth: Berth, name: str) -> bool:
 @pytest.fixture
 def ldap_berth(configured: Configured, slapd: Slapd) -> Callable[..., Any]:
     def build(**extra: Any) -> contextlib.AbstractAsyncContextManager[Berth]:
-        return configured(**slapd.config(**extra))
+        # Refused sign-ins are logged when Quay's ACTION_LOG_AUDIT_LOGIN_FAILURES asks.
+        return configured(ACTION_LOG_AUDIT_LOGIN_FAILURES=True, **slapd.config(**extra))
 
     return build
 
@@ -131,7 +132,7 @@ async def test_unreachable_directory_is_a_clear_refusal(configured: Configured, 
     with running(down):
         config = down.config()
     # the directory is stopped now: nothing listens on its port
-    async with configured(**config) as berth:
+    async with configured(ACTION_LOG_AUDIT_LOGIN_FAILURES=True, **config) as berth:
         r = await signin(berth, "lara", password_of("lara"))
         refused(r, "The LDAP directory could not be reached; please try again later")
         assert not await user_exists(berth, "lara")

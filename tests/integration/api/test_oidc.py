@@ -36,6 +36,8 @@ async def oidc_berth(
     async with configured(
         TESTIDP_LOGIN_CONFIG=provider.login_config(),
         SSRF_ALLOWED_HOSTS=["127.0.0.1"],
+        # refused sign-ins are logged when Quay's ACTION_LOG_AUDIT_LOGIN_FAILURES asks
+        ACTION_LOG_AUDIT_LOGIN_FAILURES=True,
         **extra,
     ) as berth:
         yield berth
