@@ -89,8 +89,11 @@ class StatementCache:
             _check_defaults(stmt, set(keys) | set(_values_keys(stmt)))
         expanding = any(b.expanding for b in compiled.binds.values())
         processors = None
+        # DML returns rows when it has a RETURNING clause: asked of the statement, not of the
+        # compiled form, whose ``returning`` was seen empty for an UPDATE ... RETURNING of
+        # scalar subqueries once the process had compiled other statements (PostgreSQL).
         returns_rows = not isinstance(stmt, Insert | Update | Delete) or bool(
-            getattr(compiled, "returning", None)
+            getattr(stmt, "_returning", None) or getattr(compiled, "returning", None)
         )
         if returns_rows:
             columns = compiled._result_columns
