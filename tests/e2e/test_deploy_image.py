@@ -125,6 +125,8 @@ def test_image_from_berth_runs_as_non_root_and_serves_pushes_and_pulls(
         d.mkdir()
         os.chown(d, IMAGE_UID, IMAGE_UID)
     (conf / "config.yaml").write_text(f"SERVER_HOSTNAME: '{host}'\nSUPER_USERS: [root]\n")
+    # the image's user reads it, whatever this process's umask (berth's CLI sets 077)
+    os.chown(conf / "config.yaml", IMAGE_UID, IMAGE_UID)
     name = f"berth-image-test-{port}"
     run(
         "podman", *store, "run", "-d", "--name", name, "--network=host",

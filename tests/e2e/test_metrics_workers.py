@@ -19,19 +19,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_metrics_add_up_every_worker(tmp_path: Path) -> None:
-    port = _free_port()
-    config = {**embedded_config(tmp_path), "SERVER_HOSTNAME": f"127.0.0.1:{port}"}
-    server = BerthServer("workers", config, write_config(tmp_path, config), port,
-                         tmp_path / "berth.log")  # fmt: skip
-    with server.log_path.open("ab") as log:
-        server.proc = subprocess.Popen(
-            [str(BERTH), "serve", "--config", str(server.config_path), "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "2"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+    for attempt in range(3):  # a free port can be taken by a parallel test before the bind
+        port = _free_port()
+        config = {**embedded_config(tmp_path), "SERVER_HOSTNAME": f"127.0.0.1:{port}"}
+        server = BerthServer("workers", config, write_config(tmp_path, config), port,
+                             tmp_path / f"berth-{attempt}.log")  # fmt: skip
+        with server.log_path.open("ab") as log:
+            server.proc = subprocess.Popen(
+                [str(BERTH), "serve", "--config", str(server.config_path), "--host", "127.0.0.1",
+                 "--port", str(port), "--workers", "2"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            server._wait_ready()
+            break
+        except Exception:
+            server.stop()
+            if attempt == 2 or "Address already in use" not in server.log_path.read_text():
+                raise
     try:
-        server._wait_ready()
         server.create_user(*ALICE)
         n = 40
         for _ in range(n):  # new connections: the kernel spreads them over both workers
