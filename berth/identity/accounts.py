@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
@@ -65,33 +66,13 @@ class AccountService:
             raise InvalidPassword(f"the password must have at least {MIN_PASSWORD} characters")
         password_hash = hash_password(password)  # slow: outside the transaction
         async with self.db.write() as s:
-            taken = (
-                await s.execute(select(Namespace.id).where(Namespace.name == username))
-            ).scalar()
-            if taken is not None:
-                raise NamespaceTaken(username)
-            ns = Namespace(
-                name=username,
-                kind="user",
-                tag_expiration_s=self.default_tag_expiration_s,
-                created_at=now_ms(),
+            user = await insert_user(
+                s, username, email, password_hash, superuser, self.default_tag_expiration_s
             )
-            s.add(ns)
-            await s.flush()
-            user = User(
-                username=username,
-                namespace_id=ns.id,
-                email=email,
-                password_hash=password_hash,
-                superuser=superuser,
-                created_at=now_ms(),
-            )
-            s.add(user)
-            await s.flush()
             if performer is not None:
                 record(
                     s, "user_create", username, performer, metadata={"username": username},
-                    namespace_id=ns.id,
+                    namespace_id=user.namespace_id,
                 )  # fmt: skip
             return UserInfo(user.id, username, email, superuser)
 
@@ -324,3 +305,34 @@ def _record(row: Row[*tuple[Any, ...]]) -> UserRecord:
         row.last_accessed,
         row.session_uuid,
     )
+
+
+async def insert_user(
+    s: AsyncSession,
+    username: str,
+    email: str | None,
+    password_hash: str | None,
+    superuser: bool,
+    tag_expiration_s: int,
+) -> User:
+    """A user and its namespace, in ``s`` (NamespaceTaken when the name is in use); the
+    caller logs ``user_create`` with its own metadata."""
+    taken = (await s.execute(select(Namespace.id).where(Namespace.name == username))).scalar()
+    if taken is not None:
+        raise NamespaceTaken(username)
+    ns = Namespace(
+        name=username, kind="user", tag_expiration_s=tag_expiration_s, created_at=now_ms()
+    )
+    s.add(ns)
+    await s.flush()
+    user = User(
+        username=username,
+        namespace_id=ns.id,
+        email=email,
+        password_hash=password_hash,
+        superuser=superuser,
+        created_at=now_ms(),
+    )
+    s.add(user)
+    await s.flush()
+    return user

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from berth.audit.services import Performer, record
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.identity.accounts import insert_user
 from berth.identity.errors import InvalidUsername, NamespaceTaken
 from berth.identity.models import FederatedLogin, User
 from berth.namespaces.models import Namespace
@@ -97,34 +98,14 @@ class FederatedAccounts:
                     if claimed is not None:  # another account of the provider has this name
                         raise NamespaceTaken(username)
                 else:
-                    taken = (
-                        await s.execute(select(Namespace.id).where(Namespace.name == username))
-                    ).scalar()
-                    if taken is not None:
-                        raise NamespaceTaken(username)
-                    ns = Namespace(
-                        name=username,
-                        kind="user",
-                        tag_expiration_s=self.default_tag_expiration_s,
-                        created_at=now_ms(),
+                    user = await insert_user(
+                        s, username, email, None, bool(superuser), self.default_tag_expiration_s
                     )
-                    s.add(ns)
-                    await s.flush()
-                    user = User(
-                        username=username,
-                        namespace_id=ns.id,
-                        email=email,
-                        password_hash=None,
-                        superuser=bool(superuser),
-                        created_at=now_ms(),
-                    )
-                    s.add(user)
-                    await s.flush()
                     created = True
                     record(
                         s, "user_create", username, Performer(username, user.id, ip),
                         metadata={"username": username, "service": service},
-                        namespace_id=ns.id,
+                        namespace_id=user.namespace_id,
                     )  # fmt: skip
                 s.add(
                     FederatedLogin(
