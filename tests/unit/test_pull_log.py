@@ -6,10 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 
 from berth.audit.services import Performer
-from berth.registry.pulls import PullLog, _row
+from berth.registry.pulls import PullLog, _rows
 
 
 class RefusingDb:
@@ -44,17 +45,21 @@ async def test_a_refused_flush_keeps_the_batch_for_the_next() -> None:
 
 async def test_pulls_keep_their_time_and_become_quays_row_at_flush() -> None:
     log = PullLog(RefusingDb())  # type: ignore[arg-type]
-    log.record(
-        "alice", "app", Performer("alice", 1), {"user-agent": "skopeo"},
-        tag="v1", manifest_digest="sha256:" + "a" * 64,
-    )  # fmt: skip
-    (pull,) = log._buffer
-    row = _row(pull, {("alice", "app"): (7, 9)})
-    assert row["kind"] == "pull_repo"
-    assert (row["namespace"], row["repository"], row["performer"]) == ("alice", "app", "alice")
-    assert (row["namespace_id"], row["repository_id"]) == (7, 9)
-    assert row["meta"] == {
+    for agent in ("skopeo", "skopeo", "podman"):
+        log.record(
+            "alice", "app", Performer("alice", 1, "10.0.0.1"), {"user-agent": agent},
+            tag="v1", manifest_digest="sha256:" + "a" * 64,
+        )  # fmt: skip
+    rows = _rows(log._buffer, {("alice", "app"): (7, 9)})
+    assert [r[:8] for r in rows] == [
+        ("pull_repo", 7, "alice", 9, "app", 1, "alice", "10.0.0.1")
+    ] * 3
+    metas = [orjson.loads(r[8]) for r in rows]
+    assert metas[0] == {
         "repo": "app", "namespace": "alice", "user-agent": "skopeo",
         "tag": "v1", "manifest_digest": "sha256:" + "a" * 64,
     }  # fmt: skip
-    assert row["created_at"] > 0
+    assert metas[1] == metas[0]  # the same pull twice: one metadata, two rows
+    assert metas[2]["user-agent"] == "podman"
+    assert [r[9] for r in rows] == [p[6] for p in log._buffer]  # each keeps its own time
+    assert all(r[9] > 0 for r in rows)

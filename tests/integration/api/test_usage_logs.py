@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import text
 
-from berth.audit.services import insert_log_batch, log_values
+from berth.audit.services import insert_log_batch, log_tuple, log_values
 from berth.jobs import Lane
 from tests.integration.api.conftest import bearer, oauth_token, sign_in
 from tests.integration.conftest import BASE_URL, Berth, Client
@@ -69,7 +69,7 @@ async def add_entries(
         for i in range(n)
     ]  # fmt: skip
     async with registry.services.db.write() as s:
-        await insert_log_batch(s, rows)
+        await insert_log_batch(s, [log_tuple(r) for r in rows])
 
 
 async def test_pages_of_twenty_newest_first_with_quay_shapes(registry: Berth) -> None:
