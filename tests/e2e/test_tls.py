@@ -7,8 +7,6 @@ never ``--tls-verify=false``.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import signal
 import socket
@@ -21,64 +19,25 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.conftest import embedded_config
 from tests.e2e.conftest import ALICE, BERTH, _free_port
 from tests.e2e.support import manifest_digest
 from tests.support.clients import run
 from tests.support.images import write_oci_layout
+from tests.support.tls import ThrowawayCA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CREDS = f"{ALICE[0]}:{ALICE[1]}"
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
 def make_pki(where: Path, *, expired: bool = False) -> Path:
     """A CA (``ca.crt``) and ``ssl.cert``/``ssl.key`` for 127.0.0.1 signed by it."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Berth test CA"))
-        .issuer_name(_name("Berth test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=30))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    start, end = (now - dt.timedelta(days=20), now - dt.timedelta(days=1)) if expired else (
-        now - dt.timedelta(hours=1), now + dt.timedelta(days=10))  # fmt: skip
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    where.mkdir(parents=True, exist_ok=True)
-    pem = serialization.Encoding.PEM
-    (where / "ca.crt").write_bytes(ca.public_bytes(pem))
-    (where / "ssl.cert").write_bytes(cert.public_bytes(pem))
-    (where / "ssl.key").write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    ca = ThrowawayCA.create(where / "pki")
+    cert, key = ca.issue("127.0.0.1", expired=expired)
+    cert.rename(where / "ssl.cert")
+    key.rename(where / "ssl.key")
+    ca.pem.rename(where / "ca.crt")
     return where / "ca.crt"
 
 

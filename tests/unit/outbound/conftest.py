@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.outbound.loopback import Origin, Proxy, Reply, ThrowawayCA
+from tests.support.tls import ThrowawayCA
+from tests.unit.outbound.loopback import Origin, Proxy, Reply
 
 StartOrigin = Callable[..., Awaitable[Origin]]
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import pytest
 
 from berth.outbound import DestinationRefused, OutboundClient, build_outbound_settings
+from tests.support.tls import ThrowawayCA
 from tests.unit.outbound.conftest import StartOrigin
-from tests.unit.outbound.loopback import Proxy, ThrowawayCA
+from tests.unit.outbound.loopback import Proxy
 
 
 async def public_names(host: str, port: int) -> Sequence[str]:

@@ -16,8 +16,8 @@ from berth.outbound import (
     TLSVerificationError,
     build_outbound_settings,
 )
+from tests.support.tls import ThrowawayCA
 from tests.unit.outbound.conftest import StartOrigin
-from tests.unit.outbound.loopback import ThrowawayCA
 
 
 async def registry_test(host: str, port: int) -> Sequence[str]:

@@ -12,8 +12,9 @@ import yaml
 from berth.config import ConfigError, load_settings
 from berth.outbound import DestinationRefused
 from berth.services import Services, create_services
+from tests.support.tls import ThrowawayCA
 from tests.unit.outbound.conftest import StartOrigin
-from tests.unit.outbound.loopback import Reply, ThrowawayCA
+from tests.unit.outbound.loopback import Reply
 
 
 def _services(tmp_path: Path, **keys: object) -> Services:
