@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins  # annotations after a service's ``list`` method name builtins.list
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select
@@ -291,31 +291,47 @@ class TeamService:
                     metadata={"member": member, "team": team_name}, namespace_id=ns.id,
                 )  # fmt: skip
                 return MemberInfo(member, is_robot, invited=False, email=user.email)
-            invite = (
-                await s.execute(
-                    select(TeamInvite).where(
-                        TeamInvite.team_id == team.id, TeamInvite.user_id == user.id
-                    )
-                )
-            ).scalar_one_or_none()
-            if invite is None:
-                invite = TeamInvite(
-                    team_id=team.id,
-                    user_id=user.id,
-                    inviter_id=who.id if who else None,
-                    code=secrets.token_urlsafe(32),
-                )
-                s.add(invite)
-            record(
-                s, "org_invite_team_member", org, who,
-                metadata={"user": member, "member": member, "team": team_name},
-                namespace_id=ns.id,
-            )  # fmt: skip
-            await s.flush()
-            if self.invites is not None:
-                info = InviteInfo(invite.code, org, team_name, member, user.email, performer)
-                await self.invites.invited(s, info, user.id)
-            return MemberInfo(member, False, invited=True, email=user.email, code=invite.code)
+            info = InviteInfo("", org, team_name, member, user.email, performer)
+            code = await self._invite(s, ns.id, team.id, who, info, user_id=user.id)
+            return MemberInfo(member, False, invited=True, email=user.email, code=code)
+
+    async def _invite(
+        self,
+        s: AsyncSession,
+        namespace_id: int,
+        team_id: int,
+        who: Performer | None,
+        info: InviteInfo,
+        *,
+        user_id: int | None = None,
+    ) -> str:
+        """Invite a user (``user_id``) or an e-mail address (``info.email``) to a team, once:
+        an existing invitation is reused. Logged, and announced to ``invites``; the code."""
+        match = TeamInvite.user_id == user_id if user_id is not None else (
+            TeamInvite.email == info.email
+        )  # fmt: skip
+        invite = (
+            await s.execute(select(TeamInvite).where(TeamInvite.team_id == team_id, match))
+        ).scalar_one_or_none()
+        if invite is None:
+            invite = TeamInvite(
+                team_id=team_id,
+                inviter_id=who.id if who else None,
+                code=secrets.token_urlsafe(32),
+                **({"user_id": user_id} if user_id is not None else {"email": info.email}),
+            )
+            s.add(invite)
+        member = info.username if user_id is not None else info.email
+        invitee = {"user": member} if user_id is not None else {"email": info.email}
+        record(
+            s, "org_invite_team_member", info.org, who,
+            metadata={**invitee, "member": member, "team": info.team},
+            namespace_id=namespace_id,
+        )  # fmt: skip
+        await s.flush()
+        if self.invites is not None:
+            await self.invites.invited(s, replace(info, code=invite.code), user_id)
+        return invite.code
 
     async def invite_email(
         self,
@@ -328,31 +344,9 @@ class TeamService:
     ) -> MemberInfo:
         async with self.db.write() as s:
             ns, team, who = await _team_and_actor(s, org, team_name, performer, ip)
-            invite = (
-                await s.execute(
-                    select(TeamInvite).where(
-                        TeamInvite.team_id == team.id, TeamInvite.email == email
-                    )
-                )
-            ).scalar_one_or_none()
-            if invite is None:
-                invite = TeamInvite(
-                    team_id=team.id,
-                    email=email,
-                    inviter_id=who.id if who else None,
-                    code=secrets.token_urlsafe(32),
-                )
-                s.add(invite)
-            record(
-                s, "org_invite_team_member", org, who,
-                metadata={"email": email, "member": email, "team": team_name},
-                namespace_id=ns.id,
-            )  # fmt: skip
-            await s.flush()
-            if self.invites is not None:
-                info = InviteInfo(invite.code, org, team_name, None, email, performer)
-                await self.invites.invited(s, info, None)
-            return MemberInfo(None, False, invited=True, email=email, code=invite.code)
+            info = InviteInfo("", org, team_name, None, email, performer)
+            code = await self._invite(s, ns.id, team.id, who, info)
+            return MemberInfo(None, False, invited=True, email=email, code=code)
 
     async def remove_member(
         self,
