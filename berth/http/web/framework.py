@@ -120,6 +120,8 @@ class WebApp:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates ship in the package: no stat() of each one at every render.
+            auto_reload=False,
         )
         self.env.globals["registry_host"] = self.registry_host
         self.env.globals["query_with"] = filters.query_with
