@@ -47,6 +47,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
 NAMESPACE = "growth"
+ROBOT_ORG = "growthbots"
 BASE_REPO = f"{NAMESPACE}/base"
 SEED_CONCURRENCY = 16
 SCOPES_PER_TOKEN = 40  # keeps the token (and its Authorization header) a few KB
@@ -277,6 +278,7 @@ class WebSession:
     def __init__(self, base_url: str, user: str, password: str) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=300)
         self.user, self.password = user, password
+        self.csrf: str | None = None
 
     async def sign_in(self) -> None:
         page = await self.http.get("/signin")
@@ -287,6 +289,21 @@ class WebSession:
         r = await self.http.post("/signin", data={**form, "next": "/repository/"})
         if r.status_code != 303:
             raise GrowthError(f"POST /signin -> {r.status_code}: {r.text[:200]}")
+
+    async def api_write(self, method: str, url: str, body: dict[str, Any]) -> None:
+        """A write to /api/v1 with the session, as the UI's scripts make it (CSRF header)."""
+        if self.csrf is None:
+            r = await self.http.get("/api/v1/user/", headers={"X-Requested-With": "XMLHttpRequest"})
+            self.csrf = r.headers.get("X-Next-CSRF-Token")
+            if r.status_code != 200 or not self.csrf:
+                raise GrowthError(f"GET /api/v1/user/ -> {r.status_code}: no CSRF token")
+        r = await self.http.request(
+            method, url, json=body,
+            headers={"X-Requested-With": "XMLHttpRequest", "X-CSRF-Token": self.csrf},
+        )  # fmt: skip
+        self.csrf = r.headers.get("X-Next-CSRF-Token") or self.csrf
+        if r.status_code not in (200, 201):
+            raise GrowthError(f"{method} {url} -> {r.status_code}: {r.text[:200]}")
 
     async def get_ms(self, url: str, api: bool) -> float:
         headers = {"X-Requested-With": "XMLHttpRequest"} if api else {}
@@ -360,6 +377,7 @@ async def _run(
     password: str,
     tag_sizes: tuple[int, int],
     repo_sizes: tuple[int, int],
+    robot_sizes: tuple[int, int],
     min_samples: int,
     min_time: float,
 ) -> dict[str, Any]:
@@ -368,6 +386,7 @@ async def _run(
     web = WebSession(url, user, password)
     ui_tags: list[UiPoint] = []
     ui_repos: list[UiPoint] = []
+    ui_robots: list[UiPoint] = []
     ui_error: str | None = None
     signed_in = False
 
@@ -465,6 +484,43 @@ async def _run(
                 f"/repository/?view=ns:{NAMESPACE}",
                 f"/api/v1/repository?namespace={NAMESPACE}&last_modified=true",
             )
+
+        # robots: one organization grown from small to large; its robots tab lists them all
+        # (as Quay's does), so here the cost per robot is what must stay flat
+        made = 0
+        for n in robot_sizes:
+            if ui_error is not None:
+                break
+            try:
+                if not signed_in:
+                    await web.sign_in()
+                    signed_in = True
+                if made == 0:
+                    await web.api_write(
+                        "POST", "/api/v1/organization/",
+                        {"name": ROBOT_ORG, "email": f"{ROBOT_ORG}@example.com"},
+                    )  # fmt: skip
+                t0 = time.perf_counter()
+
+                async def make_robot(i: int, start: int = made) -> None:
+                    await web.api_write(
+                        "PUT", f"/api/v1/organization/{ROBOT_ORG}/robots/r{start + i:06d}",
+                        {"description": f"growth robot {start + i}"},
+                    )  # fmt: skip
+
+                await _bounded(SEED_CONCURRENCY // 4, n - made, make_robot)
+                _log(f"{n} robots in {ROBOT_ORG} (+{n - made} in {time.perf_counter() - t0:.1f}s)")
+                made = n
+            except (GrowthError, httpx.HTTPError) as e:
+                ui_error = f"robots: {e}"
+                _log(f"web UI robots FAILED: {e}")
+                break
+            await ui_pair(
+                ui_robots,
+                n,
+                f"/organization/{ROBOT_ORG}?tab=robots",
+                f"/api/v1/organization/{ROBOT_ORG}/robots?permissions=true&token=false",
+            )
     finally:
         await client.close()
         await web.close()
@@ -489,6 +545,13 @@ async def _run(
         ui["tags_tab"] = ui_summary(ui_tags)
     if ui_repos:
         ui["repository_list"] = ui_summary(ui_repos)
+    if ui_robots:
+        ui["robots_tab"] = ui_summary(ui_robots)
+        if len(ui_robots) > 1:  # the whole list: per robot, large over small
+            small, large = ui_robots[0], ui_robots[-1]
+            ui["robots_tab"]["ui_per_item_large_over_small"] = round(
+                (large.ui_ms / large.items) / (small.ui_ms / small.items), 3
+            )
     if ui_error is not None:
         ui["error"] = ui_error
     out["web_ui"] = ui
@@ -507,6 +570,7 @@ def run_growth(
     password: str,
     tag_sizes: tuple[int, int],
     repo_sizes: tuple[int, int],
+    robot_sizes: tuple[int, int] = (100, 1_000),
     *,
     min_samples: int = 5,
     min_time: float = 2.0,
@@ -515,7 +579,7 @@ def run_growth(
     with RssSampler(pid) as rss:
         t0 = time.perf_counter()
         result = asyncio.run(
-            _run(url, user, password, tag_sizes, repo_sizes, min_samples, min_time)
+            _run(url, user, password, tag_sizes, repo_sizes, robot_sizes, min_samples, min_time)
         )
     result["rss_peak_mb"] = round(rss.peak_mb, 1)
     result["elapsed_s"] = round(time.perf_counter() - t0, 1)

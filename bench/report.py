@@ -259,7 +259,11 @@ def text_table(results: dict[str, Any]) -> str:
     if growth.get("error"):
         lines.append(f"cost growth: FAILED: {growth['error']}")
     web_ui = growth.get("web_ui") or {}
-    for key, label in (("tags_tab", "tags tab"), ("repository_list", "repository list")):
+    for key, label in (
+        ("tags_tab", "tags tab"),
+        ("repository_list", "repository list"),
+        ("robots_tab", "robots tab"),
+    ):
         w = web_ui.get(key)
         if w and w.get("points"):
             cells = ", ".join(
@@ -642,6 +646,7 @@ def _web_ui_section(web_ui: dict[str, Any]) -> list[str]:
     labels = {
         "tags_tab": "tags tab (`?tab=tags`) vs `GET .../tag/?onlyActiveTags&limit=50`",
         "repository_list": "repository list vs `GET /api/v1/repository?namespace=`",
+        "robots_tab": "robots tab (all of them) vs `GET .../robots?permissions=true`",
     }
     growth_cells = []
     for key, label in labels.items():
@@ -653,6 +658,11 @@ def _web_ui_section(web_ui: dict[str, Any]) -> list[str]:
             )
         if w.get("ui_large_over_small") is not None:
             growth_cells.append(f"{key} {fmt(w['ui_large_over_small'])}{TIMES}")
+    robots = web_ui.get("robots_tab") or {}
+    if robots.get("ui_per_item_large_over_small") is not None:
+        growth_cells.append(
+            f"robots_tab per robot {fmt(robots['ui_per_item_large_over_small'])}{TIMES}"
+        )
     if growth_cells:
         lines += ["", "Page time at the large size over the small one: " + ", ".join(growth_cells)]
     return lines

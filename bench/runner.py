@@ -45,8 +45,8 @@ from devservers import Postgres, Redis, Seaweed, free_port
 
 REGBENCH = Path(__file__).with_name("regbench.py")
 BENCH_USER = "bench"
-FULL_GROWTH = {"tags": (1_000, 100_000), "repos": (1_000, 10_000)}
-QUICK_GROWTH = {"tags": (100, 2_000), "repos": (100, 1_000)}
+FULL_GROWTH = {"tags": (1_000, 100_000), "repos": (1_000, 10_000), "robots": (100, 1_000)}
+QUICK_GROWTH = {"tags": (100, 2_000), "repos": (100, 1_000), "robots": (20, 200)}
 RESTARTS = 3
 
 
@@ -351,6 +351,7 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                     password,
                     tag_sizes,
                     repo_sizes,
+                    growth_sizes["robots"],
                     min_samples=3 if opts.quick else 5,
                     min_time=0.5 if opts.quick else 2.0,
                 )
