@@ -66,6 +66,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.db.base import now_ms
 from berth.db.session import Database
+from berth.gc.models import KEEP_PASSES, GcPass
 from berth.metrics import NullRecorder, Recorder
 from berth.namespaces.models import Namespace
 from berth.oci.mediatypes import EMPTY_JSON_DIGEST
@@ -108,6 +109,25 @@ class RepoOutcome:
     @property
     def changed(self) -> bool:
         return bool(self.tags or self.manifests or self.links or self.blobs)
+
+
+@dataclass(frozen=True)
+class GcPassInfo:
+    """A pass as the superuser panel shows it."""
+
+    finished_at: int  # ms
+    seconds: float
+    tags: int
+    manifests: int
+    blobs: int
+    bytes_freed: int
+    uploads: int
+
+
+def _pass_info(p: GcPass) -> GcPassInfo:
+    return GcPassInfo(
+        p.finished_at, p.duration_ms / 1000, p.tags, p.manifests, p.blobs, p.bytes_freed, p.uploads
+    )
 
 
 @dataclass
@@ -255,6 +275,7 @@ class GarbageCollector:
         report.seconds = time.monotonic() - started
         if not dry_run:
             self.metrics.gc_pass(blobs_freed=report.blobs, bytes_freed=report.freed)
+            await self._remember(report)
         log.info(
             "gc%s: %d tags, %d manifests, %d links, %d blobs (%d bytes) in %.2fs",
             " (dry run)" if dry_run else "",
@@ -266,6 +287,34 @@ class GarbageCollector:
             report.seconds,
         )
         return report
+
+    async def _remember(self, report: GcReport) -> None:
+        """Keep what the pass did (the last KEEP_PASSES passes) for the superuser panel."""
+        async with self.db.write() as s:
+            s.add(
+                GcPass(
+                    finished_at=now_ms(),
+                    duration_ms=round(report.seconds * 1000),
+                    tags=report.tags,
+                    manifests=report.manifests,
+                    blobs=report.blobs,
+                    bytes_freed=report.freed,
+                    uploads=report.uploads,
+                )
+            )
+            await s.flush()
+            keep_from = (
+                select(GcPass.id).order_by(GcPass.id.desc()).offset(KEEP_PASSES - 1).limit(1)
+            ).scalar_subquery()
+            await s.execute(delete(GcPass).where(GcPass.id < keep_from))
+
+    async def recent_passes(self, limit: int = 20) -> list[GcPassInfo]:
+        """The last passes, newest first."""
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(select(GcPass).order_by(GcPass.id.desc()).limit(limit))
+            ).scalars()
+            return [_pass_info(p) for p in rows]
 
     # ---- steps 1-3: one repository ---------------------------------------------------------
     async def _candidates(self, now: int, link_cutoff: int) -> list[tuple[int, str]]:

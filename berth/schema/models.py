@@ -3,6 +3,7 @@
 from berth.audit import models as audit_models  # noqa: F401
 from berth.auth import models as auth_models  # noqa: F401
 from berth.db.base import Base
+from berth.gc import models as gc_models  # noqa: F401
 from berth.identity import models as identity_models  # noqa: F401
 from berth.jobs import models as jobs_models  # noqa: F401
 from berth.messages import models as messages_models  # noqa: F401

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import re
 
+from sqlalchemy import text
+
+from berth.http.web.filters import human_bytes
 from tests.integration.conftest import HOST, Berth
 from tests.integration.web.conftest import Browser
 
@@ -110,3 +113,33 @@ async def test_organizations_with_sizes_and_delete(
     r = await browser.get(r.headers["location"])
     assert "Organization acme deleted." in r.text
     assert 'id="org-acme"' not in r.text
+
+
+async def test_garbage_collector_passes_show_the_bytes_they_freed(
+    browser: Browser, registry: Berth
+) -> None:
+    """A deleted tag's blobs are collected; the panel shows what the pass freed."""
+    alice = registry.client("alice")
+    layer = b"\x17" * 200_000
+    pushed = await alice.push_image("alice/junk", "old", layers=[layer])
+    assert (await alice.delete(f"/v2/alice/junk/manifests/{pushed.digest}")).status_code == 202
+    await registry.services.runner.stop()  # only this pass: no scheduled one beside it
+    async with registry.services.db.write() as s:  # no time-machine window for alice
+        await s.execute(text("UPDATE namespaces SET tag_expiration_s = 0 WHERE name = 'alice'"))
+    earlier = len(await registry.services.gc.recent_passes())  # the pass run at start-up
+    report = await registry.services.gc.collect(grace_s=0)
+    assert report.freed >= len(layer)
+    await browser.sign_in("root")
+    page = (await browser.get("/superuser")).text
+    freed = re.search(r'id="gc-last-freed">([^<]+)<', page)
+    assert freed is not None
+    shown = human_bytes(report.freed)
+    assert freed.group(1).startswith(shown)  # e.g. "196.1 KiB (3 blobs)"
+    assert f"({report.blobs} blobs)" in freed.group(1)
+    assert 'aria-label="Garbage-collection passes"' in page
+    assert page.count("<rect ") == earlier + 1  # a bar per pass, labelled with its figures
+    assert f"{shown} freed, {report.blobs} blobs" in page
+    # the pass is kept: the next pass is recorded beside it, newest first
+    await registry.services.gc.collect(grace_s=0)
+    passes = await registry.services.gc.recent_passes()
+    assert [p.bytes_freed for p in passes][:2] == [0, report.freed]

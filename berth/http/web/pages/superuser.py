@@ -3,7 +3,8 @@ once, change password and e-mail, disable and enable, delete) and the job queue.
 
 The same rules as ``/api/v1/superuser/users/``: superusers only (403 otherwise), changes
 need a fresh sign-in, superusers themselves can't be changed or deleted here, passwords only
-with database authentication.
+with database authentication. The garbage collector's last and next pass, and the bytes
+each recent pass freed (a bar chart and a table).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from berth.gc.services import GcPassInfo
 from berth.gc.tasks import COLLECT_GARBAGE
 from berth.http.api.v1.identity.superuser import generate_password
+from berth.http.web.filters import human_bytes, ms_date
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.pages.users import fresh_sign_in
 from berth.identity.accounts import UserRecord
@@ -58,6 +61,34 @@ def running_configuration(settings: Any, prefix: str = "") -> list[tuple[str, st
     return rows
 
 
+GC_PASSES_SHOWN = 20
+CHART_W, CHART_H, BAR_GAP = 400, 80, 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+
+
+def freed_bars(passes: list[GcPassInfo]) -> list[Bar]:
+    """Bytes freed per pass as SVG bars, oldest on the left, scaled to the largest."""
+    ordered = list(reversed(passes))
+    if not ordered:
+        return []
+    top = max(p.bytes_freed for p in ordered) or 1
+    width = CHART_W / GC_PASSES_SHOWN - BAR_GAP
+    bars = []
+    for i, p in enumerate(ordered):
+        height = max(1.0, CHART_H * p.bytes_freed / top) if p.bytes_freed else 0.0
+        label = f"{ms_date(p.finished_at)}: {human_bytes(p.bytes_freed)} freed, {p.blobs} blobs"
+        bars.append(Bar(i * (width + BAR_GAP), CHART_H - height, width, height, label))
+    return bars
+
+
 async def panel(page: Page) -> Response:
     page.ctx.require_superuser(fresh=False)
     api = page.web.api
@@ -65,6 +96,7 @@ async def panel(page: Page) -> Response:
     jobs = api.svc.jobs
     gc_done = await jobs.list(state="done", kind=COLLECT_GARBAGE.name, limit=1)
     gc_waiting = await jobs.list(state="queued", kind=COLLECT_GARBAGE.name, limit=1)
+    gc_passes = await api.svc.gc.recent_passes(limit=GC_PASSES_SHOWN)
     return page.render(
         "superuser/panel.html",
         users=users,
@@ -76,6 +108,8 @@ async def panel(page: Page) -> Response:
         gc_last=gc_done[0].finished_at if gc_done else None,
         gc_next=gc_waiting[0].run_at if gc_waiting else None,
         gc_interval_s=api.settings.gc_interval_s,
+        gc_passes=gc_passes,
+        gc_bars=freed_bars(gc_passes),
         database_auth=api.settings.api.database_auth,
         configuration=running_configuration(api.settings),
     )
