@@ -91,6 +91,39 @@ class _BlobReader:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityReport:
+    """A manifest's scan for the pages: the route's status, the stored reason of a failure,
+    and for a scanned manifest its inventory matched against the current database."""
+
+    status: str  # the route's: queued | scanned | failed | unsupported | ...
+    error: str | None = None
+    inventory: Inventory | None = None
+    result: MatchResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySummary:
+    """The tags table's cell: findings ((package, advisory) pairs, as Quay's UI counts the
+    features' vulnerabilities) by severity, and how many have a fixed-in version."""
+
+    status: str
+    counts: dict[str, int]
+    fixable: int = 0
+    packages: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def worst(self) -> str | None:
+        for level in sorted(SEVERITY_INDEX, key=SEVERITY_INDEX.__getitem__):
+            if self.counts.get(level):
+                return level
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityAnswer:
     status: str  # queued | scanned | failed | unsupported | manifest_layer_too_large
     data: dict[str, Any] | None
@@ -147,13 +180,18 @@ class ScannerService:
 
     def _match_now(self, inventory: Inventory) -> tuple[int, MatchResult]:
         """(generation, result) against the current database (blocking: a worker thread)."""
+        gen, results = self._match_many([inventory])
+        return gen, results[0]
+
+    def _match_many(self, inventories: list[Inventory]) -> tuple[int, list[MatchResult]]:
+        """Several inventories against one opening of the current database."""
         path = vulndb.current_path(self.settings.db_dir)
         if path is None or not path.exists():
-            return 0, MatchResult([], 0)
+            return 0, [MatchResult([], 0) for _ in inventories]
         conn = vulndb.connect(path)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-            return int(row[0]) if row else 0, match(conn, inventory)
+            return int(row[0]) if row else 0, [match(conn, inv) for inv in inventories]
         finally:
             conn.close()
 
@@ -388,17 +426,61 @@ class ScannerService:
             return (await s.execute(select(_MS.c.error).where(_MS.c.digest == digest))).scalar()
 
     async def security(self, digest: str, *, vulnerabilities: bool = True) -> SecurityAnswer:
+        r = await self.report(digest)
+        if r.status != "scanned" or r.inventory is None or r.result is None:
+            return SecurityAnswer(r.status, None)
+        return SecurityAnswer(
+            "scanned", quay_layer(digest, r.inventory, r.result, vulnerabilities=vulnerabilities)
+        )
+
+    # ---- the pages -------------------------------------------------------------------------
+    async def report(self, digest: str) -> SecurityReport:
+        """The security page's data: the same status and matching as the route."""
         async with self.db.read() as s:
             row = (
-                await s.execute(select(_MS.c.status, _MS.c.inventory).where(_MS.c.digest == digest))
+                await s.execute(
+                    select(_MS.c.status, _MS.c.error, _MS.c.inventory).where(_MS.c.digest == digest)
+                )
             ).first()
         if row is None:
-            return SecurityAnswer("queued", None)
+            return SecurityReport("queued")
         status = ROUTE_STATUS.get(row[0], "failed")
         if status != "scanned":
-            return SecurityAnswer(status, None)
-        inventory = inventory_from_json(row[1] or {})
+            return SecurityReport(status, error=row[1])
+        inventory = inventory_from_json(row[2] or {})
         _gen, result = await anyio.to_thread.run_sync(self._match_now, inventory)
-        return SecurityAnswer(
-            "scanned", quay_layer(digest, inventory, result, vulnerabilities=vulnerabilities)
-        )
+        return SecurityReport("scanned", inventory=inventory, result=result)
+
+    async def summaries(self, digests: list[str]) -> dict[str, SecuritySummary]:
+        """The tags table's security column: each digest's status and counts by severity,
+        every scanned one matched against one opening of the current database."""
+        wanted = sorted(set(digests))
+        if not wanted:
+            return {}
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(_MS.c.digest, _MS.c.status, _MS.c.inventory).where(
+                        _MS.c.digest.in_(wanted)
+                    )
+                )
+            ).all()
+        out = {d: SecuritySummary("queued", {}) for d in wanted}
+        scanned: list[tuple[str, Inventory]] = []
+        for digest, status, inv_json in rows:
+            route = ROUTE_STATUS.get(status, "failed")
+            if route == "scanned":
+                scanned.append((digest, inventory_from_json(inv_json or {})))
+            else:
+                out[digest] = SecuritySummary(route, {})
+        if scanned:
+            _gen, results = await anyio.to_thread.run_sync(
+                self._match_many, [inv for _d, inv in scanned]
+            )
+            for (digest, inv), result in zip(scanned, results, strict=True):
+                counts: dict[str, int] = {}
+                for f in result.findings:
+                    counts[f.severity] = counts.get(f.severity, 0) + 1
+                fixable = sum(1 for f in result.findings if f.fixed_by and f.fixed_by != "0")
+                out[digest] = SecuritySummary("scanned", counts, fixable, len(inv.packages))
+        return out
