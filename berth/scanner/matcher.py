@@ -68,6 +68,8 @@ def _candidates(pkg: Package, inv: Inventory) -> list[tuple[str, str, str]]:
         return [("npm", pkg.name, pkg.version)]
     if pkg.kind == "go":
         return [("go", pkg.name, pkg.version)]
+    if pkg.kind == "maven":
+        return [("maven", pkg.name, pkg.version)]
     return []
 
 

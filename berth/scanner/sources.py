@@ -60,6 +60,8 @@ def osv_namespace(ecosystem: str) -> tuple[str, str] | None:
         return "npm", "semver"
     if ecosystem == "Go":
         return "go", "semver"
+    if ecosystem == "Maven":
+        return "maven", "maven"
     return None
 
 
