@@ -55,6 +55,8 @@ class Distribution:
         elif self.did in ("rhel", "rocky", "almalinux", "centos"):
             if self.version_id:
                 out.append(f"{self.did}:{self.version_id.split('.')[0]}")
+                if self.did == "centos":  # built from RHEL's sources: RHEL's data applies
+                    out.append(f"rhel:{self.version_id.split('.')[0]}")
         elif self.did and self.version_id:
             out.append(f"{self.did}:{self.version_id}")
         return out
