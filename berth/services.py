@@ -77,7 +77,7 @@ from berth.repos.tasks import DELETE_REPOSITORY
 from berth.scanner.hooks import IndexOnPush
 from berth.scanner.matcher import Finding
 from berth.scanner.services import ScannerService
-from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS
+from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS, UPDATE_VULNDB
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 from berth.usagelogs.services import UsageLogService
@@ -184,6 +184,7 @@ def _job_runner(
         SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
         INDEX_MANIFEST.bind(scanner.index),
         REMATCH_MANIFESTS.bind(scanner.rematch),
+        UPDATE_VULNDB.bind(scanner.update_database),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -207,6 +208,10 @@ def _job_runner(
         schedules.append(
             Schedule(REMATCH_MANIFESTS, every_s=max(1, settings.scanner.indexing_interval_s))
         )
+        if settings.scanner.update_sources and settings.scanner.update_interval_s > 0:
+            schedules.append(
+                Schedule(UPDATE_VULNDB, every_s=max(60, settings.scanner.update_interval_s))
+            )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
@@ -440,6 +445,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         settings.scanner,
         notify=notify,
         payload=partial(_vulnerability_payload, settings.server_hostname, settings.base_url),
+        outbound=outbound.client() if settings.scanner.update_sources else None,
     )
     runner = _job_runner(
         settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner

@@ -2,6 +2,7 @@
 
   berth scanner import PATH [--config F | --data-dir D]
   berth scanner status [--config F | --data-dir D] [--json]
+  berth scanner update [--config F | --data-dir D] [--force]
 
 ``import`` reads unmodified upstream data (an OSV ``all.zip`` or folder of OSV files, the
 Debian security tracker JSON, an Alpine secdb file, or a bundle of them with a
@@ -12,13 +13,15 @@ changes nothing and exits with status 1.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 
 import click
 
 from berth.cli.common import cli_settings, config_options
-from berth.scanner import vulndb
+from berth.outbound import OutboundClients
+from berth.scanner import updater, vulndb
 from berth.scanner.errors import ImportRefused
 
 
@@ -42,6 +45,39 @@ def scanner_import(config: str | None, data_dir: str | None, path: str) -> None:
     click.echo(
         f"imported {result.advisories} advisories from {', '.join(result.sources)}: "
         f"generation {result.generation}, {result.changed_keys} packages with changed advisories"
+    )
+
+
+@scanner.command("update")
+@config_options
+@click.option("--force", is_flag=True, help="Import even if no file changed since the last update.")
+def scanner_update(config: str | None, data_dir: str | None, force: bool) -> None:
+    """Fetch BERTH_SCANNER_UPDATE_SOURCES through the outbound client and import them."""
+    settings = cli_settings(config, data_dir)
+
+    async def run() -> updater.UpdateResult:
+        clients = OutboundClients(settings.outbound)
+        try:
+            return await updater.update(
+                clients.client(), settings.scanner.update_sources, settings.scanner.db_dir,
+                force=force,
+            )  # fmt: skip
+        finally:
+            await clients.aclose()
+
+    try:
+        outcome = asyncio.run(run())
+    except ImportRefused as e:
+        click.echo(f"berth: update refused: {e.reason}", err=True)
+        click.echo("the loaded vulnerability database is unchanged", err=True)
+        raise SystemExit(1) from e
+    if not outcome.imported or outcome.result is None:
+        click.echo(f"up to date: {len(outcome.files)} sources unchanged since the last update")
+        return
+    r = outcome.result
+    click.echo(
+        f"imported {r.advisories} advisories from {', '.join(r.sources)}: "
+        f"generation {r.generation}, {r.changed_keys} packages with changed advisories"
     )
 
 

@@ -10,6 +10,7 @@ indexed manifest its inventory matched against the current vulnerability databas
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from berth.db.session import Database
 from berth.jobs import NoPayload
 from berth.namespaces.models import Namespace
 from berth.oci.manifest import ManifestInvalid, parse_manifest
+from berth.outbound import OutboundClient
 from berth.registry.liveness import alive
 from berth.registry.models import Manifest, Repository, Tag
-from berth.scanner import vulndb
-from berth.scanner.errors import LayerRejected
+from berth.scanner import updater, vulndb
+from berth.scanner.errors import ImportRefused, LayerRejected
 from berth.scanner.indexer import Inventory, coalesce, inventory_from_json, inventory_to_json
 from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
 from berth.scanner.matcher import Finding, MatchResult, candidate_keys, match, quay_layer
@@ -36,6 +38,7 @@ from berth.scanner.models import ManifestSecurity
 from berth.scanner.settings import ScannerSettings
 from berth.scanner.severity import INDEX as SEVERITY_INDEX
 from berth.scanner.tasks import IndexManifest
+from berth.scanner.updater import UpdateResult
 from berth.storage import BlobNotFound, BlobStorage
 
 # ``berth.notifications.hooks.notify`` and a payload builder, given by the composition root
@@ -44,6 +47,7 @@ Notify = Callable[..., Awaitable[int]]
 VulnPayload = Callable[[str, str, list[str], Finding], dict[str, Any]]
 
 _MS = ManifestSecurity.__table__
+log = logging.getLogger(__name__)
 
 # Quay's statuses on the route, by stored status.
 ROUTE_STATUS = {
@@ -170,12 +174,14 @@ class ScannerService:
         *,
         notify: Notify | None = None,
         payload: VulnPayload | None = None,
+        outbound: OutboundClient | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
         self.notify = notify
         self.payload = payload
+        self.outbound = outbound
         self.layers = _LayerCache()
 
     def _match_now(self, inventory: Inventory) -> tuple[int, MatchResult]:
@@ -432,6 +438,21 @@ class ScannerService:
         return SecurityAnswer(
             "scanned", quay_layer(digest, r.inventory, r.result, vulnerabilities=vulnerabilities)
         )
+
+    # ---- the network updater ---------------------------------------------------------------
+    async def update_database(self, _: NoPayload | None = None) -> UpdateResult | None:
+        """The ``update_vulndb`` job: fetch the configured sources and import them (the next
+        ``rematch_manifests`` sweep then matches the manifests again). A failed update leaves
+        the loaded database as it was and is logged; None then."""
+        if self.outbound is None or not self.settings.update_sources:
+            return None
+        try:
+            return await updater.update(
+                self.outbound, self.settings.update_sources, self.settings.db_dir
+            )
+        except ImportRefused as e:
+            log.warning("vulnerability data update refused: %s", e.reason)
+            return None
 
     # ---- the pages -------------------------------------------------------------------------
     async def report(self, digest: str) -> SecurityReport:

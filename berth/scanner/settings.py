@@ -7,6 +7,8 @@ Quay's new-index notifications; SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE caps a 
 stored size (over it: ``manifest_layer_too_large``). SECURITY_SCANNER_V4_ENDPOINT and
 SECURITY_SCANNER_V4_PSK are read and kept for the Clair adapter, not built yet.
 BERTH_SCANNER_DB_DIR: where the vulnerability database lives (``<data dir>/vulndb``).
+BERTH_SCANNER_UPDATE_SOURCES (``[{url, format}]``) and BERTH_SCANNER_UPDATE_INTERVAL (seconds;
+0: only ``berth scanner update``): the network updater, off by default (offline first).
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.scanner.layers import Limits
+
+# What a downloaded file may be (vulndb's bundle formats); None: recognised by its content.
+UPDATE_FORMATS = ("osv", "osv-zip", "debian-tracker", "alpine-secdb", "csaf-vex")
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSource:
+    url: str
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +39,5 @@ class ScannerSettings:
     db_dir: Path = Path("berth-data/vulndb")
     clair_endpoint: str | None = None
     limits: Limits = field(default_factory=Limits)
+    update_sources: tuple[UpdateSource, ...] = ()
+    update_interval_s: int = 0

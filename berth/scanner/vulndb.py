@@ -211,6 +211,13 @@ def _piece(path: Path, fmt: str | None) -> _Piece:
     return _Piece(fmt, path.name, digest, advisories)
 
 
+def detect_format(path: Path) -> str:
+    """A downloaded file's format, from its content (a zip is an OSV export)."""
+    if zipfile.is_zipfile(path):
+        return "osv-zip"
+    return src.detect_json(_read_json(path))
+
+
 def _bundle(root: Path) -> list[_Piece]:
     try:
         manifest = json.loads((root / "manifest.json").read_bytes())
