@@ -10,6 +10,7 @@ indexed manifest its inventory matched against the current vulnerability databas
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +30,7 @@ from berth.oci.manifest import ManifestInvalid, parse_manifest
 from berth.outbound import OutboundClient
 from berth.registry.liveness import alive
 from berth.registry.models import Manifest, Repository, Tag
-from berth.scanner import updater, vulndb
+from berth.scanner import sbom, updater, vulndb
 from berth.scanner.errors import ImportRefused, LayerRejected
 from berth.scanner.indexer import Inventory, coalesce, inventory_from_json, inventory_to_json
 from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
@@ -438,6 +439,38 @@ class ScannerService:
         return SecurityAnswer(
             "scanned", quay_layer(digest, r.inventory, r.result, vulnerabilities=vulnerabilities)
         )
+
+    # ---- SBOMs -----------------------------------------------------------------------------
+    async def sbom(
+        self, digest: str, fmt: str, *, repository: str, registry: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        """(the route's status, the SBOM document when it is ``scanned``). ``fmt``: spdx or
+        cyclonedx. The packages are the stored inventory's: no vulnerability data needed."""
+        report = await self.report_status(digest)
+        if report.status != "scanned" or report.inventory is None:
+            return report.status, None
+        created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        build = sbom.spdx if fmt == "spdx" else sbom.cyclonedx
+        doc = build(
+            report.inventory, repository=repository, digest=digest, registry=registry,
+            created=created,
+        )  # fmt: skip
+        return "scanned", doc
+
+    async def report_status(self, digest: str) -> SecurityReport:
+        """The status and inventory (no matching)."""
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(_MS.c.status, _MS.c.error, _MS.c.inventory).where(_MS.c.digest == digest)
+                )
+            ).first()
+        if row is None:
+            return SecurityReport("queued")
+        status = ROUTE_STATUS.get(row[0], "failed")
+        if status != "scanned":
+            return SecurityReport(status, error=row[1])
+        return SecurityReport("scanned", inventory=inventory_from_json(row[2] or {}))
 
     # ---- the network updater ---------------------------------------------------------------
     async def update_database(self, _: NoPayload | None = None) -> UpdateResult | None:
