@@ -241,6 +241,7 @@ class QuayConfig(BaseModel):
     # The network updater (off unless sources are listed): [{url, format?}], seconds.
     BERTH_SCANNER_UPDATE_SOURCES: list[dict[str, str]] = Field(default_factory=list)
     BERTH_SCANNER_UPDATE_INTERVAL: int = 0
+    BERTH_SCANNER_SBOM_REFERRER_NAMESPACES: list[str] = Field(default_factory=list)
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -664,6 +665,7 @@ def _scanner_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> S
         clair_endpoint=cfg.SECURITY_SCANNER_V4_ENDPOINT,
         update_sources=_update_sources(cfg, problems),
         update_interval_s=max(0, cfg.BERTH_SCANNER_UPDATE_INTERVAL),
+        sbom_referrer_namespaces=frozenset(cfg.BERTH_SCANNER_SBOM_REFERRER_NAMESPACES),
     )
 
 

@@ -11,6 +11,7 @@ indexed manifest its inventory matched against the current vulnerability databas
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +47,9 @@ from berth.storage import BlobNotFound, BlobStorage
 # (the scanner and notifications are sibling features).
 Notify = Callable[..., Awaitable[int]]
 VulnPayload = Callable[[str, str, list[str], Finding], dict[str, Any]]
+# Push an artifact (``bytes`` of media type ``str``) referring to the manifest ``digest`` into
+# the repository ``(namespace, name)``; the composition root builds it on the registry.
+AttachReferrer = Callable[[str, str, str, bytes, str], Awaitable[str]]
 
 _MS = ManifestSecurity.__table__
 log = logging.getLogger(__name__)
@@ -176,6 +180,8 @@ class ScannerService:
         notify: Notify | None = None,
         payload: VulnPayload | None = None,
         outbound: OutboundClient | None = None,
+        attach_referrer: AttachReferrer | None = None,
+        registry_host: str = "localhost",
     ) -> None:
         self.db = db
         self.storage = storage
@@ -183,6 +189,8 @@ class ScannerService:
         self.notify = notify
         self.payload = payload
         self.outbound = outbound
+        self.attach_referrer = attach_referrer
+        self.registry_host = registry_host
         self.layers = _LayerCache()
 
     def _match_now(self, inventory: Inventory) -> tuple[int, MatchResult]:
@@ -336,7 +344,36 @@ class ScannerService:
             findings=sorted({finding_key(f) for f in result.findings}),
             announce=announce,
         )
+        if self.attach_referrer is not None and self.settings.sbom_referrer_namespaces:
+            await self._attach_sboms(digest, inventory)
         return "indexed"
+
+    async def _attach_sboms(self, digest: str, inventory: Inventory) -> None:
+        """The SPDX SBOM as an OCI referrer of ``digest`` in each repository of an enabled
+        namespace holding it. A failure is logged: the index stands."""
+        assert self.attach_referrer is not None
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(Namespace.name, Repository.name)
+                    .join(Repository, Repository.namespace_id == Namespace.id)
+                    .join(Manifest, Manifest.repository_id == Repository.id)
+                    .where(Manifest.digest == digest)
+                )
+            ).all()
+        created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for ns, name in rows:
+            if not self.settings.attaches_sbom(ns):
+                continue
+            doc = sbom.spdx(
+                inventory, repository=f"{ns}/{name}", digest=digest,
+                registry=self.registry_host, created=created,
+            )  # fmt: skip
+            body = json.dumps(doc, sort_keys=True, indent=1).encode()
+            try:
+                await self.attach_referrer(ns, name, digest, body, sbom.SPDX_MEDIA_TYPE)
+            except Exception:
+                log.exception("attaching the SBOM of %s to %s/%s failed", digest, ns, name)
 
     # ---- re-matching after an import -----------------------------------------------------
     async def _tagged(self, s: Any, digest: str) -> dict[tuple[int, str, str], list[str]]:

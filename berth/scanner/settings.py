@@ -41,3 +41,9 @@ class ScannerSettings:
     limits: Limits = field(default_factory=Limits)
     update_sources: tuple[UpdateSource, ...] = ()
     update_interval_s: int = 0
+    # Namespaces whose newly indexed manifests get their SPDX SBOM attached as an OCI
+    # referrer ("*": every namespace). BERTH_SCANNER_SBOM_REFERRER_NAMESPACES.
+    sbom_referrer_namespaces: frozenset[str] = frozenset()
+
+    def attaches_sbom(self, namespace: str) -> bool:
+        return "*" in self.sbom_referrer_namespaces or namespace in self.sbom_referrer_namespaces

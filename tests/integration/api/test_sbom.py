@@ -119,3 +119,41 @@ async def test_states_other_than_scanned(berth: Berth) -> None:
     r = await berth.http.get(f"/api/v1/repository/alice/app/manifest/{chart}/sbom", headers=headers)
     assert r.status_code == 409
     assert r.json()["status"] == "unsupported"
+
+
+async def test_sbom_attached_as_a_referrer(configured) -> None:  # type: ignore[no-untyped-def]
+    """With the namespace listed, a newly indexed image gets its SPDX SBOM as an OCI
+    referrer: the registry's referrers API lists it and its layer is the SBOM."""
+    async with configured(
+        FEATURE_SECURITY_SCANNER=True, BERTH_SCANNER_SBOM_REFERRER_NAMESPACES=["alice"]
+    ) as b:
+        digest = await push(b, "app", [DEBIAN_BASE, DEBIAN_TOP])
+        await security(b, digest, "scanned")
+        alice = b.client("alice")
+        r = await alice.get(f"/v2/alice/app/referrers/{digest}")
+        assert r.status_code == 200, r.text
+        (ref,) = r.json()["manifests"]
+        assert ref["artifactType"] == "application/spdx+json"
+        r = await alice.get(
+            f"/v2/alice/app/manifests/{ref['digest']}",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        manifest = r.json()
+        assert manifest["subject"]["digest"] == digest
+        (layer,) = manifest["layers"]
+        r = await alice.get(f"/v2/alice/app/blobs/{layer['digest']}")
+        doc = r.json()
+        assert doc["spdxVersion"] == "SPDX-2.3"
+        assert {p["name"] for p in doc["packages"][1:]} == {"bash", "libssl3", "requests"}
+
+        # A namespace not listed gets none.
+        pushed = await b.client("bob").push_image("bob/app", "v1", layers=[DEBIAN_BASE])
+        bob_digest = digest_of(pushed.manifest)
+        headers = bearer(await oauth_token(b, "bob"))
+        url = f"/api/v1/repository/bob/app/manifest/{bob_digest}/security"
+        for _ in range(600):  # a bound on the job runner, not a timing assertion
+            if (await b.http.get(url, headers=headers)).json()["status"] != "queued":
+                break
+            await anyio.sleep(0.1)
+        r = await b.client("bob").get(f"/v2/bob/app/referrers/{bob_digest}")
+        assert r.json()["manifests"] == []
