@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, cast
 import anyio
 import anyio.to_thread
 from anyio.from_thread import run as run_from_thread
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from berth.db.base import now_ms
 from berth.db.session import Database
@@ -476,6 +476,16 @@ class ScannerService:
         return SecurityAnswer(
             "scanned", quay_layer(digest, r.inventory, r.result, vulnerabilities=vulnerabilities)
         )
+
+    # ---- status (the superuser panel) -------------------------------------------------------
+    async def status(self) -> tuple[vulndb.Status, dict[str, int]]:
+        """What ``berth scanner status`` shows, and the manifests by the route's status."""
+        db_status = await anyio.to_thread.run_sync(vulndb.status, self.settings.db_dir)
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(select(_MS.c.status, func.count()).group_by(_MS.c.status))
+            ).all()
+        return db_status, {ROUTE_STATUS.get(st, st): int(n) for st, n in rows}
 
     # ---- SBOMs -----------------------------------------------------------------------------
     async def sbom(

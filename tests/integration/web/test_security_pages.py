@@ -132,3 +132,20 @@ async def test_no_security_tabs_with_the_scanner_off(
             assert r.status_code == 200
             assert "Security report" not in r.text
             assert 'id="layers"' in r.text
+
+
+async def test_superuser_panel_shows_the_scanner(berth: Berth, tmp_path: Path) -> None:
+    (tmp_path / "debian.json").write_text(json.dumps(F.debian_tracker()))
+    vulndb.import_path(berth.settings.scanner.db_dir, tmp_path / "debian.json")
+    digest = await push(berth, "deb", [DEBIAN_BASE])
+    await security(berth, digest, "scanned")
+    transport = httpx.ASGITransport(app=berth.app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        root = Browser(http)
+        await root.sign_in("root")
+        r = await root.get("/superuser")
+    assert r.status_code == 200
+    assert 'id="scanner-generation">1<' in r.text
+    assert 'data-source="debian-tracker"' in r.text
+    manifests = r.text[r.text.index('id="scanner-manifests"') :]
+    assert "1 scanned" in manifests[: manifests.index("</dd>")]
