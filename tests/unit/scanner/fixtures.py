@@ -308,12 +308,14 @@ PRETTY_NAME="Rocky Linux 8.9 (Green Obsidian)"
 """
 
 
-def rpmdb_bdb(workdir: Path, pagesize: int = 4096) -> bytes:
+def rpmdb_bdb(workdir: Path, pagesize: int = 4096, *, big_endian: bool = False) -> bytes:
     """A Berkeley DB ``Packages`` file as RHEL <= 8 has: Debian's rpm cannot write one (its
     backends are sqlite, bdb_ro and dummy), so the headers rpm installed into a sqlite
     database are loaded into a BDB hash file by Berkeley DB's own ``db_load`` (db5.3-util),
     keyed by instance number as rpm does (number 0 holds the next instance). Debian's rpm
-    then reads it with ``--define '_db_backend bdb_ro'``: the file is one rpm accepts."""
+    then reads it with ``--define '_db_backend bdb_ro'``: the file is one rpm accepts.
+    ``big_endian``: the byte order of an s390x or ppc64 host's database (``db_lorder=4321``);
+    rpm's own keys stay in the writer's order, so rpm on this host does not list it."""
     import shutil
     import sqlite3
     import struct
@@ -330,10 +332,12 @@ def rpmdb_bdb(workdir: Path, pagesize: int = 4096) -> bytes:
     conn.deserialize(raw[:18] + b"\x01\x01" + raw[20:])  # WAL mode: open it in memory
     rows = conn.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
     conn.close()
-    lines = ["VERSION=3", "format=bytevalue", "type=hash", f"db_pagesize={pagesize}", "HEADER=END"]
-    records = [(0, struct.pack("<I", rows[-1][0] + 1))] + [(h, bytes(b)) for h, b in rows]
+    order = ">" if big_endian else "<"
+    lines = ["VERSION=3", "format=bytevalue", "type=hash", f"db_pagesize={pagesize}"]
+    lines += ["db_lorder=4321" if big_endian else "db_lorder=1234", "HEADER=END"]
+    records = [(0, struct.pack(order + "I", rows[-1][0] + 1))] + [(h, bytes(b)) for h, b in rows]
     for hnum, value in records:
-        lines += [" " + struct.pack("<I", hnum).hex(), " " + value.hex()]
+        lines += [" " + struct.pack(order + "I", hnum).hex(), " " + value.hex()]
     lines.append("DATA=END")
     db = workdir / "bdb"
     db.mkdir()
@@ -343,6 +347,8 @@ def rpmdb_bdb(workdir: Path, pagesize: int = 4096) -> bytes:
         check=True,
         capture_output=True,
     )
+    if big_endian:
+        return (db / "Packages").read_bytes()
     listed = subprocess.run(
         ["rpm", "--dbpath", str(db), "--define", "_db_backend bdb_ro", "-qa",
          "--qf", "%{NAME}-%{EPOCH}:%{VERSION}-%{RELEASE}\\n"],

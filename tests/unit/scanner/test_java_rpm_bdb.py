@@ -141,10 +141,12 @@ def test_java_archives_matched_with_osv_maven(tmp_path: Path) -> None:
 
 
 def test_rpm_berkeley_db_matched_with_rocky_8(tmp_path: Path) -> None:
-    for pagesize in (4096, 512):  # 512: every header spans a chain of overflow pages
-        work = tmp_path / str(pagesize)
+    # 512: every header spans a chain of overflow pages; big-endian: an s390x host's file
+    for pagesize, big in ((4096, False), (512, False), (512, True)):
+        work = tmp_path / f"{pagesize}-{big}"
         work.mkdir()
-        packages = F.rpmdb_bdb(work, pagesize)
+        packages = F.rpmdb_bdb(work, pagesize, big_endian=big)
+        assert packages[12:16] == (b"\x00\x06\x15\x61" if big else b"\x61\x15\x06\x00")
         layer = F.layer({"etc/os-release": F.ROCKY8_OS_RELEASE, "var/lib/rpm/Packages": packages})
         inv = coalesce([(F.digest(layer), read_layer(io.BytesIO(layer)))])
         assert [
