@@ -663,6 +663,7 @@ def _scanner_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> S
         max_layer_size=max_layer,
         db_dir=Path(cfg.BERTH_SCANNER_DB_DIR) if cfg.BERTH_SCANNER_DB_DIR else data_dir / "vulndb",
         clair_endpoint=cfg.SECURITY_SCANNER_V4_ENDPOINT,
+        clair_psk=cfg.SECURITY_SCANNER_V4_PSK,
         update_sources=_update_sources(cfg, problems),
         update_interval_s=max(0, cfg.BERTH_SCANNER_UPDATE_INTERVAL),
         sbom_referrer_namespaces=frozenset(cfg.BERTH_SCANNER_SBOM_REFERRER_NAMESPACES),

@@ -79,6 +79,7 @@ from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
+from berth.scanner.clair import ClairClient
 from berth.scanner.hooks import IndexOnPush
 from berth.scanner.matcher import Finding
 from berth.scanner.services import ScannerService
@@ -221,6 +222,23 @@ def _job_runner(
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
+
+
+def _clair_blob_access(
+    auth: AuthService, base_url: str, hostname: str, namespace: str, name: str, digest: str
+) -> tuple[str, dict[str, list[str]]]:
+    """A layer's URL on /v2 and a 10-minute pull token for it: what Clair fetches with."""
+    token = auth.keyring.issue(
+        "$clair",
+        [{"type": "repository", "name": f"{namespace}/{name}", "actions": ["pull"]}],
+        audience=hostname,
+        ttl_s=600,
+        context={"version": 2, "entity_kind": "security_scanner", "entity_reference": "clair"},
+    )
+    return (
+        f"{base_url}/v2/{namespace}/{name}/blobs/{digest}",
+        {"Authorization": [f"Bearer {token}"]},
+    )
 
 
 async def _attach_referrer(
@@ -496,6 +514,12 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         if settings.scanner.sbom_referrer_namespaces
         else None,
         registry_host=settings.server_hostname,
+        clair=ClairClient(
+            outbound.client(), settings.scanner.clair_endpoint, settings.scanner.clair_psk
+        )
+        if settings.scanner.clair_endpoint
+        else None,
+        blob_access=partial(_clair_blob_access, auth, settings.base_url, settings.server_hostname),
     )
     runner = _job_runner(
         settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner

@@ -32,7 +32,8 @@ from berth.outbound import OutboundClient
 from berth.registry.liveness import alive
 from berth.registry.models import Manifest, Repository, Tag
 from berth.scanner import sbom, updater, vulndb
-from berth.scanner.errors import ImportRefused, LayerRejected
+from berth.scanner.clair import ClairClient, ClairError, ClairUnsupported, quay_layer_from_clair
+from berth.scanner.errors import ImportRefused, LayerRejected, ScannerUnavailable
 from berth.scanner.indexer import Inventory, coalesce, inventory_from_json, inventory_to_json
 from berth.scanner.layers import SCANNER_VERSION, LayerFiles, read_layer
 from berth.scanner.matcher import Finding, MatchResult, candidate_keys, match, quay_layer
@@ -50,6 +51,9 @@ VulnPayload = Callable[[str, str, list[str], Finding], dict[str, Any]]
 # Push an artifact (``bytes`` of media type ``str``) referring to the manifest ``digest`` into
 # the repository ``(namespace, name)``; the composition root builds it on the registry.
 AttachReferrer = Callable[[str, str, str, bytes, str], Awaitable[str]]
+# (namespace, repository, layer digest) -> the layer's URL on Berth's /v2 and the headers
+# that let Clair fetch it (a short-lived pull token); built by the composition root.
+BlobAccess = Callable[[str, str, str], tuple[str, dict[str, list[str]]]]
 
 _MS = ManifestSecurity.__table__
 log = logging.getLogger(__name__)
@@ -182,6 +186,8 @@ class ScannerService:
         outbound: OutboundClient | None = None,
         attach_referrer: AttachReferrer | None = None,
         registry_host: str = "localhost",
+        clair: ClairClient | None = None,
+        blob_access: BlobAccess | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -191,6 +197,8 @@ class ScannerService:
         self.outbound = outbound
         self.attach_referrer = attach_referrer
         self.registry_host = registry_host
+        self.clair = clair
+        self.blob_access = blob_access
         self.layers = _LayerCache()
 
     def _match_now(self, inventory: Inventory) -> tuple[int, MatchResult]:
@@ -311,6 +319,8 @@ class ScannerService:
         if cap is not None and any(d.size > cap for d in parsed.layers):
             await self._store(digest, "too_large", error=f"a layer is larger than {cap} bytes")
             return "too_large"
+        if self.clair is not None:
+            return await self._index_with_clair(digest, [d.digest for d in parsed.layers])
         layers: list[tuple[str, LayerFiles]] = []
         for d in parsed.layers:
             if d.is_foreign:
@@ -336,6 +346,9 @@ class ScannerService:
             # manifest announces its findings at or above NOTIFICATION_MIN_SEVERITY_ON_NEW_INDEX.
             bar = SEVERITY_INDEX[st.min_severity_on_new_index]
             announce = [f for f in result.findings if SEVERITY_INDEX[f.severity] <= bar]
+        if self.attach_referrer is not None and self.settings.sbom_referrer_namespaces:
+            # Before the status says "scanned": a client that saw it finds the SBOM too.
+            await self._attach_sboms(digest, inventory)
         await self._store(
             digest,
             "indexed",
@@ -344,8 +357,6 @@ class ScannerService:
             findings=sorted({finding_key(f) for f in result.findings}),
             announce=announce,
         )
-        if self.attach_referrer is not None and self.settings.sbom_referrer_namespaces:
-            await self._attach_sboms(digest, inventory)
         return "indexed"
 
     async def _attach_sboms(self, digest: str, inventory: Inventory) -> None:
@@ -375,6 +386,35 @@ class ScannerService:
             except Exception:
                 log.exception("attaching the SBOM of %s to %s/%s failed", digest, ns, name)
 
+    async def _index_with_clair(self, digest: str, layer_digests: list[str]) -> str:
+        """Hand the manifest to Clair (SECURITY_SCANNER_V4_ENDPOINT): each layer as a URL
+        on Berth's /v2 with a pull token. Clair unreachable: the job fails and retries."""
+        assert self.clair is not None
+        assert self.blob_access is not None
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(Namespace.name, Repository.name)
+                    .join(Repository, Repository.namespace_id == Namespace.id)
+                    .join(Manifest, Manifest.repository_id == Repository.id)
+                    .where(Manifest.digest == digest)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return "queued"  # deleted meanwhile
+        layers = []
+        for layer in layer_digests:
+            uri, headers = self.blob_access(row[0], row[1], layer)
+            layers.append({"hash": layer, "uri": uri, "headers": headers})
+        try:
+            await self.clair.index({"hash": digest, "layers": layers})
+        except ClairUnsupported as e:
+            await self._store(digest, "unsupported", error=f"Clair: {e}")
+            return "unsupported"
+        await self._store(digest, "indexed", error=None, inventory={"clair": True})
+        return "indexed"
+
     # ---- re-matching after an import -----------------------------------------------------
     async def _tagged(self, s: Any, digest: str) -> dict[tuple[int, str, str], list[str]]:
         """Repositories with a live tag on ``digest``: (id, namespace, name) -> tags."""
@@ -396,6 +436,8 @@ class ScannerService:
         """Match again every indexed manifest last matched against an older generation; fire
         ``vulnerability_found`` for findings not seen before (not on a manifest's first match
         against any data: that would announce everything at once). How many were matched."""
+        if self.clair is not None:
+            return 0  # Clair's own notifications are not wired (docs/scanning.md)
         current, changed = await anyio.to_thread.run_sync(vulndb.changed_keys, self.settings.db_dir)
         done = 0
         while current:
@@ -470,6 +512,8 @@ class ScannerService:
             return (await s.execute(select(_MS.c.error).where(_MS.c.digest == digest))).scalar()
 
     async def security(self, digest: str, *, vulnerabilities: bool = True) -> SecurityAnswer:
+        if self.clair is not None:
+            return await self._security_from_clair(digest)
         r = await self.report(digest)
         if r.status != "scanned" or r.inventory is None or r.result is None:
             return SecurityAnswer(r.status, None)
@@ -504,8 +548,9 @@ class ScannerService:
         )  # fmt: skip
         return "scanned", doc
 
-    async def report_status(self, digest: str) -> SecurityReport:
-        """The status and inventory (no matching)."""
+    async def report_status(self, digest: str, *, clair: bool = False) -> SecurityReport:
+        """The status and inventory (no matching). With Clair there is no local inventory:
+        the pages and SBOMs show the status only."""
         async with self.db.read() as s:
             row = (
                 await s.execute(
@@ -517,6 +562,8 @@ class ScannerService:
         status = ROUTE_STATUS.get(row[0], "failed")
         if status != "scanned":
             return SecurityReport(status, error=row[1])
+        if clair or (row[2] or {}).get("clair"):
+            return SecurityReport("scanned")
         return SecurityReport("scanned", inventory=inventory_from_json(row[2] or {}))
 
     # ---- the network updater ---------------------------------------------------------------
@@ -533,6 +580,34 @@ class ScannerService:
         except ImportRefused as e:
             log.warning("vulnerability data update refused: %s", e.reason)
             return None
+
+    async def _clair_summary(self, digest: str) -> SecuritySummary:
+        try:
+            answer = await self._security_from_clair(digest)
+        except ScannerUnavailable:
+            return SecuritySummary("failed", {})
+        if answer.data is None:
+            return SecuritySummary(answer.status, {})
+        counts: dict[str, int] = {}
+        fixable = 0
+        features = answer.data["Layer"]["Features"]
+        for f in features:
+            for v in f["Vulnerabilities"]:
+                counts[v["Severity"]] = counts.get(v["Severity"], 0) + 1
+                fixable += bool(v["FixedBy"])
+        return SecuritySummary("scanned", counts, fixable, len(features))
+
+    async def _security_from_clair(self, digest: str) -> SecurityAnswer:
+        found = await self.report_status(digest, clair=True)
+        if found.status != "scanned":
+            return SecurityAnswer(found.status, None)
+        try:
+            report = await self.clair.report(digest) if self.clair else None
+        except ClairError as e:
+            raise ScannerUnavailable(str(e)) from e
+        if report is None:
+            return SecurityAnswer("queued", None)  # Quay: a 404 from Clair is "queued"
+        return SecurityAnswer("scanned", quay_layer_from_clair(digest, report))
 
     # ---- the pages -------------------------------------------------------------------------
     async def report(self, digest: str) -> SecurityReport:
@@ -567,6 +642,10 @@ class ScannerService:
                 )
             ).all()
         out = {d: SecuritySummary("queued", {}) for d in wanted}
+        if self.clair is not None:
+            for d in wanted:
+                out[d] = await self._clair_summary(d)
+            return out
         scanned: list[tuple[str, Inventory]] = []
         for digest, status, inv_json in rows:
             route = ROUTE_STATUS.get(status, "failed")

@@ -25,6 +25,7 @@ from berth.http.api.v1.registry.manifests import manifest_digest
 from berth.http.api.v1.registry.tags import readable_repo, registry_errors
 from berth.http.api.v1.repos.access import repo_name
 from berth.registry.repositories import RepoRow
+from berth.scanner.errors import ScannerUnavailable
 from berth.scanner.sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
 from berth.scanner.sbom import FORMATS as SBOM_FORMATS
 
@@ -56,7 +57,21 @@ async def get_security(ctx: Ctx) -> Response:
         _access, repo = await readable_repo(ctx)
     with registry_errors():
         await ctx.api.svc.registry.details.get(repo, digest)
-    answer = await ctx.api.svc.scanner.security(digest)
+    try:
+        answer = await ctx.api.svc.scanner.security(digest)
+    except ScannerUnavailable:
+        # Quay: an API failure of the security scanner is 520 downstream_issue.
+        return json_response(
+            {
+                "status": 520,
+                "error_message": "Security scanner endpoint returned an error",
+                "title": "downstream_issue",
+                "error_type": "downstream_issue",
+                "detail": "Security scanner endpoint returned an error",
+                "type": "/api/v1/error/downstream_issue",
+            },
+            status=520,
+        )
     return json_response({"status": answer.status, "data": answer.data})
 
 
