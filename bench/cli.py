@@ -94,6 +94,11 @@ def _pair(
 )
 @click.option("--skip-logs", is_flag=True, help="Skip the usage-logs check.")
 @click.option(
+    "--skip-scan-backlog",
+    is_flag=True,
+    help="Skip push throughput while the scanner works off a backlog (bench/scan_backlog.py).",
+)
+@click.option(
     "--skip-quota",
     is_flag=True,
     help="Skip the quota (manifest PUT) and pull statistics (manifest GET) comparisons.",

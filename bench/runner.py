@@ -34,12 +34,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
 from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
 from bench.notify import run_notify
 from bench.proxy import run_proxy_bench
 from bench.quota import compare_pull_with_stats, compare_push_with_quota
+from bench.scan_backlog import combine, run_scan_backlog
 from bench.servers import BenchSetupError, Berth, Distribution, first_run_start
 from devservers import Postgres, Redis, Seaweed, free_port
 
@@ -62,6 +65,7 @@ class BenchOptions:
     growth_repos: tuple[int, int] | None = None
     skip_growth: bool = False
     skip_notify: bool = False
+    skip_scan_backlog: bool = False
     logs_rows: tuple[int, int] | None = None
     skip_logs: bool = False
     skip_quota: bool = False
@@ -390,6 +394,50 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 results["notifications"] = {"error": str(e)}
                 log(f"notification throughput FAILED: {e}")
             nb.stop()
+
+        if not opts.skip_scan_backlog:
+            backlog, layer_kb = (20, 256) if opts.quick else (200, 512)
+            log(
+                f"push throughput while the scanner works off {backlog} images vs the scanner "
+                "off (two fresh Berths, one after the other)"
+            )
+            sides: dict[str, dict[str, Any]] = {}
+            try:
+                for which, scanner_on in (("off", False), ("on", True)):
+                    sb = Berth(
+                        tmp / f"berth-scan-{which}",
+                        BENCH_USER,
+                        password,
+                        {
+                            **deployment.berth_config(f"berth_scan_{which}"),
+                            "FEATURE_SECURITY_SCANNER": scanner_on,
+                        },
+                        workers=opts.workers,
+                    )
+                    stack.callback(sb.stop)
+                    sb.prepare()
+                    sb.start()
+                    sides[which] = run_scan_backlog(
+                        sb.url if which == "off" else None,
+                        sb.url if which == "on" else None,
+                        BENCH_USER,
+                        password,
+                        which=which,
+                        backlog=backlog,
+                        layer_kb=layer_kb,
+                        n=100 if opts.quick else 300,
+                        rounds=2 if opts.quick else 4,
+                    )
+                    sb.stop()
+                r = combine(sides["off"], sides["on"], backlog=backlog, layer_kb=layer_kb)
+                results["scan_backlog"] = r
+                left = r["backlog_left_after_rounds"]
+                log(f"  scanner off: {r['scanner_off_per_s']}/s, on with a backlog: "
+                    f"{r['scanner_on_with_backlog_per_s']}/s (ratio {r['ratio']}, target 0.9), "
+                    f"{left} images still queued after the rounds")  # fmt: skip
+            except (GrowthError, OSError, httpx.HTTPError) as e:
+                results["scan_backlog"] = {"error": str(e)}
+                log(f"scan backlog FAILED: {e}")
 
         if not opts.skip_logs:
             rows = opts.logs_rows or (QUICK_ROWS if opts.quick else FULL_ROWS)

@@ -44,7 +44,7 @@ from berth.quaykeys import QUAY_KEYS
 from berth.quotas.settings import QuotaSettings
 from berth.ratelimits.settings import RateLimitSettings, rate_limits
 from berth.registry.settings import RegistrySettings, TagSettings, check_label_prefixes
-from berth.scanner.settings import ScannerSettings
+from berth.scanner.settings import UPDATE_FORMATS, ScannerSettings, UpdateSource
 from berth.storage.factory import validate_storage_args
 from berth.usagelogs.settings import UsageLogSettings, check_logs_model
 
@@ -238,6 +238,10 @@ class QuayConfig(BaseModel):
     SECURITY_SCANNER_V4_ENDPOINT: str | None = None
     SECURITY_SCANNER_V4_PSK: str | None = None
     BERTH_SCANNER_DB_DIR: str | None = None
+    # The network updater (off unless sources are listed): [{url, format?}], seconds.
+    BERTH_SCANNER_UPDATE_SOURCES: list[dict[str, str]] = Field(default_factory=list)
+    BERTH_SCANNER_UPDATE_INTERVAL: int = 0
+    BERTH_SCANNER_SBOM_REFERRER_NAMESPACES: list[str] = Field(default_factory=list)
 
     # Berth-only keys
     BERTH_DATA_DIR: str | None = None
@@ -659,7 +663,27 @@ def _scanner_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> S
         max_layer_size=max_layer,
         db_dir=Path(cfg.BERTH_SCANNER_DB_DIR) if cfg.BERTH_SCANNER_DB_DIR else data_dir / "vulndb",
         clair_endpoint=cfg.SECURITY_SCANNER_V4_ENDPOINT,
+        clair_psk=cfg.SECURITY_SCANNER_V4_PSK,
+        update_sources=_update_sources(cfg, problems),
+        update_interval_s=max(0, cfg.BERTH_SCANNER_UPDATE_INTERVAL),
+        sbom_referrer_namespaces=frozenset(cfg.BERTH_SCANNER_SBOM_REFERRER_NAMESPACES),
     )
+
+
+def _update_sources(cfg: QuayConfig, problems: list[str]) -> tuple[UpdateSource, ...]:
+    out = []
+    for i, entry in enumerate(cfg.BERTH_SCANNER_UPDATE_SOURCES):
+        url, fmt = str(entry.get("url", "")), entry.get("format")
+        if not url.startswith(("http://", "https://")):
+            problems.append(f"BERTH_SCANNER_UPDATE_SOURCES[{i}]: an http(s) url, not {url!r}")
+            continue
+        if fmt is not None and fmt not in UPDATE_FORMATS:
+            problems.append(
+                f"BERTH_SCANNER_UPDATE_SOURCES[{i}]: format one of {', '.join(UPDATE_FORMATS)}"
+            )
+            continue
+        out.append(UpdateSource(url, fmt))
+    return tuple(out)
 
 
 def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:

@@ -7,6 +7,9 @@ given when built. Building touches neither the database nor the network.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -49,6 +52,7 @@ from berth.notifications.methods.base import check_http_url
 from berth.notifications.services import NotificationService
 from berth.oauth.logins import registry_logins
 from berth.oauth.services import OAuthService
+from berth.oci import mediatypes as mt
 from berth.outbound import AddressPolicy, OutboundClients
 from berth.policies import tasks as policy_tasks
 from berth.policies.immutability import ImmutabilityPolicies
@@ -69,15 +73,17 @@ from berth.registry.cache import NoCache, ReadCache, RedisGenerations, SharedFil
 from berth.registry.events import Listeners, PushListener
 from berth.registry.immutability import TagGuard
 from berth.registry.pulls import PullLog
+from berth.registry.repositories import RepoName
 from berth.registry.service import Registry
 from berth.registry.tasks import PURGE_EXPIRED_UPLOADS
 from berth.repos import tasks as repos_tasks
 from berth.repos.services import RepositoryService
 from berth.repos.tasks import DELETE_REPOSITORY
+from berth.scanner.clair import ClairClient
 from berth.scanner.hooks import IndexOnPush
 from berth.scanner.matcher import Finding
 from berth.scanner.services import ScannerService
-from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS
+from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS, UPDATE_VULNDB
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 from berth.usagelogs.services import UsageLogService
@@ -184,6 +190,7 @@ def _job_runner(
         SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
         INDEX_MANIFEST.bind(scanner.index),
         REMATCH_MANIFESTS.bind(scanner.rematch),
+        UPDATE_VULNDB.bind(scanner.update_database),
     ]
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
@@ -207,10 +214,72 @@ def _job_runner(
         schedules.append(
             Schedule(REMATCH_MANIFESTS, every_s=max(1, settings.scanner.indexing_interval_s))
         )
+        if settings.scanner.update_sources and settings.scanner.update_interval_s > 0:
+            schedules.append(
+                Schedule(UPDATE_VULNDB, every_s=max(60, settings.scanner.update_interval_s))
+            )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
+
+
+def _clair_blob_access(
+    auth: AuthService, base_url: str, hostname: str, namespace: str, name: str, digest: str
+) -> tuple[str, dict[str, list[str]]]:
+    """A layer's URL on /v2 and a 10-minute pull token for it: what Clair fetches with."""
+    token = auth.keyring.issue(
+        "$clair",
+        [{"type": "repository", "name": f"{namespace}/{name}", "actions": ["pull"]}],
+        audience=hostname,
+        ttl_s=600,
+        context={"version": 2, "entity_kind": "security_scanner", "entity_reference": "clair"},
+    )
+    return (
+        f"{base_url}/v2/{namespace}/{name}/blobs/{digest}",
+        {"Authorization": [f"Bearer {token}"]},
+    )
+
+
+async def _attach_referrer(
+    registry: Registry, namespace: str, name: str, subject: str, body: bytes, media_type: str
+) -> str:
+    """The scanner's SBOM as an OCI 1.1 artifact referring to ``subject`` (empty config,
+    one layer, ``artifactType``), pushed by digest like ``oras attach`` does; its digest."""
+    repo = await registry.find(RepoName(namespace, name))
+    if repo is None:
+        return ""
+    target = await registry.details.get(repo, subject)
+    layer_digest = "sha256:" + hashlib.sha256(body).hexdigest()
+
+    async def one_chunk() -> AsyncIterator[bytes]:
+        yield body
+
+    await registry.blobs.put_monolithic(repo, layer_digest, one_chunk())
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": media_type,
+        "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_JSON_DIGEST, "size": 2},
+        "layers": [
+            {
+                "mediaType": media_type,
+                "digest": layer_digest,
+                "size": len(body),
+                "annotations": {"org.opencontainers.image.title": "sbom.spdx.json"},
+            }
+        ],
+        "subject": {
+            "mediaType": target.media_type,
+            "digest": subject,
+            "size": len(target.content),
+        },
+        "annotations": {"dev.berth.sbom.generator": "berth scanner"},
+    }
+    raw = json.dumps(manifest, sort_keys=True).encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    await registry.manifests.put(repo, digest, raw, mt.OCI_MANIFEST)
+    return digest
 
 
 def _vulnerability_payload(
@@ -440,6 +509,17 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         settings.scanner,
         notify=notify,
         payload=partial(_vulnerability_payload, settings.server_hostname, settings.base_url),
+        outbound=outbound.client() if settings.scanner.update_sources else None,
+        attach_referrer=partial(_attach_referrer, registry)
+        if settings.scanner.sbom_referrer_namespaces
+        else None,
+        registry_host=settings.server_hostname,
+        clair=ClairClient(
+            outbound.client(), settings.scanner.clair_endpoint, settings.scanner.clair_psk
+        )
+        if settings.scanner.clair_endpoint
+        else None,
+        blob_access=partial(_clair_blob_access, auth, settings.base_url, settings.server_hostname),
     )
     runner = _job_runner(
         settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner

@@ -2,6 +2,8 @@
 
   berth scanner import PATH [--config F | --data-dir D]
   berth scanner status [--config F | --data-dir D] [--json]
+  berth scanner update [--config F | --data-dir D] [--force]
+  berth scanner sbom NAMESPACE/REPO@DIGEST [--format spdx|cyclonedx] [-o FILE]
 
 ``import`` reads unmodified upstream data (an OSV ``all.zip`` or folder of OSV files, the
 Debian security tracker JSON, an Alpine secdb file, or a bundle of them with a
@@ -12,13 +14,15 @@ changes nothing and exits with status 1.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 
 import click
 
 from berth.cli.common import cli_settings, config_options
-from berth.scanner import vulndb
+from berth.outbound import OutboundClients
+from berth.scanner import updater, vulndb
 from berth.scanner.errors import ImportRefused
 
 
@@ -43,6 +47,97 @@ def scanner_import(config: str | None, data_dir: str | None, path: str) -> None:
         f"imported {result.advisories} advisories from {', '.join(result.sources)}: "
         f"generation {result.generation}, {result.changed_keys} packages with changed advisories"
     )
+
+
+@scanner.command("update")
+@config_options
+@click.option("--force", is_flag=True, help="Import even if no file changed since the last update.")
+def scanner_update(config: str | None, data_dir: str | None, force: bool) -> None:
+    """Fetch BERTH_SCANNER_UPDATE_SOURCES through the outbound client and import them."""
+    settings = cli_settings(config, data_dir)
+
+    async def run() -> updater.UpdateResult:
+        clients = OutboundClients(settings.outbound)
+        try:
+            return await updater.update(
+                clients.client(), settings.scanner.update_sources, settings.scanner.db_dir,
+                force=force,
+            )  # fmt: skip
+        finally:
+            await clients.aclose()
+
+    try:
+        outcome = asyncio.run(run())
+    except ImportRefused as e:
+        click.echo(f"berth: update refused: {e.reason}", err=True)
+        click.echo("the loaded vulnerability database is unchanged", err=True)
+        raise SystemExit(1) from e
+    if not outcome.imported or outcome.result is None:
+        click.echo(f"up to date: {len(outcome.files)} sources unchanged since the last update")
+        return
+    r = outcome.result
+    click.echo(
+        f"imported {r.advisories} advisories from {', '.join(r.sources)}: "
+        f"generation {r.generation}, {r.changed_keys} packages with changed advisories"
+    )
+
+
+@scanner.command("sbom")
+@config_options
+@click.argument("reference")
+@click.option(
+    "--format", "fmt", type=click.Choice(["spdx", "cyclonedx"]), default="spdx", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the SBOM to this file (default: standard output).",
+)
+def scanner_sbom(
+    config: str | None, data_dir: str | None, reference: str, fmt: str, output: str | None
+) -> None:
+    """The SBOM of a scanned manifest, REFERENCE being NAMESPACE/REPO@sha256:..."""
+    from berth.registry.errors import ManifestUnknown, NameInvalid
+    from berth.registry.repositories import parse_repo_name
+    from berth.services import create_services
+
+    settings = cli_settings(config, data_dir)
+    name, sep, digest = reference.partition("@")
+    if not sep or ":" not in digest:
+        raise click.UsageError("REFERENCE is NAMESPACE/REPO@sha256:<hex>")
+    try:
+        repo_name = parse_repo_name(name, library=None)
+    except NameInvalid as e:
+        raise click.UsageError(f"bad repository {name!r}") from e
+
+    async def go() -> tuple[str, dict[str, object] | None]:
+        svc = create_services(settings)
+        try:
+            repo = await svc.registry.find(repo_name)
+            if repo is None:
+                raise click.ClickException(f"no repository {name}")
+            try:
+                await svc.registry.details.get(repo, digest)
+            except ManifestUnknown as e:
+                raise click.ClickException(f"no manifest {digest} in {name}") from e
+            return await svc.scanner.sbom(
+                digest, fmt, repository=f"{repo.namespace}/{repo.name}",
+                registry=settings.server_hostname,
+            )  # fmt: skip
+        finally:
+            await svc.close()
+
+    status, doc = asyncio.run(go())
+    if doc is None:
+        raise click.ClickException(f"no SBOM: the manifest's scan is {status}")
+    text = json.dumps(doc, indent=1)
+    if output:
+        with open(output, "w") as f:
+            f.write(text + "\n")
+    else:
+        click.echo(text)
 
 
 def _when(ts: float | None) -> str:

@@ -21,3 +21,7 @@ class ImportRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ScannerUnavailable(Exception):
+    """The external scanner (Clair) could not answer: Quay's 520 ``downstream_issue``."""

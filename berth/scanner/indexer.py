@@ -63,6 +63,10 @@ def _packages(view: dict[str, bytes]) -> list[P.Package]:
             out.extend(P.parse_go_buildinfo(data, path[: -len(P.GO_MARKER) - 1]))
         elif path.endswith("/rpmdb.sqlite"):
             out.extend(P.parse_rpmdb_sqlite(data, path))
+        elif path == "var/lib/rpm/Packages":
+            out.extend(P.parse_rpmdb_bdb(data, path))
+        elif path.endswith("/" + P.JAVA_MARKER):
+            out.extend(P.parse_java_info(data, path[: -len(P.JAVA_MARKER) - 1]))
         elif path.endswith(("/METADATA", "/PKG-INFO")):
             pkg = P.parse_python_metadata(data, path)
             if pkg is not None:

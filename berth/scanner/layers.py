@@ -23,7 +23,7 @@ from berth.scanner import packages as P
 from berth.scanner.errors import BadPackageDatabase, LayerRejected
 
 # Bumped whenever what a layer yields changes: stored with each layer's result.
-SCANNER_VERSION = "berth-scanner-1"
+SCANNER_VERSION = "berth-scanner-2"  # 2: rpm Berkeley DB, Java archives
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,7 @@ _INTERESTING = (
     re.compile(r"^var/lib/dpkg/status\.d/[^/]+$"),
     re.compile(r"^lib/apk/db/installed$"),
     re.compile(r"^(var/lib/rpm|usr/lib/sysimage/rpm)/rpmdb\.sqlite$"),
+    re.compile(r"^var/lib/rpm/Packages$"),
     re.compile(r"^(.+/)?[^/]+\.dist-info/METADATA$"),
     re.compile(r"^(.+/)?[^/]+\.egg-info/PKG-INFO$"),
     re.compile(r"^(.+/)?node_modules/(@[^/]+/)?[^/@]+/package\.json$"),
@@ -191,6 +192,8 @@ def _check(path: str, data: bytes) -> None:
             P.parse_apk_installed(data, path)
         elif path.endswith("/rpmdb.sqlite"):
             P.parse_rpmdb_sqlite(data, path)
+        elif path == "var/lib/rpm/Packages":
+            P.parse_rpmdb_bdb(data, path)
         elif path.endswith(("/METADATA", "/PKG-INFO")):
             P.parse_python_metadata(data, path)
     except BadPackageDatabase as e:
@@ -222,6 +225,14 @@ def read_layer(raw: BinaryIO, limits: Limits = Limits()) -> LayerFiles:
                 if not member.isfile():
                     continue
                 if not interesting(path):
+                    if path.lower().endswith(P.JAVA_SUFFIXES):
+                        if member.size > limits.max_file_bytes:
+                            continue  # not read: too large to hold in memory
+                        f = tar.extractfile(member)
+                        java = P.java_archive_info(f.read() if f else b"", path)
+                        if java is not None:
+                            out.files[f"{path}/{P.JAVA_MARKER}"] = java
+                        continue
                     if member.mode & 0o111 and 64 < member.size <= limits.max_file_bytes:
                         f = tar.extractfile(member)
                         if f is not None and f.read(4) == b"\x7fELF":

@@ -20,6 +20,7 @@ from typing import Any
 from berth.scanner import severity as S
 from berth.scanner.indexer import Found, Inventory
 from berth.scanner.packages import Package, pep503
+from berth.scanner.sources import VEX_SOURCE as VEX_UPDATER
 from berth.scanner.versions import compare
 
 
@@ -68,6 +69,8 @@ def _candidates(pkg: Package, inv: Inventory) -> list[tuple[str, str, str]]:
         return [("npm", pkg.name, pkg.version)]
     if pkg.kind == "go":
         return [("go", pkg.name, pkg.version)]
+    if pkg.kind == "maven":
+        return [("maven", pkg.name, pkg.version)]
     return []
 
 
@@ -111,7 +114,7 @@ def _in_ranges(scheme: str, v: str, ranges: Sequence[Sequence[dict[str, str]]]) 
 
 def _decide(row: sqlite3.Row, v: str) -> tuple[bool, str]:
     scheme = row["scheme"]
-    if row["fixed_version"] == "0":
+    if row["fixed_version"] == "0" or row["status"] == "not_affected":
         return False, ""
     versions = json.loads(row["versions"])
     ranges = json.loads(row["ranges"])
@@ -130,7 +133,7 @@ def _decide(row: sqlite3.Row, v: str) -> tuple[bool, str]:
 
 _SQL = (
     "SELECT a.id, a.updater, a.description, a.links, a.severity, a.cvss_vector, a.cvss_score,"
-    " f.scheme, f.ranges, f.versions, f.fixed_version, f.status"
+    " a.aliases, f.scheme, f.ranges, f.versions, f.fixed_version, f.status"
     " FROM affected f JOIN advisory a ON a.pk = f.advisory_pk"
     " WHERE f.namespace = ? AND f.pkg_name = ? ORDER BY a.pk"
 )
@@ -144,8 +147,23 @@ def match(conn: sqlite3.Connection | None, inv: Inventory) -> MatchResult:
     conn.row_factory = sqlite3.Row
     for found in inv.packages:
         seen: dict[str, Finding] = {}
+        names: dict[str, set[str]] = {}  # advisory id -> its id and aliases
+        # A VEX statement about this package (not affected, or fixed at or below the
+        # installed version) settles that CVE: other sources' findings for it are dropped.
+        settled: set[str] = set()
         for ns, name, version in _candidates(found.package, inv):
             for row in conn.execute(_SQL, (ns, name)):
+                if row["updater"] == VEX_UPDATER:
+                    if row["status"] == "not_affected":
+                        settled.add(row["id"])
+                        continue
+                    if row["fixed_version"]:
+                        try:
+                            if compare(row["scheme"], version, row["fixed_version"]) >= 0:
+                                settled.add(row["id"])
+                                continue
+                        except ValueError:
+                            pass
                 try:
                     hit, fix = _decide(row, version)
                 except ValueError:
@@ -167,10 +185,14 @@ def match(conn: sqlite3.Connection | None, inv: Inventory) -> MatchResult:
                     cvss_vector=row["cvss_vector"],
                     cvss_score=row["cvss_score"],
                 )
+                names.setdefault(f.advisory_id, {f.advisory_id}).update(
+                    json.loads(row["aliases"] or "[]")
+                )
                 prev = seen.get(f.advisory_id)
                 if prev is None or (prev.severity == "Unknown" and f.severity != "Unknown"):
                     seen[f.advisory_id] = f
-        findings.extend(sorted(seen.values(), key=lambda f: (S.INDEX[f.severity], f.advisory_id)))
+        kept = [f for f in seen.values() if not (names.get(f.advisory_id, set()) & settled)]
+        findings.extend(sorted(kept, key=lambda f: (S.INDEX[f.severity], f.advisory_id)))
     return MatchResult(findings, undetermined)
 
 

@@ -6,10 +6,12 @@ raises ``BadPackageDatabase`` (the layer that brought it is then marked failed).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sqlite3
 import struct
+import zipfile
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 
@@ -18,7 +20,7 @@ from berth.scanner.errors import BadPackageDatabase
 
 @dataclass(frozen=True, slots=True)
 class Package:
-    kind: str  # deb | apk | rpm | pypi | npm | go
+    kind: str  # deb | apk | rpm | pypi | npm | go | maven
     name: str
     version: str
     source_name: str = ""
@@ -53,6 +55,8 @@ class Distribution:
         elif self.did in ("rhel", "rocky", "almalinux", "centos"):
             if self.version_id:
                 out.append(f"{self.did}:{self.version_id.split('.')[0]}")
+                if self.did == "centos":  # built from RHEL's sources: RHEL's data applies
+                    out.append(f"rhel:{self.version_id.split('.')[0]}")
         elif self.did and self.version_id:
             out.append(f"{self.did}:{self.version_id}")
         return out
@@ -293,11 +297,16 @@ def parse_rpmdb_sqlite(data: bytes, db: str) -> list[Package]:
         raise BadPackageDatabase(f"{db}: not an rpm sqlite database ({e})") from e
     finally:
         conn.close()
-    if len(rows) > MAX_DB_RECORDS:
+    return _rpm_packages([bytes(blob) for (blob,) in rows], db)
+
+
+def _rpm_packages(blobs: list[bytes], db: str) -> list[Package]:
+    """Packages from rpm header blobs (any backend)."""
+    if len(blobs) > MAX_DB_RECORDS:
         raise BadPackageDatabase(f"{db}: more than {MAX_DB_RECORDS} records")
     out: list[Package] = []
-    for (blob,) in rows:
-        h = _rpm_header(bytes(blob), db)
+    for blob in blobs:
+        h = _rpm_header(blob, db)
         if "name" not in h or "version" not in h:
             continue  # gpg-pubkey pseudo packages have them; anything else is skipped
         if h["name"] == "gpg-pubkey":
@@ -319,6 +328,212 @@ def parse_rpmdb_sqlite(data: bytes, db: str) -> list[Package]:
             )
         )
     return out
+
+
+# ---- rpm's Berkeley DB ``Packages`` (RHEL/CentOS <= 8, UBI 8, Amazon Linux 2) ----------------
+# A read-only walk of a BDB hash database, from the file format (page layouts in Berkeley DB's
+# dbinc/db_page.h, as documented): page 0 is the metadata page (magic 0x061561 at byte 12,
+# its byte order telling the file's; page size at 20; last page number at 32; encryption
+# algorithm at 24). Every hash page (type 13, or 2 for unsorted) holds an index of 16-bit
+# item offsets after its 26-byte header; items alternate key, data. An item is inline
+# (H_KEYDATA, type 1: the bytes up to the previous item) or H_OFFPAGE (type 3: first
+# overflow page at 4, total length at 8); overflow pages (type 7) chain through ``next_pgno``
+# (16) and hold ``hf_offset`` (22) bytes from 26. Keys are the header instance numbers
+# (number 0 is rpm's counter, not a header); values are header blobs.
+_BDB_HASH_MAGIC = 0x061561
+_P_HASH_UNSORTED, _P_OVERFLOW, _P_HASH = 2, 7, 13
+_H_KEYDATA, _H_OFFPAGE = 1, 3
+_BDB_PAGE_HEADER = 26
+
+
+def bdb_hash_values(data: bytes, db: str) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) pair of a Berkeley DB hash file, or ``BadPackageDatabase``."""
+    if len(data) < 512:
+        raise BadPackageDatabase(f"{db}: too short for a Berkeley DB file")
+    for order in ("<", ">"):
+        if struct.unpack_from(order + "I", data, 12)[0] == _BDB_HASH_MAGIC:
+            break
+    else:
+        raise BadPackageDatabase(f"{db}: not a Berkeley DB hash database")
+    u16, u32 = struct.Struct(order + "H"), struct.Struct(order + "I")
+    pagesize = u32.unpack_from(data, 20)[0]
+    if pagesize < 512 or pagesize > 65536 or pagesize & (pagesize - 1):
+        raise BadPackageDatabase(f"{db}: bad page size {pagesize}")
+    if data[24] != 0:
+        raise BadPackageDatabase(f"{db}: an encrypted Berkeley DB database")
+    npages = len(data) // pagesize
+    last = min(u32.unpack_from(data, 32)[0], npages - 1)
+
+    def overflow(pgno: int, total: int) -> bytes:
+        out = bytearray()
+        seen: set[int] = set()
+        while pgno and len(out) < total:
+            if pgno in seen or pgno > last:
+                raise BadPackageDatabase(f"{db}: a broken overflow chain at page {pgno}")
+            seen.add(pgno)
+            base = pgno * pagesize
+            if data[base + 25] != _P_OVERFLOW:
+                raise BadPackageDatabase(f"{db}: page {pgno} is not an overflow page")
+            used = u16.unpack_from(data, base + 22)[0]
+            if used > pagesize - _BDB_PAGE_HEADER:
+                raise BadPackageDatabase(f"{db}: overflow page {pgno} claims {used} bytes")
+            out += data[base + _BDB_PAGE_HEADER : base + _BDB_PAGE_HEADER + used]
+            pgno = u32.unpack_from(data, base + 16)[0]
+        if len(out) != total:
+            raise BadPackageDatabase(f"{db}: an overflow item of {len(out)} bytes, not {total}")
+        return bytes(out)
+
+    def item(page: bytes, i: int, offsets: list[int]) -> bytes:
+        off = offsets[i]
+        end = offsets[i - 1] if i > 0 else pagesize
+        if not _BDB_PAGE_HEADER <= off < end <= pagesize:
+            raise BadPackageDatabase(f"{db}: an item outside its page")
+        kind = page[off]
+        if kind == _H_KEYDATA:
+            return page[off + 1 : end]
+        if kind == _H_OFFPAGE and off + 12 <= end:
+            pgno, total = u32.unpack_from(page, off + 4)[0], u32.unpack_from(page, off + 8)[0]
+            if total > 64 * 1024**2:
+                raise BadPackageDatabase(f"{db}: an item of {total} bytes")
+            return overflow(pgno, total)
+        raise BadPackageDatabase(f"{db}: an item of unsupported type {kind}")
+
+    pairs: list[tuple[bytes, bytes]] = []
+    for pgno in range(1, last + 1):
+        page = data[pgno * pagesize : (pgno + 1) * pagesize]
+        if page[25] not in (_P_HASH, _P_HASH_UNSORTED):
+            continue
+        entries = u16.unpack_from(page, 20)[0]
+        if entries % 2 or _BDB_PAGE_HEADER + 2 * entries > pagesize:
+            raise BadPackageDatabase(f"{db}: page {pgno} has a bad item count")
+        offsets = [u16.unpack_from(page, _BDB_PAGE_HEADER + 2 * i)[0] for i in range(entries)]
+        for i in range(0, entries, 2):
+            pairs.append((item(page, i, offsets), item(page, i + 1, offsets)))
+            if len(pairs) > MAX_DB_RECORDS:
+                raise BadPackageDatabase(f"{db}: more than {MAX_DB_RECORDS} records")
+    return pairs
+
+
+def parse_rpmdb_bdb(data: bytes, db: str) -> list[Package]:
+    """rpm's Berkeley DB ``Packages`` file: header blobs keyed by instance number."""
+    blobs = [value for key, value in bdb_hash_values(data, db) if key.strip(b"\0")]
+    return _rpm_packages(blobs, db)
+
+
+# ---- Java archives -----------------------------------------------------------------------------
+JAVA_MARKER = ".berth-java-archive"  # the kept file's name under the archive's path (see layers)
+JAVA_SUFFIXES = (".jar", ".war", ".ear", ".jpi", ".hpi", ".par", ".sar")
+_JAVA_MAX_DEPTH = 3  # an ear holding a war holding jars
+_JAVA_MAX_NESTED = 64 * 1024**2  # bytes of one nested archive read into memory
+_JAVA_MAX_ENTRIES = 200_000
+_JAVA_SMALL = 1024**2  # pom.properties and MANIFEST.MF
+
+
+def _properties(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            key, sep, value = line.partition(":")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _manifest(text: str) -> dict[str, str]:
+    """MANIFEST.MF's main section (continuation lines start with one space)."""
+    out: dict[str, str] = {}
+    last = ""
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            break  # the main section ends at the first blank line
+        if line.startswith(" ") and last:
+            out[last] += line[1:]
+            continue
+        key, sep, value = line.partition(":")
+        if sep:
+            last = key.strip()
+            out[last] = value.strip()
+    return out
+
+
+def _java_walk(data: bytes, where: str, depth: int, found: list[dict[str, str]]) -> None:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a readable archive: nothing to report
+    if len(infos) > _JAVA_MAX_ENTRIES:
+        return
+    poms: list[dict[str, str]] = []
+    manifest: dict[str, str] = {}
+    nested: list[zipfile.ZipInfo] = []
+    for info in infos:
+        name = info.filename
+        try:
+            if (
+                name.startswith("META-INF/maven/")
+                and name.endswith("/pom.properties")
+                and info.file_size <= _JAVA_SMALL
+            ):
+                props = _properties(zf.read(info).decode("utf-8", "replace"))
+                if props.get("groupId") and props.get("artifactId") and props.get("version"):
+                    poms.append(props)
+            elif name == "META-INF/MANIFEST.MF" and info.file_size <= _JAVA_SMALL:
+                manifest = _manifest(zf.read(info).decode("utf-8", "replace"))
+            elif (
+                name.lower().endswith(JAVA_SUFFIXES)
+                and depth < _JAVA_MAX_DEPTH
+                and info.file_size <= _JAVA_MAX_NESTED
+            ):
+                nested.append(info)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError):
+            continue
+    for props in poms:
+        found.append(
+            {
+                "name": f"{props['groupId']}:{props['artifactId']}",
+                "version": props["version"],
+                "where": where,
+            }
+        )
+    if not poms:
+        group = manifest.get("Implementation-Vendor-Id", "")
+        artifact = manifest.get("Implementation-Title", "")
+        version = manifest.get("Implementation-Version", "")
+        if group and artifact and version and " " not in artifact:
+            found.append({"name": f"{group}:{artifact}", "version": version, "where": where})
+    for info in nested:
+        try:
+            inner = zf.read(info)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            continue
+        _java_walk(inner, f"{where}!/{info.filename}", depth + 1, found)
+
+
+def java_archive_info(data: bytes, path: str) -> bytes | None:
+    """The Maven coordinates in a Java archive (and the archives nested in it: a war's
+    ``WEB-INF/lib``, a Spring Boot jar's ``BOOT-INF/lib``, an ear's modules), as the small
+    JSON Berth keeps; ``None`` when there are none. From ``META-INF/maven/<g>/<a>/
+    pom.properties``; without one, from MANIFEST.MF's ``Implementation-Vendor-Id``,
+    ``-Title`` and ``-Version``. An archive that does not open is skipped."""
+    found: list[dict[str, str]] = []
+    _java_walk(data, path, 0, found)
+    return json.dumps(found, sort_keys=True).encode() if found else None
+
+
+def parse_java_info(data: bytes, path: str) -> list[Package]:
+    try:
+        items = json.loads(data)
+    except ValueError as e:
+        raise BadPackageDatabase(f"{path}: bad Java archive summary") from e
+    return [
+        Package(kind="maven", name=i["name"], version=i["version"], package_db=i["where"])
+        for i in items
+        if isinstance(i, dict) and i.get("name") and i.get("version")
+    ]
 
 
 _GO_MAGIC = b"\xff Go buildinf:"

@@ -15,6 +15,11 @@ from typing import Any
 from berth.scanner import severity as S
 from berth.scanner.errors import ImportRefused
 from berth.scanner.packages import pep503
+from berth.scanner.versions import compare
+
+
+def compare_rpm(a: str, b: str) -> int:
+    return compare("rpm", a, b)
 
 
 @dataclass(slots=True)
@@ -51,6 +56,10 @@ def osv_namespace(ecosystem: str) -> tuple[str, str] | None:
         return f"ubuntu:{rest.split(':')[0]}", "deb"
     if base == "Alpine" and rest:
         return f"alpine:{rest.removeprefix('v')}", "apk"
+    if base == "Red Hat" and rest:
+        # "Red Hat:enterprise_linux:8::appstream", "Red Hat:rhel_aus:8.6::appstream"
+        major = _rhel_major(rest)
+        return (f"rhel:{major}", "rpm") if major else None
     if base in ("Rocky Linux", "AlmaLinux") and rest:
         did = "rocky" if base == "Rocky Linux" else "almalinux"
         return f"{did}:{rest.split(':')[0].split('.')[0]}", "rpm"
@@ -60,6 +69,8 @@ def osv_namespace(ecosystem: str) -> tuple[str, str] | None:
         return "npm", "semver"
     if ecosystem == "Go":
         return "go", "semver"
+    if ecosystem == "Maven":
+        return "maven", "maven"
     return None
 
 
@@ -221,8 +232,189 @@ def parse_alpine_secdb(doc: Any) -> Iterator[Advisory]:
                     )
 
 
+# ---- Red Hat CSAF VEX ---------------------------------------------------------------------
+# One document per CVE (https://security.access.redhat.com/data/csaf/v2/vex/): the product
+# tree names platforms (a ``product_name`` with a CPE) and components (a ``product_version``
+# with a purl); ``relationships`` make "<platform>:<component>" product ids, which
+# ``vulnerabilities[].product_status`` lists as fixed, known_affected or known_not_affected.
+# Berth keeps the RHEL platforms (CPE ``cpe:/[ao]:redhat:enterprise_linux:N`` and the
+# rhel_eus/aus/e4s/tus streams), namespace ``rhel:N``, and rpm components.
+VEX_SOURCE = "redhat-vex"
+_RHEL_CPE = re.compile(r"^cpe:/[ao]:redhat:(enterprise_linux|rhel_(?:eus|aus|e4s|tus|els)):(\d+)")
+_REDHAT_IMPACT = {"critical": "Critical", "important": "High", "moderate": "Medium", "low": "Low"}
+_NEVRA = re.compile(r"^(?P<name>.+)-(?:(?P<epoch>\d+):)?(?P<version>[^-:]+)-(?P<release>[^-:]+)$")
+_ARCH = re.compile(r"\.(src|noarch|x86_64|i686|i386|aarch64|ppc64le|ppc64|s390x|s390)$")
+
+
+def _rhel_major(text: str) -> str:
+    m = re.match(r"^(?:enterprise_linux|rhel_(?:eus|aus|e4s|tus|els)):(\d+)", text)
+    return m.group(1) if m else ""
+
+
+def _vex_products(tree: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """(product id -> CPE, product id -> purl) from the product tree's branches."""
+    cpes: dict[str, str] = {}
+    purls: dict[str, str] = {}
+    stack = list(tree.get("branches") or []) if isinstance(tree, dict) else []
+    while stack:
+        b = stack.pop()
+        if not isinstance(b, dict):
+            continue
+        stack.extend(b.get("branches") or [])
+        product = b.get("product")
+        if not isinstance(product, dict) or not isinstance(product.get("product_id"), str):
+            continue
+        helper = product.get("product_identification_helper") or {}
+        if isinstance(helper, dict):
+            if isinstance(helper.get("cpe"), str):
+                cpes[product["product_id"]] = helper["cpe"]
+            if isinstance(helper.get("purl"), str):
+                purls[product["product_id"]] = helper["purl"]
+    return cpes, purls
+
+
+def _rpm_component(ref: str, purl: str | None) -> tuple[str, str] | None:
+    """(name, "epoch:version-release" or "") of an rpm component, from its purl
+    (``pkg:rpm/redhat/curl@7.76.1-26.el9_3.2?arch=src&epoch=1``) or its product id
+    (``curl-0:7.76.1-26.el9_3.2.src``, or a bare ``curl``)."""
+    if purl is not None:
+        if not purl.startswith("pkg:rpm/"):
+            return None  # a container image, a Maven artifact ...
+        path, _, query = purl.partition("?")
+        name_part = path.rsplit("/", 1)[-1]
+        name, _, version = name_part.partition("@")
+        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        epoch = params.get("epoch", "")
+        evr = f"{epoch}:{version}" if version and epoch and epoch != "0" else version
+        return (name, evr) if name else None
+    bare = _ARCH.sub("", ref)
+    m = _NEVRA.match(bare)
+    if m is None:
+        return (bare, "") if "/" not in bare and ":" not in bare else None
+    epoch = m.group("epoch")
+    evr = f"{m.group('version')}-{m.group('release')}"
+    return m.group("name"), (f"{epoch}:{evr}" if epoch and epoch != "0" else evr)
+
+
+def parse_csaf_vex(doc: Any, where: str) -> list[Advisory]:
+    """A Red Hat CSAF VEX document: per RHEL major version and rpm package, the fixed-in
+    version (fixed), no fix (known_affected) or a not-affected statement."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("document"), dict):
+        raise ImportRefused(f"{where}: not a CSAF document")
+    vulns = doc.get("vulnerabilities")
+    if not isinstance(vulns, list):
+        raise ImportRefused(f"{where}: a CSAF VEX document without vulnerabilities")
+    cpes, purls = _vex_products(doc.get("product_tree"))
+    rels: dict[str, tuple[str, str]] = {}
+    tree = doc.get("product_tree") if isinstance(doc.get("product_tree"), dict) else {}
+    for r in (tree or {}).get("relationships") or []:
+        full = r.get("full_product_name") if isinstance(r, dict) else None
+        if isinstance(full, dict) and isinstance(full.get("product_id"), str):
+            rels[full["product_id"]] = (
+                str(r.get("product_reference", "")),
+                str(r.get("relates_to_product_reference", "")),
+            )
+    document = doc["document"]
+    aggregate = document.get("aggregate_severity") or {}
+    out: list[Advisory] = []
+    for v in vulns:
+        if not isinstance(v, dict):
+            raise ImportRefused(f"{where}: a vulnerability that is not an object")
+        cve = str(v.get("cve") or (document.get("tracking") or {}).get("id") or "")
+        if not cve:
+            raise ImportRefused(f"{where}: a vulnerability without a CVE id")
+        impact = next(
+            (
+                str(t.get("details", ""))
+                for t in v.get("threats") or []
+                if isinstance(t, dict) and t.get("category") == "impact"
+            ),
+            str(aggregate.get("text", "")) if isinstance(aggregate, dict) else "",
+        )
+        vector, score = "", None
+        for sc in v.get("scores") or []:
+            cvss = sc.get("cvss_v3") if isinstance(sc, dict) else None
+            if isinstance(cvss, dict) and isinstance(cvss.get("vectorString"), str):
+                vector = cvss["vectorString"]
+                score = S.cvss3_base_score(vector)
+                break
+        notes = [n for n in v.get("notes") or [] if isinstance(n, dict)]
+        description = next(
+            (str(n.get("text", "")) for n in notes if n.get("category") == "description"),
+            str(v.get("title") or document.get("title") or ""),
+        )
+        links = [f"https://access.redhat.com/security/cve/{cve.lower()}"]
+        links += sorted(
+            {
+                str(r["url"])
+                for r in v.get("remediations") or []
+                if isinstance(r, dict) and r.get("category") == "vendor_fix" and r.get("url")
+            }
+        )
+        # (namespace, package) -> status and fixes: (fixed version, from the main stream)
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        status = v.get("product_status") or {}
+        if not isinstance(status, dict):
+            raise ImportRefused(f"{where}: {cve}: product_status is not an object")
+        for kind in ("fixed", "known_affected", "known_not_affected"):
+            for pid in status.get(kind) or []:
+                rel = rels.get(str(pid))
+                if rel is None:
+                    continue
+                component, platform = rel
+                m = _RHEL_CPE.match(cpes.get(platform, ""))
+                if m is None:
+                    continue  # not a RHEL platform (Satellite, JBoss, OpenShift ...)
+                comp = _rpm_component(component, purls.get(component))
+                if comp is None:
+                    continue
+                name, evr = comp
+                row = rows.setdefault((f"rhel:{m.group(2)}", name), {"kinds": set(), "fixes": []})
+                row["kinds"].add(kind)
+                if kind == "fixed" and evr:
+                    row["fixes"].append((evr, m.group(1) == "enterprise_linux"))
+        affected: list[Affected] = []
+        for (namespace, name), row in sorted(rows.items()):
+            kinds = row["kinds"]
+            if "fixed" in kinds and row["fixes"]:
+                main = [e for e, is_main in row["fixes"] if is_main] or [e for e, _ in row["fixes"]]
+                # The main stream's fix (an EUS stream's older fix would hide unfixed
+                # main-stream versions); several: the latest.
+                fixed = main[0]
+                for e in main[1:]:
+                    try:
+                        if compare_rpm(e, fixed) > 0:
+                            fixed = e
+                    except ValueError:
+                        continue
+                affected.append(Affected(namespace, name, "rpm", fixed_version=fixed))
+            elif "known_affected" in kinds:
+                affected.append(Affected(namespace, name, "rpm", status="affected_no_fix"))
+            elif "known_not_affected" in kinds:
+                affected.append(Affected(namespace, name, "rpm", status="not_affected"))
+        if affected:
+            out.append(
+                Advisory(
+                    source=f"{VEX_SOURCE}:{cve}",
+                    updater=VEX_SOURCE,
+                    id=cve,
+                    description=description,
+                    links=" ".join(links),
+                    severity=_REDHAT_IMPACT.get(impact.lower(), "Unknown"),
+                    cvss_vector=vector,
+                    cvss_score=score,
+                    aliases=[cve],
+                    affected=affected,
+                )
+            )
+    return out
+
+
 def detect_json(doc: Any) -> str:
-    """The format of one JSON document: osv | alpine-secdb | debian-tracker."""
+    """The format of one JSON document: osv | alpine-secdb | debian-tracker | csaf-vex."""
+    document = doc.get("document") if isinstance(doc, dict) else None
+    if isinstance(document, dict) and document.get("category") == "csaf_vex":
+        return "csaf-vex"
     if isinstance(doc, dict) and "id" in doc and ("affected" in doc or "schema_version" in doc):
         return "osv"
     if isinstance(doc, dict) and "packages" in doc and "distroversion" in doc:

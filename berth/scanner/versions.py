@@ -1,9 +1,10 @@
 """Each ecosystem's version ordering: ``compare(scheme, a, b)`` is -1, 0 or 1.
 
 deb uses univers' Debian ordering (epochs, ``~``, ``+``), pep440 uses ``packaging``, semver
-(npm) uses univers' semver; apk is our own (univers refuses ``_git``, ``_cvs``, ``_svn`` and
-``_hg``, which Alpine uses). A version that does not parse raises ``ValueError``: the matcher
-then leaves that advisory undetermined rather than guessing.
+(npm) uses univers' semver, maven univers' Maven ordering (ComparableVersion's rules); apk is
+our own (univers refuses ``_git``, ``_cvs``, ``_svn`` and ``_hg``, which Alpine uses). A
+version that does not parse raises ``ValueError``: the matcher then leaves that advisory
+undetermined rather than guessing.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from univers.versions import DebianVersion, RpmVersion, SemverVersion
+from univers.versions import DebianVersion, MavenVersion, RpmVersion, SemverVersion
 
-SCHEMES = ("deb", "apk", "rpm", "pep440", "semver")
+SCHEMES = ("deb", "apk", "rpm", "pep440", "semver", "maven")
 
 _APK = re.compile(
     r"^(?P<nums>\d+(?:\.\d+)*)(?P<letter>[a-z]?)"
@@ -88,6 +89,14 @@ def _semver(v: str) -> Any:
         raise ValueError(f"not a semantic version: {v!r}") from e
 
 
+@lru_cache(maxsize=65536)
+def _maven(v: str) -> Any:
+    try:
+        return MavenVersion(v)
+    except Exception as e:
+        raise ValueError(f"not a Maven version: {v!r}") from e
+
+
 def _key(scheme: str, v: str) -> Any:
     if scheme == "deb":
         return _deb(v)
@@ -99,6 +108,8 @@ def _key(scheme: str, v: str) -> Any:
         return _pep440(v)
     if scheme == "semver":
         return _semver(v)
+    if scheme == "maven":
+        return _maven(v)
     raise ValueError(f"unknown version scheme {scheme!r}")
 
 

@@ -30,7 +30,7 @@ from berth.scanner import sources as src
 from berth.scanner.errors import ImportRefused
 
 BUNDLE_VERSION = 1
-FORMATS = ("osv", "osv-zip", "debian-tracker", "alpine-secdb")
+FORMATS = ("osv", "osv-zip", "debian-tracker", "alpine-secdb", "csaf-vex")
 MAX_BUNDLE_BYTES = 8 * 1024**3
 MAX_JSON_BYTES = 1024**3
 
@@ -175,11 +175,16 @@ def _osv_zip(path: Path) -> list[src.Advisory]:
 
 
 def _osv_folder(path: Path) -> list[src.Advisory]:
+    """A folder of OSV records, or of CSAF VEX documents (Red Hat's VEX archive unpacked)."""
     out: list[src.Advisory] = []
     for f in sorted(path.rglob("*.json")):
         if f.name == "manifest.json" and f.parent == path:
             continue
-        out.extend(src.parse_osv(_read_json(f), str(f.relative_to(path))))
+        doc, where = _read_json(f), str(f.relative_to(path))
+        if src.detect_json(doc) == "csaf-vex":
+            out.extend(src.parse_csaf_vex(doc, where))
+        else:
+            out.extend(src.parse_osv(doc, where))
     return out
 
 
@@ -199,9 +204,18 @@ def _piece(path: Path, fmt: str | None) -> _Piece:
         advisories = list(src.parse_debian_tracker(doc))
     elif fmt == "alpine-secdb":
         advisories = list(src.parse_alpine_secdb(doc))
+    elif fmt == "csaf-vex":
+        advisories = src.parse_csaf_vex(doc, path.name)
     else:
         raise ImportRefused(f"{path.name}: unknown format {fmt!r}")
     return _Piece(fmt, path.name, digest, advisories)
+
+
+def detect_format(path: Path) -> str:
+    """A downloaded file's format, from its content (a zip is an OSV export)."""
+    if zipfile.is_zipfile(path):
+        return "osv-zip"
+    return src.detect_json(_read_json(path))
 
 
 def _bundle(root: Path) -> list[_Piece]:

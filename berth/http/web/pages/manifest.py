@@ -23,6 +23,7 @@ from berth.http.api.v1.registry.tags import (
     writable_repo,
 )
 from berth.http.web.framework import Page, WebApp, WebRoute
+from berth.http.web.pages import security
 from berth.http.web.pages.repository import repo_from_path
 from berth.oci.imageconfig import parse_image_config
 from berth.registry.labels import read_small_blob
@@ -170,11 +171,40 @@ async def manifest_data(page: Page, row: RepoRow, digest: str) -> dict[str, Any]
     }
 
 
+# The manifest page's tabs; Quay's old UI used the same ``?tab=`` names for its security
+# scan and package views.
+TABS = {"overview": "Overview", "vulnerabilities": "Security report", "packages": "Packages"}
+
+
 async def manifest_page(page: Page) -> Response:
     repo_from_path(page)
     digest = _digest(page)
     access, row = await readable_repo(page.ctx)
     data = await manifest_data(page, row, digest)
+    scanning = security.enabled(page)
+    tab = page.query("tab", "overview")
+    tab = tab if tab in TABS and (scanning or tab == "overview") else "overview"
+    data["tabs"] = TABS if scanning else {}
+    data["tab"] = tab
+    if tab != "overview":
+        data.update(
+            await security.manifest_security(
+                page,
+                digest,
+                [layer.digest for layer in data["layers"]],
+                fixable_only=page.query("fixable") in ("1", "true", "on"),
+            )
+        )
+        template = "security/report.html"
+        if page.is_htmx and page.request.headers.get("hx-target") == "security-report":
+            template = "security/_vulnerabilities.html"
+        return page.render(
+            template,
+            **data,
+            full_name=f"{row.namespace}/{row.name}",
+            base=f"/repository/{row.namespace}/{row.name}",
+            can_write=access.can_write,
+        )
     return page.render(
         "manifest/manifest.html",
         **data,
@@ -228,6 +258,8 @@ async def label_post(page: Page) -> Response:
             "manifest/manifest.html",
             status=400,
             **data,
+            tabs=TABS if security.enabled(page) else {},
+            tab="overview",
             full_name=f"{row.namespace}/{row.name}",
             base=f"/repository/{row.namespace}/{row.name}",
             can_write=access.can_write,

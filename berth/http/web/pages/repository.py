@@ -32,6 +32,7 @@ from berth.http.api.v1.registry.tags import (
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
+from berth.http.web.pages import security
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
 from berth.policies.errors import NotFound as PolicyNotFound
@@ -209,8 +210,11 @@ async def tags_data(page: Page, row: RepoRow, *, defaults: bool = False) -> dict
         )
         if t.is_manifest_list:
             rows.extend(await _platform_rows(page, row, t))
+    cells = await security.summaries(page, [r.digest for r in rows if not r.is_index])
     return {
         "tag_rows": rows,
+        "security_on": security.enabled(page),
+        "security_cells": cells,
         "immutability_on": page.web.api.settings.registry.tags.immutable_tags,
         "tag_filter": raw_filter,
         "tag_sort": sort,

@@ -97,8 +97,13 @@ async def panel(page: Page) -> Response:
     gc_done = await jobs.list(state="done", kind=COLLECT_GARBAGE.name, limit=1)
     gc_waiting = await jobs.list(state="queued", kind=COLLECT_GARBAGE.name, limit=1)
     gc_passes = await api.svc.gc.recent_passes(limit=GC_PASSES_SHOWN)
+    scanner = None
+    if api.settings.scanner.enabled:
+        db_status, manifests = await api.svc.scanner.status()
+        scanner = {"db": db_status, "manifests": manifests}
     return page.render(
         "superuser/panel.html",
+        scanner=scanner,
         users=users,
         superusers={u.username for u in users if api.is_superuser_account(u)},
         orgs=await api.svc.orgs.usage(),
