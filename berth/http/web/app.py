@@ -18,6 +18,7 @@ from berth.http.web.pages import (
     search,
     session,
     superuser,
+    usagelogs,
     users,
 )
 
@@ -26,6 +27,7 @@ PageModule = Callable[[WebApp], list[WebRoute]]
 MODULES: tuple[PageModule, ...] = (
     session.routes,
     repos.routes,
+    usagelogs.routes,  # before repository's: {repository} would swallow /exportlogs
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
     repository.routes,
     search.routes,

@@ -32,6 +32,7 @@ from berth.http.api.v1.registry.tags import (
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
+from berth.http.web.pages import usagelogs
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
 from berth.policies.errors import NotFound as PolicyNotFound
@@ -48,7 +49,14 @@ MAX_TAG = 128
 MAX_DIGEST = 200
 MAX_DESCRIPTION = 64 * 1024
 MAX_ENTITY = 255
-TABS = {"info": "Information", "tags": "Tags", "history": "Tag history", "settings": "Settings"}
+TABS = {
+    "info": "Information",
+    "tags": "Tags",
+    "history": "Tag history",
+    "logs": "Logs",
+    "settings": "Settings",
+}
+ADMIN_TABS = {"logs", "settings"}  # repository admins only (the API's rule for both)
 TAG_ACTIONS = ("fetch", "add", "move", "expire", "delete", "immutable")
 ROLES = tuple(role.value for role in RepoRole)
 
@@ -121,7 +129,7 @@ async def repository_page(page: Page) -> Response:
         )
     tab = page.query("tab", "info")
     tab = tab if tab in TABS else "info"
-    if tab == "settings" and not access.can_admin:
+    if tab in ADMIN_TABS and not access.can_admin:
         raise forbidden()  # the settings read the permissions: repository admins (as the API)
     can_write = access.can_write and RepositoryState(detail.state).accepts_pushes
     data: dict[str, Any] = {
@@ -129,7 +137,7 @@ async def repository_page(page: Page) -> Response:
         "full_name": f"{detail.namespace}/{detail.name}",
         "base": _base(detail),
         "tab": tab,
-        "tabs": {k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+        "tabs": {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
         "can_write": can_write,
         "can_admin": access.can_admin,
         "description_html": render_markdown(detail.description) if tab == "info" else "",
@@ -161,6 +169,8 @@ async def repository_page(page: Page) -> Response:
             return page.render("repository/_history.html", **data)
     elif tab == "settings":
         data.update(await settings_data(page, access, detail))
+    elif tab == "logs":
+        data["logs"] = await usagelogs.repository_logs(page, detail.namespace, detail.name)
     return page.render("repository/repository.html", **data)
 
 
@@ -431,7 +441,7 @@ async def _action_failed(
         **(await tags_data(page, row, defaults=True)),
         "repo": detail,
         "tab": "tags" if action != "restore" else "history",
-        "tabs": {k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+        "tabs": {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
         "description_html": "",
         "edit_description": False,
         "errors": {},
@@ -589,7 +599,7 @@ async def description_post(page: Page) -> Response:
             full_name=f"{detail.namespace}/{detail.name}",
             base=_base(detail),
             tab="info",
-            tabs={k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+            tabs={k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
             can_write=access.can_write,
             can_admin=access.can_admin,
             description_html=render_markdown(detail.description),

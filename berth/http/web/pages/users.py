@@ -18,6 +18,7 @@ from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.http.api.v1.errors import ApiProblem
 from berth.http.api.v1.identity.users import login
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
+from berth.http.web.pages import usagelogs
 from berth.identity.accounts import UserRecord
 from berth.identity.errors import AccountError, IdentityError
 from berth.identity.robots import credential_formats
@@ -29,6 +30,7 @@ TABS = {
     "tokens": "App-specific tokens",
     "applications": "Authorized applications",
     "robots": "Robot accounts",
+    "logs": "Usage logs",
 }
 
 
@@ -62,6 +64,7 @@ async def user_page(page: Page) -> Response:
     tokens = await api.oauth.list_app_tokens(user.id) if tab == "tokens" else []
     robots = await api.svc.robots.list(user.username) if tab == "robots" else []
     grants = await api.oauth.user_grants(user.id) if tab == "applications" else []
+    logs = await usagelogs.user_logs(page, user.username) if tab == "logs" else None
     return page.render(
         "user/settings.html",
         user=user,
@@ -70,6 +73,7 @@ async def user_page(page: Page) -> Response:
         tokens=tokens,
         robots=robots,
         grants=grants,
+        logs=logs,
         expiration_options=sorted(api.settings.registry.tag_expiration_options),
         change_expiration=api.settings.api.change_tag_expiration,
         database_auth=api.settings.api.database_auth,
