@@ -11,6 +11,7 @@ from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
     manifest,
+    notification_settings,
     notifications,
     organizations,
     repos,
@@ -27,6 +28,7 @@ PageModule = Callable[[WebApp], list[WebRoute]]
 MODULES: tuple[PageModule, ...] = (
     session.routes,
     repos.routes,
+    notification_settings.routes,  # before repository's (as usagelogs)
     usagelogs.routes,  # before repository's: {repository} would swallow /exportlogs
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
     repository.routes,

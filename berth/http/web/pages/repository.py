@@ -32,7 +32,7 @@ from berth.http.api.v1.registry.tags import (
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
-from berth.http.web.pages import usagelogs
+from berth.http.web.pages import notification_settings, usagelogs
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
 from berth.policies.errors import NotFound as PolicyNotFound
@@ -529,6 +529,7 @@ async def settings_data(page: Page, access: RepoAccess, detail: RepoDetail) -> d
         data["immutability_policies"] = await svc.policies.list(IMMUTABILITY, scope)
     if data["prune_on"]:
         data["prune_policies"] = await svc.policies.list(PRUNE, scope)
+    data.update(await notification_settings.notifications_data(page, repo))
     return data
 
 
