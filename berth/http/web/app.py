@@ -13,7 +13,9 @@ from berth.http.web.pages import (
     manifest,
     notification_settings,
     notifications,
+    org_policies,
     organizations,
+    quotas,
     repos,
     repository,
     search,
@@ -37,6 +39,8 @@ MODULES: tuple[PageModule, ...] = (
     users.routes,
     superuser.routes,
     notifications.routes,
+    quotas.routes,
+    org_policies.routes,
 )
 
 

@@ -24,7 +24,7 @@ from berth.http.api.v1.identity.access import OrgAccess, administered_org, org_a
 from berth.http.api.v1.oauth.authorize import IMPLICIT_TOKEN_TTL_S
 from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
-from berth.http.web.pages import usagelogs
+from berth.http.web.pages import org_policies, quotas, usagelogs
 from berth.identity.errors import IdentityError
 from berth.identity.robots import credential_formats
 from berth.oauth.errors import ApplicationNotFound
@@ -190,6 +190,8 @@ async def organization(page: Page) -> Response:
         data["applications"] = await page.web.api.oauth.list_applications(org)
     elif tab == "logs":
         data["logs"] = await usagelogs.organization_logs(page, org)
+    elif tab == "settings":
+        data.update(await org_policies.policies_data(page, org))
     return page.render(
         "organization/organization.html",
         org=info,
@@ -200,6 +202,8 @@ async def organization(page: Page) -> Response:
         team_roles=TEAM_ROLES,
         expiration_options=sorted(svc.orgs.tag_expiration_options),
         change_expiration=page.web.api.settings.api.change_tag_expiration,
+        quota_bar=await quotas.bar(page, org),
+        can_edit_quota=quotas.may_edit(page),
         **data,
     )
 

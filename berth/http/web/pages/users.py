@@ -18,7 +18,7 @@ from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.http.api.v1.errors import ApiProblem
 from berth.http.api.v1.identity.users import login
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
-from berth.http.web.pages import usagelogs
+from berth.http.web.pages import quotas, usagelogs
 from berth.identity.accounts import UserRecord
 from berth.identity.errors import AccountError, IdentityError
 from berth.identity.robots import credential_formats
@@ -74,6 +74,7 @@ async def user_page(page: Page) -> Response:
         robots=robots,
         grants=grants,
         logs=logs,
+        quota_bar=await quotas.bar(page, user.username),
         expiration_options=sorted(api.settings.registry.tag_expiration_options),
         change_expiration=api.settings.api.change_tag_expiration,
         database_auth=api.settings.api.database_auth,
