@@ -320,6 +320,58 @@ class UsageLogService:
                 }
         return [_view(e, users, spaces) for e in entries]
 
+    # ---- refused registry actions ----------------------------------------------------------
+    def audits_refusal(self, kind: str) -> bool:
+        """Whether ACTION_LOG_AUDIT_PULL/PUSH/DELETE_FAILURES ask to log ``kind``."""
+        conf = self.settings
+        return (
+            (kind == "pull_repo_failed" and conf.audit_pull_failures)
+            or (kind == "push_repo_failed" and conf.audit_push_failures)
+            or (kind == "delete_tag_failed" and conf.audit_delete_failures)
+        )
+
+    async def record_refusal(
+        self,
+        kind: str,
+        namespace: str,
+        repository: str,
+        reference: str | None,
+        performer: Performer,
+        message: str,
+    ) -> None:
+        """Log a registry pull, push or delete refused for want of access, as Quay's
+        ``log_unauthorized`` does: metadata ``namespace``, ``repo``, the ``tag`` or
+        ``manifest_digest`` asked for, and ``message`` ("Namespace does not exist",
+        "Repository does not exist", or the refusal's); the entry belongs to the namespace
+        and repository when they exist."""
+        meta: dict[str, Any] = {"namespace": namespace, "repo": repository}
+        if reference:
+            meta["manifest_digest" if reference.startswith("sha256:") else "tag"] = reference
+        async with self.db.write() as s:
+            ns_id = (
+                await s.execute(select(Namespace.id).where(Namespace.name == namespace))
+            ).scalar_one_or_none()
+            repo_id = None
+            if ns_id is not None:
+                repo_id = (
+                    await s.execute(
+                        select(Repository.id).where(
+                            Repository.namespace_id == ns_id, Repository.name == repository
+                        )
+                    )
+                ).scalar_one_or_none()
+            if ns_id is None:
+                meta["message"] = "Namespace does not exist"
+            elif repo_id is None:
+                meta["message"] = "Repository does not exist"
+            else:
+                meta["message"] = message
+            record(
+                s, kind, namespace if ns_id is not None else None, performer,
+                repository if repo_id is not None else None, meta,
+                namespace_id=ns_id, repository_id=repo_id,
+            )  # fmt: skip
+
     # ---- export --------------------------------------------------------------------------
     async def queue_export(
         self,
