@@ -82,7 +82,7 @@ from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
 from berth.usagelogs.services import UsageLogService
 from berth.usagelogs.store import DatabaseLogsModel
-from berth.usagelogs.tasks import EXPORT_LOGS, ROTATE_LOGS
+from berth.usagelogs.tasks import DELETE_LOG_EXPORT, EXPORT_LOGS, ROTATE_LOGS
 
 
 @dataclass
@@ -180,6 +180,7 @@ def _job_runner(
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
         EXPORT_LOGS.bind(usage_logs.run_export),
         ROTATE_LOGS.bind(usage_logs.rotate),
+        DELETE_LOG_EXPORT.bind(usage_logs.delete_export),
         BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
         SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
         INDEX_MANIFEST.bind(scanner.index),

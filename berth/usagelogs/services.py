@@ -16,7 +16,8 @@ enqueues the job in the transaction that writes ``export_logs_success``; the job
 one JSON document (Quay's ``{export_id, details, logs: [..., {"terminator": true}]}``)
 into storage, then tells the callback URL (Quay's payload, through the outbound client and
 its SSRF guard) and/or the e-mail address (``LogsExportedMailer``) where to download it.
-The link (``/exportedlogs/<token>``) works for ``EXPORT_ACTION_LOGS_SECONDS``.
+The link (``/exportedlogs/<token>``) works for ``EXPORT_ACTION_LOGS_SECONDS``; the job that
+wrote the file enqueues its deletion (``DELETE_LOG_EXPORT``) for a minute after that.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from berth.usagelogs.store import (
     LogsModel,
     StoredEntry,
 )
-from berth.usagelogs.tasks import EXPORT_LOGS, ExportLogs
+from berth.usagelogs.tasks import DELETE_LOG_EXPORT, EXPORT_LOGS, DeleteLogExport, ExportLogs
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ SERVICE_LEVEL_LOG_KINDS = frozenset(
     }
 )  # fmt: skip
 EXPORT_BATCH = 1000
+#: An export's file outlives its link by this much, so a download under way finishes.
+EXPORT_FILE_GRACE_S = 60
 
 
 # ---- dates -----------------------------------------------------------------------------
@@ -458,6 +461,14 @@ class UsageLogService:
         else:
             digest, _size = await self._store_stream(self._document(job, where))
             url = self.export_link(digest, job.export_id)
+            # The file goes once its link has expired (a minute later: no download is cut).
+            async with self.db.write() as s:
+                await enqueue(
+                    s,
+                    DELETE_LOG_EXPORT,
+                    DeleteLogExport(job.export_id, digest),
+                    delay_s=self.settings.export_link_ttl_s + EXPORT_FILE_GRACE_S,
+                )
         await self._report(job, status, url)
         return status
 
@@ -494,6 +505,11 @@ class UsageLogService:
             await self.storage.abort_upload(upload_id, state)
             raise
         return digest, size
+
+    async def delete_export(self, job: DeleteLogExport) -> None:
+        """The export's file, deleted after its link expired (the link answers 404 then)."""
+        await self.storage.delete_blob(job.digest)
+        log.info("log export %s: file deleted after its link expired", job.export_id)
 
     def export_link(self, digest: str, export_id: str) -> str:
         token = self._links.encrypt(orjson.dumps({"d": digest, "e": export_id})).decode()
