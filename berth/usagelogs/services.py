@@ -56,6 +56,8 @@ from berth.usagelogs.errors import (
 from berth.usagelogs.mail import LogsExportedMailer
 from berth.usagelogs.settings import UsageLogSettings
 from berth.usagelogs.store import (
+    CLOSE_MS,
+    DAY_MS,
     ArchivedFile,
     Cursor,
     LogFilter,
@@ -77,6 +79,9 @@ SERVICE_LEVEL_LOG_KINDS = frozenset(
     }
 )  # fmt: skip
 EXPORT_BATCH = 1000
+#: How far back the hourly sweep counts closed days (an aggregate spans under four weeks).
+SWEEP_DAYS = 32
+SWEEP_INTERVAL_S = 3600
 #: An export's file outlives its link by this much, so a download under way finishes.
 EXPORT_FILE_GRACE_S = 60
 
@@ -567,6 +572,20 @@ class UsageLogService:
                     exported_data_url=url,
                     expires_in_s=self.settings.export_link_ttl_s,
                 )
+
+    # ---- day counts ----------------------------------------------------------------------
+    async def sweep_days(self, _payload: NoPayload | None = None) -> int:
+        """Count each closed UTC day of the last ``SWEEP_DAYS`` not counted yet (oldest
+        first), for every filter without a performer: the first aggregate of a month then
+        reads kept counts instead of the month's entries. The number of days counted."""
+        closed = (now_ms() - CLOSE_MS) // DAY_MS * DAY_MS
+        done = 0
+        for day in range(closed - SWEEP_DAYS * DAY_MS, closed, DAY_MS):
+            if await self.store.sweep_day(day):
+                done += 1
+        if done:
+            log.info("usage logs: counted %d closed days for the aggregates", done)
+        return done
 
     # ---- rotation ------------------------------------------------------------------------
     async def rotate(self, _payload: NoPayload | None = None) -> list[ArchivedFile]:
