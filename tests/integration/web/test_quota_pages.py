@@ -22,6 +22,7 @@ FEATURES = {
     "FEATURE_QUOTA_MANAGEMENT": True,
     "FEATURE_SUPERUSERS_FULL_ACCESS": True,
     "FEATURE_AUTO_PRUNE": True,
+    "FEATURE_QUOTA_NOTIFICATIONS": True,
 }
 
 
@@ -149,3 +150,36 @@ async def test_org_auto_prune_policies(berth: Berth, alice: Browser) -> None:
     )
     page = await _done(alice, r)
     assert "No auto-prune policy on acme." in page
+
+
+async def test_org_quota_notifications(berth: Berth, alice: Browser) -> None:
+    await _org(alice)
+    page = html.unescape((await alice.get("/organization/acme?tab=settings")).text)
+    assert "Quota notifications" in page
+    assert '<option value="quota_warning">' in page
+    assert '<option value="repo_push">' not in page  # repository events stay on repositories
+    r = await alice.submit(
+        "/organization/acme?tab=settings",
+        "/organization/acme/notifications",
+        {"event": "quota_warning", "method": "slack", "slack_url": "https://hooks.slack.com/x"},
+    )
+    page = await _done(alice, r)
+    assert "Notification created: Quota Warning, Slack notification." in page
+    api = await alice.http.get("/api/v1/organization/acme/notifications", headers=XHR)
+    (n,) = api.json()["notifications"]
+    assert n["event"] == "quota_warning"
+    # The namespace's own address only, as the API says.
+    r = await alice.submit(
+        "/organization/acme?tab=settings",
+        "/organization/acme/notifications",
+        {"event": "quota_error", "method": "email", "email": "someone@else.com"},
+    )
+    page = await _done(alice, r)
+    assert "only e-mail the namespace's own address" in page
+    r = await alice.submit(
+        "/organization/acme?tab=settings",
+        f"/organization/acme/notifications/{n['uuid']}/delete",
+        {},
+    )
+    page = await _done(alice, r)
+    assert "Notification deleted." in page

@@ -1,13 +1,16 @@
-"""A repository's Settings → "Events and notifications" (Quay's place for them): the list with
+"""A repository's Settings → "Events and notifications" (Quay's place for them), and an
+organization's namespace (quota) notifications in its settings: the list with
 each notification's event, method, where it goes (secrets masked, as the API answers) and
 its failures; a form to create one (event, its configuration, method and the method's
 fields); test, delete and re-enable after failures; and, for the e-mail method, the
 authorization e-mail Quay requires before an address gets notifications.
 
-The same service (``NotificationService``) and rule as ``/api/v1/repository/{repo}/
-notification/``: repository admins only (``repo_scope``: 403, then 404). The service
-validates everything (unknown event or method, bad URL refused by the SSRF guard, an
-unauthorized e-mail address) and its message comes back on the settings tab.
+The same service (``NotificationService``) and rules as ``/api/v1/repository/{repo}/
+notification/`` (repository admins: ``repo_scope``, 403 then 404) and
+``/api/v1/organization/{org}/notifications`` (organization admins,
+FEATURE_QUOTA_NOTIFICATIONS). The service validates everything (unknown event or method,
+bad URL refused by the SSRF guard, an unauthorized e-mail address) and its message comes
+back on the settings tab.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import not_found
-from berth.http.api.v1.notifications.routes import repo_scope
+from berth.http.api.v1.notifications.routes import org_scope, repo_scope
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
 from berth.notifications.errors import (
     InvalidNotification,
@@ -81,9 +84,22 @@ def event_detail(n: NotificationView) -> str:
 
 async def notifications_data(page: Page, repo: RepoName) -> dict[str, Any]:
     """What ``repository/_notifications.html`` shows (the caller is a repository admin)."""
+    base = f"/repository/{repo.namespace}/{repo.name}/settings/notifications"
+    return await _data(page, Scope(repo.namespace, repo.name), base)
+
+
+async def org_notifications_data(page: Page, org: str) -> dict[str, Any]:
+    """The organization's namespace (quota) notifications (its admins), when on."""
+    if not page.web.api.settings.notifications.quota_notifications:
+        return {"notifications_on": False}
+    return {**await _data(page, Scope(org), f"/organization/{org}/notifications"), "is_org": True}
+
+
+async def _data(page: Page, scope: Scope, base: str) -> dict[str, Any]:
     svc = page.web.api.svc.notifications
+    level = "namespace" if scope.repository is None else "repository"
     try:
-        views = await svc.list(Scope(repo.namespace, repo.name))
+        views = await svc.list(scope)
     except ScopeNotFound:
         views = []
     rows = [
@@ -98,10 +114,14 @@ async def notifications_data(page: Page, repo: RepoName) -> dict[str, Any]:
         for v in views
     ]
     return {
+        "notifications_on": True,
         "notifications": rows,
-        "notification_events": [
-            (e.name, e.title) for e in EVENTS.values() if e.scope == "repository"
-        ],
+        "notif_base": base,
+        "notif_repository": level == "repository",
+        "notif_title": "Events and notifications"
+        if level == "repository"
+        else "Quota notifications",
+        "notification_events": [(e.name, e.title) for e in EVENTS.values() if e.scope == level],
         "notification_methods": METHODS,
         "vulnerability_levels": [k for k in PRIORITY_LEVELS if k != "Unknown"],
         "notification_mailing": page.web.api.settings.notifications.mailing,
@@ -141,9 +161,20 @@ def _configs(form: dict[str, str]) -> tuple[str, dict[str, Any], dict[str, Any]]
     return method, config, event_config
 
 
-async def create(page: Page) -> Response:
+async def _target(page: Page) -> tuple[Scope, str]:
+    """The notifications' owner (the API's access rule) and the page to go back to."""
+    if "org" in page.params:
+        org = page.params["org"]
+        if not page.web.api.settings.notifications.quota_notifications:
+            raise not_found()
+        page.ctx.params["orgname"] = org
+        return await org_scope(page.ctx), f"/organization/{org}?tab=settings#notifications"
     repo = _repo(page)
-    scope = await repo_scope(page.ctx)
+    return await repo_scope(page.ctx), _back(repo)
+
+
+async def create(page: Page) -> Response:
+    scope, back = await _target(page)
     form = await page.form()
     method, config, event_config = _configs(form)
     try:
@@ -161,14 +192,13 @@ async def create(page: Page) -> Response:
         if method == "email" and NOT_AUTHORIZED in message:
             message += ": send it an authorization e-mail below, then create the notification."
         page.flash(message, "danger")
-        raise Redirect(_back(repo)) from e
+        raise Redirect(back) from e
     page.flash(f"Notification created: {EVENTS[view.event].title}, {METHODS[view.method]}.")
-    return page.redirect(_back(repo))
+    return page.redirect(back)
 
 
 async def _act(page: Page, action: str) -> Response:
-    repo = _repo(page)
-    scope = await repo_scope(page.ctx)
+    scope, back = await _target(page)
     svc = page.web.api.svc.notifications
     uuid = page.params["uuid"]
     try:
@@ -183,7 +213,7 @@ async def _act(page: Page, action: str) -> Response:
             page.flash("Notification deleted.")
     except NotificationNotFound as e:
         page.flash(f"No notification found with uuid {e.uuid}", "danger")
-    return page.redirect(_back(repo))
+    return page.redirect(back)
 
 
 async def test_notification(page: Page) -> Response:
@@ -224,11 +254,14 @@ async def authorize_email(page: Page) -> Response:
 
 def routes(web: WebApp) -> list[WebRoute]:
     base = "/repository/{repository:repository}/settings/notifications"
+    org = "/organization/{org}/notifications"
     post = ("POST",)
-    return [
-        WebRoute(base, create, post),
-        WebRoute(base + "/authorize-email", authorize_email, post),
-        WebRoute(base + "/{uuid}/test", test_notification, post),
-        WebRoute(base + "/{uuid}/reset", reset_notification, post),
-        WebRoute(base + "/{uuid}/delete", delete_notification, post),
-    ]
+    table = [WebRoute(base + "/authorize-email", authorize_email, post)]
+    for b in (base, org):
+        table += [
+            WebRoute(b, create, post),
+            WebRoute(b + "/{uuid}/test", test_notification, post),
+            WebRoute(b + "/{uuid}/reset", reset_notification, post),
+            WebRoute(b + "/{uuid}/delete", delete_notification, post),
+        ]
+    return table

@@ -24,7 +24,7 @@ from berth.http.api.v1.identity.access import OrgAccess, administered_org, org_a
 from berth.http.api.v1.oauth.authorize import IMPLICIT_TOKEN_TTL_S
 from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
-from berth.http.web.pages import org_policies, quotas, usagelogs
+from berth.http.web.pages import notification_settings, org_policies, quotas, usagelogs
 from berth.identity.errors import IdentityError
 from berth.identity.robots import credential_formats
 from berth.oauth.errors import ApplicationNotFound
@@ -192,6 +192,7 @@ async def organization(page: Page) -> Response:
         data["logs"] = await usagelogs.organization_logs(page, org)
     elif tab == "settings":
         data.update(await org_policies.policies_data(page, org))
+        data.update(await notification_settings.org_notifications_data(page, org))
     return page.render(
         "organization/organization.html",
         org=info,

@@ -24,7 +24,7 @@ from typing import Any
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import not_found
-from berth.http.api.v1.usagelogs.routes import org_scope, repo_scope, superuser_scope, user_scope
+from berth.http.api.v1.usagelogs.routes import org_scope, repo_scope, user_scope
 from berth.http.web import chart
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
 from berth.http.web.logkinds import describe, title
@@ -162,10 +162,8 @@ async def user_logs(page: Page, username: str) -> dict[str, Any]:
 
 
 async def superuser_logs(page: Page) -> Response:
-    page.ctx.require_superuser(fresh=False)
-    data = await logs_data(
-        page, await superuser_scope(page.ctx), base="/superuser/logs", export_action=None
-    )
+    page.ctx.require_superuser(fresh=False)  # as the panel: reading needs no fresh sign-in
+    data = await logs_data(page, LogScope.everything(), base="/superuser/logs", export_action=None)
     return page.render("usagelogs/superuser.html", logs=data)
 
 
