@@ -183,3 +183,19 @@ async def test_org_quota_notifications(berth: Berth, alice: Browser) -> None:
     )
     page = await _done(alice, r)
     assert "Notification deleted." in page
+
+
+async def test_tags_tab_shows_pull_counts(configured: Any) -> None:  # noqa: F811
+    async with configured(FEATURE_IMAGE_PULL_STATS=True) as b:
+        alice_client = b.client("alice")
+        await alice_client.push_image("alice/app", "v1")
+        await alice_client.push_image("alice/app", "v2")
+        for _ in range(3):
+            r = await alice_client.get("/v2/alice/app/manifests/v1")
+            assert r.status_code == 200
+        await b.flush_pulls()
+        async for browser in _browser(b, "alice"):
+            page = (await browser.get("/repository/alice/app?tab=tags")).text
+            pulls = dict(re.findall(r'<tr[^>]*data-tag="([^"]+)".*?data-pulls="(\d+)"', page, re.S))
+            assert pulls == {"v1": "3", "v2": "0"}
+            assert "never pulled" in page

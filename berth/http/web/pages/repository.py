@@ -219,8 +219,16 @@ async def tags_data(page: Page, row: RepoRow, *, defaults: bool = False) -> dict
         )
         if t.is_manifest_list:
             rows.extend(await _platform_rows(page, row, t))
+    pull_stats_on = page.web.api.settings.registry.pull_stats
+    pulls = (
+        await page.web.api.svc.registry.pull_stats.tags(row, [t.name for t in tags])
+        if pull_stats_on
+        else {}
+    )
     return {
         "tag_rows": rows,
+        "pull_stats_on": pull_stats_on,
+        "tag_pulls": pulls,
         "immutability_on": page.web.api.settings.registry.tags.immutable_tags,
         "tag_filter": raw_filter,
         "tag_sort": sort,
