@@ -16,6 +16,7 @@ from berth.http.web.pages import (
     org_policies,
     organizations,
     quotas,
+    ratelimits,
     repos,
     repository,
     search,
@@ -40,6 +41,7 @@ MODULES: tuple[PageModule, ...] = (
     superuser.routes,
     notifications.routes,
     quotas.routes,
+    ratelimits.routes,
     org_policies.routes,
 )
 
