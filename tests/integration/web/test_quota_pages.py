@@ -199,3 +199,24 @@ async def test_tags_tab_shows_pull_counts(configured: Any) -> None:  # noqa: F81
             pulls = dict(re.findall(r'<tr[^>]*data-tag="([^"]+)".*?data-pulls="(\d+)"', page, re.S))
             assert pulls == {"v1": "3", "v2": "0"}
             assert "never pulled" in page
+
+
+async def test_user_quota_notifications(berth: Berth, alice: Browser) -> None:
+    page = html.unescape((await alice.get("/user/alice?tab=settings")).text)
+    assert "Quota notifications" in page
+    r = await alice.submit(
+        "/user/alice?tab=settings",
+        "/user/alice/notifications",
+        {"event": "quota_error", "method": "quay_notification", "target_name": "alice"},
+    )
+    page = await _done(alice, r)
+    assert "Notification created: Quota Error" in page
+    api = await alice.http.get("/api/v1/user/namespacenotifications", headers=XHR)
+    assert [n["event"] for n in api.json()["notifications"]] == ["quota_error"]
+    # Someone else's: not found.
+    r = await alice.submit(
+        "/user/alice?tab=settings",
+        "/user/bob/notifications",
+        {"event": "quota_error", "method": "quay_notification", "target_name": "alice"},
+    )
+    assert r.status_code == 404

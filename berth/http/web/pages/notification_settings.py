@@ -20,7 +20,7 @@ from typing import Any
 from starlette.responses import Response
 
 from berth.http.api.v1.errors import not_found
-from berth.http.api.v1.notifications.routes import org_scope, repo_scope
+from berth.http.api.v1.notifications.routes import org_scope, repo_scope, user_scope
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
 from berth.notifications.errors import (
     InvalidNotification,
@@ -95,6 +95,14 @@ async def org_notifications_data(page: Page, org: str) -> dict[str, Any]:
     return {**await _data(page, Scope(org), f"/organization/{org}/notifications"), "is_org": True}
 
 
+async def user_notifications_data(page: Page, username: str) -> dict[str, Any]:
+    """The signed-in user's namespace (quota) notifications, when on."""
+    if not page.web.api.settings.notifications.quota_notifications:
+        return {"notifications_on": False}
+    data = await _data(page, Scope(username), f"/user/{username}/notifications")
+    return {**data, "is_org": False}
+
+
 async def _data(page: Page, scope: Scope, base: str) -> dict[str, Any]:
     svc = page.web.api.svc.notifications
     level = "namespace" if scope.repository is None else "repository"
@@ -163,6 +171,13 @@ def _configs(form: dict[str, str]) -> tuple[str, dict[str, Any], dict[str, Any]]
 
 async def _target(page: Page) -> tuple[Scope, str]:
     """The notifications' owner (the API's access rule) and the page to go back to."""
+    if "name" in page.params:  # the user's own namespace (user:admin, the API's rule)
+        if not page.web.api.settings.notifications.quota_notifications:
+            raise not_found()
+        user = page.require_user()
+        if page.params["name"] != user.username:
+            raise not_found()
+        return await user_scope(page.ctx), f"/user/{user.username}?tab=settings#notifications"
     if "org" in page.params:
         org = page.params["org"]
         if not page.web.api.settings.notifications.quota_notifications:
@@ -255,9 +270,10 @@ async def authorize_email(page: Page) -> Response:
 def routes(web: WebApp) -> list[WebRoute]:
     base = "/repository/{repository:repository}/settings/notifications"
     org = "/organization/{org}/notifications"
+    own = "/user/{name}/notifications"
     post = ("POST",)
     table = [WebRoute(base + "/authorize-email", authorize_email, post)]
-    for b in (base, org):
+    for b in (base, org, own):
         table += [
             WebRoute(b, create, post),
             WebRoute(b + "/{uuid}/test", test_notification, post),

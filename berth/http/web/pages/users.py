@@ -10,6 +10,7 @@ password change ends every other session as ``PUT /api/v1/user/`` does.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
@@ -18,7 +19,7 @@ from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.http.api.v1.errors import ApiProblem
 from berth.http.api.v1.identity.users import login
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
-from berth.http.web.pages import quotas, usagelogs
+from berth.http.web.pages import notification_settings, quotas, usagelogs
 from berth.identity.accounts import UserRecord
 from berth.identity.errors import AccountError, IdentityError
 from berth.identity.robots import credential_formats
@@ -65,6 +66,9 @@ async def user_page(page: Page) -> Response:
     robots = await api.svc.robots.list(user.username) if tab == "robots" else []
     grants = await api.oauth.user_grants(user.id) if tab == "applications" else []
     logs = await usagelogs.user_logs(page, user.username) if tab == "logs" else None
+    notes: dict[str, Any] = {"notifications_on": False}
+    if tab == "settings":
+        notes = await notification_settings.user_notifications_data(page, user.username)
     return page.render(
         "user/settings.html",
         user=user,
@@ -74,6 +78,7 @@ async def user_page(page: Page) -> Response:
         robots=robots,
         grants=grants,
         logs=logs,
+        **notes,
         quota_bar=await quotas.bar(page, user.username),
         expiration_options=sorted(api.settings.registry.tag_expiration_options),
         change_expiration=api.settings.api.change_tag_expiration,
