@@ -67,6 +67,9 @@ def seed(data_dir: Path, days_ago: int, kind: str, n: int) -> None:
                 for i in range(n)
             ],
         )
+        # The hourly sweep may have counted these past days already, when they were empty:
+        # a registry never writes into a closed day, this back-fill does; forget its counts.
+        db.execute("DELETE FROM log_day_counts")
         db.commit()
     finally:
         db.close()
