@@ -1,7 +1,7 @@
 """Quotas in chromium against a real ``berth serve``: a full-access superuser sets an
 organization's quota and limits on /superuser/quotas, alice pushes with skopeo, and the
 organization page's bar shows the bytes the API reports (``quota_report``), with the
-warning banner; the organization's auto-prune policy tab.
+warning banner; the organization's Logs tab; its auto-prune policies.
 Screenshots go to docs/ui/*.png."""
 
 from __future__ import annotations
@@ -88,6 +88,13 @@ def test_quota_bar_shows_the_bytes_used_after_a_push(
     )
     assert "past its quota's warning limit (10%)" in bar.inner_text()
     shot(page, "organization-quota")
+    # The organization's Logs tab: the quota changes and the push are there, as sentences.
+    page.get_by_role("tab", name="Logs").click()
+    table = page.get_by_role("grid", name="Usage logs").inner_text()
+    assert "root" in table  # the superuser's quota changes
+    assert "pushed tag v1 to acme/app" in table
+    assert page.locator("#logs-chart rect[data-kind='push_repo']").count() == 1
+    shot(page, "organization-logs")
     # The organization's auto-prune policies (organization admins).
     page.get_by_role("tab", name="Settings").click()
     page.get_by_label("Method").select_option("number_of_tags")
