@@ -191,6 +191,9 @@ class QuayConfig(BaseModel):
     ACTION_LOG_MAX_PAGE: int | None = None
     ACTION_LOG_AUDIT_LOGINS: bool = True
     ACTION_LOG_AUDIT_LOGIN_FAILURES: bool = False
+    ACTION_LOG_AUDIT_PULL_FAILURES: bool = False
+    ACTION_LOG_AUDIT_PUSH_FAILURES: bool = False
+    ACTION_LOG_AUDIT_DELETE_FAILURES: bool = False
     FEATURE_ACTION_LOG_ROTATION: bool = False
     ACTION_LOG_ROTATION_THRESHOLD: str = "30d"
     ACTION_LOG_ROTATION_FREQUENCY: int | str = 12 * 3600
@@ -695,6 +698,9 @@ def _usage_log_settings(cfg: QuayConfig) -> UsageLogSettings:
         max_page=cfg.ACTION_LOG_MAX_PAGE,
         audit_logins=cfg.ACTION_LOG_AUDIT_LOGINS,
         audit_login_failures=cfg.ACTION_LOG_AUDIT_LOGIN_FAILURES,
+        audit_pull_failures=cfg.ACTION_LOG_AUDIT_PULL_FAILURES,
+        audit_push_failures=cfg.ACTION_LOG_AUDIT_PUSH_FAILURES,
+        audit_delete_failures=cfg.ACTION_LOG_AUDIT_DELETE_FAILURES,
         rotation=cfg.FEATURE_ACTION_LOG_ROTATION,
         rotation_threshold_s=parse_duration(cfg.ACTION_LOG_ROTATION_THRESHOLD),
         rotation_frequency_s=parse_duration(cfg.ACTION_LOG_ROTATION_FREQUENCY),

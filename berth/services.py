@@ -86,9 +86,9 @@ from berth.scanner.services import ScannerService
 from berth.scanner.tasks import INDEX_MANIFEST, REMATCH_MANIFESTS, UPDATE_VULNDB
 from berth.storage.base import BlobStorage
 from berth.storage.factory import create_storage
-from berth.usagelogs.services import UsageLogService
+from berth.usagelogs.services import SWEEP_INTERVAL_S, UsageLogService
 from berth.usagelogs.store import DatabaseLogsModel
-from berth.usagelogs.tasks import EXPORT_LOGS, ROTATE_LOGS
+from berth.usagelogs.tasks import DELETE_LOG_EXPORT, EXPORT_LOGS, ROTATE_LOGS, SWEEP_LOG_DAYS
 
 
 @dataclass
@@ -186,6 +186,8 @@ def _job_runner(
         notification_tasks.NOTIFY_EXPIRING_TAGS.bind(deliverer.notify_expiring_tags),
         EXPORT_LOGS.bind(usage_logs.run_export),
         ROTATE_LOGS.bind(usage_logs.rotate),
+        DELETE_LOG_EXPORT.bind(usage_logs.delete_export),
+        SWEEP_LOG_DAYS.bind(usage_logs.sweep_days),
         BACKFILL_QUOTA_TOTALS.bind(partial(quota_tasks.backfill_quota_totals, quotas=quotas)),
         SYNC_TEAMS.bind(partial(identity_tasks.sync_teams, teamsync=teamsync)),
         INDEX_MANIFEST.bind(scanner.index),
@@ -202,6 +204,8 @@ def _job_runner(
     ]
     if settings.policies.auto_prune:
         schedules.append(Schedule(AUTOPRUNE_SWEEP, every_s=settings.policies.autoprune_interval_s))
+    if settings.usage_logs.aggregated_counts:
+        schedules.append(Schedule(SWEEP_LOG_DAYS, every_s=SWEEP_INTERVAL_S))
     if settings.usage_logs.rotation:
         schedules.append(Schedule(ROTATE_LOGS, every_s=settings.usage_logs.rotation_frequency_s))
     if settings.quotas.management and settings.quotas.backfill:

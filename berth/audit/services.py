@@ -38,6 +38,7 @@ LOG_KINDS = frozenset(
         "user_create", "user_delete", "user_disable", "user_enable", "user_change_email",
         "user_change_password", "user_change_tag_expiration",
         "login_success", "login_failure", "logout",
+        "pull_repo_failed", "push_repo_failed", "delete_tag_failed",
         "create_application", "update_application", "delete_application",
         "reset_application_client_secret", "create_app_specific_token",
         "revoke_app_specific_token",

@@ -70,6 +70,22 @@ class PullStatsService:
             manifest_pulls = await self._manifest(s, repo.id, digest)
         return TagPulls(tag, tag_pulls, digest, manifest_pulls)
 
+    async def tags(self, repo: RepoRow, names: list[str]) -> dict[str, PullCount]:
+        """The pulls of each named tag of the repository, in one query (a tag never pulled
+        is absent): the web UI's tags tab."""
+        if not names:
+            return {}
+        async with self.db.read() as s:
+            rows = await s.execute(
+                select(
+                    TagPullStat.tag_name, TagPullStat.pull_count, TagPullStat.last_pull_at
+                ).where(
+                    TagPullStat.repository_id == repo.id,
+                    TagPullStat.tag_name.in_(sorted(set(names))),
+                )
+            )
+            return {name: PullCount(int(n), int(last)) for name, n, last in rows}
+
     async def _manifest(self, s: AsyncSession, repository_id: int, digest: str) -> PullCount:
         return await self._count(
             s,

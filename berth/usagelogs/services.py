@@ -16,7 +16,8 @@ enqueues the job in the transaction that writes ``export_logs_success``; the job
 one JSON document (Quay's ``{export_id, details, logs: [..., {"terminator": true}]}``)
 into storage, then tells the callback URL (Quay's payload, through the outbound client and
 its SSRF guard) and/or the e-mail address (``LogsExportedMailer``) where to download it.
-The link (``/exportedlogs/<token>``) works for ``EXPORT_ACTION_LOGS_SECONDS``.
+The link (``/exportedlogs/<token>``) works for ``EXPORT_ACTION_LOGS_SECONDS``; the job that
+wrote the file enqueues its deletion (``DELETE_LOG_EXPORT``) for a minute after that.
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ from berth.usagelogs.errors import (
 from berth.usagelogs.mail import LogsExportedMailer
 from berth.usagelogs.settings import UsageLogSettings
 from berth.usagelogs.store import (
+    CLOSE_MS,
+    DAY_MS,
     ArchivedFile,
     Cursor,
     LogFilter,
     LogsModel,
     StoredEntry,
 )
-from berth.usagelogs.tasks import EXPORT_LOGS, ExportLogs
+from berth.usagelogs.tasks import DELETE_LOG_EXPORT, EXPORT_LOGS, DeleteLogExport, ExportLogs
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,11 @@ SERVICE_LEVEL_LOG_KINDS = frozenset(
     }
 )  # fmt: skip
 EXPORT_BATCH = 1000
+#: How far back the hourly sweep counts closed days (an aggregate spans under four weeks).
+SWEEP_DAYS = 32
+SWEEP_INTERVAL_S = 3600
+#: An export's file outlives its link by this much, so a download under way finishes.
+EXPORT_FILE_GRACE_S = 60
 
 
 # ---- dates -----------------------------------------------------------------------------
@@ -320,6 +328,58 @@ class UsageLogService:
                 }
         return [_view(e, users, spaces) for e in entries]
 
+    # ---- refused registry actions ----------------------------------------------------------
+    def audits_refusal(self, kind: str) -> bool:
+        """Whether ACTION_LOG_AUDIT_PULL/PUSH/DELETE_FAILURES ask to log ``kind``."""
+        conf = self.settings
+        return (
+            (kind == "pull_repo_failed" and conf.audit_pull_failures)
+            or (kind == "push_repo_failed" and conf.audit_push_failures)
+            or (kind == "delete_tag_failed" and conf.audit_delete_failures)
+        )
+
+    async def record_refusal(
+        self,
+        kind: str,
+        namespace: str,
+        repository: str,
+        reference: str | None,
+        performer: Performer,
+        message: str,
+    ) -> None:
+        """Log a registry pull, push or delete refused for want of access, as Quay's
+        ``log_unauthorized`` does: metadata ``namespace``, ``repo``, the ``tag`` or
+        ``manifest_digest`` asked for, and ``message`` ("Namespace does not exist",
+        "Repository does not exist", or the refusal's); the entry belongs to the namespace
+        and repository when they exist."""
+        meta: dict[str, Any] = {"namespace": namespace, "repo": repository}
+        if reference:
+            meta["manifest_digest" if reference.startswith("sha256:") else "tag"] = reference
+        async with self.db.write() as s:
+            ns_id = (
+                await s.execute(select(Namespace.id).where(Namespace.name == namespace))
+            ).scalar_one_or_none()
+            repo_id = None
+            if ns_id is not None:
+                repo_id = (
+                    await s.execute(
+                        select(Repository.id).where(
+                            Repository.namespace_id == ns_id, Repository.name == repository
+                        )
+                    )
+                ).scalar_one_or_none()
+            if ns_id is None:
+                meta["message"] = "Namespace does not exist"
+            elif repo_id is None:
+                meta["message"] = "Repository does not exist"
+            else:
+                meta["message"] = message
+            record(
+                s, kind, namespace if ns_id is not None else None, performer,
+                repository if repo_id is not None else None, meta,
+                namespace_id=ns_id, repository_id=repo_id,
+            )  # fmt: skip
+
     # ---- export --------------------------------------------------------------------------
     async def queue_export(
         self,
@@ -406,6 +466,14 @@ class UsageLogService:
         else:
             digest, _size = await self._store_stream(self._document(job, where))
             url = self.export_link(digest, job.export_id)
+            # The file goes once its link has expired (a minute later: no download is cut).
+            async with self.db.write() as s:
+                await enqueue(
+                    s,
+                    DELETE_LOG_EXPORT,
+                    DeleteLogExport(job.export_id, digest),
+                    delay_s=self.settings.export_link_ttl_s + EXPORT_FILE_GRACE_S,
+                )
         await self._report(job, status, url)
         return status
 
@@ -442,6 +510,11 @@ class UsageLogService:
             await self.storage.abort_upload(upload_id, state)
             raise
         return digest, size
+
+    async def delete_export(self, job: DeleteLogExport) -> None:
+        """The export's file, deleted after its link expired (the link answers 404 then)."""
+        await self.storage.delete_blob(job.digest)
+        log.info("log export %s: file deleted after its link expired", job.export_id)
 
     def export_link(self, digest: str, export_id: str) -> str:
         token = self._links.encrypt(orjson.dumps({"d": digest, "e": export_id})).decode()
@@ -499,6 +572,20 @@ class UsageLogService:
                     exported_data_url=url,
                     expires_in_s=self.settings.export_link_ttl_s,
                 )
+
+    # ---- day counts ----------------------------------------------------------------------
+    async def sweep_days(self, _payload: NoPayload | None = None) -> int:
+        """Count each closed UTC day of the last ``SWEEP_DAYS`` not counted yet (oldest
+        first), for every filter without a performer: the first aggregate of a month then
+        reads kept counts instead of the month's entries. The number of days counted."""
+        closed = (now_ms() - CLOSE_MS) // DAY_MS * DAY_MS
+        done = 0
+        for day in range(closed - SWEEP_DAYS * DAY_MS, closed, DAY_MS):
+            if await self.store.sweep_day(day):
+                done += 1
+        if done:
+            log.info("usage logs: counted %d closed days for the aggregates", done)
+        return done
 
     # ---- rotation ------------------------------------------------------------------------
     async def rotate(self, _payload: NoPayload | None = None) -> list[ArchivedFile]:

@@ -23,6 +23,9 @@ class UsageLogSettings:
       may go; None: no cap);
     - ``ACTION_LOG_AUDIT_LOGINS`` / ``ACTION_LOG_AUDIT_LOGIN_FAILURES``: log sign-ins and
       refused sign-ins;
+    - ``ACTION_LOG_AUDIT_PULL_FAILURES`` / ``_PUSH_FAILURES`` / ``_DELETE_FAILURES``: log a
+      registry pull, push or delete refused for want of access (``pull_repo_failed``,
+      ``push_repo_failed``, ``delete_tag_failed``);
     - ``FEATURE_ACTION_LOG_ROTATION``, ``ACTION_LOG_ROTATION_THRESHOLD`` (seconds),
       ``ACTION_LOG_ROTATION_FREQUENCY`` (seconds), ``ACTION_LOG_ARCHIVE_LOCATION`` and
       ``ACTION_LOG_ARCHIVE_PATH``: entries older than the threshold move to archive files;
@@ -37,6 +40,9 @@ class UsageLogSettings:
     max_page: int | None = None
     audit_logins: bool = True
     audit_login_failures: bool = False
+    audit_pull_failures: bool = False
+    audit_push_failures: bool = False
+    audit_delete_failures: bool = False
     rotation: bool = False
     rotation_threshold_s: int = 30 * 86400
     rotation_frequency_s: int = 12 * 3600

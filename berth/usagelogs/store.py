@@ -34,6 +34,8 @@ from berth.usagelogs.models import LogArchive, LogDayCount
 DAY_MS = 86_400_000
 #: A day's counts are kept once it ended this long ago (pulls are written within seconds).
 CLOSE_MS = 10 * 60_000
+#: ``log_day_counts.scope`` of the marker row of a swept day (``sweep_day``).
+SWEPT = "*swept*"
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,11 @@ class LogsModel(Protocol):
         self, cutoff_ms: int, batch: int, archive_path: str, write: WriteArchive
     ) -> list[ArchivedFile]:
         """Move every entry older than ``cutoff_ms`` into archive files, ``batch`` a file."""
+        ...
+
+    async def sweep_day(self, day_ms: int) -> bool:
+        """Count the closed UTC day ``day_ms`` once for every filter without a performer
+        (everything, each namespace, each repository); False when already swept."""
         ...
 
     async def archives(self) -> list[ArchivedFile]: ...
@@ -258,18 +265,34 @@ class DatabaseLogsModel:
             out += await self._count_days(replace(where, end_ms=first))
         if last < where.end_ms:
             out += await self._count_days(replace(where, start_ms=last))
+        # Without a performer filter, a swept day is known too: its counts are those of the
+        # filter without hidden kinds (``base``), less the hidden kinds; none is zero.
+        base = _scope_key(replace(where, exclude_kinds=frozenset()))
+        sweepable = where.performer_id is None and where.performer_name is None
+        scopes = [key, base, SWEPT] if sweepable else [key]
         async with self.db.read() as s:
-            rows = (
+            found = (
                 await s.execute(
-                    select(LogDayCount.day, LogDayCount.kind, LogDayCount.count).where(
-                        LogDayCount.scope == key,
+                    select(
+                        LogDayCount.scope, LogDayCount.day, LogDayCount.kind, LogDayCount.count
+                    ).where(
+                        LogDayCount.scope.in_(scopes),
                         LogDayCount.day >= first,
                         LogDayCount.day < last,
                     )
                 )
             ).all()
+        rows = [(d, k, n) for sc, d, k, n in found if sc == key]
         known = {d for d, _, _ in rows}
         out += [DayCount(k, d, n) for d, k, n in rows if k]
+        swept = {d for sc, d, _, _ in found if sc == SWEPT} - known
+        if swept:
+            out += [
+                DayCount(k, d, n)
+                for sc, d, k, n in found
+                if sc == base and d in swept and k and k not in where.exclude_kinds
+            ]
+            known |= swept
         missing = [d for d in range(first, last, DAY_MS) if d not in known]
         if missing:
             lo, hi = missing[0], missing[-1] + DAY_MS
@@ -294,6 +317,63 @@ class DatabaseLogsModel:
                 await s.execute(insert(LogDayCount), rows)
         except IntegrityError:  # another reader counted the same days meanwhile: same values
             pass
+
+    async def sweep_day(self, day_ms: int) -> bool:
+        """One pass over the day's entries, grouped by namespace, repository and kind, gives
+        the counts of every filter without a performer: everything, each namespace (which
+        its user's own view, hiding some kinds, reads less those kinds) and each repository.
+        They replace what earlier aggregates kept for that day, with a marker row (scope
+        ``SWEPT``) in the same transaction: an aggregate reads a swept day without touching
+        the entries, and a filter with no row that day had none."""
+        async with self.db.read() as s:
+            done = (
+                await s.execute(
+                    select(LogDayCount.day).where(
+                        LogDayCount.scope == SWEPT, LogDayCount.day == day_ms
+                    )
+                )
+            ).first()
+            if done is not None:
+                return False
+            grouped = (
+                await s.execute(
+                    select(
+                        LogEntry.namespace_id, LogEntry.repository_id, LogEntry.kind, func.count()
+                    )
+                    .where(LogEntry.created_at >= day_ms, LogEntry.created_at < day_ms + DAY_MS)
+                    .group_by(LogEntry.namespace_id, LogEntry.repository_id, LogEntry.kind)
+                )
+            ).all()
+        counts: dict[tuple[str, str], int] = {}
+
+        def add(where: LogFilter, kind: str, n: int) -> None:
+            k = (_scope_key(where), kind)
+            counts[k] = counts.get(k, 0) + n
+
+        for ns_id, repo_id, kind, n in grouped:
+            add(LogFilter(0, 0), kind, n)
+            if ns_id is not None:
+                add(LogFilter(0, 0, namespace_id=ns_id), kind, n)
+            if repo_id is not None:
+                add(LogFilter(0, 0, repository_id=repo_id), kind, n)
+        rows = [
+            {"scope": sc, "day": day_ms, "kind": k, "count": n} for (sc, k), n in counts.items()
+        ]
+        rows.append({"scope": SWEPT, "day": day_ms, "kind": "", "count": 0})
+        scopes = sorted({sc for sc, _ in counts})
+        try:
+            async with self.db.write() as s:
+                for i in range(0, len(scopes), 500):
+                    await s.execute(
+                        delete(LogDayCount).where(
+                            LogDayCount.day == day_ms, LogDayCount.scope.in_(scopes[i : i + 500])
+                        )
+                    )
+                for i in range(0, len(rows), 1000):
+                    await s.execute(insert(LogDayCount), rows[i : i + 1000])
+        except IntegrityError:  # swept by another replica meanwhile: the same counts
+            return False
+        return True
 
     async def count(self, where: LogFilter) -> int:
         async with self.db.read() as s:

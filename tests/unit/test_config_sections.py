@@ -213,6 +213,8 @@ def test_usage_log_keys(tmp_path: Path) -> None:
                 "ACTION_LOG_ROTATION_THRESHOLD": "2w",
                 "ACTION_LOG_MAX_PAGE": 5,
                 "ACTION_LOG_AUDIT_LOGIN_FAILURES": True,
+                "ACTION_LOG_AUDIT_PULL_FAILURES": True,
+                "ACTION_LOG_AUDIT_DELETE_FAILURES": True,
                 "EXPORT_ACTION_LOGS_SECONDS": 60,
             },
         ),
@@ -222,6 +224,9 @@ def test_usage_log_keys(tmp_path: Path) -> None:
     assert s.rotation_threshold_s == 14 * 86400
     assert s.max_page == 5
     assert s.audit_login_failures
+    assert s.audit_pull_failures
+    assert not s.audit_push_failures
+    assert s.audit_delete_failures
     assert s.export_link_ttl_s == 60
 
 

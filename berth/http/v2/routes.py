@@ -43,6 +43,15 @@ if TYPE_CHECKING:
 
 RouteHandler = Callable[["V2", Request, "Ctx", re.Match[str]], Awaitable[Response]]
 
+#: Quay's log kinds of a refused registry action (ACTION_LOG_AUDIT_*_FAILURES), and the
+#: message its v2 ``Unauthorized`` carries into their metadata.
+_REFUSAL_KINDS: dict[str, str] = {
+    Action.PULL: "pull_repo_failed",
+    Action.PUSH: "push_repo_failed",
+    Action.DELETE: "delete_tag_failed",
+}
+UNAUTHORIZED_MESSAGE = "access to the requested resource is not authorized"
+
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -172,10 +181,23 @@ class V2:
             value += f',error="{error}"'
         return value
 
-    async def require(self, request: Request, ctx: Ctx, action: str) -> Response | None:
-        """None when allowed; otherwise the 401/403 answer."""
+    async def require(
+        self, request: Request, ctx: Ctx, action: str, reference: str | None = None
+    ) -> Response | None:
+        """None when allowed; otherwise the 401/403 answer. A refused manifest pull, push
+        or delete (``reference`` given) is logged when ACTION_LOG_AUDIT_*_FAILURES ask."""
         if await self.svc.auth.allowed(ctx.caller, ctx.repo, action):
             return None
+        if reference is not None:
+            kind = _REFUSAL_KINDS.get(action)
+            logs = self.svc.usage_logs
+            if kind is not None and logs.audits_refusal(kind):
+                who = ctx.performer(request) or Performer(
+                    None, None, request.client.host if request.client else None
+                )
+                await logs.record_refusal(
+                    kind, ctx.repo.namespace, ctx.repo.name, reference, who, UNAUTHORIZED_MESSAGE
+                )
         wanted = (
             "pull" if action == Action.PULL else ("pull,push" if action == Action.PUSH else "*")
         )
@@ -339,7 +361,7 @@ class V2:
             ctx.repo.namespace
         )
         if request.method in ("GET", "HEAD"):
-            if denied := await self.require(request, ctx, Action.PULL):
+            if denied := await self.require(request, ctx, Action.PULL, ref):
                 return denied
             if proxied:
                 return await self._proxied_manifest(request, ctx, ref)
@@ -364,7 +386,7 @@ class V2:
                 and not ctx.caller.principal.is_anonymous
             ):
                 await registry.pull_through.refuse_push(ctx.repo)
-            if denied := await self.require(request, ctx, Action.PUSH):
+            if denied := await self.require(request, ctx, Action.PUSH, ref):
                 return denied
             body = await _read_limited(request, registry.manifests.max_bytes)
             repo = await registry.repository_for_push(
@@ -388,7 +410,7 @@ class V2:
                 headers["OCI-Subject"] = result.subject
             return _empty(201, headers)
         if request.method == "DELETE":
-            if denied := await self.require(request, ctx, Action.DELETE):
+            if denied := await self.require(request, ctx, Action.DELETE, ref):
                 return denied
             repo = await registry.repository_for_push(ctx.repo, create=False)
             await registry.manifests.delete(

@@ -11,13 +11,18 @@ from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
     manifest,
+    notification_settings,
     notifications,
+    org_policies,
     organizations,
+    quotas,
+    ratelimits,
     repos,
     repository,
     search,
     session,
     superuser,
+    usagelogs,
     users,
 )
 
@@ -26,6 +31,8 @@ PageModule = Callable[[WebApp], list[WebRoute]]
 MODULES: tuple[PageModule, ...] = (
     session.routes,
     repos.routes,
+    notification_settings.routes,  # before repository's (as usagelogs)
+    usagelogs.routes,  # before repository's: {repository} would swallow /exportlogs
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
     repository.routes,
     search.routes,
@@ -33,6 +40,9 @@ MODULES: tuple[PageModule, ...] = (
     users.routes,
     superuser.routes,
     notifications.routes,
+    quotas.routes,
+    ratelimits.routes,
+    org_policies.routes,
 )
 
 

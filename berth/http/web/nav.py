@@ -23,9 +23,9 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Repositories", "/repository/"),
     NavItem("Organizations", "/organization/", signed_in=True),
-    NavItem("Usage logs", "/usagelogs", ready=False, signed_in=True),
+    NavItem("Usage logs", "/usagelogs", signed_in=True),
     NavItem("Notifications", "/notifications", signed_in=True),
-    NavItem("Quotas", "/quota", ready=False, signed_in=True),
+    NavItem("Quotas", "/quota", signed_in=True),
     NavItem("Mirroring", "/mirroring", ready=False, signed_in=True),
     NavItem("Proxy cache", "/proxycache", ready=False, signed_in=True),
     NavItem("Security", "/security", ready=False, signed_in=True),

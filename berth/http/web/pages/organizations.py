@@ -24,6 +24,7 @@ from berth.http.api.v1.identity.access import OrgAccess, administered_org, org_a
 from berth.http.api.v1.oauth.authorize import IMPLICIT_TOKEN_TTL_S
 from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
+from berth.http.web.pages import notification_settings, org_policies, quotas, usagelogs
 from berth.identity.errors import IdentityError
 from berth.identity.robots import credential_formats
 from berth.oauth.errors import ApplicationNotFound
@@ -39,9 +40,10 @@ TABS = {
     "robots": "Robot accounts",
     "defaults": "Default permissions",
     "applications": "OAuth applications",
+    "logs": "Logs",
     "settings": "Settings",
 }
-ADMIN_TABS = {"defaults", "applications", "settings"}
+ADMIN_TABS = {"defaults", "applications", "logs", "settings"}
 REPO_ROLES = [r.value for r in RepoRole]
 TEAM_ROLES = [r.value for r in TeamRole]
 CREDENTIAL_LABELS = {
@@ -186,6 +188,11 @@ async def organization(page: Page) -> Response:
         data["teams"] = await svc.teams.list(org)
     elif tab == "applications":
         data["applications"] = await page.web.api.oauth.list_applications(org)
+    elif tab == "logs":
+        data["logs"] = await usagelogs.organization_logs(page, org)
+    elif tab == "settings":
+        data.update(await org_policies.policies_data(page, org))
+        data.update(await notification_settings.org_notifications_data(page, org))
     return page.render(
         "organization/organization.html",
         org=info,
@@ -196,6 +203,8 @@ async def organization(page: Page) -> Response:
         team_roles=TEAM_ROLES,
         expiration_options=sorted(svc.orgs.tag_expiration_options),
         change_expiration=page.web.api.settings.api.change_tag_expiration,
+        quota_bar=await quotas.bar(page, org),
+        can_edit_quota=quotas.may_edit(page),
         **data,
     )
 

@@ -19,6 +19,7 @@ from berth.http.api.v1.repos.access import (
     repository_access,
 )
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
+from berth.http.web.pages import quotas
 from berth.http.web.pages.repository import repo_from_path
 from berth.identity.errors import IdentityError
 from berth.registry.repositories import RepoName
@@ -75,9 +76,15 @@ async def repository_list(page: Page) -> Response:
     next_page = (
         page_token(page.web.api, result.next_after_id) if result.next_after_id is not None else None
     )
+    # The quota of each namespace on the page (two queries; none when quotas are off).
+    quota_bars = await quotas.bars(
+        page, {r.namespace for r in repos} | set(filter(None, [namespace]))
+    )
     return page.render(
         "repos/list.html",
         repos=_sorted(repos, sort),
+        quota_bars=quota_bars,
+        namespace_bar=quota_bars.get(namespace) if namespace else None,
         view=view,
         namespaces=await _namespaces_of(page),
         name_filter=name_filter,

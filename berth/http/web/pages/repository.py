@@ -32,7 +32,7 @@ from berth.http.api.v1.registry.tags import (
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
-from berth.http.web.pages import security
+from berth.http.web.pages import notification_settings, security, usagelogs
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
 from berth.policies.errors import NotFound as PolicyNotFound
@@ -49,7 +49,14 @@ MAX_TAG = 128
 MAX_DIGEST = 200
 MAX_DESCRIPTION = 64 * 1024
 MAX_ENTITY = 255
-TABS = {"info": "Information", "tags": "Tags", "history": "Tag history", "settings": "Settings"}
+TABS = {
+    "info": "Information",
+    "tags": "Tags",
+    "history": "Tag history",
+    "logs": "Logs",
+    "settings": "Settings",
+}
+ADMIN_TABS = {"logs", "settings"}  # repository admins only (the API's rule for both)
 TAG_ACTIONS = ("fetch", "add", "move", "expire", "delete", "immutable")
 ROLES = tuple(role.value for role in RepoRole)
 
@@ -122,7 +129,7 @@ async def repository_page(page: Page) -> Response:
         )
     tab = page.query("tab", "info")
     tab = tab if tab in TABS else "info"
-    if tab == "settings" and not access.can_admin:
+    if tab in ADMIN_TABS and not access.can_admin:
         raise forbidden()  # the settings read the permissions: repository admins (as the API)
     can_write = access.can_write and RepositoryState(detail.state).accepts_pushes
     data: dict[str, Any] = {
@@ -130,7 +137,7 @@ async def repository_page(page: Page) -> Response:
         "full_name": f"{detail.namespace}/{detail.name}",
         "base": _base(detail),
         "tab": tab,
-        "tabs": {k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+        "tabs": {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
         "can_write": can_write,
         "can_admin": access.can_admin,
         "description_html": render_markdown(detail.description) if tab == "info" else "",
@@ -162,6 +169,8 @@ async def repository_page(page: Page) -> Response:
             return page.render("repository/_history.html", **data)
     elif tab == "settings":
         data.update(await settings_data(page, access, detail))
+    elif tab == "logs":
+        data["logs"] = await usagelogs.repository_logs(page, detail.namespace, detail.name)
     return page.render("repository/repository.html", **data)
 
 
@@ -211,10 +220,18 @@ async def tags_data(page: Page, row: RepoRow, *, defaults: bool = False) -> dict
         if t.is_manifest_list:
             rows.extend(await _platform_rows(page, row, t))
     cells = await security.summaries(page, [r.digest for r in rows if not r.is_index])
+    pull_stats_on = page.web.api.settings.registry.pull_stats
+    pulls = (
+        await page.web.api.svc.registry.pull_stats.tags(row, [t.name for t in tags])
+        if pull_stats_on
+        else {}
+    )
     return {
         "tag_rows": rows,
         "security_on": security.enabled(page),
         "security_cells": cells,
+        "pull_stats_on": pull_stats_on,
+        "tag_pulls": pulls,
         "immutability_on": page.web.api.settings.registry.tags.immutable_tags,
         "tag_filter": raw_filter,
         "tag_sort": sort,
@@ -435,7 +452,7 @@ async def _action_failed(
         **(await tags_data(page, row, defaults=True)),
         "repo": detail,
         "tab": "tags" if action != "restore" else "history",
-        "tabs": {k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+        "tabs": {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
         "description_html": "",
         "edit_description": False,
         "errors": {},
@@ -523,6 +540,7 @@ async def settings_data(page: Page, access: RepoAccess, detail: RepoDetail) -> d
         data["immutability_policies"] = await svc.policies.list(IMMUTABILITY, scope)
     if data["prune_on"]:
         data["prune_policies"] = await svc.policies.list(PRUNE, scope)
+    data.update(await notification_settings.notifications_data(page, repo))
     return data
 
 
@@ -593,7 +611,7 @@ async def description_post(page: Page) -> Response:
             full_name=f"{detail.namespace}/{detail.name}",
             base=_base(detail),
             tab="info",
-            tabs={k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+            tabs={k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
             can_write=access.can_write,
             can_admin=access.can_admin,
             description_html=render_markdown(detail.description),

@@ -10,6 +10,7 @@ password change ends every other session as ``PUT /api/v1/user/`` does.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
@@ -18,6 +19,7 @@ from berth.auth.errors import InvalidCredentials, TooManyAttempts
 from berth.http.api.v1.errors import ApiProblem
 from berth.http.api.v1.identity.users import login
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
+from berth.http.web.pages import notification_settings, quotas, usagelogs
 from berth.identity.accounts import UserRecord
 from berth.identity.errors import AccountError, IdentityError
 from berth.identity.robots import credential_formats
@@ -29,6 +31,7 @@ TABS = {
     "tokens": "App-specific tokens",
     "applications": "Authorized applications",
     "robots": "Robot accounts",
+    "logs": "Usage logs",
 }
 
 
@@ -62,6 +65,10 @@ async def user_page(page: Page) -> Response:
     tokens = await api.oauth.list_app_tokens(user.id) if tab == "tokens" else []
     robots = await api.svc.robots.list(user.username) if tab == "robots" else []
     grants = await api.oauth.user_grants(user.id) if tab == "applications" else []
+    logs = await usagelogs.user_logs(page, user.username) if tab == "logs" else None
+    notes: dict[str, Any] = {"notifications_on": False}
+    if tab == "settings":
+        notes = await notification_settings.user_notifications_data(page, user.username)
     return page.render(
         "user/settings.html",
         user=user,
@@ -70,6 +77,9 @@ async def user_page(page: Page) -> Response:
         tokens=tokens,
         robots=robots,
         grants=grants,
+        logs=logs,
+        **notes,
+        quota_bar=await quotas.bar(page, user.username),
         expiration_options=sorted(api.settings.registry.tag_expiration_options),
         change_expiration=api.settings.api.change_tag_expiration,
         database_auth=api.settings.api.database_auth,

@@ -50,3 +50,25 @@
     });
   });
 })();
+
+// Forms whose fields depend on a choice: a <select data-toggles="NAME"> shows the elements of
+// its form marked data-when="NAME=value1 value2" for the chosen value and hides the others.
+// Without JavaScript every field shows, and the server reads the chosen ones only.
+(function () {
+  "use strict";
+  function sync(select) {
+    var name = select.getAttribute("data-toggles");
+    var form = select.form;
+    if (!form) { return; }
+    form.querySelectorAll("[data-when^='" + name + "=']").forEach(function (el) {
+      var values = el.getAttribute("data-when").slice(name.length + 1).split(" ");
+      el.hidden = values.indexOf(select.value) < 0;
+    });
+  }
+  function all() { document.querySelectorAll("select[data-toggles]").forEach(sync); }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[data-toggles]")) { sync(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", all);
+  document.addEventListener("htmx:afterSwap", all);
+})();
