@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
+from berth.buildtriggers.settings import BuildTriggerSettings, build_trigger_settings
 from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
 from berth.notifications.settings import MailSettings, NotificationSettings
@@ -116,6 +117,14 @@ class QuayConfig(BaseModel):
     LABELED_EXPIRATION_MAXIMUM: str = "104w"
     LABEL_KEY_RESERVED_PREFIXES: list[str] = Field(default_factory=list)
     BUILDLOGS_REDIS: dict[str, Any] | None = None
+    # Build triggers (berth/buildtriggers/settings.py).
+    FEATURE_BUILD_SUPPORT: bool = True
+    FEATURE_GITHUB_BUILD: bool = False
+    FEATURE_GITLAB_BUILD: bool = False
+    FEATURE_BITBUCKET_BUILD: bool = False
+    GITHUB_TRIGGER_CONFIG: dict[str, Any] | None = None
+    GITLAB_TRIGGER_CONFIG: dict[str, Any] | None = None
+    BITBUCKET_TRIGGER_CONFIG: dict[str, Any] | None = None
     USER_EVENTS_REDIS: dict[str, Any] | None = None
     DATA_MODEL_CACHE_CONFIG: dict[str, Any] | None = None
 
@@ -481,6 +490,7 @@ class Settings:
     # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
     oidc: tuple[OidcSettings, ...] = ()
     proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
+    build_triggers: BuildTriggerSettings = field(default_factory=BuildTriggerSettings)
 
     @property
     def base_url(self) -> str:
@@ -828,6 +838,20 @@ def load_settings(
         )
     ldap = _ldap_settings(cfg, outbound, problems) if cfg.AUTHENTICATION_TYPE == "LDAP" else None
     oidc = oidc_settings({str(k): v for k, v in data.items()}, problems)
+    build_triggers = build_trigger_settings(
+        build_support=cfg.FEATURE_BUILD_SUPPORT,
+        features={
+            "github": cfg.FEATURE_GITHUB_BUILD,
+            "gitlab": cfg.FEATURE_GITLAB_BUILD,
+            "bitbucket": cfg.FEATURE_BITBUCKET_BUILD,
+        },
+        blocks={
+            "github": cfg.GITHUB_TRIGGER_CONFIG,
+            "gitlab": cfg.GITLAB_TRIGGER_CONFIG,
+            "bitbucket": cfg.BITBUCKET_TRIGGER_CONFIG,
+        },
+        problems=problems,
+    )
     if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
         for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
             if not getattr(cfg, key):
@@ -874,6 +898,7 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        build_triggers=build_triggers,
         proxy_cache=ProxyCacheSettings(
             enabled=cfg.FEATURE_PROXY_CACHE,
             revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),
