@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
+from berth.builds.settings import BuildSettings, concurrency, executor_settings
 from berth.buildtriggers.settings import BuildTriggerSettings, build_trigger_settings
 from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
@@ -118,7 +119,6 @@ class QuayConfig(BaseModel):
     LABEL_KEY_RESERVED_PREFIXES: list[str] = Field(default_factory=list)
     BUILDLOGS_REDIS: dict[str, Any] | None = None
     # Build triggers (berth/buildtriggers/settings.py).
-    FEATURE_BUILD_SUPPORT: bool = True
     FEATURE_GITHUB_BUILD: bool = False
     FEATURE_GITLAB_BUILD: bool = False
     FEATURE_BITBUCKET_BUILD: bool = False
@@ -291,6 +291,20 @@ class QuayConfig(BaseModel):
     # the largest blob fetched from an upstream (None: no limit).
     BERTH_PROXY_CACHE_REVALIDATE: str = "1m"
     BERTH_PROXY_CACHE_MAX_BLOB_BYTES: int | None = None
+    # Dockerfile builds (berth/builds/settings.py, docs/builds.md).
+    FEATURE_BUILD_SUPPORT: bool = True
+    FEATURE_READER_BUILD_LOGS: bool = False
+    BUILD_MANAGER: list[Any] | None = None
+    BERTH_BUILD_MAX_CONTEXT_BYTES: int = 256 * 1024 * 1024
+    BERTH_BUILD_MAX_UNPACKED_BYTES: int = 2 * 1024 * 1024 * 1024
+    BERTH_BUILD_MAX_FILES: int = 100_000
+    BERTH_BUILD_MAX_QUEUED: int = 20
+    BERTH_BUILD_CONCURRENCY: dict[str, Any] | None = None
+    BERTH_BUILD_REGISTRY: str | None = None
+    BERTH_BUILD_REGISTRY_TLS_VERIFY: bool | None = None
+    BERTH_BUILD_WORK_DIR: str | None = None
+    BERTH_BUILD_TOKEN_TTL: int = 7200
+    BERTH_BUILD_RETRIES: int = 1
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -491,6 +505,7 @@ class Settings:
     oidc: tuple[OidcSettings, ...] = ()
     proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
     build_triggers: BuildTriggerSettings = field(default_factory=BuildTriggerSettings)
+    builds: BuildSettings = field(default_factory=BuildSettings)
 
     @property
     def base_url(self) -> str:
@@ -831,6 +846,7 @@ def load_settings(
     storage = _storage_location(cfg, ddir, problems)
     outbound = _outbound_settings(cfg, path, env, problems)
     scanner = _scanner_settings(cfg, ddir, problems)
+    builds = _build_settings(cfg, ddir, problems)
     if cfg.AUTHENTICATION_TYPE not in ("Database", "LDAP"):
         problems.append(
             f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet "
@@ -914,6 +930,30 @@ def load_settings(
         ldap=ldap,
         team_resync_s=parse_duration(cfg.TEAM_RESYNC_STALE_TIME),
         oidc=oidc,
+        builds=builds,
+    )
+
+
+def _build_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> BuildSettings:
+    total, per_namespace = concurrency(cfg.BERTH_BUILD_CONCURRENCY, problems)
+    tls = cfg.BERTH_BUILD_REGISTRY_TLS_VERIFY
+    return BuildSettings(
+        enabled=cfg.FEATURE_BUILD_SUPPORT,
+        reader_logs=cfg.FEATURE_READER_BUILD_LOGS,
+        executor=executor_settings(cfg.BUILD_MANAGER, problems),
+        max_context_bytes=cfg.BERTH_BUILD_MAX_CONTEXT_BYTES,
+        max_unpacked_bytes=cfg.BERTH_BUILD_MAX_UNPACKED_BYTES,
+        max_files=cfg.BERTH_BUILD_MAX_FILES,
+        max_queued=cfg.BERTH_BUILD_MAX_QUEUED,
+        max_running=total,
+        max_running_per_namespace=per_namespace,
+        registry=cfg.BERTH_BUILD_REGISTRY or cfg.SERVER_HOSTNAME,
+        registry_tls_verify=cfg.PREFERRED_URL_SCHEME == "https" if tls is None else tls,
+        work_dir=Path(cfg.BERTH_BUILD_WORK_DIR)
+        if cfg.BERTH_BUILD_WORK_DIR
+        else data_dir / "builds",
+        token_ttl_s=cfg.BERTH_BUILD_TOKEN_TTL,
+        retries=max(0, cfg.BERTH_BUILD_RETRIES),
     )
 
 

@@ -1,14 +1,14 @@
 """build triggers: custom git, GitHub, GitLab and Bitbucket triggers of a repository
 
-Revision ID: 0120_build_triggers
-Revises: 0110_scanner
+Revision ID: 0121_build_triggers
+Revises: 0120_builds
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0120_build_triggers"
-down_revision = "0110_scanner"
+revision = "0121_build_triggers"
+down_revision = "0120_builds"
 branch_labels = None
 depends_on = None
 
