@@ -18,6 +18,8 @@ from berth.auth.providers import IdentityProvider
 from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
+from berth.builds.services import BuildService
+from berth.buildtriggers.services import BuildTriggerService
 from berth.config import Settings
 from berth.db.fast import Unit
 from berth.db.session import Database
@@ -124,6 +126,9 @@ class Services:
     # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
     proxy_cache: ProxyCacheService | None = None
     pull_through: ProxyCache | None = None
+    # FEATURE_BUILD_SUPPORT: builds (berth.builds) and their triggers (berth.buildtriggers).
+    builds: BuildService | None = None
+    build_triggers: BuildTriggerService | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -448,6 +453,22 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
     )
     federation = RobotFederationExchange(robots, outbound, issue=auth.issue_federated_robot_token)
+    builds = BuildService(
+        db,
+        settings.builds,
+        fernet=fernet_for(settings.database_secret_key),
+        host=settings.server_hostname,
+        base_url=settings.base_url,
+    )
+    build_triggers = BuildTriggerService(
+        db,
+        fernet_for(settings.database_secret_key),
+        settings.build_triggers,
+        policy=AddressPolicy(settings.outbound.allowed),
+        base_url=settings.base_url,
+        builds=builds,
+        outbound=outbound,
+    )
     return Services(
         settings,
         db,
@@ -502,5 +523,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         scanner=scanner,
         read_cache=read_cache,
         proxy_cache=proxy_service,
+        builds=builds,
+        build_triggers=build_triggers,
         pull_through=pull_through,
     )
