@@ -199,8 +199,8 @@ async def clone(
 ) -> None:
     """Fetch ``commit`` of ``source`` into the new directory ``dest`` and check it out
     (no submodules, no hooks)."""
-    await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=False)
     async with git_environment(source, policy, private_key) as (args, env):
+        await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=False)
         await run_git(["init", "-q", str(dest)], env)
         await run_git([*args, "fetch", "-q", "--depth=1", "--", source.url, commit], env, cwd=dest)
         await run_git([*args, "checkout", "-q", "--detach", "FETCH_HEAD"], env, cwd=dest)

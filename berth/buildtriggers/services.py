@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 from cryptography.fernet import Fernet
@@ -308,16 +308,20 @@ class BuildTriggerService:
         if app is None or self.outbound is None:
             raise ServiceUnavailable(f"Build triggers of {service} are not enabled")
         try:
+            form = {
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+                "redirect_uri": self.callback_url(service, repo),
+            }
             r = await self.outbound.client().post(
                 app.token_url,
-                data={
-                    "client_id": app.client_id,
-                    "client_secret": app.client_secret,
-                    "code": code,
-                    "grant_type": "authorization_code",
-                    "redirect_uri": self.callback_url(service, repo),
+                content=urlencode(form),
+                headers={
+                    "Accept": "application/json",
+                    "Content-Type": "application/x-www-form-urlencoded",
                 },
-                headers={"Accept": "application/json"},
             )
             token = r.json().get("access_token") if r.status_code == 200 else None
         except (OutboundError, ValueError) as e:

@@ -347,6 +347,7 @@ async def test_secrets_are_encrypted_at_rest(berth: Berth) -> None:
 # ------------------------------------------------------------------ custom git, real server
 
 
+@pytest.mark.slow
 async def test_custom_git_trigger_builds_the_pushed_commit(berth: Berth, gits: GitServer) -> None:
     src = gits.create("app", {"Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "1"})
     # The setup route a signed-in admin follows (Quay's /customtrigger/setup/<repo>).
@@ -419,6 +420,7 @@ async def test_custom_git_trigger_builds_the_pushed_commit(berth: Berth, gits: G
     assert len(await builds_of(berth, uuid)) == 3
 
 
+@pytest.mark.slow
 async def test_the_ssrf_guard_applies_to_git_sources(configured: Any, gits: GitServer) -> None:
     gits.create("app", {"Dockerfile": "FROM scratch\n"})
     async with configured() as b:  # no SSRF_ALLOWED_HOSTS: loopback is refused
@@ -449,3 +451,69 @@ async def test_the_ssrf_guard_applies_to_git_sources(configured: Any, gits: GitS
         assert r.status_code == 400, r.text
         assert "loopback" in r.json()["error_message"]
     assert not any("git-upload-pack" in q for q in gits.requests)
+
+
+# ------------------------------------------------------------------ SCM OAuth callback
+
+
+@pytest.fixture
+async def github_site() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """A stand-in for GitHub's OAuth token endpoint (a real HTTP server on a free port)."""
+    from aiohttp import web
+
+    from tests.support.receivers import free_port
+
+    seen: list[dict[str, str]] = []
+
+    async def token(request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        seen.append({k: str(v) for k, v in form.items()})
+        if form.get("code") == "good-code" and form.get("client_secret") == "gh-secret":
+            return web.json_response({"access_token": "gho_granted", "token_type": "bearer"})
+        return web.json_response({"error": "bad_verification_code"})
+
+    app = web.Application()
+    app.router.add_post("/login/oauth/access_token", token)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/", seen
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.slow
+async def test_github_oauth_callback_creates_a_trigger_with_the_granted_token(
+    configured: Any, github_site: tuple[str, list[dict[str, str]]]
+) -> None:
+    site, seen = github_site
+    github = {"CLIENT_ID": "gh-client", "CLIENT_SECRET": "gh-secret", "GITHUB_ENDPOINT": site}
+    async with configured(
+        SSRF_ALLOWED_HOSTS=["127.0.0.1"], FEATURE_GITHUB_BUILD=True, GITHUB_TRIGGER_CONFIG=github
+    ) as b:
+        await b.client("alice").push_image("alice/app", "base")
+        browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=b.app), base_url=BASE_URL)
+        async with browser:
+            r = await browser.get("/oauth2/github/callback/trigger/alice/app?code=good-code")
+            assert r.status_code == 401  # signed in only
+            await sign_in(browser, "alice")
+            r = await browser.get("/oauth2/github/callback/trigger/alice/app?code=bad")
+            assert r.status_code == 400
+            r = await browser.get("/oauth2/github/callback/trigger/alice/app?code=good-code")
+            assert r.status_code == 302, r.text
+        uuid = r.headers["location"].rsplit("/", 1)[1]
+        assert seen[-1]["client_id"] == "gh-client"
+        assert seen[-1]["redirect_uri"].endswith("/oauth2/github/callback/trigger/alice/app")
+        r = await b.http.get(TRIGGERS + uuid, headers=await auth(b))
+        assert r.json()["service"] == "github"
+        assert r.json()["is_active"] is False
+        async with b.services.db.read() as s:
+            stored = (
+                await s.execute(
+                    text("SELECT auth_token FROM build_triggers WHERE uuid = :u"), {"u": uuid}
+                )
+            ).scalar_one()
+        assert stored
+        assert "gho_granted" not in stored
