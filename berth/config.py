@@ -303,7 +303,7 @@ class QuayConfig(BaseModel):
     BERTH_BUILD_REGISTRY: str | None = None
     BERTH_BUILD_REGISTRY_TLS_VERIFY: bool | None = None
     BERTH_BUILD_WORK_DIR: str | None = None
-    BERTH_BUILD_TOKEN_TTL: int = 7200
+    BERTH_BUILD_TOKEN_TTL: int = 3600
     BERTH_BUILD_RETRIES: int = 1
 
     @field_validator("PREFERRED_URL_SCHEME")
@@ -952,7 +952,7 @@ def _build_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> Bui
         work_dir=Path(cfg.BERTH_BUILD_WORK_DIR)
         if cfg.BERTH_BUILD_WORK_DIR
         else data_dir / "builds",
-        token_ttl_s=cfg.BERTH_BUILD_TOKEN_TTL,
+        token_ttl_s=min(max(60, cfg.BERTH_BUILD_TOKEN_TTL), 3600),
         retries=max(0, cfg.BERTH_BUILD_RETRIES),
     )
 

@@ -13,8 +13,9 @@ the default) or ``kubernetes`` (a Job per build). Keys of an executor Berth read
   ``MAXIMUM_BUILD_TIME`` (a duration, "1h"), ``BUILDER_NETWORK`` (``none``, the default:
   RUN steps have no network; ``host``; ``private``), ``MAX_BUILD_DISK`` ("10G": the build's
   storage directory, checked while it runs);
-* local: ``BUILDAH_PATH`` (default ``buildah`` on PATH), ``ISOLATION`` (``chroot``, the
-  default, or ``rootless``/``oci``);
+* local: ``BUILDAH_PATH`` (default ``buildah`` on PATH), ``ISOLATION`` (``oci``, the
+  default: RUN steps in a runc container; ``rootless``; ``chroot`` only with
+  ``BUILDER_NETWORK: host``);
 * kubernetes: ``BUILDER_NAMESPACE``, ``BUILDER_IMAGE`` (Berth's image, which carries
   buildah), ``K8S_API_SERVER`` (None: in-cluster config), ``K8S_API_TLS_CA``,
   ``SERVICE_ACCOUNT_TOKEN``, ``NODE_SELECTOR_LABEL_KEY``/``_VALUE``,
@@ -44,7 +45,7 @@ class ExecutorSettings:
     network: str = "none"
     max_disk_bytes: int | None = 10 * 1024**3
     buildah: str = "buildah"
-    isolation: str = "chroot"
+    isolation: str = "oci"
     options: dict[str, Any] = field(default_factory=dict)  # the executor's other keys
 
 
@@ -61,7 +62,8 @@ class BuildSettings:
     (pulling base images, pushing the result; default SERVER_HOSTNAME) and
     BERTH_BUILD_REGISTRY_TLS_VERIFY (default: on when PREFERRED_URL_SCHEME is https);
     BERTH_BUILD_WORK_DIR: where the local executor keeps each build's storage (default
-    ``<data dir>/builds``); BERTH_BUILD_TOKEN_TTL: seconds the push token lives."""
+    ``<data dir>/builds``); BERTH_BUILD_TOKEN_TTL: seconds the push token lives (made when
+    the push starts; at most 3600, the registry's longest token)."""
 
     enabled: bool = True
     reader_logs: bool = False
@@ -75,7 +77,7 @@ class BuildSettings:
     registry: str = "localhost:5000"
     registry_tls_verify: bool = False
     work_dir: Path = Path("berth-data/builds")
-    token_ttl_s: int = 7200
+    token_ttl_s: int = 3600
     retries: int = 1
 
 
@@ -132,9 +134,14 @@ def executor_settings(build_manager: Any, problems: list[str]) -> ExecutorSettin
     except ValueError as e:
         problems.append(f"BUILD_MANAGER: MAXIMUM_BUILD_TIME: {e}")
         timeout_s = 3600
-    isolation = str(ex.pop("ISOLATION", "chroot"))
+    isolation = str(ex.pop("ISOLATION", "oci"))
     if isolation not in ("chroot", "rootless", "oci"):
         problems.append("BUILD_MANAGER: ISOLATION is chroot, rootless or oci")
+    if isolation == "chroot" and network != "host":
+        problems.append(
+            "BUILD_MANAGER: ISOLATION chroot needs BUILDER_NETWORK host (buildah cannot take "
+            "the network away from a chroot); use oci or rootless"
+        )
     defaults = ExecutorSettings()
     memory = ex.pop("CONTAINER_MEMORY_LIMITS", defaults.memory_bytes)
     cpu = ex.pop("CONTAINER_CPU_LIMITS", "1")
