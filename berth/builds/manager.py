@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -51,7 +50,8 @@ from berth.builds.settings import BuildSettings
 from berth.builds.tasks import RUN_BUILD, RunBuild
 from berth.builds.types import FINISHED_PHASES, RUNNING_PHASES, BuildRecord, Phase
 from berth.jobs import JobQueue
-from berth.outbound import OutboundClients, OutboundError
+from berth.outbound import AddressPolicy, OutboundClients, OutboundError
+from berth.outbound.git import GitSourceError, git_environment, parse_git_url
 
 log = logging.getLogger(__name__)
 
@@ -301,32 +301,22 @@ class BuildManager:
 
     async def _git_archive(self, build: BuildRecord, work: Path, key: str | None) -> Any:
         """``git fetch`` of the one commit (or ref), then ``git archive`` of it: the tree as a
-        tar, checked like any uploaded archive. Git runs with an empty environment, its
-        deploy key in a 0600 file, no host config."""
+        tar, checked like any uploaded archive. git runs through the outbound SSRF guard
+        (``berth.outbound.git``: the host's addresses checked, http(s) pinned to them),
+        with an empty environment, its deploy key in a 0600 file, no host config."""
         repo = work / "git"
-        repo.mkdir()
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(work),
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_CONFIG_NOSYSTEM": "1",
-        }
-        if key:
-            key_file = work / "deploy-key"
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(key if key.endswith("\n") else key + "\n")
-            env["GIT_SSH_COMMAND"] = (
-                f"ssh -i {key_file} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new "
-                f"-o UserKnownHostsFile={work / 'known_hosts'} -o BatchMode=yes"
-            )
-        want = build.commit_sha or build.git_ref or "HEAD"
         assert build.git_url is not None
-        for args in (
-            ["git", "init", "-q", str(repo)],
-            ["git", "-C", str(repo), "fetch", "-q", "--depth", "1", build.git_url, want],
-        ):
-            await self._git(args, env)
+        want = build.commit_sha or build.git_ref or "HEAD"
+        try:
+            source = parse_git_url(build.git_url)
+            policy = AddressPolicy(self.outbound.settings.allowed)
+            async with git_environment(source, policy, key) as (config, env):
+                repo.mkdir()
+                await self._git(["git", "init", "-q", str(repo)], env)
+                fetch = ["fetch", "-q", "--depth", "1", "--", source.url, want]
+                await self._git(["git", "-C", str(repo), *config, *fetch], env)
+        except GitSourceError as e:
+            raise BadContext(f"git fetch failed: {e}") from e
         tar_path = work / "source.tar"
         await self._git(
             ["git", "-C", str(repo), "archive", "--format=tar", "-o", str(tar_path), "FETCH_HEAD"],
@@ -345,4 +335,5 @@ class BuildManager:
         output, _ = await proc.communicate()
         if proc.returncode != 0:
             text = output.decode("utf-8", "replace").strip()[-2000:]
-            raise BadContext(f"git {args[3] if args[1] == '-C' else args[1]} failed: {text}")
+            verb = next((a for a in args[1:] if a in ("init", "fetch", "archive")), "")
+            raise BadContext(f"git {verb} failed: {text}")

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
 from berth.builds.types import BuildContext, BuildRecord
-from berth.buildtriggers import gitsource, payloads, templates
+from berth.buildtriggers import payloads, templates
 from berth.buildtriggers.errors import (
     InvalidTriggerRequest,
     RepositoryNotNormal,
@@ -54,6 +54,7 @@ from berth.db.session import Database
 from berth.identity.models import User
 from berth.namespaces.models import Namespace
 from berth.outbound import AddressPolicy, OutboundClients, OutboundError
+from berth.outbound import git as gitsource
 from berth.registry.models import Repository
 from berth.registry.repositories import RepoName, RepoRow, find_repository
 

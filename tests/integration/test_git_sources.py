@@ -1,4 +1,4 @@
-"""git through the SSRF guard (berth.buildtriggers.gitsource) against a real git server
+"""git through the SSRF guard (berth.outbound.git) against a real git server
 (git http-backend): what a build's checkout and a manual run's ref lookup do."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from berth.buildtriggers.gitsource import GitSourceError, clone, ls_remote, parse_git_url
 from berth.outbound import AddressPolicy, AllowList
+from berth.outbound.git import GitSourceError, clone, ls_remote, parse_git_url
 from tests.support.gitserver import git, git_server
 
 pytestmark = pytest.mark.slow

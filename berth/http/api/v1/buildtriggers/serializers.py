@@ -6,7 +6,7 @@ from typing import Any
 
 from berth.builds.types import BuildRecord
 from berth.buildtriggers.services import TriggerView
-from berth.http.api.v1.formats import format_date
+from berth.http.api.v1.builds.serializers import build_view as builds_view
 
 
 def trigger_view(v: TriggerView) -> dict[str, Any]:
@@ -26,42 +26,10 @@ def trigger_view(v: TriggerView) -> dict[str, Any]:
     return out
 
 
-def build_view(b: BuildRecord, trigger: TriggerView | None = None) -> dict[str, Any]:
-    """Quay's ``build_status_view`` as the trigger routes answer it (the builds routes have
-    their own, with the same fields)."""
-    return {
-        "id": b.uuid,
-        "phase": b.phase,
-        "started": format_date(b.started_at),
-        "display_name": b.display_name,
-        "status": {},
-        "subdirectory": b.subdirectory,
-        "dockerfile_path": b.dockerfile_path,
-        "context": b.context,
-        "tags": b.docker_tags,
-        "manual_user": b.manual_user,
-        "is_writer": True,
-        "trigger": (
-            {
-                "id": trigger.uuid,
-                "service": trigger.service,
-                "is_active": trigger.is_active,
-                "build_source": trigger.build_source,
-                "repository_url": trigger.repository_url,
-                "config": {},
-                "can_invoke": True,
-                "enabled": trigger.enabled,
-                "disabled_reason": trigger.disabled_reason,
-            }
-            if trigger is not None
-            else None
-        ),
-        "trigger_metadata": b.trigger_metadata,
-        "resource_key": b.resource_key,
-        "pull_robot": (
-            {"name": b.pull_robot, "kind": "user", "is_robot": True} if b.pull_robot else None
-        ),
-        "repository": {"namespace": b.namespace, "name": b.repository},
-        "error": b.error,
-        "archive_url": b.archive_url,
-    }
+def build_view(b: BuildRecord, trigger: TriggerView) -> dict[str, Any]:
+    """The builds routes' shape (Quay's ``build_status_view``), with the trigger in
+    Quay's ``trigger_view`` form (``for_build``: no config)."""
+    view = builds_view(b, can_write=True, can_admin=True)
+    view["trigger"] = {**trigger_view(trigger), "config": {}}
+    view["trigger"].pop("pull_robot", None)
+    return view

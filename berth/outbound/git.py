@@ -1,4 +1,5 @@
-"""Where a trigger's git repository is, and reaching it through the SSRF guard.
+"""git through the SSRF guard: which git URLs a build may use (a trigger's source, a build's
+git context) and running git against them.
 
 A build source is a git URL: ``https://``/``http://``, ``ssh://``, ``git://`` or scp-like
 ``git@host:owner/repo.git``. Local paths, ``file://`` and git's other transports
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from berth.outbound import AddressPolicy, DestinationRefused
-from berth.outbound.guard import normalize_host, parse_ip
+from berth.outbound.errors import DestinationRefused
+from berth.outbound.guard import AddressPolicy, normalize_host, parse_ip
 
 _SCP = re.compile(
     r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?P<path>[^/].*|/.+)$"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from berth.buildtriggers.gitsource import GitSourceError, check_literal, parse_git_url
 from berth.outbound import AddressPolicy, AllowList
+from berth.outbound.git import GitSourceError, check_literal, parse_git_url
 
 
 @pytest.mark.parametrize(
