@@ -517,3 +517,23 @@ async def test_github_oauth_callback_creates_a_trigger_with_the_granted_token(
             ).scalar_one()
         assert stored
         assert "gho_granted" not in stored
+
+
+async def test_a_repository_not_normal_refuses_changes_and_pushes(berth: Berth) -> None:
+    uuid = await new_trigger(berth, "github")
+    path, token = webhook_of(await activate(berth, uuid, {"build_source": "octo-org/hello-world"}))
+    h = await auth(berth)
+    async with berth.services.db.write() as s:  # what PUT .../changestate does (a mirror flag)
+        await s.execute(
+            text(
+                "UPDATE repositories SET state = 'READ_ONLY' WHERE name = 'app' AND "
+                "namespace_id = (SELECT id FROM namespaces WHERE name = 'alice')"
+            )
+        )
+    r = await berth.http.put(TRIGGERS + uuid, headers=h, json={"enabled": False})
+    assert r.status_code == 503
+    assert r.json() == {"message": "Repository is in read only or mirror mode: READ_ONLY"}
+    r = await berth.http.post(path, json=payload("github_push"), headers=basic(token))
+    assert r.status_code == 503
+    assert r.json() == {"message": "Repository is currently in read only or mirror mode"}
+    assert await builds_of(berth, uuid) == []

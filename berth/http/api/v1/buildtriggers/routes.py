@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
-from berth.authz import RepoRole
+from berth.authz import RepoRole, RepositoryState
 from berth.builds.errors import (
     BadContext,
     BuildError,
@@ -123,8 +123,13 @@ async def answer(call: Awaitable[T]) -> T:
         raise invalid_request(e.message) from e
 
 
-async def admin_repo(ctx: Ctx) -> RepoName:
+async def admin_repo(ctx: Ctx, *, normal: bool = False) -> RepoName:
+    """The repository, for its admins; ``normal``: Quay's
+    ``disallow_for_non_normal_repositories`` (503 when read-only or mirrored)."""
     access = (await require_repo(ctx, RepoRole.ADMIN)).require_exists()
+    state = access.facts.state
+    if normal and state != RepositoryState.NORMAL:
+        raise MessageError(503, f"Repository is in read only or mirror mode: {state.name}")
     return RepoName(access.repo.namespace, access.repo.name)
 
 
@@ -141,7 +146,7 @@ async def get_trigger(ctx: Ctx) -> Response:
 
 
 async def update_trigger(ctx: Ctx) -> Response:
-    repo = await admin_repo(ctx)
+    repo = await admin_repo(ctx, normal=True)
     body = await ctx.body(UPDATE_BODY)
     if not isinstance(body.get("enabled"), bool):
         raise invalid_request("enabled: a boolean is required")
@@ -154,13 +159,13 @@ async def update_trigger(ctx: Ctx) -> Response:
 
 
 async def delete_trigger(ctx: Ctx) -> Response:
-    repo = await admin_repo(ctx)
+    repo = await admin_repo(ctx, normal=True)
     await answer(triggers(ctx).delete(repo, ctx.params["trigger_uuid"], performer=ctx.performer()))
     return Response(status_code=204)
 
 
 async def activate_trigger(ctx: Ctx) -> Response:
-    repo = await admin_repo(ctx)
+    repo = await admin_repo(ctx, normal=True)
     body = await ctx.body(ACTIVATE_BODY)
     config = body.get("config")
     if not isinstance(config, dict):
@@ -185,7 +190,7 @@ async def activate_trigger(ctx: Ctx) -> Response:
 
 
 async def analyze_trigger(ctx: Ctx) -> Response:
-    repo = await admin_repo(ctx)
+    repo = await admin_repo(ctx, normal=True)
     body = await ctx.body(ANALYZE_BODY)
     config = body.get("config")
     if not isinstance(config, dict):
@@ -195,7 +200,7 @@ async def analyze_trigger(ctx: Ctx) -> Response:
 
 
 async def start_trigger(ctx: Ctx) -> Response:
-    repo = await admin_repo(ctx)
+    repo = await admin_repo(ctx, normal=True)
     body: dict[str, Any] = await ctx.body(RUN_BODY, optional=True)
     unknown = set(body) - {"branch_name", "commit_sha", "refs"}
     if unknown:
