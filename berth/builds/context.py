@@ -220,14 +220,14 @@ def _zip_members(fileobj: IO[bytes]) -> Iterator[tuple[_Member, IO[bytes] | None
                     raise BadContext(f"symbolic link {info.filename!r} has a too long target")
                 target = archive.read(info).decode("utf-8", "replace")
                 yield _Member(path, "symlink", target=target), None
-            elif mode and not stat.S_ISREG(mode):
+            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # 0: no type bits (a plain file)
                 raise BadContext(f"member {info.filename!r} is a device, FIFO or special file")
             else:
                 try:
                     stream = archive.open(info)
                 except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
                     raise BadContext(f"member {info.filename!r}: {e}") from None
-                yield _Member(path, "file", info.file_size, mode or 0o644), stream
+                yield _Member(path, "file", info.file_size, stat.S_IMODE(mode) or 0o644), stream
 
 
 def _members(

@@ -44,6 +44,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from berth.builds.types import BuildContext
 from berth.config import QuayConfig, load_settings
 from berth.http.app import create_app
 from berth.identity.models import User
@@ -261,6 +262,7 @@ WEB_PATHS = ("/csrf_token", "/oauth/", "/oauth2/", "/exportedlogs/")
 # outside the API blueprint (no CSRF, no OAuth); authorizeapp wants a session first (401)
 NO_CSRF = {"/api/v1/user/initialize", "/csrf_token", "/oauth/authorizeapp", "/oauth/localapp"}
 NO_CSRF |= {"/oauth/authorize/assignuser", "/oauth2/federation/robot/token"}
+NO_CSRF |= {"/api/v1/filedrop/{file_id}"}
 
 
 def route_key(path: str) -> str:
@@ -742,6 +744,49 @@ ENDPOINTS: list[Row] = [
     row("GET", "/superuser/logs", superuser, 200),
     row("GET", "/superuser/aggregatelogs", superuser, 200),
     row("GET", "/exportedlogs/{token}", anyone, 404, url="/exportedlogs/not-a-token"),
+    # --- Dockerfile builds (FEATURE_BUILD_SUPPORT, on by default); the scenario's build may
+    # have run (and failed: no registry at the test's hostname) before the cancel row
+    row("GET", f"{R}/build/", repo("read"), 200, url=f"{APP_URL}/build/"),
+    row(
+        "POST",
+        f"{R}/build/",
+        repo("write"),
+        201,
+        url=f"{APP_URL}/build/",
+        body={"file_id": "{build_file}", "docker_tags": ["matrix"]},
+    ),
+    row("GET", f"{R}/build/{{build_uuid}}", repo("read"), 200, url=f"{APP_URL}/build/{{build}}"),
+    row(
+        "GET",
+        f"{R}/build/{{build_uuid}}/status",
+        repo("read"),
+        200,
+        url=f"{APP_URL}/build/{{build}}/status",
+    ),
+    row(
+        "GET",
+        f"{R}/build/{{build_uuid}}/logs",
+        repo("write"),
+        200,
+        url=f"{APP_URL}/build/{{build}}/logs",
+        note="readers too with FEATURE_READER_BUILD_LOGS",
+    ),
+    row(
+        "DELETE",
+        f"{R}/build/{{build_uuid}}",
+        repo("admin"),
+        (201, 400),
+        url=f"{APP_URL}/build/{{build}}",
+    ),
+    row("POST", "/filedrop/", user("repo:write"), 200, body={"mimeType": "application/x-tar"}),
+    row(
+        "PUT",
+        "/filedrop/{file_id}",
+        anyone,
+        200,
+        url="{drop}",
+        note="the signed URL is the credential (no CSRF, no OAuth)",
+    ),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
     # --- quotas: reads for members, writes for full-access superusers; the scenario has no
@@ -1101,6 +1146,28 @@ async def build_world(reg: Berth) -> World:
         for kind, body in POLICIES.items():
             made = await made_by_api(reg, "orgadmin", f"{owner}/{kind}/", body)
             world.values[f"{owner.split('/')[1]}_{kind}"] = made["uuid"]
+    assert svc.builds is not None
+    context = await svc.builds.create_file(user_id=None, mime_type="text/plain")
+    await svc.builds.put_file(context, b"FROM scratch\n")
+    build_ = await svc.builds.start_build(
+        None,
+        namespace=APP.namespace,
+        repository=APP.name,
+        performer=None,
+        context=BuildContext.upload(context),
+        docker_tags=["matrix"],
+    )
+    drop = await reg.http.post(
+        "/api/v1/filedrop/",
+        json={"mimeType": "application/x-tar"},
+        headers=bearer(await oauth_token(reg, "orgadmin")),
+    )
+    assert drop.status_code == 200, drop.text
+    world.values |= {
+        "build_file": context,
+        "build": build_.uuid,
+        "drop": drop.json()["url"].split("/api/v1", 1)[1],
+    }
     oauth = OAuthService(svc.db, svc.auth.fernet)
     for name in {c.user for c in CALLERS.values() if c.how == "bearer"}:
         assert name is not None

@@ -230,9 +230,7 @@ def _signature(ctx: Ctx, file_id: str, expires: int) -> str:
 
 async def filedrop(ctx: Ctx) -> Response:
     service = _service(ctx)
-    user = ctx.caller.user
-    if user is None:
-        raise unauthorized(False)
+    user = ctx.require_user("repo:write")  # the first step of a build (a repository write)
     body = await ctx.body(FILEDROP_BODY)
     file_id = await service.create_file(user_id=user.id, mime_type=str(body["mimeType"]))
     expires = int(time.time()) + UPLOAD_TTL_S
