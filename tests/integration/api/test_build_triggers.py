@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -537,3 +537,39 @@ async def test_a_repository_not_normal_refuses_changes_and_pushes(berth: Berth) 
     assert r.status_code == 503
     assert r.json() == {"message": "Repository is currently in read only or mirror mode"}
     assert await builds_of(berth, uuid) == []
+
+
+async def test_github_form_encoded_payloads_and_other_events(berth: Berth) -> None:
+    """GitHub's other content type (``payload=<json>``), signed over the form body; events
+    other than push are answered Okay and build nothing."""
+    uuid = await new_trigger(berth, "github")
+    path, token = webhook_of(await activate(berth, uuid, {"build_source": "octo-org/hello-world"}))
+    form = urlencode({"payload": json.dumps(payload("github_push"))}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    for event in ("issues", "ping"):
+        r = await berth.http.post(
+            path,
+            content=form,
+            headers={
+                **headers,
+                "X-GitHub-Event": event,
+                "X-Hub-Signature-256": signature(form, token),
+            },
+        )
+        assert r.status_code == 200, r.text
+    assert await builds_of(berth, uuid) == []
+    r = await berth.http.post(
+        path,
+        content=form,
+        headers={
+            **headers,
+            "X-GitHub-Event": "push",
+            "X-Hub-Signature-256": signature(form, token),
+        },
+    )
+    assert r.status_code == 200, r.text
+    [build] = await builds_of(berth, uuid)
+    assert sorted(build["tags"]) == ["latest", "main"]
+    r = await berth.http.post(path, content=b"not json", headers=basic(token))
+    assert r.status_code == 400
+    assert "Invalid JSON payload" in r.json()["message"]
