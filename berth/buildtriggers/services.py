@@ -348,6 +348,27 @@ class BuildTriggerService:
                 for r in rows
             ]
 
+    async def views(self, trigger_uuids: Sequence[str]) -> dict[str, TriggerView]:
+        """The triggers of these uuids (the builds routes show each build's trigger);
+        deleted ones are left out."""
+        if not trigger_uuids:
+            return {}
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(BuildTrigger, Namespace.name, Repository.name)
+                    .join(Repository, Repository.id == BuildTrigger.repository_id)
+                    .join(Namespace, Namespace.id == Repository.namespace_id)
+                    .where(BuildTrigger.uuid.in_(set(trigger_uuids)))
+                )
+            ).all()
+            out = {}
+            for row, ns, name in rows:
+                repo = await self._repo(s, RepoName(ns, name))
+                robot = await self._robot_name(s, row.pull_robot_id)
+                out[row.uuid] = self._view(_Loaded(row, repo, robot))
+            return out
+
     async def get(self, repo: RepoName, trigger_uuid: str) -> TriggerView:
         async with self.db.read() as s:
             return self._view(await self._load(s, repo, trigger_uuid))

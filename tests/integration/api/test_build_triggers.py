@@ -141,6 +141,13 @@ async def test_github_push_with_a_valid_signature_starts_a_templated_build(berth
     assert meta["default_branch"] == "main"
     assert meta["git_url"] == "git@github.com:octo-org/hello-world.git"
     assert meta["commit_info"]["message"] == "Update the Dockerfile"
+    # the builds routes show the build's trigger in Quay's trigger view
+    r = await berth.http.get(f"{REPO}/build/{build['id']}", headers=await auth(berth))
+    assert r.status_code == 200, r.text
+    assert r.json()["trigger"]["service"] == "github"
+    assert r.json()["trigger"]["build_source"] == "octo-org/hello-world"
+    r = await berth.http.get(f"{REPO}/build/", headers=await auth(berth))
+    assert [b["trigger"]["id"] for b in r.json()["builds"]] == [uuid]
 
 
 async def test_wrong_signatures_and_tokens_are_refused_with_no_build(berth: Berth) -> None:

@@ -49,6 +49,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
+from berth.http.api.v1.trigger_views import trigger_for_build
 
 UPLOAD_TTL_S = 3600
 
@@ -116,6 +117,18 @@ def _view(ctx: Ctx, access: RepoAccess, build: Any) -> dict[str, Any]:
     return build_view(build, can_write=access.can_write, can_admin=access.can_admin)
 
 
+async def _views(ctx: Ctx, access: RepoAccess, builds: list[Any]) -> list[dict[str, Any]]:
+    """The builds with their triggers in Quay's trigger view (the triggers feature's)."""
+    views = [_view(ctx, access, b) for b in builds]
+    triggers = ctx.api.svc.build_triggers
+    uuids = [b.trigger_uuid for b in builds if b.trigger_uuid]
+    found = await triggers.views(uuids) if triggers is not None and uuids else {}
+    for view, b in zip(views, builds, strict=True):
+        if b.trigger_uuid in found:
+            view["trigger"] = trigger_for_build(found[b.trigger_uuid], can_admin=access.can_admin)
+    return views
+
+
 async def list_builds(ctx: Ctx) -> Response:
     access = (await require_repo(ctx, RepoRole.READ)).require_exists()
     limit = ctx.query_int("limit", 5) or 5
@@ -129,7 +142,7 @@ async def list_builds(ctx: Ctx) -> Response:
         )
     except RepositoryNotFound as e:
         raise not_found() from e
-    return json_response({"builds": [_view(ctx, access, b) for b in builds]})
+    return json_response({"builds": await _views(ctx, access, builds)})
 
 
 async def start_build(ctx: Ctx) -> Response:
@@ -194,7 +207,7 @@ async def _build(ctx: Ctx, role: RepoRole) -> tuple[RepoAccess, Any]:
 
 async def get_build(ctx: Ctx) -> Response:
     access, build = await _build(ctx, RepoRole.READ)
-    return json_response(_view(ctx, access, build))
+    return json_response((await _views(ctx, access, [build]))[0])
 
 
 async def cancel_build(ctx: Ctx) -> Response:

@@ -38,7 +38,7 @@ from berth.buildtriggers.errors import (
     TriggerNotFound,
 )
 from berth.buildtriggers.services import BuildTriggerService
-from berth.http.api.v1.buildtriggers.serializers import build_view, trigger_view
+from berth.http.api.v1.buildtriggers.serializers import build_view
 from berth.http.api.v1.errors import (
     MessageError,
     forbidden,
@@ -48,6 +48,7 @@ from berth.http.api.v1.errors import (
 )
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.repos.access import require_repo
+from berth.http.api.v1.trigger_views import trigger_view
 from berth.registry.repositories import RepoName
 
 T = TypeVar("T")
