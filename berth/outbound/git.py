@@ -67,6 +67,11 @@ def parse_git_url(url: object) -> GitSource:
             )
         if not parts.hostname:
             raise GitSourceError("build_source: the URL has no host")
+        if parts.password is not None:
+            raise GitSourceError(
+                "build_source: no credentials in the URL (it is shown to readers of the "
+                "builds); give the deploy key read access instead"
+            )
         try:
             port = parts.port or DEFAULT_PORTS[scheme]
         except ValueError as e:

@@ -33,6 +33,7 @@ def test_git_urls(url: str, scheme: str, host: str, port: int) -> None:
         "-uhelp",
         "ftp://example.com/app.git",
         "https:///nohost",
+        "https://user:secret@git.example.com/app.git",
         "",
     ],
 )
