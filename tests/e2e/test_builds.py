@@ -351,6 +351,78 @@ def test_a_build_whose_server_dies_is_retried(server: BerthServer, tmp_path: Pat
         assert phases[-1] == "complete"
 
 
+def _server_with(
+    berth_factory: StartServer, tmp_path: Path, name: str, **executor: Any
+) -> tuple[BerthServer, str]:
+    """A server whose local executor has ``executor``'s keys, with alice/base and a robot."""
+    manager = ["local", {"EXECUTORS": [{"EXECUTOR": "local", **executor}]}]
+    server = berth_factory(embedded_config(tmp_path / name, BUILD_MANAGER=manager), name=name)
+    server.create_user(*ALICE)
+    with signed_in(server) as http:
+        for repo in ("base", "slow"):
+            r = http.post(
+                "/api/v1/repository",
+                json={"repository": repo, "visibility": "private", "description": ""},
+            )
+            assert r.status_code == 201, r.text
+    _push_base(server, tmp_path)
+    return server, _robot(server)
+
+
+def _reach(server: BerthServer, robot: str) -> tuple[dict[str, Any], str]:
+    """A build whose RUN step connects to Berth's port on the host's loopback."""
+    ip, port = server.host.split(":")
+    dockerfile = (
+        f"FROM {server.host}/alice/base:1\n"
+        'RUN ["/bin/busybox", "sh", "-c", '
+        f'"/bin/busybox nc -w 3 {ip} {port} </dev/null; echo EXIT=$?"]\n'
+    ).encode()
+    with signed_in(server) as http:
+        build = start(
+            http, "slow", file_id=upload(http, tar_context({"Dockerfile": dockerfile})),
+            pull_robot=robot,
+        )  # fmt: skip
+        done = wait(http, "slow", build["id"], FINISHED)
+        return done, json.dumps(logs(http, "slow", build["id"]))
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static")
+def test_no_network_unless_configured(berth_factory: StartServer, tmp_path: Path) -> None:
+    """RUN steps reach nothing by default; with BUILDER_NETWORK host the same step reaches
+    the server (so the first answer is the network's absence, not a broken probe)."""
+    server, robot = _server_with(berth_factory, tmp_path, "nonet")
+    done, text = _reach(server, robot)
+    assert done["phase"] == "complete", text[-2000:]
+    assert "EXIT=0" not in text
+    assert "EXIT=" in text
+    server.stop()
+    host, robot = _server_with(
+        berth_factory, tmp_path, "hostnet", BUILDER_NETWORK="host", ISOLATION="chroot"
+    )
+    done, text = _reach(host, robot)
+    assert done["phase"] == "complete", text[-2000:]
+    assert "EXIT=0" in text, text[-2500:]
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static")
+def test_a_build_that_runs_forever_stops_at_the_time_limit(
+    berth_factory: StartServer, tmp_path: Path
+) -> None:
+    server, robot = _server_with(berth_factory, tmp_path, "limits", MAXIMUM_BUILD_TIME="20s")
+    forever = (
+        f"FROM {server.host}/alice/base:1\n"
+        'RUN ["/bin/busybox", "sh", "-c", "while true; do sleep 1; done"]\n'
+    ).encode()
+    with signed_in(server) as http:
+        build = start(
+            http, "slow", file_id=upload(http, tar_context({"Dockerfile": forever})),
+            pull_robot=robot,
+        )  # fmt: skip
+        done = wait(http, "slow", build["id"], FINISHED, limit=120)
+        assert done["phase"] == "error"
+        assert done["error"] == "The build took longer than 20 seconds"
+
+
 @pytest.mark.parametrize(
     ("files", "symlinks", "message"),
     [
