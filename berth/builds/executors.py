@@ -15,7 +15,9 @@ stops when ``cancelled`` is set. Anything else it raises is an internal error.
   away from a chroot), with no network unless ``BUILDER_NETWORK`` says otherwise, and the
   CPU and memory limits (``--cpu-quota``, ``--memory``) and a process limit;
 * the whole build is killed at ``MAXIMUM_BUILD_TIME``, and when its storage grows past
-  ``MAX_BUILD_DISK`` (checked every two seconds);
+  ``MAX_BUILD_DISK`` (checked every two seconds); buildah runs as the first process of its
+  own PID namespace, so killing it (cancel, limits) or losing the worker (the parent-death
+  signal) ends every process of the build, RUN steps included;
 * the environment is built from nothing: ``PATH``, ``HOME``/``TMPDIR`` in the work
   directory, the auth file; no variable of Berth's own process reaches it (no secrets, no
   database URL). Credentials are in per-build auth files (mode 0600), never on a command
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -125,6 +128,23 @@ def auth_file(path: Path, registry: str, creds: Credentials | None) -> Path:
     with os.fdopen(fd, "w") as f:
         json.dump({"auths": auths}, f)
     return path
+
+
+def contained(args: list[str]) -> list[str]:
+    """``args`` as the first process of a new PID namespace with its own /proc (``unshare
+    --pid --fork --mount-proc --kill-child``; runc needs /proc to match its PIDs): when it
+    ends or is killed, every process it started goes too, the RUN step's container included
+    (runc gives the container its own session, out of reach of a process-group kill)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return args
+    return [unshare, "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", "--", *args]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """PR_SET_PDEATHSIG: the builder is killed if the worker that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def tree_size(path: Path) -> int:
@@ -295,13 +315,14 @@ class LocalExecutor:
         cancellable: bool = True,
     ) -> None:
         proc = await asyncio.create_subprocess_exec(
-            *args,
+            *contained(args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
             cwd=str(spec.work_dir),
             start_new_session=True,  # its own process group: killed as a whole
+            preexec_fn=_die_with_parent,
         )
         assert proc.stdout is not None
         stop_reason: list[str] = []

@@ -13,6 +13,7 @@ import io
 import json
 import tarfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -242,16 +243,41 @@ def test_from_a_private_repository_with_a_pull_robot(server: BerthServer, tmp_pa
             assert marker.read() == b"built-on-base\n"
 
 
+def processes_with(marker: str) -> list[str]:
+    """Command lines of this machine's processes that mention ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def gone(marker: str, limit: float = 20) -> bool:
+    deadline = time.monotonic() + limit
+    while processes_with(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 @pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static")
 def test_cancel_stops_a_running_build_and_its_log_grows(
     server: BerthServer, tmp_path: Path
 ) -> None:
     _push_base(server, tmp_path)
     robot = _robot(server)
+    marker = f"berth-cancel-{uuid.uuid4().hex[:10]}"
     dockerfile = (
         f"FROM {server.host}/alice/base:1\n"
         'RUN ["/bin/busybox", "sh", "-c", '
-        '"i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]\n'
+        f'"i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done # {marker}"]\n'
     ).encode()
     with signed_in(server) as http, server.client() as v2:
         build = start(
@@ -264,27 +290,137 @@ def test_cancel_stops_a_running_build_and_its_log_grows(
         while len(set(seen)) < 3 and time.monotonic() < deadline:
             seen.append(logs(http, "slow", build["id"])["total"])
             time.sleep(0.7)
-        assert sorted(set(seen)) == sorted(set(seen), key=seen.index), seen  # only grows
+        assert seen == sorted(seen), seen  # only grows
         assert len(set(seen)) >= 3, f"the log did not grow while the build ran: {seen}"
         ticks = [
             e for e in logs(http, "slow", build["id"])["logs"] if e["message"].startswith("tick")
         ]
         assert ticks
-        assert "type" not in ticks[0]
+        assert "type" not in ticks[0]  # output lines carry no type
+        assert processes_with(marker), "the RUN step should be running"
 
         r = http.delete(f"/api/v1/repository/alice/slow/build/{build['id']}")
         assert r.status_code == 201
         assert r.json() == "Okay"
         done = wait(http, "slow", build["id"], FINISHED, limit=30)
         assert done["phase"] == "cancelled"
-        # the builder stopped: the log stops growing
-        time.sleep(3)
+        # the builder stopped, its RUN step included: nothing of it is left running
+        assert gone(marker), processes_with(marker)
         total = logs(http, "slow", build["id"])["total"]
         time.sleep(2)
         assert logs(http, "slow", build["id"])["total"] == total
         again = http.delete(f"/api/v1/repository/alice/slow/build/{build['id']}")
         assert again.status_code == 400
         assert v2.get("/v2/alice/slow/tags/list").json().get("tags") in (None, [])
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static")
+def test_a_build_whose_server_dies_is_retried(server: BerthServer, tmp_path: Path) -> None:
+    """SIGKILL while a RUN step runs: the builder dies with the server; after the restart
+    the job's lease expires (a minute), the build is logged as an internal error and built
+    again, to completion."""
+    _push_base(server, tmp_path)
+    robot = _robot(server)
+    marker = f"berth-crash-{uuid.uuid4().hex[:10]}"
+    dockerfile = (
+        f"FROM {server.host}/alice/base:1\n"
+        'RUN ["/bin/busybox", "sh", "-c", '
+        f'"echo start; sleep 4; echo done > /done # {marker}"]\n'
+    ).encode()
+    with signed_in(server) as http:
+        build = start(
+            http, "slow", file_id=upload(http, tar_context({"Dockerfile": dockerfile})),
+            pull_robot=robot, docker_tags=["crash"],
+        )  # fmt: skip
+        wait(http, "slow", build["id"], {"building", *FINISHED})
+        deadline = time.monotonic() + 60
+        while not processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_with(marker)
+    server.kill()
+    assert gone(marker), "the builder outlived its worker"
+    server.start()
+    with signed_in(server) as http:
+        done = wait(http, "slow", build["id"], FINISHED, limit=240)
+        entries = logs(http, "slow", build["id"])["logs"]
+        assert done["phase"] == "complete", json.dumps(entries)[-3000:]
+        errors = [e["message"] for e in entries if e.get("type") == "error"]
+        assert any("worker was lost" in m for m in errors), errors
+        phases = [e["message"] for e in entries if e.get("type") == "phase"]
+        assert phases.count("build-scheduled") == 2
+        assert phases[-1] == "complete"
+
+
+def _server_with(
+    berth_factory: StartServer, tmp_path: Path, name: str, **executor: Any
+) -> tuple[BerthServer, str]:
+    """A server whose local executor has ``executor``'s keys, with alice/base and a robot."""
+    manager = ["local", {"EXECUTORS": [{"EXECUTOR": "local", **executor}]}]
+    server = berth_factory(embedded_config(tmp_path / name, BUILD_MANAGER=manager), name=name)
+    server.create_user(*ALICE)
+    with signed_in(server) as http:
+        for repo in ("base", "slow"):
+            r = http.post(
+                "/api/v1/repository",
+                json={"repository": repo, "visibility": "private", "description": ""},
+            )
+            assert r.status_code == 201, r.text
+    _push_base(server, tmp_path)
+    return server, _robot(server)
+
+
+def _reach(server: BerthServer, robot: str) -> tuple[dict[str, Any], str]:
+    """A build whose RUN step connects to Berth's port on the host's loopback."""
+    ip, port = server.host.split(":")
+    dockerfile = (
+        f"FROM {server.host}/alice/base:1\n"
+        'RUN ["/bin/busybox", "sh", "-c", '
+        f'"/bin/busybox nc -w 3 {ip} {port} </dev/null; echo EXIT=$?"]\n'
+    ).encode()
+    with signed_in(server) as http:
+        build = start(
+            http, "slow", file_id=upload(http, tar_context({"Dockerfile": dockerfile})),
+            pull_robot=robot,
+        )  # fmt: skip
+        done = wait(http, "slow", build["id"], FINISHED)
+        return done, json.dumps(logs(http, "slow", build["id"]))
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static")
+def test_no_network_unless_configured(berth_factory: StartServer, tmp_path: Path) -> None:
+    """RUN steps reach nothing by default; with BUILDER_NETWORK host the same step reaches
+    the server (so the first answer is the network's absence, not a broken probe)."""
+    server, robot = _server_with(berth_factory, tmp_path, "nonet")
+    done, text = _reach(server, robot)
+    assert done["phase"] == "complete", text[-2000:]
+    assert "EXIT=0" not in text
+    assert "EXIT=" in text
+    server.stop()
+    host, robot = _server_with(
+        berth_factory, tmp_path, "hostnet", BUILDER_NETWORK="host", ISOLATION="chroot"
+    )
+    done, text = _reach(host, robot)
+    assert done["phase"] == "complete", text[-2000:]
+    assert "EXIT=0" in text, text[-2500:]
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static")
+def test_a_build_that_runs_forever_stops_at_the_time_limit(
+    berth_factory: StartServer, tmp_path: Path
+) -> None:
+    server, robot = _server_with(berth_factory, tmp_path, "limits", MAXIMUM_BUILD_TIME="20s")
+    forever = (
+        f"FROM {server.host}/alice/base:1\n"
+        'RUN ["/bin/busybox", "sh", "-c", "while true; do sleep 1; done"]\n'
+    ).encode()
+    with signed_in(server) as http:
+        build = start(
+            http, "slow", file_id=upload(http, tar_context({"Dockerfile": forever})),
+            pull_robot=robot,
+        )  # fmt: skip
+        done = wait(http, "slow", build["id"], FINISHED, limit=120)
+        assert done["phase"] == "error"
+        assert done["error"] == "The build took longer than 20 seconds"
 
 
 @pytest.mark.parametrize(

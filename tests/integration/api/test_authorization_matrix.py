@@ -812,6 +812,16 @@ ENDPOINTS: list[Row] = [
         url=f"{APP_URL}/trigger/{{trigger_doomed}}",
     ),
     row("POST", "/filedrop/", user("repo:write"), 200, body={"mimeType": "application/x-tar"}),
+    *(
+        row(
+            "GET",
+            f"/superuser/{{build_uuid}}/{tail}",
+            superuser,
+            200,
+            url=f"/superuser/{{build}}/{tail}",
+        )
+        for tail in ("build", "status", "logs")
+    ),
     row(
         "PUT",
         "/filedrop/{file_id}",

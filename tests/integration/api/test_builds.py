@@ -284,3 +284,42 @@ async def test_a_lost_workers_build_is_internalerror_and_retryable(b: Berth) -> 
     assert retried.phase == "waiting"
     runs = [j for j in await b.services.jobs.list(kind="run_build") if j.state == "queued"]
     assert len(runs) == 2  # the first queueing, and the retry's
+
+
+async def test_running_builds_are_bounded_per_namespace_and_overall(
+    configured: Callable[..., Any],
+) -> None:
+    """The manager's slots (PostgreSQL: under an advisory lock): per_namespace 1, total 2."""
+    keys = {"BERTH_RUN_WORKERS_IN_PROCESS": False, "BERTH_BUILD_CONCURRENCY": {"total": 2}}
+    async with configured(**keys) as b:
+        for ns in ("alice", "bob"):
+            r = await b.http.post(
+                "/api/v1/repository",
+                json={"repository": "app", "visibility": "private", "description": ""},
+                headers=await h(b, ns),
+            )
+            assert r.status_code == 201, r.text
+        svc = b.services.builds
+        assert svc is not None
+
+        async def queued(ns: str) -> str:
+            r = await b.http.post(
+                f"/api/v1/repository/{ns}/app/build/",
+                json={"archive_url": "https://example.com/x"},
+                headers=await h(b, ns),
+            )
+            assert r.status_code == 201, r.text
+            return str(r.json()["id"])
+
+        a1, a2, b1 = await queued("alice"), await queued("alice"), await queued("bob")
+        first = await svc.claim_slot(a1)
+        assert not isinstance(first, bool)
+        assert first is not None
+        assert first.phase == "build-scheduled"
+        assert await svc.claim_slot(a2) is False  # alice already runs one
+        assert await svc.claim_slot(b1) not in (None, False)  # bob's is the second overall
+        c1 = await queued("alice")
+        await svc.transition(a1, "complete")
+        assert await svc.claim_slot(a2) not in (None, False)
+        assert await svc.claim_slot(c1) is False  # two running: a2 and b1
+        assert await svc.claim_slot(a1) is None  # not waiting any more

@@ -1,5 +1,6 @@
 """Builds: ``/repository/{repo}/build/`` (list, start), ``…/build/{uuid}`` (get, cancel),
-``…/status``, ``…/logs``, and the file drop (``/filedrop/``) that uploads a context.
+``…/status``, ``…/logs``, the superuser's ``/superuser/{uuid}/build|status|logs``, and the
+file drop (``/filedrop/``) that uploads a context.
 
 Quay's answers: start 201 with the build and ``Location``; 400 without ``file_id`` or
 ``archive_url``, for a bad tag, path or context (the uploaded archive is checked before
@@ -235,6 +236,25 @@ async def build_logs(ctx: Ctx) -> Response:
     return json_response(logs_view(page))
 
 
+# ---- the superuser's view of any build ------------------------------------------------------
+async def _any_build(ctx: Ctx) -> Any:
+    ctx.require_superuser()
+    build = await _service(ctx).find(ctx.params["build_uuid"])
+    if build is None:
+        raise not_found()
+    return build
+
+
+async def superuser_build(ctx: Ctx) -> Response:
+    return json_response(build_view(await _any_build(ctx), can_write=True, can_admin=True))
+
+
+async def superuser_build_logs(ctx: Ctx) -> Response:
+    build = await _any_build(ctx)
+    page = await _service(ctx).logs(build.uuid, ctx.query_int("start", 0) or 0)
+    return json_response(logs_view(page))
+
+
 # ---- the file drop -------------------------------------------------------------------------
 def _signature(ctx: Ctx, file_id: str, expires: int) -> str:
     key = ctx.api.settings.secret_key.encode()
@@ -334,6 +354,22 @@ def routes(api: ApiApp) -> list[ApiRoute]:
             "Return the build logs for the build specified by the build id.",
             query=(Param("start", "integer", "The first log entry to return"),),
             **read,
+        ),
+        *(
+            ApiRoute(
+                "GET",
+                f"/superuser/{{build_uuid}}/{tail}",
+                handler,
+                summary,
+                tag="superuser",
+                scopes=("super:user",),
+                enabled=on,
+            )
+            for tail, handler, summary in (
+                ("build", superuser_build, "Returns information about a build."),
+                ("status", superuser_build, "Return the status for the build."),
+                ("logs", superuser_build_logs, "Return the build logs for the build."),
+            )
         ),
         ApiRoute(
             "POST",
