@@ -580,3 +580,13 @@ async def test_github_form_encoded_payloads_and_other_events(berth: Berth) -> No
     r = await berth.http.post(path, content=b"not json", headers=basic(token))
     assert r.status_code == 400
     assert "Invalid JSON payload" in r.json()["message"]
+
+
+async def test_an_oversized_payload_is_refused(berth: Berth) -> None:
+    uuid = await new_trigger(berth, "custom-git")
+    path, token = webhook_of(
+        await activate(berth, uuid, {"build_source": "https://g.example/a.git"})
+    )
+    r = await berth.http.post(path, content=b" " * (25 * 1024 * 1024 + 1), headers=basic(token))
+    assert r.status_code == 413
+    assert await builds_of(berth, uuid) == []

@@ -1,7 +1,7 @@
 """The routes outside ``/api/v1`` that start or create triggers (Quay's ``webhooks`` and
 ``web`` blueprints):
 
-* ``POST /webhooks/push/trigger/{uuid}`` (and Quay's older
+* ``POST /webhooks/push/trigger/{uuid}`` (at most 25 MiB) (and Quay's older
   ``/webhooks/push/{repo}/trigger/{uuid}``): a push. ``Okay`` when a build started or the
   push builds nothing (a ping, ``[skip build]``, a filtered ref); 403 without the trigger's
   token (``berth.buildtriggers.webhooks``); 404 an unknown trigger; 400 a payload that is
@@ -38,8 +38,22 @@ from berth.http.api.v1.repos.access import require_repo
 OKAY = "Okay"
 
 
+MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # GitHub's own cap on a webhook payload
+
+
+async def _read_body(ctx: Ctx) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in ctx.request.stream():
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            raise MessageError(413, "Payload too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def push(ctx: Ctx) -> Response:
-    body = await ctx.request.body()
+    body = await _read_body(ctx)
     headers = {k.lower(): v for k, v in ctx.request.headers.items()}
     try:
         await triggers(ctx).handle_webhook(ctx.params["trigger_uuid"], headers, body)
