@@ -33,6 +33,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
+from berth.builds.settings import BuildSettings, concurrency, executor_settings
+from berth.buildtriggers.settings import BuildTriggerSettings, build_trigger_settings
 from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
 from berth.notifications.settings import MailSettings, NotificationSettings
@@ -116,6 +118,13 @@ class QuayConfig(BaseModel):
     LABELED_EXPIRATION_MAXIMUM: str = "104w"
     LABEL_KEY_RESERVED_PREFIXES: list[str] = Field(default_factory=list)
     BUILDLOGS_REDIS: dict[str, Any] | None = None
+    # Build triggers (berth/buildtriggers/settings.py).
+    FEATURE_GITHUB_BUILD: bool = False
+    FEATURE_GITLAB_BUILD: bool = False
+    FEATURE_BITBUCKET_BUILD: bool = False
+    GITHUB_TRIGGER_CONFIG: dict[str, Any] | None = None
+    GITLAB_TRIGGER_CONFIG: dict[str, Any] | None = None
+    BITBUCKET_TRIGGER_CONFIG: dict[str, Any] | None = None
     USER_EVENTS_REDIS: dict[str, Any] | None = None
     DATA_MODEL_CACHE_CONFIG: dict[str, Any] | None = None
 
@@ -289,6 +298,20 @@ class QuayConfig(BaseModel):
     # the largest blob fetched from an upstream (None: no limit).
     BERTH_PROXY_CACHE_REVALIDATE: str = "1m"
     BERTH_PROXY_CACHE_MAX_BLOB_BYTES: int | None = None
+    # Dockerfile builds (berth/builds/settings.py, docs/builds.md).
+    FEATURE_BUILD_SUPPORT: bool = True
+    FEATURE_READER_BUILD_LOGS: bool = False
+    BUILD_MANAGER: list[Any] | None = None
+    BERTH_BUILD_MAX_CONTEXT_BYTES: int = 256 * 1024 * 1024
+    BERTH_BUILD_MAX_UNPACKED_BYTES: int = 2 * 1024 * 1024 * 1024
+    BERTH_BUILD_MAX_FILES: int = 100_000
+    BERTH_BUILD_MAX_QUEUED: int = 20
+    BERTH_BUILD_CONCURRENCY: dict[str, Any] | None = None
+    BERTH_BUILD_REGISTRY: str | None = None
+    BERTH_BUILD_REGISTRY_TLS_VERIFY: bool | None = None
+    BERTH_BUILD_WORK_DIR: str | None = None
+    BERTH_BUILD_TOKEN_TTL: int = 3600
+    BERTH_BUILD_RETRIES: int = 1
 
     @field_validator("PREFERRED_URL_SCHEME")
     @classmethod
@@ -488,6 +511,8 @@ class Settings:
     # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
     oidc: tuple[OidcSettings, ...] = ()
     proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
+    build_triggers: BuildTriggerSettings = field(default_factory=BuildTriggerSettings)
+    builds: BuildSettings = field(default_factory=BuildSettings)
 
     @property
     def base_url(self) -> str:
@@ -851,6 +876,7 @@ def load_settings(
     storage = _storage_location(cfg, ddir, problems)
     outbound = _outbound_settings(cfg, path, env, problems)
     scanner = _scanner_settings(cfg, ddir, problems)
+    builds = _build_settings(cfg, ddir, problems)
     if cfg.AUTHENTICATION_TYPE not in ("Database", "LDAP"):
         problems.append(
             f"AUTHENTICATION_TYPE: {cfg.AUTHENTICATION_TYPE!r} is not supported yet "
@@ -858,6 +884,20 @@ def load_settings(
         )
     ldap = _ldap_settings(cfg, outbound, problems) if cfg.AUTHENTICATION_TYPE == "LDAP" else None
     oidc = oidc_settings({str(k): v for k, v in data.items()}, problems)
+    build_triggers = build_trigger_settings(
+        build_support=cfg.FEATURE_BUILD_SUPPORT,
+        features={
+            "github": cfg.FEATURE_GITHUB_BUILD,
+            "gitlab": cfg.FEATURE_GITLAB_BUILD,
+            "bitbucket": cfg.FEATURE_BITBUCKET_BUILD,
+        },
+        blocks={
+            "github": cfg.GITHUB_TRIGGER_CONFIG,
+            "gitlab": cfg.GITLAB_TRIGGER_CONFIG,
+            "bitbucket": cfg.BITBUCKET_TRIGGER_CONFIG,
+        },
+        problems=problems,
+    )
     if cfg.DB_URI and not cfg.DB_URI.startswith("sqlite"):
         for key in ("SECRET_KEY", "DATABASE_SECRET_KEY"):
             if not getattr(cfg, key):
@@ -904,6 +944,7 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        build_triggers=build_triggers,
         proxy_cache=ProxyCacheSettings(
             enabled=cfg.FEATURE_PROXY_CACHE,
             revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),
@@ -919,6 +960,30 @@ def load_settings(
         ldap=ldap,
         team_resync_s=parse_duration(cfg.TEAM_RESYNC_STALE_TIME),
         oidc=oidc,
+        builds=builds,
+    )
+
+
+def _build_settings(cfg: QuayConfig, data_dir: Path, problems: list[str]) -> BuildSettings:
+    total, per_namespace = concurrency(cfg.BERTH_BUILD_CONCURRENCY, problems)
+    tls = cfg.BERTH_BUILD_REGISTRY_TLS_VERIFY
+    return BuildSettings(
+        enabled=cfg.FEATURE_BUILD_SUPPORT,
+        reader_logs=cfg.FEATURE_READER_BUILD_LOGS,
+        executor=executor_settings(cfg.BUILD_MANAGER, problems),
+        max_context_bytes=cfg.BERTH_BUILD_MAX_CONTEXT_BYTES,
+        max_unpacked_bytes=cfg.BERTH_BUILD_MAX_UNPACKED_BYTES,
+        max_files=cfg.BERTH_BUILD_MAX_FILES,
+        max_queued=cfg.BERTH_BUILD_MAX_QUEUED,
+        max_running=total,
+        max_running_per_namespace=per_namespace,
+        registry=cfg.BERTH_BUILD_REGISTRY or cfg.SERVER_HOSTNAME,
+        registry_tls_verify=cfg.PREFERRED_URL_SCHEME == "https" if tls is None else tls,
+        work_dir=Path(cfg.BERTH_BUILD_WORK_DIR)
+        if cfg.BERTH_BUILD_WORK_DIR
+        else data_dir / "builds",
+        token_ttl_s=min(max(60, cfg.BERTH_BUILD_TOKEN_TTL), 3600),
+        retries=max(0, cfg.BERTH_BUILD_RETRIES),
     )
 
 

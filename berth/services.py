@@ -21,6 +21,13 @@ from berth.auth.providers import IdentityProvider
 from berth.auth.services import AuthService
 from berth.auth.tokens import fernet_for
 from berth.authz import AccessPolicy
+from berth.builds.executors import Executor, LocalExecutor
+from berth.builds.kubernetes import KubernetesExecutor
+from berth.builds.manager import PUSH_USER, BuildManager
+from berth.builds.pushtokens import PushTokens
+from berth.builds.services import BuildService
+from berth.builds.tasks import RUN_BUILD
+from berth.buildtriggers.services import BuildTriggerService
 from berth.config import Settings
 from berth.db.fast import Unit
 from berth.db.session import Database
@@ -31,10 +38,11 @@ from berth.gc.tasks import COLLECT_GARBAGE
 from berth.health.services import HealthService
 from berth.identity import tasks as identity_tasks
 from berth.identity.accounts import AccountService
+from berth.identity.errors import NamespaceNotFound, RobotNotFound
 from berth.identity.federated import FederatedAccounts
 from berth.identity.orgs import OrgService
 from berth.identity.permissions import PermissionService
-from berth.identity.robots import RobotService
+from berth.identity.robots import RobotService, split_robot_username
 from berth.identity.tasks import DELETE_NAMESPACE, SYNC_TEAMS
 from berth.identity.teams import TeamService
 from berth.identity.teamsync import TeamSyncService
@@ -130,6 +138,8 @@ class Services:
     # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
     proxy_cache: ProxyCacheService | None = None
     pull_through: ProxyCache | None = None
+    builds: BuildService | None = None  # Dockerfile builds (FEATURE_BUILD_SUPPORT)
+    build_triggers: BuildTriggerService | None = None  # their triggers (berth.buildtriggers)
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -167,6 +177,7 @@ def _job_runner(
     quotas: QuotaService,
     teamsync: TeamSyncService,
     scanner: ScannerService,
+    build_manager: BuildManager | None = None,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -194,6 +205,8 @@ def _job_runner(
         REMATCH_MANIFESTS.bind(scanner.rematch),
         UPDATE_VULNDB.bind(scanner.update_database),
     ]
+    if build_manager is not None:
+        bindings.append(RUN_BUILD.bind(build_manager.run_build))
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule(PRUNE_JOBS, every_s=3600),
@@ -350,6 +363,55 @@ def _proxy_cache(
         cache=read_cache,
     )
     return ProxyCacheService(db, directory, outbound), pull_through
+
+
+def _builds(
+    settings: Settings,
+    db: Database,
+    jobs: JobQueue,
+    outbound: OutboundClients,
+    auth: AuthService,
+    robots: RobotService,
+) -> tuple[BuildService, BuildManager | None]:
+    """Dockerfile builds: the service (the API and the triggers start builds with it), the
+    push-token login, and the manager that runs them (None with FEATURE_BUILD_SUPPORT off)."""
+    cfg = settings.builds
+    service = BuildService(
+        db,
+        cfg,
+        fernet=fernet_for(settings.database_secret_key),
+        host=settings.server_hostname,
+        base_url=settings.base_url,
+    )
+    if not cfg.enabled:
+        return service, None
+    tokens = PushTokens(auth, service, ttl_s=cfg.token_ttl_s)
+    auth.register_special_login(PUSH_USER, tokens.login)
+
+    async def robot_token(name: str) -> str | None:
+        parts = split_robot_username(name)
+        if parts is None:
+            return None
+        try:
+            return (await robots.get(*parts, with_token=True)).token
+        except (RobotNotFound, NamespaceNotFound):
+            return None
+
+    executor: Executor = (
+        KubernetesExecutor(cfg.executor)
+        if cfg.executor.kind == "kubernetes"
+        else LocalExecutor(cfg.executor)
+    )
+    manager = BuildManager(
+        service,
+        cfg,
+        executor,
+        jobs=jobs,
+        outbound=outbound,
+        robot_token=robot_token,
+        push_token=tokens.issue,
+    )
+    return service, manager
 
 
 async def _notify_quota(s: Unit, c: Crossing) -> int:
@@ -525,13 +587,34 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         else None,
         blob_access=partial(_clair_blob_access, auth, settings.base_url, settings.server_hostname),
     )
-    runner = _job_runner(
-        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner
-    )
     robots = RobotService(
         db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
     )
+    builds, build_manager = _builds(settings, db, jobs, outbound, auth, robots)
+    runner = _job_runner(
+        settings,
+        db,
+        storage,
+        jobs,
+        pruner,
+        gc,
+        deliverer,
+        usage_logs,
+        quotas,
+        teamsync,
+        scanner,
+        build_manager,
+    )
     federation = RobotFederationExchange(robots, outbound, issue=auth.issue_federated_robot_token)
+    build_triggers = BuildTriggerService(
+        db,
+        fernet_for(settings.database_secret_key),
+        settings.build_triggers,
+        policy=AddressPolicy(settings.outbound.allowed),
+        base_url=settings.base_url,
+        builds=builds,
+        outbound=outbound,
+    )
     return Services(
         settings,
         db,
@@ -587,4 +670,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         read_cache=read_cache,
         proxy_cache=proxy_service,
         pull_through=pull_through,
+        builds=builds,
+        build_triggers=build_triggers,
     )

@@ -58,6 +58,10 @@ LOG_KINDS = frozenset(
         # Berth's: per-namespace rate limits (berth.ratelimits)
         "change_namespace_rate_limit", "delete_namespace_rate_limit",
         "create_proxy_cache_config", "delete_proxy_cache_config",
+        # build triggers (berth.buildtriggers)
+        "setup_repo_trigger", "delete_repo_trigger", "toggle_repo_trigger",
+        # Dockerfile builds (berth.builds): Quay's queued build; cancel is Berth's record
+        "build_dockerfile", "cancel_build",
     }
 )  # fmt: skip
 

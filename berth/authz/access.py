@@ -51,6 +51,9 @@ class Principal:
     # FEATURE_RESTRICTED_USERS: a user outside RESTRICTED_USERS_WHITELIST creates nothing in
     # its own namespace (org teams and permissions still apply).
     restricted: bool = False
+    # A credential bound to one repository ("ns/name"; a build's push token): exactly
+    # ``role_cap`` there, no role anywhere else.
+    only_repository: str | None = None
 
     @property
     def subject(self) -> str:
@@ -126,6 +129,9 @@ def repository_role(principal: Principal, facts: RepositoryFacts) -> RepoRole | 
     no role)."""
     if principal.is_anonymous:
         return None
+    if principal.only_repository is not None:
+        bound = principal.only_repository == f"{facts.namespace}/{facts.name}"
+        return principal.role_cap if bound and facts.exists else None
     if is_namespace_admin(principal, facts):
         return RepoRole.ADMIN
     return facts.repo_role if facts.exists else None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from berth.cli.builds import builds
 from berth.cli.common import (
     cli_settings,
     config_options,
@@ -577,6 +578,7 @@ main.add_command(prune)
 main.add_command(gc)
 main.add_command(scanner)
 main.add_command(jobs)
+main.add_command(builds)
 
 
 @main.command(

@@ -2,6 +2,8 @@
 
 from berth.audit import models as audit_models  # noqa: F401
 from berth.auth import models as auth_models  # noqa: F401
+from berth.builds import models as builds_models  # noqa: F401
+from berth.buildtriggers import models as buildtriggers_models  # noqa: F401
 from berth.db.base import Base
 from berth.gc import models as gc_models  # noqa: F401
 from berth.identity import models as identity_models  # noqa: F401

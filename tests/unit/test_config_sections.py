@@ -175,11 +175,11 @@ def test_validate_warns_about_a_typo_with_a_suggestion(tmp_path: Path) -> None:
 
 
 def test_validate_notes_a_quay_key_berth_does_not_use(tmp_path: Path) -> None:
-    cfg = _write(tmp_path, {"FEATURE_SIGNING": False, "FEATURE_BUILD_SUPPORT": True})
+    cfg = _write(tmp_path, {"FEATURE_SIGNING": False, "FEATURE_HELM_OCI_SUPPORT": True})
     result = CliRunner().invoke(main, ["config", "validate", str(cfg)])
     assert result.exit_code == 0, result.output
     assert "note: FEATURE_SIGNING is used by Quay, not by Berth yet" in result.output
-    assert "note: FEATURE_BUILD_SUPPORT is used by Quay, not by Berth yet" in result.output
+    assert "note: FEATURE_HELM_OCI_SUPPORT is used by Quay, not by Berth yet" in result.output
     assert "warning" not in result.output
 
 

@@ -44,6 +44,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from berth.builds.types import BuildContext
 from berth.config import QuayConfig, load_settings
 from berth.http.app import create_app
 from berth.identity.models import User
@@ -261,6 +262,7 @@ WEB_PATHS = ("/csrf_token", "/oauth/", "/oauth2/", "/exportedlogs/")
 # outside the API blueprint (no CSRF, no OAuth); authorizeapp wants a session first (401)
 NO_CSRF = {"/api/v1/user/initialize", "/csrf_token", "/oauth/authorizeapp", "/oauth/localapp"}
 NO_CSRF |= {"/oauth/authorize/assignuser", "/oauth2/federation/robot/token"}
+NO_CSRF |= {"/api/v1/filedrop/{file_id}"}
 
 
 def route_key(path: str) -> str:
@@ -742,6 +744,92 @@ ENDPOINTS: list[Row] = [
     row("GET", "/superuser/logs", superuser, 200),
     row("GET", "/superuser/aggregatelogs", superuser, 200),
     row("GET", "/exportedlogs/{token}", anyone, 404, url="/exportedlogs/not-a-token"),
+    # --- Dockerfile builds (FEATURE_BUILD_SUPPORT, on by default); the scenario's build may
+    # have run (and failed: no registry at the test's hostname) before the cancel row
+    row("GET", f"{R}/build/", repo("read"), 200, url=f"{APP_URL}/build/"),
+    row(
+        "POST",
+        f"{R}/build/",
+        repo("write"),
+        201,
+        url=f"{APP_URL}/build/",
+        body={"file_id": "{build_file}", "docker_tags": ["matrix"]},
+    ),
+    row("GET", f"{R}/build/{{build_uuid}}", repo("read"), 200, url=f"{APP_URL}/build/{{build}}"),
+    row(
+        "GET",
+        f"{R}/build/{{build_uuid}}/status",
+        repo("read"),
+        200,
+        url=f"{APP_URL}/build/{{build}}/status",
+    ),
+    row(
+        "GET",
+        f"{R}/build/{{build_uuid}}/logs",
+        repo("write"),
+        200,
+        url=f"{APP_URL}/build/{{build}}/logs",
+        note="readers too with FEATURE_READER_BUILD_LOGS",
+    ),
+    row(
+        "DELETE",
+        f"{R}/build/{{build_uuid}}",
+        repo("admin"),
+        (201, 400),
+        url=f"{APP_URL}/build/{{build}}",
+    ),
+    # --- build triggers (repository admins; the webhook's credential is the trigger's token,
+    # tests/integration/api/test_build_triggers.py)
+    row("GET", f"{R}/trigger/", repo("admin"), 200, url=f"{APP_URL}/trigger/"),
+    row(
+        "GET", f"{R}/trigger/{{trigger_uuid}}", repo("admin"), 200,
+        url=f"{APP_URL}/trigger/{{trigger}}",
+    ),
+    row(
+        "PUT", f"{R}/trigger/{{trigger_uuid}}", repo("admin"), 200,
+        url=f"{APP_URL}/trigger/{{trigger}}", body={"enabled": True},
+    ),
+    row(
+        "POST", f"{R}/trigger/{{trigger_uuid}}/activate", repo("admin"), 200,
+        url=f"{APP_URL}/trigger/{{trigger_new}}/activate",
+        body={"config": {"build_source": "https://git.example.com/app.git"}},
+    ),
+    row(
+        "POST", f"{R}/trigger/{{trigger_uuid}}/analyze", repo("admin"), 200,
+        url=f"{APP_URL}/trigger/{{trigger}}/analyze",
+        body={"config": {"build_source": "https://git.example.com/app.git"}},
+    ),
+    row(
+        "POST", f"{R}/trigger/{{trigger_uuid}}/start", repo("admin"), 201,
+        url=f"{APP_URL}/trigger/{{trigger}}/start", body={"commit_sha": "abcdef1"},
+    ),
+    row(
+        "GET", f"{R}/trigger/{{trigger_uuid}}/builds", repo("admin"), 200,
+        url=f"{APP_URL}/trigger/{{trigger}}/builds",
+    ),
+    row(
+        "DELETE", f"{R}/trigger/{{trigger_uuid}}", repo("admin"), 204,
+        url=f"{APP_URL}/trigger/{{trigger_doomed}}",
+    ),
+    row("POST", "/filedrop/", user("repo:write"), 200, body={"mimeType": "application/x-tar"}),
+    *(
+        row(
+            "GET",
+            f"/superuser/{{build_uuid}}/{tail}",
+            superuser,
+            200,
+            url=f"/superuser/{{build}}/{tail}",
+        )
+        for tail in ("build", "status", "logs")
+    ),
+    row(
+        "PUT",
+        "/filedrop/{file_id}",
+        anyone,
+        200,
+        url="{drop}",
+        note="the signed URL is the credential (no CSRF, no OAuth)",
+    ),
     # --- entities
     row("GET", "/entities/{prefix}", anyone, 200, url="/entities/ali"),
     # --- quotas: reads for members, writes for full-access superusers; the scenario has no
@@ -956,10 +1044,17 @@ def route_keys_for(tmp: Path, **config: Any) -> set[str]:
 # namespace's admins, the caller's own notifications; test_legacy_and_capabilities.py: the
 # legacy token routes' admin check; tests/e2e/test_proxy_cache.py: the proxycache routes;
 # test_security.py: the security route; test_sbom.py: the SBOM route, whose answer to a
-# reader is 200 or 202 depending on whether the scan finished).
+# reader is 200 or 202 depending on whether the scan finished; test_build_triggers.py: the
+# webhook (the trigger's token only), the setup route and the SCM OAuth callbacks).
 # A follow-up gives each a row; the list may only shrink.
 NOT_YET_IN_MATRIX = frozenset(
     {
+        "GET /customtrigger/setup/{}",
+        "GET /oauth2/bitbucket/callback/trigger/{}",
+        "GET /oauth2/github/callback/trigger/{}",
+        "GET /oauth2/gitlab/callback/trigger/{}",
+        "POST /webhooks/push/trigger/{}",
+        "POST /webhooks/push/{}/trigger/{}",
         "GET /.well-known/app-capabilities",
         "GET /repository/{}/manifest/{}/security",
         "GET /repository/{}/manifest/{}/sbom",
@@ -1005,10 +1100,21 @@ NOT_YET_IN_MATRIX = frozenset(
 )
 
 
+# FEATURE_{GITHUB,GITLAB,BITBUCKET}_BUILD need their OAuth application's keys.
+TRIGGER_APPS = {
+    "GITHUB_TRIGGER_CONFIG": {"CLIENT_ID": "id", "CLIENT_SECRET": "secret"},
+    "GITLAB_TRIGGER_CONFIG": {"CLIENT_ID": "id", "CLIENT_SECRET": "secret"},
+    "BITBUCKET_TRIGGER_CONFIG": {"CONSUMER_KEY": "key", "CONSUMER_SECRET": "secret"},
+}
+
+
 def test_every_route_has_a_row(tmp_path: Path) -> None:
     live = route_keys_for(tmp_path / "matrix", **MATRIX_CONFIG)
     every_gate_open = route_keys_for(
-        tmp_path / "open", **dict.fromkeys(ROUTE_GATES, True), PERMANENTLY_DELETE_TAGS=True
+        tmp_path / "open",
+        **dict.fromkeys(ROUTE_GATES, True),
+        PERMANENTLY_DELETE_TAGS=True,
+        **TRIGGER_APPS,
     )
     keys = [r.key for r in ROWS]
     assert len(keys) == len(set(keys)), "a route has two rows"
@@ -1077,6 +1183,41 @@ async def build_world(reg: Berth) -> World:
         for kind, body in POLICIES.items():
             made = await made_by_api(reg, "orgadmin", f"{owner}/{kind}/", body)
             world.values[f"{owner.split('/')[1]}_{kind}"] = made["uuid"]
+    assert svc.builds is not None
+    context = await svc.builds.create_file(user_id=None, mime_type="text/plain")
+    await svc.builds.put_file(context, b"FROM scratch\n")
+    build_ = await svc.builds.start_build(
+        None,
+        namespace=APP.namespace,
+        repository=APP.name,
+        performer=None,
+        context=BuildContext.upload(context),
+        docker_tags=["matrix"],
+    )
+    drop = await reg.http.post(
+        "/api/v1/filedrop/",
+        json={"mimeType": "application/x-tar"},
+        headers=bearer(await oauth_token(reg, "orgadmin")),
+    )
+    assert drop.status_code == 200, drop.text
+    triggers = svc.build_triggers
+    assert triggers is not None
+    made = {}
+    for key in ("trigger", "trigger_new", "trigger_doomed"):
+        made[key] = (await triggers.create(APP, "custom-git", connected_user_id=None)).uuid
+    await triggers.activate(
+        APP,
+        made["trigger"],
+        {"build_source": "https://git.example.com/app.git"},
+        pull_robot=None,
+        performer=None,
+    )
+    world.values |= made
+    world.values |= {
+        "build_file": context,
+        "build": build_.uuid,
+        "drop": drop.json()["url"].split("/api/v1", 1)[1],
+    }
     oauth = OAuthService(svc.db, svc.auth.fernet)
     for name in {c.user for c in CALLERS.values() if c.how == "bearer"}:
         assert name is not None

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from starlette.routing import BaseRoute
 
 from berth.http.api.v1 import discovery
+from berth.http.api.v1.builds import routes as builds
+from berth.http.api.v1.buildtriggers import routes as buildtriggers
+from berth.http.api.v1.buildtriggers import webhooks as trigger_webhooks
 from berth.http.api.v1.framework import ApiApp, ApiRoute, build_routes, fallback_routes
 from berth.http.api.v1.identity import (
     entities,
@@ -69,6 +72,9 @@ MODULES: tuple[RouteModule, ...] = (
     assign.routes,
     proxycache.routes,
     scanner.routes,
+    builds.routes,
+    buildtriggers.routes,
+    trigger_webhooks.routes,
 )
 
 

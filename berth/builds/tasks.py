@@ -1,0 +1,21 @@
+"""The builds' job kind: ``run_build`` (the long lane), one per queued build.
+
+The handler is ``berth.builds.manager.BuildManager.run_build``, bound in the composition
+root. One attempt per claim: a crash of the worker (its lease expires) lets another runner
+claim the job again, and the manager, finding the build already past ``waiting``, marks it
+``internalerror`` and queues it once more while ``retries_remaining`` lasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from berth.jobs import JobKind, Lane
+
+
+@dataclass(frozen=True)
+class RunBuild:
+    build_uuid: str
+
+
+RUN_BUILD = JobKind("run_build", RunBuild, lane=Lane.LONG, max_attempts=3)

@@ -1,0 +1,1 @@
+"""``/api/v1`` adapter of Dockerfile builds (``berth.builds``)."""

@@ -1,0 +1,1 @@
+"""/api/v1 adapter of build triggers, and the push webhook and setup routes."""
