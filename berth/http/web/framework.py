@@ -133,6 +133,15 @@ class WebApp:
         return urllib.parse.urlsplit(self.api.base_url).netloc or self.api.base_url
 
     @property
+    def img_sources(self) -> tuple[str, ...]:
+        """The origins of the OpenID Connect providers' SERVICE_ICON images."""
+        icons = (s.service_icon for s in self.api.settings.oidc if s.service_icon)
+        origins = {
+            f"{u.scheme}://{u.netloc}" for u in map(urllib.parse.urlsplit, icons) if u.netloc
+        }
+        return tuple(sorted(origins))
+
+    @property
     def secure_cookies(self) -> bool:
         return self.api.settings.url_scheme == "https"
 
@@ -245,10 +254,16 @@ def _write_flash(items: list[tuple[str, str]]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(items)).decode()
 
 
-def security_headers(response: Response, *, no_store: bool) -> None:
-    """The headers every HTML answer carries."""
+def security_headers(
+    response: Response, *, no_store: bool, img_sources: tuple[str, ...] = ()
+) -> None:
+    """The headers every HTML answer carries. ``img_sources``: origins images may also come
+    from (the sign-in buttons' SERVICE_ICON)."""
     h = response.headers
-    h["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    csp = CONTENT_SECURITY_POLICY
+    if img_sources:
+        csp = csp.replace("img-src 'self' data:", "img-src 'self' data: " + " ".join(img_sources))
+    h["Content-Security-Policy"] = csp
     h["X-Frame-Options"] = "DENY"
     h["X-Content-Type-Options"] = "nosniff"
     h["Referrer-Policy"] = "same-origin"
@@ -347,7 +362,7 @@ def _finish(web: WebApp, page: Page, response: Response) -> None:
         )
     elif page.request.cookies.get(FLASH_COOKIE) and not page._flash_in:
         response.delete_cookie(FLASH_COOKIE, path="/", secure=secure, httponly=True)
-    security_headers(response, no_store=page.route.no_store)
+    security_headers(response, no_store=page.route.no_store, img_sources=web.img_sources)
 
 
 class UiPathConvertor(Convertor[str]):

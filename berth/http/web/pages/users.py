@@ -10,6 +10,7 @@ password change ends every other session as ``PUT /api/v1/user/`` does.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
@@ -62,6 +63,7 @@ async def user_page(page: Page) -> Response:
     tokens = await api.oauth.list_app_tokens(user.id) if tab == "tokens" else []
     robots = await api.svc.robots.list(user.username) if tab == "robots" else []
     grants = await api.oauth.user_grants(user.id) if tab == "applications" else []
+    logins = await _external_logins(page, user) if tab == "settings" else []
     return page.render(
         "user/settings.html",
         user=user,
@@ -74,7 +76,25 @@ async def user_page(page: Page) -> Response:
         change_expiration=api.settings.api.change_tag_expiration,
         database_auth=api.settings.api.database_auth,
         app_tokens=api.settings.auth.app_specific_tokens,
+        logins=logins,
     )
+
+
+async def _external_logins(page: Page, user: UserRecord) -> list[dict[str, Any]]:
+    """The identity-provider accounts this user signs in with (LDAP, OIDC login services)."""
+    api = page.web.api
+    if api.svc.federated is None:
+        return []
+    names = {s.service_id: s.service_name for s in api.settings.oidc}
+    return [
+        {
+            "service": "LDAP directory" if x.service == "ldap" else names.get(x.service, x.service),
+            "kind": "LDAP" if x.service == "ldap" else "OpenID Connect",
+            "ident": x.ident,
+            "linked": x.created_at,
+        }
+        for x in await api.svc.federated.logins_of(user.id)
+    ]
 
 
 async def update_account(page: Page) -> Response:
