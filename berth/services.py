@@ -462,6 +462,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             db,
             default_tag_expiration_s=reg.default_tag_expiration_s,
             tag_expiration_options=reg.tag_expiration_options,
+            cache=read_cache,
         ),
         teams=TeamService(
             db,

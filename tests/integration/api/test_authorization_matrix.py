@@ -63,6 +63,7 @@ MATRIX_CONFIG = {  # the flags behind routes that have rows
     "FEATURE_QUOTA_MANAGEMENT": True,
     "FEATURE_IMAGE_PULL_STATS": True,
     "FEATURE_TEAM_SYNCING": True,
+    "FEATURE_SUPERUSER_CONFIGDUMP": True,
 }
 # what the scenario's policies say (the POST rows add others, the PUT rows change them); none
 # makes the tags the other rows touch (copy, old) immutable
@@ -877,6 +878,16 @@ ENDPOINTS: list[Row] = [
         404,
         url="/superuser/organizations/nosuchorg",
     ),
+    row(
+        "PUT",
+        "/superuser/organizations/{name}",
+        superuser,
+        404,
+        url="/superuser/organizations/nosuchorg",
+        body={"name": "renamed"},
+    ),
+    row("GET", "/superuser/apptokens", superuser, 200),
+    row("GET", "/superuser/config", superuser, 200),
     # --- OAuth tokens assigned to a user (FEATURE_ASSIGN_OAUTH_TOKEN)
     row("GET", "/user/assignedauthorization", U_ADMIN, 200),
     row(

@@ -97,7 +97,12 @@ async def _me_view(ctx: Ctx) -> dict[str, Any]:
     assert user is not None
     orgs = await _organizations_of(ctx, user) if ctx.caller.has_scope("user:admin") else []
     super_user = ctx.caller.is_superuser if ctx.api.settings.api.super_users_enabled else None
-    view = user_view(user, organizations=orgs, super_user=super_user)
+    view = user_view(
+        user,
+        organizations=orgs,
+        super_user=super_user,
+        readonly_super_user=ctx.is_readonly_superuser,
+    )
     federated = ctx.api.svc.federated
     if federated is not None and ctx.caller.has_scope("user:admin"):
         view["logins"] = [
