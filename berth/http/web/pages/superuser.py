@@ -28,6 +28,8 @@ BACK = "/superuser"
 SECRET_NAME = re.compile(r"secret|password|passwd|token|key|credential|private|signing", re.I)
 USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 MASK = "••••••"
+# the raw keys behind the typed settings (GET /api/v1/superuser/config masks them itself)
+NOT_SHOWN = frozenset({"quay_config"})
 
 
 def _shown(name: str, value: Any) -> str:
@@ -47,6 +49,8 @@ def running_configuration(settings: Any, prefix: str = "") -> list[tuple[str, st
     """Every field of the settings tree, flattened (``api.mailing``, ...), secrets masked."""
     rows: list[tuple[str, str]] = []
     for f in dataclasses.fields(settings):
+        if f.name in NOT_SHOWN:
+            continue
         value = getattr(settings, f.name)
         name = prefix + f.name
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
