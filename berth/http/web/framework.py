@@ -49,6 +49,7 @@ from berth.http.api.v1.errors import (
 from berth.http.api.v1.framework import SAFE_METHODS, ApiApp, ApiCaller, ApiRoute, Ctx
 from berth.http.api.v1.session import SessionData, new_csrf_token
 from berth.http.web import filters
+from berth.http.web.markdown import render_markdown
 from berth.http.web.nav import sidebar
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class Page:
         self.params: dict[str, str] = dict(request.path_params)
         self._flash_out: list[tuple[str, str]] = []
         self._flash_in = _read_flash(request.cookies.get(FLASH_COOKIE))
+        self.banners: list[dict[str, Any]] = []  # the global messages (/api/v1/messages)
 
     # ---- who ---------------------------------------------------------------------------
     @property
@@ -225,6 +227,7 @@ class Page:
             "csrf_headers": orjson.dumps({"X-CSRF-Token": self.csrf_token}).decode(),
             "nav": sidebar(self.request.url.path, signed_in=user is not None, superuser=superuser),
             "settings": self.web.api.settings,
+            "banners": self.banners,
         }
 
 
@@ -290,6 +293,7 @@ def _bare_layout() -> dict[str, Any]:
         "csrf_headers": "{}",
         "nav": [],
         "settings": None,
+        "banners": [],
     }
 
 
@@ -314,6 +318,8 @@ async def run(web: WebApp, route: WebRoute, request: Request) -> Response:
         anonymous_ok = route.open or (not route.signed_in and api.settings.auth.anonymous_access)
         if caller.user is None and not anonymous_ok:
             raise Redirect(signin_url(request))
+        if request.method == "GET" and not page.is_htmx:
+            page.banners = await _banners(api)
         response = await route.handler(page)
     except Redirect as r:
         response = page.redirect(r.url)
@@ -324,6 +330,24 @@ async def run(web: WebApp, route: WebRoute, request: Request) -> Response:
             response = error_page(web, page, e.status, _problem_message(e))
     _finish(web, page, response)
     return response
+
+
+SEVERITY_ALERT = {"info": "info", "warning": "warning", "error": "danger"}
+
+
+async def _banners(api: ApiApp) -> list[dict[str, Any]]:
+    """The superusers' global messages (``/api/v1/messages``), shown on top of every page:
+    Markdown ones rendered and sanitised, plain ones escaped by the template."""
+    service = api.svc.messages
+    if service is None:
+        return []
+    return [
+        {
+            "kind": SEVERITY_ALERT.get(m.severity, "info"),
+            "content": render_markdown(m.content) if m.media_type == "text/markdown" else m.content,
+        }
+        for m in await service.list()
+    ]
 
 
 def _problem_message(e: ApiProblem) -> str:
