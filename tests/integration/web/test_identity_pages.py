@@ -236,3 +236,60 @@ async def test_direct_login_off_leaves_only_the_providers(
         assert "Sign in with Test IdP" in _text(page)
         assert 'action="/signin"' not in page.text
         assert "fa-key" in page.text  # no SERVICE_ICON: the generic icon
+
+
+# ------------------------------------------------------------------- robot federation
+
+
+async def test_robot_federation_on_the_robot_page(
+    registry: Berth, browser: Browser, other_browser: Browser
+) -> None:
+    svc = registry.services
+    await svc.orgs.create("fedorg", creator="alice", email="fedorg@example.org")
+    await svc.robots.create("fedorg", "ci", performer="alice")
+    url = "/organization/fedorg/robots/ci"
+    issuer = "https://token.actions.githubusercontent.com"
+    await browser.sign_in("alice")
+    page = await browser.get(url)
+    assert "Identity federation" in page.text
+    assert "No federation yet." in page.text
+
+    for form, refusal in [
+        ({"issuer": "ftp://ci.example.org", "subject": "x"}, "Issuer must be a URL"),
+        ({"issuer": issuer, "subject": ""}, "Missing one or more required fields"),
+    ]:
+        r = await browser.submit(url, url + "/federation", form)
+        assert r.status_code == 303
+        assert refusal in _text(await browser.get(url))
+    assert await svc.robots.federation("fedorg", "ci") == []
+
+    for subject in ("repo:fedorg/app:ref:refs/heads/main", "repo:fedorg/app:environment:prod"):
+        r = await browser.submit(url, url + "/federation", {"issuer": issuer, "subject": subject})
+        assert r.status_code == 303
+    r = await browser.submit(
+        url, url + "/federation", {"issuer": issuer, "subject": "repo:fedorg/app:environment:prod"}
+    )
+    assert "Duplicate federation config entry" in _text(await browser.get(url))
+    page = await browser.get(url)
+    assert "fedorg+ci:$CI_OIDC_TOKEN" in html.unescape(page.text)
+    assert len(await svc.robots.federation("fedorg", "ci")) == 2
+
+    r = await browser.submit(
+        url,
+        url + "/federation/remove",
+        {"issuer": issuer, "subject": "repo:fedorg/app:ref:refs/heads/main"},
+    )
+    assert r.status_code == 303
+    assert await svc.robots.federation("fedorg", "ci") == [
+        {"issuer": issuer, "subject": "repo:fedorg/app:environment:prod"}
+    ]
+
+    # not an admin of the organization: refused as the API refuses
+    await other_browser.sign_in("bob")
+    signin = await other_browser.get("/repository/")  # any page: its sign-out form
+    r = await other_browser.http.post(
+        url + "/federation",
+        data={"_csrf_token": csrf_of(signin.text), "issuer": issuer, "subject": "evil"},
+    )
+    assert r.status_code == 403
+    assert len(await svc.robots.federation("fedorg", "ci")) == 1

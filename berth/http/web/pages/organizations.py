@@ -26,7 +26,7 @@ from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
 from berth.http.web.pages.users import fresh_sign_in
 from berth.identity.errors import IdentityError, TeamSyncError
-from berth.identity.robots import credential_formats
+from berth.identity.robots import InvalidFederation, credential_formats, parse_federation
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import SCOPES, Application
 from berth.registry.repositories import RepoName
@@ -491,6 +491,7 @@ async def robot(page: Page) -> Response:
     with refused(page, _org_url(org, "robots")):
         info = await svc.robots.get(access.name, short, with_token=show)
         permissions = await svc.robots.permissions(access.name, short)
+        federation = await svc.robots.federation(access.name, short)
     formats: dict[str, str] = {}
     if show and info.token is not None:
         formats = credential_formats(info.name, info.token, page.web.api.settings.server_hostname)
@@ -503,7 +504,50 @@ async def robot(page: Page) -> Response:
         formats=formats,
         labels=CREDENTIAL_LABELS,
         repo_roles=REPO_ROLES,
+        federation=federation,
+        base_url=page.web.api.base_url,
     )
+
+
+async def _set_federation(page: Page, change: Any) -> Response:
+    """Replace the robot's federation entries with ``change(entries, form)`` (Quay's
+    validation, as ``POST .../robots/{robot}/federation``); none left removes it."""
+    org, short = page.params["org"], page.params["robot"]
+    access = await _admin_access(page, org)
+    back = f"/organization/{org}/robots/{short}"
+    robots = page.web.api.svc.robots
+    form = await page.form()
+    with refused(page, back):
+        try:
+            entries = parse_federation(change(await robots.federation(access.name, short), form))
+        except InvalidFederation as e:
+            raise FormError(str(e)) from e
+        if entries:
+            await robots.set_federation(
+                access.name, short, entries, performer=_who(page), ip=page.ctx.actor_ip
+            )
+        else:
+            await robots.delete_federation(
+                access.name, short, performer=_who(page), ip=page.ctx.actor_ip
+            )
+    page.flash("Federation saved." if entries else "Federation removed.")
+    return page.redirect(back)
+
+
+async def add_robot_federation(page: Page) -> Response:
+    def add(entries: list[dict[str, str]], form: dict[str, str]) -> list[dict[str, str]]:
+        issuer, subject = _text(form, "issuer", 2048), _text(form, "subject", 2048)
+        return [*entries, {"issuer": issuer, "subject": subject}]
+
+    return await _set_federation(page, add)
+
+
+async def remove_robot_federation(page: Page) -> Response:
+    def remove(entries: list[dict[str, str]], form: dict[str, str]) -> list[dict[str, str]]:
+        gone = {"issuer": form.get("issuer", ""), "subject": form.get("subject", "")}
+        return [e for e in entries if e != gone]
+
+    return await _set_federation(page, remove)
 
 
 async def regenerate_robot(page: Page) -> Response:
@@ -675,6 +719,8 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute(org + "/robots/{robot}/regenerate", regenerate_robot, methods=post),
         WebRoute(org + "/robots/{robot}/delete", delete_robot, methods=post),
         WebRoute(org + "/robots/{robot}/permissions", robot_permission, methods=post),
+        WebRoute(org + "/robots/{robot}/federation", add_robot_federation, methods=post),
+        WebRoute(org + "/robots/{robot}/federation/remove", remove_robot_federation, methods=post),
         WebRoute(org + "/prototypes", create_prototype, methods=post),
         WebRoute(org + "/prototypes/{prototype}/delete", delete_prototype, methods=post),
         WebRoute(org + "/applications", create_application, methods=post),
