@@ -108,3 +108,19 @@ def test_sign_in_through_the_provider_and_team_sync(
     expect(members).to_contain_text("carla")
     expect(members.get_by_role("button", name="Remove")).to_have_count(0)  # read-only
     shot(page, "team-sync")
+
+    # a robot of the organization that CI jobs of the provider's issuer may act as
+    page.goto(f"{server.url}/organization/lab?tab=robots")
+    page.get_by_label("Robot name").fill("ci")
+    page.get_by_role("button", name="Create robot account").click()
+    page.wait_for_url(f"{server.url}/organization/lab/robots/ci")
+    page.get_by_label("Issuer URL").fill("https://token.actions.githubusercontent.com")
+    page.get_by_label("Subject").fill("repo:lab/app:ref:refs/heads/main")
+    page.get_by_role("button", name="Add federation").click()
+    page.wait_for_url(f"{server.url}/organization/lab/robots/ci")
+    federation = page.get_by_role("grid", name="Federation of the robot")
+    expect(federation).to_contain_text("repo:lab/app:ref:refs/heads/main")
+    page.locator("h2", has_text="Identity federation").evaluate(
+        "e => e.scrollIntoView({block: 'start'})"
+    )
+    shot(page, "robot-federation")
