@@ -97,6 +97,8 @@ class QuayConfig(BaseModel):
     DISTRIBUTED_STORAGE_PREFERENCE: list[str] | None = None
     DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: list[str] = Field(default_factory=list)
     SUPER_USERS: list[str] = Field(default_factory=list)
+    GLOBAL_READONLY_SUPER_USERS: list[str] = Field(default_factory=list)
+    FEATURE_SUPERUSER_CONFIGDUMP: bool = False
     SECRET_KEY: str | None = None
     DATABASE_SECRET_KEY: str | None = None
     AUTHENTICATION_TYPE: str = "Database"
@@ -498,6 +500,13 @@ class Settings:
     # The Redis of shared cache generations (``redis_options``), or None.
     cache_redis: dict[str, Any] | None = None
     unknown_keys: tuple[UnknownKey, ...] = ()
+    # GLOBAL_READONLY_SUPER_USERS: every superuser GET, no write
+    global_readonly_super_users: frozenset[str] = frozenset()
+    # FEATURE_SUPERUSER_CONFIGDUMP: GET /superuser/config shows ``quay_config`` (the file's
+    # keys after the environment's overrides, named in ``config_env``), secrets masked
+    superuser_configdump: bool = False
+    quay_config: dict[str, Any] = field(default_factory=dict)
+    config_env: tuple[str, ...] = ()
     # BERTH_JOB_LANES: how many jobs of each lane one runner runs at once.
     job_lanes: dict[str, int] = field(default_factory=dict)
     # Usage logs: the store, the API's features, login auditing, rotation, exports.
@@ -856,7 +865,8 @@ def load_settings(
     path = Path(config_path).resolve() if config_path else None
     data: dict[str, Any] = _read_yaml(path) if path else {}
     known = set(QuayConfig.model_fields)
-    data.update(_env_overrides(env, known))
+    overrides = _env_overrides(env, known)
+    data.update(overrides)
 
     # OIDC login services: ``<NAME>_LOGIN_CONFIG`` keys, named by the operator
     notices = unknown_keys([str(k) for k, v in data.items() if not is_oidc_block(str(k), v)])
@@ -943,6 +953,10 @@ def load_settings(
         require_team_invite=cfg.FEATURE_MAILING and cfg.FEATURE_REQUIRE_TEAM_INVITE,
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
+        global_readonly_super_users=frozenset(cfg.GLOBAL_READONLY_SUPER_USERS),
+        superuser_configdump=cfg.FEATURE_SUPERUSER_CONFIGDUMP,
+        quay_config=dict(data),
+        config_env=tuple(sorted(overrides)),
         job_lanes=dict(cfg.BERTH_JOB_LANES),
         build_triggers=build_triggers,
         proxy_cache=ProxyCacheSettings(

@@ -133,6 +133,7 @@ class Services:
     directory: LdapDirectory | None = None
     teamsync: TeamSyncService | None = None
     oidc: OidcLogins | None = None  # the OpenID Connect login services (may be none)
+    federated: FederatedAccounts | None = None  # accounts bound to LDAP / OIDC logins
     federation: RobotFederationExchange | None = None  # robot identity federation
     messages: MessageService | None = None  # global messages (/api/v1/messages)
     # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
@@ -628,6 +629,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             db,
             default_tag_expiration_s=reg.default_tag_expiration_s,
             tag_expiration_options=reg.tag_expiration_options,
+            cache=read_cache,
         ),
         teams=TeamService(
             db,
@@ -664,6 +666,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         directory=directory,
         teamsync=teamsync,
         oidc=oidc,
+        federated=federated,
         federation=federation,
         messages=MessageService(db),
         scanner=scanner,

@@ -27,6 +27,7 @@ LOG_KINDS = frozenset(
         "set_repo_description", "change_repo_state",
         "add_repo_permission", "change_repo_permission", "delete_repo_permission",
         "org_create", "org_delete", "org_change_email", "org_change_tag_expiration",
+        "org_change_name",
         "org_create_team", "org_delete_team", "org_set_team_description", "org_set_team_role",
         "org_add_team_member", "org_remove_team_member", "org_invite_team_member",
         "org_delete_team_member_invite", "org_team_member_invite_accepted",

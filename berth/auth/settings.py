@@ -50,6 +50,7 @@ class OidcSettings:
     scopes: tuple[str, ...] = ("openid", "email", "profile")
     group_claim: str | None = None  # PREFERRED_GROUP_CLAIM_NAME
     superuser_group: str | None = None  # SUPERUSER_GROUP (Berth reads it at sign-in)
+    service_icon: str | None = None  # SERVICE_ICON: an image URL for the sign-in button
 
 
 def oidc_settings(data: dict[str, Any], problems: list[str]) -> tuple[OidcSettings, ...]:
@@ -79,9 +80,22 @@ def oidc_settings(data: dict[str, Any], problems: list[str]) -> tuple[OidcSettin
                 scopes=tuple(str(s) for s in scopes),
                 group_claim=block.get("PREFERRED_GROUP_CLAIM_NAME"),
                 superuser_group=block.get("SUPERUSER_GROUP"),
+                service_icon=_icon(block.get("SERVICE_ICON"), key, problems),
             )
         )
     return tuple(out)
+
+
+def _icon(value: Any, key: str, problems: list[str]) -> str | None:
+    """SERVICE_ICON: an http(s) URL or a path of this site (the sign-in button's image)."""
+    if not value:
+        return None
+    icon = str(value)
+    local = icon.startswith("/") and not icon.startswith("//")
+    if local or icon.startswith(("https://", "http://")):
+        return icon
+    problems.append(f"{key}.SERVICE_ICON: must be an http(s) URL or a path")
+    return None
 
 
 def is_oidc_block(key: str, value: Any) -> bool:

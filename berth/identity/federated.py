@@ -34,6 +34,14 @@ class LinkedUser:
     created: bool
 
 
+@dataclass(frozen=True)
+class ExternalLogin:
+    service: str  # "ldap" or an OIDC login service's id
+    ident: str  # the provider's identifier of the user (LDAP uid, OIDC sub)
+    metadata: dict[str, Any]
+    created_at: int  # ms
+
+
 class FederatedAccounts:
     def __init__(self, db: Database, *, default_tag_expiration_s: int = 1209600) -> None:
         self.db = db
@@ -122,6 +130,21 @@ class FederatedAccounts:
                 user.email = email
             await s.flush()
             return _linked(user, created=created)
+
+    async def logins_of(self, user_id: int) -> list[ExternalLogin]:
+        """The provider accounts bound to ``user_id``, oldest first."""
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(FederatedLogin)
+                    .where(FederatedLogin.user_id == user_id)
+                    .order_by(FederatedLogin.id)
+                )
+            ).scalars()
+            return [
+                ExternalLogin(r.service, r.service_ident, dict(r.metadata_json or {}), r.created_at)
+                for r in rows
+            ]
 
     async def services_of(self, user_id: int) -> dict[str, str]:
         """The providers ``user_id`` is bound to: service -> the provider's identifier."""

@@ -30,11 +30,12 @@ from berth.identity.errors import (
     OrganizationNotFound,
     UserNotFound,
 )
-from berth.identity.models import RepositoryPermission, Team, TeamMember, User
+from berth.identity.models import RepositoryPermission, RobotAccount, Team, TeamMember, User
 from berth.identity.tasks import DELETE_NAMESPACE, DeleteNamespace
 from berth.jobs import enqueue
 from berth.namespaces.models import ORG_KIND, Namespace
 from berth.oci.names import is_valid_namespace
+from berth.registry.cache import NoCache, ReadCache
 from berth.registry.models import Repository
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -215,10 +216,13 @@ class OrgService:
         *,
         default_tag_expiration_s: int = 1209600,
         tag_expiration_options: frozenset[int] = frozenset({0, 86400, 604800, 1209600, 2419200}),
+        cache: ReadCache[Any] | None = None,
     ) -> None:
         self.db = db
         self.default_tag_expiration_s = default_tag_expiration_s
         self.tag_expiration_options = tag_expiration_options
+        # /v2's repository lookups by name: a rename forgets the old names
+        self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
 
     async def create(
         self,
@@ -344,6 +348,56 @@ class OrgService:
                 s, "org_delete", name, performer_of(user, ip), metadata={"namespace": name},
                 namespace_id=ns.id,
             )  # fmt: skip
+
+    async def rename(
+        self, name: str, new_name: str, *, performer: str | None = None, ip: str | None = None
+    ) -> OrgInfo:
+        """Rename an organization (the superuser's ``PUT /superuser/organizations/{name}``):
+        its repositories and robots (``new+short``) follow; logged as ``org_change_name``.
+        The old name is free at once; nothing redirects from it."""
+        if new_name == name:
+            async with self.db.read() as s:
+                return _info(await get_org(s, name))
+        async with self.db.write() as s:
+            ns = await get_org(s, name)
+            if not is_valid_namespace(new_name):
+                raise InvalidOrganizationName(new_name)
+            if await _name_taken(s, new_name):
+                raise NameTaken(new_name)
+            user = await find_user(s, performer) if performer else None
+            old_repos = list(
+                (
+                    await s.execute(
+                        select(Repository.full_name).where(Repository.namespace_id == ns.id)
+                    )
+                ).scalars()
+            )
+            ns.name = new_name
+            await s.flush()
+            await s.execute(
+                update(Repository)
+                .where(Repository.namespace_id == ns.id)
+                .values(full_name=new_name + "/" + Repository.name)
+            )
+            robots = (
+                await s.execute(
+                    select(User)
+                    .join(RobotAccount, RobotAccount.user_id == User.id)
+                    .where(RobotAccount.namespace_id == ns.id)
+                )
+            ).scalars()
+            for robot in robots:
+                robot.username = f"{new_name}+{robot.username.split('+', 1)[1]}"
+            record(
+                s, "org_change_name", new_name, performer_of(user, ip),
+                metadata={"old_name": name, "new_name": new_name, "namespace": new_name},
+                namespace_id=ns.id,
+            )  # fmt: skip
+            await s.flush()
+            info = _info(ns)
+        for full in old_repos:  # after commit
+            self.cache.invalidate(full)
+        return info
 
     async def standing(self, name: str, user_id: int | None) -> Standing:
         """The namespace's kind and the user's teams there, in one read."""

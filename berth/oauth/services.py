@@ -465,6 +465,26 @@ class OAuthService:
             AppToken(r.uuid, r.title, r.created_at, r.expires_at, r.last_accessed) for r in rows
         ]
 
+    async def list_all_app_tokens(
+        self, *, expiring_within_s: int | None = None
+    ) -> list[tuple[AppToken, str]]:
+        """Every user's app-specific tokens with their owner's name (the superuser's
+        ``GET /superuser/apptokens``), oldest first; never their codes."""
+        async with self.db.read() as s:
+            q = select(AppSpecificToken, User.username).join(
+                User, User.id == AppSpecificToken.user_id
+            )
+            if expiring_within_s is not None:
+                q = q.where(
+                    AppSpecificToken.expires_at.is_not(None),
+                    AppSpecificToken.expires_at <= now_ms() + expiring_within_s * 1000,
+                )
+            rows = (await s.execute(q.order_by(AppSpecificToken.id))).all()
+        return [
+            (AppToken(r.uuid, r.title, r.created_at, r.expires_at, r.last_accessed), name)
+            for r, name in rows
+        ]
+
     async def get_app_token(self, user_id: int, token_uuid: str) -> AppToken:
         async with self.db.read() as s:
             r = (

@@ -49,6 +49,7 @@ from berth.http.api.v1.errors import (
 from berth.http.api.v1.framework import SAFE_METHODS, ApiApp, ApiCaller, ApiRoute, Ctx
 from berth.http.api.v1.session import SessionData, new_csrf_token
 from berth.http.web import filters
+from berth.http.web.markdown import render_markdown
 from berth.http.web.nav import sidebar
 
 if TYPE_CHECKING:
@@ -135,6 +136,15 @@ class WebApp:
         return urllib.parse.urlsplit(self.api.base_url).netloc or self.api.base_url
 
     @property
+    def img_sources(self) -> tuple[str, ...]:
+        """The origins of the OpenID Connect providers' SERVICE_ICON images."""
+        icons = (s.service_icon for s in self.api.settings.oidc if s.service_icon)
+        origins = {
+            f"{u.scheme}://{u.netloc}" for u in map(urllib.parse.urlsplit, icons) if u.netloc
+        }
+        return tuple(sorted(origins))
+
+    @property
     def secure_cookies(self) -> bool:
         return self.api.settings.url_scheme == "https"
 
@@ -151,6 +161,7 @@ class Page:
         self.params: dict[str, str] = dict(request.path_params)
         self._flash_out: list[tuple[str, str]] = []
         self._flash_in = _read_flash(request.cookies.get(FLASH_COOKIE))
+        self.banners: list[dict[str, Any]] = []  # the global messages (/api/v1/messages)
 
     # ---- who ---------------------------------------------------------------------------
     @property
@@ -218,6 +229,7 @@ class Page:
             "csrf_headers": orjson.dumps({"X-CSRF-Token": self.csrf_token}).decode(),
             "nav": sidebar(self.request.url.path, signed_in=user is not None, superuser=superuser),
             "settings": self.web.api.settings,
+            "banners": self.banners,
         }
 
 
@@ -247,10 +259,16 @@ def _write_flash(items: list[tuple[str, str]]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(items)).decode()
 
 
-def security_headers(response: Response, *, no_store: bool) -> None:
-    """The headers every HTML answer carries."""
+def security_headers(
+    response: Response, *, no_store: bool, img_sources: tuple[str, ...] = ()
+) -> None:
+    """The headers every HTML answer carries. ``img_sources``: origins images may also come
+    from (the sign-in buttons' SERVICE_ICON)."""
     h = response.headers
-    h["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    csp = CONTENT_SECURITY_POLICY
+    if img_sources:
+        csp = csp.replace("img-src 'self' data:", "img-src 'self' data: " + " ".join(img_sources))
+    h["Content-Security-Policy"] = csp
     h["X-Frame-Options"] = "DENY"
     h["X-Content-Type-Options"] = "nosniff"
     h["Referrer-Policy"] = "same-origin"
@@ -277,6 +295,7 @@ def _bare_layout() -> dict[str, Any]:
         "csrf_headers": "{}",
         "nav": [],
         "settings": None,
+        "banners": [],
     }
 
 
@@ -301,6 +320,8 @@ async def run(web: WebApp, route: WebRoute, request: Request) -> Response:
         anonymous_ok = route.open or (not route.signed_in and api.settings.auth.anonymous_access)
         if caller.user is None and not anonymous_ok:
             raise Redirect(signin_url(request))
+        if request.method == "GET" and not page.is_htmx:
+            page.banners = await _banners(api)
         response = await route.handler(page)
     except Redirect as r:
         response = page.redirect(r.url)
@@ -311,6 +332,24 @@ async def run(web: WebApp, route: WebRoute, request: Request) -> Response:
             response = error_page(web, page, e.status, _problem_message(e))
     _finish(web, page, response)
     return response
+
+
+SEVERITY_ALERT = {"info": "info", "warning": "warning", "error": "danger"}
+
+
+async def _banners(api: ApiApp) -> list[dict[str, Any]]:
+    """The superusers' global messages (``/api/v1/messages``), shown on top of every page:
+    Markdown ones rendered and sanitised, plain ones escaped by the template."""
+    service = api.svc.messages
+    if service is None:
+        return []
+    return [
+        {
+            "kind": SEVERITY_ALERT.get(m.severity, "info"),
+            "content": render_markdown(m.content) if m.media_type == "text/markdown" else m.content,
+        }
+        for m in await service.list()
+    ]
 
 
 def _problem_message(e: ApiProblem) -> str:
@@ -349,7 +388,7 @@ def _finish(web: WebApp, page: Page, response: Response) -> None:
         )
     elif page.request.cookies.get(FLASH_COOKIE) and not page._flash_in:
         response.delete_cookie(FLASH_COOKIE, path="/", secure=secure, httponly=True)
-    security_headers(response, no_store=page.route.no_store)
+    security_headers(response, no_store=page.route.no_store, img_sources=web.img_sources)
 
 
 class UiPathConvertor(Convertor[str]):

@@ -143,3 +143,36 @@ async def test_garbage_collector_passes_show_the_bytes_they_freed(
     await registry.services.gc.collect(grace_s=0)
     passes = await registry.services.gc.recent_passes()
     assert [p.bytes_freed for p in passes][:2] == [0, report.freed]
+
+
+async def test_rename_an_organization_and_see_every_app_token(
+    browser: Browser, other_browser: Browser, registry: Berth
+) -> None:
+    svc = registry.services
+    await svc.orgs.create("oldname", creator="alice", email="oldname@example.org")
+    await svc.orgs.create("taken", creator="alice", email="taken@example.org")
+    alice = await registry.app.state.api.accounts.get_user("alice")
+    await registry.app.state.api.oauth.create_app_token(alice.id, "alice-laptop")
+    await browser.sign_in("root")
+    page = await browser.get("/superuser")
+    assert 'aria-label="App-specific tokens of every user"' in page.text
+    assert "alice-laptop" in page.text
+
+    rename = "/superuser/organizations/rename"
+    r = await browser.submit("/superuser", rename, {"org": "oldname", "name": "taken"})
+    assert r.status_code == 303
+    assert (
+        "A user or organization with this name already exists"
+        in (await browser.get("/superuser")).text
+    )
+    r = await browser.submit("/superuser", rename, {"org": "oldname", "name": "newname"})
+    assert r.status_code == 303
+    page = await browser.get("/superuser")
+    assert "Organization oldname is now newname." in page.text
+    assert 'id="org-newname"' in page.text
+    assert 'id="org-oldname"' not in page.text
+
+    # not for anyone else
+    await other_browser.sign_in("alice")
+    r = await other_browser.submit("/repository/", rename, {"org": "newname", "name": "mine"})
+    assert r.status_code == 403

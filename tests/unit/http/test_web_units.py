@@ -87,6 +87,36 @@ def test_security_headers() -> None:
     assert r.headers["cache-control"] == "private, no-cache"
 
 
+def test_login_service_icons_join_img_src_only() -> None:
+    """SERVICE_ICON origins may serve images, and nothing else."""
+    r = Response()
+    security_headers(r, no_store=False, img_sources=("https://icons.example.org",))
+    csp = r.headers["content-security-policy"]
+    assert "img-src 'self' data: https://icons.example.org;" in csp
+    assert "script-src 'self';" in csp
+    assert csp.count("icons.example.org") == 1
+
+
+def test_service_icon_must_be_a_url_or_a_path() -> None:
+    from berth.auth.settings import oidc_settings
+
+    def block(icon: str) -> dict[str, object]:
+        return {"X_LOGIN_CONFIG": {"OIDC_SERVER": "https://sso.example.org", "CLIENT_ID": "c",
+                                   "CLIENT_SECRET": "s", "SERVICE_ICON": icon}}  # fmt: skip
+
+    problems: list[str] = []
+    (ok,) = oidc_settings(block("https://sso.example.org/logo.svg"), problems)
+    assert ok.service_icon == "https://sso.example.org/logo.svg"
+    (local,) = oidc_settings(block("/static/sso.svg"), problems)
+    assert local.service_icon == "/static/sso.svg"
+    assert problems == []
+    for bad in ("javascript:alert(1)", "//evil.example.org/x.svg", "fa-key"):
+        problems = []
+        (refused,) = oidc_settings(block(bad), problems)
+        assert refused.service_icon is None
+        assert problems == ["X_LOGIN_CONFIG.SERVICE_ICON: must be an http(s) URL or a path"]
+
+
 def test_templates_autoescape() -> None:
     from berth.http.web.framework import WebApp
 

@@ -190,6 +190,12 @@ class ApiApp:
             return False
         return user.superuser_flag or user.username in self.svc.settings.super_users
 
+    def is_readonly_superuser_account(self, user: UserRecord | None) -> bool:
+        """GLOBAL_READONLY_SUPER_USERS: reads every superuser GET, writes nothing."""
+        if user is None or user.kind != "user" or not self.settings.api.super_users_enabled:
+            return False
+        return user.username in self.svc.settings.global_readonly_super_users
+
     async def resolve(self, request: Request, route: ApiRoute) -> ApiCaller:
         session = self.codec.load(request.cookies.get(self.cookie_name))
         if route.oauth:
@@ -328,6 +334,13 @@ class Ctx:
         return self._form
 
     # ---- checks ------------------------------------------------------------------------
+    @property
+    def is_readonly_superuser(self) -> bool:
+        """A global read-only superuser, through a session or a ``super:user`` token."""
+        return self.api.is_readonly_superuser_account(self.caller.user) and self.caller.has_scope(
+            "super:user"
+        )
+
     def require_user(self, scope: str | None = "user:admin") -> UserRecord:
         """The caller's own account (401 anonymous; 403 robot or token lacking ``scope``)."""
         user = self.caller.user
@@ -348,9 +361,14 @@ class Ctx:
             raise fresh_login_required()
 
     def require_superuser(self, *, fresh: bool = True) -> UserRecord:
+        """A superuser (with ``super:user`` on a token); on a GET also a global read-only
+        superuser (GLOBAL_READONLY_SUPER_USERS), who may read every superuser route and
+        change nothing."""
         if self.caller.user is None:
             raise requires_auth()
-        if not self.caller.is_superuser:
+        if not self.caller.is_superuser and not (
+            self.request.method in SAFE_METHODS and self.is_readonly_superuser
+        ):
             raise forbidden()
         if fresh:
             self.require_fresh_login()

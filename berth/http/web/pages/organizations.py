@@ -25,8 +25,9 @@ from berth.http.api.v1.oauth.authorize import IMPLICIT_TOKEN_TTL_S
 from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
 from berth.http.web.pages import notification_settings, org_policies, quotas, usagelogs
-from berth.identity.errors import IdentityError
-from berth.identity.robots import credential_formats
+from berth.http.web.pages.users import fresh_sign_in
+from berth.identity.errors import IdentityError, TeamSyncError
+from berth.identity.robots import InvalidFederation, credential_formats, parse_federation
 from berth.oauth.errors import ApplicationNotFound
 from berth.oauth.services import SCOPES, Application
 from berth.registry.repositories import RepoName
@@ -339,7 +340,95 @@ async def team(page: Page) -> Response:
         permissions=permissions,
         can_admin=access.may_administer,
         repo_roles=REPO_ROLES,
+        sync=await _sync_state(page, org, name, access),
     )
+
+
+SYNCED_TEAM_MESSAGE = "Cannot call this method on an auth-synced team"
+
+
+async def _sync_state(page: Page, org: str, team: str, access: OrgAccess) -> dict[str, Any] | None:
+    """Team sync on the team page (FEATURE_TEAM_SYNCING with LDAP or OIDC login services):
+    the group the team follows, and whether the caller may set it up or remove it (the
+    rule of ``POST .../team/{team}/syncing``: superusers, or organization admins with
+    FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP)."""
+    teamsync = page.web.api.svc.teamsync
+    if teamsync is None or teamsync.service is None:
+        return None
+    info = await teamsync.info(org, team)
+    may_setup = access.may_administer and (
+        page.web.api.settings.api.nonsuperuser_team_syncing_setup or page.caller.is_superuser
+    )
+    if info is None and not may_setup:
+        return None
+    ldap = teamsync.service == "ldap"
+    return {
+        "service": "LDAP" if ldap else "OpenID Connect",
+        "key": "group_dn" if ldap else "group_name",
+        "label": "Group DN" if ldap else "Group name",
+        "base_dn": teamsync.metadata().get("base_dn") if ldap else None,
+        "synced": info is not None,
+        "group": (info.config.get("group_dn") or info.config.get("group_name")) if info else None,
+        "last_updated": info.last_updated if info else None,
+        "may_setup": may_setup,
+    }
+
+
+async def _refuse_if_synced(page: Page, org: str, team: str, member: str, back: str) -> None:
+    """A synced team's users come from its group (robots may still join and leave), as the
+    API's ``disallow_for_synced_team``."""
+    teamsync = page.web.api.svc.teamsync
+    if teamsync is None or "+" in member:
+        return
+    try:
+        synced = await teamsync.is_synced(org, team)
+    except IdentityError:
+        return  # unknown team: the service answers
+    if synced:
+        page.flash(SYNCED_TEAM_MESSAGE, "danger")
+        raise Redirect(back)
+
+
+async def _sync_admin(page: Page, org: str) -> OrgAccess:
+    access = await org_access(page.ctx, org)
+    allowed = page.web.api.settings.api.nonsuperuser_team_syncing_setup or page.caller.is_superuser
+    if not (allowed and access.may_administer):
+        raise unauthorized(page.user is not None)
+    return access.require_org()
+
+
+async def enable_team_sync(page: Page) -> Response:
+    """Bind the team to a group (``POST .../team/{team}/syncing``)."""
+    org, name = page.params["org"], page.params["team"]
+    access = await _sync_admin(page, org)
+    back = f"/organization/{org}/teams/{name}"
+    fresh_sign_in(page, back)
+    teamsync = page.web.api.svc.teamsync
+    if teamsync is None or teamsync.service is None:
+        raise not_found()
+    form = await page.form()
+    key = "group_dn" if teamsync.service == "ldap" else "group_name"
+    try:
+        group = _text(form, key, limit=1024)
+        await teamsync.enable(access.name, name, {key: group}, page.ctx.performer())
+    except (TeamSyncError, IdentityError, FormError) as e:
+        page.flash(str(e), "danger")
+        return page.redirect(back)
+    page.flash(f"Team {name} now follows {group}.")
+    return page.redirect(back)
+
+
+async def disable_team_sync(page: Page) -> Response:
+    org, name = page.params["org"], page.params["team"]
+    access = await _sync_admin(page, org)
+    back = f"/organization/{org}/teams/{name}"
+    fresh_sign_in(page, back)
+    teamsync = page.web.api.svc.teamsync
+    if teamsync is not None:
+        with refused(page, back):
+            await teamsync.disable(access.name, name, page.ctx.performer())
+    page.flash("Team synchronization removed; the members stay.")
+    return page.redirect(back)
 
 
 async def add_team_member(page: Page) -> Response:
@@ -351,6 +440,7 @@ async def add_team_member(page: Page) -> Response:
         member = _text(form, "member")
         if not member:
             raise FormError("Name a user or robot to add.")
+        await _refuse_if_synced(page, access.name, name, member, back)
         added = await page.web.api.svc.teams.add_member(
             access.name, name, member, performer=_who(page), ip=page.ctx.actor_ip
         )
@@ -366,6 +456,7 @@ async def remove_team_member(page: Page) -> Response:
     access = await _admin_access(page, org)
     form = await page.form()
     back = f"/organization/{org}/teams/{name}"
+    await _refuse_if_synced(page, access.name, name, _text(form, "member"), back)
     with refused(page, back):
         await page.web.api.svc.teams.remove_member(
             access.name,
@@ -409,6 +500,7 @@ async def robot(page: Page) -> Response:
     with refused(page, _org_url(org, "robots")):
         info = await svc.robots.get(access.name, short, with_token=show)
         permissions = await svc.robots.permissions(access.name, short)
+        federation = await svc.robots.federation(access.name, short)
     formats: dict[str, str] = {}
     if show and info.token is not None:
         formats = credential_formats(info.name, info.token, page.web.api.settings.server_hostname)
@@ -421,7 +513,50 @@ async def robot(page: Page) -> Response:
         formats=formats,
         labels=CREDENTIAL_LABELS,
         repo_roles=REPO_ROLES,
+        federation=federation,
+        base_url=page.web.api.base_url,
     )
+
+
+async def _set_federation(page: Page, change: Any) -> Response:
+    """Replace the robot's federation entries with ``change(entries, form)`` (Quay's
+    validation, as ``POST .../robots/{robot}/federation``); none left removes it."""
+    org, short = page.params["org"], page.params["robot"]
+    access = await _admin_access(page, org)
+    back = f"/organization/{org}/robots/{short}"
+    robots = page.web.api.svc.robots
+    form = await page.form()
+    with refused(page, back):
+        try:
+            entries = parse_federation(change(await robots.federation(access.name, short), form))
+        except InvalidFederation as e:
+            raise FormError(str(e)) from e
+        if entries:
+            await robots.set_federation(
+                access.name, short, entries, performer=_who(page), ip=page.ctx.actor_ip
+            )
+        else:
+            await robots.delete_federation(
+                access.name, short, performer=_who(page), ip=page.ctx.actor_ip
+            )
+    page.flash("Federation saved." if entries else "Federation removed.")
+    return page.redirect(back)
+
+
+async def add_robot_federation(page: Page) -> Response:
+    def add(entries: list[dict[str, str]], form: dict[str, str]) -> list[dict[str, str]]:
+        issuer, subject = _text(form, "issuer", 2048), _text(form, "subject", 2048)
+        return [*entries, {"issuer": issuer, "subject": subject}]
+
+    return await _set_federation(page, add)
+
+
+async def remove_robot_federation(page: Page) -> Response:
+    def remove(entries: list[dict[str, str]], form: dict[str, str]) -> list[dict[str, str]]:
+        gone = {"issuer": form.get("issuer", ""), "subject": form.get("subject", "")}
+        return [e for e in entries if e != gone]
+
+    return await _set_federation(page, remove)
 
 
 async def regenerate_robot(page: Page) -> Response:
@@ -586,11 +721,15 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute(org + "/teams/{team}/members", add_team_member, methods=post),
         WebRoute(org + "/teams/{team}/members/remove", remove_team_member, methods=post),
         WebRoute(org + "/teams/{team}/permissions", team_permission, methods=post),
+        WebRoute(org + "/teams/{team}/sync", enable_team_sync, methods=post),
+        WebRoute(org + "/teams/{team}/sync/remove", disable_team_sync, methods=post),
         WebRoute(org + "/robots", create_robot, methods=post),
         WebRoute(org + "/robots/{robot}", robot, no_store=True),
         WebRoute(org + "/robots/{robot}/regenerate", regenerate_robot, methods=post),
         WebRoute(org + "/robots/{robot}/delete", delete_robot, methods=post),
         WebRoute(org + "/robots/{robot}/permissions", robot_permission, methods=post),
+        WebRoute(org + "/robots/{robot}/federation", add_robot_federation, methods=post),
+        WebRoute(org + "/robots/{robot}/federation/remove", remove_robot_federation, methods=post),
         WebRoute(org + "/prototypes", create_prototype, methods=post),
         WebRoute(org + "/prototypes/{prototype}/delete", delete_prototype, methods=post),
         WebRoute(org + "/applications", create_application, methods=post),

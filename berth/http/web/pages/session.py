@@ -7,6 +7,7 @@ to the API, and signing out ends every session of the user (``AccountService.end
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -29,11 +30,31 @@ async def _initializing(page: Page) -> bool:
     )
 
 
-def _signin_options(page: Page) -> dict[str, Any]:
+def _providers(page: Page, target: str) -> list[dict[str, str | None]]:
+    """A "Sign in with <SERVICE_NAME>" button per OpenID Connect login service
+    (``<NAME>_LOGIN_CONFIG``), to ``/oauth2/<service>/login``, coming back to ``target``."""
+    return [
+        {
+            "name": s.service_name,
+            "icon": s.service_icon,
+            "url": f"/oauth2/{s.service_id}/login?" + urlencode({"redirect": target}),
+        }
+        for s in page.web.api.settings.oidc
+    ]
+
+
+def _signin_options(page: Page, target: str | None = None) -> dict[str, Any]:
     flags = page.web.api.settings.api
+    target = target or safe_next(page.query("next"))
+    providers = _providers(page, target)
     return {
         "can_sign_up": flags.direct_login and flags.user_creation and flags.database_auth,
-        "next": safe_next(page.query("next")),
+        "next": target,
+        "providers": providers,
+        # FEATURE_DIRECT_LOGIN off hides the password form, as in Quay (unless it is the
+        # only way in)
+        "password_form": flags.direct_login or not providers,
+        "directory": not flags.database_auth,
     }
 
 
@@ -50,7 +71,7 @@ async def signin_post(page: Page) -> Response:
     username = form.get("username", "").strip()
     password = form.get("password", "")
     target = safe_next(form.get("next"))
-    options = {**_signin_options(page), "next": target}
+    options = _signin_options(page, target)
     error: str | None
     if not username or not password:
         error = "Enter your username and password."

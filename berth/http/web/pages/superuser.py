@@ -31,6 +31,8 @@ BACK = "/superuser"
 SECRET_NAME = re.compile(r"secret|password|passwd|token|key|credential|private|signing", re.I)
 USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 MASK = "••••••"
+# the raw keys behind the typed settings (GET /api/v1/superuser/config masks them itself)
+NOT_SHOWN = frozenset({"quay_config"})
 
 
 def _shown(name: str, value: Any) -> str:
@@ -50,6 +52,8 @@ def running_configuration(settings: Any, prefix: str = "") -> list[tuple[str, st
     """Every field of the settings tree, flattened (``api.mailing``, ...), secrets masked."""
     rows: list[tuple[str, str]] = []
     for f in dataclasses.fields(settings):
+        if f.name in NOT_SHOWN:
+            continue
         value = getattr(settings, f.name)
         name = prefix + f.name
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -117,6 +121,9 @@ async def panel(page: Page) -> Response:
         gc_bars=freed_bars(gc_passes),
         database_auth=api.settings.api.database_auth,
         configuration=running_configuration(api.settings),
+        app_tokens=(
+            await api.oauth.list_all_app_tokens() if api.settings.auth.app_specific_tokens else None
+        ),
     )
 
 
@@ -236,6 +243,24 @@ async def delete_organization(page: Page) -> Response:
     return page.redirect(BACK)
 
 
+async def rename_organization(page: Page) -> Response:
+    """As ``PUT /api/v1/superuser/organizations/{name}``."""
+    user = page.ctx.require_superuser(fresh=False)
+    fresh_sign_in(page, BACK)
+    form = await page.form()
+    old, new = form.get("org", "").strip(), form.get("name", "").strip()
+    if not old or not new or len(old) > MAX_FIELD or len(new) > MAX_FIELD:
+        page.flash(f"Name the organization and its new name (at most {MAX_FIELD}).", "danger")
+        return page.redirect(BACK)
+    try:
+        await page.web.api.svc.orgs.rename(old, new, performer=user.username, ip=page.ctx.actor_ip)
+    except IdentityError as e:
+        page.flash(e.message, "danger")
+        return page.redirect(BACK)
+    page.flash(f"Organization {old} is now {new}.")
+    return page.redirect(BACK)
+
+
 def routes(web: WebApp) -> list[WebRoute]:
     enabled = web.api.settings.api.super_users_enabled
     post = ("POST",)
@@ -244,6 +269,12 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute("/superuser/users", create_user, methods=post, no_store=True, enabled=enabled),
         WebRoute("/superuser/users/{name}", update_user, methods=post, enabled=enabled),
         WebRoute("/superuser/users/{name}/delete", delete_user, methods=post, enabled=enabled),
+        WebRoute(
+            "/superuser/organizations/rename",
+            rename_organization,
+            methods=post,
+            enabled=enabled,
+        ),
         WebRoute(
             "/superuser/organizations/{org}/delete",
             delete_organization,

@@ -69,6 +69,7 @@ async def user_page(page: Page) -> Response:
     notes: dict[str, Any] = {"notifications_on": False}
     if tab == "settings":
         notes = await notification_settings.user_notifications_data(page, user.username)
+    logins = await _external_logins(page, user) if tab == "settings" else []
     return page.render(
         "user/settings.html",
         user=user,
@@ -84,7 +85,25 @@ async def user_page(page: Page) -> Response:
         change_expiration=api.settings.api.change_tag_expiration,
         database_auth=api.settings.api.database_auth,
         app_tokens=api.settings.auth.app_specific_tokens,
+        logins=logins,
     )
+
+
+async def _external_logins(page: Page, user: UserRecord) -> list[dict[str, Any]]:
+    """The identity-provider accounts this user signs in with (LDAP, OIDC login services)."""
+    api = page.web.api
+    if api.svc.federated is None:
+        return []
+    names = {s.service_id: s.service_name for s in api.settings.oidc}
+    return [
+        {
+            "service": "LDAP directory" if x.service == "ldap" else names.get(x.service, x.service),
+            "kind": "LDAP" if x.service == "ldap" else "OpenID Connect",
+            "ident": x.ident,
+            "linked": x.created_at,
+        }
+        for x in await api.svc.federated.logins_of(user.id)
+    ]
 
 
 async def update_account(page: Page) -> Response:

@@ -23,6 +23,7 @@ def user_view(
     *,
     organizations: list[dict[str, Any]],
     super_user: bool | None,
+    readonly_super_user: bool = False,
 ) -> dict[str, Any]:
     """``GET /user/``: the caller's own account."""
     view: dict[str, Any] = {
@@ -49,11 +50,13 @@ def user_view(
     }
     if super_user is not None:
         view["super_user"] = super_user
-        view["global_readonly_super_user"] = False
+        view["global_readonly_super_user"] = readonly_super_user
     return view
 
 
-def superuser_user_view(user: UserRecord, *, super_user: bool) -> dict[str, Any]:
+def superuser_user_view(
+    user: UserRecord, *, super_user: bool, readonly_super_user: bool = False
+) -> dict[str, Any]:
     """An item of ``GET /superuser/users/``."""
     return {
         "kind": "user",
@@ -63,7 +66,7 @@ def superuser_user_view(user: UserRecord, *, super_user: bool) -> dict[str, Any]
         "verified": True,
         "avatar": avatar(user.username, user.email),
         "super_user": super_user,
-        "global_readonly_super_user": False,
+        "global_readonly_super_user": readonly_super_user,
         "enabled": user.enabled,
     }
 

@@ -1,16 +1,32 @@
-"""``/superuser/users/``: list, create (generated password), get, update, delete."""
+"""``/superuser/users/``: list, create (generated password), get, update, delete;
+``/superuser/organizations/``: list, rename, delete; ``/superuser/apptokens`` and
+``/superuser/config`` (FEATURE_SUPERUSER_CONFIGDUMP, secrets masked).
+
+Global read-only superusers (GLOBAL_READONLY_SUPER_USERS) pass every GET here
+(``Ctx.require_superuser``) and no write."""
 
 from __future__ import annotations
 
+import functools
+import re
 import secrets
 import string
+from typing import Any
 
 from starlette.responses import Response
 
-from berth.http.api.v1.errors import invalid_request, json_response, not_found
+from berth.config import QuayConfig
+from berth.http.api.v1.errors import (
+    MessageError,
+    invalid_request,
+    json_response,
+    model_errors,
+    not_found,
+)
 from berth.http.api.v1.formats import avatar
 from berth.http.api.v1.framework import ApiApp, ApiRoute, Ctx, Param
 from berth.http.api.v1.identity.serializers import superuser_user_view
+from berth.http.api.v1.oauth.apptokens import EXPIRING_SOON_S, app_token_view
 from berth.http.api.v1.paging import page_start, page_token
 from berth.http.api.v1.quota_views import embedded_quota_view, quotas_shown
 from berth.identity.accounts import UserRecord
@@ -41,7 +57,11 @@ def generate_password() -> str:
 
 
 def _view(api: ApiApp, user: UserRecord) -> dict[str, object]:
-    return superuser_user_view(user, super_user=api.is_superuser_account(user))
+    return superuser_user_view(
+        user,
+        super_user=api.is_superuser_account(user),
+        readonly_super_user=api.is_readonly_superuser_account(user),
+    )
 
 
 async def _target(ctx: Ctx) -> UserRecord:
@@ -168,11 +188,128 @@ async def delete_organization(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+RENAME_ORG = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "description": "The new name for the organization"}},
+}
+
+
+async def rename_organization(ctx: Ctx) -> Response:
+    """``PUT /superuser/organizations/{name}`` with ``{"name": new}`` (what Ansible's
+    ``quay_organization`` calls to rename): the organization view under its new name."""
+    user = ctx.require_superuser()
+    body = await ctx.body(RENAME_ORG)
+    name = ctx.params["name"]
+    orgs = ctx.api.svc.orgs
+    try:
+        with model_errors():
+            info = (
+                await orgs.rename(name, body["name"], performer=user.username, ip=ctx.actor_ip)
+                if body.get("name")
+                else await orgs.get(name)
+            )
+    except NotFound as e:
+        raise not_found() from e
+    return json_response(
+        {"name": info.name, "email": info.email, "avatar": avatar(info.name, info.email, "org")}
+    )
+
+
+async def list_app_tokens(ctx: Ctx) -> Response:
+    """``GET /superuser/apptokens[?expiring=true]``: every user's app-specific tokens, as
+    ``GET /user/apptoken`` shows one user's (never their codes), each with its ``owner``."""
+    ctx.require_superuser()
+    expiring = ctx.query_bool("expiring", False)
+    tokens = await ctx.api.oauth.list_all_app_tokens(
+        expiring_within_s=EXPIRING_SOON_S if expiring else None
+    )
+    views = [{**app_token_view(t), "owner": owner} for t, owner in tokens]
+    return json_response({"tokens": views, "only_expiring": expiring})
+
+
+SECRET_KEY_NAME = re.compile(r"secret|password|passwd|token|key|credential|private", re.I)
+URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+MASKED = "********"
+CONFIG_WARNING = (
+    "This is the configuration the registry runs with (config.yaml, then the environment's "
+    "overrides); secrets are masked. Changing it means editing config.yaml and restarting."
+)
+
+
+def masked(value: Any, key: str = "") -> Any:
+    """``value`` with every secret masked: values of keys that name a secret (passwords,
+    keys, tokens ...) whole, credentials inside URLs (``scheme://user:pass@host``)."""
+    if key and SECRET_KEY_NAME.search(key) and not isinstance(value, bool | dict | list):
+        return MASKED if value not in (None, "") else value
+    if isinstance(value, dict):
+        return {str(k): masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, key) for v in value]
+    if isinstance(value, str):
+        return URL_USERINFO.sub(MASKED + "@", value)
+    return value
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """The JSON schema of the keys Berth reads (from its typed Quay configuration)."""
+    return QuayConfig.model_json_schema()
+
+
+async def config_dump(ctx: Ctx) -> Response:
+    """``GET /superuser/config`` (Quay 3.15): ``{config, warning, env, schema}``. Read-only:
+    Berth's configuration is its file, so there is nothing to write back. Without
+    FEATURE_SUPERUSER_CONFIGDUMP superusers get 403, as Quay answers."""
+    ctx.require_superuser()
+    settings = ctx.api.settings
+    if not settings.superuser_configdump:
+        raise MessageError(403, "FEATURE_SUPERUSER_CONFIGDUMP is not enabled")
+    config = masked(settings.quay_config)
+    return json_response(
+        {
+            "config": config,
+            "warning": CONFIG_WARNING,
+            "env": {k: config.get(k) for k in settings.config_env},
+            "schema": config_schema(),
+        }
+    )
+
+
 def routes(api: ApiApp) -> list[ApiRoute]:
     if not api.settings.api.super_users_enabled:
         return []
     sc = ("super:user",)
     return [
+        ApiRoute(
+            "PUT",
+            "/superuser/organizations/{name}",
+            rename_organization,
+            "Updates information about the specified organization.",
+            tag="superuser",
+            scopes=sc,
+            body=RENAME_ORG,
+            body_name="UpdateOrg",
+        ),
+        ApiRoute(
+            "GET",
+            "/superuser/apptokens",
+            list_app_tokens,
+            "Lists all app specific tokens in the system.",
+            tag="superuser",
+            scopes=sc,
+            enabled=api.settings.auth.app_specific_tokens,
+            query=(
+                Param("expiring", "boolean", "If true, only returns those tokens expiring soon"),
+            ),
+        ),
+        ApiRoute(
+            "GET",
+            "/superuser/config",
+            config_dump,
+            "Returns the registry's configuration, secrets masked.",
+            tag="superuser",
+            scopes=sc,
+        ),
         ApiRoute(
             "GET",
             "/superuser/users/",

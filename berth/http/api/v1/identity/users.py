@@ -97,7 +97,18 @@ async def _me_view(ctx: Ctx) -> dict[str, Any]:
     assert user is not None
     orgs = await _organizations_of(ctx, user) if ctx.caller.has_scope("user:admin") else []
     super_user = ctx.caller.is_superuser if ctx.api.settings.api.super_users_enabled else None
-    view = user_view(user, organizations=orgs, super_user=super_user)
+    view = user_view(
+        user,
+        organizations=orgs,
+        super_user=super_user,
+        readonly_super_user=ctx.is_readonly_superuser,
+    )
+    federated = ctx.api.svc.federated
+    if federated is not None and ctx.caller.has_scope("user:admin"):
+        view["logins"] = [
+            {"service": x.service, "service_identifier": x.ident, "metadata": x.metadata}
+            for x in await federated.logins_of(user.id)
+        ]
     if quotas_shown(ctx.api.settings):
         view.update(await namespace_quota_view(ctx.api.svc, user.username))
     return view

@@ -21,7 +21,7 @@ NEW_TOKEN = {
 }
 
 
-def _view(token: AppToken, *, with_code: bool = False) -> dict[str, Any]:
+def app_token_view(token: AppToken, *, with_code: bool = False) -> dict[str, Any]:
     view = {
         "uuid": token.uuid,
         "title": token.title,
@@ -40,7 +40,7 @@ async def list_tokens(ctx: Ctx) -> Response:
     tokens = await ctx.api.oauth.list_app_tokens(
         user.id, expiring_within_s=EXPIRING_SOON_S if expiring else None
     )
-    return json_response({"tokens": [_view(t) for t in tokens], "only_expiring": expiring})
+    return json_response({"tokens": [app_token_view(t) for t in tokens], "only_expiring": expiring})
 
 
 async def create_token(ctx: Ctx) -> Response:
@@ -53,7 +53,7 @@ async def create_token(ctx: Ctx) -> Response:
         expires_in_s=ctx.api.settings.auth.app_specific_token_expiration_s,
         performer=ctx.performer(),
     )
-    return json_response({"token": _view(token, with_code=True)})
+    return json_response({"token": app_token_view(token, with_code=True)})
 
 
 async def get_token(ctx: Ctx) -> Response:
@@ -63,7 +63,7 @@ async def get_token(ctx: Ctx) -> Response:
         token = await ctx.api.oauth.get_app_token(user.id, ctx.params["token_uuid"])
     except AppTokenNotFound as e:
         raise not_found() from e
-    return json_response({"token": _view(token, with_code=True)})
+    return json_response({"token": app_token_view(token, with_code=True)})
 
 
 async def revoke_token(ctx: Ctx) -> Response:
