@@ -276,8 +276,9 @@ class QuayConfig(BaseModel):
     # How often the workers run auto-prune policies (each namespace is one job).
     BERTH_AUTOPRUNE_INTERVAL: str = "1h"
     # Background jobs: how many jobs of each lane one runner runs at once (quick: deliveries
-    # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges).
-    BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1}
+    # such as webhooks and e-mail; long: garbage collection, prunes, deletes, purges, scans,
+    # mirrors; build: Dockerfile builds).
+    BERTH_JOB_LANES: dict[str, int] = {"quick": 4, "long": 1, "build": 1}
     # Usage-log exports of more entries than this are refused with a message (no half file).
     BERTH_EXPORT_ACTION_LOGS_MAX_ENTRIES: int = 1_000_000
 

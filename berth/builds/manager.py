@@ -1,4 +1,4 @@
-"""The build manager: runs one build, the ``run_build`` job of the long lane.
+"""The build manager: runs one build, the ``run_build`` job of the build lane.
 
 ``BuildManager.run_build``:
 

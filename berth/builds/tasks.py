@@ -1,4 +1,4 @@
-"""The builds' job kind: ``run_build`` (the long lane), one per queued build.
+"""The builds' job kind: ``run_build`` (the build lane), one per queued build.
 
 The handler is ``berth.builds.manager.BuildManager.run_build``, bound in the composition
 root. One attempt per claim: a crash of the worker (its lease expires) lets another runner
@@ -18,4 +18,4 @@ class RunBuild:
     build_uuid: str
 
 
-RUN_BUILD = JobKind("run_build", RunBuild, lane=Lane.LONG, max_attempts=3)
+RUN_BUILD = JobKind("run_build", RunBuild, lane=Lane.BUILD, max_attempts=3)

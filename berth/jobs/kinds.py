@@ -32,10 +32,11 @@ class Lane(enum.StrEnum):
     """Each lane has its own claim loop and concurrency: a long job never delays a quick one."""
 
     QUICK = "quick"  # deliveries: webhooks, e-mail, Slack
-    LONG = "long"  # garbage collection, prunes, deletes, purges; later builds, mirrors, scans
+    LONG = "long"  # garbage collection, prunes, deletes, purges, mirrors, scans
+    BUILD = "build"  # Dockerfile builds: minutes each, so they never hold up a GC pass
 
 
-DEFAULT_LANES: dict[Lane, int] = {Lane.QUICK: 4, Lane.LONG: 1}
+DEFAULT_LANES: dict[Lane, int] = {Lane.QUICK: 4, Lane.LONG: 1, Lane.BUILD: 1}
 
 
 @dataclass(frozen=True)
