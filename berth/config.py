@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from berth.auth.settings import AuthSettings, OidcSettings, is_oidc_block, oidc_settings
 from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
+from berth.mirroring.settings import MirrorSettings
 from berth.notifications.settings import MailSettings, NotificationSettings
 from berth.oci.artifacts import ArtifactRules
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
@@ -131,6 +132,9 @@ class QuayConfig(BaseModel):
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
     FEATURE_REPO_MIRROR: bool = False
+    # Repository mirroring (berth/mirroring/settings.py).
+    REPO_MIRROR_INTERVAL: int = 30
+    REPO_MIRROR_TLS_VERIFY: bool = True
     # Quay's default: blob downloads from S3 are redirects to presigned URLs (clients fetch
     # from the object store); true makes Berth serve the bytes itself. A storage entry's
     # own ``presigned_redirect`` argument wins over either.
@@ -481,6 +485,7 @@ class Settings:
     # ``<NAME>_LOGIN_CONFIG`` blocks with OIDC_SERVER: OpenID Connect login services.
     oidc: tuple[OidcSettings, ...] = ()
     proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
+    mirroring: MirrorSettings = field(default_factory=MirrorSettings)
 
     @property
     def base_url(self) -> str:
@@ -874,6 +879,11 @@ def load_settings(
         cache_redis=redis_options(cfg),
         unknown_keys=notices,
         job_lanes=dict(cfg.BERTH_JOB_LANES),
+        mirroring=MirrorSettings(
+            enabled=cfg.FEATURE_REPO_MIRROR,
+            interval_s=max(1, cfg.REPO_MIRROR_INTERVAL),
+            tls_verify=cfg.REPO_MIRROR_TLS_VERIFY,
+        ),
         proxy_cache=ProxyCacheSettings(
             enabled=cfg.FEATURE_PROXY_CACHE,
             revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),

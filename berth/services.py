@@ -40,9 +40,12 @@ from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
 from berth.messages.services import MessageService
 from berth.metrics.prometheus import PrometheusRecorder
+from berth.mirroring.services import MirrorService
+from berth.mirroring.sync import MirrorSyncer
+from berth.mirroring.tasks import SCHEDULE_MIRRORS, SYNC_MIRROR
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
-from berth.notifications.events import RepoRef, quota_data, vulnerability_data
+from berth.notifications.events import RepoRef, mirror_data, quota_data, vulnerability_data
 from berth.notifications.hooks import InviteNotifier, PushNotifier, notify
 from berth.notifications.mail import Mailer
 from berth.notifications.methods.base import check_http_url
@@ -124,6 +127,9 @@ class Services:
     # FEATURE_PROXY_CACHE: the proxycache routes' service and the registry's pull-through.
     proxy_cache: ProxyCacheService | None = None
     pull_through: ProxyCache | None = None
+    # FEATURE_REPO_MIRROR: the mirror routes' service and the syncer (its jobs).
+    mirrors: MirrorService | None = None
+    mirror_syncer: MirrorSyncer | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -161,6 +167,7 @@ def _job_runner(
     quotas: QuotaService,
     teamsync: TeamSyncService,
     scanner: ScannerService,
+    syncer: MirrorSyncer | None = None,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -209,6 +216,9 @@ def _job_runner(
         )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
+    if syncer is not None:
+        bindings += [SCHEDULE_MIRRORS.bind(syncer.schedule), SYNC_MIRROR.bind(syncer.sync)]
+        schedules.append(Schedule(SCHEDULE_MIRRORS, every_s=settings.mirroring.interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
 
@@ -277,6 +287,20 @@ def _proxy_cache(
         cache=read_cache,
     )
     return ProxyCacheService(db, directory, outbound), pull_through
+
+
+def _mirror_notifier(settings: Settings) -> Any:
+    """``repo_mirror_sync_*`` events to the repository's notifications."""
+
+    async def notify_mirror(
+        s: Unit, event: str, namespace: str, name: str, repository_id: int, message: str,
+        tags: list[str],
+    ) -> int:  # fmt: skip
+        repo = RepoRef(namespace, name, settings.server_hostname, settings.base_url)
+        data = mirror_data(repo, message=message, tags=tags)
+        return await notify(s, event, repository_id=repository_id, data=data)
+
+    return notify_mirror
 
 
 async def _notify_quota(s: Unit, c: Crossing) -> int:
@@ -441,9 +465,27 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         notify=notify,
         payload=partial(_vulnerability_payload, settings.server_hostname, settings.base_url),
     )
+    mirrors: MirrorService | None = None
+    syncer: MirrorSyncer | None = None
+    if settings.mirroring.enabled:
+        mirrors = MirrorService(
+            db, fernet_for(settings.database_secret_key), outbound, cache=read_cache
+        )
+        syncer = MirrorSyncer(
+            db,
+            storage,
+            registry.manifests,
+            registry.blobs,
+            mirrors,
+            outbound,
+            settings=settings.mirroring,
+            notify=_mirror_notifier(settings),
+            cache=read_cache,
+        )
     runner = _job_runner(
-        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner
-    )
+        settings, db, storage, jobs, pruner, gc, deliverer, usage_logs, quotas, teamsync, scanner,
+        syncer,
+    )  # fmt: skip
     robots = RobotService(
         db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
     )
@@ -503,4 +545,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         read_cache=read_cache,
         proxy_cache=proxy_service,
         pull_through=pull_through,
+        mirrors=mirrors,
+        mirror_syncer=syncer,
     )

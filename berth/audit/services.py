@@ -57,6 +57,12 @@ LOG_KINDS = frozenset(
         # Berth's: per-namespace rate limits (berth.ratelimits)
         "change_namespace_rate_limit", "delete_namespace_rate_limit",
         "create_proxy_cache_config", "delete_proxy_cache_config",
+        "repo_mirror_enabled", "repo_mirror_disabled", "repo_mirror_config_changed",
+        "repo_mirror_sync_started", "repo_mirror_sync_success", "repo_mirror_sync_failed",
+        "repo_mirror_sync_now_requested", "repo_mirror_sync_tag_success",
+        "repo_mirror_sync_tag_failed",
+        # Berth's: a sync-cancel (Quay logs none)
+        "repo_mirror_sync_cancelled",
     }
 )  # fmt: skip
 
