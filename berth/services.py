@@ -58,6 +58,7 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.proxycache.locks import fetch_locks
 from berth.proxycache.pullthrough import ProxyCache
 from berth.proxycache.services import ProxyCacheService, ProxyDirectory
 from berth.quotas import tasks as quota_tasks
@@ -285,6 +286,7 @@ def _proxy_cache(
         spool_dir=settings.data_dir / "proxy-cache-spool",
         max_manifest_bytes=settings.registry.max_manifest_bytes,
         cache=read_cache,
+        locks=fetch_locks(db, settings.data_dir),
     )
     return ProxyCacheService(db, directory, outbound), pull_through
 
