@@ -11,6 +11,7 @@ from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
     manifest,
+    mirroring,
     notifications,
     organizations,
     repos,
@@ -27,6 +28,7 @@ MODULES: tuple[PageModule, ...] = (
     session.routes,
     repos.routes,
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
+    mirroring.routes,  # likewise /mirror
     repository.routes,
     search.routes,
     organizations.routes,

@@ -32,6 +32,7 @@ from berth.http.api.v1.registry.tags import (
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
+from berth.http.web.pages.mirroring import mirroring_data
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
 from berth.policies.errors import NotFound as PolicyNotFound
@@ -49,6 +50,8 @@ MAX_DIGEST = 200
 MAX_DESCRIPTION = 64 * 1024
 MAX_ENTITY = 255
 TABS = {"info": "Information", "tags": "Tags", "history": "Tag history", "settings": "Settings"}
+# Admins of a MIRROR repository see it with FEATURE_REPO_MIRROR on (pages/mirroring.py).
+MIRROR_TAB = ("mirroring", "Mirroring")
 TAG_ACTIONS = ("fetch", "add", "move", "expire", "delete", "immutable")
 ROLES = tuple(role.value for role in RepoRole)
 
@@ -119,8 +122,15 @@ async def repository_page(page: Page) -> Response:
         detail = await page.web.api.svc.repos.get(
             access.repo, viewer_id=user.id if user else None, include_tags=False
         )
+    tabs = {k: v for k, v in TABS.items() if k != "settings" or access.can_admin}
+    mirrored = page.web.api.settings.mirroring.enabled and detail.state == "MIRROR"
+    if mirrored and access.can_admin:
+        tabs = {**{k: v for k, v in tabs.items() if k != "settings"}, MIRROR_TAB[0]: MIRROR_TAB[1]}
+        tabs["settings"] = TABS["settings"]
     tab = page.query("tab", "info")
-    tab = tab if tab in TABS else "info"
+    if tab == MIRROR_TAB[0] and mirrored and not access.can_admin:
+        raise forbidden()  # the mirror routes: repository admins
+    tab = tab if tab in tabs or tab == "settings" else "info"
     if tab == "settings" and not access.can_admin:
         raise forbidden()  # the settings read the permissions: repository admins (as the API)
     can_write = access.can_write and RepositoryState(detail.state).accepts_pushes
@@ -129,7 +139,7 @@ async def repository_page(page: Page) -> Response:
         "full_name": f"{detail.namespace}/{detail.name}",
         "base": _base(detail),
         "tab": tab,
-        "tabs": {k: v for k, v in TABS.items() if k != "settings" or access.can_admin},
+        "tabs": tabs,
         "can_write": can_write,
         "can_admin": access.can_admin,
         "description_html": render_markdown(detail.description) if tab == "info" else "",
@@ -161,6 +171,8 @@ async def repository_page(page: Page) -> Response:
             return page.render("repository/_history.html", **data)
     elif tab == "settings":
         data.update(await settings_data(page, access, detail))
+    elif tab == MIRROR_TAB[0]:
+        data.update(await mirroring_data(page, access))
     return page.render("repository/repository.html", **data)
 
 
