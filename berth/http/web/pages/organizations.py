@@ -24,6 +24,7 @@ from berth.http.api.v1.identity.access import OrgAccess, administered_org, org_a
 from berth.http.api.v1.oauth.authorize import IMPLICIT_TOKEN_TTL_S
 from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
+from berth.http.web.pages import proxycache
 from berth.identity.errors import IdentityError
 from berth.identity.robots import credential_formats
 from berth.oauth.errors import ApplicationNotFound
@@ -162,8 +163,13 @@ async def organization(page: Page) -> Response:
     org = page.params["org"]
     access = await _member_access(page, org)
     svc = page.web.api.svc
+    tabs = {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.may_administer}
+    if access.may_administer and proxycache.enabled(page):  # before "settings", as Quay
+        settings_label = tabs.pop("settings")
+        tabs[proxycache.TAB[0]] = proxycache.TAB[1]
+        tabs["settings"] = settings_label
     tab = page.query("tab", "repos")
-    if tab not in TABS or (tab in ADMIN_TABS and not access.may_administer):
+    if tab not in tabs:
         tab = "repos"
     data: dict[str, Any] = {}
     info = await svc.orgs.get(org)
@@ -186,11 +192,13 @@ async def organization(page: Page) -> Response:
         data["teams"] = await svc.teams.list(org)
     elif tab == "applications":
         data["applications"] = await page.web.api.oauth.list_applications(org)
+    elif tab == proxycache.TAB[0]:
+        data.update(await proxycache.proxy_cache_data(page, org))
     return page.render(
         "organization/organization.html",
         org=info,
         tab=tab,
-        tabs={k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.may_administer},
+        tabs=tabs,
         can_admin=access.may_administer,
         repo_roles=REPO_ROLES,
         team_roles=TEAM_ROLES,
