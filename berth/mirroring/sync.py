@@ -81,7 +81,8 @@ from berth.upstream import (
 
 log = logging.getLogger("berth.mirroring")
 
-BLOB_CONCURRENCY = 4
+BLOB_CONCURRENCY = 4  # blob downloads of one sync at once
+TAG_CONCURRENCY = 3  # tags of one sync copied at once
 # (session, event, namespace, repository, repository_id, message, tags) -> deliveries
 # enqueued (``repo_mirror_sync_*`` payloads); given by the composition root.
 Notify = Callable[[Any, str, str, str, int, str, list[str]], Awaitable[int]]
@@ -125,6 +126,17 @@ class TagFailed(Exception):
     pass
 
 
+@dataclass
+class _Shared:
+    """What the tags of one sync share: the download slots, and the downloads under way
+    (two tags needing one blob download it once)."""
+
+    blob_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(BLOB_CONCURRENCY)
+    )
+    downloads: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+
+
 class MirrorSyncer:
     """Runs syncs (the ``SYNC_MIRROR`` job) and finds the mirrors due (``SCHEDULE_MIRRORS``)."""
 
@@ -151,6 +163,9 @@ class MirrorSyncer:
         self.notify = notify
         self.cache = cache
         self.guard = TagGuard()  # the mirror follows the upstream: no immutability rules
+        # verify_tls off: mirrors whose upstream answered only plain HTTP (no TLS probe
+        # on their next syncs)
+        self._plain: set[str] = set()
 
     # ---- the scheduler -----------------------------------------------------------------
     @staticmethod
@@ -257,19 +272,22 @@ class MirrorSyncer:
         """The client and the upstream repository. With ``verify_tls`` off, an upstream
         that does not speak TLS is tried over plain HTTP (skopeo's ``--src-tls-verify=false``)."""
         ref = ExternalReference.parse(view.external_reference)
-        client = self._client(view, ref)
+        host = view.external_reference.partition("/")[0]
+        plain = ExternalReference(UpstreamRegistry.parse(host, insecure=True), ref.repository)
         if view.verify_tls:
+            client = self._client(view, ref)
             await client.ping()
             return client, ref.repository
-        try:
-            await client.ping()
-        except UpstreamUnavailable:
-            plain = ExternalReference(
-                UpstreamRegistry.parse(view.external_reference.partition("/")[0], insecure=True),
-                ref.repository,
-            )
-            client = self._client(view, plain)
-            await client.ping()
+        if host not in self._plain:
+            client = self._client(view, ref)
+            try:
+                await client.ping(retry=False)  # a probe: no retries with backoff
+                return client, ref.repository
+            except UpstreamUnavailable:
+                pass
+        client = self._client(view, plain)
+        await client.ping()
+        self._plain.add(host)
         return client, ref.repository
 
     async def _run(self, view: MirrorView, report: SyncReport) -> None:
@@ -284,23 +302,20 @@ class MirrorSyncer:
             report.status, report.message = FAIL, f"the upstream could not be listed: {e}"
             return
         wanted = [t for t in upstream_tags if matches(t, view.root_rule)]
-        for tag in wanted:
-            if await self._cancelled(view):
-                report.cancelled = True
-                report.message = "cancelled"
-                return
-            try:
-                changed = await self._copy_tag(view, client, upstream_repo, tag, report)
-                report.tags[tag] = "ok" if changed else "unchanged"
-                await self._tag_log(view, "repo_mirror_sync_tag_success", tag, None)
-            except (UpstreamError, TagFailed) as e:
-                report.tags[tag] = str(e) or type(e).__name__
-                await self._tag_log(view, "repo_mirror_sync_tag_failed", tag, str(e))
-            except Exception as e:  # the registry refused the content (manifest invalid...)
-                log.warning("mirror %s: tag %s failed", view.repo.full, tag, exc_info=True)
-                message = getattr(e, "message", None) or str(e) or type(e).__name__
-                report.tags[tag] = message
-                await self._tag_log(view, "repo_mirror_sync_tag_failed", tag, message)
+        shared = _Shared()
+        tag_slots = asyncio.Semaphore(TAG_CONCURRENCY)
+
+        async def copy(tag: str) -> None:
+            async with tag_slots:
+                if report.cancelled or await self._cancelled(view):
+                    report.cancelled = True
+                    report.message = "cancelled"
+                    return
+                await self._copy_one(view, client, upstream_repo, tag, report, shared)
+
+        await asyncio.gather(*(copy(t) for t in wanted))
+        if report.cancelled:
+            return
         report.deleted = await self._delete_obsolete(view, set(wanted))
         failed = [t for t, outcome in report.tags.items() if outcome not in ("ok", "unchanged")]
         if failed:
@@ -310,6 +325,29 @@ class MirrorSyncer:
             )
         else:
             report.message = f"{len(wanted)} tags mirrored"
+
+    async def _copy_one(
+        self,
+        view: MirrorView,
+        client: UpstreamClient,
+        upstream_repo: str,
+        tag: str,
+        report: SyncReport,
+        shared: _Shared,
+    ) -> None:
+        """One tag, its outcome in the report and its usage-log entry."""
+        try:
+            changed = await self._copy_tag(view, client, upstream_repo, tag, report, shared)
+            report.tags[tag] = "ok" if changed else "unchanged"
+            await self._tag_log(view, "repo_mirror_sync_tag_success", tag, None)
+        except (UpstreamError, TagFailed) as e:
+            report.tags[tag] = str(e) or type(e).__name__
+            await self._tag_log(view, "repo_mirror_sync_tag_failed", tag, str(e))
+        except Exception as e:  # the registry refused the content (manifest invalid...)
+            log.warning("mirror %s: tag %s failed", view.repo.full, tag, exc_info=True)
+            message = getattr(e, "message", None) or str(e) or type(e).__name__
+            report.tags[tag] = message
+            await self._tag_log(view, "repo_mirror_sync_tag_failed", tag, message)
 
     async def _cancelled(self, view: MirrorView) -> bool:
         async with self.db.read() as s:
@@ -354,6 +392,7 @@ class MirrorSyncer:
         upstream_repo: str,
         tag: str,
         report: SyncReport,
+        shared: _Shared,
     ) -> bool:
         """Copy one tag; False when it already pointed at the upstream's manifest."""
         head = await client.head_manifest(upstream_repo, tag)
@@ -367,17 +406,28 @@ class MirrorSyncer:
                 sizes.setdefault(d.digest, d.size)
         linked, stored = await self._blob_state(view.repository_id, list(sizes))
         missing = [d for d in sizes if d not in linked and d not in stored]
-        semaphore = asyncio.Semaphore(BLOB_CONCURRENCY)
 
-        async def download(digest: str) -> None:
+        async def fetch(digest: str) -> None:
             async with (
-                semaphore,
+                shared.blob_slots,
                 client.open_blob(upstream_repo, digest, expected_size=sizes[digest]) as blob,
             ):
                 await self.storage.write_blob(digest, blob.chunks())
 
+        def forget_failed(digest: str, done: asyncio.Future[None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                shared.downloads.pop(digest, None)  # the next tag tries again
+
+        async def download(digest: str) -> None:
+            running = shared.downloads.get(digest)
+            if running is None:
+                running = asyncio.ensure_future(fetch(digest))
+                running.add_done_callback(lambda f: forget_failed(digest, f))
+                shared.downloads[digest] = running
+                report.blobs_downloaded += 1
+            await asyncio.shield(running)
+
         await asyncio.gather(*(download(d) for d in missing))
-        report.blobs_downloaded += len(missing)
         report.blobs_linked += len(stored)
         await self._commit(view, tag, fetched, {d: sizes[d] for d in sizes if d not in linked})
         return True
@@ -434,7 +484,7 @@ class MirrorSyncer:
         )  # fmt: skip
         now = now_ms()
         async with self.db.write() as s:
-            for digest, size in to_link.items():
+            for digest, size in sorted(to_link.items()):  # one lock order across tags
                 await self.blobs.link_stored(s, view.repository_id, digest, size)
             top_id = 0
             for got, parsed in fetched.manifests:
