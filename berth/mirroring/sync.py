@@ -75,12 +75,15 @@ from berth.upstream import (
     UpstreamClient,
     UpstreamError,
     UpstreamManifest,
+    UpstreamNotFound,
     UpstreamRegistry,
     UpstreamUnavailable,
 )
 
 log = logging.getLogger("berth.mirroring")
 
+# cosign's tags beside an image: sha256-<hex>.sig (signatures), .att (attestations), .sbom
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 BLOB_CONCURRENCY = 4  # blob downloads of one sync at once
 TAG_CONCURRENCY = 3  # tags of one sync copied at once
 # (session, event, namespace, repository, repository_id, message, tags) -> deliveries
@@ -96,6 +99,7 @@ class SyncReport:
     message: str = ""
     tags: dict[str, str] = field(default_factory=dict)  # tag -> "ok" | "unchanged" | error
     deleted: list[str] = field(default_factory=list)
+    attached: int = 0  # referrers and cosign tags copied along
     blobs_downloaded: int = 0
     blobs_linked: int = 0
     cancelled: bool = False
@@ -106,6 +110,7 @@ class SyncReport:
             "message": self.message,
             "tags": dict(self.tags),
             "deleted": list(self.deleted),
+            "attached": self.attached,
             "blobs_downloaded": self.blobs_downloaded,
             "blobs_linked": self.blobs_linked,
         }
@@ -122,6 +127,15 @@ class _Fetched:
         return self.manifests[-1][0]
 
 
+@dataclass
+class _Attached:
+    """Content attached to a mirrored manifest: a referrer (kept by a hidden tag) or a
+    cosign tag (``tag`` set), with its children when it is an index."""
+
+    fetched: _Fetched
+    tag: str | None = None
+
+
 class TagFailed(Exception):
     pass
 
@@ -135,6 +149,7 @@ class _Shared:
         default_factory=lambda: asyncio.Semaphore(BLOB_CONCURRENCY)
     )
     downloads: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    keep: set[str] = field(default_factory=set)  # cosign tags the upstream still has
 
 
 class MirrorSyncer:
@@ -316,7 +331,7 @@ class MirrorSyncer:
         await asyncio.gather(*(copy(t) for t in wanted))
         if report.cancelled:
             return
-        report.deleted = await self._delete_obsolete(view, set(wanted))
+        report.deleted = await self._delete_obsolete(view, set(wanted) | shared.keep)
         failed = [t for t, outcome in report.tags.items() if outcome not in ("ok", "unchanged")]
         if failed:
             report.status = FAIL
@@ -377,6 +392,11 @@ class MirrorSyncer:
     # ---- copying a tag -----------------------------------------------------------------
     async def _fetch(self, client: UpstreamClient, upstream_repo: str, tag: str) -> _Fetched:
         top = await client.get_manifest(upstream_repo, tag)
+        return await self._with_children(client, upstream_repo, top)
+
+    async def _with_children(
+        self, client: UpstreamClient, upstream_repo: str, top: UpstreamManifest
+    ) -> _Fetched:
         parsed = self.manifests.parse(top.content, top.media_type or None)
         manifests: list[tuple[UpstreamManifest, ParsedManifest]] = []
         for child in parsed.child_digests():
@@ -396,14 +416,22 @@ class MirrorSyncer:
     ) -> bool:
         """Copy one tag; False when it already pointed at the upstream's manifest."""
         head = await client.head_manifest(upstream_repo, tag)
-        if await self._points_at(view, tag, head.digest):
+        unchanged = await self._points_at(view, tag, head.digest)
+        fetched = None if unchanged else await self._fetch(client, upstream_repo, tag)
+        subjects = [head.digest]
+        if fetched is not None:
+            subjects = [m.digest for m, _ in fetched.manifests]
+        attached = await self._attachments(view, client, upstream_repo, subjects, shared)
+        if fetched is None and not attached:
             return False
-        fetched = await self._fetch(client, upstream_repo, tag)
+        everything = [fetched] if fetched is not None else []
+        everything += [a.fetched for a in attached]
         # The blobs every manifest needs, once each.
         sizes: dict[str, int] = {}
-        for _, parsed in fetched.manifests:
-            for d in parsed.blob_descriptors():
-                sizes.setdefault(d.digest, d.size)
+        for group in everything:
+            for _, parsed in group.manifests:
+                for d in parsed.blob_descriptors():
+                    sizes.setdefault(d.digest, d.size)
         linked, stored = await self._blob_state(view.repository_id, list(sizes))
         missing = [d for d in sizes if d not in linked and d not in stored]
 
@@ -429,8 +457,58 @@ class MirrorSyncer:
 
         await asyncio.gather(*(download(d) for d in missing))
         report.blobs_linked += len(stored)
-        await self._commit(view, tag, fetched, {d: sizes[d] for d in sizes if d not in linked})
-        return True
+        to_link = {d: sizes[d] for d in sizes if d not in linked}
+        await self._commit(view, tag, fetched, attached, to_link)
+        report.attached += len(attached)
+        return fetched is not None
+
+    async def _attachments(
+        self,
+        view: MirrorView,
+        client: UpstreamClient,
+        upstream_repo: str,
+        subjects: list[str],
+        shared: _Shared,
+    ) -> list[_Attached]:
+        """What the upstream attaches to ``subjects`` and the repository lacks: referrers
+        (the referrers API, or its tag schema) and cosign's ``sha256-<hex>.sig/.att/.sbom``
+        tags (of the tagged manifest, ``subjects[-1]``)."""
+        found: list[_Attached] = []
+        seen: set[str] = set()
+        for subject in subjects:
+            for desc in await client.referrers(upstream_repo, subject):
+                digest = desc.get("digest")
+                if not isinstance(digest, str) or digest in seen:
+                    continue
+                seen.add(digest)
+                if await self._has_manifest(view, digest):
+                    continue
+                got = await client.get_manifest(upstream_repo, digest)
+                found.append(_Attached(await self._with_children(client, upstream_repo, got)))
+        top = subjects[-1]
+        for suffix in COSIGN_SUFFIXES:
+            name = top.replace(":", "-", 1) + suffix
+            try:
+                head = await client.head_manifest(upstream_repo, name)
+            except UpstreamNotFound:
+                continue
+            shared.keep.add(name)
+            if await self._points_at(view, name, head.digest):
+                continue
+            got = await client.get_manifest(upstream_repo, name)
+            found.append(_Attached(await self._with_children(client, upstream_repo, got), name))
+        return found
+
+    async def _has_manifest(self, view: MirrorView, digest: str) -> bool:
+        async with self.db.read() as s:
+            found = (
+                await s.execute(
+                    select(Manifest.id).where(
+                        Manifest.repository_id == view.repository_id, Manifest.digest == digest
+                    )
+                )
+            ).scalar()
+        return found is not None
 
     async def _points_at(self, view: MirrorView, tag: str, digest: str) -> bool:
         now = now_ms()
@@ -475,9 +553,15 @@ class MirrorSyncer:
         return linked, known - linked
 
     async def _commit(
-        self, view: MirrorView, tag: str, fetched: _Fetched, to_link: dict[str, int]
+        self,
+        view: MirrorView,
+        tag: str,
+        fetched: _Fetched | None,
+        attached: list[_Attached],
+        to_link: dict[str, int],
     ) -> None:
-        """Link the blobs, store the manifests and point the tag: one transaction."""
+        """Link the blobs, store the manifests, point the tag (and the cosign tags; a
+        referrer gets a hidden tag): one transaction."""
         row = RepoRow(
             view.repository_id, view.namespace, view.repository, False, "MIRROR",
             view.namespace_id,
@@ -486,20 +570,33 @@ class MirrorSyncer:
         async with self.db.write() as s:
             for digest, size in sorted(to_link.items()):  # one lock order across tags
                 await self.blobs.link_stored(s, view.repository_id, digest, size)
-            top_id = 0
-            for got, parsed in fetched.manifests:
-                manifest_id, created, missing = await self.manifests.store_fetched(
-                    s, row, got.digest, got.content, parsed
-                )
-                if missing:
-                    raise TagFailed(f"{got.digest} references content not mirrored: {missing}")
-                if created:
-                    await accounting.manifest_stored(
-                        s, view.repository_id, manifest_id, view.namespace_id
+            if fetched is not None:  # subjects before what refers to them
+                top_id = await self._store_group(s, row, fetched)
+                await point_tag(s, view.repository_id, tag, top_id, now, guard=self.guard)
+            for extra in attached:
+                extra_id = await self._store_group(s, row, extra.fetched)
+                if extra.tag is not None:
+                    await point_tag(
+                        s, view.repository_id, extra.tag, extra_id, now, guard=self.guard
                     )
-                top_id = manifest_id
-            await point_tag(s, view.repository_id, tag, top_id, now, guard=self.guard)
+                else:
+                    digest = extra.fetched.top.digest
+                    await self.manifests._hidden_tag(s, view.repository_id, digest, extra_id, now)
         self.cache.invalidate(view.repo.full)
+
+    async def _store_group(self, s: Any, row: RepoRow, fetched: _Fetched) -> int:
+        """Store a manifest and its children (children first); the top one's id."""
+        top_id = 0
+        for got, parsed in fetched.manifests:
+            manifest_id, created, missing = await self.manifests.store_fetched(
+                s, row, got.digest, got.content, parsed
+            )
+            if missing:
+                raise TagFailed(f"{got.digest} references content not mirrored: {missing}")
+            if created:
+                await accounting.manifest_stored(s, row.id, manifest_id, row.namespace_id)
+            top_id = manifest_id
+        return top_id
 
     async def _delete_obsolete(self, view: MirrorView, keep: set[str]) -> list[str]:
         """Local tags the upstream no longer has (among those the rule matches): ended."""

@@ -7,6 +7,7 @@ and a ``repo_mirror_sync_failed`` webhook."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -416,3 +417,58 @@ def test_mirror_routes_refuse_bad_input(
     kinds = [k for k, _, _ in _log_kinds(setup.berth)]
     assert "repo_mirror_disabled" in kinds
     assert "repo_mirror_sync_success" in kinds
+
+
+def test_cosign_signatures_and_referrers_come_along(
+    tmp_path: Path,
+    deployment: dict[str, Any],
+    berth_factory: StartServer,
+    upstreams: list[DistributionServer],
+) -> None:
+    """A cosign signature (its ``sha256-<hex>.sig`` tag) and an OCI referrer (oras attach,
+    by the referrers tag schema on distribution) of a mirrored image are mirrored with it:
+    ``cosign verify`` passes against the mirror, and Berth's referrers API lists the
+    attached artifact."""
+    setup = _start(tmp_path, deployment, berth_factory, upstreams)
+    layout = write_oci_layout(tmp_path / "src", tag="v1", layers=(20_000,), seed=71)
+    _push_upstream(layout, setup.upstream, "v1")
+    home = tmp_path / "home"
+    docker = tmp_path / "docker"
+    home.mkdir()
+    docker.mkdir()
+    auth = base64.b64encode(CREDS.encode()).decode()
+    (docker / "config.json").write_text(json.dumps({"auths": {setup.berth.host: {"auth": auth}}}))
+    env = {"HOME": str(home), "DOCKER_CONFIG": str(docker), "COSIGN_PASSWORD": "pw-1"}
+    insecure = ("--allow-insecure-registry", "--allow-http-registry")
+    run("cosign", "generate-key-pair", env=env, cwd=home, check=True)
+    upstream_image = f"{setup.upstream.host}/team/app@{layout.digest}"
+    run("cosign", "sign", "--key", str(home / "cosign.key"), "--tlog-upload=false", "-y",
+        *insecure, upstream_image, env=env, check=True)  # fmt: skip
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    run("oras", "attach", "--plain-http", "--artifact-type", "application/spdx+json",
+        upstream_image, "sbom.json:application/spdx+json", env=env, cwd=tmp_path,
+        check=True)  # fmt: skip
+
+    with setup.api() as api:
+        r = api.post(f"/repository/{REPO}/mirror", json=setup.mirror_body())
+        assert r.status_code == 201, r.text
+    setup.sync(expect="SUCCESS")
+    sig_tag = layout.digest.replace(":", "-") + ".sig"
+    assert set(_tags(setup)) == {"v1", sig_tag}
+
+    verified = run("cosign", "verify", "--key", str(home / "cosign.pub"),
+                   "--insecure-ignore-tlog", *insecure,
+                   f"{setup.berth.host}/{REPO}@{layout.digest}", env=env, check=True)  # fmt: skip
+    (claim,) = json.loads(verified.stdout)
+    assert claim["critical"]["image"]["docker-manifest-digest"] == layout.digest
+    with httpx.Client(base_url=setup.berth.url, auth=ADMIN, follow_redirects=True) as v2:
+        r = v2.get(f"/v2/{REPO}/referrers/{layout.digest}")
+        assert r.status_code == 200
+        kinds = [m.get("artifactType") for m in r.json()["manifests"]]
+        assert kinds == ["application/spdx+json"]
+
+    # A second sync: nothing new, the signature tag stays.
+    again = setup.sync(expect="SUCCESS")
+    assert again["sync_status"] == "SUCCESS"
+    assert set(_tags(setup)) == {"v1", sig_tag}
