@@ -150,6 +150,7 @@ class _Shared:
     )
     downloads: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     keep: set[str] = field(default_factory=set)  # cosign tags the upstream still has
+    upstream_tags: frozenset[str] = frozenset()  # every tag the upstream listed
 
 
 class MirrorSyncer:
@@ -317,7 +318,7 @@ class MirrorSyncer:
             report.status, report.message = FAIL, f"the upstream could not be listed: {e}"
             return
         wanted = [t for t in upstream_tags if matches(t, view.root_rule)]
-        shared = _Shared()
+        shared = _Shared(upstream_tags=frozenset(upstream_tags))
         tag_slots = asyncio.Semaphore(TAG_CONCURRENCY)
 
         async def copy(tag: str) -> None:
@@ -488,6 +489,8 @@ class MirrorSyncer:
         top = subjects[-1]
         for suffix in COSIGN_SUFFIXES:
             name = top.replace(":", "-", 1) + suffix
+            if name not in shared.upstream_tags:
+                continue  # the tag list says: no request needed
             try:
                 head = await client.head_manifest(upstream_repo, name)
             except UpstreamNotFound:
