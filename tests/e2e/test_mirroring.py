@@ -23,6 +23,7 @@ from berth.audit.models import LogEntry
 from berth.config import load_settings
 from berth.db.session import Database
 from tests.e2e.conftest import BerthServer, StartServer
+from tests.e2e.quay_clients.ansible import QuayApi, quay_repository_mirror
 from tests.e2e.support import ACCEPT, sha256
 from tests.support.clients import run
 from tests.support.distribution import DistributionServer
@@ -472,3 +473,35 @@ def test_cosign_signatures_and_referrers_come_along(
     again = setup.sync(expect="SUCCESS")
     assert again["sync_status"] == "SUCCESS"
     assert set(_tags(setup)) == {"v1", sig_tag}
+
+
+def test_ansible_repository_mirror_module(
+    tmp_path: Path,
+    deployment: dict[str, Any],
+    berth_factory: StartServer,
+    upstreams: list[DistributionServer],
+) -> None:
+    """``infra.quay_configuration``'s ``quay_repository_mirror``, replayed: create,
+    idempotent re-run, a change, and force_sync that mirrors the tag."""
+    setup = _start(tmp_path, deployment, berth_factory, upstreams)
+    layout = write_oci_layout(tmp_path / "src", tag="v1", layers=(10_000,), seed=91)
+    _push_upstream(layout, setup.upstream, "v1")
+    args: dict[str, Any] = {
+        "external_reference": f"{setup.upstream.host}/team/app",
+        "robot_username": ROBOT,
+        "image_tags": ["v*"],
+        "verify_tls": False,
+    }
+    with QuayApi(setup.berth.url, token=setup.token) as api:
+        first = quay_repository_mirror(api, REPO, **args)
+        assert first["changed"] is True
+        assert first["sync_status"] == "NEVER_RUN"
+        assert quay_repository_mirror(api, REPO, **args)["changed"] is False
+        changed = quay_repository_mirror(api, REPO, **{**args, "image_tags": ["v1", "v2"]})
+        assert changed["changed"] is True
+        assert changed["root_rule"]["rule_value"] == ["v1", "v2"]
+        assert quay_repository_mirror(api, REPO, **args, force_sync=True)["changed"] is True
+    done = wait_for(
+        lambda: _tags(setup) or None, timeout=120, what="the sync started by force_sync"
+    )
+    assert done == {"v1": layout.digest}
