@@ -109,6 +109,12 @@ def _pair(
     help="Also time cold and warm pulls through Berth's proxy cache and distribution's "
     "pull-through mode (bench/proxy.py; results in the JSON).",
 )
+@click.option(
+    "--mirror",
+    is_flag=True,
+    help="Also time a repository mirror's sync of N tags against skopeo sync "
+    "(bench/mirror.py; results in the JSON).",
+)
 @click.option("--workers", type=int, default=None, help="berth serve --workers (default: its own).")
 @click.option(
     "--regbench-arg",

@@ -39,6 +39,7 @@ import httpx
 from bench import report
 from bench.growth import GrowthError, catalog_fallback, run_growth
 from bench.logs import FULL_ROWS, QUICK_ROWS, run_logs
+from bench.mirror import run_mirror_bench
 from bench.notify import run_notify
 from bench.proxy import run_proxy_bench
 from bench.quota import compare_pull_with_stats, compare_push_with_quota
@@ -74,6 +75,7 @@ class BenchOptions:
     keep: bool = False
     check: bool = False
     proxy: bool = False  # also the proxy-cache section (bench/proxy.py)
+    mirror: bool = False  # also the mirroring section (bench/mirror.py)
 
 
 def log(msg: str) -> None:
@@ -495,6 +497,25 @@ def _measure(opts: BenchOptions, tmp: Path, results: dict[str, Any]) -> None:
                 dist_s, berth_s = proxy[f"distribution_{phase}_s"], proxy[f"berth_{phase}_s"]
                 ratio = proxy[f"{phase}_ratio"]
                 log(f"proxy cache {phase}: distribution {dist_s} s, Berth {berth_s} s ({ratio}x)")
+    if opts.mirror:
+        log("mirroring: one sync of N tags, Berth's mirror vs skopeo sync")
+        try:
+            mirror = run_mirror_bench(
+                tmp / "mirror",
+                tags=10 if opts.quick else 50,
+                layer_mb=1 if opts.quick else 4,
+                reps=1 if opts.quick else 3,
+            )
+        except (OSError, RuntimeError, AssertionError, BenchSetupError) as e:
+            results["mirror"] = {"error": str(e)}
+            log(f"mirroring FAILED: {e}")
+        else:
+            results["mirror"] = mirror
+            log(
+                f"mirroring {mirror['tags']} tags: Berth {mirror['berth_s']} s "
+                f"(again {mirror['berth_again_s']} s), skopeo {mirror['skopeo_s']} s "
+                f"({mirror['ratio']}x; {mirror['note']})"
+            )
 
     restarts = startup["restarts_s"]
     candidates = [statistics.median(restarts)] if restarts else []

@@ -37,6 +37,7 @@ from berth.builds.settings import BuildSettings, concurrency, executor_settings
 from berth.buildtriggers.settings import BuildTriggerSettings, build_trigger_settings
 from berth.directory.settings import LdapSettings, check_filter, dn_of
 from berth.durations import parse_duration
+from berth.mirroring.settings import MirrorSettings
 from berth.notifications.settings import MailSettings, NotificationSettings
 from berth.oci.artifacts import ArtifactRules
 from berth.outbound import OutboundConfigError, OutboundSettings, build_outbound_settings
@@ -142,6 +143,9 @@ class QuayConfig(BaseModel):
     FEATURE_SUPER_USERS: bool = True
     FEATURE_SUPERUSERS_FULL_ACCESS: bool = False
     FEATURE_REPO_MIRROR: bool = False
+    # Repository mirroring (berth/mirroring/settings.py).
+    REPO_MIRROR_INTERVAL: int = 30
+    REPO_MIRROR_TLS_VERIFY: bool = True
     # Quay's default: blob downloads from S3 are redirects to presigned URLs (clients fetch
     # from the object store); true makes Berth serve the bytes itself. A storage entry's
     # own ``presigned_redirect`` argument wins over either.
@@ -523,6 +527,7 @@ class Settings:
     proxy_cache: ProxyCacheSettings = field(default_factory=ProxyCacheSettings)
     build_triggers: BuildTriggerSettings = field(default_factory=BuildTriggerSettings)
     builds: BuildSettings = field(default_factory=BuildSettings)
+    mirroring: MirrorSettings = field(default_factory=MirrorSettings)
 
     @property
     def base_url(self) -> str:
@@ -960,6 +965,11 @@ def load_settings(
         config_env=tuple(sorted(overrides)),
         job_lanes=dict(cfg.BERTH_JOB_LANES),
         build_triggers=build_triggers,
+        mirroring=MirrorSettings(
+            enabled=cfg.FEATURE_REPO_MIRROR,
+            interval_s=max(1, cfg.REPO_MIRROR_INTERVAL),
+            tls_verify=cfg.REPO_MIRROR_TLS_VERIFY,
+        ),
         proxy_cache=ProxyCacheSettings(
             enabled=cfg.FEATURE_PROXY_CACHE,
             revalidate_after_s=parse_duration(cfg.BERTH_PROXY_CACHE_REVALIDATE),

@@ -51,9 +51,12 @@ from berth.jobs import tasks as jobs_tasks
 from berth.jobs.tasks import PRUNE_JOBS
 from berth.messages.services import MessageService
 from berth.metrics.prometheus import PrometheusRecorder
+from berth.mirroring.services import MirrorService
+from berth.mirroring.sync import MirrorSyncer
+from berth.mirroring.tasks import SCHEDULE_MIRRORS, SYNC_MIRROR
 from berth.notifications import tasks as notification_tasks
 from berth.notifications.delivery import Deliverer
-from berth.notifications.events import RepoRef, quota_data, vulnerability_data
+from berth.notifications.events import RepoRef, mirror_data, quota_data, vulnerability_data
 from berth.notifications.hooks import InviteNotifier, PushNotifier, notify
 from berth.notifications.mail import Mailer
 from berth.notifications.methods.base import check_http_url
@@ -67,6 +70,7 @@ from berth.policies.immutability import ImmutabilityPolicies
 from berth.policies.pruning import Pruner
 from berth.policies.services import PolicyService
 from berth.policies.tasks import AUTOPRUNE_SWEEP, PRUNE_NAMESPACE
+from berth.proxycache.locks import fetch_locks
 from berth.proxycache.pullthrough import ProxyCache
 from berth.proxycache.services import ProxyCacheService, ProxyDirectory
 from berth.quotas import tasks as quota_tasks
@@ -141,6 +145,9 @@ class Services:
     pull_through: ProxyCache | None = None
     builds: BuildService | None = None  # Dockerfile builds (FEATURE_BUILD_SUPPORT)
     build_triggers: BuildTriggerService | None = None  # their triggers (berth.buildtriggers)
+    # FEATURE_REPO_MIRROR: the mirror routes' service and the syncer (its jobs).
+    mirrors: MirrorService | None = None
+    mirror_syncer: MirrorSyncer | None = None
 
     async def start(self, *, run_jobs: bool | None = None) -> None:
         await self.auth.load_keys()
@@ -179,6 +186,7 @@ def _job_runner(
     teamsync: TeamSyncService,
     scanner: ScannerService,
     build_manager: BuildManager | None = None,
+    syncer: MirrorSyncer | None = None,
 ) -> JobRunner:
     """Every job kind bound to its handler, and every schedule, in one place."""
     bindings: list[Binding[Any]] = [
@@ -238,6 +246,9 @@ def _job_runner(
             )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
+    if syncer is not None:
+        bindings += [SCHEDULE_MIRRORS.bind(syncer.schedule), SYNC_MIRROR.bind(syncer.sync)]
+        schedules.append(Schedule(SCHEDULE_MIRRORS, every_s=settings.mirroring.interval_s))
     lanes = {Lane(name): n for name, n in settings.job_lanes.items()}
     return JobRunner(jobs, bindings, schedules, lanes=lanes)
 
@@ -362,6 +373,7 @@ def _proxy_cache(
         spool_dir=settings.data_dir / "proxy-cache-spool",
         max_manifest_bytes=settings.registry.max_manifest_bytes,
         cache=read_cache,
+        locks=fetch_locks(db, settings.data_dir),
     )
     return ProxyCacheService(db, directory, outbound), pull_through
 
@@ -413,6 +425,20 @@ def _builds(
         push_token=tokens.issue,
     )
     return service, manager
+
+
+def _mirror_notifier(settings: Settings) -> Any:
+    """``repo_mirror_sync_*`` events to the repository's notifications."""
+
+    async def notify_mirror(
+        s: Unit, event: str, namespace: str, name: str, repository_id: int, message: str,
+        tags: list[str],
+    ) -> int:  # fmt: skip
+        repo = RepoRef(namespace, name, settings.server_hostname, settings.base_url)
+        data = mirror_data(repo, message=message, tags=tags)
+        return await notify(s, event, repository_id=repository_id, data=data)
+
+    return notify_mirror
 
 
 async def _notify_quota(s: Unit, c: Crossing) -> int:
@@ -588,6 +614,23 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         else None,
         blob_access=partial(_clair_blob_access, auth, settings.base_url, settings.server_hostname),
     )
+    mirrors: MirrorService | None = None
+    syncer: MirrorSyncer | None = None
+    if settings.mirroring.enabled:
+        mirrors = MirrorService(
+            db, fernet_for(settings.database_secret_key), outbound, cache=read_cache
+        )
+        syncer = MirrorSyncer(
+            db,
+            storage,
+            registry.manifests,
+            registry.blobs,
+            mirrors,
+            outbound,
+            settings=settings.mirroring,
+            notify=_mirror_notifier(settings),
+            cache=read_cache,
+        )
     robots = RobotService(
         db, fernet_for(settings.database_secret_key), disallow=auth_settings.robots_disallow
     )
@@ -605,6 +648,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         teamsync,
         scanner,
         build_manager,
+        syncer=syncer,
     )
     federation = RobotFederationExchange(robots, outbound, issue=auth.issue_federated_robot_token)
     build_triggers = BuildTriggerService(
@@ -675,4 +719,6 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         pull_through=pull_through,
         builds=builds,
         build_triggers=build_triggers,
+        mirrors=mirrors,
+        mirror_syncer=syncer,
     )

@@ -63,6 +63,12 @@ LOG_KINDS = frozenset(
         "setup_repo_trigger", "delete_repo_trigger", "toggle_repo_trigger",
         # Dockerfile builds (berth.builds): Quay's queued build; cancel is Berth's record
         "build_dockerfile", "cancel_build",
+        "repo_mirror_enabled", "repo_mirror_disabled", "repo_mirror_config_changed",
+        "repo_mirror_sync_started", "repo_mirror_sync_success", "repo_mirror_sync_failed",
+        "repo_mirror_sync_now_requested", "repo_mirror_sync_tag_success",
+        "repo_mirror_sync_tag_failed",
+        # Berth's: a sync-cancel (Quay logs none)
+        "repo_mirror_sync_cancelled",
     }
 )  # fmt: skip
 

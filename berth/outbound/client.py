@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import random
 import ssl
@@ -47,7 +48,7 @@ from berth.outbound.errors import (
 )
 from berth.outbound.guard import AddressPolicy
 from berth.outbound.proxy import NoProxy
-from berth.outbound.settings import IDEMPOTENT_METHODS, OutboundSettings, Timeouts
+from berth.outbound.settings import IDEMPOTENT_METHODS, OutboundSettings, ProxySettings, Timeouts
 from berth.outbound.tls import build_ssl_context
 
 
@@ -402,12 +403,20 @@ class OutboundClients:
 
     def __init__(self, settings: OutboundSettings) -> None:
         self.settings = settings
-        self._clients: dict[bool, OutboundClient] = {}
+        self._clients: dict[tuple[bool, ProxySettings | None], OutboundClient] = {}
 
-    def client(self, *, verify_tls: bool = True) -> OutboundClient:
-        if verify_tls not in self._clients:
-            self._clients[verify_tls] = OutboundClient(self.settings, verify_tls=verify_tls)
-        return self._clients[verify_tls]
+    def client(
+        self, *, verify_tls: bool = True, proxies: ProxySettings | None = None
+    ) -> OutboundClient:
+        """``proxies``: HTTP(S) proxies of one configuration (a mirror's ``proxy``) in
+        place of the process's; the guard, CAs and timeouts stay the same."""
+        key = (verify_tls, proxies)
+        if key not in self._clients:
+            settings = self.settings
+            if proxies is not None:
+                settings = dataclasses.replace(settings, proxies=proxies)
+            self._clients[key] = OutboundClient(settings, verify_tls=verify_tls)
+        return self._clients[key]
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -40,7 +40,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +53,7 @@ from berth.namespaces.models import Namespace
 from berth.oci.names import is_valid_tag
 from berth.outbound import OutboundClients
 from berth.proxycache.flights import BlobFlight
+from berth.proxycache.locks import FetchLocks
 from berth.proxycache.models import PendingReference
 from berth.proxycache.services import ProxyConfig, ProxyDirectory
 from berth.proxycache.settings import ProxyCacheSettings
@@ -119,6 +120,7 @@ class ProxyCache:
         spool_dir: Path,
         max_manifest_bytes: int,
         cache: ReadCache[Any] | None = None,
+        locks: FetchLocks | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -129,6 +131,8 @@ class ProxyCache:
         self.spool_dir = spool_dir
         self.cache: ReadCache[Any] = cache if cache is not None else NoCache()
         self.max_manifest_bytes = max_manifest_bytes
+        # Across processes and replicas: one download per blob (None: this process only).
+        self.locks = locks
         self.manifests = ManifestService(
             db, storage, pulls, max_manifest_bytes=max_manifest_bytes, cache=self.cache
         )
@@ -536,6 +540,8 @@ class ProxyCache:
             repos = entry[1]
 
             async def fetch(f: BlobFlight) -> None:
+                if self.locks is not None and await self._stored_elsewhere(f):
+                    return  # another process or replica fetched it while we waited
                 async with client.open_blob(upstream_repo, digest) as upstream:
                     fd = f.begin(upstream.size)
                     try:
@@ -547,7 +553,7 @@ class ProxyCache:
             async def store(f: BlobFlight) -> None:
                 await self._store_blob(f, repos)
 
-            task = self._spawn(flight.run(fetch, store))
+            task = self._spawn(self._fly(flight, fetch, store))
             task.add_done_callback(lambda _t: self._blob_flights.pop(digest, None))
         else:
             entry[1][repo.full] = repo
@@ -569,6 +575,39 @@ class ProxyCache:
         return PulledBlob(
             digest, flight.size, local=False, chunks=flight.follow(stored), source=MISS
         )
+
+    async def _fly(
+        self,
+        flight: BlobFlight,
+        fetch: Callable[[BlobFlight], Awaitable[None]],
+        store: Callable[[BlobFlight], Awaitable[None]],
+    ) -> None:
+        """The flight, under the cross-process lock of its digest when there is one."""
+        if self.locks is None:
+            await flight.run(fetch, store)
+            return
+        async with self.locks.hold("proxy-blob:" + flight.digest):
+            await flight.run(fetch, store)
+
+    async def _stored_elsewhere(self, flight: BlobFlight) -> bool:
+        """The blob was stored (by another process) while this one waited for the lock:
+        the flight is fed from storage instead of the upstream."""
+        digest = flight.digest
+        async with self.db.read() as s:
+            known = (await s.execute(select(Blob.size).where(Blob.digest == digest))).scalar()
+        if known is None:
+            return False
+        try:
+            size = await self.storage.stat_blob(digest)
+        except Exception:  # collected meanwhile: fetch it
+            return False
+        fd = flight.begin(size)
+        try:
+            async for chunk in self._read_stored(digest):
+                await flight.append(fd, chunk)
+        finally:
+            os.close(fd)
+        return True
 
     async def _read_stored(self, digest: str) -> AsyncIterator[bytes]:
         async for chunk in self.storage.read_blob(digest, 0, None):

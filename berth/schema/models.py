@@ -9,6 +9,7 @@ from berth.gc import models as gc_models  # noqa: F401
 from berth.identity import models as identity_models  # noqa: F401
 from berth.jobs import models as jobs_models  # noqa: F401
 from berth.messages import models as messages_models  # noqa: F401
+from berth.mirroring import models as mirroring_models  # noqa: F401
 from berth.namespaces import models as namespaces_models  # noqa: F401
 from berth.notifications import models as notifications_models  # noqa: F401
 from berth.oauth import models as oauth_models  # noqa: F401

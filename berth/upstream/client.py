@@ -243,8 +243,10 @@ class UpstreamClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         follow_redirects: bool = False,
+        retry: bool | None = None,
     ) -> AsyncIterator[httpx.Response]:
-        """A response whose body the caller reads; a 401 is answered once and retried."""
+        """A response whose body the caller reads; a 401 is answered once and retried.
+        ``retry``: the outbound client's retries (None: its default for the method)."""
         url = self.registry.base_url + path
         for attempt in range(2):
             sent = dict(headers or {})
@@ -258,6 +260,7 @@ class UpstreamClient:
                     params=params,
                     timeout=self.timeouts,
                     follow_redirects=follow_redirects,
+                    retry=retry,
                 ) as response:
                     if response.status_code == 401 and attempt == 0:
                         challenge = response.headers.get("www-authenticate", "")
@@ -288,11 +291,11 @@ class UpstreamClient:
             )
 
     # ---- the API -----------------------------------------------------------------------
-    async def ping(self) -> bool:
+    async def ping(self, *, retry: bool | None = None) -> bool:
         """Check the credentials (or anonymous access) against ``/v2/``: True when
         credentials were given and accepted, False when anonymous access works. Raises
-        ``UpstreamAuthFailed`` when refused."""
-        async with self._open("GET", "/v2/", "") as response:
+        ``UpstreamAuthFailed`` when refused. ``retry=False``: one attempt (a probe)."""
+        async with self._open("GET", "/v2/", "", retry=retry) as response:
             await response.aread()
             if response.status_code >= 300:
                 raise UpstreamUnavailable(

@@ -11,10 +11,12 @@ from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
     manifest,
+    mirroring,
     notification_settings,
     notifications,
     org_policies,
     organizations,
+    proxycache,
     quotas,
     ratelimits,
     repos,
@@ -34,9 +36,11 @@ MODULES: tuple[PageModule, ...] = (
     notification_settings.routes,  # before repository's (as usagelogs)
     usagelogs.routes,  # before repository's: {repository} would swallow /exportlogs
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
+    mirroring.routes,  # likewise /mirror
     repository.routes,
     search.routes,
     organizations.routes,
+    proxycache.routes,
     users.routes,
     superuser.routes,
     notifications.routes,

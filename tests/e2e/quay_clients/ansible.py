@@ -531,3 +531,70 @@ def quay_quota(
             api.unconditional_update(f"{base}/{qid}/limit/{same_type[0]['id']}", body)
             changed = True
     return {"changed": changed}
+
+
+def quay_repository_mirror(
+    api: QuayApi,
+    name: str,
+    *,
+    external_reference: str,
+    robot_username: str,
+    image_tags: list[str],
+    sync_interval: int = 86400,
+    sync_start_date: str = "2099-01-01T00:00:00Z",
+    is_enabled: bool = True,
+    verify_tls: bool = True,
+    external_registry_username: str | None = None,
+    external_registry_password: str | None = None,
+    force_sync: bool = False,
+) -> dict[str, Any]:
+    """``quay_repository_mirror`` (quay-api.md 6.3): GET (404 and 403: not configured);
+    create with every field, once more without ``skopeo_timeout_interval`` if refused
+    (Quay < 3.15); otherwise PUT what differs (not while SYNCING); ``force_sync``: sync-now
+    unless SYNCING or SYNC_NOW."""
+    path = f"repository/{name}/mirror"
+    current = api.get_object_path(path, ok_error_codes=(403,))
+    config = {
+        "verify_tls": verify_tls,
+        "proxy": {"http_proxy": None, "https_proxy": None, "no_proxy": None},
+        "unsigned_images": False,
+    }
+    wanted: dict[str, Any] = {
+        "is_enabled": is_enabled,
+        "robot_username": robot_username,
+        "external_reference": external_reference,
+        "root_rule": {"rule_kind": "tag_glob_csv", "rule_value": image_tags},
+        "sync_interval": sync_interval,
+        "sync_start_date": sync_start_date,
+        "external_registry_username": external_registry_username,
+        "external_registry_config": config,
+    }
+    changed = False
+    if current is None:
+        body = {**wanted, "skopeo_timeout_interval": 300}
+        if external_registry_password is not None:
+            body["external_registry_password"] = external_registry_password
+        try:
+            api.create(path, body)
+        except ClientFailed:
+            body.pop("skopeo_timeout_interval")
+            api.create(path, body)
+        changed = True
+        current = api.get_object_path(path)
+    elif current.get("sync_status") != "SYNCING":
+        skip = ("sync_start_date", "external_registry_config", "root_rule")
+        update = {k: v for k, v in wanted.items() if k not in skip and current.get(k) != v}
+        if current["root_rule"]["rule_value"] != image_tags:
+            update["root_rule"] = wanted["root_rule"]
+        if current["external_registry_config"]["verify_tls"] != verify_tls:
+            update["external_registry_config"] = config
+        if external_registry_password is not None:
+            update["external_registry_password"] = external_registry_password
+        if update:
+            api.unconditional_update(path, update)
+            changed = True
+            current = api.get_object_path(path)
+    if force_sync and current["sync_status"] not in ("SYNCING", "SYNC_NOW"):
+        api.create(f"{path}/sync-now", {})
+        changed = True
+    return {"changed": changed, **current}

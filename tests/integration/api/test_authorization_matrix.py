@@ -614,6 +614,33 @@ ENDPOINTS: list[Row] = [
         url=f"{APP_URL}/changestate",
         body={"state": "NORMAL"},
     ),
+    # --- repository mirroring (no configuration on acme/app: what passes the admin check
+    # is 404, and a create naming an unknown robot 400; tests/e2e/test_mirroring.py syncs)
+    row("GET", f"{R}/mirror", repo("admin"), 404, url=f"{APP_URL}/mirror"),
+    row(
+        "POST",
+        f"{R}/mirror",
+        repo("admin"),
+        400,
+        url=f"{APP_URL}/mirror",
+        body={
+            "external_reference": "registry.example/team/app",
+            "sync_interval": 60,
+            "sync_start_date": "2099-01-01T00:00:00Z",
+            "robot_username": "acme+nobody",
+            "root_rule": {"rule_kind": "tag_glob_csv", "rule_value": ["*"]},
+            "skopeo_timeout_interval": 10,
+        },
+    ),
+    row("PUT", f"{R}/mirror", repo("admin"), 404, url=f"{APP_URL}/mirror", body={}),
+    row("POST", f"{R}/mirror/sync-now", repo("admin"), 404, url=f"{APP_URL}/mirror/sync-now"),
+    row(
+        "POST",
+        f"{R}/mirror/sync-cancel",
+        repo("admin"),
+        404,
+        url=f"{APP_URL}/mirror/sync-cancel",
+    ),
     row("GET", "/user/starred", U_ADMIN, 200),
     row("POST", "/user/starred", U_ADMIN, 201, body={"namespace": "acme", "repository": "pub"}),
     row("DELETE", "/user/starred/{repository}", U_ADMIN, 204, url="/user/starred/acme/pub"),

@@ -25,6 +25,7 @@ from berth.http.api.v1.identity import (
     users,
 )
 from berth.http.api.v1.messages import routes as messages
+from berth.http.api.v1.mirroring import routes as mirroring
 from berth.http.api.v1.notifications import routes as notifications
 from berth.http.api.v1.notifications import users as user_notifications
 from berth.http.api.v1.oauth import apptokens, assign, authorize
@@ -71,6 +72,7 @@ MODULES: tuple[RouteModule, ...] = (
     messages.routes,
     assign.routes,
     proxycache.routes,
+    mirroring.routes,
     scanner.routes,
     builds.routes,
     buildtriggers.routes,

@@ -24,7 +24,7 @@ from berth.http.api.v1.identity.access import OrgAccess, administered_org, org_a
 from berth.http.api.v1.oauth.authorize import IMPLICIT_TOKEN_TTL_S
 from berth.http.api.v1.repos.access import list_viewer, repository_access
 from berth.http.web.framework import Page, Redirect, WebApp, WebRoute
-from berth.http.web.pages import notification_settings, org_policies, quotas, usagelogs
+from berth.http.web.pages import notification_settings, org_policies, proxycache, quotas, usagelogs
 from berth.http.web.pages.users import fresh_sign_in
 from berth.identity.errors import IdentityError, TeamSyncError
 from berth.identity.robots import InvalidFederation, credential_formats, parse_federation
@@ -165,8 +165,13 @@ async def organization(page: Page) -> Response:
     org = page.params["org"]
     access = await _member_access(page, org)
     svc = page.web.api.svc
+    tabs = {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.may_administer}
+    if access.may_administer and proxycache.enabled(page):  # before "settings", as Quay
+        settings_label = tabs.pop("settings")
+        tabs[proxycache.TAB[0]] = proxycache.TAB[1]
+        tabs["settings"] = settings_label
     tab = page.query("tab", "repos")
-    if tab not in TABS or (tab in ADMIN_TABS and not access.may_administer):
+    if tab not in tabs:
         tab = "repos"
     data: dict[str, Any] = {}
     info = await svc.orgs.get(org)
@@ -194,11 +199,13 @@ async def organization(page: Page) -> Response:
     elif tab == "settings":
         data.update(await org_policies.policies_data(page, org))
         data.update(await notification_settings.org_notifications_data(page, org))
+    elif tab == proxycache.TAB[0]:
+        data.update(await proxycache.proxy_cache_data(page, org))
     return page.render(
         "organization/organization.html",
         org=info,
         tab=tab,
-        tabs={k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.may_administer},
+        tabs=tabs,
         can_admin=access.may_administer,
         repo_roles=REPO_ROLES,
         team_roles=TEAM_ROLES,

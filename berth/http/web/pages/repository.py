@@ -33,6 +33,7 @@ from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
 from berth.http.web.pages import notification_settings, security, usagelogs
+from berth.http.web.pages.mirroring import mirroring_data
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
 from berth.policies.errors import NotFound as PolicyNotFound
@@ -57,6 +58,8 @@ TABS = {
     "settings": "Settings",
 }
 ADMIN_TABS = {"logs", "settings"}  # repository admins only (the API's rule for both)
+# Admins of a MIRROR repository see it with FEATURE_REPO_MIRROR on (pages/mirroring.py).
+MIRROR_TAB = ("mirroring", "Mirroring")
 TAG_ACTIONS = ("fetch", "add", "move", "expire", "delete", "immutable")
 ROLES = tuple(role.value for role in RepoRole)
 
@@ -127,8 +130,15 @@ async def repository_page(page: Page) -> Response:
         detail = await page.web.api.svc.repos.get(
             access.repo, viewer_id=user.id if user else None, include_tags=False
         )
+    tabs = {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin}
+    mirrored = page.web.api.settings.mirroring.enabled and detail.state == "MIRROR"
+    if mirrored and access.can_admin:
+        tabs = {**{k: v for k, v in tabs.items() if k != "settings"}, MIRROR_TAB[0]: MIRROR_TAB[1]}
+        tabs["settings"] = TABS["settings"]
     tab = page.query("tab", "info")
-    tab = tab if tab in TABS else "info"
+    if tab == MIRROR_TAB[0] and mirrored and not access.can_admin:
+        raise forbidden()  # the mirror routes: repository admins
+    tab = tab if tab in tabs or tab in ADMIN_TABS else "info"
     if tab in ADMIN_TABS and not access.can_admin:
         raise forbidden()  # the settings read the permissions: repository admins (as the API)
     can_write = access.can_write and RepositoryState(detail.state).accepts_pushes
@@ -137,7 +147,7 @@ async def repository_page(page: Page) -> Response:
         "full_name": f"{detail.namespace}/{detail.name}",
         "base": _base(detail),
         "tab": tab,
-        "tabs": {k: v for k, v in TABS.items() if k not in ADMIN_TABS or access.can_admin},
+        "tabs": tabs,
         "can_write": can_write,
         "can_admin": access.can_admin,
         "description_html": render_markdown(detail.description) if tab == "info" else "",
@@ -171,6 +181,8 @@ async def repository_page(page: Page) -> Response:
         data.update(await settings_data(page, access, detail))
     elif tab == "logs":
         data["logs"] = await usagelogs.repository_logs(page, detail.namespace, detail.name)
+    elif tab == MIRROR_TAB[0]:
+        data.update(await mirroring_data(page, access))
     return page.render("repository/repository.html", **data)
 
 

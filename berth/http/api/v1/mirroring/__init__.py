@@ -1,0 +1,1 @@
+"""The repository mirroring routes (FEATURE_REPO_MIRROR)."""
