@@ -26,7 +26,7 @@ from email.utils import formatdate
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
@@ -68,6 +68,7 @@ from berth.registry.repositories import RepoName, RepoRow, find_repository
 
 TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 MAX_TAGS = 50
+FILE_TTL_S = 86400  # an upload unused for a day is forgotten
 LOG_PAGE = 5000  # entries per logs answer at most; the client asks again from start+len
 BUILD_EVENTS = ("build_queued", "build_start", "build_success", "build_failure", "build_cancelled")
 
@@ -239,7 +240,7 @@ class BuildService:
         if pull_robot is not None:
             await self._check_robot(s, pull_robot, repo, performer)
         if context.file_id is not None:
-            await self._check_file(s, context.file_id, ctx_dir, df_path)
+            await self._check_file(s, context.file_id, ctx_dir, df_path, performer)
         key = (
             self.fernet.encrypt(context.ssh_private_key.encode())
             if context.ssh_private_key
@@ -332,11 +333,27 @@ class BuildService:
                 f"Robot {name} is not of the repository's namespace or of the caller"
             )
 
-    async def _check_file(self, s: AsyncSession, file_id: str, ctx_dir: str, df_path: str) -> None:
+    async def _check_file(
+        self,
+        s: AsyncSession,
+        file_id: str,
+        ctx_dir: str,
+        df_path: str,
+        performer: Performer | None,
+    ) -> None:
+        """The upload exists, has its bytes, is the performer's (when it has an owner), and
+        passes every context check."""
         data = (
-            await s.execute(select(BuildFile.content).where(BuildFile.file_id == file_id))
+            await s.execute(
+                select(BuildFile.content, BuildFile.user_id).where(BuildFile.file_id == file_id)
+            )
         ).first()
-        if data is None or data[0] is None:
+        someone_elses = (
+            data is not None
+            and data[1] is not None
+            and (performer is None or performer.id != data[1])
+        )
+        if data is None or data[0] is None or someone_elses:
             raise FileNotFound(f"Dockerfile with id {file_id} not found (was it uploaded?)")
         content: bytes = data[0]
         await asyncio.to_thread(
@@ -767,6 +784,22 @@ class BuildService:
         async with self.db.write() as s:
             s.add(BuildFile(file_id=file_id, user_id=user_id, mime_type=mime_type[:255]))
         return file_id
+
+    async def purge_files(self, older_than_s: int = FILE_TTL_S) -> int:
+        """Forget uploads older than ``older_than_s`` that no waiting or running build
+        needs (a finished build keeps its ``resource_key``, the bytes go); how many."""
+        needed = select(RepositoryBuild.resource_key).where(
+            RepositoryBuild.resource_key.is_not(None),
+            RepositoryBuild.phase.in_([Phase.WAITING, *RUNNING_PHASES]),
+        )
+        async with self.db.write() as s:
+            result = await s.execute(
+                delete(BuildFile).where(
+                    BuildFile.created_at < now_ms() - older_than_s * 1000,
+                    BuildFile.file_id.not_in(needed),
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
     async def put_file(self, file_id: str, content: bytes) -> None:
         """Store an upload's bytes (once; FileNotFound for an unknown or used slot)."""

@@ -323,3 +323,25 @@ async def test_running_builds_are_bounded_per_namespace_and_overall(
         assert await svc.claim_slot(a2) not in (None, False)
         assert await svc.claim_slot(c1) is False  # two running: a2 and b1
         assert await svc.claim_slot(a1) is None  # not waiting any more
+
+
+async def test_an_upload_is_its_uploaders_and_old_ones_are_forgotten(b: Berth) -> None:
+    svc = b.services.builds
+    assert svc is not None
+    await b.services.permissions.set_user_permission(_app(), "bob", "write")
+    file_id = await drop(b, context())  # alice's
+    r = await b.http.post(BUILDS, json={"file_id": file_id}, headers=await h(b, "bob"))
+    assert r.status_code == 400
+    assert "not found" in r.json()["error_message"]
+    build = await start(b, file_id=file_id)
+    unused = await drop(b, context())
+    # a day later: the unused upload goes, the waiting build's stays ...
+    assert await svc.purge_files(older_than_s=0) == 1
+    assert (await svc.context_source(build["id"]))[0] is not None
+    r = await b.http.post(BUILDS, json={"file_id": unused}, headers=await h(b))
+    assert r.status_code == 400
+    # ... until the build has ended
+    await b.http.delete(BUILDS + build["id"], headers=await h(b))
+    assert await svc.purge_files(older_than_s=0) == 1
+    assert (await svc.context_source(build["id"]))[0] is None
+    assert await svc.purge_files() == 0  # nothing a day old
