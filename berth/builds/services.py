@@ -152,6 +152,7 @@ class BuildService:
         trigger_uuid: str | None = None,
         trigger_metadata: dict[str, Any] | None = None,
         manual_user: str | None = None,
+        trigger_kind: str | None = None,
     ) -> BuildRecord:
         """Queue a build of ``namespace/repository`` and return it (phase ``waiting``).
 
@@ -169,7 +170,9 @@ class BuildService:
         and ``trigger_metadata``: the trigger that started it and Quay's metadata
         (``commit``, ``ref``, ``default_branch``, ``git_url``, ``commit_info``) as the
         events carry it; None for a manual build. ``manual_user``: the user shown as having
-        started it by hand (None for a trigger).
+        started it by hand (None for a trigger). ``trigger_kind``: the trigger's service
+        (``github``, ``gitlab``, ``bitbucket``, ``custom-git``), Quay's ``trigger_kind`` in
+        the build events.
 
         Raises BuildsDisabled, RepositoryNotFound, RepositoryNotNormal (503),
         QueueLimitReached (429), InvalidBuildRequest / BadContext / UnknownPullRobot (400),
@@ -195,12 +198,12 @@ class BuildService:
         if session_or_none is not None:
             return await self._start(
                 session_or_none, namespace, repository, performer, context, tags, ctx_dir,
-                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user,
+                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user, trigger_kind,
             )  # fmt: skip
         async with self.db.write() as s:
             return await self._start(
                 s, namespace, repository, performer, context, tags, ctx_dir,
-                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user,
+                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user, trigger_kind,
             )  # fmt: skip
 
     async def _start(
@@ -217,6 +220,7 @@ class BuildService:
         trigger_uuid: str | None,
         trigger_metadata: dict[str, Any] | None,
         manual_user: str | None,
+        trigger_kind: str | None,
     ) -> BuildRecord:
         repo = await find_repository(s, RepoName(namespace, repository))
         if repo is None:
@@ -254,6 +258,8 @@ class BuildService:
             "is_manual": trigger_uuid is None,
             "manual_user": manual_user,
         }
+        if trigger_kind:
+            job_config["trigger_kind"] = trigger_kind
         build = RepositoryBuild(
             uuid=str(uuidlib.uuid4()),
             repository_id=repo.id,
@@ -394,6 +400,7 @@ class BuildService:
             trigger_uuid=b.trigger_uuid,
             trigger_metadata=dict(cfg.get("trigger_metadata") or {}),
             performer=performer,
+            trigger_kind=cfg.get("trigger_kind"),
             logs_archived=b.logs_archived,
         )
 
@@ -768,7 +775,7 @@ class BuildService:
             build_id=build.uuid,
             docker_tags=build.docker_tags,
             build_name=build.display_name,
-            trigger_kind=extra.pop("trigger_kind", None),
+            trigger_kind=build.trigger_kind,
             trigger_id=build.trigger_uuid,
             trigger_metadata=build.trigger_metadata,
             is_manual=build.is_manual,

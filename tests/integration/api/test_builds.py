@@ -244,6 +244,17 @@ async def test_events_and_usage_logs(b: Berth) -> None:
 async def test_a_trigger_build_through_the_service(b: Berth) -> None:
     """What the triggers feature calls: the caller's transaction, the trigger's metadata."""
     svc = b.services.builds
+    r = await b.http.post(
+        "/api/v1/repository/alice/app/notification/",
+        json={
+            "event": "build_queued",
+            "method": "quay_notification",
+            "config": {"target": {"kind": "user", "name": "alice"}},
+            "eventConfig": {},
+        },
+        headers=await h(b),
+    )
+    assert r.status_code == 201, r.text
     metadata = {"commit": "a" * 40, "ref": "refs/heads/main", "default_branch": "main"}
     async with b.services.db.write() as s:
         build = await svc.start_build(
@@ -256,6 +267,7 @@ async def test_a_trigger_build_through_the_service(b: Berth) -> None:
             subdirectory="/sub",
             trigger_uuid="6a1e2f3c-0000-4000-8000-000000000001",
             trigger_metadata=metadata,
+            trigger_kind="custom-git",
         )
     assert build.display_name == "a" * 7
     assert build.context == "/sub"
@@ -264,6 +276,12 @@ async def test_a_trigger_build_through_the_service(b: Berth) -> None:
     assert view["trigger"] == {"id": "6a1e2f3c-0000-4000-8000-000000000001"}
     assert view["trigger_metadata"] == metadata
     assert view["manual_user"] is None
+    (job,) = await b.services.jobs.list(kind="deliver_notification")
+    data = job.payload["data"]
+    assert data["trigger_kind"] == "custom-git"
+    assert data["trigger_id"] == "6a1e2f3c-0000-4000-8000-000000000001"
+    assert data["trigger_metadata"] == metadata
+    assert data["is_manual"] is False
 
 
 async def test_a_lost_workers_build_is_internalerror_and_retryable(b: Berth) -> None:
