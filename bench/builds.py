@@ -3,8 +3,9 @@
     python -m bench.builds [--reps 3] [--files 20] [--file-kb 256] [--queue 20] [--out FILE]
 
 One embedded ``berth serve`` (the local buildah executor, BERTH_BUILD_CONCURRENCY
-``{total: 2, per_namespace: 2}``). The context is a tar.gz of a ``FROM scratch`` Dockerfile
-that COPYs ``--files`` random files of ``--file-kb`` KB. Each rep times:
+``{total: 2, per_namespace: 2}``, BERTH_JOB_LANES ``build: 2``). The context is a tar.gz of
+a ``FROM scratch`` Dockerfile that COPYs ``--files`` random files of ``--file-kb`` KB. Each
+rep times:
 
 * by hand: ``buildah bud`` (fresh vfs storage, OCI isolation, no network, as the executor
   runs it) then ``buildah push`` to Berth with the user's credentials;
@@ -143,6 +144,8 @@ def run_builds_bench(
         PASSWORD,
         extra_config={
             "BERTH_BUILD_CONCURRENCY": {"total": 2, "per_namespace": 2},
+            # builds share the long lane: room for two builds and the rest of its work
+            "BERTH_JOB_LANES": {"quick": 4, "long": 1, "build": 2},
             "BERTH_BUILD_MAX_QUEUED": queue + 5,
         },
     )

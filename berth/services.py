@@ -26,7 +26,7 @@ from berth.builds.kubernetes import KubernetesExecutor
 from berth.builds.manager import PUSH_USER, BuildManager
 from berth.builds.pushtokens import PushTokens
 from berth.builds.services import BuildService
-from berth.builds.tasks import RUN_BUILD
+from berth.builds.tasks import PURGE_BUILD_FILES, RUN_BUILD
 from berth.buildtriggers.services import BuildTriggerService
 from berth.config import Settings
 from berth.db.fast import Unit
@@ -215,7 +215,9 @@ def _job_runner(
         UPDATE_VULNDB.bind(scanner.update_database),
     ]
     if build_manager is not None:
+        files = build_manager.service
         bindings.append(RUN_BUILD.bind(build_manager.run_build))
+        bindings.append(PURGE_BUILD_FILES.bind(lambda _: files.purge_files()))
     schedules: list[Schedule[Any]] = [
         Schedule(PURGE_EXPIRED_UPLOADS, every_s=max(60, settings.upload_expiry_s // 24)),
         Schedule(PRUNE_JOBS, every_s=3600),
@@ -246,6 +248,8 @@ def _job_runner(
             )
     if settings.gc_interval_s > 0:
         schedules.append(Schedule(COLLECT_GARBAGE, every_s=settings.gc_interval_s))
+    if build_manager is not None:
+        schedules.append(Schedule(PURGE_BUILD_FILES, every_s=3600))
     if syncer is not None:
         bindings += [SCHEDULE_MIRRORS.bind(syncer.schedule), SYNC_MIRROR.bind(syncer.sync)]
         schedules.append(Schedule(SCHEDULE_MIRRORS, every_s=settings.mirroring.interval_s))

@@ -13,7 +13,8 @@ internal error (a lost worker).
 (``phase``, ``command``, ``error``; None for an output line) and the entry's ``data``.
 
 ``BuildFile``: a context uploaded through ``/api/v1/filedrop/`` (its bytes in ``content``
-once the PUT arrived; deleted with the build that used it, or when unused for a day).
+once the PUT arrived); the hourly ``purge_build_files`` job forgets those older than a day
+that no waiting or running build needs.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from email.utils import formatdate
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.audit.services import Performer, record
@@ -68,6 +68,7 @@ from berth.registry.repositories import RepoName, RepoRow, find_repository
 
 TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 MAX_TAGS = 50
+FILE_TTL_S = 86400  # an upload unused for a day is forgotten
 LOG_PAGE = 5000  # entries per logs answer at most; the client asks again from start+len
 BUILD_EVENTS = ("build_queued", "build_start", "build_success", "build_failure", "build_cancelled")
 
@@ -151,6 +152,7 @@ class BuildService:
         trigger_uuid: str | None = None,
         trigger_metadata: dict[str, Any] | None = None,
         manual_user: str | None = None,
+        trigger_kind: str | None = None,
     ) -> BuildRecord:
         """Queue a build of ``namespace/repository`` and return it (phase ``waiting``).
 
@@ -168,7 +170,9 @@ class BuildService:
         and ``trigger_metadata``: the trigger that started it and Quay's metadata
         (``commit``, ``ref``, ``default_branch``, ``git_url``, ``commit_info``) as the
         events carry it; None for a manual build. ``manual_user``: the user shown as having
-        started it by hand (None for a trigger).
+        started it by hand (None for a trigger). ``trigger_kind``: the trigger's service
+        (``github``, ``gitlab``, ``bitbucket``, ``custom-git``), Quay's ``trigger_kind`` in
+        the build events.
 
         Raises BuildsDisabled, RepositoryNotFound, RepositoryNotNormal (503),
         QueueLimitReached (429), InvalidBuildRequest / BadContext / UnknownPullRobot (400),
@@ -194,12 +198,12 @@ class BuildService:
         if session_or_none is not None:
             return await self._start(
                 session_or_none, namespace, repository, performer, context, tags, ctx_dir,
-                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user,
+                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user, trigger_kind,
             )  # fmt: skip
         async with self.db.write() as s:
             return await self._start(
                 s, namespace, repository, performer, context, tags, ctx_dir,
-                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user,
+                df_path, pull_robot, trigger_uuid, trigger_metadata, manual_user, trigger_kind,
             )  # fmt: skip
 
     async def _start(
@@ -216,6 +220,7 @@ class BuildService:
         trigger_uuid: str | None,
         trigger_metadata: dict[str, Any] | None,
         manual_user: str | None,
+        trigger_kind: str | None,
     ) -> BuildRecord:
         repo = await find_repository(s, RepoName(namespace, repository))
         if repo is None:
@@ -239,7 +244,7 @@ class BuildService:
         if pull_robot is not None:
             await self._check_robot(s, pull_robot, repo, performer)
         if context.file_id is not None:
-            await self._check_file(s, context.file_id, ctx_dir, df_path)
+            await self._check_file(s, context.file_id, ctx_dir, df_path, performer)
         key = (
             self.fernet.encrypt(context.ssh_private_key.encode())
             if context.ssh_private_key
@@ -253,6 +258,8 @@ class BuildService:
             "is_manual": trigger_uuid is None,
             "manual_user": manual_user,
         }
+        if trigger_kind:
+            job_config["trigger_kind"] = trigger_kind
         build = RepositoryBuild(
             uuid=str(uuidlib.uuid4()),
             repository_id=repo.id,
@@ -332,11 +339,27 @@ class BuildService:
                 f"Robot {name} is not of the repository's namespace or of the caller"
             )
 
-    async def _check_file(self, s: AsyncSession, file_id: str, ctx_dir: str, df_path: str) -> None:
+    async def _check_file(
+        self,
+        s: AsyncSession,
+        file_id: str,
+        ctx_dir: str,
+        df_path: str,
+        performer: Performer | None,
+    ) -> None:
+        """The upload exists, has its bytes, is the performer's (when it has an owner), and
+        passes every context check."""
         data = (
-            await s.execute(select(BuildFile.content).where(BuildFile.file_id == file_id))
+            await s.execute(
+                select(BuildFile.content, BuildFile.user_id).where(BuildFile.file_id == file_id)
+            )
         ).first()
-        if data is None or data[0] is None:
+        someone_elses = (
+            data is not None
+            and data[1] is not None
+            and (performer is None or performer.id != data[1])
+        )
+        if data is None or data[0] is None or someone_elses:
             raise FileNotFound(f"Dockerfile with id {file_id} not found (was it uploaded?)")
         content: bytes = data[0]
         await asyncio.to_thread(
@@ -377,6 +400,7 @@ class BuildService:
             trigger_uuid=b.trigger_uuid,
             trigger_metadata=dict(cfg.get("trigger_metadata") or {}),
             performer=performer,
+            trigger_kind=cfg.get("trigger_kind"),
             logs_archived=b.logs_archived,
         )
 
@@ -751,7 +775,7 @@ class BuildService:
             build_id=build.uuid,
             docker_tags=build.docker_tags,
             build_name=build.display_name,
-            trigger_kind=extra.pop("trigger_kind", None),
+            trigger_kind=build.trigger_kind,
             trigger_id=build.trigger_uuid,
             trigger_metadata=build.trigger_metadata,
             is_manual=build.is_manual,
@@ -767,6 +791,22 @@ class BuildService:
         async with self.db.write() as s:
             s.add(BuildFile(file_id=file_id, user_id=user_id, mime_type=mime_type[:255]))
         return file_id
+
+    async def purge_files(self, older_than_s: int = FILE_TTL_S) -> int:
+        """Forget uploads older than ``older_than_s`` that no waiting or running build
+        needs (a finished build keeps its ``resource_key``, the bytes go); how many."""
+        needed = select(RepositoryBuild.resource_key).where(
+            RepositoryBuild.resource_key.is_not(None),
+            RepositoryBuild.phase.in_([Phase.WAITING, *RUNNING_PHASES]),
+        )
+        async with self.db.write() as s:
+            result = await s.execute(
+                delete(BuildFile).where(
+                    BuildFile.created_at < now_ms() - older_than_s * 1000,
+                    BuildFile.file_id.not_in(needed),
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]  # rowcount: a DML result is a CursorResult
 
     async def put_file(self, file_id: str, content: bytes) -> None:
         """Store an upload's bytes (once; FileNotFound for an unknown or used slot)."""

@@ -137,6 +137,7 @@ class BuildRecord:
     trigger_metadata: dict[str, Any]
     performer: str | None
     logs_archived: bool = False
+    trigger_kind: str | None = None  # the trigger's service (github, custom-git, ...)
 
     @property
     def finished(self) -> bool:

@@ -454,3 +454,56 @@ def test_bad_archives_are_refused_and_nothing_is_queued(
         assert r.status_code == 400, r.text
         assert message in r.json()["error_message"]
         assert http.get("/api/v1/repository/alice/built/build/").json() == {"builds": []}
+
+
+@contextlib.contextmanager
+def serving(body: bytes) -> Iterator[str]:
+    """A local HTTP server answering ``body`` at /ctx.tar.gz; yields its URL."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}/ctx.tar.gz"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_an_archive_url_is_fetched_through_the_ssrf_guard(
+    berth_factory: StartServer, tmp_path: Path
+) -> None:
+    """The worker fetches ``archive_url`` through the outbound client: a loopback URL is
+    refused (the build ends in ``error`` saying so) until SSRF_ALLOWED_HOSTS lists it."""
+    ctx = tar_context({"Dockerfile": b"FROM scratch\nCOPY a /a\n", "a": b"from a URL\n"})
+    for allowed, phase in ((False, "error"), (True, "complete")):
+        extra = {"SSRF_ALLOWED_HOSTS": ["127.0.0.1"]} if allowed else {}
+        name = f"url-{allowed}"
+        server = berth_factory(embedded_config(tmp_path / name, **extra), name=name)
+        server.create_user(*ALICE)
+        with signed_in(server) as http, serving(ctx) as url:
+            r = http.post(
+                "/api/v1/repository",
+                json={"repository": "built", "visibility": "private", "description": ""},
+            )
+            assert r.status_code == 201, r.text
+            build = start(http, "built", archive_url=url, docker_tags=["url"])
+            assert build["archive_url"] == url
+            done = wait(http, "built", build["id"], FINISHED)
+            text = json.dumps(logs(http, "built", build["id"]))
+            assert done["phase"] == phase, text[-2000:]
+            if not allowed:
+                assert "could not fetch" in done["error"]
+        server.stop()

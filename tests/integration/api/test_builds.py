@@ -244,6 +244,17 @@ async def test_events_and_usage_logs(b: Berth) -> None:
 async def test_a_trigger_build_through_the_service(b: Berth) -> None:
     """What the triggers feature calls: the caller's transaction, the trigger's metadata."""
     svc = b.services.builds
+    r = await b.http.post(
+        "/api/v1/repository/alice/app/notification/",
+        json={
+            "event": "build_queued",
+            "method": "quay_notification",
+            "config": {"target": {"kind": "user", "name": "alice"}},
+            "eventConfig": {},
+        },
+        headers=await h(b),
+    )
+    assert r.status_code == 201, r.text
     metadata = {"commit": "a" * 40, "ref": "refs/heads/main", "default_branch": "main"}
     async with b.services.db.write() as s:
         build = await svc.start_build(
@@ -256,6 +267,7 @@ async def test_a_trigger_build_through_the_service(b: Berth) -> None:
             subdirectory="/sub",
             trigger_uuid="6a1e2f3c-0000-4000-8000-000000000001",
             trigger_metadata=metadata,
+            trigger_kind="custom-git",
         )
     assert build.display_name == "a" * 7
     assert build.context == "/sub"
@@ -264,6 +276,12 @@ async def test_a_trigger_build_through_the_service(b: Berth) -> None:
     assert view["trigger"] == {"id": "6a1e2f3c-0000-4000-8000-000000000001"}
     assert view["trigger_metadata"] == metadata
     assert view["manual_user"] is None
+    (job,) = await b.services.jobs.list(kind="deliver_notification")
+    data = job.payload["data"]
+    assert data["trigger_kind"] == "custom-git"
+    assert data["trigger_id"] == "6a1e2f3c-0000-4000-8000-000000000001"
+    assert data["trigger_metadata"] == metadata
+    assert data["is_manual"] is False
 
 
 async def test_a_lost_workers_build_is_internalerror_and_retryable(b: Berth) -> None:
@@ -323,3 +341,25 @@ async def test_running_builds_are_bounded_per_namespace_and_overall(
         assert await svc.claim_slot(a2) not in (None, False)
         assert await svc.claim_slot(c1) is False  # two running: a2 and b1
         assert await svc.claim_slot(a1) is None  # not waiting any more
+
+
+async def test_an_upload_is_its_uploaders_and_old_ones_are_forgotten(b: Berth) -> None:
+    svc = b.services.builds
+    assert svc is not None
+    await b.services.permissions.set_user_permission(_app(), "bob", "write")
+    file_id = await drop(b, context())  # alice's
+    r = await b.http.post(BUILDS, json={"file_id": file_id}, headers=await h(b, "bob"))
+    assert r.status_code == 400
+    assert "not found" in r.json()["error_message"]
+    build = await start(b, file_id=file_id)
+    unused = await drop(b, context())
+    # a day later: the unused upload goes, the waiting build's stays ...
+    assert await svc.purge_files(older_than_s=0) == 1
+    assert (await svc.context_source(build["id"]))[0] is not None
+    r = await b.http.post(BUILDS, json={"file_id": unused}, headers=await h(b))
+    assert r.status_code == 400
+    # ... until the build has ended
+    await b.http.delete(BUILDS + build["id"], headers=await h(b))
+    assert await svc.purge_files(older_than_s=0) == 1
+    assert (await svc.context_source(build["id"]))[0] is None
+    assert await svc.purge_files() == 0  # nothing a day old

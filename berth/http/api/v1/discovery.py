@@ -35,6 +35,8 @@ _PATH_DOCS = {
     "limit_id": "The ID of the quota limit",
     "name": "The name of the organization",
     "service": "The ID of the login service (the NAME of its NAME_LOGIN_CONFIG, lower-cased)",
+    "build_uuid": "The UUID of the build",
+    "file_id": "The ID of the file drop the upload belongs to",
 }
 
 
