@@ -343,6 +343,18 @@ class Seaweed:
         self._grpc_ports: dict[str, int] = {}
 
     def start(self) -> None:
+        """Start weed on free ports; again on new ports (up to three times) when a port was
+        taken between choosing it and weed binding it (parallel test workers start servers
+        at the same moment)."""
+        for attempt in range(3):
+            try:
+                self._start_once()
+                return
+            except DevServerError as e:
+                if "address already in use" not in str(e) or attempt == 2:
+                    raise
+
+    def _start_once(self) -> None:
         weed = weed_binary()
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
