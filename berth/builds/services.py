@@ -702,26 +702,8 @@ class BuildService:
 
     async def running_counts(self, namespace_id: int) -> tuple[int, int]:
         """Builds running now: overall, and in the namespace."""
-        phases = list(RUNNING_PHASES)
         async with self.db.read() as s:
-            total = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(RepositoryBuild)
-                    .where(RepositoryBuild.phase.in_(phases))
-                )
-            ).scalar_one()
-            mine = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(RepositoryBuild)
-                    .where(
-                        RepositoryBuild.phase.in_(phases),
-                        RepositoryBuild.namespace_id == namespace_id,
-                    )
-                )
-            ).scalar_one()
-        return int(total), int(mine)
+            return await _running(s, namespace_id)
 
     async def claim_slot(self, build_uuid: str) -> BuildRecord | bool | None:
         """Take a running slot: the build goes ``build-scheduled`` (with ``build_start``)
@@ -737,24 +719,7 @@ class BuildService:
             if row is None or row[0].phase != Phase.WAITING:
                 return None
             build: RepositoryBuild = row[0]
-            phases = list(RUNNING_PHASES)
-            total = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(RepositoryBuild)
-                    .where(RepositoryBuild.phase.in_(phases))
-                )
-            ).scalar_one()
-            mine = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(RepositoryBuild)
-                    .where(
-                        RepositoryBuild.phase.in_(phases),
-                        RepositoryBuild.namespace_id == build.namespace_id,
-                    )
-                )
-            ).scalar_one()
+            total, mine = await _running(s, build.namespace_id)
             if (
                 total >= self.settings.max_running
                 or mine >= self.settings.max_running_per_namespace
@@ -830,3 +795,19 @@ def phase_line(phase: str) -> LogLine:
 
 def _now_text() -> str:
     return formatdate(usegmt=False)
+
+
+async def _running(s: AsyncSession, namespace_id: int) -> tuple[int, int]:
+    """Builds running now (their phases): overall, and in the namespace."""
+    running = RepositoryBuild.phase.in_(list(RUNNING_PHASES))
+    total = (
+        await s.execute(select(func.count()).select_from(RepositoryBuild).where(running))
+    ).scalar_one()
+    mine = (
+        await s.execute(
+            select(func.count())
+            .select_from(RepositoryBuild)
+            .where(running, RepositoryBuild.namespace_id == namespace_id)
+        )
+    ).scalar_one()
+    return int(total), int(mine)
