@@ -11,6 +11,7 @@ from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
     builds,
+    buildtriggers,
     manifest,
     mirroring,
     notification_settings,
@@ -39,6 +40,7 @@ MODULES: tuple[PageModule, ...] = (
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
     mirroring.routes,  # likewise /mirror
     builds.routes,  # likewise /build/...
+    buildtriggers.routes,  # likewise /trigger/...
     repository.routes,
     search.routes,
     organizations.routes,

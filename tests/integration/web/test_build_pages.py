@@ -181,3 +181,78 @@ async def test_no_builds_tab_without_the_feature(configured: Any) -> None:  # no
         async with signed_in(berth, "alice") as alice:
             assert 'id="tab-builds"' not in (await alice.get(PAGE)).text
             assert (await alice.get(f"{PAGE}/build/x")).status_code == 404
+
+
+async def test_custom_git_trigger_setup(reg: Berth) -> None:
+    async with signed_in(reg, "alice") as alice:
+        tab = await alice.get(TAB)
+        assert 'id="trigger-new"' in tab.text
+        assert "No triggers" in tab.text
+        r = await alice.get("/customtrigger/setup/alice/app")  # the API's setup route
+        assert r.status_code == 302
+        trigger_url = r.headers["location"]
+        assert trigger_url.startswith(f"{PAGE}/trigger/")
+        setup = await alice.get(trigger_url)
+        assert setup.status_code == 200
+        assert 'id="trigger-setup"' in setup.text
+        assert setup.headers["cache-control"].startswith("no-store")
+
+        # A bad template is refused with the service's message, nothing activated.
+        bad = {"build_source": "https://git.example.com/app.git", "tag_templates": "${nope"}
+        r = await alice.submit(trigger_url, trigger_url + "/activate", bad)
+        assert r.status_code == 303
+        again = await alice.get(trigger_url)
+        assert "pf-m-danger" in again.text
+        assert 'id="trigger-setup"' in again.text
+
+        r = await alice.submit(
+            trigger_url,
+            trigger_url + "/activate",
+            {
+                "build_source": "https://git.example.com/app.git",
+                "tag_templates": "${commit_info.short_sha}, v-${parsed_ref.branch}",
+                "default_tag_from_ref": "on",
+                "branchtag_regex": "heads/main",
+            },
+        )
+        assert r.status_code == 303
+        active = await alice.get(trigger_url)
+        assert 'id="trigger-credentials"' in active.text
+        uuid = trigger_url.rsplit("/", 1)[1]
+        api = await alice.get(f"/api/v1/repository/alice/app/trigger/{uuid}", headers=XHR)
+        view = api.json()
+        assert view["is_active"] is True
+        assert view["config"]["tag_templates"] == [
+            "${commit_info.short_sha}",
+            "v-${parsed_ref.branch}",
+        ]
+        creds = {c["name"]: c["value"] for c in view["config"]["credentials"]}
+        assert creds["SSH Public Key"] in active.text
+        assert creds["Webhook Endpoint URL"] in active.text
+        assert creds["SSH Public Key"].startswith("ssh-ed25519 ")
+
+        r = await alice.submit(trigger_url, trigger_url + "/disable", {})
+        assert r.status_code == 303
+        api = await alice.get(f"/api/v1/repository/alice/app/trigger/{uuid}", headers=XHR)
+        assert api.json()["enabled"] is False
+        listed = await alice.get(TAB)
+        assert f"/trigger/{uuid}" in listed.text
+        assert "disabled" in listed.text
+        r = await alice.submit(trigger_url, trigger_url + "/enable", {})
+        api = await alice.get(f"/api/v1/repository/alice/app/trigger/{uuid}", headers=XHR)
+        assert api.json()["enabled"] is True
+
+    # A writer who is not an admin: no trigger list, and the API's 403 on the page and forms.
+    await reg.services.permissions.set_user_permission(RepoName("alice", "app"), "bob", "write")
+    async with signed_in(reg, "bob") as bob:
+        tab = await bob.get(TAB)
+        assert 'id="build-triggers"' not in tab.text
+        assert (await bob.get(trigger_url)).status_code == 403
+        r = await bob.http.post(trigger_url + "/delete", data={"_csrf_token": csrf_of(tab.text)})
+        assert r.status_code == 403
+
+    async with signed_in(reg, "alice") as alice:
+        r = await alice.submit(trigger_url, trigger_url + "/delete", {})
+        assert r.status_code == 303
+        api = await alice.get(f"/api/v1/repository/alice/app/trigger/{uuid}", headers=XHR)
+        assert api.status_code == 404

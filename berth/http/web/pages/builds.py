@@ -42,6 +42,7 @@ from berth.builds.types import NOT_CANCELLABLE, BuildContext, BuildRecord
 from berth.http.api.v1.errors import MessageError, forbidden, not_found
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
+from berth.http.web.pages import buildtriggers
 from berth.registry.errors import NameInvalid
 from berth.registry.repositories import parse_repo_name
 
@@ -140,10 +141,13 @@ async def builds_data(page: Page, access: RepoAccess) -> dict[str, Any]:
         )
     except RepositoryNotFound as e:
         raise not_found() from e
-    return {
+    data: dict[str, Any] = {
         "builds": [_row(b) for b in builds],
         "may_start_build": access.can_write,
     }
+    if access.can_admin:  # the API lists triggers to repository admins
+        data["triggers"] = await buildtriggers.tab_triggers(page, access.repo)
+    return data
 
 
 # ---- starting a build -------------------------------------------------------------------
