@@ -256,3 +256,23 @@ async def test_custom_git_trigger_setup(reg: Berth) -> None:
         assert r.status_code == 303
         api = await alice.get(f"/api/v1/repository/alice/app/trigger/{uuid}", headers=XHR)
         assert api.status_code == 404
+
+
+async def test_superuser_build_queue(reg: Berth) -> None:
+    async with signed_in(reg, "alice") as alice:
+        r = await start_from_page(alice, archive())
+        uuid = r.headers["location"].rsplit("/", 1)[1]
+        assert (await alice.get("/superuser/builds")).status_code == 403  # not a superuser
+    async with signed_in(reg, "root") as root:
+        panel = await root.get("/superuser")
+        assert 'id="superuser-builds-link"' in panel.text
+        queue = await root.get("/superuser/builds")
+        assert queue.status_code == 200
+        assert f"/repository/alice/app/build/{uuid}" in queue.text
+        assert 'data-phase="waiting"' in queue.text
+        assert queue.text.count('class="berth-queue-row"') == 1
+    await reg.services.builds.cancel(  # type: ignore[union-attr]
+        "alice", "app", uuid, performer=None
+    )
+    async with signed_in(reg, "root") as root:
+        assert "The build queue is empty" in (await root.get("/superuser/builds")).text

@@ -312,9 +312,30 @@ async def cancel_post(page: Page) -> Response:
     return page.redirect(f"{_base(access)}/build/{build.uuid}")
 
 
+# ---- the superuser's build queue ------------------------------------------------------------
+async def queue_page(page: Page) -> Response:
+    """``/superuser/builds``: every waiting and running build (the service's ``running``,
+    oldest first), with the configured bounds; superusers only, as the superuser build
+    routes."""
+    page.ctx.require_superuser(fresh=False)
+    service = _service(page)
+    builds = await service.running()
+    settings = service.settings
+    return page.render(
+        "builds/queue.html",
+        rows=[_row(b) for b in builds],
+        waiting=sum(1 for b in builds if b.phase == "waiting"),
+        running=sum(1 for b in builds if b.phase != "waiting"),
+        max_running=settings.max_running,
+        max_running_per_namespace=settings.max_running_per_namespace,
+        max_queued=settings.max_queued,
+    )
+
+
 def routes(web: WebApp) -> list[WebRoute]:
     if not web.api.settings.builds.enabled:
         return []
+    superusers = web.api.settings.api.super_users_enabled
     base = "/repository/{repository:repository}/build"
     one = base + "/{build_uuid}"
     return [
@@ -322,4 +343,5 @@ def routes(web: WebApp) -> list[WebRoute]:
         WebRoute(one + "/logs", logs_fragment, signed_in=False),
         WebRoute(one + "/cancel", cancel_post, methods=("POST",)),
         WebRoute(one, build_page, signed_in=False),
+        WebRoute("/superuser/builds", queue_page, enabled=superusers),
     ]
