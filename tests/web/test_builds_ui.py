@@ -1,12 +1,13 @@
 """The repository's Builds tab in chromium against a real ``berth serve`` whose worker runs
 Debian's buildah: a ``FROM scratch`` + ``COPY`` archive uploaded from the page is built, the
 build page's log fills while htmx follows it, the phase reaches ``complete``, the image is
-in the repository, and the history lists the build. Screenshots: docs/ui/builds.png and
-docs/ui/build-log.png."""
+in the repository, and the history lists the build. Screenshots: docs/ui/builds.png,
+docs/ui/build-log.png and docs/ui/build-trigger.png (a custom git trigger set up on its page)."""
 
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -102,3 +103,13 @@ def test_build_started_from_the_page(
     expect(row).to_contain_text("alice")
     expect(row).to_contain_text("v1")
     shot(page, "builds")
+
+    # A custom git trigger: set up on its page, then its webhook URL and deploy key shown.
+    page.get_by_role("link", name="Add custom git trigger").click()
+    page.wait_for_url("**/repository/alice/built/trigger/*")
+    page.get_by_label("Git repository URL").fill("https://git.example.com/team/app.git")
+    page.get_by_label("Tag templates").fill("${commit_info.short_sha}, ${parsed_ref.branch}")
+    page.get_by_role("button", name="Activate trigger").click()
+    expect(page.locator("#trigger-credentials")).to_contain_text("Webhook endpoint URL")
+    expect(page.locator("#trigger-key")).to_have_value(re.compile(r"^ssh-ed25519 "))
+    shot(page, "build-trigger")
