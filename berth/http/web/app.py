@@ -10,6 +10,8 @@ from starlette.staticfiles import StaticFiles
 from berth.http.api.v1.framework import ApiApp
 from berth.http.web.framework import STATIC, WebApp, WebRoute, build_routes, not_found_route
 from berth.http.web.pages import (
+    builds,
+    buildtriggers,
     manifest,
     mirroring,
     notification_settings,
@@ -37,6 +39,8 @@ MODULES: tuple[PageModule, ...] = (
     usagelogs.routes,  # before repository's: {repository} would swallow /exportlogs
     manifest.routes,  # before repository's: {repository} would swallow /manifest/...
     mirroring.routes,  # likewise /mirror
+    builds.routes,  # likewise /build/...
+    buildtriggers.routes,  # likewise /trigger/...
     repository.routes,
     search.routes,
     organizations.routes,

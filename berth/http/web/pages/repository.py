@@ -32,7 +32,7 @@ from berth.http.api.v1.registry.tags import (
 from berth.http.api.v1.repos.access import RepoAccess, require_repo
 from berth.http.web.framework import Page, WebApp, WebRoute
 from berth.http.web.markdown import render_markdown
-from berth.http.web.pages import notification_settings, security, usagelogs
+from berth.http.web.pages import builds, notification_settings, security, usagelogs
 from berth.http.web.pages.mirroring import mirroring_data
 from berth.oci.names import is_valid_tag
 from berth.policies.errors import DuplicatePolicy, InvalidPolicy
@@ -135,6 +135,13 @@ async def repository_page(page: Page) -> Response:
     if mirrored and access.can_admin:
         tabs = {**{k: v for k, v in tabs.items() if k != "settings"}, MIRROR_TAB[0]: MIRROR_TAB[1]}
         tabs["settings"] = TABS["settings"]
+    if builds.enabled(page):  # readers may list builds (the API's rule)
+        tail = ("logs", "settings")
+        tabs = {
+            **{k: v for k, v in tabs.items() if k not in tail},
+            builds.TAB: "Builds",
+            **{k: v for k, v in tabs.items() if k in tail},
+        }
     tab = page.query("tab", "info")
     if tab == MIRROR_TAB[0] and mirrored and not access.can_admin:
         raise forbidden()  # the mirror routes: repository admins
@@ -183,6 +190,8 @@ async def repository_page(page: Page) -> Response:
         data["logs"] = await usagelogs.repository_logs(page, detail.namespace, detail.name)
     elif tab == MIRROR_TAB[0]:
         data.update(await mirroring_data(page, access))
+    elif tab == builds.TAB:
+        data.update(await builds.builds_data(page, access))
     return page.render("repository/repository.html", **data)
 
 
