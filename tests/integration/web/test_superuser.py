@@ -202,6 +202,9 @@ async def test_global_readonly_superuser_sees_the_panel_without_its_forms(
             assert 'action="/superuser/users"' not in r.text
             assert 'action="/superuser/organizations/lab/delete"' not in r.text
             assert 'action="/superuser/organizations/rename"' not in r.text
+            r = await browser.get("/superuser/ratelimits")
+            assert r.status_code == 200, r.text
+            assert 'action="/superuser/ratelimits"' not in r.text
             # a form posted anyway is refused, and nothing changes
             r = await browser.submit("/repository/", "/superuser/users", {"username": "mallory"})
             assert r.status_code == 403
