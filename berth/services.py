@@ -486,6 +486,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
             federated,
             secret_key=settings.secret_key,
             super_users=settings.super_users,
+            readonly_super_users=settings.global_readonly_super_users,
             cache_ttl_s=settings.ldap.cache_ttl_s,
             on_sign_in=lambda user, found: teamsync.sync_user(user.id, found),
         )
@@ -498,6 +499,7 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         secret_key=settings.secret_key,
         database_secret_key=settings.database_secret_key,
         super_users=settings.super_users,
+        readonly_super_users=settings.global_readonly_super_users,
         policy=AccessPolicy(
             anonymous_access=auth_settings.anonymous_access,
             open_registry=auth_settings.open_registry,
@@ -515,7 +517,10 @@ def create_services(settings: Settings, *, pool_size: int = 10) -> Services:
         provider=provider,
         proxy_namespaces=pull_through.proxies if pull_through is not None else None,
     )
-    for username, login in registry_logins(db, auth.fernet, settings.super_users).items():
+    logins = registry_logins(
+        db, auth.fernet, settings.super_users, settings.global_readonly_super_users
+    )
+    for username, login in logins.items():
         if username != "$app" or auth_settings.app_specific_tokens:
             auth.register_special_login(username, login)
     quota_settings = settings.quotas

@@ -4,7 +4,8 @@ A sign-in (``/api/v1/signin``, a registry login, an encrypted password) binds as
 directory user after finding it with the admin bind; on success the Berth user bound to that
 directory account is used, created on first sign-in with the directory's e-mail. Quay's
 filters decide the rest: LDAP_USER_FILTER who may sign in at all, LDAP_SUPERUSER_FILTER the
-stored superuser flag (updated at each sign-in), LDAP_RESTRICTED_USER_FILTER a restricted
+stored superuser flag (updated at each sign-in), LDAP_GLOBAL_READONLY_SUPERUSER_FILTER the
+stored global read-only superuser flag (likewise), LDAP_RESTRICTED_USER_FILTER a restricted
 principal. A login that succeeded is remembered LDAP_CACHE_TTL seconds (keyed by an HMAC of
 name and password), so a registry client's bursts of token requests cost one bind.
 """
@@ -21,7 +22,7 @@ from berth.auth.errors import IdentityProviderUnavailable, InvalidCredentials
 from berth.auth.providers import ExternalUser
 from berth.authz import Principal
 from berth.directory.errors import DirectoryRefused, DirectoryUnavailable
-from berth.directory.ldap import DirectoryUser, LdapDirectory
+from berth.directory.ldap import DirectoryRoles, DirectoryUser, LdapDirectory
 from berth.identity.errors import AccountError
 from berth.identity.federated import FederatedAccounts, LinkedUser
 
@@ -45,12 +46,14 @@ class LdapProvider:
         *,
         secret_key: str,
         super_users: frozenset[str] = frozenset(),
+        readonly_super_users: frozenset[str] = frozenset(),
         cache_ttl_s: float = 5.0,
         on_sign_in: SignInHook | None = None,
     ) -> None:
         self.directory = directory
         self.accounts = accounts
         self.super_users = super_users
+        self.readonly_super_users = readonly_super_users
         self.cache_ttl_s = cache_ttl_s
         self.on_sign_in = on_sign_in
         self._key = secret_key.encode()
@@ -72,7 +75,7 @@ class LdapProvider:
         except DirectoryUnavailable as e:
             log.warning("LDAP sign-in of %r refused: %s", username, e)
             raise IdentityProviderUnavailable(UNAVAILABLE) from e
-        user = await self._link(found, superuser=roles.superuser, ip=ip)
+        user = await self._link(found, roles, ip=ip)
         if not user.enabled:
             raise InvalidCredentials("User account is disabled")
         if self.on_sign_in is not None:
@@ -83,13 +86,17 @@ class LdapProvider:
             is_superuser=user.superuser_flag or user.username in self.super_users,
             user_id=user.id,
             restricted=roles.restricted,
+            readonly_superuser=user.readonly_superuser_flag
+            or user.username in self.readonly_super_users,
         )
         if len(self._cache) > 4096:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + self.cache_ttl_s, principal)
         return principal
 
-    async def _link(self, found: DirectoryUser, *, superuser: bool, ip: str | None) -> LinkedUser:
+    async def _link(
+        self, found: DirectoryUser, roles: DirectoryRoles, *, ip: str | None
+    ) -> LinkedUser:
         username = found.uid.lower()
         try:
             return await self.accounts.link(
@@ -97,7 +104,8 @@ class LdapProvider:
                 found.uid,
                 username,
                 email=found.email,
-                superuser=superuser,
+                superuser=roles.superuser,
+                readonly_superuser=roles.global_readonly_superuser,
                 metadata={"dn": found.dn},
                 ip=ip,
             )
@@ -122,7 +130,7 @@ class LdapProvider:
         except DirectoryUnavailable as e:
             log.warning("LDAP lookup of %r failed: %s", username, e)
             raise IdentityProviderUnavailable(UNAVAILABLE) from e
-        return (await self._link(found, superuser=roles.superuser, ip=ip)).id
+        return (await self._link(found, roles, ip=ip)).id
 
     def forget(self) -> None:
         """Drop the remembered logins (tests, and after a directory change is known)."""

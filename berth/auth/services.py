@@ -95,6 +95,7 @@ class AuthService:
         database_secret_key: str,
         super_users: frozenset[str],
         policy: AccessPolicy,
+        readonly_super_users: frozenset[str] = frozenset(),
         library_namespace: str | None,
         token_ttl_s: int,
         create_private: bool,
@@ -113,6 +114,7 @@ class AuthService:
         self.keyring = KeyRing(issuer=issuer, audience=server_hostname)
         self.fernet = fernet_for(database_secret_key)
         self.super_users = super_users
+        self.readonly_super_users = readonly_super_users  # GLOBAL_READONLY_SUPER_USERS
         self.policy = policy
         self.library = library_namespace
         self.token_ttl_s = token_ttl_s
@@ -291,6 +293,7 @@ class AuthService:
                         User.enabled,
                         User.kind,
                         User.superuser,
+                        User.readonly_superuser,
                         User.invalid_login_attempts,
                         User.last_invalid_login,
                     ).where(User.username == username, User.kind == "user")
@@ -322,6 +325,8 @@ class AuthService:
             name=user.username,
             is_superuser=user.superuser or user.username in self.super_users,
             user_id=user.id,
+            readonly_superuser=user.readonly_superuser
+            or user.username in self.readonly_super_users,
         )
 
     async def _store_upgraded_hash(self, user_id: int, old: str, new: str) -> None:
@@ -393,7 +398,12 @@ class AuthService:
             return ANONYMOUS
         kind = "robot" if "+" in subject else "user"
         superuser = bool(claims.context.get("superuser")) or subject in self.super_users
-        return Principal(kind=kind, name=subject, is_superuser=superuser)
+        readonly = bool(claims.context.get("readonly_superuser")) or (
+            subject in self.readonly_super_users
+        )
+        return Principal(
+            kind=kind, name=subject, is_superuser=superuser, readonly_superuser=readonly
+        )
 
     # ---- decisions ---------------------------------------------------------------------
     async def decide(
@@ -440,7 +450,7 @@ class AuthService:
 
     def catalog_scope(self, principal: Principal, *, public: bool) -> CatalogScope:
         """The repositories ``principal`` sees in /v2/_catalog."""
-        if principal.is_superuser or self.policy.open_registry:
+        if principal.is_superuser or principal.readonly_superuser or self.policy.open_registry:
             return CatalogScope(visible=live_repositories())
         visible = None if principal.is_anonymous else visible_repositories(principal.subject)
         return CatalogScope(public=public, visible=visible)
@@ -493,15 +503,18 @@ class AuthService:
                     "actions": sorted(decision.actions),
                 }
             )
+        context: dict[str, object] = {
+            "version": 2,
+            "entity_kind": principal.kind if not principal.is_anonymous else "anonymous",
+            "entity_reference": principal.name,
+            "superuser": principal.is_superuser,
+        }
+        if principal.readonly_superuser:
+            context["readonly_superuser"] = True
         return self.keyring.issue(
             principal.subject,
             access,
             audience=service or self.server_hostname,
             ttl_s=self.token_ttl_s,
-            context={
-                "version": 2,
-                "entity_kind": principal.kind if not principal.is_anonymous else "anonymous",
-                "entity_reference": principal.name,
-                "superuser": principal.is_superuser,
-            },
+            context=context,
         )

@@ -10,7 +10,10 @@ repository role and its team role in the namespace) come from one indexed query,
 
 * repository role: namespace owner (user namespaces) and org ``admin`` teams -> admin;
   otherwise the strongest of the direct permission and the permissions of the principal's
-  teams. Superusers are admin everywhere. A token's scopes cap the role (``roles``).
+  teams. Superusers are admin everywhere. Global read-only superusers
+  (GLOBAL_READONLY_SUPER_USERS, LDAP_GLOBAL_READONLY_SUPERUSER_FILTER) read every existing
+  repository: at least ``read`` everywhere, nothing more from that standing. A token's
+  scopes cap the role (``roles``).
 * pull: read role, or a public repository (anonymous callers only with
   FEATURE_ANONYMOUS_ACCESS).
 * push: write role and a state that accepts pushes (NORMAL); a missing repository needs
@@ -24,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from berth.authz.roles import RepoRole, TeamRole, at_least, capped
+from berth.authz.roles import RepoRole, TeamRole, at_least, capped, stronger
 from berth.authz.states import RepositoryState
 
 
@@ -54,6 +57,9 @@ class Principal:
     # A credential bound to one repository ("ns/name"; a build's push token): exactly
     # ``role_cap`` there, no role anywhere else.
     only_repository: str | None = None
+    # A global read-only superuser: reads (pulls) every existing repository, writes only
+    # where its own roles allow.
+    readonly_superuser: bool = False
 
     @property
     def subject(self) -> str:
@@ -134,7 +140,11 @@ def repository_role(principal: Principal, facts: RepositoryFacts) -> RepoRole | 
         return principal.role_cap if bound and facts.exists else None
     if is_namespace_admin(principal, facts):
         return RepoRole.ADMIN
-    return facts.repo_role if facts.exists else None
+    if not facts.exists:
+        return None
+    if principal.readonly_superuser:
+        return stronger(facts.repo_role, RepoRole.READ)
+    return facts.repo_role
 
 
 class AccessPolicy:

@@ -264,6 +264,9 @@ class UserRecord:
     created_at: int
     last_accessed: int | None
     session_uuid: str | None
+    # the stored global read-only superuser flag; GLOBAL_READONLY_SUPER_USERS is the other
+    # source
+    readonly_superuser_flag: bool = False
 
 
 def check_password_rules(password: str) -> None:
@@ -287,6 +290,7 @@ def _record_query() -> Select[*tuple[Any, ...]]:
         User.created_at,
         User.last_accessed,
         User.session_uuid,
+        User.readonly_superuser,
     ).outerjoin(Namespace, Namespace.id == User.namespace_id)
 
 
@@ -304,6 +308,7 @@ def _record(row: Row[*tuple[Any, ...]]) -> UserRecord:
         row.created_at,
         row.last_accessed,
         row.session_uuid,
+        bool(row.readonly_superuser),
     )
 
 

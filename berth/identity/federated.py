@@ -32,6 +32,7 @@ class LinkedUser:
     enabled: bool
     superuser_flag: bool
     created: bool
+    readonly_superuser_flag: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ class FederatedAccounts:
         *,
         email: str | None,
         superuser: bool | None = None,
+        readonly_superuser: bool | None = None,
         metadata: dict[str, Any] | None = None,
         ip: str | None = None,
         bind_existing: bool = True,
     ) -> LinkedUser:
         """The Berth user of the provider's account ``ident``, created or bound now if there
         is none. ``superuser``: the provider's verdict (its superuser filter), stored on the
-        user; None leaves the stored flag alone. Creation is logged as ``user_create``.
+        user; None leaves the stored flag alone; ``readonly_superuser`` likewise (its global
+        read-only superuser filter). Creation is logged as ``user_create``.
         ``bind_existing`` (LDAP): a Berth user named ``username`` that the provider does not
         claim yet becomes this account; without it (OpenID Connect) a new user is created
         under the first free name ``username``, ``username1``, ``username2`` ..."""
@@ -126,6 +129,8 @@ class FederatedAccounts:
                 )
             if superuser is not None and user.superuser != superuser:
                 user.superuser = superuser
+            if readonly_superuser is not None and user.readonly_superuser != readonly_superuser:
+                user.readonly_superuser = readonly_superuser
             if email and not user.email:
                 user.email = email
             await s.flush()
@@ -169,5 +174,11 @@ async def _free_name(s: Any, wanted: str) -> str:
 
 def _linked(user: User, *, created: bool) -> LinkedUser:
     return LinkedUser(
-        user.id, user.username, user.email, bool(user.enabled), bool(user.superuser), created
+        user.id,
+        user.username,
+        user.email,
+        bool(user.enabled),
+        bool(user.superuser),
+        created,
+        bool(user.readonly_superuser),
     )

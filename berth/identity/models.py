@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +37,9 @@ class User(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     kind: Mapped[str] = mapped_column(String(16), default="user")  # "user" | "robot"
     superuser: Mapped[bool] = mapped_column(default=False)  # in addition to SUPER_USERS
+    # A global read-only superuser, in addition to GLOBAL_READONLY_SUPER_USERS (the
+    # directory's LDAP_GLOBAL_READONLY_SUPERUSER_FILTER verdict, stored at each sign-in).
+    readonly_superuser: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[int] = mapped_column(default=now_ms)
     last_accessed: Mapped[int | None] = mapped_column()
     # Browser sessions carry this; sign-out rotates it, ending every session of the user.

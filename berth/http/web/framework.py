@@ -227,7 +227,11 @@ class Page:
             "csrf_token": self.csrf_token,
             "csrf_field": CSRF_FIELD,
             "csrf_headers": orjson.dumps({"X-CSRF-Token": self.csrf_token}).decode(),
-            "nav": sidebar(self.request.url.path, signed_in=user is not None, superuser=superuser),
+            "nav": sidebar(
+                self.request.url.path,
+                signed_in=user is not None,
+                superuser=superuser or self.ctx.is_readonly_superuser,
+            ),
             "settings": self.web.api.settings,
             "banners": self.banners,
         }

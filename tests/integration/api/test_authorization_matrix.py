@@ -15,6 +15,10 @@ the RULE deciding who passes, after Quay's decorators (quay-api.md 2.2-2.4):
   team_view     member of team ``devs``, or org admin
   nobody        no API caller passes (a browser session only)
 
+A global read-only superuser (GLOBAL_READONLY_SUPER_USERS, with ``super:user``) passes every
+GET but the ``nobody`` rows (Quay's allow_for_global_readonly_superuser), and any other
+request only as its own roles allow (it is ``bob``, the unrelated user).
+
 plus the status a caller who passes gets. ``CALLERS`` lists the callers (their accounts and
 roles are those of tests/integration/identity_scenario.py, extended below). Every cell's
 expected status follows from the two tables: the row's status when the rule passes, else
@@ -100,6 +104,7 @@ class Caller:
     scopes: str | None = ALL_SCOPES  # the OAuth token's scopes; None: no token
     how: str = "bearer"  # bearer | none | robot-basic | robot-bearer
     full_access: bool = False  # FEATURE_SUPERUSERS_FULL_ACCESS on the server
+    readonly: bool = False  # the account is in GLOBAL_READONLY_SUPER_USERS on the server
 
 
 REPO_ROLE = {"reader": "read", "writer": "write", "repoadmin": "admin", "member": "write"}
@@ -125,6 +130,10 @@ CALLERS: dict[str, Caller] = {
     "superuser, no super:user scope": Caller(
         "root", " ".join(s for s in SCOPES if s != "super:user"), full_access=True
     ),
+    "global read-only superuser": Caller("bob", readonly=True),
+    "global read-only superuser, no super:user scope": Caller(
+        "bob", " ".join(s for s in SCOPES if s != "super:user"), readonly=True
+    ),
 }
 
 
@@ -135,6 +144,7 @@ class Facts:
     user: str | None
     scopes: frozenset[str]
     full_access: bool
+    readonly: bool = False
 
     @classmethod
     def of(cls, caller: Caller) -> Facts:
@@ -143,7 +153,12 @@ class Facts:
         scopes = set((caller.scopes or "").split())
         for s in list(scopes):
             scopes |= set(_IMPLIED.get(s, ()))
-        return cls(caller.user, frozenset(scopes), caller.full_access)
+        return cls(caller.user, frozenset(scopes), caller.full_access, caller.readonly)
+
+    @property
+    def reads_everything(self) -> bool:
+        """A global read-only superuser with ``super:user``: every GET passes."""
+        return self.readonly and self.has("super:user")
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
@@ -1118,7 +1133,7 @@ def expected(r: Row, caller: str) -> int | tuple[int, ...]:
         return 403  # CSRF: no OAuth token, no session
     if r.rule is nobody:
         return 401
-    if r.rule(facts):
+    if r.rule(facts) or (r.method == "GET" and facts.reads_everything):
         return r.status
     if r.key == "GET /user/" or facts.user is None:
         return 401
@@ -1386,7 +1401,10 @@ async def observe(reg: Berth, world: World, who: str, rows: list[Row]) -> dict[s
 
 @pytest.mark.parametrize("who", list(CALLERS))
 async def test_matrix(configured, who: str) -> None:  # type: ignore[no-untyped-def]
-    config = {**MATRIX_CONFIG, "FEATURE_SUPERUSERS_FULL_ACCESS": CALLERS[who].full_access}
+    caller = CALLERS[who]
+    config = {**MATRIX_CONFIG, "FEATURE_SUPERUSERS_FULL_ACCESS": caller.full_access}
+    if caller.readonly:
+        config["GLOBAL_READONLY_SUPER_USERS"] = [caller.user]
     async with configured(**config) as reg:
         live = route_keys(reg.app)
         world = await build_world(reg)

@@ -266,3 +266,42 @@ async def test_restricted_filter_restricts_registry_logins(ldap_berth) -> None: 
             access = unverified_claims(r.json()["token"])["access"]
             granted = access[0]["actions"] if access else []
             assert ("push" in granted) is pushes, (name, access)
+
+
+async def test_global_readonly_superuser_filter(ldap_berth) -> None:  # type: ignore[no-untyped-def]
+    """LDAP_GLOBAL_READONLY_SUPERUSER_FILTER: a matching directory user is a global read-only
+    superuser (the verdict stored at each sign-in): it reads another user's private
+    repository and the superuser panel, and changes nothing."""
+    async with ldap_berth(LDAP_GLOBAL_READONLY_SUPERUSER_FILTER="(uid=mike)") as berth:
+        lara = berth.client("lara", password=password_of("lara"), basic=True)
+        await lara.push_image("lara/app", "v1")  # private: lara's own namespace
+        r = await signin(berth, "mike", password_of("mike"))
+        assert r.status_code == 200, r.text
+        mine = await me(r)
+        assert mine["super_user"] is False
+        assert mine["global_readonly_super_user"] is True
+        http: httpx.AsyncClient = r.extensions["client"]
+        assert (await http.get("/api/v1/repository/lara/app")).status_code == 200
+        assert (await http.get("/api/v1/superuser/users/")).status_code == 200
+        csrf = await _csrf(http)
+        r = await http.post(
+            "/api/v1/repository/lara/app/changevisibility",
+            json={"visibility": "public"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert r.status_code == 403, r.text
+        mike = berth.client("mike", password=password_of("mike"), basic=True)
+        assert (await mike.get("/v2/lara/app/manifests/v1")).status_code == 200
+        record = await berth.services.accounts.get_user("mike")
+        assert record is not None
+        assert record.readonly_superuser_flag is True
+        r = await signin(berth, "lara", password_of("lara"))
+        assert (await me(r))["global_readonly_super_user"] is False
+
+    # the directory no longer says so: the next sign-in clears the stored flag
+    async with ldap_berth(LDAP_GLOBAL_READONLY_SUPERUSER_FILTER="(uid=nobody)") as berth:
+        r = await signin(berth, "mike", password_of("mike"))
+        assert r.status_code == 200, r.text
+        assert (await me(r))["global_readonly_super_user"] is False
+        http = r.extensions["client"]
+        assert (await http.get("/api/v1/repository/lara/app")).status_code == 403

@@ -4,14 +4,19 @@ once, and it works), change its password and e-mail, disable, enable and delete 
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
+from collections.abc import Callable
 
+import httpx
 from sqlalchemy import text
 
 from berth.http.web.filters import human_bytes
-from tests.integration.conftest import HOST, Berth
+from tests.integration.api.conftest import configured  # noqa: F401 - the fixture
+from tests.integration.conftest import BASE_URL, HOST, Berth
 from tests.integration.web.conftest import Browser
 
+Configured = Callable[..., contextlib.AbstractAsyncContextManager[Berth]]
 PASSWORD_FIELD = re.compile(r'id="new-user-password" value="([^"]+)"')
 
 
@@ -176,3 +181,34 @@ async def test_rename_an_organization_and_see_every_app_token(
     await other_browser.sign_in("alice")
     r = await other_browser.submit("/repository/", rename, {"org": "newname", "name": "mine"})
     assert r.status_code == 403
+
+
+async def test_global_readonly_superuser_sees_the_panel_without_its_forms(
+    configured: Configured,  # noqa: F811 - the fixture
+) -> None:
+    async with configured(GLOBAL_READONLY_SUPER_USERS=["bob"]) as berth:
+        await berth.services.orgs.create("lab", creator="alice", email="lab@x.org")
+        transport = httpx.ASGITransport(app=berth.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            browser = Browser(http)
+            await browser.sign_in("bob")
+            r = await browser.get("/superuser")
+            assert r.status_code == 200, r.text
+            assert 'id="readonly-notice"' in r.text
+            assert 'href="/superuser"' in r.text  # the sidebar link
+            assert 'id="user-alice"' in r.text
+            assert 'id="org-lab"' in r.text
+            assert "Manage alice" not in r.text
+            assert 'action="/superuser/users"' not in r.text
+            assert 'action="/superuser/organizations/lab/delete"' not in r.text
+            assert 'action="/superuser/organizations/rename"' not in r.text
+            r = await browser.get("/superuser/ratelimits")
+            assert r.status_code == 200, r.text
+            assert 'action="/superuser/ratelimits"' not in r.text
+            # a form posted anyway is refused, and nothing changes
+            r = await browser.submit("/repository/", "/superuser/users", {"username": "mallory"})
+            assert r.status_code == 403
+            r = await browser.submit("/repository/", "/superuser/organizations/lab/delete", {})
+            assert r.status_code == 403
+            assert await berth.services.accounts.get_user("mallory") is None
+            assert (await browser.get("/organization/lab")).status_code == 200

@@ -191,10 +191,14 @@ class ApiApp:
         return user.superuser_flag or user.username in self.svc.settings.super_users
 
     def is_readonly_superuser_account(self, user: UserRecord | None) -> bool:
-        """GLOBAL_READONLY_SUPER_USERS: reads every superuser GET, writes nothing."""
+        """GLOBAL_READONLY_SUPER_USERS or the stored flag (LDAP_GLOBAL_READONLY_SUPERUSER_FILTER):
+        reads everything, writes nothing more than its own roles allow."""
         if user is None or user.kind != "user" or not self.settings.api.super_users_enabled:
             return False
-        return user.username in self.svc.settings.global_readonly_super_users
+        return (
+            user.readonly_superuser_flag
+            or user.username in self.svc.settings.global_readonly_super_users
+        )
 
     async def resolve(self, request: Request, route: ApiRoute) -> ApiCaller:
         session = self.codec.load(request.cookies.get(self.cookie_name))

@@ -93,7 +93,7 @@ async def _member_access(page: Page, org: str) -> OrgAccess:
     """Members see the organization page (the API's ``GET /organization/{org}`` answers
     anyone, but its teams and robots only to members); others get the API's 403/404."""
     access = await org_access(page.ctx, org)
-    if not (access.is_member or access.superuser):
+    if not (access.is_member or access.reads_all):
         raise unauthorized(page.user is not None)
     return access.require_org()
 
@@ -182,7 +182,7 @@ async def organization(page: Page) -> Response:
         data["repos"] = sorted(result.repositories, key=lambda r: r.name)
     elif tab == "teams":
         teams = await svc.teams.list(org)
-        data["teams"] = [t for t in teams if access.can_view_team(t.name) or access.superuser]
+        data["teams"] = [t for t in teams if access.can_view_team(t.name) or access.reads_all]
         if access.may_administer:
             data["members"] = await svc.orgs.members(org)
     elif tab == "robots":
@@ -329,7 +329,7 @@ async def delete_organization(page: Page) -> Response:
 async def team(page: Page) -> Response:
     org, name = page.params["org"], page.params["team"]
     access = await org_access(page.ctx, org)
-    if not (access.can_view_team(name) or access.superuser):
+    if not (access.can_view_team(name) or access.reads_all):
         raise unauthorized(page.user is not None)
     access.require_org()
     svc = page.web.api.svc

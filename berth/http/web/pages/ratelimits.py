@@ -25,6 +25,7 @@ async def rate_limits(page: Page) -> Response:
     api = page.web.api
     return page.render(
         "superuser/ratelimits.html",
+        readonly=not page.ctx.caller.is_superuser,  # a global read-only superuser
         enabled=api.settings.rate_limits.enabled,
         configured=api.settings.rate_limits.limits,
         overrides=await api.svc.rate_limits.list(),

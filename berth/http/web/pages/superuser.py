@@ -1,7 +1,8 @@
 """The superuser panel (``/superuser``): users (create with a generated password shown
 once, change password and e-mail, disable and enable, delete) and the job queue.
 
-The same rules as ``/api/v1/superuser/users/``: superusers only (403 otherwise), changes
+The same rules as ``/api/v1/superuser/users/``: superusers only (403 otherwise; global
+read-only superusers see the panel without its forms, and their posts are refused), changes
 need a fresh sign-in, superusers themselves can't be changed or deleted here, passwords only
 with database authentication. The garbage collector's last and next pass, and the bytes
 each recent pass freed (a bar chart and a table).
@@ -107,6 +108,7 @@ async def panel(page: Page) -> Response:
         scanner = {"db": db_status, "manifests": manifests}
     return page.render(
         "superuser/panel.html",
+        readonly=not page.ctx.caller.is_superuser,  # a global read-only superuser
         scanner=scanner,
         users=users,
         superusers={u.username for u in users if api.is_superuser_account(u)},

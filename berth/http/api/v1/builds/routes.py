@@ -7,7 +7,8 @@ Quay's answers: start 201 with the build and ``Location``; 400 without ``file_id
 anything is queued); 403 for a pull robot the caller doesn't administer; 429 ``{"message":
 "Maximum queued build rate exceeded."}``; 503 ``{"message": "Repository is in read only
 or mirror mode: …"}``. Cancel (repository admin) 201 ``"Okay"``, 400 once pushing or
-finished. Logs ``{start, total, logs}`` need write access unless FEATURE_READER_BUILD_LOGS.
+finished. Logs ``{start, total, logs}`` need write access unless FEATURE_READER_BUILD_LOGS
+(global read-only superusers read them, as every read).
 
 The file drop: POST answers ``{url, file_id}``; ``url`` is Berth's own, signed and valid
 for an hour, and a PUT of the bytes there stores the context (413 over
@@ -230,7 +231,8 @@ async def cancel_build(ctx: Ctx) -> Response:
 async def build_logs(ctx: Ctx) -> Response:
     access, build = await _build(ctx, RepoRole.READ)
     service = _service(ctx)
-    if not access.can_write and not service.settings.reader_logs:
+    readable = access.can_write or service.settings.reader_logs or ctx.is_readonly_superuser
+    if not readable:
         raise unauthorized(ctx.caller.user is not None)
     page = await service.logs(build.uuid, ctx.query_int("start", 0) or 0)
     return json_response(logs_view(page))

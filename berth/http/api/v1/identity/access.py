@@ -7,7 +7,9 @@ A caller's organization role is the strongest role of its teams there (its own u
 namespace counts as ``admin``), capped by its token's scopes as Quay caps team roles:
 ``org:admin`` allows up to admin, ``repo:create`` up to creator, other scopes nothing;
 browser sessions are not capped. Superusers pass the admin checks only with
-FEATURE_SUPERUSERS_FULL_ACCESS. Permission comes before existence: an unknown organization
+FEATURE_SUPERUSERS_FULL_ACCESS. Global read-only superusers pass the admin checks on reads
+(GET) only, and see every organization as a member does; their writes are refused as any
+non-member's. Permission comes before existence: an unknown organization
 answers 401/403 to whoever could not administer it anyway, and 404 only to those who pass.
 """
 
@@ -21,7 +23,7 @@ from berth.http.api.v1.errors import (
     not_found,
     unauthorized,
 )
-from berth.http.api.v1.framework import ApiCaller, Ctx
+from berth.http.api.v1.framework import SAFE_METHODS, ApiCaller, Ctx
 from berth.identity.accounts import UserRecord
 from berth.identity.orgs import Standing
 
@@ -43,6 +45,20 @@ class OrgAccess:
     role: TeamRole | None  # strongest role (None: not a member)
     team_roles: dict[str, TeamRole]  # team -> role, the caller's teams that still count
     superuser: bool  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS
+    readonly_superuser: bool = False  # a global read-only superuser: reads, never writes
+    reading: bool = False  # the request is a read (GET/HEAD)
+
+    @property
+    def reads_all(self) -> bool:
+        """Sees every team and member: a superuser with full access, or a global read-only
+        superuser."""
+        return self.superuser or self.readonly_superuser
+
+    @property
+    def may_read_as_admin(self) -> bool:
+        """Passes Quay's admin check for this request: administrators, and global read-only
+        superusers on a read."""
+        return self.may_administer or (self.readonly_superuser and self.reading)
 
     @property
     def is_admin(self) -> bool:
@@ -81,14 +97,23 @@ async def org_access(ctx: Ctx, name: str) -> OrgAccess:
         roles.append(capped(TeamRole.ADMIN, cap))
     role = strongest(roles)
     superuser = ctx.caller.is_superuser and ctx.api.settings.api.superusers_full_access
-    return OrgAccess(name, standing, role, team_roles, superuser)
+    return OrgAccess(
+        name,
+        standing,
+        role,
+        team_roles,
+        superuser,
+        readonly_superuser=ctx.is_readonly_superuser,
+        reading=ctx.request.method in SAFE_METHODS,
+    )
 
 
 async def administered_org(ctx: Ctx, name: str) -> OrgAccess:
-    """Quay's ``AdministerOrganizationPermission`` (or a superuser with full access):
-    401 anonymous, 403 otherwise. Existence is the handler's business (``require_org``)."""
+    """Quay's ``AdministerOrganizationPermission`` (or a superuser with full access; on a
+    read, a global read-only superuser): 401 anonymous, 403 otherwise. Existence is the
+    handler's business (``require_org``)."""
     access = await org_access(ctx, name)
-    if not access.may_administer:
+    if not access.may_read_as_admin:
         raise unauthorized(ctx.caller.user is not None)
     return access
 
@@ -104,7 +129,7 @@ class OrgStanding:
 
 async def org_standing(ctx: Ctx, namespace: str) -> OrgStanding:
     access = await org_access(ctx, namespace)
-    return OrgStanding(access.may_administer, access.is_member or access.superuser)
+    return OrgStanding(access.may_read_as_admin, access.is_member or access.reads_all)
 
 
 async def require_org_admin(ctx: Ctx, namespace: str) -> UserRecord:

@@ -75,9 +75,9 @@ async def _view(ctx: Ctx, access: OrgAccess) -> dict[str, Any]:
     svc = ctx.api.svc
     with quay_errors():
         info = await svc.orgs.get(access.name)
-        teams = await svc.teams.list(access.name) if access.is_member or access.superuser else None
-    view = org_view(info, access, teams, superuser_view=access.superuser)
-    if quotas_shown(ctx.api.settings) and (access.is_member or access.superuser):
+        teams = await svc.teams.list(access.name) if access.is_member or access.reads_all else None
+    view = org_view(info, access, teams, superuser_view=access.reads_all)
+    if quotas_shown(ctx.api.settings) and (access.is_member or access.reads_all):
         view.update(await namespace_quota_view(svc, access.name))
     return view
 
@@ -230,7 +230,7 @@ async def application_info(ctx: Ctx) -> Response:
     except (ApplicationNotFound, NotFound) as e:
         raise not_found() from e
     access = await org_access(ctx, app.namespace)
-    organization = org_view(owner, access, [], superuser_view=access.superuser)
+    organization = org_view(owner, access, [], superuser_view=access.reads_all)
     return json_response(application_info_view(app, owner.email, organization))
 
 

@@ -136,7 +136,7 @@ async def delete_team(ctx: Ctx) -> Response:
 async def list_members(ctx: Ctx) -> Response:
     access = await org_access(ctx, ctx.params["orgname"])
     team = _team(ctx)
-    if not (access.can_view_team(team) or access.superuser):
+    if not (access.can_view_team(team) or access.reads_all):
         raise unauthorized(ctx.caller.user is not None)
     access.require_org()
     pending = ctx.query_bool("includePending") and access.is_admin

@@ -67,7 +67,7 @@ async def _org(ctx: Ctx, *, admin: bool) -> str:
         access = await administered_org(ctx, name)
     else:
         access = await org_access(ctx, name)
-        if not (access.is_member or access.superuser):
+        if not (access.is_member or access.reads_all):
             raise unauthorized(ctx.caller.user is not None)
     access.require_org()
     return name

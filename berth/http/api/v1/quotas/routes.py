@@ -101,7 +101,7 @@ async def _require_org_reader(ctx: Ctx) -> str:
     """Quay's OrganizationMemberPermission (roles capped by the token's scopes) or a
     full-access superuser; 404 when the namespace is not an organization."""
     access = await org_access(ctx, ctx.params["orgname"])
-    if not (access.is_member or access.superuser):
+    if not (access.is_member or access.reads_all):
         raise unauthorized(ctx.caller.authenticated)
     return access.require_org().name
 

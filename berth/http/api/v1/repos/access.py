@@ -5,8 +5,9 @@ Permission is checked before existence (quay-api.md 2.4 and 8.6): a caller holdi
 doesn't exist; everyone else gets 401 when anonymous, 403 otherwise, whether or not the
 repository exists. Read also passes for a public repository, anonymous callers included when
 FEATURE_ANONYMOUS_ACCESS is on. Superusers pass everywhere only with
-FEATURE_SUPERUSERS_FULL_ACCESS; without it their own roles decide, as any user's (reading
-every repository is for Quay's global read-only superusers, which Berth doesn't have).
+FEATURE_SUPERUSERS_FULL_ACCESS; without it their own roles decide, as any user's. Global
+read-only superusers (``Ctx.is_readonly_superuser``) read every existing repository and list
+them all; their writes are decided by their own roles, as any user's.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from berth.authz import (
     repo_role_cap,
 )
 from berth.http.api.v1.errors import not_found, unauthorized
-from berth.http.api.v1.framework import ApiCaller, Ctx
+from berth.http.api.v1.framework import SAFE_METHODS, ApiCaller, Ctx
 from berth.registry.errors import NameInvalid
 from berth.registry.repositories import RepoName, parse_repo_name
 from berth.repos.services import Viewer
@@ -58,7 +59,11 @@ class RepoAccess:
 
 
 def principal_of(
-    caller: ApiCaller, *, superuser_full_access: bool, restricted: bool = False
+    caller: ApiCaller,
+    *,
+    superuser_full_access: bool,
+    restricted: bool = False,
+    readonly_superuser: bool = False,
 ) -> Principal:
     user = caller.user
     if user is None:
@@ -70,6 +75,7 @@ def principal_of(
         is_superuser=caller.is_superuser and superuser_full_access,
         may_create_repos=token_may_create(caller),
         restricted=restricted,
+        readonly_superuser=readonly_superuser,
     )
 
 
@@ -102,6 +108,7 @@ def caller_principal(ctx: Ctx) -> Principal:
         restricted=user is not None
         and not ctx.caller.superuser_account
         and ctx.api.settings.is_restricted_user(user.username),
+        readonly_superuser=ctx.is_readonly_superuser,
     )
 
 
@@ -118,6 +125,8 @@ async def require_repo(ctx: Ctx, role: RepoRole, *, param: str = "repository") -
     access = await repository_access(ctx, repo_name(ctx, param))
     if at_least(access.role, role):
         return access
+    if ctx.is_readonly_superuser and ctx.request.method in SAFE_METHODS:
+        return access  # Quay's allow_for_global_readonly_superuser: every read, any role
     public_read = role == RepoRole.READ and access.facts.exists and access.facts.is_public
     if public_read and (ctx.caller.user is not None or ctx.api.settings.auth.anonymous_access):
         return access
@@ -137,8 +146,10 @@ def list_viewer(ctx: Ctx) -> Viewer:
         user_id=user.id,
         reads_as=user.username if reads else None,
         everything=reads
-        and ctx.caller.is_superuser
-        and ctx.api.settings.api.superusers_full_access,
+        and (
+            (ctx.caller.is_superuser and ctx.api.settings.api.superusers_full_access)
+            or ctx.is_readonly_superuser
+        ),
     )
 
 
