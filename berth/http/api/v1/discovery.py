@@ -37,6 +37,7 @@ _PATH_DOCS = {
     "service": "The ID of the login service (the NAME of its NAME_LOGIN_CONFIG, lower-cased)",
     "build_uuid": "The UUID of the build",
     "file_id": "The ID of the file drop the upload belongs to",
+    "trigger_uuid": "The UUID of the build trigger",
 }
 
 
