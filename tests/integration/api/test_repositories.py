@@ -599,9 +599,11 @@ async def test_changestate_needs_repo_mirror(registry: Berth) -> None:
 
 
 async def wait_gone(registry: Berth, repository_id: int) -> None:
-    """The delete job runs in the server's own worker; wait for it to finish (a minute at
-    most: on a loaded machine the job runner's turn can take seconds)."""
-    deadline = time.monotonic() + 60
+    """The delete job runs in the server's own worker; wait for it to finish (two minutes at
+    most: the long lane runs one job at a time, after the sweeps scheduled at start-up, and
+    twice in a full run on a loaded machine a minute was not enough). On a timeout the
+    message lists the jobs, to tell a slow lane from a failing job."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if (
             await scalar(
@@ -611,7 +613,13 @@ async def wait_gone(registry: Berth, repository_id: int) -> None:
         ):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"repository {repository_id} still has its row")
+    async with registry.services.db.read() as s:
+        jobs = (
+            await s.execute(
+                text("SELECT kind, lane, state, attempts, run_at, last_error FROM jobs")
+            )
+        ).all()
+    raise AssertionError(f"repository {repository_id} still has its row; jobs: {jobs}")
 
 
 async def test_delete_hides_at_once_frees_the_name_and_the_job_removes_the_rows(
