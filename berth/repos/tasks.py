@@ -42,7 +42,9 @@ DELETE_REPOSITORY = JobKind("delete_repository", DeleteRepository, lane=Lane.LON
 
 
 async def _marked(db: Database, repository_id: int) -> bool:
-    async with db.read() as s:
+    # A write unit: a pooled read connection may still hold a snapshot from before the
+    # delete committed, and the job would then leave the repository's rows in place.
+    async with db.write() as s:
         state = (
             await s.execute(select(Repository.state).where(Repository.id == repository_id))
         ).scalar()
